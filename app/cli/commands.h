@@ -1,0 +1,9 @@
+// The CLI's commands, one function each: argv from the command word on; returns the exit code.
+#pragma once
+
+namespace cp::cli {
+
+int tokenize_command(int argc, char** argv, int first);
+int data_prepare_command(int argc, char** argv, int first);
+
+}  // namespace cp::cli

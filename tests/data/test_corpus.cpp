@@ -1,0 +1,209 @@
+// Corpus readers: Brown (detokenised), nlp-corpus JSON, .txt/.jsonl/.jsonl.zst folders, the
+// deterministic split, and one clear error for each kind of bad input.
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "data/brown.h"
+#include "data/corpus.h"
+#include "data/splits.h"
+#include "test_support.h"
+
+using namespace cp::data;
+using cp::test::TempDir;
+using cp::test::write_text;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const cp::Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+std::string jsonl_line(const std::string& text) { return nlohmann::json({{"text", text}}).dump() + "\n"; }
+
+std::string zstd_compress(const std::string& bytes) {
+    std::string out(ZSTD_compressBound(bytes.size()), '\0');
+    const std::size_t n = ZSTD_compress(out.data(), out.size(), bytes.data(), bytes.size(), 3);
+    out.resize(n);
+    return out;
+}
+
+}  // namespace
+
+TEST(BrownDetokenizer, ReadsAsOrdinaryProse) {
+    // ca01's first two sentences, as the corpus stores them.
+    const std::string tagged =
+        "\n\n\tThe/at Fulton/np-tl County/nn-tl Grand/jj-tl Jury/nn-tl said/vbd Friday/nr an/at "
+        "investigation/nn of/in Atlanta's/np$ recent/jj primary/nn election/nn produced/vbd ``/`` "
+        "no/at evidence/nn ''/'' that/cs any/dti irregularities/nns took/vbd place/nn ./.\n\n\n"
+        "\tThe/at jury/nn further/rbr said/vbd in/in term-end/nn presentments/nns that/cs the/at "
+        "City/nn-tl Executive/jj-tl Committee/nn-tl ,/, which/wdt had/hvd over-all/jj charge/nn "
+        "of/in the/at election/nn ,/, ``/`` deserves/vbz the/at praise/nn ''/'' ./.\n";
+    EXPECT_EQ(detokenize_brown(tagged),
+              "The Fulton County Grand Jury said Friday an investigation of Atlanta's recent "
+              "primary election produced \"no evidence\" that any irregularities took place. The "
+              "jury further said in term-end presentments that the City Executive Committee, which "
+              "had over-all charge of the election, \"deserves the praise\".");
+}
+
+TEST(BrownDetokenizer, HandlesParenthesesSingleQuotesContractionsAndSlashesInWords) {
+    EXPECT_EQ(detokenize_brown("(/( Robertson/np ,/, 1937/cd )/) didn't/dod* say/vb ;/. "
+                               "'/' Met/np '/' 1-1/2/cd ?/."),
+              "(Robertson, 1937) didn't say; 'Met' 1-1/2?");
+}
+
+TEST(CorpusReaders, BrownHas500DocumentsInFileOrder) {
+    const Corpus brown = read_corpus(cp::test::brown_dir());
+    EXPECT_EQ(brown.kind, CorpusKind::brown);
+    ASSERT_EQ(brown.documents.size(), 500u);
+    EXPECT_EQ(brown.documents[0].name, "ca01");
+    EXPECT_EQ(brown.documents[9].name, "ca10");
+    EXPECT_EQ(brown.documents[499].name, "cr09");
+    EXPECT_EQ(brown.documents[0].text.rfind("The Fulton County Grand Jury said Friday", 0), 0u);
+    EXPECT_EQ(brown.documents[0].text.find('/'), std::string::npos) << "tags must be gone";
+    EXPECT_EQ(brown.invalid_utf8_replaced, 0u);
+}
+
+TEST(CorpusReaders, NlpCorpusJoinsSentencesInNumericFileOrder) {
+    const Corpus nlp = read_corpus(cp::test::nlp_corpus_dir());
+    EXPECT_EQ(nlp.kind, CorpusKind::nlp_corpus);
+    ASSERT_EQ(nlp.documents.size(), 100u);
+    EXPECT_EQ(nlp.documents[9].name, "doc-9.json");
+    EXPECT_EQ(nlp.documents[10].name, "doc-10.json");
+    EXPECT_EQ(nlp.documents[0].text.rfind("Creakiness and atmosphere this film has", 0), 0u);
+}
+
+TEST(CorpusSplits, EveryTenthDocumentIsHeldOut) {
+    EXPECT_EQ(split_of_document(0), Split::train);
+    EXPECT_EQ(split_of_document(8), Split::train);
+    EXPECT_EQ(split_of_document(9), Split::test);   // ca10, doc-9
+    EXPECT_EQ(split_of_document(19), Split::test);  // ca20, doc-19
+    EXPECT_EQ(split_of_document(20), Split::train);
+}
+
+TEST(CorpusReaders, NaturalOrderComparesNumbersByValue) {
+    EXPECT_TRUE(natural_less("doc-9.json", "doc-10.json"));
+    EXPECT_FALSE(natural_less("doc-10.json", "doc-9.json"));
+    EXPECT_TRUE(natural_less("ca01", "ca02"));
+    EXPECT_TRUE(natural_less("a", "ab"));
+    EXPECT_FALSE(natural_less("ca01", "ca01"));
+}
+
+TEST(CorpusReaders, UserFolderReadsTxtJsonlAndZstdInNaturalOrder) {
+    TempDir dir;
+    const std::string s = cp::test::real_sentences(1200);
+    const std::string a = s.substr(0, 300), b = s.substr(300, 300), c = s.substr(600, 300);
+    write_text(dir / "corpus/part-10.txt", c);
+    write_text(dir / "corpus/part-2.txt", a);
+    write_text(dir / "corpus/part-3.jsonl", jsonl_line(b) + "\n" + jsonl_line(c));
+    write_text(dir / "corpus/part-4.jsonl.zst", zstd_compress(jsonl_line(a) + jsonl_line(b)));
+    write_text(dir / "corpus/notes.md", "not a corpus file");
+    const Corpus corpus = read_corpus(dir / "corpus");
+    EXPECT_EQ(corpus.kind, CorpusKind::user_folder);
+    ASSERT_EQ(corpus.documents.size(), 6u);
+    EXPECT_EQ(corpus.documents[0].name, "part-2.txt");
+    EXPECT_EQ(corpus.documents[0].text, a);
+    EXPECT_EQ(corpus.documents[1].name, "part-3.jsonl:1");
+    EXPECT_EQ(corpus.documents[2].name, "part-3.jsonl:3");  // blank line 2 skipped
+    EXPECT_EQ(corpus.documents[3].text, a);
+    EXPECT_EQ(corpus.documents[4].text, b);
+    EXPECT_EQ(corpus.documents[5].name, "part-10.txt");
+}
+
+TEST(CorpusReaders, SingleJsonlZstFileIsACorpus) {
+    TempDir dir;
+    const std::string s = cp::test::real_sentences(800);
+    write_text(dir / "shard.jsonl.zst", zstd_compress(jsonl_line(s.substr(0, 400)) + jsonl_line(s.substr(400))));
+    const Corpus corpus = read_corpus(dir / "shard.jsonl.zst");
+    EXPECT_EQ(corpus.kind, CorpusKind::jsonl_file);
+    ASSERT_EQ(corpus.documents.size(), 2u);
+    EXPECT_EQ(corpus.documents[0].text + corpus.documents[1].text, s);
+}
+
+TEST(CorpusErrors, MalformedJsonlNamesFileAndLine) {
+    TempDir dir;
+    const std::string s = cp::test::real_sentences(400);
+    write_text(dir / "c.jsonl", jsonl_line(s) + jsonl_line(s) + "{\"text\": \"unterminated\n" + jsonl_line(s));
+    const std::string m = error_of([&] { read_corpus(dir / "c.jsonl"); });
+    EXPECT_NE(m.find("c.jsonl' is not valid JSONL at line 3"), std::string::npos) << m;
+    EXPECT_NE(m.find("--skip-bad-lines"), std::string::npos) << m;
+}
+
+TEST(CorpusErrors, JsonlLineWithoutTextFieldNamesFileAndLine) {
+    TempDir dir;
+    write_text(dir / "c.jsonl", jsonl_line(cp::test::real_sentences(200)) + "{\"body\": \"The jury said.\"}\n");
+    const std::string m = error_of([&] { read_corpus(dir / "c.jsonl"); });
+    EXPECT_NE(m.find("at line 2: expected an object with a \"text\" field"), std::string::npos) << m;
+}
+
+TEST(CorpusErrors, SkipPolicyCountsBadLinesAndKeepsTheRest) {
+    TempDir dir;
+    const std::string s = cp::test::real_sentences(400);
+    write_text(dir / "c.jsonl", jsonl_line(s) + "not json\n" + "[1, 2]\n" + jsonl_line(s));
+    const Corpus corpus = read_corpus(dir / "c.jsonl", BadLinePolicy::skip);
+    EXPECT_EQ(corpus.documents.size(), 2u);
+    EXPECT_EQ(corpus.skipped_lines, 2u);
+}
+
+TEST(CorpusErrors, TruncatedZstdIsReportedAsTruncated) {
+    TempDir dir;
+    const std::string packed = zstd_compress(jsonl_line(cp::test::real_sentences(2000)));
+    write_text(dir / "c.jsonl.zst", packed.substr(0, packed.size() / 2));
+    const std::string m = error_of([&] { read_corpus(dir / "c.jsonl.zst"); });
+    EXPECT_NE(m.find("truncated"), std::string::npos) << m;
+}
+
+TEST(CorpusErrors, MissingPathIsNamed) {
+    const std::string m = error_of([] { read_corpus("/nonexistent/corpus"); });
+    EXPECT_NE(m.find("corpus not found: '/nonexistent/corpus'"), std::string::npos) << m;
+}
+
+TEST(CorpusErrors, EmptyCorpusIsAnError) {
+    TempDir dir;
+    write_text(dir / "c/a.txt", "");
+    write_text(dir / "c/b.txt", " \n\t\n");
+    const std::string m = error_of([&] { read_corpus(dir / "c"); });
+    EXPECT_NE(m.find("holds no text"), std::string::npos) << m;
+}
+
+TEST(CorpusErrors, FolderWithoutCorpusFilesSaysWhatItExpected) {
+    TempDir dir;
+    write_text(dir / "c/readme.md", "The jury said.");
+    const std::string m = error_of([&] { read_corpus(dir / "c"); });
+    EXPECT_NE(m.find("holds no documents: expected Brown files"), std::string::npos) << m;
+}
+
+TEST(CorpusErrors, MalformedNlpCorpusJsonNamesTheFile) {
+    TempDir dir;
+    write_text(dir / "c/doc-0.json", "[\"The jury said.\", ");
+    const std::string m = error_of([&] { read_corpus(dir / "c"); });
+    EXPECT_NE(m.find("doc-0.json' is not valid JSON"), std::string::npos) << m;
+}
+
+TEST(CorpusErrors, UnreadableFileIsNamed) {
+    if (::geteuid() == 0) GTEST_SKIP() << "root reads files whatever their permissions";
+    TempDir dir;
+    write_text(dir / "c/a.txt", cp::test::real_sentences(200));
+    fs::permissions(dir / "c/a.txt", fs::perms::none);
+    const std::string m = error_of([&] { read_corpus(dir / "c"); });
+    EXPECT_NE(m.find("cannot read"), std::string::npos) << m;
+    EXPECT_NE(m.find("a.txt"), std::string::npos) << m;
+}
+
+TEST(CorpusErrors, InvalidUtf8IsReplacedAndCounted) {
+    TempDir dir;
+    write_text(dir / "c/a.txt", "The jury said \xFF\xFE it \xE2\x82 would.");
+    const Corpus corpus = read_corpus(dir / "c");
+    EXPECT_EQ(corpus.invalid_utf8_replaced, 3u);
+    EXPECT_EQ(corpus.documents[0].text,
+              "The jury said \xEF\xBF\xBD\xEF\xBF\xBD it \xEF\xBF\xBD would.");
+}
