@@ -94,19 +94,27 @@ void BpeTokenizer::add_token(const std::string& symbol, std::uint64_t id, const 
     symbol_to_id_[symbol] = static_cast<TokenId>(id);
 }
 
+std::uint32_t BpeTokenizer::intern(const std::string& symbol) {
+    if (auto it = symbol_to_id_.find(symbol); it != symbol_to_id_.end()) return it->second;
+    if (auto it = extra_symbol_ids_.find(symbol); it != extra_symbol_ids_.end()) return it->second;
+    const std::uint32_t id = kExtraBase + static_cast<std::uint32_t>(extra_symbols_.size());
+    extra_symbols_.push_back(symbol);
+    extra_symbol_ids_.emplace(symbol, id);
+    return id;
+}
+
 void BpeTokenizer::add_merge(const std::string& first, const std::string& second,
                              std::uint32_t rank) {
-    std::string key;
-    key.reserve(first.size() + 1 + second.size());
-    key += first;
-    key += merge_key_separator_;
-    key += second;
-    merge_rank_[std::move(key)] = rank;  // a later duplicate wins, as in the reference
+    const std::uint64_t key = (std::uint64_t{intern(first)} << 32) | intern(second);
+    merges_[key] = Merge{rank, intern(first + second)};  // a later duplicate wins, as in GPT-2
+}
+
+void BpeTokenizer::finish_loading() {
+    for (int b = 0; b < 256; ++b) byte_symbol_[b] = intern(byte_to_symbol_[b]);
 }
 
 BpeTokenizer BpeTokenizer::from_gpt2_files(const fs::path& encoder_json, const fs::path& vocab_bpe) {
     BpeTokenizer tok;
-    tok.merge_key_separator_ = ',';  // see merge_rank_ in the header
     const json encoder = parse_json_file(encoder_json, "GPT-2 encoder file");
     if (!encoder.is_object() || encoder.empty())
         throw Error("GPT-2 encoder file '" + encoder_json.string() +
@@ -144,6 +152,7 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const fs::path& encoder_json, const f
                       rank++);
     }
     if (rank == 0) throw Error("merges file '" + vocab_bpe.string() + "' holds no merges");
+    tok.finish_loading();
 
     if (auto it = tok.symbol_to_id_.find("<|endoftext|>"); it != tok.symbol_to_id_.end())
         tok.end_of_text_ = it->second;
@@ -159,7 +168,6 @@ BpeTokenizer BpeTokenizer::from_hf_tokenizer_json(const fs::path& tokenizer_json
     const std::string where = "tokenizer file '" + tokenizer_json.string() + "'";
     const json root = parse_json_file(tokenizer_json, "tokenizer file");
     BpeTokenizer tok;
-    tok.merge_key_separator_ = ' ';  // symbols never hold a raw space in the byte alphabet
     if (!root.is_object() || !root.contains("model") || !root["model"].is_object())
         throw Error(where + " has no \"model\" object: is it a Hugging Face tokenizer.json?");
     const json& model = root["model"];
@@ -237,6 +245,7 @@ BpeTokenizer BpeTokenizer::from_hf_tokenizer_json(const fs::path& tokenizer_json
             if (content == "<|endoftext|>") tok.end_of_text_ = added["id"].get<TokenId>();
         }
     }
+    tok.finish_loading();
     if (!tok.end_of_text_)
         if (auto it = tok.symbol_to_id_.find("<|endoftext|>"); it != tok.symbol_to_id_.end())
             tok.end_of_text_ = it->second;
@@ -269,59 +278,50 @@ BpeTokenizer BpeTokenizer::load(const fs::path& path) {
 
 void BpeTokenizer::bpe(std::string_view piece, std::vector<TokenId>& out) {
     // Symbols start as one byte-alphabet character per byte of the piece.
-    std::vector<std::string> word;
-    word.reserve(piece.size());
-    for (unsigned char c : piece) word.push_back(byte_to_symbol_[c]);
+    std::vector<std::uint32_t> word(piece.size());
+    for (std::size_t i = 0; i < piece.size(); ++i) word[i] = byte_symbol_[static_cast<unsigned char>(piece[i])];
 
-    std::string key;
     while (word.size() > 1) {
-        // The lowest-ranked pair; on a tie (only possible for pairs with the same joined key)
-        // the later one wins, as in the reference.
-        std::uint32_t best_rank = kNoRank;
-        std::size_t best = 0;
+        // The lowest-ranked pair present; every occurrence of it merges, left to right.
+        std::uint32_t best_rank = kNoRank, first = 0, second = 0, result = 0;
         for (std::size_t i = 0; i + 1 < word.size(); ++i) {
-            key.assign(word[i]);
-            key += merge_key_separator_;
-            key += word[i + 1];
-            const auto it = merge_rank_.find(key);
-            if (it != merge_rank_.end() && it->second <= best_rank) {
-                best_rank = it->second;
-                best = i;
+            const auto it = merges_.find((std::uint64_t{word[i]} << 32) | word[i + 1]);
+            if (it != merges_.end() && it->second.rank < best_rank) {
+                best_rank = it->second.rank;
+                first = word[i];
+                second = word[i + 1];
+                result = it->second.result;
             }
         }
         if (best_rank == kNoRank) break;
-        const std::string first = word[best], second = word[best + 1];
-        // Merge every occurrence of the pair, left to right.
-        std::vector<std::string> merged;
-        merged.reserve(word.size());
+        std::size_t kept = 0;
         for (std::size_t i = 0; i < word.size();) {
             if (i + 1 < word.size() && word[i] == first && word[i + 1] == second) {
-                merged.push_back(first + second);
+                word[kept++] = result;
                 i += 2;
             } else {
-                merged.push_back(std::move(word[i]));
-                i += 1;
+                word[kept++] = word[i++];
             }
         }
-        word.swap(merged);
+        word.resize(kept);
     }
 
     // A bound on the cache keeps memory flat on endless text with ever new words.
     if (cache_.size() >= kMaxCachedWords) cache_.clear();
     std::vector<TokenId>& ids = cache_[std::string(piece)];
-    for (const std::string& symbol : word) {
-        if (auto it = symbol_to_id_.find(symbol); it != symbol_to_id_.end()) {
-            ids.push_back(it->second);
-        } else {
-            // Only reachable through a vocabulary that lacks a merge's result: fall back to
-            // the symbol's single characters, which every byte-level vocabulary holds.
-            for (std::string_view ch : utf8_chars(symbol)) {
-                const auto c = symbol_to_id_.find(std::string(ch));
-                if (c == symbol_to_id_.end())
-                    throw Error("tokenizer vocabulary lacks the byte symbol '" + std::string(ch) +
-                                "': the tokenizer file is incomplete");
-                ids.push_back(c->second);
-            }
+    for (std::uint32_t symbol : word) {
+        if (symbol < kExtraBase) {
+            ids.push_back(symbol);
+            continue;
+        }
+        // Only reachable through a vocabulary that lacks a merge's result: fall back to the
+        // symbol's single characters, which every byte-level vocabulary holds.
+        for (std::string_view ch : utf8_chars(extra_symbols_[symbol - kExtraBase])) {
+            const auto c = symbol_to_id_.find(std::string(ch));
+            if (c == symbol_to_id_.end())
+                throw Error("tokenizer vocabulary lacks the byte symbol '" + std::string(ch) +
+                            "': the tokenizer file is incomplete");
+            ids.push_back(c->second);
         }
     }
     out.insert(out.end(), ids.begin(), ids.end());

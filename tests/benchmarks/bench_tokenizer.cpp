@@ -1,8 +1,11 @@
 // Benchmark (not a test): single-thread tokenizer throughput on the Brown corpus, in MB/s.
 // scripts/bench-tokenizer.sh runs it beside the JavaScript reference on the same text.
+// usage: bench_tokenizer [CORPUS] [--dump-jsonl FILE]   (FILE: the documents, for the reference)
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "data/bpe_tokenizer.h"
 #include "data/corpus.h"
@@ -14,6 +17,10 @@ int main(int argc, char** argv) {
     const cp::data::Corpus corpus = cp::data::read_corpus(cp::data::resolve_corpus(corpus_name));
     std::size_t bytes = 0;
     for (const auto& d : corpus.documents) bytes += d.text.size();
+    if (argc > 3 && std::string(argv[2]) == "--dump-jsonl") {
+        std::ofstream out(argv[3], std::ios::binary);
+        for (const auto& d : corpus.documents) out << nlohmann::json({{"text", d.text}}).dump() << "\n";
+    }
 
     const auto run = [&](cp::data::BpeTokenizer& tok) {
         std::size_t tokens = 0;
