@@ -30,7 +30,7 @@ packages=(
     qt6-base-dev libqcustomplot-dev
     libsqlite3-dev libpcre2-dev nlohmann-json3-dev libzstd-dev
     libgtest-dev googletest
-    xvfb xauth openssl ca-certificates python3
+    xvfb xauth openssl ca-certificates python3 python3-numpy   # numpy: the independent reference model in tests
 )
 
 install_packages() {

@@ -5,5 +5,9 @@ namespace cp::cli {
 
 int tokenize_command(int argc, char** argv, int first);
 int data_prepare_command(int argc, char** argv, int first);
+int init_command(int argc, char** argv, int first);
+int info_command(int argc, char** argv, int first);
+int score_command(int argc, char** argv, int first);
+int generate_command(int argc, char** argv, int first);
 
 }  // namespace cp::cli

@@ -16,6 +16,10 @@ const char* kUsage =
     "commands:\n"
     "  tokenize       print the token ids of a text as a JSON array\n"
     "  data prepare   build or verify the token caches and print split statistics\n"
+    "  init           write a freshly initialised model checkpoint\n"
+    "  info           parameter counts and measured KV-cache bytes of a preset\n"
+    "  score          log-probabilities of a text under a checkpoint\n"
+    "  generate       continue a prompt with a checkpoint (KV-cached decoding)\n"
     "\n"
     "'context-pythia COMMAND --help' describes each command's options.\n";
 
@@ -31,6 +35,10 @@ int main(int argc, char** argv) {
     const std::string command = argv[1];
     try {
         if (command == "tokenize") return tokenize_command(argc, argv, 2);
+        if (command == "init") return init_command(argc, argv, 2);
+        if (command == "info") return info_command(argc, argv, 2);
+        if (command == "score") return score_command(argc, argv, 2);
+        if (command == "generate") return generate_command(argc, argv, 2);
         if (command == "data") {
             if (argc >= 3 && !std::strcmp(argv[2], "prepare")) return data_prepare_command(argc, argv, 3);
             std::cerr << "usage: context-pythia data prepare [options]  (see 'context-pythia data "

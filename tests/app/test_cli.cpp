@@ -2,6 +2,7 @@
 // every command has --help, and bad input gives one clear message and a non-zero exit.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
@@ -78,4 +79,67 @@ TEST(Cli, UnknownOptionIsNamed) {
     const auto r = run_cli({"data", "prepare", "--corpse", "brown"});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("unknown option '--corpse'"), std::string::npos) << r.err;
+}
+
+TEST(CliModels, InitThenScoreAndGenerate) {
+    cp::test::TempDir dir;
+    const std::string ckpt = (dir / "m.safetensors").string();
+    const auto init = run_cli({"init", "--preset", "context-pythia-tiny", "--seed", "3", "--out", ckpt});
+    ASSERT_EQ(init.exit_code, 0) << init.err;
+    const auto score = run_cli({"score", "--checkpoint", ckpt, "--text", "The jury said it did find.", "--json"});
+    ASSERT_EQ(score.exit_code, 0) << score.err;
+    const json r = json::parse(score.out);
+    cp::data::BpeTokenizer tok = cp::test::gpt2_tokenizer();
+    EXPECT_EQ(r["ids"].get<std::vector<cp::data::TokenId>>(), tok.encode("The jury said it did find."));
+    const auto logprobs = r["logprobs"].get<std::vector<double>>();
+    ASSERT_EQ(logprobs.size(), r["ids"].size() - 1);
+    double nll = 0;
+    for (double lp : logprobs) nll -= lp / static_cast<double>(logprobs.size());
+    EXPECT_NEAR(r["nll"].get<double>(), nll, 1e-12);
+    EXPECT_NEAR(r["ppl"].get<double>(), std::exp(nll), 1e-6 * std::exp(nll));
+
+    const auto gen = run_cli({"generate", "--checkpoint", ckpt, "--prompt", "The jury said", "--max-tokens", "5"});
+    ASSERT_EQ(gen.exit_code, 0) << gen.err;
+    EXPECT_EQ(gen.out.rfind("The jury said", 0), 0u) << gen.out;
+    EXPECT_GT(gen.out.size(), std::string("The jury said\n").size());
+}
+
+TEST(CliModels, InfoReportsCountsAndMeasuredKvBytes) {
+    const auto r = run_cli({"info", "--preset", "context-pythia-tiny", "--lengths", "16,32", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json info = json::parse(r.out);
+    EXPECT_EQ(info["parameters"]["context_block"], 32 * (32 + 64) + 32 + 2 * 32);
+    ASSERT_EQ(info["kv_cache"].size(), 2u);
+    EXPECT_EQ(info["kv_cache"][1]["tokens"], 32);
+    EXPECT_EQ(info["kv_cache"][1]["kv_bytes"], 32 * 2 * 32 * 2 * 4);  // tokens x K,V x width x layers x float
+}
+
+TEST(CliModels, HostileCheckpointGivesOneClearError) {
+    cp::test::TempDir dir;
+    std::string bytes(8, '\0');
+    bytes[0] = 100;  // a 100-byte header in a 12-byte file
+    cp::test::write_text(dir / "bad.safetensors", bytes + "{}  ");
+    const auto r = run_cli({"score", "--checkpoint", (dir / "bad.safetensors").string(), "--ids", "464,9002"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("header length 100 is larger than the file"), std::string::npos) << r.err;
+}
+
+TEST(CliModels, IdsOutsideTheVocabularyAreRefused) {
+    cp::test::TempDir dir;
+    const std::string ckpt = (dir / "m.safetensors").string();
+    ASSERT_EQ(run_cli({"init", "--preset", "pythia-tiny", "--seed", "1", "--out", ckpt}).exit_code, 0);
+    const auto r = run_cli({"score", "--checkpoint", ckpt, "--ids", "464,99999"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("token id 99999 is outside the model's vocabulary"), std::string::npos) << r.err;
+}
+
+TEST(CliModels, MissingRequiredOptionsAreNamed) {
+    const auto r = run_cli({"init", "--preset", "pythia-tiny", "--out", "/tmp/x.safetensors"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("--seed is required"), std::string::npos) << r.err;
+    for (const char* cmd : {"init", "info", "score", "generate"}) {
+        const auto help = run_cli({cmd, "--help"});
+        EXPECT_EQ(help.exit_code, 0) << cmd;
+        EXPECT_NE(help.out.find("usage: context-pythia " + std::string(cmd)), std::string::npos) << help.out;
+    }
 }

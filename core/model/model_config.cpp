@@ -1,0 +1,131 @@
+#include "model/model_config.h"
+
+#include "common/error.h"
+
+namespace cp::model {
+
+const char* to_string(Architecture a) {
+    return a == Architecture::pythia ? "pythia" : "context-pythia";
+}
+
+std::vector<std::string> ModelConfig::problems() const {
+    std::vector<std::string> p;
+    const auto positive = [&](const char* field, std::int64_t v) {
+        if (v <= 0) p.push_back(std::string(field) + " must be positive (got " + std::to_string(v) + ")");
+    };
+    positive("vocab_rows", vocab_rows);
+    positive("embed_dim", embed_dim);
+    positive("layers", layers);
+    positive("heads", heads);
+    positive("intermediate", intermediate);
+    positive("max_positions", max_positions);
+    if (architecture == Architecture::context_pythia) positive("context_dim", context_dim);
+    if (heads > 0 && layer_width() > 0 && layer_width() % heads != 0)
+        p.push_back((architecture == Architecture::pythia ? "embed_dim " : "context_dim ") +
+                    std::to_string(layer_width()) + " is not divisible by heads " +
+                    std::to_string(heads) + ": choose a width that is a multiple of heads");
+    if (!(rotary_pct >= 0.0 && rotary_pct <= 1.0))
+        p.push_back("rotary_pct must be within [0, 1] (got " + std::to_string(rotary_pct) + ")");
+    else if (heads > 0 && layer_width() % heads == 0 && rotary_dims() % 2 != 0)
+        p.push_back("rotary_pct " + std::to_string(rotary_pct) + " gives an odd number of rotary dims (" +
+                    std::to_string(rotary_dims()) + " of head_dim " + std::to_string(head_dim()) +
+                    "): rotary dims must be even");
+    if (!(rotary_base > 0.0)) p.push_back("rotary_base must be positive");
+    if (!(layer_norm_eps > 0.0)) p.push_back("layer_norm_eps must be positive");
+    if (end_of_text_id < 0 || end_of_text_id >= vocab_rows)
+        p.push_back("end_of_text_id " + std::to_string(end_of_text_id) + " is outside the vocabulary (" +
+                    std::to_string(vocab_rows) + " rows)");
+    return p;
+}
+
+void ModelConfig::validate() const {
+    const auto p = problems();
+    if (p.empty()) return;
+    std::string message = "invalid model configuration:";
+    for (const auto& s : p) message += "\n  - " + s;
+    throw Error(message);
+}
+
+nlohmann::json ModelConfig::to_json() const {
+    return {{"architecture", to_string(architecture)},
+            {"vocab_rows", vocab_rows},
+            {"embed_dim", embed_dim},
+            {"context_dim", context_dim},
+            {"layers", layers},
+            {"heads", heads},
+            {"intermediate", intermediate},
+            {"rotary_pct", rotary_pct},
+            {"rotary_base", rotary_base},
+            {"max_positions", max_positions},
+            {"layer_norm_eps", layer_norm_eps},
+            {"init_std", init_std},
+            {"context_init_std", context_init_std},
+            {"context_bias_init_std", context_bias_init_std},
+            {"end_of_text_id", end_of_text_id}};
+}
+
+ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
+    ModelConfig c;
+    try {
+        const std::string arch = j.at("architecture").get<std::string>();
+        if (arch == "pythia")
+            c.architecture = Architecture::pythia;
+        else if (arch == "context-pythia")
+            c.architecture = Architecture::context_pythia;
+        else
+            throw Error("unknown architecture '" + arch + "' (pythia or context-pythia)");
+        c.vocab_rows = j.at("vocab_rows").get<std::int64_t>();
+        c.embed_dim = j.at("embed_dim").get<std::int64_t>();
+        c.context_dim = j.value("context_dim", c.context_dim);
+        c.layers = j.at("layers").get<std::int64_t>();
+        c.heads = j.at("heads").get<std::int64_t>();
+        c.intermediate = j.at("intermediate").get<std::int64_t>();
+        c.rotary_pct = j.value("rotary_pct", c.rotary_pct);
+        c.rotary_base = j.value("rotary_base", c.rotary_base);
+        c.max_positions = j.value("max_positions", c.max_positions);
+        c.layer_norm_eps = j.value("layer_norm_eps", c.layer_norm_eps);
+        c.init_std = j.value("init_std", c.init_std);
+        c.context_init_std = j.value("context_init_std", c.context_init_std);
+        c.context_bias_init_std = j.value("context_bias_init_std", c.context_bias_init_std);
+        c.end_of_text_id = j.value("end_of_text_id", c.end_of_text_id);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(std::string("model configuration is incomplete or mistyped: ") + e.what());
+    }
+    c.validate();
+    return c;
+}
+
+ModelConfig preset(const std::string& name) {
+    ModelConfig c;
+    if (name == "pythia-70m") return c;  // the defaults above are Pythia-70M's
+    if (name == "context-pythia-70m") {
+        c.architecture = Architecture::context_pythia;
+        c.intermediate = 1024;  // 4 x context_dim
+        return c;
+    }
+    if (name == "pythia-tiny") {
+        c.embed_dim = 64;
+        c.layers = 2;
+        c.heads = 4;
+        c.intermediate = 256;
+        return c;
+    }
+    if (name == "context-pythia-tiny") {
+        c.architecture = Architecture::context_pythia;
+        c.embed_dim = 64;
+        c.context_dim = 32;
+        c.layers = 2;
+        c.heads = 4;
+        c.intermediate = 128;
+        return c;
+    }
+    std::string known;
+    for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
+    throw Error("unknown preset '" + name + "' (known: " + known + ")");
+}
+
+std::vector<std::string> preset_names() {
+    return {"pythia-70m", "context-pythia-70m", "pythia-tiny", "context-pythia-tiny"};
+}
+
+}  // namespace cp::model

@@ -1,0 +1,63 @@
+// The shape of a model: every size of Pythia (GPT-NeoX) and Context-Pythia, the named presets,
+// validation with messages that name the field, and the JSON form kept in checkpoints.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace cp::model {
+
+enum class Architecture { pythia, context_pythia };
+const char* to_string(Architecture a);
+
+struct ModelConfig {
+    Architecture architecture = Architecture::pythia;
+    std::int64_t vocab_rows = 50304;        // rows of embed_in / embed_out (>= tokenizer vocab)
+    std::int64_t embed_dim = 512;           // token embedding width (= hidden for Pythia)
+    std::int64_t context_dim = 256;         // Context-Pythia: width every layer runs at
+    std::int64_t layers = 6;                // GPT-NeoX layers
+    std::int64_t heads = 8;                 // attention heads per layer
+    std::int64_t intermediate = 2048;       // MLP width
+    double rotary_pct = 0.25;               // share of each head's dims that rotate
+    double rotary_base = 10000.0;           // RoPE base
+    std::int64_t max_positions = 2048;      // longest sequence the model is meant for
+    double layer_norm_eps = 1e-5;
+    double init_std = 0.02;                 // N(0, init_std) for Linear/Embedding weights
+    double context_init_std = 0.1;          // ContextBlock Linear weight N(0, 0.1) (reference)
+    double context_bias_init_std = 0.01;    // ContextBlock Linear bias N(0, 0.01) (reference)
+    std::int64_t end_of_text_id = 50256;    // GPT-2's <|endoftext|>
+
+    // Width the GPT-NeoX layers run at: embed_dim for Pythia, context_dim for Context-Pythia.
+    std::int64_t layer_width() const {
+        return architecture == Architecture::pythia ? embed_dim : context_dim;
+    }
+    std::int64_t head_dim() const { return layer_width() / heads; }
+    std::int64_t rotary_dims() const { return static_cast<std::int64_t>(head_dim() * rotary_pct); }
+
+    // Every problem, each naming its field and what would be valid; empty when valid.
+    std::vector<std::string> problems() const;
+    // Throws cp::Error listing problems() when there are any.
+    void validate() const;
+
+    nlohmann::json to_json() const;
+    static ModelConfig from_json(const nlohmann::json& j);  // throws cp::Error on bad fields
+};
+
+// Parameter counts of a model, by part.
+struct ParameterCounts {
+    std::int64_t embeddings = 0;     // embed_in (+ embed_norm)
+    std::int64_t context_block = 0;  // 0 for Pythia
+    std::int64_t layers = 0;         // all GPT-NeoX layers
+    std::int64_t head = 0;           // final_layer_norm + embed_out
+    std::int64_t total = 0;
+    std::int64_t trainable = 0;      // requires_grad
+};
+
+// pythia-70m, context-pythia-70m (MODEL_SPEC.md), pythia-tiny, context-pythia-tiny (a few small
+// layers over the full vocabulary, for tests and quick CPU runs).
+ModelConfig preset(const std::string& name);
+std::vector<std::string> preset_names();
+
+}  // namespace cp::model

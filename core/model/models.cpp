@@ -1,0 +1,310 @@
+#include "model/models.h"
+
+#include <cmath>
+
+#include "common/error.h"
+
+namespace cp::model {
+namespace F = torch::nn::functional;
+using torch::indexing::Slice;
+
+// ---- KV cache ------------------------------------------------------------------------------
+
+torch::Tensor GrowingSequence::append(const torch::Tensor& step) {
+    const std::int64_t needed = length_ + step.size(2);
+    if (!storage_.defined() || needed > storage_.size(2)) {
+        const std::int64_t capacity = std::max<std::int64_t>(needed, storage_.defined() ? 2 * storage_.size(2) : 16);
+        torch::Tensor grown = torch::empty({step.size(0), step.size(1), capacity, step.size(3)}, step.options());
+        if (length_ > 0) grown.narrow(2, 0, length_).copy_(storage_.narrow(2, 0, length_));
+        storage_ = grown;
+    }
+    storage_.narrow(2, length_, step.size(2)).copy_(step);
+    length_ = needed;
+    return view();
+}
+
+torch::Tensor GrowingSequence::view() const { return storage_.narrow(2, 0, length_); }
+
+std::int64_t GrowingSequence::used_bytes() const {
+    return storage_.defined() ? static_cast<std::int64_t>(view().nbytes()) : 0;
+}
+
+std::int64_t GrowingSequence::allocated_bytes() const {
+    return storage_.defined() ? static_cast<std::int64_t>(storage_.nbytes()) : 0;
+}
+
+std::int64_t KvCache::kv_bytes() const {
+    std::int64_t total = 0;
+    for (const auto& k : keys) total += k.used_bytes();
+    for (const auto& v : values) total += v.used_bytes();
+    return total;
+}
+
+std::int64_t KvCache::kv_allocated_bytes() const {
+    std::int64_t total = 0;
+    for (const auto& k : keys) total += k.allocated_bytes();
+    for (const auto& v : values) total += v.allocated_bytes();
+    return total;
+}
+
+std::int64_t KvCache::state_bytes() const {
+    return context_state.defined() ? static_cast<std::int64_t>(context_state.nbytes()) : 0;
+}
+
+KvCache CausalLm::make_cache() const {
+    KvCache cache;
+    cache.keys.resize(config_.layers);
+    cache.values.resize(config_.layers);
+    return cache;
+}
+
+// ---- GPT-NeoX layer ------------------------------------------------------------------------
+
+GptNeoxAttentionImpl::GptNeoxAttentionImpl(std::int64_t width, std::int64_t heads,
+                                           std::int64_t rotary_dims, double rotary_base)
+    : heads_(heads), head_dim_(width / heads), rotary_dims_(rotary_dims), rotary_base_(rotary_base) {
+    query_key_value = register_module("query_key_value", torch::nn::Linear(width, 3 * width));
+    dense = register_module("dense", torch::nn::Linear(width, width));
+}
+
+torch::Tensor GptNeoxAttentionImpl::rotate(const torch::Tensor& x, std::int64_t past) const {
+    if (rotary_dims_ == 0) return x;
+    const std::int64_t T = x.size(2), half = rotary_dims_ / 2;
+    auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(x.device());
+    // inv_freq[i] = 1 / base^(2i / rotary_dims), angles = position x inv_freq.
+    const torch::Tensor inv_freq =
+        1.0 / torch::pow(rotary_base_, torch::arange(0, rotary_dims_, 2, f32) / static_cast<double>(rotary_dims_));
+    const torch::Tensor positions = torch::arange(past, past + T, f32);
+    const torch::Tensor angles = torch::outer(positions, inv_freq);  // (T, half)
+    const torch::Tensor emb = torch::cat({angles, angles}, -1);      // (T, rotary_dims)
+    const torch::Tensor cos = emb.cos().to(x.dtype()), sin = emb.sin().to(x.dtype());
+    const torch::Tensor rot = x.index({"...", Slice(0, rotary_dims_)});
+    const torch::Tensor pass = x.index({"...", Slice(rotary_dims_, torch::indexing::None)});
+    // rotate_half([a, b]) = [-b, a] on the halves of the rotary slice.
+    const torch::Tensor rotated_half =
+        torch::cat({-rot.index({"...", Slice(half, torch::indexing::None)}), rot.index({"...", Slice(0, half)})}, -1);
+    return torch::cat({rot * cos + rotated_half * sin, pass}, -1);
+}
+
+torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t past,
+                                            GrowingSequence* keys, GrowingSequence* values) {
+    const std::int64_t B = x.size(0), T = x.size(1), width = x.size(2);
+    // Per head the fused projection holds [q | k | v]: view as (B, T, nh, 3 hs), then split.
+    const torch::Tensor qkv = query_key_value(x).view({B, T, heads_, 3 * head_dim_});
+    torch::Tensor q = qkv.narrow(3, 0, head_dim_).permute({0, 2, 1, 3});              // (B, nh, T, hs)
+    torch::Tensor k = qkv.narrow(3, head_dim_, head_dim_).permute({0, 2, 1, 3});      // (B, nh, T, hs)
+    torch::Tensor v = qkv.narrow(3, 2 * head_dim_, head_dim_).permute({0, 2, 1, 3});  // (B, nh, T, hs)
+    q = rotate(q, past);
+    k = rotate(k, past);
+    if (keys) {
+        k = keys->append(k);    // (B, nh, past + T, hs)
+        v = values->append(v);  // (B, nh, past + T, hs)
+    }
+    const std::int64_t S = k.size(2);
+    // Scores in float32, scaled by 1/sqrt(hs); query i (absolute past + i) sees keys j <= past + i.
+    torch::Tensor scores = torch::matmul(q.to(torch::kFloat32), k.to(torch::kFloat32).transpose(-1, -2)) /
+                           std::sqrt(static_cast<double>(head_dim_));  // (B, nh, T, S)
+    const torch::Tensor future =
+        torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(past + 1);
+    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+    const torch::Tensor probs = torch::softmax(scores, -1).to(v.dtype());
+    const torch::Tensor out = torch::matmul(probs, v).permute({0, 2, 1, 3}).reshape({B, T, width});  // (B, T, width)
+    return dense(out);
+}
+
+GptNeoxMlpImpl::GptNeoxMlpImpl(std::int64_t width, std::int64_t intermediate) {
+    dense_h_to_4h = register_module("dense_h_to_4h", torch::nn::Linear(width, intermediate));
+    dense_4h_to_h = register_module("dense_4h_to_h", torch::nn::Linear(intermediate, width));
+}
+
+torch::Tensor GptNeoxMlpImpl::forward(const torch::Tensor& x) {
+    return dense_4h_to_h(torch::gelu(dense_h_to_4h(x)));  // exact (erf) GELU, as Pythia
+}
+
+GptNeoxLayerImpl::GptNeoxLayerImpl(const ModelConfig& c) {
+    const std::int64_t w = c.layer_width();
+    const auto ln = torch::nn::LayerNormOptions({w}).eps(c.layer_norm_eps);
+    input_layernorm = register_module("input_layernorm", torch::nn::LayerNorm(ln));
+    post_attention_layernorm = register_module("post_attention_layernorm", torch::nn::LayerNorm(ln));
+    attention = register_module("attention", GptNeoxAttention(w, c.heads, c.rotary_dims(), c.rotary_base));
+    mlp = register_module("mlp", GptNeoxMlp(w, c.intermediate));
+}
+
+torch::Tensor GptNeoxLayerImpl::forward(const torch::Tensor& x, std::int64_t past,
+                                        GrowingSequence* keys, GrowingSequence* values) {
+    // Parallel residual (use_parallel_residual=True): x + attn(ln_in(x)) + mlp(ln_post(x)).
+    return x + attention(input_layernorm(x), past, keys, values) + mlp(post_attention_layernorm(x));
+}
+
+// ---- ContextBlock --------------------------------------------------------------------------
+
+ContextFnnImpl::ContextFnnImpl(std::int64_t in_features, std::int64_t out_features) {
+    fnn = register_module("fnn", torch::nn::Sequential(torch::nn::Linear(in_features, out_features),
+                                                       torch::nn::GELU()));
+}
+
+ContextLayerImpl::ContextLayerImpl(std::int64_t context_dim, std::int64_t embed_dim, double eps) {
+    fnn = register_module("fnn", ContextFnn(context_dim + embed_dim, context_dim));
+    context_norm = register_module("context_norm",
+                                   torch::nn::LayerNorm(torch::nn::LayerNormOptions({context_dim}).eps(eps)));
+}
+
+ContextBlockImpl::ContextBlockImpl(std::int64_t context_dim, std::int64_t embed_dim, double eps)
+    : context_dim_(context_dim) {
+    layer = register_module("layer", ContextLayer(context_dim, embed_dim, eps));
+}
+
+torch::nn::Linear ContextBlockImpl::linear() const {
+    return torch::nn::Linear(std::dynamic_pointer_cast<torch::nn::LinearImpl>(layer->fnn->fnn->ptr(0)));
+}
+
+torch::Tensor ContextBlockImpl::step(const torch::Tensor& prev, const torch::Tensor& embed) {
+    // delta = GELU(W [prev; embed] + b); context = LayerNorm(prev + delta).
+    const torch::Tensor delta = layer->fnn->fnn->forward(torch::cat({prev, embed}, -1));
+    return layer->context_norm(prev + delta);
+}
+
+torch::Tensor ContextBlockImpl::forward(const torch::Tensor& embeds, const torch::Tensor& initial,
+                                        torch::Tensor* final_state) {
+    const std::int64_t B = embeds.size(0), T = embeds.size(1);
+    const torch::nn::Linear lin = linear();
+    // W [c; e] + b = W_c c + (W_e e + b): the token half does not depend on the recurrence, so
+    // it is one matmul over all positions; only the context_dim x context_dim part loops.
+    const torch::Tensor w_context = lin->weight.narrow(1, 0, context_dim_);                     // (C, C)
+    const torch::Tensor w_embed = lin->weight.narrow(1, context_dim_, lin->weight.size(1) - context_dim_);
+    const torch::Tensor token_part = torch::addmm(lin->bias, embeds.reshape({B * T, -1}), w_embed.t())
+                                         .view({B, T, context_dim_});                        // (B, T, C)
+    torch::Tensor c = initial.defined() ? initial : torch::zeros({B, context_dim_}, embeds.options());
+    std::vector<torch::Tensor> contexts;
+    contexts.reserve(T);
+    for (std::int64_t t = 0; t < T; ++t) {
+        const torch::Tensor delta = torch::gelu(torch::addmm(token_part.select(1, t), c, w_context.t()));
+        c = layer->context_norm(c + delta);  // (B, C)
+        contexts.push_back(c);
+    }
+    if (final_state) *final_state = c;
+    return torch::stack(contexts, 1);  // (B, T, C)
+}
+
+// ---- Models --------------------------------------------------------------------------------
+
+GptNeoxBodyImpl::GptNeoxBodyImpl(const ModelConfig& c) {
+    embed_in = register_module("embed_in", torch::nn::Embedding(c.vocab_rows, c.embed_dim));
+    layers = register_module("layers", torch::nn::ModuleList());
+    for (std::int64_t i = 0; i < c.layers; ++i) layers->push_back(GptNeoxLayer(c));
+    final_layer_norm = register_module(
+        "final_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
+}
+
+namespace {
+
+torch::Tensor run_layers(torch::nn::ModuleList& layers, torch::Tensor h, KvCache* cache) {
+    const std::int64_t past = cache ? cache->length : 0;
+    for (std::size_t i = 0; i < layers->size(); ++i)
+        h = layers->ptr<GptNeoxLayerImpl>(i)->forward(h, past, cache ? &cache->keys[i] : nullptr,
+                                                      cache ? &cache->values[i] : nullptr);
+    return h;
+}
+
+void check_ids(const torch::Tensor& ids, const ModelConfig& c) {
+    TORCH_CHECK(ids.dim() == 2 && ids.scalar_type() == torch::kInt64, "ids must be (batch, tokens) int64");
+    if (ids.numel() == 0) return;
+    const std::int64_t lo = ids.min().item<std::int64_t>(), hi = ids.max().item<std::int64_t>();
+    if (lo < 0 || hi >= c.vocab_rows)
+        throw Error("token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the model's vocabulary (0.." +
+                    std::to_string(c.vocab_rows - 1) + ")");
+}
+
+}  // namespace
+
+PythiaModel::PythiaModel(const ModelConfig& c) : CausalLm(c) {
+    gpt_neox = register_module("gpt_neox", GptNeoxBody(c));
+    embed_out = register_module("embed_out", torch::nn::Linear(torch::nn::LinearOptions(c.embed_dim, c.vocab_rows).bias(false)));
+}
+
+torch::Tensor PythiaModel::forward(const torch::Tensor& ids, KvCache* cache) {
+    check_ids(ids, config_);
+    torch::Tensor h = gpt_neox->embed_in(ids);  // (B, T, hidden)
+    h = run_layers(gpt_neox->layers, h, cache);
+    if (cache) cache->length += ids.size(1);
+    return embed_out(gpt_neox->final_layer_norm(h));  // (B, T, vocab)
+}
+
+ContextPythiaModel::ContextPythiaModel(const ModelConfig& c) : CausalLm(c) {
+    embed_in = register_module("embed_in", torch::nn::Embedding(c.vocab_rows, c.embed_dim));
+    embed_norm = register_module(
+        "embed_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
+    context_block = register_module("context_block", ContextBlock(c.context_dim, c.embed_dim, c.layer_norm_eps));
+    layers = register_module("layers", torch::nn::ModuleList());
+    for (std::int64_t i = 0; i < c.layers; ++i) layers->push_back(GptNeoxLayer(c));
+    final_layer_norm = register_module(
+        "final_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.context_dim}).eps(c.layer_norm_eps)));
+    embed_out = register_module("embed_out", torch::nn::Linear(torch::nn::LinearOptions(c.context_dim, c.vocab_rows).bias(false)));
+}
+
+torch::Tensor ContextPythiaModel::embed(const torch::Tensor& ids) { return embed_norm(embed_in(ids)); }
+
+torch::Tensor ContextPythiaModel::forward(const torch::Tensor& ids, KvCache* cache) {
+    check_ids(ids, config_);
+    const torch::Tensor e = embed(ids);  // (B, T, embed_dim)
+    torch::Tensor state;
+    torch::Tensor h = context_block->forward(e, cache ? cache->context_state : torch::Tensor(),
+                                             &state);  // (B, T, context_dim)
+    h = run_layers(layers, h, cache);
+    if (cache) {
+        cache->context_state = state;
+        cache->length += ids.size(1);
+    }
+    return embed_out(final_layer_norm(h));  // (B, T, vocab)
+}
+
+// ---- Construction --------------------------------------------------------------------------
+
+std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t seed) {
+    config.validate();
+    torch::manual_seed(seed);
+    std::shared_ptr<CausalLm> model;
+    if (config.architecture == Architecture::pythia)
+        model = std::make_shared<PythiaModel>(config);
+    else
+        model = std::make_shared<ContextPythiaModel>(config);
+    torch::NoGradGuard no_grad;
+    // MODEL_SPEC init: Linear/Embedding weights N(0, 0.02), biases 0, LayerNorm 1/0; the
+    // ContextBlock's Linear N(0, 0.1) with bias N(0, 0.01) (what makes Phase 1 converge).
+    for (auto& item : model->named_parameters()) {
+        const std::string& name = item.key();
+        torch::Tensor& p = item.value();
+        const bool context = name.rfind("context_block.", 0) == 0;
+        const bool norm = name.find("norm") != std::string::npos;
+        const bool bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+        if (norm)
+            bias ? p.zero_() : p.fill_(1.0);
+        else if (context)
+            p.normal_(0.0, bias ? config.context_bias_init_std : config.context_init_std);
+        else
+            bias ? p.zero_() : p.normal_(0.0, config.init_std);
+    }
+    return model;
+}
+
+ParameterCounts count_parameters(CausalLm& model) {
+    ParameterCounts c;
+    for (const auto& item : model.named_parameters()) {
+        const std::string& name = item.key();
+        const torch::Tensor& p = item.value();
+        const std::int64_t n = p.numel();
+        c.total += n;
+        if (p.requires_grad()) c.trainable += n;
+        if (name.find("embed_in") != std::string::npos || name.rfind("embed_norm", 0) == 0)
+            c.embeddings += n;
+        else if (name.rfind("context_block.", 0) == 0)
+            c.context_block += n;
+        else if (name.find("layers.") != std::string::npos)
+            c.layers += n;
+        else
+            c.head += n;
+    }
+    return c;
+}
+
+}  // namespace cp::model

@@ -1,0 +1,140 @@
+// Pythia (GPT-NeoX, faithful to the released Pythia-70M) and Context-Pythia in libtorch. Module
+// and parameter names follow the Hugging Face checkpoint keys of MODEL_SPEC.md, so loading real
+// weights is a name lookup, not a translation table.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "model/kv_cache.h"
+#include "model/model_config.h"
+
+namespace cp::model {
+
+// GPT-NeoX self-attention: one fused query_key_value projection, interleaved per head as
+// [q | k | v]; rotary embedding on the first rotary_dims of q and k; float32 softmax.
+class GptNeoxAttentionImpl : public torch::nn::Module {
+public:
+    GptNeoxAttentionImpl(std::int64_t width, std::int64_t heads, std::int64_t rotary_dims,
+                         double rotary_base);
+    // x: (B, T, width); positions start at `past` (the cached length). Appends to `keys` and
+    // `values` when given.
+    torch::Tensor forward(const torch::Tensor& x, std::int64_t past, GrowingSequence* keys,
+                          GrowingSequence* values);
+
+    torch::nn::Linear query_key_value{nullptr}, dense{nullptr};
+
+private:
+    torch::Tensor rotate(const torch::Tensor& x, std::int64_t past) const;  // x: (B, nh, T, hs)
+    std::int64_t heads_, head_dim_, rotary_dims_;
+    double rotary_base_;
+};
+TORCH_MODULE(GptNeoxAttention);
+
+class GptNeoxMlpImpl : public torch::nn::Module {
+public:
+    GptNeoxMlpImpl(std::int64_t width, std::int64_t intermediate);
+    torch::Tensor forward(const torch::Tensor& x);  // dense_4h_to_h(gelu_exact(dense_h_to_4h(x)))
+    torch::nn::Linear dense_h_to_4h{nullptr}, dense_4h_to_h{nullptr};
+};
+TORCH_MODULE(GptNeoxMlp);
+
+class GptNeoxLayerImpl : public torch::nn::Module {
+public:
+    GptNeoxLayerImpl(const ModelConfig& config);
+    torch::Tensor forward(const torch::Tensor& x, std::int64_t past, GrowingSequence* keys,
+                          GrowingSequence* values);
+    torch::nn::LayerNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+    GptNeoxAttention attention{nullptr};
+    GptNeoxMlp mlp{nullptr};
+};
+TORCH_MODULE(GptNeoxLayer);
+
+// ContextBlock: c_t = LayerNorm(c_{t-1} + GELU(W [c_{t-1}; e_t] + b)), widths context_dim and
+// embed_dim. Parameter names: layer.fnn.fnn.0.{weight,bias}, layer.context_norm.{weight,bias}.
+class ContextFnnImpl : public torch::nn::Module {
+public:
+    ContextFnnImpl(std::int64_t in_features, std::int64_t out_features);
+    torch::nn::Sequential fnn{nullptr};  // 0: Linear([context; embed] -> context), 1: exact GELU
+};
+TORCH_MODULE(ContextFnn);
+
+class ContextLayerImpl : public torch::nn::Module {
+public:
+    ContextLayerImpl(std::int64_t context_dim, std::int64_t embed_dim, double eps);
+    ContextFnn fnn{nullptr};
+    torch::nn::LayerNorm context_norm{nullptr};
+};
+TORCH_MODULE(ContextLayer);
+
+class ContextBlockImpl : public torch::nn::Module {
+public:
+    ContextBlockImpl(std::int64_t context_dim, std::int64_t embed_dim, double eps);
+    // One step for a batch of independent (previous context, token embedding) pairs:
+    // prev (N, context_dim), embed (N, embed_dim) -> (N, context_dim). Phase 1 uses this.
+    torch::Tensor step(const torch::Tensor& prev, const torch::Tensor& embed);
+    // The recurrence over a sequence: embeds (B, T, embed_dim), initial (B, context_dim) or
+    // undefined for zeros -> contexts (B, T, context_dim); *final_state gets c_T.
+    torch::Tensor forward(const torch::Tensor& embeds, const torch::Tensor& initial,
+                          torch::Tensor* final_state = nullptr);
+    torch::nn::Linear linear() const;  // fnn.fnn.0
+    ContextLayer layer{nullptr};
+
+private:
+    std::int64_t context_dim_;
+};
+TORCH_MODULE(ContextBlock);
+
+// A causal language model of either architecture.
+class CausalLm : public torch::nn::Module {
+public:
+    explicit CausalLm(const ModelConfig& config) : config_(config) {}
+    const ModelConfig& config() const { return config_; }
+    // ids: (B, T) int64 -> logits (B, T, vocab_rows). With a cache, positions continue from
+    // cache->length and the cache grows by T.
+    virtual torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr) = 0;
+    KvCache make_cache() const;
+
+protected:
+    ModelConfig config_;
+};
+
+// The GPT-NeoX body, registered as `gpt_neox` so names read gpt_neox.layers.0...
+class GptNeoxBodyImpl : public torch::nn::Module {
+public:
+    explicit GptNeoxBodyImpl(const ModelConfig& config);
+    torch::nn::Embedding embed_in{nullptr};
+    torch::nn::ModuleList layers{nullptr};
+    torch::nn::LayerNorm final_layer_norm{nullptr};
+};
+TORCH_MODULE(GptNeoxBody);
+
+class PythiaModel : public CausalLm {
+public:
+    explicit PythiaModel(const ModelConfig& config);
+    torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr) override;
+    GptNeoxBody gpt_neox{nullptr};
+    torch::nn::Linear embed_out{nullptr};
+};
+
+class ContextPythiaModel : public CausalLm {
+public:
+    explicit ContextPythiaModel(const ModelConfig& config);
+    torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr) override;
+    // embed_norm(embed_in(ids)): the token embeddings the ContextBlock reads.
+    torch::Tensor embed(const torch::Tensor& ids);
+    torch::nn::Embedding embed_in{nullptr};
+    torch::nn::LayerNorm embed_norm{nullptr};
+    ContextBlock context_block{nullptr};
+    torch::nn::ModuleList layers{nullptr};
+    torch::nn::LayerNorm final_layer_norm{nullptr};
+    torch::nn::Linear embed_out{nullptr};
+};
+
+// A freshly initialised model (MODEL_SPEC.md's init), deterministic for a seed on the CPU.
+std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t seed);
+
+ParameterCounts count_parameters(CausalLm& model);
+
+}  // namespace cp::model

@@ -1,0 +1,238 @@
+// The libtorch models: parameter counts, KV-cached decoding equal to the full forward pass, the
+// measured KV saving, checkpoints (round trip, F16/BF16, wrong names or shapes), HF export.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "data/corpus.h"
+#include "model/checkpoint.h"
+#include "model/inference.h"
+#include "model/models.h"
+#include "model/safetensors.h"
+#include "test_support.h"
+
+using namespace cp::model;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Real text as ids: the opening of Brown's first document.
+std::vector<std::int64_t> real_ids(std::size_t count) {
+    static const std::vector<cp::data::TokenId> ids = [] {
+        auto tok = cp::test::gpt2_tokenizer();
+        return tok.encode(cp::data::read_corpus(cp::test::brown_dir()).documents[0].text);
+    }();
+    return {ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(count)};
+}
+
+torch::Tensor batch(const std::vector<std::int64_t>& ids) {
+    return torch::tensor(ids, torch::kInt64).view({1, static_cast<std::int64_t>(ids.size())});
+}
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const cp::Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+}  // namespace
+
+TEST(Models, ParameterCountsMatchTheSpec) {
+    auto pythia = make_model(preset("pythia-70m"), 0);
+    const ParameterCounts p = count_parameters(*pythia);
+    EXPECT_EQ(p.total, 70'426'624);
+    EXPECT_EQ(p.trainable, p.total);
+    auto context = make_model(preset("context-pythia-70m"), 0);
+    const ParameterCounts c = count_parameters(*context);
+    EXPECT_EQ(c.total, 43'570'944);
+    EXPECT_EQ(c.context_block, 197'376);
+    EXPECT_EQ(c.embeddings + c.context_block + c.layers + c.head, c.total);
+}
+
+TEST(Models, ParameterNamesFollowTheCheckpointKeys) {
+    auto pythia = make_model(preset("pythia-tiny"), 0);
+    const auto names = pythia->named_parameters().keys();
+    for (const char* n : {"gpt_neox.embed_in.weight", "gpt_neox.layers.1.attention.query_key_value.bias",
+                          "gpt_neox.layers.0.mlp.dense_4h_to_h.weight", "gpt_neox.final_layer_norm.bias",
+                          "embed_out.weight"})
+        EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
+    auto context = make_model(preset("context-pythia-tiny"), 0);
+    const auto cnames = context->named_parameters().keys();
+    for (const char* n : {"embed_in.weight", "embed_norm.bias", "context_block.layer.fnn.fnn.0.weight",
+                          "context_block.layer.context_norm.weight", "layers.1.attention.dense.weight",
+                          "final_layer_norm.weight", "embed_out.weight"})
+        EXPECT_NE(std::find(cnames.begin(), cnames.end(), n), cnames.end()) << n;
+    EXPECT_EQ(std::find(names.begin(), names.end(), "embed_out.bias"), names.end());
+}
+
+TEST(Models, InitFollowsTheSpec) {
+    auto context = make_model(preset("context-pythia-70m"), 7);
+    auto params = context->named_parameters();
+    const auto std_of = [&](const char* n) { return params[n].std().item<double>(); };
+    EXPECT_NEAR(std_of("embed_in.weight"), 0.02, 0.001);
+    EXPECT_NEAR(std_of("context_block.layer.fnn.fnn.0.weight"), 0.1, 0.005);
+    EXPECT_NEAR(std_of("context_block.layer.fnn.fnn.0.bias"), 0.01, 0.003);
+    EXPECT_EQ(params["layers.0.attention.dense.bias"].abs().max().item<double>(), 0.0);
+    EXPECT_EQ(params["embed_norm.weight"].min().item<double>(), 1.0);
+}
+
+TEST(Models, SameSeedSameWeights) {
+    auto a = make_model(preset("context-pythia-tiny"), 11), b = make_model(preset("context-pythia-tiny"), 11);
+    auto c = make_model(preset("context-pythia-tiny"), 12);
+    const auto w = [](CausalLm& m) { return m.named_parameters()["layers.0.attention.query_key_value.weight"]; };
+    EXPECT_TRUE(torch::equal(w(*a), w(*b)));
+    EXPECT_FALSE(torch::equal(w(*a), w(*c)));
+}
+
+// Logits from token-by-token decoding with the cache equal the full forward pass.
+class CacheEquivalence : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CacheEquivalence, IncrementalDecodingEqualsTheFullForwardPass) {
+    auto model = make_model(preset(GetParam()), 5);
+    torch::NoGradGuard no_grad;
+    model->eval();
+    const auto ids = real_ids(320);  // past the first few hundred tokens
+    const torch::Tensor full = model->forward(batch(ids));  // (1, 320, V)
+    KvCache cache = model->make_cache();
+    // A prefill of 7 tokens, then one token at a time.
+    torch::Tensor logits = model->forward(batch({ids.begin(), ids.begin() + 7}), &cache);
+    EXPECT_LT((logits - full.narrow(1, 0, 7)).abs().max().item<double>(), 1e-5);
+    double worst = 0;
+    for (std::size_t t = 7; t < ids.size(); ++t) {
+        logits = model->forward(batch({ids[t]}), &cache);
+        const double diff = (logits[0][0] - full[0][static_cast<std::int64_t>(t)]).abs().max().item<double>();
+        worst = std::max(worst, diff);
+        if (t == 8 || t == 100 || t == 319) {
+            EXPECT_LT(diff, 1e-5) << "at token " << t;
+        }
+    }
+    EXPECT_LT(worst, 1e-5);
+    EXPECT_EQ(cache.length, 320);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothModels, CacheEquivalence, ::testing::Values("pythia-tiny", "context-pythia-tiny"));
+
+TEST(Models, MeasuredKvBytesPerTokenOfContextPythiaAreHalfOfPythias) {
+    const auto prompt = real_ids(40);
+    const ModelInfo pythia = model_info("pythia-70m", prompt, {24, 64});
+    const ModelInfo context = model_info("context-pythia-70m", prompt, {24, 64});
+    for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(pythia.kv[i].tokens, context.kv[i].tokens);
+        EXPECT_DOUBLE_EQ(context.kv[i].kv_bytes_per_token() / pythia.kv[i].kv_bytes_per_token(), 0.5);
+    }
+    EXPECT_EQ(pythia.kv[1].kv_bytes, 64 * 2 * 512 * 6 * 4);  // measured; equals the formula here
+    EXPECT_EQ(pythia.kv[1].state_bytes, 0);
+    EXPECT_EQ(context.kv[1].state_bytes, 256 * 4);  // the O(1) recurrent state, reported apart
+}
+
+TEST(Models, IdsOutsideTheVocabularyAreRefused) {
+    auto model = make_model(preset("pythia-tiny"), 0);
+    const std::string m = error_of([&] { model->forward(batch({464, 50304})); });
+    EXPECT_NE(m.find("token id 50304 is outside the model's vocabulary (0..50303)"), std::string::npos) << m;
+}
+
+TEST(Checkpoints, RoundTripGivesTheSameLogits) {
+    cp::test::TempDir dir;
+    for (const char* name : {"pythia-tiny", "context-pythia-tiny"}) {
+        auto model = make_model(preset(name), 9);
+        save_checkpoint(*model, dir / "m.safetensors");
+        auto loaded = load_checkpoint(dir / "m.safetensors");
+        torch::NoGradGuard no_grad;
+        EXPECT_TRUE(torch::equal(model->forward(batch(real_ids(30))), loaded->forward(batch(real_ids(30))))) << name;
+    }
+}
+
+TEST(Checkpoints, HalfAndBfloat16FilesLoad) {
+    cp::test::TempDir dir;
+    auto model = make_model(preset("pythia-tiny"), 9);
+    for (const DType dtype : {DType::F16, DType::BF16}) {
+        std::vector<torch::Tensor> keep;
+        std::vector<TensorBytes> tensors;
+        for (const auto& item : model->named_parameters()) {
+            keep.push_back(item.value().detach().to(dtype == DType::F16 ? torch::kFloat16 : torch::kBFloat16).contiguous());
+            tensors.push_back({item.key(), dtype, keep.back().sizes().vec(), keep.back().data_ptr()});
+        }
+        write_safetensors(dir / "half.safetensors", tensors, {{"cp_config", model->config().to_json().dump()}});
+        auto loaded = load_checkpoint(dir / "half.safetensors");
+        const auto w = [](CausalLm& m) { return m.named_parameters()["gpt_neox.layers.0.mlp.dense_h_to_4h.weight"]; };
+        EXPECT_TRUE(torch::allclose(w(*loaded), w(*model), 0, dtype == DType::F16 ? 1e-4 : 1e-3)) << to_string(dtype);
+    }
+}
+
+TEST(Checkpoints, CheckpointOfTheOtherArchitectureNamesTheMissingTensor) {
+    cp::test::TempDir dir;
+    auto pythia = make_model(preset("pythia-tiny"), 0);
+    save_checkpoint(*pythia, dir / "p.safetensors");
+    auto context = make_model(preset("context-pythia-tiny"), 0);
+    const std::string m = error_of([&] { load_weights(*context, dir / "p.safetensors"); });
+    EXPECT_NE(m.find("lacks tensor 'embed_in.weight' (expected shape [50304, 64])"), std::string::npos) << m;
+}
+
+TEST(Checkpoints, WrongShapeNamesTensorAndExpectedShape) {
+    cp::test::TempDir dir;
+    ModelConfig wide = preset("pythia-tiny");
+    wide.intermediate = 128;
+    auto other = make_model(wide, 0);
+    save_checkpoint(*other, dir / "w.safetensors");
+    auto model = make_model(preset("pythia-tiny"), 0);
+    const std::string m = error_of([&] { load_weights(*model, dir / "w.safetensors"); });
+    EXPECT_NE(m.find("tensor 'gpt_neox.layers.0.mlp.dense_h_to_4h.weight' has shape [128, 64] but the model "
+                     "expects [256, 64]"),
+              std::string::npos)
+        << m;
+}
+
+TEST(Checkpoints, HuggingFaceFolderExportLoadsBackWithoutOurMetadata) {
+    cp::test::TempDir dir;
+    auto model = make_model(preset("pythia-tiny"), 4);
+    export_hf_folder(*model, dir / "hf");
+    const auto config = nlohmann::json::parse(cp::test::read_text(dir / "hf/config.json"));
+    EXPECT_EQ(config["architectures"][0], "GPTNeoXForCausalLM");
+    EXPECT_EQ(config["hidden_size"], 64);
+    EXPECT_EQ(config["num_attention_heads"], 4);
+    EXPECT_EQ(config["use_parallel_residual"], true);
+
+    // Strip our metadata and add HF's buffers, as a real Pythia file has: config.json must do.
+    const SafetensorsFile exported(dir / "hf/model.safetensors");
+    std::vector<TensorBytes> tensors;
+    for (const auto& [name, e] : exported.tensors())
+        tensors.push_back({name, e.dtype, e.shape, exported.data(e)});
+    const std::vector<float> inv_freq = {1.0f, 0.01f};
+    tensors.push_back({"gpt_neox.layers.0.attention.rotary_emb.inv_freq", DType::F32, {2}, inv_freq.data()});
+    fs::create_directories(dir / "plain");
+    fs::copy_file(dir / "hf/config.json", dir / "plain/config.json");
+    write_safetensors(dir / "plain/model.safetensors", tensors, {{"format", "pt"}});
+    auto loaded = load_checkpoint(dir / "plain/model.safetensors");
+    EXPECT_EQ(loaded->config().heads, 4);
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::equal(model->forward(batch(real_ids(20))), loaded->forward(batch(real_ids(20)))));
+}
+
+TEST(Checkpoints, ContextPythiaDoesNotExportAsGptNeox) {
+    cp::test::TempDir dir;
+    auto model = make_model(preset("context-pythia-tiny"), 0);
+    EXPECT_NE(error_of([&] { export_hf_folder(*model, dir / "hf"); }).find("only the Pythia baseline"), std::string::npos);
+}
+
+TEST(Generation, GreedyIsDeterministicAndUsesTheCache) {
+    cp::test::TempDir dir;
+    init_checkpoint("context-pythia-tiny", 2, dir / "m.safetensors");
+    SamplingOptions greedy;
+    greedy.max_tokens = 12;
+    greedy.stop_at_end_of_text = false;
+    const auto a = generate(dir / "m.safetensors", real_ids(10), greedy);
+    EXPECT_EQ(a.size(), 12u);
+    EXPECT_EQ(generate(dir / "m.safetensors", real_ids(10), greedy), a);
+    // The first greedy token is the argmax of the full forward pass at the prompt's end.
+    auto model = load_checkpoint(dir / "m.safetensors");
+    torch::NoGradGuard no_grad;
+    EXPECT_EQ(model->forward(batch(real_ids(10)))[0][9].argmax().item<std::int64_t>(), a[0]);
+    SamplingOptions top1 = greedy;
+    top1.temperature = 0.7;
+    top1.top_k = 1;  // sampling among one token is greedy
+    EXPECT_EQ(generate(dir / "m.safetensors", real_ids(10), top1), a);
+}
