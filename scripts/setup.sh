@@ -29,6 +29,7 @@ packages=(
     libtorch-dev libopenblas0-openmp   # without openblas-openmp libtorch uses the reference BLAS (~10x slower)
     qt6-base-dev libqcustomplot-dev
     libsqlite3-dev libpcre2-dev nlohmann-json3-dev libzstd-dev
+    libjemalloc-dev   # huge-page allocator: app/common/allocator.cpp says why
     libgtest-dev googletest
     xvfb xauth openssl ca-certificates python3 python3-numpy   # numpy: the independent reference model in tests
 )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up (packages + data), builds, and starts the workbench. Until the GUI lands this runs the
-# headless demo: prepare the real corpora's token caches and tokenise a sentence.
+# headless demo: prepare the real corpora's token caches, then a small tiny-preset comparison
+# (both models, a few minutes on two cores) into the workbench's database.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo/scripts/setup.sh"
@@ -8,5 +9,4 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cli="$repo/build/app/context-pythia"
 "$cli" data prepare
 echo
-echo "tokenize: The jury said it did find that many of Georgia's election laws are outmoded."
-echo "The jury said it did find that many of Georgia's election laws are outmoded." | "$cli" tokenize
+"$cli" run --samples 600 --seq-length 32 --epochs 2 --lr 3e-3 --size tiny --eval-kv-lengths 128,512

@@ -9,5 +9,6 @@ int init_command(int argc, char** argv, int first);
 int info_command(int argc, char** argv, int first);
 int score_command(int argc, char** argv, int first);
 int generate_command(int argc, char** argv, int first);
+int run_command(int argc, char** argv, int first);
 
 }  // namespace cp::cli

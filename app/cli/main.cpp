@@ -20,6 +20,7 @@ const char* kUsage =
     "  info           parameter counts and measured KV-cache bytes of a preset\n"
     "  score          log-probabilities of a text under a checkpoint\n"
     "  generate       continue a prompt with a checkpoint (KV-cached decoding)\n"
+    "  run            one experiment: Phase 1, Phase 2 of both models, evaluation\n"
     "\n"
     "'context-pythia COMMAND --help' describes each command's options.\n";
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     const std::string command = argv[1];
     try {
         if (command == "tokenize") return tokenize_command(argc, argv, 2);
+        if (command == "run") return run_command(argc, argv, 2);
         if (command == "init") return init_command(argc, argv, 2);
         if (command == "info") return info_command(argc, argv, 2);
         if (command == "score") return score_command(argc, argv, 2);

@@ -1,0 +1,287 @@
+#include "store/run_store.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <filesystem>
+
+#include "common/error.h"
+
+namespace cp::store {
+namespace {
+
+// One prepared statement, finalised on scope exit; every value is bound, never spliced.
+class Statement {
+public:
+    Statement(sqlite3* db, const char* sql) : db_(db) {
+        if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
+            throw Error(std::string("database error: ") + sqlite3_errmsg(db));
+    }
+    ~Statement() { sqlite3_finalize(stmt_); }
+    Statement& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
+    Statement& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
+    Statement& bind(int i, const std::string& v) {
+        return check(sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    }
+    bool step() {
+        const int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        throw Error(std::string("database error: ") + sqlite3_errmsg(db_) +
+                    (rc == SQLITE_FULL ? " (the disk is full)" : rc == SQLITE_READONLY ? " (the database is read-only)" : ""));
+    }
+    void reset() {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
+    std::int64_t integer(int col) { return sqlite3_column_int64(stmt_, col); }
+    double real(int col) { return sqlite3_column_double(stmt_, col); }
+    std::string text(int col) {
+        const unsigned char* t = sqlite3_column_text(stmt_, col);
+        return t ? reinterpret_cast<const char*>(t) : "";
+    }
+
+private:
+    Statement& check(int rc) {
+        if (rc != SQLITE_OK) throw Error(std::string("database error: ") + sqlite3_errmsg(db_));
+        return *this;
+    }
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+std::string now_utc() {
+    const std::time_t t = std::time(nullptr);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return text;
+}
+
+bool process_alive(std::int64_t pid) {
+    if (pid <= 0) return false;
+    return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+}  // namespace
+
+RunStore::RunStore(const std::string& path) : path_(path), last_flush_(std::chrono::steady_clock::now()) {
+    const std::filesystem::path p(path);
+    std::error_code ec;
+    if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+        const std::string reason = db_ ? sqlite3_errmsg(db_) : "out of memory";
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw Error("cannot open the database '" + path + "': " + reason + " (choose another with --db)");
+    }
+    sqlite3_busy_timeout(db_, 10000);  // another process writing: wait up to 10 s, then a clear error
+    try {
+        // Reading the schema version is the first thing that touches the file: a file that is not
+        // a database fails here, before anything is written.
+        std::int64_t v = 0;
+        {
+            Statement version(db_, "PRAGMA user_version");
+            version.step();
+            v = version.integer(0);
+        }
+        if (v > kSchemaVersion)
+            throw Error("database '" + path + "' has schema version " + std::to_string(v) +
+                        ", newer than this workbench's " + std::to_string(kSchemaVersion) + ": update the workbench");
+        exec("PRAGMA journal_mode=WAL");
+        exec("PRAGMA foreign_keys=ON");
+        migrate();
+        recover_interrupted();
+    } catch (const Error& e) {
+        sqlite3_close(db_);
+        db_ = nullptr;
+        const std::string what = e.what();
+        if (what.find("file is not a database") != std::string::npos)
+            throw Error("'" + path + "' is not a workbench database (SQLite says: file is not a database)");
+        throw;
+    }
+}
+
+RunStore::~RunStore() {
+    try {
+        flush();
+    } catch (...) {
+        // A destructor must not throw; the points lost are at most one batch.
+    }
+    sqlite3_close(db_);
+}
+
+void RunStore::exec(const char* sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+        const std::string reason = message ? message : "unknown";
+        sqlite3_free(message);
+        throw Error("database error in '" + path_ + "': " + reason);
+    }
+}
+
+void RunStore::migrate() {
+    {
+        Statement version(db_, "PRAGMA user_version");
+        version.step();
+        if (version.integer(0) >= 1) return;
+    }
+    exec("BEGIN IMMEDIATE");
+    exec(R"(
+        CREATE TABLE IF NOT EXISTS experiments(
+            id INTEGER PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL,
+            params_json TEXT NOT NULL, notes TEXT NOT NULL DEFAULT '');
+        CREATE TABLE IF NOT EXISTS runs(
+            id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            model TEXT NOT NULL, phase TEXT NOT NULL, status TEXT NOT NULL,
+            started_at TEXT NOT NULL, finished_at TEXT NOT NULL DEFAULT '', device TEXT NOT NULL DEFAULT '',
+            error TEXT NOT NULL DEFAULT '', checkpoint_path TEXT NOT NULL DEFAULT '',
+            name TEXT NOT NULL DEFAULT '', notes TEXT NOT NULL DEFAULT '', owner_pid INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS metrics(
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, name TEXT NOT NULL,
+            step INTEGER NOT NULL, epoch INTEGER NOT NULL, value REAL NOT NULL, wall_time REAL NOT NULL);
+        CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, name, step);
+        CREATE TABLE IF NOT EXISTS results(
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, name TEXT NOT NULL,
+            value REAL NOT NULL, PRIMARY KEY(run_id, name));
+        PRAGMA user_version = 1;
+    )");
+    exec("COMMIT");
+}
+
+void RunStore::recover_interrupted() {
+    std::vector<std::int64_t> stale;
+    {
+        Statement q(db_, "SELECT id, owner_pid FROM runs WHERE status = 'running'");
+        while (q.step())
+            if (q.integer(1) != ::getpid() && !process_alive(q.integer(1))) stale.push_back(q.integer(0));
+    }
+    for (std::int64_t id : stale) finish_run(id, "interrupted", "the process running it ended without finishing");
+    recovered_ = stale;
+}
+
+std::int64_t RunStore::create_experiment(const std::string& name, const std::string& params_json) {
+    Statement s(db_, "INSERT INTO experiments(name, created_at, params_json) VALUES(?, ?, ?)");
+    s.bind(1, name).bind(2, now_utc()).bind(3, params_json).step();
+    return sqlite3_last_insert_rowid(db_);
+}
+
+std::int64_t RunStore::create_run(std::int64_t experiment_id, const std::string& model, const std::string& phase,
+                                  const std::string& device, const std::string& name) {
+    Statement s(db_,
+                "INSERT INTO runs(experiment_id, model, phase, status, started_at, device, name, owner_pid) "
+                "VALUES(?, ?, ?, 'running', ?, ?, ?, ?)");
+    s.bind(1, experiment_id).bind(2, model).bind(3, phase).bind(4, now_utc()).bind(5, device).bind(6, name)
+        .bind(7, static_cast<std::int64_t>(::getpid()))
+        .step();
+    return sqlite3_last_insert_rowid(db_);
+}
+
+void RunStore::add_metric(const MetricPoint& point) {
+    pending_.push_back(point);
+    if (pending_.size() >= flush_every_ ||
+        std::chrono::steady_clock::now() - last_flush_ > std::chrono::milliseconds(500))
+        flush();
+}
+
+void RunStore::flush() {
+    last_flush_ = std::chrono::steady_clock::now();
+    if (pending_.empty()) return;
+    exec("BEGIN IMMEDIATE");
+    try {
+        Statement s(db_, "INSERT INTO metrics(run_id, name, step, epoch, value, wall_time) VALUES(?, ?, ?, ?, ?, ?)");
+        for (const MetricPoint& p : pending_) {
+            s.bind(1, p.run_id).bind(2, p.name).bind(3, p.step).bind(4, p.epoch).bind(5, p.value).bind(6, p.wall_time);
+            s.step();
+            s.reset();
+        }
+    } catch (...) {
+        exec("ROLLBACK");
+        throw;
+    }
+    exec("COMMIT");
+    pending_.clear();
+}
+
+void RunStore::set_result(std::int64_t run_id, const std::string& name, double value) {
+    Statement s(db_, "INSERT OR REPLACE INTO results(run_id, name, value) VALUES(?, ?, ?)");
+    s.bind(1, run_id).bind(2, name).bind(3, value).step();
+}
+
+void RunStore::set_text(std::int64_t run_id, const std::string& column, const std::string& value) {
+    const char* sql = column == "checkpoint_path" ? "UPDATE runs SET checkpoint_path = ? WHERE id = ?"
+                      : column == "notes"         ? "UPDATE runs SET notes = ? WHERE id = ?"
+                      : column == "name"          ? "UPDATE runs SET name = ? WHERE id = ?"
+                                                  : nullptr;
+    if (!sql) throw Error("internal error: runs has no editable column '" + column + "'");
+    Statement s(db_, sql);
+    s.bind(1, value).bind(2, run_id).step();
+}
+
+void RunStore::finish_run(std::int64_t run_id, const std::string& status, const std::string& error) {
+    flush();
+    Statement s(db_, "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?");
+    s.bind(1, status).bind(2, now_utc()).bind(3, error).bind(4, run_id).step();
+}
+
+std::vector<ExperimentRow> RunStore::experiments() {
+    std::vector<ExperimentRow> out;
+    Statement q(db_, "SELECT id, name, created_at, params_json, notes FROM experiments ORDER BY id");
+    while (q.step()) out.push_back({q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4)});
+    return out;
+}
+
+namespace {
+const char* kRunColumns =
+    "SELECT id, experiment_id, model, phase, status, started_at, finished_at, device, error, checkpoint_path, "
+    "name, notes FROM runs ";
+RunRow read_run(Statement& q) {
+    return {q.integer(0), q.integer(1), q.text(2), q.text(3), q.text(4), q.text(5),
+            q.text(6),    q.text(7),    q.text(8), q.text(9), q.text(10), q.text(11)};
+}
+}  // namespace
+
+std::vector<RunRow> RunStore::runs(std::optional<std::int64_t> experiment_id) {
+    std::vector<RunRow> out;
+    Statement q(db_, (std::string(kRunColumns) + (experiment_id ? "WHERE experiment_id = ? " : "") + "ORDER BY id").c_str());
+    if (experiment_id) q.bind(1, *experiment_id);
+    while (q.step()) out.push_back(read_run(q));
+    return out;
+}
+
+RunRow RunStore::run(std::int64_t run_id) {
+    Statement q(db_, (std::string(kRunColumns) + "WHERE id = ?").c_str());
+    q.bind(1, run_id);
+    if (!q.step()) throw Error("no run " + std::to_string(run_id) + " in '" + path_ + "' (see 'context-pythia runs list')");
+    return read_run(q);
+}
+
+std::vector<MetricPoint> RunStore::metrics(std::int64_t run_id, const std::string& name) {
+    flush();
+    std::vector<MetricPoint> out;
+    Statement q(db_, name.empty() ? "SELECT run_id, name, step, epoch, value, wall_time FROM metrics WHERE run_id = ? ORDER BY rowid"
+                                  : "SELECT run_id, name, step, epoch, value, wall_time FROM metrics WHERE run_id = ? AND name = ? ORDER BY rowid");
+    q.bind(1, run_id);
+    if (!name.empty()) q.bind(2, name);
+    while (q.step()) out.push_back({q.integer(0), q.text(1), q.integer(2), q.integer(3), q.real(4), q.real(5)});
+    return out;
+}
+
+std::vector<std::pair<std::string, double>> RunStore::results(std::int64_t run_id) {
+    std::vector<std::pair<std::string, double>> out;
+    Statement q(db_, "SELECT name, value FROM results WHERE run_id = ? ORDER BY name");
+    q.bind(1, run_id);
+    while (q.step()) out.emplace_back(q.text(0), q.real(1));
+    return out;
+}
+
+std::string RunStore::integrity_check() {
+    Statement q(db_, "PRAGMA integrity_check");
+    std::string out;
+    while (q.step()) out += (out.empty() ? "" : "\n") + q.text(0);
+    return out;
+}
+
+}  // namespace cp::store

@@ -1,0 +1,81 @@
+// The SQLite run store: experiments, their runs, live metric points and final results, in one
+// file (WAL, versioned schema, batched writes). A run left `running` by a process that is gone
+// is marked `interrupted` on the next open, with its data kept.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace cp::store {
+
+constexpr int kSchemaVersion = 1;
+
+struct MetricPoint {
+    std::int64_t run_id = 0;
+    std::string name;
+    std::int64_t step = 0;
+    std::int64_t epoch = 0;  // -1 when not per epoch
+    double value = 0;
+    double wall_time = 0;    // seconds since the run started
+};
+
+struct RunRow {
+    std::int64_t id = 0, experiment_id = 0;
+    std::string model, phase, status, started_at, finished_at, device, error, checkpoint_path, name, notes;
+};
+
+struct ExperimentRow {
+    std::int64_t id = 0;
+    std::string name, created_at, params_json, notes;
+};
+
+class RunStore {
+public:
+    // Opens (creating when missing) the database; throws cp::Error naming the path for a file
+    // that is not a database, a newer schema, or an unwritable location.
+    explicit RunStore(const std::string& path);
+    ~RunStore();
+    RunStore(const RunStore&) = delete;
+    RunStore& operator=(const RunStore&) = delete;
+
+    const std::string& path() const { return path_; }
+    // Runs found `running` by this open whose process had gone, now `interrupted`.
+    const std::vector<std::int64_t>& recovered_runs() const { return recovered_; }
+
+    std::int64_t create_experiment(const std::string& name, const std::string& params_json);
+    std::int64_t create_run(std::int64_t experiment_id, const std::string& model, const std::string& phase,
+                            const std::string& device, const std::string& name = "");
+    // Buffered: written in one transaction every `flush_every` points or half a second.
+    void add_metric(const MetricPoint& point);
+    void flush();
+    void set_result(std::int64_t run_id, const std::string& name, double value);
+    void set_text(std::int64_t run_id, const std::string& column, const std::string& value);  // checkpoint_path, notes, name
+    // status: finished, stopped, failed, diverged, interrupted.
+    void finish_run(std::int64_t run_id, const std::string& status, const std::string& error = "");
+
+    std::vector<ExperimentRow> experiments();
+    std::vector<RunRow> runs(std::optional<std::int64_t> experiment_id = std::nullopt);
+    RunRow run(std::int64_t run_id);
+    std::vector<MetricPoint> metrics(std::int64_t run_id, const std::string& name = "");
+    std::vector<std::pair<std::string, double>> results(std::int64_t run_id);
+    std::string integrity_check();
+
+private:
+    void exec(const char* sql);
+    void migrate();
+    void recover_interrupted();
+
+    sqlite3* db_ = nullptr;
+    std::string path_;
+    std::vector<MetricPoint> pending_;
+    std::chrono::steady_clock::time_point last_flush_;
+    std::vector<std::int64_t> recovered_;
+    std::size_t flush_every_ = 256;
+};
+
+}  // namespace cp::store

@@ -1,0 +1,145 @@
+#include "train/phase2.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "model/checkpoint.h"
+
+namespace cp::train {
+namespace F = torch::nn::functional;
+
+namespace {
+
+torch::Device device_of(model::CausalLm& model) { return model.parameters().front().device(); }
+
+}  // namespace
+
+LossAndAccuracy evaluate_chunks(model::CausalLm& model, const torch::Tensor& chunks, std::int64_t batch_size) {
+    torch::NoGradGuard no_grad;
+    model.eval();
+    const torch::Device device = device_of(model);
+    double loss_sum = 0;
+    std::int64_t correct = 0, tokens = 0;
+    for (std::int64_t start = 0; start < chunks.size(0); start += batch_size) {
+        const torch::Tensor batch = chunks.narrow(0, start, std::min(batch_size, chunks.size(0) - start)).to(device);
+        const torch::Tensor inputs = batch.narrow(1, 0, batch.size(1) - 1), targets = batch.narrow(1, 1, batch.size(1) - 1);
+        const torch::Tensor logits = model.forward(inputs);  // (B, T, V)
+        loss_sum += F::cross_entropy(logits.reshape({-1, logits.size(2)}), targets.reshape({-1}),
+                                     F::CrossEntropyFuncOptions().reduction(torch::kSum))
+                        .item<double>();
+        correct += (logits.argmax(-1) == targets).sum().item<std::int64_t>();
+        tokens += targets.numel();
+    }
+    model.train();
+    LossAndAccuracy r;
+    r.tokens = tokens;
+    if (tokens > 0) {
+        r.loss = loss_sum / static_cast<double>(tokens);
+        r.accuracy = static_cast<double>(correct) / static_cast<double>(tokens);
+    }
+    return r;
+}
+
+Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunks, const torch::Tensor& val_chunks,
+                        const Phase2Params& params, std::int64_t epochs, std::uint64_t seed,
+                        const std::string& checkpoint_path, RunLogger& log, const std::atomic<bool>& stop) {
+    using clock = std::chrono::steady_clock;
+    torch::manual_seed(seed);
+    const torch::Device device = device_of(model);
+    std::vector<torch::Tensor> trainable;
+    for (auto& p : model.parameters())
+        if (p.requires_grad()) trainable.push_back(p);
+    torch::optim::AdamW optimizer(trainable,
+                                  torch::optim::AdamWOptions(params.learning_rate).weight_decay(params.weight_decay));
+    model.train();
+
+    const std::int64_t n = train_chunks.size(0);
+    const std::int64_t steps_per_epoch = (n + params.batch_size - 1) / params.batch_size;
+    const std::int64_t total_steps = steps_per_epoch * epochs;
+    const std::int64_t seq = train_chunks.size(1) - 1;
+    Phase2Result result;
+    std::int64_t step = 0, epochs_without_improvement = 0;
+    double train_seconds = 0;
+    std::int64_t train_tokens = 0;
+    for (std::int64_t epoch = 1; epoch <= epochs; ++epoch) {
+        // Shuffle the training chunks, deterministically for the seed and epoch.
+        const torch::Tensor order = torch::randperm(n, torch::TensorOptions().dtype(torch::kInt64));
+        double epoch_loss = 0;
+        std::int64_t epoch_correct = 0, epoch_tokens = 0;
+        double epoch_seconds = 0;
+        for (std::int64_t b = 0; b < steps_per_epoch; ++b) {
+            if (stop.load()) {
+                result.status = "stopped";
+                result.message = "stopped by the user at step " + std::to_string(step);
+                break;
+            }
+            const auto t0 = clock::now();
+            const torch::Tensor idx = order.narrow(0, b * params.batch_size, std::min(params.batch_size, n - b * params.batch_size));
+            const torch::Tensor batch = train_chunks.index_select(0, idx).to(device);  // (B, seq + 1)
+            const torch::Tensor inputs = batch.narrow(1, 0, seq), targets = batch.narrow(1, 1, seq);
+            optimizer.zero_grad();
+            const torch::Tensor logits = model.forward(inputs);  // (B, seq, V)
+            const torch::Tensor loss = F::cross_entropy(logits.reshape({-1, logits.size(2)}), targets.reshape({-1}));
+            loss.backward();
+            if (params.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(trainable, params.clip_grad_norm);
+            optimizer.step();
+            const double loss_value = loss.item<double>();
+            const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
+            epoch_seconds += seconds;
+            ++step;
+            if (!std::isfinite(loss_value)) {
+                result.status = "diverged";
+                result.message = "the training loss became " + std::to_string(loss_value) + " at step " +
+                                 std::to_string(step) + " (epoch " + std::to_string(epoch) +
+                                 "): lower the learning rate";
+                break;
+            }
+            epoch_correct += (logits.detach().argmax(-1) == targets).sum().item<std::int64_t>();
+            epoch_tokens += targets.numel();
+            epoch_loss += loss_value * static_cast<double>(targets.numel());
+            log.metric("train_loss", step, epoch, loss_value);
+            log.progress(step, total_steps, loss_value, epoch);
+        }
+        train_seconds += epoch_seconds;
+        train_tokens += epoch_tokens;
+        if (result.status != "finished" || epoch_tokens == 0) break;
+
+        const LossAndAccuracy val = evaluate_chunks(model, val_chunks, params.batch_size);
+        const double val_ppl = std::exp(val.loss);
+        result.epochs_run = epoch;
+        log.metric("train_loss_epoch", step, epoch, epoch_loss / static_cast<double>(epoch_tokens));
+        log.metric("train_accuracy", step, epoch, static_cast<double>(epoch_correct) / static_cast<double>(epoch_tokens));
+        log.metric("val_loss", step, epoch, val.loss);
+        log.metric("val_ppl", step, epoch, val_ppl);
+        log.metric("val_accuracy", step, epoch, val.accuracy);
+        log.metric("seconds_per_epoch", step, epoch, epoch_seconds);
+        log.metric("train_tokens_per_second", step, epoch, static_cast<double>(epoch_tokens) / epoch_seconds);
+        if (result.best_epoch < 0 || val_ppl < result.best_val_ppl) {
+            result.best_epoch = epoch;
+            result.best_val_loss = val.loss;
+            result.best_val_ppl = val_ppl;
+            result.best_val_accuracy = val.accuracy;
+            epochs_without_improvement = 0;
+            if (!checkpoint_path.empty()) {
+                model::save_checkpoint(model, checkpoint_path,
+                                       {{"cp_epoch", std::to_string(epoch)}, {"cp_step", std::to_string(step)},
+                                        {"cp_val_ppl", std::to_string(val_ppl)}});
+                torch::save(optimizer, checkpoint_path + ".optimizer.pt");  // for resuming
+                result.checkpoint = checkpoint_path;
+            }
+        } else if (++epochs_without_improvement > params.patience) {
+            log.message("early stop after epoch " + std::to_string(epoch) + ": validation perplexity " +
+                        std::to_string(val_ppl) + " is worse than epoch " + std::to_string(result.best_epoch) + "'s " +
+                        std::to_string(result.best_val_ppl));
+            break;
+        }
+    }
+    if (train_seconds > 0) result.train_tokens_per_second = static_cast<double>(train_tokens) / train_seconds;
+    if (result.epochs_run > 0 || train_seconds > 0)
+        result.seconds_per_epoch = train_seconds / static_cast<double>(std::max<std::int64_t>(1, result.epochs_run));
+    // Evaluation uses the best epoch's weights.
+    if (!result.checkpoint.empty()) model::load_weights(model, result.checkpoint);
+    return result;
+}
+
+}  // namespace cp::train
