@@ -173,6 +173,7 @@ int run_command(int argc, char** argv, int first) {
          {"patience", "P", "epochs without a better validation perplexity before stopping" + r(static_cast<double>(ref.phase2.patience))},
          {"val-fraction", "F", "share of chunks that validate" + r(ref.phase2.validation_fraction)},
          {"clip-grad-norm", "C", "Phase 2 gradient-norm clip, 0 = off" + r(ref.phase2.clip_grad_norm)},
+         {"resume-from", "FILE", "continue one model's Phase 2 from its checkpoint (with --models)"},
          {"eval-test-chunks", "N", "held-out chunks evaluated at most (default: 256)"},
          {"eval-last-word-passages", "N", "last-word passages at most (default: 200)"},
          {"eval-kv-lengths", "L1,L2,...", "cache lengths for KV bytes (default: 128,512,2048)"},
@@ -220,6 +221,7 @@ int run_command(int argc, char** argv, int first) {
     i("patience", p.phase2.patience);
     d("val-fraction", p.phase2.validation_fraction);
     d("clip-grad-norm", p.phase2.clip_grad_norm);
+    p.phase2.resume_from = args.get("resume-from");
     i("eval-test-chunks", p.eval.max_test_chunks);
     i("eval-last-word-passages", p.eval.max_lambada_passages);
     if (args.has("eval-kv-lengths")) {

@@ -188,7 +188,10 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
         net->to(device);
         auto& context = static_cast<model::ContextPythiaModel&>(*net);
         std::string label;
-        if (p.ablation_untrained_context_block) {
+        if (!p.phase2.resume_from.empty()) {
+            label = "resumed from " + p.phase2.resume_from;
+            for (auto& param : context.context_block->parameters()) param.set_requires_grad(false);
+        } else if (p.ablation_untrained_context_block) {
             label = "ablation: untrained ContextBlock (no Phase 1)";
             for (auto& param : context.context_block->parameters()) param.set_requires_grad(false);
         } else {
@@ -227,7 +230,7 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
     if (p.models != ModelChoice::context_pythia && summary.status == "finished" && !p.phase1_only) {
         auto net = model::make_model(model::preset("pythia-" + tiny_or_70m), p.seed);
         net->to(device);
-        run_model("pythia", net, "");
+        run_model("pythia", net, p.phase2.resume_from.empty() ? "" : "resumed from " + p.phase2.resume_from);
     }
     store.flush();
     summary.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

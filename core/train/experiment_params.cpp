@@ -1,6 +1,7 @@
 #include "train/experiment_params.h"
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "common/error.h"
 
@@ -69,6 +70,10 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
     for (std::size_t i = 0; i < eval.kv_lengths.size(); ++i)
         if (eval.kv_lengths[i] <= 0 || (i > 0 && eval.kv_lengths[i] <= eval.kv_lengths[i - 1]))
             p.push_back({"eval.kv_lengths", "eval.kv_lengths must be positive and ascending"});
+    if (!phase2.resume_from.empty() && models == ModelChoice::both)
+        p.push_back({"phase2.resume_from", "resuming continues one model's Phase 2: choose --models pythia or context-pythia"});
+    if (!phase2.resume_from.empty() && !std::filesystem::exists(phase2.resume_from))
+        p.push_back({"phase2.resume_from", "checkpoint to resume from not found: '" + phase2.resume_from + "'"});
     if (phase1_only && (models == ModelChoice::pythia || ablation_untrained_context_block))
         p.push_back({"phase1_only", "Phase 1 alone needs Context-Pythia and no untrained-ContextBlock ablation"});
     if (ablation_untrained_context_block && models == ModelChoice::pythia)
@@ -119,7 +124,8 @@ json ExperimentParams::to_json() const {
               {"batch_size", phase2.batch_size},
               {"patience", phase2.patience},
               {"validation_fraction", phase2.validation_fraction},
-              {"clip_grad_norm", phase2.clip_grad_norm}}},
+              {"clip_grad_norm", phase2.clip_grad_norm},
+              {"resume_from", phase2.resume_from}}},
             {"eval",
              {{"max_test_chunks", eval.max_test_chunks},
               {"max_lambada_passages", eval.max_lambada_passages},
@@ -174,6 +180,7 @@ ExperimentParams ExperimentParams::from_json(const json& j) {
             q.patience = a.value("patience", q.patience);
             q.validation_fraction = a.value("validation_fraction", q.validation_fraction);
             q.clip_grad_norm = a.value("clip_grad_norm", q.clip_grad_norm);
+            q.resume_from = a.value("resume_from", q.resume_from);
         }
         if (j.contains("eval")) {
             const json& a = j["eval"];

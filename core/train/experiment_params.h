@@ -34,6 +34,7 @@ struct Phase2Params {
     std::int64_t patience = 0;          // epochs without a better validation perplexity before stopping
     double validation_fraction = 0.1;   // the last 10% of chunks validate
     double clip_grad_norm = 0.0;        // 0: off (the reference does not clip in Phase 2)
+    std::string resume_from;            // a Phase 2 checkpoint: continue after its epoch
 };
 
 struct EvalParams {

@@ -2,8 +2,12 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <limits>
 
+#include "common/error.h"
 #include "model/checkpoint.h"
+#include "model/safetensors.h"
 
 namespace cp::train {
 namespace F = torch::nn::functional;
@@ -53,15 +57,38 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
                                   torch::optim::AdamWOptions(params.learning_rate).weight_decay(params.weight_decay));
     model.train();
 
+    // Resume: the checkpoint's weights and optimizer state, then the epochs after its own.
+    std::int64_t first_epoch = 1;
+    Phase2Result result;
+    if (!params.resume_from.empty()) {
+        const model::SafetensorsFile file(params.resume_from);
+        const auto epoch = file.metadata().find("cp_epoch");
+        if (epoch == file.metadata().end())
+            throw Error("'" + params.resume_from + "' is not a Phase 2 checkpoint (no cp_epoch in its metadata)");
+        model::load_weights(model, params.resume_from);
+        const std::string optimizer_state = params.resume_from + ".optimizer.pt";
+        if (!std::filesystem::exists(optimizer_state))
+            throw Error("optimizer state '" + optimizer_state + "' is missing: it is written beside each checkpoint");
+        torch::load(optimizer, optimizer_state);
+        first_epoch = std::stoll(epoch->second) + 1;
+        const auto ppl = file.metadata().find("cp_val_ppl");
+        result.best_epoch = first_epoch - 1;
+        result.best_val_ppl = ppl == file.metadata().end() ? std::numeric_limits<double>::infinity() : std::stod(ppl->second);
+        result.best_val_loss = std::log(result.best_val_ppl);
+        result.checkpoint = params.resume_from;
+        log.message("resuming after epoch " + std::to_string(first_epoch - 1) + " of '" + params.resume_from + "'");
+        // Shuffles continue as if never interrupted: the generator advances past earlier epochs.
+        for (std::int64_t e = 1; e < first_epoch; ++e) torch::randperm(train_chunks.size(0), torch::TensorOptions().dtype(torch::kInt64));
+    }
+
     const std::int64_t n = train_chunks.size(0);
     const std::int64_t steps_per_epoch = (n + params.batch_size - 1) / params.batch_size;
     const std::int64_t total_steps = steps_per_epoch * epochs;
     const std::int64_t seq = train_chunks.size(1) - 1;
-    Phase2Result result;
-    std::int64_t step = 0, epochs_without_improvement = 0;
+    std::int64_t step = steps_per_epoch * (first_epoch - 1), epochs_without_improvement = 0;
     double train_seconds = 0;
     std::int64_t train_tokens = 0;
-    for (std::int64_t epoch = 1; epoch <= epochs; ++epoch) {
+    for (std::int64_t epoch = first_epoch; epoch <= epochs; ++epoch) {
         // Shuffle the training chunks, deterministically for the seed and epoch.
         const torch::Tensor order = torch::randperm(n, torch::TensorOptions().dtype(torch::kInt64));
         double epoch_loss = 0;
@@ -120,7 +147,7 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
             result.best_val_ppl = val_ppl;
             result.best_val_accuracy = val.accuracy;
             epochs_without_improvement = 0;
-            if (!checkpoint_path.empty()) {
+            if (!checkpoint_path.empty() && checkpoint_path != params.resume_from) {
                 model::save_checkpoint(model, checkpoint_path,
                                        {{"cp_epoch", std::to_string(epoch)}, {"cp_step", std::to_string(step)},
                                         {"cp_val_ppl", std::to_string(val_ppl)}});
