@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <fstream>
+
+#include "common/error.h"
 #include <random>
 #include <sstream>
 
@@ -86,6 +88,15 @@ CommandResult run_cli(const std::vector<std::string>& args, const std::string& s
     std::vector<std::string> argv{CP_TEST_CLI};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_command(argv, stdin_text);
+}
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const cp::Error& e) {
+        return e.what();
+    }
+    return "(no error)";
 }
 
 std::string real_sentences(std::size_t max_bytes) {

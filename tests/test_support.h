@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ struct CommandResult {
 // Runs a program with arguments (no shell), optional stdin; captures stdout and stderr.
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_text = "");
 CommandResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "");
+
+// The message of the cp::Error that `f` throws, or "(no error)".
+std::string error_of(const std::function<void()>& f);
 
 // The first sentences of a real Brown document, detokenised: real text for small fixtures.
 std::string real_sentences(std::size_t max_bytes);

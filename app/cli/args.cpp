@@ -94,4 +94,28 @@ std::string Args::help() const {
     return out.str();
 }
 
+std::int64_t parse_int_option(const std::string& option, const std::string& text) {
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+        v = std::stoll(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (text.empty() || used != text.size()) throw Error("--" + option + " must be a whole number (got '" + text + "')");
+    return v;
+}
+
+double parse_double_option(const std::string& option, const std::string& text) {
+    std::size_t used = 0;
+    double v = 0;
+    try {
+        v = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (text.empty() || used != text.size()) throw Error("--" + option + " must be a number (got '" + text + "')");
+    return v;
+}
+
 }  // namespace cp::cli

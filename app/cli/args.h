@@ -2,6 +2,7 @@
 // command's --help text, so the help can never disagree with what is accepted.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -41,5 +42,9 @@ private:
     std::map<std::string, std::vector<std::string>> values_;
     std::vector<std::string> positional_;
 };
+
+// An option's value as a whole number or a number; throws cp::Error naming the option.
+std::int64_t parse_int_option(const std::string& option, const std::string& text);
+double parse_double_option(const std::string& option, const std::string& text);
 
 }  // namespace cp::cli

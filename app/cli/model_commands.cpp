@@ -23,29 +23,9 @@ const Option kTokenizerOption{"tokenizer", "PATH",
                               "(default: the installed GPT-2 tokenizer)"};
 
 std::int64_t parse_int(const std::string& option, const std::string& text, std::int64_t min_value) {
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-        v = std::stoll(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used != text.size() || text.empty())
-        throw Error("--" + option + " must be a whole number (got '" + text + "')");
+    const std::int64_t v = parse_int_option(option, text);
     if (v < min_value)
         throw Error("--" + option + " must be at least " + std::to_string(min_value) + " (got " + text + ")");
-    return v;
-}
-
-double parse_double(const std::string& option, const std::string& text) {
-    std::size_t used = 0;
-    double v = 0;
-    try {
-        v = std::stod(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used != text.size() || text.empty()) throw Error("--" + option + " must be a number (got '" + text + "')");
     return v;
 }
 
@@ -188,7 +168,7 @@ int generate_command(int argc, char** argv, int first) {
         if (!args.has(required)) throw Error(std::string("--") + required + " is required (see 'context-pythia generate --help')");
     model::SamplingOptions options;
     options.max_tokens = parse_int("max-tokens", args.get("max-tokens", "64"), 0);
-    options.temperature = parse_double("temperature", args.get("temperature", "0"));
+    options.temperature = parse_double_option("temperature", args.get("temperature", "0"));
     options.top_k = parse_int("top-k", args.get("top-k", "0"), 0);
     options.seed = static_cast<std::uint64_t>(parse_int("seed", args.get("seed", "0"), 0));
     data::BpeTokenizer tokenizer = data::BpeTokenizer::load(args.get("tokenizer", data::default_tokenizer_path().string()));

@@ -24,30 +24,6 @@ namespace {
 std::atomic<bool> g_stop{false};
 void on_interrupt(int) { g_stop.store(true); }  // first Ctrl-C: finish the step, mark the run stopped
 
-std::int64_t to_int(const std::string& option, const std::string& text) {
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-        v = std::stoll(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (text.empty() || used != text.size()) throw Error("--" + option + " must be a whole number (got '" + text + "')");
-    return v;
-}
-
-double to_double(const std::string& option, const std::string& text) {
-    std::size_t used = 0;
-    double v = 0;
-    try {
-        v = std::stod(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (text.empty() || used != text.size()) throw Error("--" + option + " must be a number (got '" + text + "')");
-    return v;
-}
-
 std::string clock_text(double seconds) {
     if (seconds < 0) return "--:--";
     const long s = std::lround(seconds);
@@ -185,15 +161,15 @@ int run_command(int argc, char** argv, int first) {
         return 0;
     }
     train::ExperimentParams p;
-    if (args.has("samples")) p.samples = to_int("samples", args.get("samples"));
-    if (args.has("seq-length")) p.seq_length = to_int("seq-length", args.get("seq-length"));
-    if (args.has("epochs")) p.epochs = to_int("epochs", args.get("epochs"));
+    if (args.has("samples")) p.samples = parse_int_option("samples", args.get("samples"));
+    if (args.has("seq-length")) p.seq_length = parse_int_option("seq-length", args.get("seq-length"));
+    if (args.has("epochs")) p.epochs = parse_int_option("epochs", args.get("epochs"));
     p.size = args.get("size", p.size);
     if (args.has("corpus")) p.corpora = args.all("corpus");
     p.tokenizer = args.get("tokenizer");
-    if (args.has("seed")) p.seed = static_cast<std::uint64_t>(to_int("seed", args.get("seed")));
+    if (args.has("seed")) p.seed = static_cast<std::uint64_t>(parse_int_option("seed", args.get("seed")));
     p.device = args.get("device", p.device);
-    if (args.has("threads")) p.threads = to_int("threads", args.get("threads"));
+    if (args.has("threads")) p.threads = parse_int_option("threads", args.get("threads"));
     const std::string models = args.get("models", "both");
     if (models == "both") p.models = train::ModelChoice::both;
     else if (models == "context-pythia") p.models = train::ModelChoice::context_pythia;
@@ -205,8 +181,8 @@ int run_command(int argc, char** argv, int first) {
     p.db = args.get("db");
     p.checkpoint_dir = args.get("checkpoint-dir");
     p.name = args.get("name");
-    const auto d = [&](const char* option, double& field) { if (args.has(option)) field = to_double(option, args.get(option)); };
-    const auto i = [&](const char* option, std::int64_t& field) { if (args.has(option)) field = to_int(option, args.get(option)); };
+    const auto d = [&](const char* option, double& field) { if (args.has(option)) field = parse_double_option(option, args.get(option)); };
+    const auto i = [&](const char* option, std::int64_t& field) { if (args.has(option)) field = parse_int_option(option, args.get(option)); };
     d("p1-centroid-weight", p.phase1.centroid_weight);
     d("p1-noise", p.phase1.noise_std);
     d("p1-lr", p.phase1.learning_rate);
@@ -228,7 +204,7 @@ int run_command(int argc, char** argv, int first) {
         p.eval.kv_lengths.clear();
         std::stringstream in(args.get("eval-kv-lengths"));
         std::string item;
-        while (std::getline(in, item, ',')) p.eval.kv_lengths.push_back(to_int("eval-kv-lengths", item));
+        while (std::getline(in, item, ',')) p.eval.kv_lengths.push_back(parse_int_option("eval-kv-lengths", item));
     }
 
     train::Experiment experiment(p);  // validates everything and checks the data, before any write

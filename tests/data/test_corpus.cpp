@@ -12,6 +12,8 @@
 #include "data/splits.h"
 #include "test_support.h"
 
+using cp::test::error_of;
+
 using namespace cp::data;
 using cp::test::TempDir;
 using cp::test::write_text;
@@ -19,14 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const cp::Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 std::string jsonl_line(const std::string& text) { return nlohmann::json({{"text", text}}).dump() + "\n"; }
 

@@ -8,24 +8,13 @@
 #include "data/corpus.h"
 #include "test_support.h"
 
+using cp::test::error_of;
+
 using cp::Error;
 using cp::data::BpeTokenizer;
 using cp::data::TokenId;
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-namespace {
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
-
-}  // namespace
 
 TEST(Tokenizer, LoadsGpt2VocabularyWithEndOfText) {
     BpeTokenizer tok = cp::test::gpt2_tokenizer();

@@ -12,6 +12,8 @@
 #include "model/safetensors.h"
 #include "test_support.h"
 
+using cp::test::error_of;
+
 using namespace cp::model;
 namespace fs = std::filesystem;
 
@@ -30,14 +32,6 @@ torch::Tensor batch(const std::vector<std::int64_t>& ids) {
     return torch::tensor(ids, torch::kInt64).view({1, static_cast<std::int64_t>(ids.size())});
 }
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const cp::Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 }  // namespace
 

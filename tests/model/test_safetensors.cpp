@@ -8,19 +8,13 @@
 #include "model/safetensors.h"
 #include "test_support.h"
 
+using cp::test::error_of;
+
 using namespace cp::model;
 using nlohmann::json;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const cp::Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 // A file with the given header JSON (as text) and `data_bytes` bytes of data.
 std::string file_with(const std::string& header, std::size_t data_bytes) {

@@ -9,18 +9,9 @@
 #include "store/run_store.h"
 #include "test_support.h"
 
-using namespace cp::store;
+using cp::test::error_of;
 
-namespace {
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const cp::Error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
-}  // namespace
+using namespace cp::store;
 
 TEST(RunStore, RecordsExperimentsRunsMetricsAndResults) {
     cp::test::TempDir dir;
