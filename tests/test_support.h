@@ -12,7 +12,7 @@
 namespace cp::test {
 
 std::filesystem::path data_dir();
-std::filesystem::path brown_dir();       // fails the test if scripts/setup.sh has not run
+std::filesystem::path brown_dir();  // fails the test if scripts/setup.sh has not run
 std::filesystem::path nlp_corpus_dir();
 std::filesystem::path gpt2_tokenizer_dir();
 
@@ -22,7 +22,7 @@ data::BpeTokenizer gpt2_tokenizer();
 
 // A fresh folder under the system temp dir, removed with everything in it on destruction.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -30,7 +30,7 @@ public:
     const std::filesystem::path& path() const { return path_; }
     std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

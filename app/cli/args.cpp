@@ -61,8 +61,8 @@ void Args::parse(int argc, char** argv, int first) {
             throw Error("unknown option '" + arg + "' for '" + command + "' (see '" + command +
                         " --help')");
         if (positional_.size() >= max_positional_)
-            throw Error("unexpected argument '" + arg + "' for '" + command + "' (see '" +
-                        command + " --help')");
+            throw Error("unexpected argument '" + arg + "' for '" + command + "' (see '" + command +
+                        " --help')");
         positional_.push_back(arg);
     }
 }
@@ -102,7 +102,8 @@ std::int64_t parse_int_option(const std::string& option, const std::string& text
     } catch (const std::exception&) {
         used = 0;
     }
-    if (text.empty() || used != text.size()) throw Error("--" + option + " must be a whole number (got '" + text + "')");
+    if (text.empty() || used != text.size())
+        throw Error("--" + option + " must be a whole number (got '" + text + "')");
     return v;
 }
 
@@ -114,7 +115,8 @@ double parse_double_option(const std::string& option, const std::string& text) {
     } catch (const std::exception&) {
         used = 0;
     }
-    if (text.empty() || used != text.size()) throw Error("--" + option + " must be a number (got '" + text + "')");
+    if (text.empty() || used != text.size())
+        throw Error("--" + option + " must be a number (got '" + text + "')");
     return v;
 }
 

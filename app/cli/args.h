@@ -17,7 +17,7 @@ struct Option {
 };
 
 class Args {
-public:
+  public:
     Args(std::string usage, std::string summary, std::vector<Option> options,
          std::string positional_help = "", std::size_t max_positional = 0);
 
@@ -32,7 +32,7 @@ public:
     std::vector<std::string> all(const std::string& name) const;
     const std::vector<std::string>& positional() const { return positional_; }
 
-private:
+  private:
     const Option* find(const std::string& name) const;
 
     std::string usage_, summary_, positional_help_;

@@ -91,7 +91,8 @@ int data_prepare_command(int argc, char** argv, int first) {
     data::BpeTokenizer tokenizer = load_tokenizer(args);
     data::PrepareOptions options;
     options.cache_dir = args.get("cache-dir", data::default_cache_dir().string());
-    options.bad_lines = args.has("skip-bad-lines") ? data::BadLinePolicy::skip : data::BadLinePolicy::fail;
+    options.bad_lines =
+        args.has("skip-bad-lines") ? data::BadLinePolicy::skip : data::BadLinePolicy::fail;
 
     json report = {{"tokenizer", tokenizer.description()}, {"corpora", json::array()}};
     for (std::size_t c = 0; c < paths.size(); ++c) {
@@ -100,7 +101,8 @@ int data_prepare_command(int argc, char** argv, int first) {
             data::TokenizedCorpus::prepare(paths[c], tokenizer, options, &rep);
         if (rep.invalid_utf8_replaced)
             std::cerr << "warning: " << rep.invalid_utf8_replaced
-                      << " invalid UTF-8 sequence(s) in '" << corpora[c] << "' were replaced by U+FFFD\n";
+                      << " invalid UTF-8 sequence(s) in '" << corpora[c]
+                      << "' were replaced by U+FFFD\n";
         if (rep.skipped_lines)
             std::cerr << "warning: " << rep.skipped_lines << " malformed JSONL line(s) in '"
                       << corpora[c] << "' were skipped\n";
@@ -113,8 +115,10 @@ int data_prepare_command(int argc, char** argv, int first) {
                       {"splits", json::object()}};
         for (data::Split split : {data::Split::train, data::Split::test}) {
             const data::SplitStats s = corpus.stats(split);
-            entry["splits"][data::to_string(split)] = {
-                {"documents", s.documents}, {"words", s.words}, {"tokens", s.tokens}, {"bytes", s.bytes}};
+            entry["splits"][data::to_string(split)] = {{"documents", s.documents},
+                                                       {"words", s.words},
+                                                       {"tokens", s.tokens},
+                                                       {"bytes", s.bytes}};
         }
         report["corpora"].push_back(entry);
     }
@@ -133,7 +137,8 @@ int data_prepare_command(int argc, char** argv, int first) {
                           : " (" + entry["reason"].get<std::string>() + ")")
                   << ": " << entry["cache_file"].get<std::string>() << "\n";
         std::cout << "  " << std::left << std::setw(7) << "split" << std::right << std::setw(11)
-                  << "documents" << std::setw(12) << "words" << std::setw(12) << "tokens" << "\n";
+                  << "documents" << std::setw(12) << "words" << std::setw(12) << "tokens"
+                  << "\n";
         for (const char* split : {"train", "test"}) {
             const json& s = entry["splits"][split];
             std::cout << "  " << std::left << std::setw(7) << split << std::right << std::setw(11)

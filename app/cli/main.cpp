@@ -42,10 +42,13 @@ int main(int argc, char** argv) {
         if (command == "score") return score_command(argc, argv, 2);
         if (command == "generate") return generate_command(argc, argv, 2);
         if (command == "data") {
-            if (argc >= 3 && !std::strcmp(argv[2], "prepare")) return data_prepare_command(argc, argv, 3);
+            if (argc >= 3 && !std::strcmp(argv[2], "prepare"))
+                return data_prepare_command(argc, argv, 3);
             std::cerr << "usage: context-pythia data prepare [options]  (see 'context-pythia data "
                          "prepare --help')\n";
-            return (argc >= 3 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h"))) ? 0 : 2;
+            return (argc >= 3 && (!std::strcmp(argv[2], "--help") || !std::strcmp(argv[2], "-h")))
+                       ? 0
+                       : 2;
         }
         std::cerr << "context-pythia: unknown command '" << command << "'\n\n" << kUsage;
         return 2;

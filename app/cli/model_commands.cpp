@@ -25,11 +25,14 @@ const Option kTokenizerOption{"tokenizer", "PATH",
 std::int64_t parse_int(const std::string& option, const std::string& text, std::int64_t min_value) {
     const std::int64_t v = parse_int_option(option, text);
     if (v < min_value)
-        throw Error("--" + option + " must be at least " + std::to_string(min_value) + " (got " + text + ")");
+        throw Error("--" + option + " must be at least " + std::to_string(min_value) + " (got " +
+                    text + ")");
     return v;
 }
 
-std::vector<std::int64_t> to_ids(const std::vector<data::TokenId>& ids) { return {ids.begin(), ids.end()}; }
+std::vector<std::int64_t> to_ids(const std::vector<data::TokenId>& ids) {
+    return {ids.begin(), ids.end()};
+}
 
 std::vector<std::int64_t> parse_id_list(const std::string& text) {
     std::vector<std::int64_t> ids;
@@ -49,53 +52,66 @@ bool print_help(const Args& args) {
 int init_command(int argc, char** argv, int first) {
     Args args("context-pythia init --preset NAME --seed S --out FILE.safetensors",
               "Writes a freshly initialised model (MODEL_SPEC.md's init) as safetensors.",
-              {{"preset", "NAME", "pythia-70m, context-pythia-70m, pythia-tiny or context-pythia-tiny (required)"},
+              {{"preset", "NAME",
+                "pythia-70m, context-pythia-70m, pythia-tiny or context-pythia-tiny (required)"},
                {"seed", "S", "random seed of the initialisation (required)"},
                {"out", "FILE", "where to write the checkpoint (required)"}});
     args.parse(argc, argv, first);
     if (print_help(args)) return 0;
     for (const char* required : {"preset", "seed", "out"})
-        if (!args.has(required)) throw Error(std::string("--") + required + " is required (see 'context-pythia init --help')");
-    model::init_checkpoint(args.get("preset"), static_cast<std::uint64_t>(parse_int("seed", args.get("seed"), 0)),
+        if (!args.has(required))
+            throw Error(std::string("--") + required +
+                        " is required (see 'context-pythia init --help')");
+    model::init_checkpoint(args.get("preset"),
+                           static_cast<std::uint64_t>(parse_int("seed", args.get("seed"), 0)),
                            args.get("out"));
     std::cout << "wrote " << args.get("out") << "\n";
     return 0;
 }
 
 int info_command(int argc, char** argv, int first) {
-    Args args("context-pythia info --preset NAME [options]",
-              "Parameter counts by part, and KV-cache bytes measured from a real cache after decoding\n"
-              "real text (Brown's first document) and the model's own continuation one token at a time.",
-              {{"preset", "NAME", "pythia-70m, context-pythia-70m, pythia-tiny or context-pythia-tiny (required)"},
-               {"lengths", "L1,L2,...", "cache lengths to measure at (default: 128,512,2048)"},
-               kTokenizerOption,
-               {"json", "", "print one JSON object"}});
+    Args args(
+        "context-pythia info --preset NAME [options]",
+        "Parameter counts by part, and KV-cache bytes measured from a real cache after decoding\n"
+        "real text (Brown's first document) and the model's own continuation one token at a time.",
+        {{"preset", "NAME",
+          "pythia-70m, context-pythia-70m, pythia-tiny or context-pythia-tiny (required)"},
+         {"lengths", "L1,L2,...", "cache lengths to measure at (default: 128,512,2048)"},
+         kTokenizerOption,
+         {"json", "", "print one JSON object"}});
     args.parse(argc, argv, first);
     if (print_help(args)) return 0;
     if (!args.has("preset")) throw Error("--preset is required (see 'context-pythia info --help')");
     const std::vector<std::int64_t> lengths = parse_id_list(args.get("lengths", "128,512,2048"));
     for (std::size_t i = 1; i < lengths.size(); ++i)
         if (lengths[i] <= lengths[i - 1]) throw Error("--lengths must be ascending");
-    data::BpeTokenizer tokenizer = data::BpeTokenizer::load(args.get("tokenizer", data::default_tokenizer_path().string()));
+    data::BpeTokenizer tokenizer =
+        data::BpeTokenizer::load(args.get("tokenizer", data::default_tokenizer_path().string()));
     const data::Corpus brown = data::read_corpus(data::resolve_corpus("brown"));
-    const std::vector<std::int64_t> prompt = to_ids(tokenizer.encode(brown.documents[0].text.substr(0, 2000)));
+    const std::vector<std::int64_t> prompt =
+        to_ids(tokenizer.encode(brown.documents[0].text.substr(0, 2000)));
     const model::ModelInfo info = model::model_info(args.get("preset"), prompt, lengths);
 
     const auto& p = info.parameters;
     json out = {{"preset", args.get("preset")},
                 {"config", info.config.to_json()},
                 {"parameters",
-                 {{"embeddings", p.embeddings}, {"context_block", p.context_block}, {"layers", p.layers},
-                  {"head", p.head}, {"total", p.total}, {"trainable", p.trainable}}},
+                 {{"embeddings", p.embeddings},
+                  {"context_block", p.context_block},
+                  {"layers", p.layers},
+                  {"head", p.head},
+                  {"total", p.total},
+                  {"trainable", p.trainable}}},
                 {"kv_cache", json::array()}};
     for (const auto& m : info.kv)
-        out["kv_cache"].push_back({{"tokens", m.tokens},
-                                   {"kv_bytes", m.kv_bytes},
-                                   {"kv_bytes_per_token", m.kv_bytes_per_token()},
-                                   {"kv_allocated_bytes", m.kv_allocated_bytes},
-                                   {"context_state_bytes", m.state_bytes},
-                                   {"formula_bytes_per_token",  // shown beside the measurement, never instead
-                                    2 * info.config.layer_width() * info.config.layers * 4}});
+        out["kv_cache"].push_back(
+            {{"tokens", m.tokens},
+             {"kv_bytes", m.kv_bytes},
+             {"kv_bytes_per_token", m.kv_bytes_per_token()},
+             {"kv_allocated_bytes", m.kv_allocated_bytes},
+             {"context_state_bytes", m.state_bytes},
+             {"formula_bytes_per_token",  // shown beside the measurement, never instead
+              2 * info.config.layer_width() * info.config.layers * 4}});
     if (args.has("json")) {
         std::cout << out.dump(2) << "\n";
         return 0;
@@ -106,13 +122,15 @@ int info_command(int argc, char** argv, int first) {
         std::cout << "  " << std::left << std::setw(15) << part << std::right << std::setw(12)
                   << out["parameters"][part].get<std::int64_t>() << "\n";
     std::cout << "KV cache, measured from the cache tensors (float32)\n"
-              << "  " << std::setw(8) << "tokens" << std::setw(14) << "K+V bytes" << std::setw(12) << "bytes/tok"
-              << std::setw(14) << "allocated" << std::setw(12) << "state" << std::setw(12) << "formula" << "\n";
+              << "  " << std::setw(8) << "tokens" << std::setw(14) << "K+V bytes" << std::setw(12)
+              << "bytes/tok" << std::setw(14) << "allocated" << std::setw(12) << "state"
+              << std::setw(12) << "formula"
+              << "\n";
     for (const auto& row : out["kv_cache"])
         std::cout << "  " << std::setw(8) << row["tokens"].get<std::int64_t>() << std::setw(14)
-                  << row["kv_bytes"].get<std::int64_t>() << std::setw(12) << std::fixed << std::setprecision(1)
-                  << row["kv_bytes_per_token"].get<double>() << std::setw(14)
-                  << row["kv_allocated_bytes"].get<std::int64_t>() << std::setw(12)
+                  << row["kv_bytes"].get<std::int64_t>() << std::setw(12) << std::fixed
+                  << std::setprecision(1) << row["kv_bytes_per_token"].get<double>()
+                  << std::setw(14) << row["kv_allocated_bytes"].get<std::int64_t>() << std::setw(12)
                   << row["context_state_bytes"].get<std::int64_t>() << std::setw(12)
                   << row["formula_bytes_per_token"].get<std::int64_t>() << "\n";
     return 0;
@@ -120,22 +138,25 @@ int info_command(int argc, char** argv, int first) {
 
 int score_command(int argc, char** argv, int first) {
     Args args("context-pythia score --checkpoint FILE (--text STR | --ids 1,2,3) [options]",
-              "Log-probability of each token given the ones before it: logprobs[i] = ln p(ids[i+1] | ids[0..i]).",
-              {{"checkpoint", "FILE", "a workbench checkpoint or a Hugging Face GPT-NeoX model.safetensors (required)"},
+              "Log-probability of each token given the ones before it: logprobs[i] = ln p(ids[i+1] "
+              "| ids[0..i]).",
+              {{"checkpoint", "FILE",
+                "a workbench checkpoint or a Hugging Face GPT-NeoX model.safetensors (required)"},
                {"text", "STR", "text to tokenise and score"},
                {"ids", "1,2,3", "token ids to score"},
                kTokenizerOption,
                {"json", "", "print {\"ids\", \"logprobs\", \"nll\", \"ppl\"} as JSON"}});
     args.parse(argc, argv, first);
     if (print_help(args)) return 0;
-    if (!args.has("checkpoint")) throw Error("--checkpoint is required (see 'context-pythia score --help')");
+    if (!args.has("checkpoint"))
+        throw Error("--checkpoint is required (see 'context-pythia score --help')");
     if (args.has("text") == args.has("ids")) throw Error("give exactly one of --text and --ids");
     std::vector<std::int64_t> ids;
     if (args.has("ids")) {
         ids = parse_id_list(args.get("ids"));
     } else {
-        data::BpeTokenizer tokenizer =
-            data::BpeTokenizer::load(args.get("tokenizer", data::default_tokenizer_path().string()));
+        data::BpeTokenizer tokenizer = data::BpeTokenizer::load(
+            args.get("tokenizer", data::default_tokenizer_path().string()));
         ids = to_ids(tokenizer.encode(args.get("text")));
     }
     const model::ScoreResult r = model::score(args.get("checkpoint"), ids);
@@ -144,34 +165,40 @@ int score_command(int argc, char** argv, int first) {
         std::cout << out.dump() << "\n";
         return 0;
     }
-    std::cout << std::setw(6) << "i" << std::setw(10) << "id" << std::setw(14) << "logprob" << "\n";
+    std::cout << std::setw(6) << "i" << std::setw(10) << "id" << std::setw(14) << "logprob"
+              << "\n";
     for (std::size_t i = 0; i < r.logprobs.size(); ++i)
-        std::cout << std::setw(6) << i + 1 << std::setw(10) << r.ids[i + 1] << std::setw(14) << std::fixed
-                  << std::setprecision(4) << r.logprobs[i] << "\n";
+        std::cout << std::setw(6) << i + 1 << std::setw(10) << r.ids[i + 1] << std::setw(14)
+                  << std::fixed << std::setprecision(4) << r.logprobs[i] << "\n";
     std::cout << "nll " << r.nll << "  ppl " << r.ppl << "\n";
     return 0;
 }
 
 int generate_command(int argc, char** argv, int first) {
-    Args args("context-pythia generate --checkpoint FILE --prompt STR [options]",
-              "Continues a prompt with the KV cache: greedy by default, or sampled with a temperature.",
-              {{"checkpoint", "FILE", "a workbench checkpoint or a Hugging Face GPT-NeoX model.safetensors (required)"},
-               {"prompt", "STR", "the text to continue (required)"},
-               {"max-tokens", "N", "tokens to generate at most (default: 64)"},
-               {"temperature", "T", "0 is greedy (default: 0)"},
-               {"top-k", "K", "sample among the K likeliest tokens; 0 is all (default: 0)"},
-               {"seed", "S", "sampling seed (default: 0)"},
-               kTokenizerOption});
+    Args args(
+        "context-pythia generate --checkpoint FILE --prompt STR [options]",
+        "Continues a prompt with the KV cache: greedy by default, or sampled with a temperature.",
+        {{"checkpoint", "FILE",
+          "a workbench checkpoint or a Hugging Face GPT-NeoX model.safetensors (required)"},
+         {"prompt", "STR", "the text to continue (required)"},
+         {"max-tokens", "N", "tokens to generate at most (default: 64)"},
+         {"temperature", "T", "0 is greedy (default: 0)"},
+         {"top-k", "K", "sample among the K likeliest tokens; 0 is all (default: 0)"},
+         {"seed", "S", "sampling seed (default: 0)"},
+         kTokenizerOption});
     args.parse(argc, argv, first);
     if (print_help(args)) return 0;
     for (const char* required : {"checkpoint", "prompt"})
-        if (!args.has(required)) throw Error(std::string("--") + required + " is required (see 'context-pythia generate --help')");
+        if (!args.has(required))
+            throw Error(std::string("--") + required +
+                        " is required (see 'context-pythia generate --help')");
     model::SamplingOptions options;
     options.max_tokens = parse_int("max-tokens", args.get("max-tokens", "64"), 0);
     options.temperature = parse_double_option("temperature", args.get("temperature", "0"));
     options.top_k = parse_int("top-k", args.get("top-k", "0"), 0);
     options.seed = static_cast<std::uint64_t>(parse_int("seed", args.get("seed", "0"), 0));
-    data::BpeTokenizer tokenizer = data::BpeTokenizer::load(args.get("tokenizer", data::default_tokenizer_path().string()));
+    data::BpeTokenizer tokenizer =
+        data::BpeTokenizer::load(args.get("tokenizer", data::default_tokenizer_path().string()));
     const auto prompt = to_ids(tokenizer.encode(args.get("prompt")));
     const auto continuation = model::generate(args.get("checkpoint"), prompt, options);
     std::vector<data::TokenId> ids;

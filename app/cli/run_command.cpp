@@ -22,7 +22,9 @@ using nlohmann::json;
 namespace {
 
 std::atomic<bool> g_stop{false};
-void on_interrupt(int) { g_stop.store(true); }  // first Ctrl-C: finish the step, mark the run stopped
+void on_interrupt(int) {
+    g_stop.store(true);
+}  // first Ctrl-C: finish the step, mark the run stopped
 
 std::string clock_text(double seconds) {
     if (seconds < 0) return "--:--";
@@ -37,7 +39,7 @@ std::string clock_text(double seconds) {
 
 // Prints one progress line: rewritten in place on a terminal, every few seconds otherwise.
 class ProgressPrinter : public train::ExperimentObserver {
-public:
+  public:
     explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(::isatty(2) != 0) {}
     void on_progress(const train::Progress& p) override {
         if (quiet_) return;
@@ -48,7 +50,8 @@ public:
         line << "[" << p.model << " " << p.phase << "] ";
         if (p.epoch >= 0) line << "epoch " << p.epoch << " ";
         line << (p.phase == "phase1" ? "iteration " : "step ") << p.step << "/" << p.total;
-        if (p.phase != "evaluation") line << "  loss " << std::fixed << std::setprecision(4) << p.loss;
+        if (p.phase != "evaluation")
+            line << "  loss " << std::fixed << std::setprecision(4) << p.loss;
         line << "  ETA " << clock_text(p.eta_seconds);
         if (tty_)
             std::cerr << "\r\033[K" << line.str() << std::flush;
@@ -63,7 +66,7 @@ public:
         if (!quiet_) std::cerr << (tty_ ? "\r\033[K" : "") << text << "\n";
     }
 
-private:
+  private:
     bool quiet_, tty_;
     std::chrono::steady_clock::time_point last_{};
 };
@@ -73,7 +76,9 @@ json summary_json(const train::ExperimentSummary& s) {
     for (const auto& m : s.models) {
         json kv = json::array();
         for (const auto& k : m.kv)
-            kv.push_back({{"tokens", k.tokens}, {"kv_bytes", k.kv_bytes}, {"kv_bytes_per_token", k.kv_bytes_per_token()},
+            kv.push_back({{"tokens", k.tokens},
+                          {"kv_bytes", k.kv_bytes},
+                          {"kv_bytes_per_token", k.kv_bytes_per_token()},
                           {"context_state_bytes", k.state_bytes}});
         models[m.model] = {{"run_id", m.run_id},
                            {"status", m.status},
@@ -94,8 +99,11 @@ json summary_json(const train::ExperimentSummary& s) {
                            {"kv_cache", kv},
                            {"checkpoint", m.checkpoint}};
     }
-    json out = {{"experiment_id", s.experiment_id}, {"status", s.status},     {"device", s.device},
-                {"wall_seconds", s.wall_seconds},   {"models", models}};
+    json out = {{"experiment_id", s.experiment_id},
+                {"status", s.status},
+                {"device", s.device},
+                {"wall_seconds", s.wall_seconds},
+                {"models", models}};
     if (s.phase1_run_id)
         out["phase1"] = {{"run_id", *s.phase1_run_id},
                          {"iterations", s.phase1_iterations},
@@ -116,9 +124,11 @@ int run_command(int argc, char** argv, int first) {
     };
     Args args(
         "context-pythia run --samples N --seq-length L --epochs E [options]",
-        "Runs one experiment: Phase 1 (OACD) of the ContextBlock, Phase 2 of Context-Pythia and of\n"
+        "Runs one experiment: Phase 1 (OACD) of the ContextBlock, Phase 2 of Context-Pythia and "
+        "of\n"
         "the Pythia baseline, then evaluation; every run, metric point and result goes into the\n"
-        "database. samples, seq-length and epochs have no default. Ctrl-C stops cleanly (run 'stopped').",
+        "database. samples, seq-length and epochs have no default. Ctrl-C stops cleanly (run "
+        "'stopped').",
         {{"samples", "N", "training + validation chunks of seq-length + 1 tokens (required)"},
          {"seq-length", "L", "tokens per chunk (required)"},
          {"epochs", "E", "Phase 2 epochs at most (required)"},
@@ -129,7 +139,8 @@ int run_command(int argc, char** argv, int first) {
          {"device", "auto|cpu|cuda", "where to train (default: auto = cuda when available)"},
          {"threads", "N", "torch CPU threads (default: torch's choice)"},
          {"models", "both|context-pythia|pythia", "which models to train (default: both)"},
-         {"ablation-untrained-context-block", "", "ablation: Phase 2 of Context-Pythia without Phase 1 (labelled)"},
+         {"ablation-untrained-context-block", "",
+          "ablation: Phase 2 of Context-Pythia without Phase 1 (labelled)"},
          {"skip-evaluation", "", "train only"},
          {"phase1-only", "", "Phase 1 of the ContextBlock only"},
          {"db", "FILE", "database (default: " + train::default_database_path() + ")"},
@@ -139,17 +150,24 @@ int run_command(int argc, char** argv, int first) {
          {"p1-noise", "S", "context noise std" + r(ref.phase1.noise_std)},
          {"p1-lr", "LR", "Phase 1 Adam learning rate" + r(ref.phase1.learning_rate)},
          {"p1-clip", "C", "Phase 1 gradient-norm clip" + r(ref.phase1.clip_grad_norm)},
-         {"p1-convergence-threshold", "T", "per-token mean squared change that counts as converged" + r(ref.phase1.convergence_threshold)},
-         {"p1-convergence-target", "F", "stop when this share has converged" + r(ref.phase1.convergence_target)},
+         {"p1-convergence-threshold", "T",
+          "per-token mean squared change that counts as converged" +
+              r(ref.phase1.convergence_threshold)},
+         {"p1-convergence-target", "F",
+          "stop when this share has converged" + r(ref.phase1.convergence_target)},
          {"p1-max-iterations", "N", "Phase 1 iterations at most" + r(ref.phase1.max_iterations)},
          {"p1-batch-size", "N", "tokens per OACD batch (workbench default: 4096)"},
          {"lr", "LR", "Phase 2 AdamW learning rate" + r(ref.phase2.learning_rate)},
          {"weight-decay", "WD", "Phase 2 AdamW weight decay" + r(ref.phase2.weight_decay)},
          {"batch-size", "B", "Phase 2 batch size" + r(static_cast<double>(ref.phase2.batch_size))},
-         {"patience", "P", "epochs without a better validation perplexity before stopping" + r(static_cast<double>(ref.phase2.patience))},
+         {"patience", "P",
+          "epochs without a better validation perplexity before stopping" +
+              r(static_cast<double>(ref.phase2.patience))},
          {"val-fraction", "F", "share of chunks that validate" + r(ref.phase2.validation_fraction)},
-         {"clip-grad-norm", "C", "Phase 2 gradient-norm clip, 0 = off" + r(ref.phase2.clip_grad_norm)},
-         {"resume-from", "FILE", "continue one model's Phase 2 from its checkpoint (with --models)"},
+         {"clip-grad-norm", "C",
+          "Phase 2 gradient-norm clip, 0 = off" + r(ref.phase2.clip_grad_norm)},
+         {"resume-from", "FILE",
+          "continue one model's Phase 2 from its checkpoint (with --models)"},
          {"eval-test-chunks", "N", "held-out chunks evaluated at most (default: 256)"},
          {"eval-last-word-passages", "N", "last-word passages at most (default: 200)"},
          {"eval-kv-lengths", "L1,L2,...", "cache lengths for KV bytes (default: 128,512,2048)"},
@@ -162,27 +180,37 @@ int run_command(int argc, char** argv, int first) {
     }
     train::ExperimentParams p;
     if (args.has("samples")) p.samples = parse_int_option("samples", args.get("samples"));
-    if (args.has("seq-length")) p.seq_length = parse_int_option("seq-length", args.get("seq-length"));
+    if (args.has("seq-length"))
+        p.seq_length = parse_int_option("seq-length", args.get("seq-length"));
     if (args.has("epochs")) p.epochs = parse_int_option("epochs", args.get("epochs"));
     p.size = args.get("size", p.size);
     if (args.has("corpus")) p.corpora = args.all("corpus");
     p.tokenizer = args.get("tokenizer");
-    if (args.has("seed")) p.seed = static_cast<std::uint64_t>(parse_int_option("seed", args.get("seed")));
+    if (args.has("seed"))
+        p.seed = static_cast<std::uint64_t>(parse_int_option("seed", args.get("seed")));
     p.device = args.get("device", p.device);
     if (args.has("threads")) p.threads = parse_int_option("threads", args.get("threads"));
     const std::string models = args.get("models", "both");
-    if (models == "both") p.models = train::ModelChoice::both;
-    else if (models == "context-pythia") p.models = train::ModelChoice::context_pythia;
-    else if (models == "pythia") p.models = train::ModelChoice::pythia;
-    else throw Error("--models must be both, context-pythia or pythia (got '" + models + "')");
+    if (models == "both")
+        p.models = train::ModelChoice::both;
+    else if (models == "context-pythia")
+        p.models = train::ModelChoice::context_pythia;
+    else if (models == "pythia")
+        p.models = train::ModelChoice::pythia;
+    else
+        throw Error("--models must be both, context-pythia or pythia (got '" + models + "')");
     p.ablation_untrained_context_block = args.has("ablation-untrained-context-block");
     p.skip_evaluation = args.has("skip-evaluation");
     p.phase1_only = args.has("phase1-only");
     p.db = args.get("db");
     p.checkpoint_dir = args.get("checkpoint-dir");
     p.name = args.get("name");
-    const auto d = [&](const char* option, double& field) { if (args.has(option)) field = parse_double_option(option, args.get(option)); };
-    const auto i = [&](const char* option, std::int64_t& field) { if (args.has(option)) field = parse_int_option(option, args.get(option)); };
+    const auto d = [&](const char* option, double& field) {
+        if (args.has(option)) field = parse_double_option(option, args.get(option));
+    };
+    const auto i = [&](const char* option, std::int64_t& field) {
+        if (args.has(option)) field = parse_int_option(option, args.get(option));
+    };
     d("p1-centroid-weight", p.phase1.centroid_weight);
     d("p1-noise", p.phase1.noise_std);
     d("p1-lr", p.phase1.learning_rate);
@@ -204,7 +232,8 @@ int run_command(int argc, char** argv, int first) {
         p.eval.kv_lengths.clear();
         std::stringstream in(args.get("eval-kv-lengths"));
         std::string item;
-        while (std::getline(in, item, ',')) p.eval.kv_lengths.push_back(parse_int_option("eval-kv-lengths", item));
+        while (std::getline(in, item, ','))
+            p.eval.kv_lengths.push_back(parse_int_option("eval-kv-lengths", item));
     }
 
     train::Experiment experiment(p);  // validates everything and checks the data, before any write
@@ -222,9 +251,10 @@ int run_command(int argc, char** argv, int first) {
         std::cout << "experiment " << summary.experiment_id << ": " << summary.status << " in "
                   << clock_text(summary.wall_seconds) << " on " << summary.device << "\n";
         for (const auto& m : summary.models)
-            std::cout << "  " << m.model << " (run " << m.run_id << "): best val ppl " << m.best_val_ppl << " (epoch "
-                      << m.best_epoch << "), test ppl " << m.test_ppl << ", last-word acc " << m.last_word_accuracy
-                      << ", " << static_cast<long>(m.train_tokens_per_second) << " train tok/s\n";
+            std::cout << "  " << m.model << " (run " << m.run_id << "): best val ppl "
+                      << m.best_val_ppl << " (epoch " << m.best_epoch << "), test ppl "
+                      << m.test_ppl << ", last-word acc " << m.last_word_accuracy << ", "
+                      << static_cast<long>(m.train_tokens_per_second) << " train tok/s\n";
     }
     return summary.status == "finished" ? 0 : (summary.status == "stopped" ? 130 : 1);
 }

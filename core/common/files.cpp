@@ -14,8 +14,7 @@ namespace cp {
 
 std::string read_file(const std::filesystem::path& path) {
     std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
-        throw Error("file not found: '" + path.string() + "'");
+    if (!std::filesystem::exists(path, ec)) throw Error("file not found: '" + path.string() + "'");
     if (std::filesystem::is_directory(path, ec))
         throw Error("'" + path.string() + "' is a folder, expected a file");
     std::ifstream in(path, std::ios::binary);
@@ -42,8 +41,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
             const std::string reason = std::strerror(errno);
             ::close(fd);
             ::unlink(tmp.c_str());
-            throw Error("cannot write '" + path.string() + "': " + reason +
-                        " (is the disk full?)");
+            throw Error("cannot write '" + path.string() + "': " + reason + " (is the disk full?)");
         }
         done += static_cast<std::size_t>(n);
     }

@@ -54,7 +54,9 @@ json parse_json_file(const fs::path& path, const char* what) {
 
 }  // namespace
 
-BpeTokenizer::BpeTokenizer() { init_byte_alphabet(); }
+BpeTokenizer::BpeTokenizer() {
+    init_byte_alphabet();
+}
 
 // GPT-2's byte alphabet: printable Latin-1 bytes stand for themselves, the other 68 bytes
 // (controls, space, ...) are moved to U+0100 onwards, so every symbol is printable text.
@@ -71,7 +73,8 @@ void BpeTokenizer::init_byte_alphabet() {
     }
 }
 
-void BpeTokenizer::add_token(const std::string& symbol, std::uint64_t id, const std::string& source) {
+void BpeTokenizer::add_token(const std::string& symbol, std::uint64_t id,
+                             const std::string& source) {
     if (id > 16'000'000)
         throw Error(source + ": token id " + std::to_string(id) + " of '" + symbol +
                     "' is implausibly large; the file is corrupt");
@@ -113,7 +116,8 @@ void BpeTokenizer::finish_loading() {
     for (int b = 0; b < 256; ++b) byte_symbol_[b] = intern(byte_to_symbol_[b]);
 }
 
-BpeTokenizer BpeTokenizer::from_gpt2_files(const fs::path& encoder_json, const fs::path& vocab_bpe) {
+BpeTokenizer BpeTokenizer::from_gpt2_files(const fs::path& encoder_json,
+                                           const fs::path& vocab_bpe) {
     BpeTokenizer tok;
     const json encoder = parse_json_file(encoder_json, "GPT-2 encoder file");
     if (!encoder.is_object() || encoder.empty())
@@ -121,8 +125,8 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const fs::path& encoder_json, const f
                     "' must be a JSON object of token -> id");
     for (const auto& [symbol, id] : encoder.items()) {
         if (!id.is_number_unsigned())
-            throw Error("GPT-2 encoder file '" + encoder_json.string() + "': the id of '" +
-                        symbol + "' is not a non-negative integer");
+            throw Error("GPT-2 encoder file '" + encoder_json.string() + "': the id of '" + symbol +
+                        "' is not a non-negative integer");
         tok.add_token(symbol, id.get<std::uint64_t>(), encoder_json.string());
     }
 
@@ -147,7 +151,8 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const fs::path& encoder_json, const f
         if (space == std::string_view::npos || space == 0 || space + 1 >= line.size() ||
             line.find(' ', space + 1) != std::string_view::npos)
             throw Error("merges file '" + vocab_bpe.string() + "' line " +
-                        std::to_string(line_number) + ": expected two symbols separated by a space");
+                        std::to_string(line_number) +
+                        ": expected two symbols separated by a space");
         tok.add_merge(std::string(line.substr(0, space)), std::string(line.substr(space + 1)),
                       rank++);
     }
@@ -194,16 +199,18 @@ BpeTokenizer BpeTokenizer::from_hf_tokenizer_json(const fs::path& tokenizer_json
             for (const json& p : pre["pretokenizers"]) check_pre(p);
     }
     if (!byte_level)
-        throw Error(where + ": the pre-tokenizer is not ByteLevel (only GPT-2-style byte-level "
-                            "BPE tokenizers such as GPT-2's and Pythia's are supported)");
+        throw Error(where +
+                    ": the pre-tokenizer is not ByteLevel (only GPT-2-style byte-level "
+                    "BPE tokenizers such as GPT-2's and Pythia's are supported)");
     if (root.contains("normalizer") && !root["normalizer"].is_null()) {
         const std::string norm = root["normalizer"].value("type", "?");
         if (norm != "NFC")
             throw Error(where + ": normalizer '" + norm + "' is not supported (none or NFC)");
         // Pythia's GPT-NeoX-20B tokenizer declares NFC. Text that is already NFC (nearly all
         // corpus text) encodes identically; text in other forms is encoded as it is.
-        tok.warnings_.push_back(where + " declares an NFC normalizer, which is not applied: "
-                                        "text is encoded as given");
+        tok.warnings_.push_back(where +
+                                " declares an NFC normalizer, which is not applied: "
+                                "text is encoded as given");
     }
 
     if (!model.contains("vocab") || !model["vocab"].is_object())
@@ -231,7 +238,8 @@ BpeTokenizer BpeTokenizer::from_hf_tokenizer_json(const fs::path& tokenizer_json
             first = merge[0].get<std::string>();
             second = merge[1].get<std::string>();
         } else {
-            throw Error(where + ": merge " + std::to_string(rank) + " is neither \"a b\" nor [a, b]");
+            throw Error(where + ": merge " + std::to_string(rank) +
+                        " is neither \"a b\" nor [a, b]");
         }
         tok.add_merge(first, second, rank++);
     }
@@ -263,7 +271,8 @@ BpeTokenizer BpeTokenizer::load(const fs::path& path) {
                     "' (give a folder with encoder.json + vocab.bpe, or a tokenizer.json; "
                     "scripts/setup.sh installs GPT-2's)");
     if (fs::is_directory(path, ec)) {
-        if (fs::exists(path / "tokenizer.json")) return from_hf_tokenizer_json(path / "tokenizer.json");
+        if (fs::exists(path / "tokenizer.json"))
+            return from_hf_tokenizer_json(path / "tokenizer.json");
         if (fs::exists(path / "encoder.json") && fs::exists(path / "vocab.bpe"))
             return from_gpt2_files(path / "encoder.json", path / "vocab.bpe");
         throw Error("folder '" + path.string() +
@@ -279,7 +288,8 @@ BpeTokenizer BpeTokenizer::load(const fs::path& path) {
 void BpeTokenizer::bpe(std::string_view piece, std::vector<TokenId>& out) {
     // Symbols start as one byte-alphabet character per byte of the piece.
     std::vector<std::uint32_t> word(piece.size());
-    for (std::size_t i = 0; i < piece.size(); ++i) word[i] = byte_symbol_[static_cast<unsigned char>(piece[i])];
+    for (std::size_t i = 0; i < piece.size(); ++i)
+        word[i] = byte_symbol_[static_cast<unsigned char>(piece[i])];
 
     while (word.size() > 1) {
         // The lowest-ranked pair present; every occurrence of it merges, left to right.
@@ -352,7 +362,8 @@ std::string BpeTokenizer::decode(const std::vector<TokenId>& ids) const {
     std::string text;
     for (TokenId id : ids) {
         if (id >= id_to_bytes_.size() || !id_known_[id])
-            throw Error("token id " + std::to_string(id) + " is not in the vocabulary (ids are 0.." +
+            throw Error("token id " + std::to_string(id) +
+                        " is not in the vocabulary (ids are 0.." +
                         std::to_string(id_to_bytes_.size() - 1) + ")");
         text += id_to_bytes_[id];
     }

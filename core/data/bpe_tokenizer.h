@@ -17,7 +17,7 @@ namespace cp::data {
 using TokenId = std::uint32_t;
 
 class BpeTokenizer {
-public:
+  public:
     // `path` is a folder holding encoder.json + vocab.bpe (or tokenizer.json), or a
     // tokenizer.json file. Errors name the file and what is wrong with it.
     static BpeTokenizer load(const std::filesystem::path& path);
@@ -46,7 +46,7 @@ public:
     const std::vector<std::string>& warnings() const { return warnings_; }
     std::size_t cached_words() const { return cache_.size(); }
 
-private:
+  private:
     BpeTokenizer();
     void init_byte_alphabet();
     void add_token(const std::string& symbol, std::uint64_t id, const std::string& source);

@@ -10,7 +10,9 @@ bool attaches_left(std::string_view w) {  // punctuation that hugs the word befo
            w == "]" || w == "}" || w == "..." || w == "'s";
 }
 
-bool attaches_right(std::string_view w) { return w == "(" || w == "[" || w == "{" || w == "$"; }
+bool attaches_right(std::string_view w) {
+    return w == "(" || w == "[" || w == "{" || w == "$";
+}
 
 }  // namespace
 
@@ -37,9 +39,8 @@ std::string detokenize_brown(std::string_view tagged) {
             std::string_view token = line.substr(i, j - i);
             i = j;
             const std::size_t slash = token.rfind('/');
-            std::string_view word = slash == std::string_view::npos || slash == 0
-                                        ? token
-                                        : token.substr(0, slash);
+            std::string_view word =
+                slash == std::string_view::npos || slash == 0 ? token : token.substr(0, slash);
             if (word.empty()) continue;
 
             bool space_before = !glue_next;

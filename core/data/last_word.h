@@ -16,6 +16,7 @@ struct LastWordPassage {
 // Cuts `text` into sentences (after . ! ? followed by a space), gathers consecutive sentences
 // until they hold at least `min_words` words, drops the final sentence's closing punctuation and
 // keeps the passage when its last word is alphabetic.
-std::vector<LastWordPassage> last_word_passages(const std::string& text, std::size_t min_words = 50);
+std::vector<LastWordPassage> last_word_passages(const std::string& text,
+                                                std::size_t min_words = 50);
 
 }  // namespace cp::data

@@ -34,7 +34,9 @@ MappedFile::MappedFile(const std::filesystem::path& path) {
     ::close(fd);  // the mapping keeps the file open
 }
 
-MappedFile::~MappedFile() { release(); }
+MappedFile::~MappedFile() {
+    release();
+}
 
 MappedFile::MappedFile(MappedFile&& other) noexcept : data_(other.data_), size_(other.size_) {
     other.data_ = nullptr;

@@ -7,7 +7,7 @@
 namespace cp::data {
 
 class MappedFile {
-public:
+  public:
     MappedFile() = default;
     // Throws cp::Error naming the path when it cannot be opened or mapped.
     explicit MappedFile(const std::filesystem::path& path);
@@ -20,7 +20,7 @@ public:
     const unsigned char* data() const { return data_; }
     std::size_t size() const { return size_; }
 
-private:
+  private:
     void release();
     const unsigned char* data_ = nullptr;
     std::size_t size_ = 0;

@@ -10,10 +10,10 @@
 namespace cp::data {
 namespace {
 
-// The reference's pattern is `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
-// with JavaScript's `\s`. PCRE2's `\s` (UCP) is Unicode White_Space, which differs from
-// JavaScript's on two characters (U+0085 is White_Space but not JS `\s`; U+FEFF is JS `\s`
-// but not White_Space), so `\s` is spelled out as JavaScript defines it.
+// The reference's pattern is `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+|
+// ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+` with JavaScript's `\s`. PCRE2's `\s` (UCP) is Unicode
+// White_Space, which differs from JavaScript's on two characters (U+0085 is White_Space but not JS
+// `\s`; U+FEFF is JS `\s` but not White_Space), so `\s` is spelled out as JavaScript defines it.
 const std::string kJsSpace =
     "\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}"
     "\\x{205F}\\x{3000}\\x{FEFF}";
@@ -78,9 +78,10 @@ std::size_t Pretokenizer::next_piece_end(std::string_view text, std::size_t star
                               : pcre2_match(impl_->code, subject, text.size(), start,
                                             PCRE2_NO_UTF_CHECK, impl_->match, nullptr);
     if (rc < 0) {
-        if (rc == PCRE2_ERROR_NOMATCH) return text.size();  // cannot happen: `\s+|[^\s..]+` cover all
-        throw Error("pre-tokenizer failed at byte " + std::to_string(start) +
-                    " (PCRE2 error " + std::to_string(rc) + ")");
+        if (rc == PCRE2_ERROR_NOMATCH)
+            return text.size();  // cannot happen: `\s+|[^\s..]+` cover all
+        throw Error("pre-tokenizer failed at byte " + std::to_string(start) + " (PCRE2 error " +
+                    std::to_string(rc) + ")");
     }
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(impl_->match);
     // The alternatives cover every character, so a match always starts at `start`; an

@@ -9,7 +9,7 @@
 namespace cp::data {
 
 class Pretokenizer {
-public:
+  public:
     Pretokenizer();
     ~Pretokenizer();
     // The compiled pattern is fixed, so a copy compiles its own (PCRE2 match state is per object).
@@ -32,7 +32,7 @@ public:
 
     std::vector<std::string_view> split(std::string_view text) const;
 
-private:
+  private:
     // End offset of the piece that starts at `start`.
     std::size_t next_piece_end(std::string_view text, std::size_t start) const;
 

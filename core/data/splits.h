@@ -8,7 +8,9 @@ namespace cp::data {
 
 enum class Split { train, test };
 
-inline const char* to_string(Split split) { return split == Split::train ? "train" : "test"; }
+inline const char* to_string(Split split) {
+    return split == Split::train ? "train" : "test";
+}
 
 // Documents 10, 20, 30, ... (1-based) are test documents: Brown ca10, ca20, ...;
 // nlp-corpus doc-9, doc-19, ...

@@ -65,8 +65,8 @@ TokenizedCorpus TokenizedCorpus::prepare(const fs::path& corpus_path, BpeTokeniz
 
     std::error_code ec;
     const std::string root_key = fs::absolute(corpus_path, ec).lexically_normal().string();
-    const std::string stem = std::string(to_string(kind)) + "-" +
-                             hex64(fnv1a(root_key, tokenizer.fingerprint()));
+    const std::string stem =
+        std::string(to_string(kind)) + "-" + hex64(fnv1a(root_key, tokenizer.fingerprint()));
     rep.tokens_path = options.cache_dir / (stem + ".tokens");
     rep.sidecar_path = options.cache_dir / (stem + ".json");
 
@@ -91,7 +91,8 @@ TokenizedCorpus TokenizedCorpus::prepare(const fs::path& corpus_path, BpeTokeniz
             ids.clear();
             tokenizer.encode_append(doc.text, ids);
             for (TokenId id : ids) {  // little-endian ids, as the header says
-                for (std::uint32_t b = 0; b < width; ++b) body += static_cast<char>((id >> (8 * b)) & 0xFF);
+                for (std::uint32_t b = 0; b < width; ++b)
+                    body += static_cast<char>((id >> (8 * b)) & 0xFF);
             }
             docs.push_back({{"name", doc.name},
                             {"split", to_string(split_of_document(d))},
@@ -103,7 +104,8 @@ TokenizedCorpus TokenizedCorpus::prepare(const fs::path& corpus_path, BpeTokeniz
         }
         std::memcpy(&body[0], kMagic, 8);
         for (int b = 0; b < 4; ++b) body[8 + b] = static_cast<char>((width >> (8 * b)) & 0xFF);
-        for (int b = 0; b < 4; ++b) body[12 + b] = static_cast<char>((kFormatVersion >> (8 * b)) & 0xFF);
+        for (int b = 0; b < 4; ++b)
+            body[12 + b] = static_cast<char>((kFormatVersion >> (8 * b)) & 0xFF);
         for (int b = 0; b < 8; ++b) body[16 + b] = static_cast<char>((count >> (8 * b)) & 0xFF);
 
         meta = {{"format", kFormatVersion},
@@ -120,8 +122,8 @@ TokenizedCorpus TokenizedCorpus::prepare(const fs::path& corpus_path, BpeTokeniz
                 {"documents", docs}};
         fs::create_directories(options.cache_dir, ec);
         if (ec)
-            throw Error("cannot create the cache folder '" + options.cache_dir.string() + "': " +
-                        ec.message() + " (choose another with --cache-dir)");
+            throw Error("cannot create the cache folder '" + options.cache_dir.string() +
+                        "': " + ec.message() + " (choose another with --cache-dir)");
         // Token file first, sidecar last: a crash in between leaves a sidecar that does not
         // match the token file, which the next run rebuilds.
         write_file_atomic(rep.tokens_path, body);
@@ -168,7 +170,8 @@ std::vector<TokenId> TokenizedCorpus::document_tokens(std::size_t document) cons
     return ids;
 }
 
-std::vector<TokenId> TokenizedCorpus::stream(Split split, std::optional<TokenId> end_of_text) const {
+std::vector<TokenId> TokenizedCorpus::stream(Split split,
+                                             std::optional<TokenId> end_of_text) const {
     std::vector<TokenId> ids;
     ids.reserve(stats(split).tokens + documents_.size());
     for (const TokenizedDocument& doc : documents_) {

@@ -21,7 +21,7 @@ struct TokenizedDocument {
     std::uint64_t offset = 0;  // first token in the cache
     std::uint64_t tokens = 0;
     std::uint64_t words = 0;
-    std::uint64_t bytes = 0;   // UTF-8 bytes of the text
+    std::uint64_t bytes = 0;  // UTF-8 bytes of the text
 };
 
 struct SplitStats {
@@ -43,11 +43,12 @@ struct PrepareReport {
 };
 
 class TokenizedCorpus {
-public:
+  public:
     // Opens the valid cache of `corpus_path` under `tokenizer`, or reads, tokenises and writes it
     // (all-or-nothing: a failure leaves any previous cache as it was).
-    static TokenizedCorpus prepare(const std::filesystem::path& corpus_path, BpeTokenizer& tokenizer,
-                                   const PrepareOptions& options, PrepareReport* report = nullptr);
+    static TokenizedCorpus prepare(const std::filesystem::path& corpus_path,
+                                   BpeTokenizer& tokenizer, const PrepareOptions& options,
+                                   PrepareReport* report = nullptr);
 
     CorpusKind kind() const { return kind_; }
     const std::filesystem::path& root() const { return root_; }
@@ -59,7 +60,7 @@ public:
     std::vector<TokenId> stream(Split split, std::optional<TokenId> end_of_text) const;
     SplitStats stats(Split split) const;
 
-private:
+  private:
     CorpusKind kind_ = CorpusKind::user_folder;
     std::filesystem::path root_;
     std::vector<TokenizedDocument> documents_;

@@ -71,7 +71,8 @@ std::size_t count_words(std::string_view text) {
     std::size_t words = 0;
     bool in_word = false;
     for (char c : text) {
-        const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+        const bool space =
+            c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
         if (!space && !in_word) ++words;
         in_word = !space;
     }

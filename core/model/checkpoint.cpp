@@ -17,9 +17,11 @@ namespace {
 // Buffers that older Hugging Face GPT-NeoX checkpoints carry beside the weights; they are
 // recomputed here (causal mask, rotary frequencies), so they are skipped on load.
 bool is_known_hf_buffer(const std::string& name) {
-    for (const char* suffix : {".attention.bias", ".attention.masked_bias", ".attention.rotary_emb.inv_freq"}) {
+    for (const char* suffix :
+         {".attention.bias", ".attention.masked_bias", ".attention.rotary_emb.inv_freq"}) {
         const std::string s = suffix;
-        if (name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0) return true;
+        if (name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0)
+            return true;
     }
     return false;
 }
@@ -32,17 +34,23 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 
 torch::Dtype torch_dtype(DType d, const std::string& where) {
     switch (d) {
-        case DType::F32: return torch::kFloat32;
-        case DType::F16: return torch::kFloat16;
-        case DType::BF16: return torch::kBFloat16;
-        case DType::F64: return torch::kFloat64;
-        default: throw Error(where + " is " + to_string(d) + ", not a floating-point weight");
+        case DType::F32:
+            return torch::kFloat32;
+        case DType::F16:
+            return torch::kFloat16;
+        case DType::BF16:
+            return torch::kBFloat16;
+        case DType::F64:
+            return torch::kFloat64;
+        default:
+            throw Error(where + " is " + to_string(d) + ", not a floating-point weight");
     }
 }
 
 }  // namespace
 
-void save_checkpoint(CausalLm& model, const fs::path& path, const std::map<std::string, std::string>& metadata) {
+void save_checkpoint(CausalLm& model, const fs::path& path,
+                     const std::map<std::string, std::string>& metadata) {
     torch::NoGradGuard no_grad;
     std::vector<torch::Tensor> keep;  // owns the bytes until they are written
     std::vector<TensorBytes> tensors;
@@ -65,11 +73,13 @@ ModelConfig checkpoint_config(const fs::path& path) {
         try {
             return ModelConfig::from_json(json::parse(it->second));
         } catch (const json::exception& e) {
-            throw Error("checkpoint '" + path.string() + "': its cp_config metadata is not valid JSON");
+            throw Error("checkpoint '" + path.string() +
+                        "': its cp_config metadata is not valid JSON");
         }
     }
     if (!file.contains("gpt_neox.embed_in.weight"))
-        throw Error("'" + path.string() + "' is neither a workbench checkpoint (no cp_config metadata) nor a "
+        throw Error("'" + path.string() +
+                    "' is neither a workbench checkpoint (no cp_config metadata) nor a "
                     "Hugging Face GPT-NeoX model.safetensors (no gpt_neox.embed_in.weight)");
     // A Hugging Face Pythia file: sizes from the tensors, the rest from config.json beside it.
     ModelConfig c = preset("pythia-70m");
@@ -78,7 +88,8 @@ ModelConfig checkpoint_config(const fs::path& path) {
     c.vocab_rows = embed.shape[0];
     c.embed_dim = embed.shape[1];
     c.layers = 0;
-    while (file.contains("gpt_neox.layers." + std::to_string(c.layers) + ".attention.dense.weight")) ++c.layers;
+    while (file.contains("gpt_neox.layers." + std::to_string(c.layers) + ".attention.dense.weight"))
+        ++c.layers;
     const std::string h_to_4h = "gpt_neox.layers.0.mlp.dense_h_to_4h.weight";
     if (file.contains(h_to_4h)) c.intermediate = file.at(h_to_4h).shape.at(0);
     const fs::path config_json = path.parent_path() / "config.json";
@@ -90,7 +101,8 @@ ModelConfig checkpoint_config(const fs::path& path) {
             throw Error("'" + config_json.string() + "' is not valid JSON (" + e.what() + ")");
         }
         if (!hf.value("use_parallel_residual", true))
-            throw Error("'" + config_json.string() + "': use_parallel_residual=false is not supported");
+            throw Error("'" + config_json.string() +
+                        "': use_parallel_residual=false is not supported");
         c.heads = hf.value("num_attention_heads", c.heads);
         c.rotary_pct = hf.value("rotary_pct", c.rotary_pct);
         c.rotary_base = hf.value("rotary_emb_base", c.rotary_base);
@@ -114,7 +126,8 @@ void load_weights(CausalLm& model, const fs::path& path) {
         const std::string& name = item.key();
         const torch::Tensor& p = item.value();
         if (!file.contains(name))
-            throw Error(where + " lacks tensor '" + name + "' (expected shape " + shape_text(p.sizes().vec()) +
+            throw Error(where + " lacks tensor '" + name + "' (expected shape " +
+                        shape_text(p.sizes().vec()) +
                         "): it was saved from another kind of model than " +
                         to_string(model.config().architecture));
         const TensorEntry& e = file.at(name);
@@ -125,15 +138,17 @@ void load_weights(CausalLm& model, const fs::path& path) {
     }
     for (const auto& [name, e] : file.tensors())
         if (!params.contains(name) && !is_known_hf_buffer(name))
-            throw Error(where + " has tensor '" + name + "' that a " + to_string(model.config().architecture) +
+            throw Error(where + " has tensor '" + name + "' that a " +
+                        to_string(model.config().architecture) +
                         " model does not have: is it a checkpoint of the other architecture?");
     torch::NoGradGuard no_grad;
     for (auto& item : model.named_parameters()) {
         const std::string& name = item.key();
         torch::Tensor& p = item.value();
         const TensorEntry& e = file.at(name);
-        const torch::Tensor blob = torch::from_blob(const_cast<unsigned char*>(file.data(e)), e.shape,
-                                                    torch::TensorOptions().dtype(torch_dtype(e.dtype, name)));
+        const torch::Tensor blob =
+            torch::from_blob(const_cast<unsigned char*>(file.data(e)), e.shape,
+                             torch::TensorOptions().dtype(torch_dtype(e.dtype, name)));
         p.copy_(blob.to(p.dtype()));
     }
 }

@@ -11,7 +11,8 @@ namespace cp::model {
 namespace {
 
 torch::Tensor as_batch(const std::vector<std::int64_t>& ids) {
-    return torch::tensor(ids, torch::kInt64).view({1, static_cast<std::int64_t>(ids.size())});  // (1, T)
+    return torch::tensor(ids, torch::kInt64)
+        .view({1, static_cast<std::int64_t>(ids.size())});  // (1, T)
 }
 
 std::int64_t pick_next(const torch::Tensor& last_logits, const SamplingOptions& options) {
@@ -26,7 +27,8 @@ std::int64_t pick_next(const torch::Tensor& last_logits, const SamplingOptions& 
 
 }  // namespace
 
-void init_checkpoint(const std::string& preset_name, std::uint64_t seed, const std::filesystem::path& out) {
+void init_checkpoint(const std::string& preset_name, std::uint64_t seed,
+                     const std::filesystem::path& out) {
     auto model = make_model(preset(preset_name), seed);
     save_checkpoint(*model, out, {{"cp_seed", std::to_string(seed)}, {"cp_preset", preset_name}});
 }
@@ -63,15 +65,18 @@ ModelInfo model_info(const std::string& preset_name, const std::vector<std::int6
 }
 
 ScoreResult score(const std::filesystem::path& checkpoint, const std::vector<std::int64_t>& ids) {
-    if (ids.size() < 2) throw Error("scoring needs at least two tokens (each is predicted from the ones before)");
+    if (ids.size() < 2)
+        throw Error("scoring needs at least two tokens (each is predicted from the ones before)");
     auto model = load_checkpoint(checkpoint);
     torch::NoGradGuard no_grad;
     model->eval();
-    const torch::Tensor logits = model->forward(as_batch(ids));  // (1, T, V)
+    const torch::Tensor logits = model->forward(as_batch(ids));                        // (1, T, V)
     const torch::Tensor logp = torch::log_softmax(logits[0].to(torch::kFloat64), -1);  // (T, V)
-    const torch::Tensor targets = torch::tensor(std::vector<std::int64_t>(ids.begin() + 1, ids.end()), torch::kInt64);
-    const torch::Tensor picked =
-        logp.narrow(0, 0, static_cast<std::int64_t>(ids.size()) - 1).gather(1, targets.unsqueeze(1)).squeeze(1);
+    const torch::Tensor targets =
+        torch::tensor(std::vector<std::int64_t>(ids.begin() + 1, ids.end()), torch::kInt64);
+    const torch::Tensor picked = logp.narrow(0, 0, static_cast<std::int64_t>(ids.size()) - 1)
+                                     .gather(1, targets.unsqueeze(1))
+                                     .squeeze(1);
     ScoreResult r;
     r.ids = ids;
     r.logprobs.resize(ids.size() - 1);

@@ -12,7 +12,8 @@
 namespace cp::model {
 
 // Writes a freshly initialised model of `preset` (MODEL_SPEC.md's init) for `seed`.
-void init_checkpoint(const std::string& preset, std::uint64_t seed, const std::filesystem::path& out);
+void init_checkpoint(const std::string& preset, std::uint64_t seed,
+                     const std::filesystem::path& out);
 
 struct KvMeasurement {
     std::int64_t tokens = 0;              // cache length when measured

@@ -11,7 +11,7 @@ namespace cp::model {
 // One layer's keys or values, (B, heads, length, head_dim), in storage that grows by doubling
 // so that appending one token is amortised O(1) instead of a copy of the whole cache.
 class GrowingSequence {
-public:
+  public:
     // Appends `step` (B, heads, T, head_dim) along the sequence axis; returns the whole sequence.
     torch::Tensor append(const torch::Tensor& step);
     torch::Tensor view() const;
@@ -19,7 +19,7 @@ public:
     std::int64_t used_bytes() const;       // nbytes of the cached view
     std::int64_t allocated_bytes() const;  // nbytes of the storage behind it
 
-private:
+  private:
     torch::Tensor storage_;
     std::int64_t length_ = 0;
 };

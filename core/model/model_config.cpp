@@ -11,7 +11,8 @@ const char* to_string(Architecture a) {
 std::vector<std::string> ModelConfig::problems() const {
     std::vector<std::string> p;
     const auto positive = [&](const char* field, std::int64_t v) {
-        if (v <= 0) p.push_back(std::string(field) + " must be positive (got " + std::to_string(v) + ")");
+        if (v <= 0)
+            p.push_back(std::string(field) + " must be positive (got " + std::to_string(v) + ")");
     };
     positive("vocab_rows", vocab_rows);
     positive("embed_dim", embed_dim);
@@ -27,14 +28,14 @@ std::vector<std::string> ModelConfig::problems() const {
     if (!(rotary_pct >= 0.0 && rotary_pct <= 1.0))
         p.push_back("rotary_pct must be within [0, 1] (got " + std::to_string(rotary_pct) + ")");
     else if (heads > 0 && layer_width() % heads == 0 && rotary_dims() % 2 != 0)
-        p.push_back("rotary_pct " + std::to_string(rotary_pct) + " gives an odd number of rotary dims (" +
-                    std::to_string(rotary_dims()) + " of head_dim " + std::to_string(head_dim()) +
-                    "): rotary dims must be even");
+        p.push_back("rotary_pct " + std::to_string(rotary_pct) +
+                    " gives an odd number of rotary dims (" + std::to_string(rotary_dims()) +
+                    " of head_dim " + std::to_string(head_dim()) + "): rotary dims must be even");
     if (!(rotary_base > 0.0)) p.push_back("rotary_base must be positive");
     if (!(layer_norm_eps > 0.0)) p.push_back("layer_norm_eps must be positive");
     if (end_of_text_id < 0 || end_of_text_id >= vocab_rows)
-        p.push_back("end_of_text_id " + std::to_string(end_of_text_id) + " is outside the vocabulary (" +
-                    std::to_string(vocab_rows) + " rows)");
+        p.push_back("end_of_text_id " + std::to_string(end_of_text_id) +
+                    " is outside the vocabulary (" + std::to_string(vocab_rows) + " rows)");
     return p;
 }
 

@@ -14,20 +14,20 @@ const char* to_string(Architecture a);
 
 struct ModelConfig {
     Architecture architecture = Architecture::pythia;
-    std::int64_t vocab_rows = 50304;        // rows of embed_in / embed_out (>= tokenizer vocab)
-    std::int64_t embed_dim = 512;           // token embedding width (= hidden for Pythia)
-    std::int64_t context_dim = 256;         // Context-Pythia: width every layer runs at
-    std::int64_t layers = 6;                // GPT-NeoX layers
-    std::int64_t heads = 8;                 // attention heads per layer
-    std::int64_t intermediate = 2048;       // MLP width
-    double rotary_pct = 0.25;               // share of each head's dims that rotate
-    double rotary_base = 10000.0;           // RoPE base
-    std::int64_t max_positions = 2048;      // longest sequence the model is meant for
+    std::int64_t vocab_rows = 50304;    // rows of embed_in / embed_out (>= tokenizer vocab)
+    std::int64_t embed_dim = 512;       // token embedding width (= hidden for Pythia)
+    std::int64_t context_dim = 256;     // Context-Pythia: width every layer runs at
+    std::int64_t layers = 6;            // GPT-NeoX layers
+    std::int64_t heads = 8;             // attention heads per layer
+    std::int64_t intermediate = 2048;   // MLP width
+    double rotary_pct = 0.25;           // share of each head's dims that rotate
+    double rotary_base = 10000.0;       // RoPE base
+    std::int64_t max_positions = 2048;  // longest sequence the model is meant for
     double layer_norm_eps = 1e-5;
-    double init_std = 0.02;                 // N(0, init_std) for Linear/Embedding weights
-    double context_init_std = 0.1;          // ContextBlock Linear weight N(0, 0.1) (reference)
-    double context_bias_init_std = 0.01;    // ContextBlock Linear bias N(0, 0.01) (reference)
-    std::int64_t end_of_text_id = 50256;    // GPT-2's <|endoftext|>
+    double init_std = 0.02;               // N(0, init_std) for Linear/Embedding weights
+    double context_init_std = 0.1;        // ContextBlock Linear weight N(0, 0.1) (reference)
+    double context_bias_init_std = 0.01;  // ContextBlock Linear bias N(0, 0.01) (reference)
+    std::int64_t end_of_text_id = 50256;  // GPT-2's <|endoftext|>
 
     // Width the GPT-NeoX layers run at: embed_dim for Pythia, context_dim for Context-Pythia.
     std::int64_t layer_width() const {
@@ -52,7 +52,7 @@ struct ParameterCounts {
     std::int64_t layers = 0;         // all GPT-NeoX layers
     std::int64_t head = 0;           // final_layer_norm + embed_out
     std::int64_t total = 0;
-    std::int64_t trainable = 0;      // requires_grad
+    std::int64_t trainable = 0;  // requires_grad
 };
 
 // pythia-70m, context-pythia-70m (MODEL_SPEC.md), pythia-tiny, context-pythia-tiny (a few small

@@ -13,8 +13,10 @@ using torch::indexing::Slice;
 torch::Tensor GrowingSequence::append(const torch::Tensor& step) {
     const std::int64_t needed = length_ + step.size(2);
     if (!storage_.defined() || needed > storage_.size(2)) {
-        const std::int64_t capacity = std::max<std::int64_t>(needed, storage_.defined() ? 2 * storage_.size(2) : 16);
-        torch::Tensor grown = torch::empty({step.size(0), step.size(1), capacity, step.size(3)}, step.options());
+        const std::int64_t capacity =
+            std::max<std::int64_t>(needed, storage_.defined() ? 2 * storage_.size(2) : 16);
+        torch::Tensor grown =
+            torch::empty({step.size(0), step.size(1), capacity, step.size(3)}, step.options());
         if (length_ > 0) grown.narrow(2, 0, length_).copy_(storage_.narrow(2, 0, length_));
         storage_ = grown;
     }
@@ -23,7 +25,9 @@ torch::Tensor GrowingSequence::append(const torch::Tensor& step) {
     return view();
 }
 
-torch::Tensor GrowingSequence::view() const { return storage_.narrow(2, 0, length_); }
+torch::Tensor GrowingSequence::view() const {
+    return storage_.narrow(2, 0, length_);
+}
 
 std::int64_t GrowingSequence::used_bytes() const {
     return storage_.defined() ? static_cast<std::int64_t>(view().nbytes()) : 0;
@@ -62,7 +66,10 @@ KvCache CausalLm::make_cache() const {
 
 GptNeoxAttentionImpl::GptNeoxAttentionImpl(std::int64_t width, std::int64_t heads,
                                            std::int64_t rotary_dims, double rotary_base)
-    : heads_(heads), head_dim_(width / heads), rotary_dims_(rotary_dims), rotary_base_(rotary_base) {
+    : heads_(heads),
+      head_dim_(width / heads),
+      rotary_dims_(rotary_dims),
+      rotary_base_(rotary_base) {
     query_key_value = register_module("query_key_value", torch::nn::Linear(width, 3 * width));
     dense = register_module("dense", torch::nn::Linear(width, width));
 }
@@ -73,7 +80,8 @@ torch::Tensor GptNeoxAttentionImpl::rotate(const torch::Tensor& x, std::int64_t 
     auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(x.device());
     // inv_freq[i] = 1 / base^(2i / rotary_dims), angles = position x inv_freq.
     const torch::Tensor inv_freq =
-        1.0 / torch::pow(rotary_base_, torch::arange(0, rotary_dims_, 2, f32) / static_cast<double>(rotary_dims_));
+        1.0 / torch::pow(rotary_base_, torch::arange(0, rotary_dims_, 2, f32) /
+                                           static_cast<double>(rotary_dims_));
     const torch::Tensor positions = torch::arange(past, past + T, f32);
     const torch::Tensor angles = torch::outer(positions, inv_freq);  // (T, half)
     const torch::Tensor emb = torch::cat({angles, angles}, -1);      // (T, rotary_dims)
@@ -82,7 +90,9 @@ torch::Tensor GptNeoxAttentionImpl::rotate(const torch::Tensor& x, std::int64_t 
     const torch::Tensor pass = x.index({"...", Slice(rotary_dims_, torch::indexing::None)});
     // rotate_half([a, b]) = [-b, a] on the halves of the rotary slice.
     const torch::Tensor rotated_half =
-        torch::cat({-rot.index({"...", Slice(half, torch::indexing::None)}), rot.index({"...", Slice(0, half)})}, -1);
+        torch::cat({-rot.index({"...", Slice(half, torch::indexing::None)}),
+                    rot.index({"...", Slice(0, half)})},
+                   -1);
     return torch::cat({rot * cos + rotated_half * sin, pass}, -1);
 }
 
@@ -91,9 +101,10 @@ torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t
     const std::int64_t B = x.size(0), T = x.size(1), width = x.size(2);
     // Per head the fused projection holds [q | k | v]: view as (B, T, nh, 3 hs), then split.
     const torch::Tensor qkv = query_key_value(x).view({B, T, heads_, 3 * head_dim_});
-    torch::Tensor q = qkv.narrow(3, 0, head_dim_).permute({0, 2, 1, 3});              // (B, nh, T, hs)
-    torch::Tensor k = qkv.narrow(3, head_dim_, head_dim_).permute({0, 2, 1, 3});      // (B, nh, T, hs)
-    torch::Tensor v = qkv.narrow(3, 2 * head_dim_, head_dim_).permute({0, 2, 1, 3});  // (B, nh, T, hs)
+    torch::Tensor q = qkv.narrow(3, 0, head_dim_).permute({0, 2, 1, 3});          // (B, nh, T, hs)
+    torch::Tensor k = qkv.narrow(3, head_dim_, head_dim_).permute({0, 2, 1, 3});  // (B, nh, T, hs)
+    torch::Tensor v =
+        qkv.narrow(3, 2 * head_dim_, head_dim_).permute({0, 2, 1, 3});  // (B, nh, T, hs)
     q = rotate(q, past);
     k = rotate(k, past);
     if (keys) {
@@ -102,13 +113,16 @@ torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t
     }
     const std::int64_t S = k.size(2);
     // Scores in float32, scaled by 1/sqrt(hs); query i (absolute past + i) sees keys j <= past + i.
-    torch::Tensor scores = torch::matmul(q.to(torch::kFloat32), k.to(torch::kFloat32).transpose(-1, -2)) /
-                           std::sqrt(static_cast<double>(head_dim_));  // (B, nh, T, S)
+    torch::Tensor scores =
+        torch::matmul(q.to(torch::kFloat32), k.to(torch::kFloat32).transpose(-1, -2)) /
+        std::sqrt(static_cast<double>(head_dim_));  // (B, nh, T, S)
     const torch::Tensor future =
-        torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(past + 1);
+        torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
+            .triu(past + 1);
     scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
     const torch::Tensor probs = torch::softmax(scores, -1).to(v.dtype());
-    const torch::Tensor out = torch::matmul(probs, v).permute({0, 2, 1, 3}).reshape({B, T, width});  // (B, T, width)
+    const torch::Tensor out =
+        torch::matmul(probs, v).permute({0, 2, 1, 3}).reshape({B, T, width});  // (B, T, width)
     return dense(out);
 }
 
@@ -125,8 +139,10 @@ GptNeoxLayerImpl::GptNeoxLayerImpl(const ModelConfig& c) {
     const std::int64_t w = c.layer_width();
     const auto ln = torch::nn::LayerNormOptions({w}).eps(c.layer_norm_eps);
     input_layernorm = register_module("input_layernorm", torch::nn::LayerNorm(ln));
-    post_attention_layernorm = register_module("post_attention_layernorm", torch::nn::LayerNorm(ln));
-    attention = register_module("attention", GptNeoxAttention(w, c.heads, c.rotary_dims(), c.rotary_base));
+    post_attention_layernorm =
+        register_module("post_attention_layernorm", torch::nn::LayerNorm(ln));
+    attention =
+        register_module("attention", GptNeoxAttention(w, c.heads, c.rotary_dims(), c.rotary_base));
     mlp = register_module("mlp", GptNeoxMlp(w, c.intermediate));
 }
 
@@ -145,8 +161,8 @@ ContextFnnImpl::ContextFnnImpl(std::int64_t in_features, std::int64_t out_featur
 
 ContextLayerImpl::ContextLayerImpl(std::int64_t context_dim, std::int64_t embed_dim, double eps) {
     fnn = register_module("fnn", ContextFnn(context_dim + embed_dim, context_dim));
-    context_norm = register_module("context_norm",
-                                   torch::nn::LayerNorm(torch::nn::LayerNormOptions({context_dim}).eps(eps)));
+    context_norm = register_module(
+        "context_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({context_dim}).eps(eps)));
 }
 
 ContextBlockImpl::ContextBlockImpl(std::int64_t context_dim, std::int64_t embed_dim, double eps)
@@ -155,7 +171,8 @@ ContextBlockImpl::ContextBlockImpl(std::int64_t context_dim, std::int64_t embed_
 }
 
 torch::nn::Linear ContextBlockImpl::linear() const {
-    return torch::nn::Linear(std::dynamic_pointer_cast<torch::nn::LinearImpl>(layer->fnn->fnn->ptr(0)));
+    return torch::nn::Linear(
+        std::dynamic_pointer_cast<torch::nn::LinearImpl>(layer->fnn->fnn->ptr(0)));
 }
 
 torch::Tensor ContextBlockImpl::step(const torch::Tensor& prev, const torch::Tensor& embed) {
@@ -170,15 +187,19 @@ torch::Tensor ContextBlockImpl::forward(const torch::Tensor& embeds, const torch
     const torch::nn::Linear lin = linear();
     // W [c; e] + b = W_c c + (W_e e + b): the token half does not depend on the recurrence, so
     // it is one matmul over all positions; only the context_dim x context_dim part loops.
-    const torch::Tensor w_context = lin->weight.narrow(1, 0, context_dim_);                     // (C, C)
-    const torch::Tensor w_embed = lin->weight.narrow(1, context_dim_, lin->weight.size(1) - context_dim_);
-    const torch::Tensor token_part = torch::addmm(lin->bias, embeds.reshape({B * T, -1}), w_embed.t())
-                                         .view({B, T, context_dim_});                        // (B, T, C)
-    torch::Tensor c = initial.defined() ? initial : torch::zeros({B, context_dim_}, embeds.options());
+    const torch::Tensor w_context = lin->weight.narrow(1, 0, context_dim_);  // (C, C)
+    const torch::Tensor w_embed =
+        lin->weight.narrow(1, context_dim_, lin->weight.size(1) - context_dim_);
+    const torch::Tensor token_part =
+        torch::addmm(lin->bias, embeds.reshape({B * T, -1}), w_embed.t())
+            .view({B, T, context_dim_});  // (B, T, C)
+    torch::Tensor c =
+        initial.defined() ? initial : torch::zeros({B, context_dim_}, embeds.options());
     std::vector<torch::Tensor> contexts;
     contexts.reserve(T);
     for (std::int64_t t = 0; t < T; ++t) {
-        const torch::Tensor delta = torch::gelu(torch::addmm(token_part.select(1, t), c, w_context.t()));
+        const torch::Tensor delta =
+            torch::gelu(torch::addmm(token_part.select(1, t), c, w_context.t()));
         c = layer->context_norm(c + delta);  // (B, C)
         contexts.push_back(c);
     }
@@ -193,7 +214,8 @@ GptNeoxBodyImpl::GptNeoxBodyImpl(const ModelConfig& c) {
     layers = register_module("layers", torch::nn::ModuleList());
     for (std::int64_t i = 0; i < c.layers; ++i) layers->push_back(GptNeoxLayer(c));
     final_layer_norm = register_module(
-        "final_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
+        "final_layer_norm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
 }
 
 namespace {
@@ -207,19 +229,23 @@ torch::Tensor run_layers(torch::nn::ModuleList& layers, torch::Tensor h, KvCache
 }
 
 void check_ids(const torch::Tensor& ids, const ModelConfig& c) {
-    TORCH_CHECK(ids.dim() == 2 && ids.scalar_type() == torch::kInt64, "ids must be (batch, tokens) int64");
+    TORCH_CHECK(ids.dim() == 2 && ids.scalar_type() == torch::kInt64,
+                "ids must be (batch, tokens) int64");
     if (ids.numel() == 0) return;
     const std::int64_t lo = ids.min().item<std::int64_t>(), hi = ids.max().item<std::int64_t>();
     if (lo < 0 || hi >= c.vocab_rows)
-        throw Error("token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the model's vocabulary (0.." +
-                    std::to_string(c.vocab_rows - 1) + ")");
+        throw Error("token id " + std::to_string(lo < 0 ? lo : hi) +
+                    " is outside the model's vocabulary (0.." + std::to_string(c.vocab_rows - 1) +
+                    ")");
 }
 
 }  // namespace
 
 PythiaModel::PythiaModel(const ModelConfig& c) : CausalLm(c) {
     gpt_neox = register_module("gpt_neox", GptNeoxBody(c));
-    embed_out = register_module("embed_out", torch::nn::Linear(torch::nn::LinearOptions(c.embed_dim, c.vocab_rows).bias(false)));
+    embed_out = register_module(
+        "embed_out",
+        torch::nn::Linear(torch::nn::LinearOptions(c.embed_dim, c.vocab_rows).bias(false)));
 }
 
 torch::Tensor PythiaModel::forward(const torch::Tensor& ids, KvCache* cache) {
@@ -233,16 +259,23 @@ torch::Tensor PythiaModel::forward(const torch::Tensor& ids, KvCache* cache) {
 ContextPythiaModel::ContextPythiaModel(const ModelConfig& c) : CausalLm(c) {
     embed_in = register_module("embed_in", torch::nn::Embedding(c.vocab_rows, c.embed_dim));
     embed_norm = register_module(
-        "embed_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
-    context_block = register_module("context_block", ContextBlock(c.context_dim, c.embed_dim, c.layer_norm_eps));
+        "embed_norm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
+    context_block = register_module("context_block",
+                                    ContextBlock(c.context_dim, c.embed_dim, c.layer_norm_eps));
     layers = register_module("layers", torch::nn::ModuleList());
     for (std::int64_t i = 0; i < c.layers; ++i) layers->push_back(GptNeoxLayer(c));
     final_layer_norm = register_module(
-        "final_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.context_dim}).eps(c.layer_norm_eps)));
-    embed_out = register_module("embed_out", torch::nn::Linear(torch::nn::LinearOptions(c.context_dim, c.vocab_rows).bias(false)));
+        "final_layer_norm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.context_dim}).eps(c.layer_norm_eps)));
+    embed_out = register_module(
+        "embed_out",
+        torch::nn::Linear(torch::nn::LinearOptions(c.context_dim, c.vocab_rows).bias(false)));
 }
 
-torch::Tensor ContextPythiaModel::embed(const torch::Tensor& ids) { return embed_norm(embed_in(ids)); }
+torch::Tensor ContextPythiaModel::embed(const torch::Tensor& ids) {
+    return embed_norm(embed_in(ids));
+}
 
 torch::Tensor ContextPythiaModel::forward(const torch::Tensor& ids, KvCache* cache) {
     check_ids(ids, config_);

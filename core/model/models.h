@@ -15,7 +15,7 @@ namespace cp::model {
 // GPT-NeoX self-attention: one fused query_key_value projection, interleaved per head as
 // [q | k | v]; rotary embedding on the first rotary_dims of q and k; float32 softmax.
 class GptNeoxAttentionImpl : public torch::nn::Module {
-public:
+  public:
     GptNeoxAttentionImpl(std::int64_t width, std::int64_t heads, std::int64_t rotary_dims,
                          double rotary_base);
     // x: (B, T, width); positions start at `past` (the cached length). Appends to `keys` and
@@ -25,7 +25,7 @@ public:
 
     torch::nn::Linear query_key_value{nullptr}, dense{nullptr};
 
-private:
+  private:
     torch::Tensor rotate(const torch::Tensor& x, std::int64_t past) const;  // x: (B, nh, T, hs)
     std::int64_t heads_, head_dim_, rotary_dims_;
     double rotary_base_;
@@ -33,7 +33,7 @@ private:
 TORCH_MODULE(GptNeoxAttention);
 
 class GptNeoxMlpImpl : public torch::nn::Module {
-public:
+  public:
     GptNeoxMlpImpl(std::int64_t width, std::int64_t intermediate);
     torch::Tensor forward(const torch::Tensor& x);  // dense_4h_to_h(gelu_exact(dense_h_to_4h(x)))
     torch::nn::Linear dense_h_to_4h{nullptr}, dense_4h_to_h{nullptr};
@@ -41,7 +41,7 @@ public:
 TORCH_MODULE(GptNeoxMlp);
 
 class GptNeoxLayerImpl : public torch::nn::Module {
-public:
+  public:
     GptNeoxLayerImpl(const ModelConfig& config);
     torch::Tensor forward(const torch::Tensor& x, std::int64_t past, GrowingSequence* keys,
                           GrowingSequence* values);
@@ -54,14 +54,14 @@ TORCH_MODULE(GptNeoxLayer);
 // ContextBlock: c_t = LayerNorm(c_{t-1} + GELU(W [c_{t-1}; e_t] + b)), widths context_dim and
 // embed_dim. Parameter names: layer.fnn.fnn.0.{weight,bias}, layer.context_norm.{weight,bias}.
 class ContextFnnImpl : public torch::nn::Module {
-public:
+  public:
     ContextFnnImpl(std::int64_t in_features, std::int64_t out_features);
     torch::nn::Sequential fnn{nullptr};  // 0: Linear([context; embed] -> context), 1: exact GELU
 };
 TORCH_MODULE(ContextFnn);
 
 class ContextLayerImpl : public torch::nn::Module {
-public:
+  public:
     ContextLayerImpl(std::int64_t context_dim, std::int64_t embed_dim, double eps);
     ContextFnn fnn{nullptr};
     torch::nn::LayerNorm context_norm{nullptr};
@@ -69,7 +69,7 @@ public:
 TORCH_MODULE(ContextLayer);
 
 class ContextBlockImpl : public torch::nn::Module {
-public:
+  public:
     ContextBlockImpl(std::int64_t context_dim, std::int64_t embed_dim, double eps);
     // One step for a batch of independent (previous context, token embedding) pairs:
     // prev (N, context_dim), embed (N, embed_dim) -> (N, context_dim). Phase 1 uses this.
@@ -81,14 +81,14 @@ public:
     torch::nn::Linear linear() const;  // fnn.fnn.0
     ContextLayer layer{nullptr};
 
-private:
+  private:
     std::int64_t context_dim_;
 };
 TORCH_MODULE(ContextBlock);
 
 // A causal language model of either architecture.
 class CausalLm : public torch::nn::Module {
-public:
+  public:
     explicit CausalLm(const ModelConfig& config) : config_(config) {}
     const ModelConfig& config() const { return config_; }
     // ids: (B, T) int64 -> logits (B, T, vocab_rows). With a cache, positions continue from
@@ -96,13 +96,13 @@ public:
     virtual torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr) = 0;
     KvCache make_cache() const;
 
-protected:
+  protected:
     ModelConfig config_;
 };
 
 // The GPT-NeoX body, registered as `gpt_neox` so names read gpt_neox.layers.0...
 class GptNeoxBodyImpl : public torch::nn::Module {
-public:
+  public:
     explicit GptNeoxBodyImpl(const ModelConfig& config);
     torch::nn::Embedding embed_in{nullptr};
     torch::nn::ModuleList layers{nullptr};
@@ -111,7 +111,7 @@ public:
 TORCH_MODULE(GptNeoxBody);
 
 class PythiaModel : public CausalLm {
-public:
+  public:
     explicit PythiaModel(const ModelConfig& config);
     torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr) override;
     GptNeoxBody gpt_neox{nullptr};
@@ -119,7 +119,7 @@ public:
 };
 
 class ContextPythiaModel : public CausalLm {
-public:
+  public:
     explicit ContextPythiaModel(const ModelConfig& config);
     torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr) override;
     // embed_norm(embed_in(ids)): the token embeddings the ContextBlock reads.

@@ -20,8 +20,8 @@ constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;  // as the reference imp
 
 bool parse_dtype(const std::string& s, DType* d) {
     static const std::map<std::string, DType> names = {
-        {"F64", DType::F64}, {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16},
-        {"I64", DType::I64}, {"I32", DType::I32}, {"I16", DType::I16}, {"I8", DType::I8},
+        {"F64", DType::F64}, {"F32", DType::F32},  {"F16", DType::F16}, {"BF16", DType::BF16},
+        {"I64", DType::I64}, {"I32", DType::I32},  {"I16", DType::I16}, {"I8", DType::I8},
         {"U8", DType::U8},   {"BOOL", DType::BOOL}};
     const auto it = names.find(s);
     if (it == names.end()) return false;
@@ -33,26 +33,46 @@ bool parse_dtype(const std::string& s, DType* d) {
 
 const char* to_string(DType d) {
     switch (d) {
-        case DType::F64: return "F64";
-        case DType::F32: return "F32";
-        case DType::F16: return "F16";
-        case DType::BF16: return "BF16";
-        case DType::I64: return "I64";
-        case DType::I32: return "I32";
-        case DType::I16: return "I16";
-        case DType::I8: return "I8";
-        case DType::U8: return "U8";
-        case DType::BOOL: return "BOOL";
+        case DType::F64:
+            return "F64";
+        case DType::F32:
+            return "F32";
+        case DType::F16:
+            return "F16";
+        case DType::BF16:
+            return "BF16";
+        case DType::I64:
+            return "I64";
+        case DType::I32:
+            return "I32";
+        case DType::I16:
+            return "I16";
+        case DType::I8:
+            return "I8";
+        case DType::U8:
+            return "U8";
+        case DType::BOOL:
+            return "BOOL";
     }
     return "?";
 }
 
 std::size_t dtype_bytes(DType d) {
     switch (d) {
-        case DType::F64: case DType::I64: return 8;
-        case DType::F32: case DType::I32: return 4;
-        case DType::F16: case DType::BF16: case DType::I16: return 2;
-        case DType::I8: case DType::U8: case DType::BOOL: return 1;
+        case DType::F64:
+        case DType::I64:
+            return 8;
+        case DType::F32:
+        case DType::I32:
+            return 4;
+        case DType::F16:
+        case DType::BF16:
+        case DType::I16:
+            return 2;
+        case DType::I8:
+        case DType::U8:
+        case DType::BOOL:
+            return 1;
     }
     return 1;
 }
@@ -67,14 +87,18 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
     const std::string where = "safetensors file '" + path.string() + "'";
     file_ = data::MappedFile(path);
     const std::uint64_t size = file_.size();
-    if (size < 8) throw Error(where + " is truncated: " + std::to_string(size) + " bytes, not even a header length");
+    if (size < 8)
+        throw Error(where + " is truncated: " + std::to_string(size) +
+                    " bytes, not even a header length");
     std::uint64_t header_len = 0;
     for (int b = 0; b < 8; ++b) header_len |= std::uint64_t{file_.data()[b]} << (8 * b);
     if (header_len > size - 8)
         throw Error(where + ": header length " + std::to_string(header_len) +
-                    " is larger than the file (" + std::to_string(size) + " bytes): truncated or not safetensors");
+                    " is larger than the file (" + std::to_string(size) +
+                    " bytes): truncated or not safetensors");
     if (header_len > kMaxHeaderBytes)
-        throw Error(where + ": header of " + std::to_string(header_len) + " bytes exceeds the 100 MiB limit");
+        throw Error(where + ": header of " + std::to_string(header_len) +
+                    " bytes exceeds the 100 MiB limit");
     data_start_ = 8 + header_len;
     const std::uint64_t data_size = size - data_start_;
 
@@ -92,7 +116,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
         if (name == "__metadata__") {
             if (!value.is_object()) throw Error(where + ": __metadata__ is not an object");
             for (const auto& [k, v] : value.items()) {
-                if (!v.is_string()) throw Error(where + ": __metadata__ value '" + k + "' is not a string");
+                if (!v.is_string())
+                    throw Error(where + ": __metadata__ value '" + k + "' is not a string");
                 metadata_[k] = v.get<std::string>();
             }
             continue;
@@ -103,14 +128,16 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
             throw Error(what + " lacks dtype, shape or data_offsets");
         TensorEntry e;
         e.name = name;
-        if (!value["dtype"].is_string() || !parse_dtype(value["dtype"].get<std::string>(), &e.dtype))
+        if (!value["dtype"].is_string() ||
+            !parse_dtype(value["dtype"].get<std::string>(), &e.dtype))
             throw Error(what + " has unknown dtype " + value["dtype"].dump());
         const json& shape = value["shape"];
         if (!shape.is_array()) throw Error(what + ": shape is not an array");
         // Element count with overflow checks: a hostile shape must not wrap around to a small size.
         std::uint64_t numel = 1;
         for (const json& s : shape) {
-            if (!s.is_number_unsigned()) throw Error(what + ": shape has a negative or non-integer size");
+            if (!s.is_number_unsigned())
+                throw Error(what + ": shape has a negative or non-integer size");
             const std::uint64_t dim = s.get<std::uint64_t>();
             if (dim > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
                 (dim != 0 && numel > std::numeric_limits<std::uint64_t>::max() / dim))
@@ -132,8 +159,8 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
         if (numel > std::numeric_limits<std::uint64_t>::max() / dtype_bytes(e.dtype) ||
             numel * dtype_bytes(e.dtype) != bytes)
             throw Error(what + ": shape " + shape.dump() + " of " + to_string(e.dtype) + " needs " +
-                        std::to_string(numel * dtype_bytes(e.dtype)) + " bytes but its offsets hold " +
-                        std::to_string(bytes));
+                        std::to_string(numel * dtype_bytes(e.dtype)) +
+                        " bytes but its offsets hold " + std::to_string(bytes));
         tensors_[name] = std::move(e);
     }
     for (const auto& [name, e] : tensors_) by_offset.push_back(&e);
@@ -169,7 +196,8 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
         std::uint64_t numel = 1;
         for (std::int64_t s : t->shape) numel *= static_cast<std::uint64_t>(s);
         const std::uint64_t bytes = numel * dtype_bytes(t->dtype);
-        header[t->name] = {{"dtype", to_string(t->dtype)}, {"shape", t->shape},
+        header[t->name] = {{"dtype", to_string(t->dtype)},
+                           {"shape", t->shape},
                            {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
     }
@@ -177,7 +205,8 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
     head.append((8 - head.size() % 8) % 8, ' ');  // data starts 8-byte aligned, as HF writes it
     std::string out;
     out.reserve(8 + head.size() + offset);
-    for (int b = 0; b < 8; ++b) out += static_cast<char>((std::uint64_t{head.size()} >> (8 * b)) & 0xFF);
+    for (int b = 0; b < 8; ++b)
+        out += static_cast<char>((std::uint64_t{head.size()} >> (8 * b)) & 0xFF);
     out += head;
     for (const TensorBytes* t : sorted) {
         std::uint64_t numel = 1;

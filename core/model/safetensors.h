@@ -26,7 +26,7 @@ struct TensorEntry {
 };
 
 class SafetensorsFile {
-public:
+  public:
     // Throws cp::Error naming the file and the first problem found (truncated file, header
     // larger than the file, unknown dtype, shape that does not match its bytes, offsets out of
     // range or overlapping, ...). Nothing is allocated from sizes the file claims.
@@ -40,7 +40,7 @@ public:
     // The raw little-endian bytes of a tensor, inside the mapping.
     const unsigned char* data(const TensorEntry& entry) const;
 
-private:
+  private:
     std::filesystem::path path_;
     data::MappedFile file_;
     std::uint64_t data_start_ = 0;

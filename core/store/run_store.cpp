@@ -15,7 +15,7 @@ namespace {
 
 // One prepared statement, finalised on scope exit; every value is bound, never spliced.
 class Statement {
-public:
+  public:
     Statement(sqlite3* db, const char* sql) : db_(db) {
         if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
             throw Error(std::string("database error: ") + sqlite3_errmsg(db));
@@ -24,14 +24,17 @@ public:
     Statement& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
     Statement& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
     Statement& bind(int i, const std::string& v) {
-        return check(sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+        return check(
+            sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
     }
     bool step() {
         const int rc = sqlite3_step(stmt_);
         if (rc == SQLITE_ROW) return true;
         if (rc == SQLITE_DONE) return false;
         throw Error(std::string("database error: ") + sqlite3_errmsg(db_) +
-                    (rc == SQLITE_FULL ? " (the disk is full)" : rc == SQLITE_READONLY ? " (the database is read-only)" : ""));
+                    (rc == SQLITE_FULL       ? " (the disk is full)"
+                     : rc == SQLITE_READONLY ? " (the database is read-only)"
+                                             : ""));
     }
     void reset() {
         sqlite3_reset(stmt_);
@@ -44,7 +47,7 @@ public:
         return t ? reinterpret_cast<const char*>(t) : "";
     }
 
-private:
+  private:
     Statement& check(int rc) {
         if (rc != SQLITE_OK) throw Error(std::string("database error: ") + sqlite3_errmsg(db_));
         return *this;
@@ -67,17 +70,21 @@ bool process_alive(std::int64_t pid) {
 
 }  // namespace
 
-RunStore::RunStore(const std::string& path) : path_(path), last_flush_(std::chrono::steady_clock::now()) {
+RunStore::RunStore(const std::string& path)
+    : path_(path), last_flush_(std::chrono::steady_clock::now()) {
     const std::filesystem::path p(path);
     std::error_code ec;
     if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+        SQLITE_OK) {
         const std::string reason = db_ ? sqlite3_errmsg(db_) : "out of memory";
         sqlite3_close(db_);
         db_ = nullptr;
-        throw Error("cannot open the database '" + path + "': " + reason + " (choose another with --db)");
+        throw Error("cannot open the database '" + path + "': " + reason +
+                    " (choose another with --db)");
     }
-    sqlite3_busy_timeout(db_, 10000);  // another process writing: wait up to 10 s, then a clear error
+    sqlite3_busy_timeout(db_,
+                         10000);  // another process writing: wait up to 10 s, then a clear error
     try {
         // Reading the schema version is the first thing that touches the file: a file that is not
         // a database fails here, before anything is written.
@@ -89,7 +96,8 @@ RunStore::RunStore(const std::string& path) : path_(path), last_flush_(std::chro
         }
         if (v > kSchemaVersion)
             throw Error("database '" + path + "' has schema version " + std::to_string(v) +
-                        ", newer than this workbench's " + std::to_string(kSchemaVersion) + ": update the workbench");
+                        ", newer than this workbench's " + std::to_string(kSchemaVersion) +
+                        ": update the workbench");
         exec("PRAGMA journal_mode=WAL");
         exec("PRAGMA foreign_keys=ON");
         migrate();
@@ -99,7 +107,8 @@ RunStore::RunStore(const std::string& path) : path_(path), last_flush_(std::chro
         db_ = nullptr;
         const std::string what = e.what();
         if (what.find("file is not a database") != std::string::npos)
-            throw Error("'" + path + "' is not a workbench database (SQLite says: file is not a database)");
+            throw Error("'" + path +
+                        "' is not a workbench database (SQLite says: file is not a database)");
         throw;
     }
 }
@@ -156,9 +165,11 @@ void RunStore::recover_interrupted() {
     {
         Statement q(db_, "SELECT id, owner_pid FROM runs WHERE status = 'running'");
         while (q.step())
-            if (q.integer(1) != ::getpid() && !process_alive(q.integer(1))) stale.push_back(q.integer(0));
+            if (q.integer(1) != ::getpid() && !process_alive(q.integer(1)))
+                stale.push_back(q.integer(0));
     }
-    for (std::int64_t id : stale) finish_run(id, "interrupted", "the process running it ended without finishing");
+    for (std::int64_t id : stale)
+        finish_run(id, "interrupted", "the process running it ended without finishing");
     recovered_ = stale;
 }
 
@@ -168,12 +179,19 @@ std::int64_t RunStore::create_experiment(const std::string& name, const std::str
     return sqlite3_last_insert_rowid(db_);
 }
 
-std::int64_t RunStore::create_run(std::int64_t experiment_id, const std::string& model, const std::string& phase,
-                                  const std::string& device, const std::string& name) {
+std::int64_t RunStore::create_run(std::int64_t experiment_id, const std::string& model,
+                                  const std::string& phase, const std::string& device,
+                                  const std::string& name) {
     Statement s(db_,
-                "INSERT INTO runs(experiment_id, model, phase, status, started_at, device, name, owner_pid) "
+                "INSERT INTO runs(experiment_id, model, phase, status, started_at, device, name, "
+                "owner_pid) "
                 "VALUES(?, ?, ?, 'running', ?, ?, ?, ?)");
-    s.bind(1, experiment_id).bind(2, model).bind(3, phase).bind(4, now_utc()).bind(5, device).bind(6, name)
+    s.bind(1, experiment_id)
+        .bind(2, model)
+        .bind(3, phase)
+        .bind(4, now_utc())
+        .bind(5, device)
+        .bind(6, name)
         .bind(7, static_cast<std::int64_t>(::getpid()))
         .step();
     return sqlite3_last_insert_rowid(db_);
@@ -191,9 +209,16 @@ void RunStore::flush() {
     if (pending_.empty()) return;
     exec("BEGIN IMMEDIATE");
     try {
-        Statement s(db_, "INSERT INTO metrics(run_id, name, step, epoch, value, wall_time) VALUES(?, ?, ?, ?, ?, ?)");
+        Statement s(db_,
+                    "INSERT INTO metrics(run_id, name, step, epoch, value, wall_time) VALUES(?, ?, "
+                    "?, ?, ?, ?)");
         for (const MetricPoint& p : pending_) {
-            s.bind(1, p.run_id).bind(2, p.name).bind(3, p.step).bind(4, p.epoch).bind(5, p.value).bind(6, p.wall_time);
+            s.bind(1, p.run_id)
+                .bind(2, p.name)
+                .bind(3, p.step)
+                .bind(4, p.epoch)
+                .bind(5, p.value)
+                .bind(6, p.wall_time);
             s.step();
             s.reset();
         }
@@ -211,16 +236,18 @@ void RunStore::set_result(std::int64_t run_id, const std::string& name, double v
 }
 
 void RunStore::set_text(std::int64_t run_id, const std::string& column, const std::string& value) {
-    const char* sql = column == "checkpoint_path" ? "UPDATE runs SET checkpoint_path = ? WHERE id = ?"
-                      : column == "notes"         ? "UPDATE runs SET notes = ? WHERE id = ?"
-                      : column == "name"          ? "UPDATE runs SET name = ? WHERE id = ?"
-                                                  : nullptr;
+    const char* sql = column == "checkpoint_path"
+                          ? "UPDATE runs SET checkpoint_path = ? WHERE id = ?"
+                      : column == "notes" ? "UPDATE runs SET notes = ? WHERE id = ?"
+                      : column == "name"  ? "UPDATE runs SET name = ? WHERE id = ?"
+                                          : nullptr;
     if (!sql) throw Error("internal error: runs has no editable column '" + column + "'");
     Statement s(db_, sql);
     s.bind(1, value).bind(2, run_id).step();
 }
 
-void RunStore::finish_run(std::int64_t run_id, const std::string& status, const std::string& error) {
+void RunStore::finish_run(std::int64_t run_id, const std::string& status,
+                          const std::string& error) {
     flush();
     Statement s(db_, "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?");
     s.bind(1, status).bind(2, now_utc()).bind(3, error).bind(4, run_id).step();
@@ -228,24 +255,28 @@ void RunStore::finish_run(std::int64_t run_id, const std::string& status, const 
 
 std::vector<ExperimentRow> RunStore::experiments() {
     std::vector<ExperimentRow> out;
-    Statement q(db_, "SELECT id, name, created_at, params_json, notes FROM experiments ORDER BY id");
+    Statement q(db_,
+                "SELECT id, name, created_at, params_json, notes FROM experiments ORDER BY id");
     while (q.step()) out.push_back({q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4)});
     return out;
 }
 
 namespace {
 const char* kRunColumns =
-    "SELECT id, experiment_id, model, phase, status, started_at, finished_at, device, error, checkpoint_path, "
+    "SELECT id, experiment_id, model, phase, status, started_at, finished_at, device, error, "
+    "checkpoint_path, "
     "name, notes FROM runs ";
 RunRow read_run(Statement& q) {
-    return {q.integer(0), q.integer(1), q.text(2), q.text(3), q.text(4), q.text(5),
+    return {q.integer(0), q.integer(1), q.text(2), q.text(3), q.text(4),  q.text(5),
             q.text(6),    q.text(7),    q.text(8), q.text(9), q.text(10), q.text(11)};
 }
 }  // namespace
 
 std::vector<RunRow> RunStore::runs(std::optional<std::int64_t> experiment_id) {
     std::vector<RunRow> out;
-    Statement q(db_, (std::string(kRunColumns) + (experiment_id ? "WHERE experiment_id = ? " : "") + "ORDER BY id").c_str());
+    Statement q(db_, (std::string(kRunColumns) + (experiment_id ? "WHERE experiment_id = ? " : "") +
+                      "ORDER BY id")
+                         .c_str());
     if (experiment_id) q.bind(1, *experiment_id);
     while (q.step()) out.push_back(read_run(q));
     return out;
@@ -254,18 +285,23 @@ std::vector<RunRow> RunStore::runs(std::optional<std::int64_t> experiment_id) {
 RunRow RunStore::run(std::int64_t run_id) {
     Statement q(db_, (std::string(kRunColumns) + "WHERE id = ?").c_str());
     q.bind(1, run_id);
-    if (!q.step()) throw Error("no run " + std::to_string(run_id) + " in '" + path_ + "' (see 'context-pythia runs list')");
+    if (!q.step())
+        throw Error("no run " + std::to_string(run_id) + " in '" + path_ +
+                    "' (see 'context-pythia runs list')");
     return read_run(q);
 }
 
 std::vector<MetricPoint> RunStore::metrics(std::int64_t run_id, const std::string& name) {
     flush();
     std::vector<MetricPoint> out;
-    Statement q(db_, name.empty() ? "SELECT run_id, name, step, epoch, value, wall_time FROM metrics WHERE run_id = ? ORDER BY rowid"
-                                  : "SELECT run_id, name, step, epoch, value, wall_time FROM metrics WHERE run_id = ? AND name = ? ORDER BY rowid");
+    Statement q(db_, name.empty() ? "SELECT run_id, name, step, epoch, value, wall_time FROM "
+                                    "metrics WHERE run_id = ? ORDER BY rowid"
+                                  : "SELECT run_id, name, step, epoch, value, wall_time FROM "
+                                    "metrics WHERE run_id = ? AND name = ? ORDER BY rowid");
     q.bind(1, run_id);
     if (!name.empty()) q.bind(2, name);
-    while (q.step()) out.push_back({q.integer(0), q.text(1), q.integer(2), q.integer(3), q.real(4), q.real(5)});
+    while (q.step())
+        out.push_back({q.integer(0), q.text(1), q.integer(2), q.integer(3), q.real(4), q.real(5)});
     return out;
 }
 

@@ -21,12 +21,13 @@ struct MetricPoint {
     std::int64_t step = 0;
     std::int64_t epoch = 0;  // -1 when not per epoch
     double value = 0;
-    double wall_time = 0;    // seconds since the run started
+    double wall_time = 0;  // seconds since the run started
 };
 
 struct RunRow {
     std::int64_t id = 0, experiment_id = 0;
-    std::string model, phase, status, started_at, finished_at, device, error, checkpoint_path, name, notes;
+    std::string model, phase, status, started_at, finished_at, device, error, checkpoint_path, name,
+        notes;
 };
 
 struct ExperimentRow {
@@ -35,7 +36,7 @@ struct ExperimentRow {
 };
 
 class RunStore {
-public:
+  public:
     // Opens (creating when missing) the database; throws cp::Error naming the path for a file
     // that is not a database, a newer schema, or an unwritable location.
     explicit RunStore(const std::string& path);
@@ -48,13 +49,15 @@ public:
     const std::vector<std::int64_t>& recovered_runs() const { return recovered_; }
 
     std::int64_t create_experiment(const std::string& name, const std::string& params_json);
-    std::int64_t create_run(std::int64_t experiment_id, const std::string& model, const std::string& phase,
-                            const std::string& device, const std::string& name = "");
+    std::int64_t create_run(std::int64_t experiment_id, const std::string& model,
+                            const std::string& phase, const std::string& device,
+                            const std::string& name = "");
     // Buffered: written in one transaction every `flush_every` points or half a second.
     void add_metric(const MetricPoint& point);
     void flush();
     void set_result(std::int64_t run_id, const std::string& name, double value);
-    void set_text(std::int64_t run_id, const std::string& column, const std::string& value);  // checkpoint_path, notes, name
+    void set_text(std::int64_t run_id, const std::string& column,
+                  const std::string& value);  // checkpoint_path, notes, name
     // status: finished, stopped, failed, diverged, interrupted.
     void finish_run(std::int64_t run_id, const std::string& status, const std::string& error = "");
 
@@ -65,7 +68,7 @@ public:
     std::vector<std::pair<std::string, double>> results(std::int64_t run_id);
     std::string integrity_check();
 
-private:
+  private:
     void exec(const char* sql);
     void migrate();
     void recover_interrupted();

@@ -4,13 +4,14 @@ namespace cp::train {
 
 OacdLoss oacd_loss(const torch::Tensor& x, double centroid_weight) {
     const double n = static_cast<double>(x.size(0));
-    const torch::Tensor mean = x.mean(0);                                  // (d)
+    const torch::Tensor mean = x.mean(0);                                   // (d)
     const torch::Tensor dispersion = -torch::frobenius_norm(x - mean) / n;  // scalar
-    const torch::Tensor centroid = mean.pow(2).sum();                      // scalar
+    const torch::Tensor centroid = mean.pow(2).sum();                       // scalar
     return {dispersion + centroid_weight * centroid, dispersion, centroid};
 }
 
-double convergence_rate(const torch::Tensor& current, const torch::Tensor& previous, double threshold) {
+double convergence_rate(const torch::Tensor& current, const torch::Tensor& previous,
+                        double threshold) {
     const torch::Tensor change = (current - previous).pow(2).mean(1);  // (n)
     return (change < threshold).to(torch::kFloat64).mean().item<double>();
 }
@@ -22,11 +23,14 @@ double effective_rank(const torch::Tensor& x) {
     return std::exp(-(nz * nz.log()).sum().item<double>());
 }
 
-double dispersion(const torch::Tensor& x) { return (x - x.mean(0)).norm(2, 1).mean().item<double>(); }
+double dispersion(const torch::Tensor& x) {
+    return (x - x.mean(0)).norm(2, 1).mean().item<double>();
+}
 
 double mean_pairwise_cosine(const torch::Tensor& x) {
     const std::int64_t n = x.size(0);
-    const torch::Tensor unit = x.to(torch::kFloat64) / x.to(torch::kFloat64).norm(2, 1, true).clamp_min(1e-12);
+    const torch::Tensor unit =
+        x.to(torch::kFloat64) / x.to(torch::kFloat64).norm(2, 1, true).clamp_min(1e-12);
     const torch::Tensor gram = unit.matmul(unit.t());  // (n, n)
     return ((gram.sum() - gram.diagonal().sum()) / static_cast<double>(n * (n - 1))).item<double>();
 }

@@ -13,7 +13,8 @@ struct OacdLoss {
 OacdLoss oacd_loss(const torch::Tensor& contexts, double centroid_weight);
 
 // Share of rows whose mean squared change mean((C - P)^2) is below `threshold`.
-double convergence_rate(const torch::Tensor& current, const torch::Tensor& previous, double threshold);
+double convergence_rate(const torch::Tensor& current, const torch::Tensor& previous,
+                        double threshold);
 
 // exp(Shannon entropy of the normalised singular values) of the uncentred matrix (n, d).
 double effective_rank(const torch::Tensor& contexts);

@@ -8,9 +8,9 @@
 namespace cp::train {
 
 EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chunks,
-                          const std::vector<LastWordItem>& last_words, const std::vector<std::int64_t>& prompt,
-                          const EvalParams& params, std::int64_t batch_size, RunLogger& log,
-                          const std::atomic<bool>& stop) {
+                          const std::vector<LastWordItem>& last_words,
+                          const std::vector<std::int64_t>& prompt, const EvalParams& params,
+                          std::int64_t batch_size, RunLogger& log, const std::atomic<bool>& stop) {
     EvalResult r;
     const torch::Device device = model.parameters().front().device();
     // 1. Held-out documents: perplexity exp(mean CE) and token accuracy.
@@ -34,21 +34,26 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
         std::vector<std::int64_t> ids = item.context;
         ids.insert(ids.end(), item.target.begin(), item.target.end());
         const torch::Tensor input = torch::tensor(ids, torch::kInt64).view({1, -1}).to(device);
-        const torch::Tensor logp = torch::log_softmax(model.forward(input)[0].to(torch::kFloat32), -1);  // (T, V)
+        const torch::Tensor logp =
+            torch::log_softmax(model.forward(input)[0].to(torch::kFloat32), -1);  // (T, V)
         bool all = true;
         for (std::size_t k = 0; k < item.target.size(); ++k) {
-            const std::int64_t pos = static_cast<std::int64_t>(item.context.size() + k) - 1;  // predicts target[k]
+            const std::int64_t pos =
+                static_cast<std::int64_t>(item.context.size() + k) - 1;  // predicts target[k]
             const torch::Tensor row = logp[pos];
             all = all && row.argmax().item<std::int64_t>() == item.target[k];
             target_nll -= row[item.target[k]].item<double>();
             ++target_tokens;
         }
         correct += all ? 1 : 0;
-        if (i % 20 == 0) log.progress(static_cast<std::int64_t>(i), static_cast<std::int64_t>(last_words.size()), 0);
+        if (i % 20 == 0)
+            log.progress(static_cast<std::int64_t>(i), static_cast<std::int64_t>(last_words.size()),
+                         0);
     }
     r.last_word_passages = static_cast<std::int64_t>(last_words.size());
     if (!last_words.empty()) {
-        r.last_word_accuracy = static_cast<double>(correct) / static_cast<double>(last_words.size());
+        r.last_word_accuracy =
+            static_cast<double>(correct) / static_cast<double>(last_words.size());
         r.last_word_ppl = std::exp(target_nll / static_cast<double>(target_tokens));
     }
     log.result("last_word_accuracy", r.last_word_accuracy);
@@ -65,10 +70,13 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
     for (std::int64_t target : params.kv_lengths) {
         while (cache.length < target && !stop.load()) {
             const auto t0 = std::chrono::steady_clock::now();
-            const torch::Tensor logits = model.forward(torch::tensor({next}, torch::kInt64).view({1, 1}).to(device), &cache);
+            const torch::Tensor logits =
+                model.forward(torch::tensor({next}, torch::kInt64).view({1, 1}).to(device), &cache);
             ++next_prompt;
-            next = next_prompt < prompt.size() ? prompt[next_prompt] : logits[0][0].argmax().item<std::int64_t>();
-            generate_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            next = next_prompt < prompt.size() ? prompt[next_prompt]
+                                               : logits[0][0].argmax().item<std::int64_t>();
+            generate_seconds +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             ++generated;
         }
         if (stop.load()) break;
@@ -84,7 +92,8 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
         log.result("kv_state_bytes_at_" + at, static_cast<double>(m.state_bytes));
         log.metric("kv_bytes", m.tokens, -1, static_cast<double>(m.kv_bytes));
     }
-    if (generate_seconds > 0) r.generation_tokens_per_second = static_cast<double>(generated) / generate_seconds;
+    if (generate_seconds > 0)
+        r.generation_tokens_per_second = static_cast<double>(generated) / generate_seconds;
     log.result("generation_tokens_per_second", r.generation_tokens_per_second);
     model.train();
     return r;

@@ -27,8 +27,8 @@ struct EvalResult {
 // test_chunks: (n, seq_length + 1) from the held-out documents; prompt: real text ids for the
 // cache measurement. Results go to `log` as results.
 EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chunks,
-                          const std::vector<LastWordItem>& last_words, const std::vector<std::int64_t>& prompt,
-                          const EvalParams& params, std::int64_t batch_size, RunLogger& log,
-                          const std::atomic<bool>& stop);
+                          const std::vector<LastWordItem>& last_words,
+                          const std::vector<std::int64_t>& prompt, const EvalParams& params,
+                          std::int64_t batch_size, RunLogger& log, const std::atomic<bool>& stop);
 
 }  // namespace cp::train

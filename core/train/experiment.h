@@ -15,9 +15,9 @@
 namespace cp::train {
 
 struct ModelSummary {
-    std::string model;             // "context-pythia" or "pythia"
+    std::string model;  // "context-pythia" or "pythia"
     std::int64_t run_id = 0;
-    std::string status;            // finished, stopped, diverged, failed
+    std::string status;  // finished, stopped, diverged, failed
     model::ParameterCounts parameters;
     std::int64_t epochs_run = 0, best_epoch = -1;
     double best_val_ppl = 0, best_val_loss = 0, best_val_accuracy = 0;
@@ -48,7 +48,7 @@ struct DataBudget {
 };
 
 class Experiment {
-public:
+  public:
     // Validates params (throws cp::Error naming each bad field), prepares the token caches and
     // checks that the corpus holds enough text; nothing is written to the database yet.
     explicit Experiment(ExperimentParams params);
@@ -61,7 +61,7 @@ public:
     // current run failed in the store.
     ExperimentSummary run(ExperimentObserver* observer, const std::atomic<bool>& stop);
 
-private:
+  private:
     struct Data;
     ExperimentParams params_;
     DataBudget budget_;

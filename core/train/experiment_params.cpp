@@ -10,9 +10,12 @@ using nlohmann::json;
 
 const char* to_string(ModelChoice m) {
     switch (m) {
-        case ModelChoice::both: return "both";
-        case ModelChoice::context_pythia: return "context-pythia";
-        case ModelChoice::pythia: return "pythia";
+        case ModelChoice::both:
+            return "both";
+        case ModelChoice::context_pythia:
+            return "context-pythia";
+        case ModelChoice::pythia:
+            return "pythia";
     }
     return "?";
 }
@@ -21,31 +24,43 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
     std::vector<Problem> p;
     const auto required = [&](const char* field, const std::optional<std::int64_t>& v) {
         if (!v)
-            p.push_back({field, std::string(field) + " is required (it has no default: choose it for this experiment)"});
+            p.push_back(
+                {field, std::string(field) +
+                            " is required (it has no default: choose it for this experiment)"});
         else if (*v <= 0)
-            p.push_back({field, std::string(field) + " must be positive (got " + std::to_string(*v) + ")"});
+            p.push_back(
+                {field, std::string(field) + " must be positive (got " + std::to_string(*v) + ")"});
     };
     required("samples", samples);
     required("seq_length", seq_length);
     required("epochs", epochs);
     if (samples && *samples > 0 && *samples < 10)
-        p.push_back({"samples", "samples must be at least 10, so that the last 10% can validate (got " +
-                                    std::to_string(*samples) + ")"});
+        p.push_back(
+            {"samples", "samples must be at least 10, so that the last 10% can validate (got " +
+                            std::to_string(*samples) + ")"});
     if (seq_length && *seq_length > 0 && size == "70m" && *seq_length > 2048)
-        p.push_back({"seq_length", "seq_length " + std::to_string(*seq_length) + " exceeds the 2048 positions of the 70m presets"});
-    if (size != "tiny" && size != "70m") p.push_back({"size", "size must be 'tiny' or '70m' (got '" + size + "')"});
+        p.push_back({"seq_length", "seq_length " + std::to_string(*seq_length) +
+                                       " exceeds the 2048 positions of the 70m presets"});
+    if (size != "tiny" && size != "70m")
+        p.push_back({"size", "size must be 'tiny' or '70m' (got '" + size + "')"});
     if (corpora.empty()) p.push_back({"corpus", "at least one corpus is needed"});
     if (device != "auto" && device != "cpu" && device != "cuda")
         p.push_back({"device", "device must be auto, cpu or cuda (got '" + device + "')"});
     if (threads < 0) p.push_back({"threads", "threads must be 0 (torch's choice) or positive"});
     const auto positive = [&](const char* field, double v) {
-        if (!(v > 0)) p.push_back({field, std::string(field) + " must be positive (got " + std::to_string(v) + ")"});
+        if (!(v > 0))
+            p.push_back(
+                {field, std::string(field) + " must be positive (got " + std::to_string(v) + ")"});
     };
     const auto non_negative = [&](const char* field, double v) {
-        if (!(v >= 0)) p.push_back({field, std::string(field) + " must be zero or positive (got " + std::to_string(v) + ")"});
+        if (!(v >= 0))
+            p.push_back({field, std::string(field) + " must be zero or positive (got " +
+                                    std::to_string(v) + ")"});
     };
     const auto fraction = [&](const char* field, double v) {
-        if (!(v > 0 && v < 1)) p.push_back({field, std::string(field) + " must be between 0 and 1 (got " + std::to_string(v) + ")"});
+        if (!(v > 0 && v < 1))
+            p.push_back({field, std::string(field) + " must be between 0 and 1 (got " +
+                                    std::to_string(v) + ")"});
     };
     non_negative("phase1.centroid_weight", phase1.centroid_weight);
     non_negative("phase1.noise_std", phase1.noise_std);
@@ -57,7 +72,8 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
     positive("phase1.max_iterations", static_cast<double>(phase1.max_iterations));
     positive("phase1.batch_size", static_cast<double>(phase1.batch_size));
     positive("phase1.rank_sample", static_cast<double>(phase1.rank_sample));
-    if (phase1.cosine_sample < 2) p.push_back({"phase1.cosine_sample", "phase1.cosine_sample must be at least 2"});
+    if (phase1.cosine_sample < 2)
+        p.push_back({"phase1.cosine_sample", "phase1.cosine_sample must be at least 2"});
     positive("phase1.init_scale", phase1.init_scale);
     positive("phase2.learning_rate", phase2.learning_rate);
     non_negative("phase2.weight_decay", phase2.weight_decay);
@@ -71,13 +87,18 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
         if (eval.kv_lengths[i] <= 0 || (i > 0 && eval.kv_lengths[i] <= eval.kv_lengths[i - 1]))
             p.push_back({"eval.kv_lengths", "eval.kv_lengths must be positive and ascending"});
     if (!phase2.resume_from.empty() && models == ModelChoice::both)
-        p.push_back({"phase2.resume_from", "resuming continues one model's Phase 2: choose --models pythia or context-pythia"});
+        p.push_back(
+            {"phase2.resume_from",
+             "resuming continues one model's Phase 2: choose --models pythia or context-pythia"});
     if (!phase2.resume_from.empty() && !std::filesystem::exists(phase2.resume_from))
-        p.push_back({"phase2.resume_from", "checkpoint to resume from not found: '" + phase2.resume_from + "'"});
+        p.push_back({"phase2.resume_from",
+                     "checkpoint to resume from not found: '" + phase2.resume_from + "'"});
     if (phase1_only && (models == ModelChoice::pythia || ablation_untrained_context_block))
-        p.push_back({"phase1_only", "Phase 1 alone needs Context-Pythia and no untrained-ContextBlock ablation"});
+        p.push_back({"phase1_only",
+                     "Phase 1 alone needs Context-Pythia and no untrained-ContextBlock ablation"});
     if (ablation_untrained_context_block && models == ModelChoice::pythia)
-        p.push_back({"ablation", "the untrained-ContextBlock ablation needs Context-Pythia among the models"});
+        p.push_back({"ablation",
+                     "the untrained-ContextBlock ablation needs Context-Pythia among the models"});
     return p;
 }
 
@@ -90,7 +111,9 @@ void ExperimentParams::validate() const {
 }
 
 json ExperimentParams::to_json() const {
-    const auto opt = [](const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); };
+    const auto opt = [](const std::optional<std::int64_t>& v) {
+        return v ? json(*v) : json(nullptr);
+    };
     return {{"samples", opt(samples)},
             {"seq_length", opt(seq_length)},
             {"epochs", opt(epochs)},
@@ -150,8 +173,9 @@ ExperimentParams ExperimentParams::from_json(const json& j) {
         p.device = j.value("device", p.device);
         p.threads = j.value("threads", p.threads);
         const std::string models = j.value("models", "both");
-        p.models = models == "pythia" ? ModelChoice::pythia
-                   : models == "context-pythia" ? ModelChoice::context_pythia : ModelChoice::both;
+        p.models = models == "pythia"           ? ModelChoice::pythia
+                   : models == "context-pythia" ? ModelChoice::context_pythia
+                                                : ModelChoice::both;
         p.ablation_untrained_context_block = j.value("ablation_untrained_context_block", false);
         p.skip_evaluation = j.value("skip_evaluation", false);
         p.phase1_only = j.value("phase1_only", false);
@@ -185,7 +209,8 @@ ExperimentParams ExperimentParams::from_json(const json& j) {
         if (j.contains("eval")) {
             const json& a = j["eval"];
             p.eval.max_test_chunks = a.value("max_test_chunks", p.eval.max_test_chunks);
-            p.eval.max_lambada_passages = a.value("max_lambada_passages", p.eval.max_lambada_passages);
+            p.eval.max_lambada_passages =
+                a.value("max_lambada_passages", p.eval.max_lambada_passages);
             p.eval.kv_lengths = a.value("kv_lengths", p.eval.kv_lengths);
         }
     } catch (const json::exception& e) {

@@ -14,31 +14,31 @@ namespace cp::train {
 enum class ModelChoice { both, context_pythia, pythia };
 
 struct Phase1Params {
-    double centroid_weight = 0.1;          // w in dispersion + w x centroid
-    double noise_std = 0.05;               // Gaussian noise on the shifted previous contexts
-    double learning_rate = 0.003;          // Adam, one step per iteration
+    double centroid_weight = 0.1;  // w in dispersion + w x centroid
+    double noise_std = 0.05;       // Gaussian noise on the shifted previous contexts
+    double learning_rate = 0.003;  // Adam, one step per iteration
     double clip_grad_norm = 2.0;
-    double convergence_threshold = 0.03;   // a token has converged when mean((C - P)^2) < this
-    double convergence_target = 0.95;      // stop when this share of tokens has converged
+    double convergence_threshold = 0.03;  // a token has converged when mean((C - P)^2) < this
+    double convergence_target = 0.95;     // stop when this share of tokens has converged
     std::int64_t max_iterations = 100;
-    std::int64_t batch_size = 4096;        // tokens per OACD batch (workbench default)
-    std::int64_t rank_sample = 10000;      // contexts used for the effective rank
-    std::int64_t cosine_sample = 1000;     // contexts used for the mean pairwise cosine
-    double init_scale = 0.01;              // iteration 0: P = N(0, 1) x init_scale
+    std::int64_t batch_size = 4096;     // tokens per OACD batch (workbench default)
+    std::int64_t rank_sample = 10000;   // contexts used for the effective rank
+    std::int64_t cosine_sample = 1000;  // contexts used for the mean pairwise cosine
+    double init_scale = 0.01;           // iteration 0: P = N(0, 1) x init_scale
 };
 
 struct Phase2Params {
     double learning_rate = 1e-4;  // AdamW
     double weight_decay = 0.01;
     std::int64_t batch_size = 32;
-    std::int64_t patience = 0;          // epochs without a better validation perplexity before stopping
-    double validation_fraction = 0.1;   // the last 10% of chunks validate
-    double clip_grad_norm = 0.0;        // 0: off (the reference does not clip in Phase 2)
-    std::string resume_from;            // a Phase 2 checkpoint: continue after its epoch
+    std::int64_t patience = 0;  // epochs without a better validation perplexity before stopping
+    double validation_fraction = 0.1;  // the last 10% of chunks validate
+    double clip_grad_norm = 0.0;       // 0: off (the reference does not clip in Phase 2)
+    std::string resume_from;           // a Phase 2 checkpoint: continue after its epoch
 };
 
 struct EvalParams {
-    std::int64_t max_test_chunks = 256;      // seq_length-token chunks of the held-out documents
+    std::int64_t max_test_chunks = 256;  // seq_length-token chunks of the held-out documents
     std::int64_t max_lambada_passages = 200;
     std::vector<std::int64_t> kv_lengths = {128, 512, 2048};
 };
@@ -49,19 +49,19 @@ struct ExperimentParams {
     std::optional<std::int64_t> seq_length;  // tokens per chunk (inputs)
     std::optional<std::int64_t> epochs;      // Phase 2 epochs at most
 
-    std::string name;                                // free text; a default is made from the rest
-    std::string size = "tiny";                       // tiny | 70m: both models' presets
-    std::vector<std::string> corpora = {"brown"};    // names or paths
-    std::string tokenizer;                           // empty: the installed GPT-2 tokenizer
+    std::string name;                              // free text; a default is made from the rest
+    std::string size = "tiny";                     // tiny | 70m: both models' presets
+    std::vector<std::string> corpora = {"brown"};  // names or paths
+    std::string tokenizer;                         // empty: the installed GPT-2 tokenizer
     std::uint64_t seed = 0;
-    std::string device = "auto";                     // auto | cpu | cuda
-    std::int64_t threads = 0;                        // torch intra-op threads; 0: torch's choice
+    std::string device = "auto";  // auto | cpu | cuda
+    std::int64_t threads = 0;     // torch intra-op threads; 0: torch's choice
     ModelChoice models = ModelChoice::both;
-    bool ablation_untrained_context_block = false;   // Phase 2 of Context-Pythia without Phase 1
+    bool ablation_untrained_context_block = false;  // Phase 2 of Context-Pythia without Phase 1
     bool skip_evaluation = false;
-    bool phase1_only = false;                        // Phase 1 of the ContextBlock and nothing after
-    std::string db;                                  // empty: the workbench's default database
-    std::string checkpoint_dir;                      // empty: <data dir>/runs
+    bool phase1_only = false;    // Phase 1 of the ContextBlock and nothing after
+    std::string db;              // empty: the workbench's default database
+    std::string checkpoint_dir;  // empty: <data dir>/runs
 
     Phase1Params phase1;
     Phase2Params phase2;

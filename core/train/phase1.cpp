@@ -6,8 +6,9 @@
 
 namespace cp::train {
 
-Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& stream, const Phase1Params& params,
-                        std::uint64_t seed, RunLogger& log, const std::atomic<bool>& stop) {
+Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& stream,
+                        const Phase1Params& params, std::uint64_t seed, RunLogger& log,
+                        const std::atomic<bool>& stop) {
     using clock = std::chrono::steady_clock;
     const auto started = clock::now();
     torch::manual_seed(seed);
@@ -23,7 +24,8 @@ Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& s
     }
     auto block = model.context_block;
     for (auto& p : block->parameters()) p.set_requires_grad(true);
-    torch::optim::Adam optimizer(block->parameters(), torch::optim::AdamOptions(params.learning_rate));
+    torch::optim::Adam optimizer(block->parameters(),
+                                 torch::optim::AdamOptions(params.learning_rate));
 
     // 1. Iteration 0: previous contexts P = N(0, 1) x init_scale.
     torch::Tensor previous = torch::randn({n, d}, embeds.options()) * params.init_scale;  // (N, d)
@@ -36,14 +38,17 @@ Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& s
         }
         const auto iteration_start = clock::now();
         // 2. S = [0 ; P[:-1]] (the previous token's context) plus Gaussian noise.
-        torch::Tensor shifted = torch::cat({torch::zeros({1, d}, previous.options()), previous.narrow(0, 0, n - 1)});
+        torch::Tensor shifted =
+            torch::cat({torch::zeros({1, d}, previous.options()), previous.narrow(0, 0, n - 1)});
         shifted = shifted + torch::randn_like(shifted) * params.noise_std;
         optimizer.zero_grad();
         torch::Tensor current = torch::empty({n, d}, previous.options());
         double loss_sum = 0, dispersion_sum = 0, centroid_sum = 0;
         for (std::int64_t b = 0; b < batches; ++b) {
-            const std::int64_t start = b * params.batch_size, len = std::min(params.batch_size, n - start);
-            const torch::Tensor c = block->step(shifted.narrow(0, start, len), embeds.narrow(0, start, len));  // (len, d)
+            const std::int64_t start = b * params.batch_size,
+                               len = std::min(params.batch_size, n - start);
+            const torch::Tensor c = block->step(shifted.narrow(0, start, len),
+                                                embeds.narrow(0, start, len));  // (len, d)
             const OacdLoss l = oacd_loss(c, params.centroid_weight);
             // Gradients of all batches accumulate into one step: loss / num_batches each.
             (l.loss / static_cast<double>(batches)).backward();
@@ -52,7 +57,8 @@ Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& s
             dispersion_sum += l.dispersion.item<double>();
             centroid_sum += l.centroid.item<double>();
         }
-        if (params.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(block->parameters(), params.clip_grad_norm);
+        if (params.clip_grad_norm > 0)
+            torch::nn::utils::clip_grad_norm_(block->parameters(), params.clip_grad_norm);
         optimizer.step();  // one Adam step per iteration
 
         // 3. Convergence: share of tokens whose context moved less than the threshold.
@@ -61,7 +67,8 @@ Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& s
 
         const torch::Tensor ranked = sample_rows(current, params.rank_sample);
         const double er = effective_rank(ranked);
-        const double seconds = std::chrono::duration<double>(clock::now() - iteration_start).count();
+        const double seconds =
+            std::chrono::duration<double>(clock::now() - iteration_start).count();
         const double loss = loss_sum / static_cast<double>(batches);
         log.metric("oacd_loss", it, -1, loss);
         log.metric("dispersion_term", it, -1, dispersion_sum / static_cast<double>(batches));
@@ -69,7 +76,8 @@ Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& s
         log.metric("convergence_rate", it, -1, rate);
         log.metric("effective_rank", it, -1, er);
         log.metric("effective_rank_pct", it, -1, 100.0 * er / static_cast<double>(d));
-        log.metric("mean_pairwise_cosine", it, -1, mean_pairwise_cosine(sample_rows(current, params.cosine_sample)));
+        log.metric("mean_pairwise_cosine", it, -1,
+                   mean_pairwise_cosine(sample_rows(current, params.cosine_sample)));
         log.metric("dispersion", it, -1, dispersion(ranked));
         log.metric("seconds", it, -1, seconds);
         log.progress(it + 1, params.max_iterations, loss);

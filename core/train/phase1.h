@@ -21,7 +21,8 @@ struct Phase1Result {
 };
 
 // Trains model.context_block on `stream` (N token ids, int64, real text) in place.
-Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& stream, const Phase1Params& params,
-                        std::uint64_t seed, RunLogger& log, const std::atomic<bool>& stop);
+Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& stream,
+                        const Phase1Params& params, std::uint64_t seed, RunLogger& log,
+                        const std::atomic<bool>& stop);
 
 }  // namespace cp::train

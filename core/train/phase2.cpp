@@ -14,19 +14,24 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-torch::Device device_of(model::CausalLm& model) { return model.parameters().front().device(); }
+torch::Device device_of(model::CausalLm& model) {
+    return model.parameters().front().device();
+}
 
 }  // namespace
 
-LossAndAccuracy evaluate_chunks(model::CausalLm& model, const torch::Tensor& chunks, std::int64_t batch_size) {
+LossAndAccuracy evaluate_chunks(model::CausalLm& model, const torch::Tensor& chunks,
+                                std::int64_t batch_size) {
     torch::NoGradGuard no_grad;
     model.eval();
     const torch::Device device = device_of(model);
     double loss_sum = 0;
     std::int64_t correct = 0, tokens = 0;
     for (std::int64_t start = 0; start < chunks.size(0); start += batch_size) {
-        const torch::Tensor batch = chunks.narrow(0, start, std::min(batch_size, chunks.size(0) - start)).to(device);
-        const torch::Tensor inputs = batch.narrow(1, 0, batch.size(1) - 1), targets = batch.narrow(1, 1, batch.size(1) - 1);
+        const torch::Tensor batch =
+            chunks.narrow(0, start, std::min(batch_size, chunks.size(0) - start)).to(device);
+        const torch::Tensor inputs = batch.narrow(1, 0, batch.size(1) - 1),
+                            targets = batch.narrow(1, 1, batch.size(1) - 1);
         const torch::Tensor logits = model.forward(inputs);  // (B, T, V)
         loss_sum += F::cross_entropy(logits.reshape({-1, logits.size(2)}), targets.reshape({-1}),
                                      F::CrossEntropyFuncOptions().reduction(torch::kSum))
@@ -44,17 +49,19 @@ LossAndAccuracy evaluate_chunks(model::CausalLm& model, const torch::Tensor& chu
     return r;
 }
 
-Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunks, const torch::Tensor& val_chunks,
-                        const Phase2Params& params, std::int64_t epochs, std::uint64_t seed,
-                        const std::string& checkpoint_path, RunLogger& log, const std::atomic<bool>& stop) {
+Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunks,
+                        const torch::Tensor& val_chunks, const Phase2Params& params,
+                        std::int64_t epochs, std::uint64_t seed, const std::string& checkpoint_path,
+                        RunLogger& log, const std::atomic<bool>& stop) {
     using clock = std::chrono::steady_clock;
     torch::manual_seed(seed);
     const torch::Device device = device_of(model);
     std::vector<torch::Tensor> trainable;
     for (auto& p : model.parameters())
         if (p.requires_grad()) trainable.push_back(p);
-    torch::optim::AdamW optimizer(trainable,
-                                  torch::optim::AdamWOptions(params.learning_rate).weight_decay(params.weight_decay));
+    torch::optim::AdamW optimizer(
+        trainable,
+        torch::optim::AdamWOptions(params.learning_rate).weight_decay(params.weight_decay));
     model.train();
 
     // Resume: the checkpoint's weights and optimizer state, then the epochs after its own.
@@ -64,21 +71,26 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
         const model::SafetensorsFile file(params.resume_from);
         const auto epoch = file.metadata().find("cp_epoch");
         if (epoch == file.metadata().end())
-            throw Error("'" + params.resume_from + "' is not a Phase 2 checkpoint (no cp_epoch in its metadata)");
+            throw Error("'" + params.resume_from +
+                        "' is not a Phase 2 checkpoint (no cp_epoch in its metadata)");
         model::load_weights(model, params.resume_from);
         const std::string optimizer_state = params.resume_from + ".optimizer.pt";
         if (!std::filesystem::exists(optimizer_state))
-            throw Error("optimizer state '" + optimizer_state + "' is missing: it is written beside each checkpoint");
+            throw Error("optimizer state '" + optimizer_state +
+                        "' is missing: it is written beside each checkpoint");
         torch::load(optimizer, optimizer_state);
         first_epoch = std::stoll(epoch->second) + 1;
         const auto ppl = file.metadata().find("cp_val_ppl");
         result.best_epoch = first_epoch - 1;
-        result.best_val_ppl = ppl == file.metadata().end() ? std::numeric_limits<double>::infinity() : std::stod(ppl->second);
+        result.best_val_ppl = ppl == file.metadata().end() ? std::numeric_limits<double>::infinity()
+                                                           : std::stod(ppl->second);
         result.best_val_loss = std::log(result.best_val_ppl);
         result.checkpoint = params.resume_from;
-        log.message("resuming after epoch " + std::to_string(first_epoch - 1) + " of '" + params.resume_from + "'");
+        log.message("resuming after epoch " + std::to_string(first_epoch - 1) + " of '" +
+                    params.resume_from + "'");
         // Shuffles continue as if never interrupted: the generator advances past earlier epochs.
-        for (std::int64_t e = 1; e < first_epoch; ++e) torch::randperm(train_chunks.size(0), torch::TensorOptions().dtype(torch::kInt64));
+        for (std::int64_t e = 1; e < first_epoch; ++e)
+            torch::randperm(train_chunks.size(0), torch::TensorOptions().dtype(torch::kInt64));
     }
 
     const std::int64_t n = train_chunks.size(0);
@@ -101,14 +113,18 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
                 break;
             }
             const auto t0 = clock::now();
-            const torch::Tensor idx = order.narrow(0, b * params.batch_size, std::min(params.batch_size, n - b * params.batch_size));
-            const torch::Tensor batch = train_chunks.index_select(0, idx).to(device);  // (B, seq + 1)
+            const torch::Tensor idx = order.narrow(
+                0, b * params.batch_size, std::min(params.batch_size, n - b * params.batch_size));
+            const torch::Tensor batch =
+                train_chunks.index_select(0, idx).to(device);  // (B, seq + 1)
             const torch::Tensor inputs = batch.narrow(1, 0, seq), targets = batch.narrow(1, 1, seq);
             optimizer.zero_grad();
             const torch::Tensor logits = model.forward(inputs);  // (B, seq, V)
-            const torch::Tensor loss = F::cross_entropy(logits.reshape({-1, logits.size(2)}), targets.reshape({-1}));
+            const torch::Tensor loss =
+                F::cross_entropy(logits.reshape({-1, logits.size(2)}), targets.reshape({-1}));
             loss.backward();
-            if (params.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(trainable, params.clip_grad_norm);
+            if (params.clip_grad_norm > 0)
+                torch::nn::utils::clip_grad_norm_(trainable, params.clip_grad_norm);
             optimizer.step();
             const double loss_value = loss.item<double>();
             const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
@@ -116,9 +132,9 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
             ++step;
             if (!std::isfinite(loss_value)) {
                 result.status = "diverged";
-                result.message = "the training loss became " + std::to_string(loss_value) + " at step " +
-                                 std::to_string(step) + " (epoch " + std::to_string(epoch) +
-                                 "): lower the learning rate";
+                result.message = "the training loss became " + std::to_string(loss_value) +
+                                 " at step " + std::to_string(step) + " (epoch " +
+                                 std::to_string(epoch) + "): lower the learning rate";
                 break;
             }
             epoch_correct += (logits.detach().argmax(-1) == targets).sum().item<std::int64_t>();
@@ -135,12 +151,14 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
         const double val_ppl = std::exp(val.loss);
         result.epochs_run = epoch;
         log.metric("train_loss_epoch", step, epoch, epoch_loss / static_cast<double>(epoch_tokens));
-        log.metric("train_accuracy", step, epoch, static_cast<double>(epoch_correct) / static_cast<double>(epoch_tokens));
+        log.metric("train_accuracy", step, epoch,
+                   static_cast<double>(epoch_correct) / static_cast<double>(epoch_tokens));
         log.metric("val_loss", step, epoch, val.loss);
         log.metric("val_ppl", step, epoch, val_ppl);
         log.metric("val_accuracy", step, epoch, val.accuracy);
         log.metric("seconds_per_epoch", step, epoch, epoch_seconds);
-        log.metric("train_tokens_per_second", step, epoch, static_cast<double>(epoch_tokens) / epoch_seconds);
+        log.metric("train_tokens_per_second", step, epoch,
+                   static_cast<double>(epoch_tokens) / epoch_seconds);
         if (result.best_epoch < 0 || val_ppl < result.best_val_ppl) {
             result.best_epoch = epoch;
             result.best_val_loss = val.loss;
@@ -149,21 +167,25 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
             epochs_without_improvement = 0;
             if (!checkpoint_path.empty() && checkpoint_path != params.resume_from) {
                 model::save_checkpoint(model, checkpoint_path,
-                                       {{"cp_epoch", std::to_string(epoch)}, {"cp_step", std::to_string(step)},
+                                       {{"cp_epoch", std::to_string(epoch)},
+                                        {"cp_step", std::to_string(step)},
                                         {"cp_val_ppl", std::to_string(val_ppl)}});
                 torch::save(optimizer, checkpoint_path + ".optimizer.pt");  // for resuming
                 result.checkpoint = checkpoint_path;
             }
         } else if (++epochs_without_improvement > params.patience) {
-            log.message("early stop after epoch " + std::to_string(epoch) + ": validation perplexity " +
-                        std::to_string(val_ppl) + " is worse than epoch " + std::to_string(result.best_epoch) + "'s " +
+            log.message("early stop after epoch " + std::to_string(epoch) +
+                        ": validation perplexity " + std::to_string(val_ppl) +
+                        " is worse than epoch " + std::to_string(result.best_epoch) + "'s " +
                         std::to_string(result.best_val_ppl));
             break;
         }
     }
-    if (train_seconds > 0) result.train_tokens_per_second = static_cast<double>(train_tokens) / train_seconds;
+    if (train_seconds > 0)
+        result.train_tokens_per_second = static_cast<double>(train_tokens) / train_seconds;
     if (result.epochs_run > 0 || train_seconds > 0)
-        result.seconds_per_epoch = train_seconds / static_cast<double>(std::max<std::int64_t>(1, result.epochs_run));
+        result.seconds_per_epoch =
+            train_seconds / static_cast<double>(std::max<std::int64_t>(1, result.epochs_run));
     // Evaluation uses the best epoch's weights.
     if (!result.checkpoint.empty()) model::load_weights(model, result.checkpoint);
     return result;

@@ -15,23 +15,25 @@ struct Phase2Result {
     std::string status = "finished";  // finished, stopped, diverged
     std::string message;              // why, for stopped/diverged
     std::int64_t epochs_run = 0;
-    std::int64_t best_epoch = -1;     // 1-based; -1: no epoch completed
+    std::int64_t best_epoch = -1;  // 1-based; -1: no epoch completed
     double best_val_loss = 0, best_val_ppl = 0, best_val_accuracy = 0;
     double train_tokens_per_second = 0;
-    double seconds_per_epoch = 0;     // training steps of one epoch, validation excluded
-    std::string checkpoint;           // the best epoch's weights (safetensors)
+    double seconds_per_epoch = 0;  // training steps of one epoch, validation excluded
+    std::string checkpoint;        // the best epoch's weights (safetensors)
 };
 
 // chunks: (n, seq_length + 1) int64 token ids of real text; inputs [:-1], targets [1:].
-Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunks, const torch::Tensor& val_chunks,
-                        const Phase2Params& params, std::int64_t epochs, std::uint64_t seed,
-                        const std::string& checkpoint_path, RunLogger& log, const std::atomic<bool>& stop);
+Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunks,
+                        const torch::Tensor& val_chunks, const Phase2Params& params,
+                        std::int64_t epochs, std::uint64_t seed, const std::string& checkpoint_path,
+                        RunLogger& log, const std::atomic<bool>& stop);
 
 struct LossAndAccuracy {
     double loss = 0, accuracy = 0;
     std::int64_t tokens = 0;
 };
 // Mean cross-entropy and token accuracy over chunks, without gradient.
-LossAndAccuracy evaluate_chunks(model::CausalLm& model, const torch::Tensor& chunks, std::int64_t batch_size);
+LossAndAccuracy evaluate_chunks(model::CausalLm& model, const torch::Tensor& chunks,
+                                std::int64_t batch_size);
 
 }  // namespace cp::train

@@ -10,8 +10,8 @@
 namespace cp::train {
 
 struct Progress {
-    std::string model;   // "context-pythia" or "pythia"
-    std::string phase;   // "phase1", "phase2", "evaluation"
+    std::string model;  // "context-pythia" or "pythia"
+    std::string phase;  // "phase1", "phase2", "evaluation"
     std::int64_t step = 0, total = 0;
     std::int64_t epoch = -1;
     double loss = 0;
@@ -19,9 +19,10 @@ struct Progress {
 };
 
 class ExperimentObserver {
-public:
+  public:
     virtual ~ExperimentObserver() = default;
-    virtual void on_run_started(std::int64_t /*run_id*/, const std::string& /*model*/, const std::string& /*phase*/) {}
+    virtual void on_run_started(std::int64_t /*run_id*/, const std::string& /*model*/,
+                                const std::string& /*phase*/) {}
     virtual void on_metric(const store::MetricPoint& /*point*/) {}
     virtual void on_progress(const Progress& /*progress*/) {}
     virtual void on_message(const std::string& /*text*/) {}
@@ -30,9 +31,9 @@ public:
 
 // One run's reporting: every metric point goes to the store (batched) and to the observer.
 class RunLogger {
-public:
-    RunLogger(store::RunStore& store, ExperimentObserver* observer, std::int64_t run_id, std::string model,
-              std::string phase);
+  public:
+    RunLogger(store::RunStore& store, ExperimentObserver* observer, std::int64_t run_id,
+              std::string model, std::string phase);
     void metric(const std::string& name, std::int64_t step, std::int64_t epoch, double value);
     void result(const std::string& name, double value);
     void progress(std::int64_t step, std::int64_t total, double loss, std::int64_t epoch = -1);
@@ -41,7 +42,7 @@ public:
     std::int64_t run_id() const { return run_id_; }
     store::RunStore& store() { return store_; }
 
-private:
+  private:
     store::RunStore& store_;
     ExperimentObserver* observer_;
     std::int64_t run_id_;

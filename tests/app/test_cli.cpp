@@ -49,8 +49,8 @@ TEST(Cli, DataPreparePrintsPerSplitStatistics) {
     EXPECT_GT(brown["splits"]["train"]["tokens"].get<long>(), 1'000'000);
     EXPECT_GT(brown["splits"]["test"]["words"].get<long>(), 90'000);
 
-    const auto again = run_cli({"data", "prepare", "--corpus", "brown", "--cache-dir",
-                                (dir / "cache").string()});
+    const auto again =
+        run_cli({"data", "prepare", "--corpus", "brown", "--cache-dir", (dir / "cache").string()});
     ASSERT_EQ(again.exit_code, 0) << again.err;
     EXPECT_NE(again.out.find("cache verified"), std::string::npos) << again.out;
     EXPECT_NE(again.out.find("train          450"), std::string::npos) << again.out;
@@ -58,7 +58,8 @@ TEST(Cli, DataPreparePrintsPerSplitStatistics) {
 
 TEST(Cli, DataPrepareWithAMalformedJsonlWritesNothing) {
     cp::test::TempDir dir;
-    cp::test::write_text(dir / "c.jsonl", json({{"text", cp::test::real_sentences(300)}}).dump() + "\n{oops\n");
+    cp::test::write_text(dir / "c.jsonl",
+                         json({{"text", cp::test::real_sentences(300)}}).dump() + "\n{oops\n");
     const auto r = run_cli({"data", "prepare", "--corpus", (dir / "c.jsonl").string(),
                             "--cache-dir", (dir / "cache").string()});
     EXPECT_EQ(r.exit_code, 1);
@@ -67,8 +68,9 @@ TEST(Cli, DataPrepareWithAMalformedJsonlWritesNothing) {
 }
 
 TEST(Cli, EveryCommandHasHelp) {
-    for (const std::vector<std::string>& cmd :
-         {std::vector<std::string>{"--help"}, {"tokenize", "--help"}, {"data", "prepare", "--help"}}) {
+    for (const std::vector<std::string>& cmd : {std::vector<std::string>{"--help"},
+                                                {"tokenize", "--help"},
+                                                {"data", "prepare", "--help"}}) {
         const auto r = run_cli(cmd);
         EXPECT_EQ(r.exit_code, 0) << cmd[0];
         EXPECT_NE(r.out.find("usage: context-pythia"), std::string::npos) << r.out;
@@ -84,13 +86,16 @@ TEST(Cli, UnknownOptionIsNamed) {
 TEST(CliModels, InitThenScoreAndGenerate) {
     cp::test::TempDir dir;
     const std::string ckpt = (dir / "m.safetensors").string();
-    const auto init = run_cli({"init", "--preset", "context-pythia-tiny", "--seed", "3", "--out", ckpt});
+    const auto init =
+        run_cli({"init", "--preset", "context-pythia-tiny", "--seed", "3", "--out", ckpt});
     ASSERT_EQ(init.exit_code, 0) << init.err;
-    const auto score = run_cli({"score", "--checkpoint", ckpt, "--text", "The jury said it did find.", "--json"});
+    const auto score =
+        run_cli({"score", "--checkpoint", ckpt, "--text", "The jury said it did find.", "--json"});
     ASSERT_EQ(score.exit_code, 0) << score.err;
     const json r = json::parse(score.out);
     cp::data::BpeTokenizer tok = cp::test::gpt2_tokenizer();
-    EXPECT_EQ(r["ids"].get<std::vector<cp::data::TokenId>>(), tok.encode("The jury said it did find."));
+    EXPECT_EQ(r["ids"].get<std::vector<cp::data::TokenId>>(),
+              tok.encode("The jury said it did find."));
     const auto logprobs = r["logprobs"].get<std::vector<double>>();
     ASSERT_EQ(logprobs.size(), r["ids"].size() - 1);
     double nll = 0;
@@ -98,20 +103,23 @@ TEST(CliModels, InitThenScoreAndGenerate) {
     EXPECT_NEAR(r["nll"].get<double>(), nll, 1e-12);
     EXPECT_NEAR(r["ppl"].get<double>(), std::exp(nll), 1e-6 * std::exp(nll));
 
-    const auto gen = run_cli({"generate", "--checkpoint", ckpt, "--prompt", "The jury said", "--max-tokens", "5"});
+    const auto gen = run_cli(
+        {"generate", "--checkpoint", ckpt, "--prompt", "The jury said", "--max-tokens", "5"});
     ASSERT_EQ(gen.exit_code, 0) << gen.err;
     EXPECT_EQ(gen.out.rfind("The jury said", 0), 0u) << gen.out;
     EXPECT_GT(gen.out.size(), std::string("The jury said\n").size());
 }
 
 TEST(CliModels, InfoReportsCountsAndMeasuredKvBytes) {
-    const auto r = run_cli({"info", "--preset", "context-pythia-tiny", "--lengths", "16,32", "--json"});
+    const auto r =
+        run_cli({"info", "--preset", "context-pythia-tiny", "--lengths", "16,32", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const json info = json::parse(r.out);
     EXPECT_EQ(info["parameters"]["context_block"], 32 * (32 + 64) + 32 + 2 * 32);
     ASSERT_EQ(info["kv_cache"].size(), 2u);
     EXPECT_EQ(info["kv_cache"][1]["tokens"], 32);
-    EXPECT_EQ(info["kv_cache"][1]["kv_bytes"], 32 * 2 * 32 * 2 * 4);  // tokens x K,V x width x layers x float
+    EXPECT_EQ(info["kv_cache"][1]["kv_bytes"],
+              32 * 2 * 32 * 2 * 4);  // tokens x K,V x width x layers x float
 }
 
 TEST(CliModels, HostileCheckpointGivesOneClearError) {
@@ -119,7 +127,8 @@ TEST(CliModels, HostileCheckpointGivesOneClearError) {
     std::string bytes(8, '\0');
     bytes[0] = 100;  // a 100-byte header in a 12-byte file
     cp::test::write_text(dir / "bad.safetensors", bytes + "{}  ");
-    const auto r = run_cli({"score", "--checkpoint", (dir / "bad.safetensors").string(), "--ids", "464,9002"});
+    const auto r =
+        run_cli({"score", "--checkpoint", (dir / "bad.safetensors").string(), "--ids", "464,9002"});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("header length 100 is larger than the file"), std::string::npos) << r.err;
 }
@@ -127,10 +136,12 @@ TEST(CliModels, HostileCheckpointGivesOneClearError) {
 TEST(CliModels, IdsOutsideTheVocabularyAreRefused) {
     cp::test::TempDir dir;
     const std::string ckpt = (dir / "m.safetensors").string();
-    ASSERT_EQ(run_cli({"init", "--preset", "pythia-tiny", "--seed", "1", "--out", ckpt}).exit_code, 0);
+    ASSERT_EQ(run_cli({"init", "--preset", "pythia-tiny", "--seed", "1", "--out", ckpt}).exit_code,
+              0);
     const auto r = run_cli({"score", "--checkpoint", ckpt, "--ids", "464,99999"});
     EXPECT_EQ(r.exit_code, 1);
-    EXPECT_NE(r.err.find("token id 99999 is outside the model's vocabulary"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("token id 99999 is outside the model's vocabulary"), std::string::npos)
+        << r.err;
 }
 
 TEST(CliModels, MissingRequiredOptionsAreNamed) {
@@ -140,6 +151,7 @@ TEST(CliModels, MissingRequiredOptionsAreNamed) {
     for (const char* cmd : {"init", "info", "score", "generate"}) {
         const auto help = run_cli({cmd, "--help"});
         EXPECT_EQ(help.exit_code, 0) << cmd;
-        EXPECT_NE(help.out.find("usage: context-pythia " + std::string(cmd)), std::string::npos) << help.out;
+        EXPECT_NE(help.out.find("usage: context-pythia " + std::string(cmd)), std::string::npos)
+            << help.out;
     }
 }

@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
     for (const auto& d : corpus.documents) bytes += d.text.size();
     if (argc > 3 && std::string(argv[2]) == "--dump-jsonl") {
         std::ofstream out(argv[3], std::ios::binary);
-        for (const auto& d : corpus.documents) out << nlohmann::json({{"text", d.text}}).dump() << "\n";
+        for (const auto& d : corpus.documents)
+            out << nlohmann::json({{"text", d.text}}).dump() << "\n";
     }
 
     const auto run = [&](cp::data::BpeTokenizer& tok) {
@@ -34,10 +35,11 @@ int main(int argc, char** argv) {
     const auto [tokens, cold_s] = run(cold);
     // Warm: the same tokenizer again, every word already cached.
     const auto [tokens2, warm_s] = run(cold);
-    std::printf("{\"corpus\": \"%s\", \"documents\": %zu, \"bytes\": %zu, \"tokens\": %zu, "
-                "\"cold_seconds\": %.4f, \"cold_mb_per_s\": %.2f, \"warm_seconds\": %.4f, "
-                "\"warm_mb_per_s\": %.2f}\n",
-                corpus_name.c_str(), corpus.documents.size(), bytes, tokens, cold_s,
-                bytes / 1e6 / cold_s, warm_s, bytes / 1e6 / warm_s);
+    std::printf(
+        "{\"corpus\": \"%s\", \"documents\": %zu, \"bytes\": %zu, \"tokens\": %zu, "
+        "\"cold_seconds\": %.4f, \"cold_mb_per_s\": %.2f, \"warm_seconds\": %.4f, "
+        "\"warm_mb_per_s\": %.2f}\n",
+        corpus_name.c_str(), corpus.documents.size(), bytes, tokens, cold_s, bytes / 1e6 / cold_s,
+        warm_s, bytes / 1e6 / warm_s);
     return tokens == tokens2 ? 0 : 1;
 }

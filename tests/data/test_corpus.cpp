@@ -21,8 +21,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
-std::string jsonl_line(const std::string& text) { return nlohmann::json({{"text", text}}).dump() + "\n"; }
+std::string jsonl_line(const std::string& text) {
+    return nlohmann::json({{"text", text}}).dump() + "\n";
+}
 
 std::string zstd_compress(const std::string& bytes) {
     std::string out(ZSTD_compressBound(bytes.size()), '\0');
@@ -116,7 +117,8 @@ TEST(CorpusReaders, UserFolderReadsTxtJsonlAndZstdInNaturalOrder) {
 TEST(CorpusReaders, SingleJsonlZstFileIsACorpus) {
     TempDir dir;
     const std::string s = cp::test::real_sentences(800);
-    write_text(dir / "shard.jsonl.zst", zstd_compress(jsonl_line(s.substr(0, 400)) + jsonl_line(s.substr(400))));
+    write_text(dir / "shard.jsonl.zst",
+               zstd_compress(jsonl_line(s.substr(0, 400)) + jsonl_line(s.substr(400))));
     const Corpus corpus = read_corpus(dir / "shard.jsonl.zst");
     EXPECT_EQ(corpus.kind, CorpusKind::jsonl_file);
     ASSERT_EQ(corpus.documents.size(), 2u);
@@ -126,7 +128,8 @@ TEST(CorpusReaders, SingleJsonlZstFileIsACorpus) {
 TEST(CorpusErrors, MalformedJsonlNamesFileAndLine) {
     TempDir dir;
     const std::string s = cp::test::real_sentences(400);
-    write_text(dir / "c.jsonl", jsonl_line(s) + jsonl_line(s) + "{\"text\": \"unterminated\n" + jsonl_line(s));
+    write_text(dir / "c.jsonl",
+               jsonl_line(s) + jsonl_line(s) + "{\"text\": \"unterminated\n" + jsonl_line(s));
     const std::string m = error_of([&] { read_corpus(dir / "c.jsonl"); });
     EXPECT_NE(m.find("c.jsonl' is not valid JSONL at line 3"), std::string::npos) << m;
     EXPECT_NE(m.find("--skip-bad-lines"), std::string::npos) << m;
@@ -134,9 +137,11 @@ TEST(CorpusErrors, MalformedJsonlNamesFileAndLine) {
 
 TEST(CorpusErrors, JsonlLineWithoutTextFieldNamesFileAndLine) {
     TempDir dir;
-    write_text(dir / "c.jsonl", jsonl_line(cp::test::real_sentences(200)) + "{\"body\": \"The jury said.\"}\n");
+    write_text(dir / "c.jsonl",
+               jsonl_line(cp::test::real_sentences(200)) + "{\"body\": \"The jury said.\"}\n");
     const std::string m = error_of([&] { read_corpus(dir / "c.jsonl"); });
-    EXPECT_NE(m.find("at line 2: expected an object with a \"text\" field"), std::string::npos) << m;
+    EXPECT_NE(m.find("at line 2: expected an object with a \"text\" field"), std::string::npos)
+        << m;
 }
 
 TEST(CorpusErrors, SkipPolicyCountsBadLinesAndKeepsTheRest) {

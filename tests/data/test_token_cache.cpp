@@ -20,8 +20,8 @@ fs::path copy_brown_files(const TempDir& dir, int count) {
     const fs::path out = dir / "brown";
     fs::create_directories(out);
     int copied = 0;
-    for (const char* name : {"ca01", "ca02", "ca03", "ca04", "ca05", "ca06", "ca07", "ca08",
-                             "ca09", "ca10", "ca11", "ca12"}) {
+    for (const char* name : {"ca01", "ca02", "ca03", "ca04", "ca05", "ca06", "ca07", "ca08", "ca09",
+                             "ca10", "ca11", "ca12"}) {
         if (copied++ == count) break;
         fs::copy_file(cp::test::brown_dir() / name, out / name);
     }
@@ -127,7 +127,8 @@ TEST(TokenCache, DamagedTokenFileIsRebuiltNotTrusted) {
 TEST(TokenCache, FailedBuildLeavesThePreviousCacheUntouched) {
     TempDir dir;
     const fs::path corpus = dir / "jsonl";
-    const std::string good = nlohmann::json({{"text", cp::test::real_sentences(500)}}).dump() + "\n";
+    const std::string good =
+        nlohmann::json({{"text", cp::test::real_sentences(500)}}).dump() + "\n";
     cp::test::write_text(corpus / "a.jsonl", good);
     BpeTokenizer tok = cp::test::gpt2_tokenizer();
     PrepareOptions options;

@@ -33,9 +33,10 @@ TEST(Tokenizer, EncodesKnownGpt2Ids) {
 TEST(Tokenizer, RoundTripsHardStrings) {
     BpeTokenizer tok = cp::test::gpt2_tokenizer();
     const std::vector<std::string> hard = {
-        "東京は日本の首都です。北京、서울",              // CJK
-        "emoji 😀🙂👍🏽 and ZWJ 👩‍👩‍👧 family",          // astral plane, modifiers, joiners
-        "e\xCC\x81 n\xCC\x83 a\xCC\x8A combining marks",  // combining marks
+        "東京は日本の首都です。北京、서울",                          // CJK
+        "emoji 😀🙂👍🏽 and ZWJ 👩‍👩‍👧 family",  // astral plane, modifiers,
+                                                                     // joiners
+        "e\xCC\x81 n\xCC\x83 a\xCC\x8A combining marks",             // combining marks
         "windows\r\nline\r\nendings\r\n",
         "\ttabs\tand\t\ttabs",
         "runs     of      spaces   ",
@@ -80,7 +81,8 @@ TEST(Tokenizer, WordCacheGivesTheSameIds) {
 TEST(Tokenizer, DecodeRejectsIdsOutsideTheVocabulary) {
     BpeTokenizer tok = cp::test::gpt2_tokenizer();
     const std::string message = error_of([&] { tok.decode({15496, 50257}); });
-    EXPECT_NE(message.find("token id 50257 is not in the vocabulary"), std::string::npos) << message;
+    EXPECT_NE(message.find("token id 50257 is not in the vocabulary"), std::string::npos)
+        << message;
 }
 
 // A Hugging Face tokenizer.json written from GPT-2's own files (the format Pythia's tokenizer
@@ -90,7 +92,8 @@ class HfTokenizerJson : public ::testing::TestWithParam<bool> {};
 TEST_P(HfTokenizerJson, EncodesLikeTheGpt2Files) {
     const bool merges_as_arrays = GetParam();
     cp::test::TempDir dir;
-    const json encoder = json::parse(cp::test::read_text(cp::test::gpt2_tokenizer_dir() / "encoder.json"));
+    const json encoder =
+        json::parse(cp::test::read_text(cp::test::gpt2_tokenizer_dir() / "encoder.json"));
     json merges = json::array();
     std::istringstream bpe(cp::test::read_text(cp::test::gpt2_tokenizer_dir() / "vocab.bpe"));
     std::string line;
@@ -109,7 +112,8 @@ TEST_P(HfTokenizerJson, EncodesLikeTheGpt2Files) {
         {"version", "1.0"},
         {"added_tokens", {{{"id", 50256}, {"content", "<|endoftext|>"}, {"special", true}}}},
         {"normalizer", nullptr},
-        {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}}},
+        {"pre_tokenizer",
+         {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}}},
         {"decoder", {{"type", "ByteLevel"}}},
         {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"vocab", vocab}, {"merges", merges}}}};
     cp::test::write_text(dir / "tokenizer.json", file.dump());
@@ -176,5 +180,6 @@ TEST(TokenizerErrors, TokenizerJsonWithoutByteLevelIsRejected) {
 TEST(TokenizerErrors, FolderWithoutTokenizerFilesSaysWhatItExpected) {
     cp::test::TempDir dir;
     const std::string m = error_of([&] { BpeTokenizer::load(dir.path()); });
-    EXPECT_NE(m.find("expected encoder.json + vocab.bpe, or tokenizer.json"), std::string::npos) << m;
+    EXPECT_NE(m.find("expected encoder.json + vocab.bpe, or tokenizer.json"), std::string::npos)
+        << m;
 }

@@ -14,13 +14,22 @@ namespace fs = std::filesystem;
 TEST(TokenizerParity, IdsEqualTheReferenceEncoderOnBothCorporaAndHardStrings) {
     std::vector<std::pair<std::string, std::string>> documents;  // name, text
     for (const fs::path& dir : {cp::test::brown_dir(), cp::test::nlp_corpus_dir()})
-        for (auto& doc : cp::data::read_corpus(dir).documents) documents.emplace_back(doc.name, doc.text);
-    const std::vector<std::string> hard = {
-        "東京は日本の首都です。", "emoji 😀🙂👍🏽 👩‍👩‍👧", "e\xCC\x81 combining", "a\r\nb\r\n",
-        "\ttab\t\t", "runs     of   spaces   ", "3.14159 1,000,000", "it's we'll I'd they've I'M",
-        "!\xEF\xBB\xBF BOM", "!\xC2\x85 NEL", "\",\" \"\",\"\" ,\"\" quotes and commas ,,, \",\"",
-        "\xEF\xBF\xBD"};
-    for (std::size_t i = 0; i < hard.size(); ++i) documents.emplace_back("hard-" + std::to_string(i), hard[i]);
+        for (auto& doc : cp::data::read_corpus(dir).documents)
+            documents.emplace_back(doc.name, doc.text);
+    const std::vector<std::string> hard = {"東京は日本の首都です。",
+                                           "emoji 😀🙂👍🏽 👩‍👩‍👧",
+                                           "e\xCC\x81 combining",
+                                           "a\r\nb\r\n",
+                                           "\ttab\t\t",
+                                           "runs     of   spaces   ",
+                                           "3.14159 1,000,000",
+                                           "it's we'll I'd they've I'M",
+                                           "!\xEF\xBB\xBF BOM",
+                                           "!\xC2\x85 NEL",
+                                           "\",\" \"\",\"\" ,\"\" quotes and commas ,,, \",\"",
+                                           "\xEF\xBF\xBD"};
+    for (std::size_t i = 0; i < hard.size(); ++i)
+        documents.emplace_back("hard-" + std::to_string(i), hard[i]);
 
     cp::test::TempDir dir;
     std::string jsonl;

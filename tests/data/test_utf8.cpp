@@ -17,7 +17,13 @@ TEST(Utf8, ValidTextPassesUnchangedAndCountsNothing) {
 
 TEST(Utf8, LoneContinuationAndInvalidLeadBytesBecomeOneReplacementEach) {
     std::size_t replaced = 0;
-    EXPECT_EQ(to_valid_utf8("a\x80" "b\xFF" "c", &replaced), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c");
+    EXPECT_EQ(to_valid_utf8("a\x80"
+                            "b\xFF"
+                            "c",
+                            &replaced),
+              "a\xEF\xBF\xBD"
+              "b\xEF\xBF\xBD"
+              "c");
     EXPECT_EQ(replaced, 2u);
 }
 

@@ -26,7 +26,8 @@ TEST(ModelConfig, WidthNotDivisibleByHeadsIsNamed) {
     c.context_dim = 30;
     const auto problems = c.problems();
     ASSERT_EQ(problems.size(), 1u);
-    EXPECT_NE(problems[0].find("context_dim 30 is not divisible by heads 4"), std::string::npos) << problems[0];
+    EXPECT_NE(problems[0].find("context_dim 30 is not divisible by heads 4"), std::string::npos)
+        << problems[0];
     EXPECT_THROW(c.validate(), cp::Error);
 }
 
@@ -51,6 +52,8 @@ TEST(ModelConfig, UnknownPresetListsTheKnownOnes) {
         preset("pythia-7b");
         FAIL() << "no error";
     } catch (const cp::Error& e) {
-        EXPECT_NE(std::string(e.what()).find("known: pythia-70m, context-pythia-70m"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("known: pythia-70m, context-pythia-70m"),
+                  std::string::npos)
+            << e.what();
     }
 }

@@ -32,7 +32,6 @@ torch::Tensor batch(const std::vector<std::int64_t>& ids) {
     return torch::tensor(ids, torch::kInt64).view({1, static_cast<std::int64_t>(ids.size())});
 }
 
-
 }  // namespace
 
 TEST(Models, ParameterCountsMatchTheSpec) {
@@ -50,15 +49,17 @@ TEST(Models, ParameterCountsMatchTheSpec) {
 TEST(Models, ParameterNamesFollowTheCheckpointKeys) {
     auto pythia = make_model(preset("pythia-tiny"), 0);
     const auto names = pythia->named_parameters().keys();
-    for (const char* n : {"gpt_neox.embed_in.weight", "gpt_neox.layers.1.attention.query_key_value.bias",
-                          "gpt_neox.layers.0.mlp.dense_4h_to_h.weight", "gpt_neox.final_layer_norm.bias",
-                          "embed_out.weight"})
+    for (const char* n :
+         {"gpt_neox.embed_in.weight", "gpt_neox.layers.1.attention.query_key_value.bias",
+          "gpt_neox.layers.0.mlp.dense_4h_to_h.weight", "gpt_neox.final_layer_norm.bias",
+          "embed_out.weight"})
         EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
     auto context = make_model(preset("context-pythia-tiny"), 0);
     const auto cnames = context->named_parameters().keys();
-    for (const char* n : {"embed_in.weight", "embed_norm.bias", "context_block.layer.fnn.fnn.0.weight",
-                          "context_block.layer.context_norm.weight", "layers.1.attention.dense.weight",
-                          "final_layer_norm.weight", "embed_out.weight"})
+    for (const char* n :
+         {"embed_in.weight", "embed_norm.bias", "context_block.layer.fnn.fnn.0.weight",
+          "context_block.layer.context_norm.weight", "layers.1.attention.dense.weight",
+          "final_layer_norm.weight", "embed_out.weight"})
         EXPECT_NE(std::find(cnames.begin(), cnames.end(), n), cnames.end()) << n;
     EXPECT_EQ(std::find(names.begin(), names.end(), "embed_out.bias"), names.end());
 }
@@ -75,9 +76,12 @@ TEST(Models, InitFollowsTheSpec) {
 }
 
 TEST(Models, SameSeedSameWeights) {
-    auto a = make_model(preset("context-pythia-tiny"), 11), b = make_model(preset("context-pythia-tiny"), 11);
+    auto a = make_model(preset("context-pythia-tiny"), 11),
+         b = make_model(preset("context-pythia-tiny"), 11);
     auto c = make_model(preset("context-pythia-tiny"), 12);
-    const auto w = [](CausalLm& m) { return m.named_parameters()["layers.0.attention.query_key_value.weight"]; };
+    const auto w = [](CausalLm& m) {
+        return m.named_parameters()["layers.0.attention.query_key_value.weight"];
+    };
     EXPECT_TRUE(torch::equal(w(*a), w(*b)));
     EXPECT_FALSE(torch::equal(w(*a), w(*c)));
 }
@@ -89,7 +93,7 @@ TEST_P(CacheEquivalence, IncrementalDecodingEqualsTheFullForwardPass) {
     auto model = make_model(preset(GetParam()), 5);
     torch::NoGradGuard no_grad;
     model->eval();
-    const auto ids = real_ids(320);  // past the first few hundred tokens
+    const auto ids = real_ids(320);                         // past the first few hundred tokens
     const torch::Tensor full = model->forward(batch(ids));  // (1, 320, V)
     KvCache cache = model->make_cache();
     // A prefill of 7 tokens, then one token at a time.
@@ -98,7 +102,8 @@ TEST_P(CacheEquivalence, IncrementalDecodingEqualsTheFullForwardPass) {
     double worst = 0;
     for (std::size_t t = 7; t < ids.size(); ++t) {
         logits = model->forward(batch({ids[t]}), &cache);
-        const double diff = (logits[0][0] - full[0][static_cast<std::int64_t>(t)]).abs().max().item<double>();
+        const double diff =
+            (logits[0][0] - full[0][static_cast<std::int64_t>(t)]).abs().max().item<double>();
         worst = std::max(worst, diff);
         if (t == 8 || t == 100 || t == 319) {
             EXPECT_LT(diff, 1e-5) << "at token " << t;
@@ -108,7 +113,8 @@ TEST_P(CacheEquivalence, IncrementalDecodingEqualsTheFullForwardPass) {
     EXPECT_EQ(cache.length, 320);
 }
 
-INSTANTIATE_TEST_SUITE_P(BothModels, CacheEquivalence, ::testing::Values("pythia-tiny", "context-pythia-tiny"));
+INSTANTIATE_TEST_SUITE_P(BothModels, CacheEquivalence,
+                         ::testing::Values("pythia-tiny", "context-pythia-tiny"));
 
 TEST(Models, MeasuredKvBytesPerTokenOfContextPythiaAreHalfOfPythias) {
     const auto prompt = real_ids(40);
@@ -116,7 +122,8 @@ TEST(Models, MeasuredKvBytesPerTokenOfContextPythiaAreHalfOfPythias) {
     const ModelInfo context = model_info("context-pythia-70m", prompt, {24, 64});
     for (std::size_t i = 0; i < 2; ++i) {
         EXPECT_EQ(pythia.kv[i].tokens, context.kv[i].tokens);
-        EXPECT_DOUBLE_EQ(context.kv[i].kv_bytes_per_token() / pythia.kv[i].kv_bytes_per_token(), 0.5);
+        EXPECT_DOUBLE_EQ(context.kv[i].kv_bytes_per_token() / pythia.kv[i].kv_bytes_per_token(),
+                         0.5);
     }
     EXPECT_EQ(pythia.kv[1].kv_bytes, 64 * 2 * 512 * 6 * 4);  // measured; equals the formula here
     EXPECT_EQ(pythia.kv[1].state_bytes, 0);
@@ -126,7 +133,9 @@ TEST(Models, MeasuredKvBytesPerTokenOfContextPythiaAreHalfOfPythias) {
 TEST(Models, IdsOutsideTheVocabularyAreRefused) {
     auto model = make_model(preset("pythia-tiny"), 0);
     const std::string m = error_of([&] { model->forward(batch({464, 50304})); });
-    EXPECT_NE(m.find("token id 50304 is outside the model's vocabulary (0..50303)"), std::string::npos) << m;
+    EXPECT_NE(m.find("token id 50304 is outside the model's vocabulary (0..50303)"),
+              std::string::npos)
+        << m;
 }
 
 TEST(Checkpoints, RoundTripGivesTheSameLogits) {
@@ -136,7 +145,9 @@ TEST(Checkpoints, RoundTripGivesTheSameLogits) {
         save_checkpoint(*model, dir / "m.safetensors");
         auto loaded = load_checkpoint(dir / "m.safetensors");
         torch::NoGradGuard no_grad;
-        EXPECT_TRUE(torch::equal(model->forward(batch(real_ids(30))), loaded->forward(batch(real_ids(30))))) << name;
+        EXPECT_TRUE(
+            torch::equal(model->forward(batch(real_ids(30))), loaded->forward(batch(real_ids(30)))))
+            << name;
     }
 }
 
@@ -147,13 +158,21 @@ TEST(Checkpoints, HalfAndBfloat16FilesLoad) {
         std::vector<torch::Tensor> keep;
         std::vector<TensorBytes> tensors;
         for (const auto& item : model->named_parameters()) {
-            keep.push_back(item.value().detach().to(dtype == DType::F16 ? torch::kFloat16 : torch::kBFloat16).contiguous());
-            tensors.push_back({item.key(), dtype, keep.back().sizes().vec(), keep.back().data_ptr()});
+            keep.push_back(item.value()
+                               .detach()
+                               .to(dtype == DType::F16 ? torch::kFloat16 : torch::kBFloat16)
+                               .contiguous());
+            tensors.push_back(
+                {item.key(), dtype, keep.back().sizes().vec(), keep.back().data_ptr()});
         }
-        write_safetensors(dir / "half.safetensors", tensors, {{"cp_config", model->config().to_json().dump()}});
+        write_safetensors(dir / "half.safetensors", tensors,
+                          {{"cp_config", model->config().to_json().dump()}});
         auto loaded = load_checkpoint(dir / "half.safetensors");
-        const auto w = [](CausalLm& m) { return m.named_parameters()["gpt_neox.layers.0.mlp.dense_h_to_4h.weight"]; };
-        EXPECT_TRUE(torch::allclose(w(*loaded), w(*model), 0, dtype == DType::F16 ? 1e-4 : 1e-3)) << to_string(dtype);
+        const auto w = [](CausalLm& m) {
+            return m.named_parameters()["gpt_neox.layers.0.mlp.dense_h_to_4h.weight"];
+        };
+        EXPECT_TRUE(torch::allclose(w(*loaded), w(*model), 0, dtype == DType::F16 ? 1e-4 : 1e-3))
+            << to_string(dtype);
     }
 }
 
@@ -163,7 +182,9 @@ TEST(Checkpoints, CheckpointOfTheOtherArchitectureNamesTheMissingTensor) {
     save_checkpoint(*pythia, dir / "p.safetensors");
     auto context = make_model(preset("context-pythia-tiny"), 0);
     const std::string m = error_of([&] { load_weights(*context, dir / "p.safetensors"); });
-    EXPECT_NE(m.find("lacks tensor 'embed_in.weight' (expected shape [50304, 64])"), std::string::npos) << m;
+    EXPECT_NE(m.find("lacks tensor 'embed_in.weight' (expected shape [50304, 64])"),
+              std::string::npos)
+        << m;
 }
 
 TEST(Checkpoints, WrongShapeNamesTensorAndExpectedShape) {
@@ -174,9 +195,11 @@ TEST(Checkpoints, WrongShapeNamesTensorAndExpectedShape) {
     save_checkpoint(*other, dir / "w.safetensors");
     auto model = make_model(preset("pythia-tiny"), 0);
     const std::string m = error_of([&] { load_weights(*model, dir / "w.safetensors"); });
-    EXPECT_NE(m.find("tensor 'gpt_neox.layers.0.mlp.dense_h_to_4h.weight' has shape [128, 64] but the model "
-                     "expects [256, 64]"),
-              std::string::npos)
+    EXPECT_NE(
+        m.find(
+            "tensor 'gpt_neox.layers.0.mlp.dense_h_to_4h.weight' has shape [128, 64] but the model "
+            "expects [256, 64]"),
+        std::string::npos)
         << m;
 }
 
@@ -196,20 +219,24 @@ TEST(Checkpoints, HuggingFaceFolderExportLoadsBackWithoutOurMetadata) {
     for (const auto& [name, e] : exported.tensors())
         tensors.push_back({name, e.dtype, e.shape, exported.data(e)});
     const std::vector<float> inv_freq = {1.0f, 0.01f};
-    tensors.push_back({"gpt_neox.layers.0.attention.rotary_emb.inv_freq", DType::F32, {2}, inv_freq.data()});
+    tensors.push_back(
+        {"gpt_neox.layers.0.attention.rotary_emb.inv_freq", DType::F32, {2}, inv_freq.data()});
     fs::create_directories(dir / "plain");
     fs::copy_file(dir / "hf/config.json", dir / "plain/config.json");
     write_safetensors(dir / "plain/model.safetensors", tensors, {{"format", "pt"}});
     auto loaded = load_checkpoint(dir / "plain/model.safetensors");
     EXPECT_EQ(loaded->config().heads, 4);
     torch::NoGradGuard no_grad;
-    EXPECT_TRUE(torch::equal(model->forward(batch(real_ids(20))), loaded->forward(batch(real_ids(20)))));
+    EXPECT_TRUE(
+        torch::equal(model->forward(batch(real_ids(20))), loaded->forward(batch(real_ids(20)))));
 }
 
 TEST(Checkpoints, ContextPythiaDoesNotExportAsGptNeox) {
     cp::test::TempDir dir;
     auto model = make_model(preset("context-pythia-tiny"), 0);
-    EXPECT_NE(error_of([&] { export_hf_folder(*model, dir / "hf"); }).find("only the Pythia baseline"), std::string::npos);
+    EXPECT_NE(
+        error_of([&] { export_hf_folder(*model, dir / "hf"); }).find("only the Pythia baseline"),
+        std::string::npos);
 }
 
 TEST(Generation, GreedyIsDeterministicAndUsesTheCache) {

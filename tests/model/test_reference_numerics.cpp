@@ -28,9 +28,11 @@ TEST_P(ReferenceNumerics, ScoreLogprobsMatchTheNumpyReference) {
     std::string id_list;
     for (auto id : ids) id_list += (id_list.empty() ? "" : ",") + std::to_string(id);
 
-    const auto ours = cp::test::run_cli({"score", "--checkpoint", (dir / "m.safetensors").string(), "--ids", id_list, "--json"});
+    const auto ours = cp::test::run_cli(
+        {"score", "--checkpoint", (dir / "m.safetensors").string(), "--ids", id_list, "--json"});
     ASSERT_EQ(ours.exit_code, 0) << ours.err;
-    const auto ref = cp::test::run_command({CP_TEST_PYTHON, CP_TEST_NUMPY_REFERENCE, (dir / "m.safetensors").string(), id_list});
+    const auto ref = cp::test::run_command(
+        {CP_TEST_PYTHON, CP_TEST_NUMPY_REFERENCE, (dir / "m.safetensors").string(), id_list});
     ASSERT_EQ(ref.exit_code, 0) << ref.err;
 
     const auto a = json::parse(ours.out)["logprobs"].get<std::vector<double>>();
@@ -44,7 +46,9 @@ TEST_P(ReferenceNumerics, ScoreLogprobsMatchTheNumpyReference) {
     }
     EXPECT_LT(worst, 1e-4);
     EXPECT_GT(spread, 1.0) << "logits too flat for the comparison to mean anything";
-    std::cout << GetParam() << ": " << a.size() << " log-probabilities, max |ours - numpy| = " << worst << "\n";
+    std::cout << GetParam() << ": " << a.size()
+              << " log-probabilities, max |ours - numpy| = " << worst << "\n";
 }
 
-INSTANTIATE_TEST_SUITE_P(BothModels, ReferenceNumerics, ::testing::Values("pythia-tiny", "context-pythia-tiny"));
+INSTANTIATE_TEST_SUITE_P(BothModels, ReferenceNumerics,
+                         ::testing::Values("pythia-tiny", "context-pythia-tiny"));

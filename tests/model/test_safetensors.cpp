@@ -15,7 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-
 // A file with the given header JSON (as text) and `data_bytes` bytes of data.
 std::string file_with(const std::string& header, std::size_t data_bytes) {
     std::string out;
@@ -36,7 +35,8 @@ TEST(Safetensors, RoundTripKeepsNamesShapesDtypesBytesAndMetadata) {
     const std::vector<float> a = {1.5f, -2.25f, 3.0f, 0.125f, 5.0f, -6.5f};
     const std::vector<std::uint16_t> b = {0x3C00, 0xC000};  // F16 1.0, -2.0
     write_safetensors(dir / "m.safetensors",
-                      {{"layers.0.weight", DType::F32, {2, 3}, a.data()}, {"embed.weight", DType::F16, {2}, b.data()}},
+                      {{"layers.0.weight", DType::F32, {2, 3}, a.data()},
+                       {"embed.weight", DType::F16, {2}, b.data()}},
                       {{"cp_config", "{\"x\": 1}"}});
     const SafetensorsFile f(dir / "m.safetensors");
     ASSERT_EQ(f.tensors().size(), 2u);
@@ -71,33 +71,40 @@ TEST(SafetensorsHostile, HeaderThatIsNotJson) {
 }
 
 TEST(SafetensorsHostile, UnknownDtype) {
-    const std::string m = open_error(file_with(R"({"w": {"dtype": "F8_E9", "shape": [1], "data_offsets": [0, 1]}})", 1));
+    const std::string m = open_error(
+        file_with(R"({"w": {"dtype": "F8_E9", "shape": [1], "data_offsets": [0, 1]}})", 1));
     EXPECT_NE(m.find("tensor 'w' has unknown dtype \"F8_E9\""), std::string::npos) << m;
 }
 
 TEST(SafetensorsHostile, OffsetsPastTheData) {
-    const std::string m = open_error(file_with(R"({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})", 8));
+    const std::string m = open_error(
+        file_with(R"({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})", 8));
     EXPECT_NE(m.find("fall outside the 8 data bytes"), std::string::npos) << m;
 }
 
 TEST(SafetensorsHostile, ShapeThatDoesNotMatchItsBytes) {
-    const std::string m = open_error(file_with(R"({"w": {"dtype": "F32", "shape": [3, 3], "data_offsets": [0, 16]}})", 16));
+    const std::string m = open_error(
+        file_with(R"({"w": {"dtype": "F32", "shape": [3, 3], "data_offsets": [0, 16]}})", 16));
     EXPECT_NE(m.find("needs 36 bytes but its offsets hold 16"), std::string::npos) << m;
 }
 
 TEST(SafetensorsHostile, ShapeWhoseProductOverflows) {
     const std::string m = open_error(file_with(
-        R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 16], "data_offsets": [0, 0]}})", 0));
+        R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 16], "data_offsets": [0, 0]}})",
+        0));
     EXPECT_NE(m.find("shape is too large"), std::string::npos) << m;
 }
 
 TEST(SafetensorsHostile, OverlappingTensors) {
-    const std::string m = open_error(file_with(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
-                                                   "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})", 12));
+    const std::string m =
+        open_error(file_with(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                                                   "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})",
+                             12));
     EXPECT_NE(m.find("overlap"), std::string::npos) << m;
 }
 
 TEST(SafetensorsHostile, NegativeShape) {
-    const std::string m = open_error(file_with(R"({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", 4));
+    const std::string m = open_error(
+        file_with(R"({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", 4));
     EXPECT_NE(m.find("negative or non-integer size"), std::string::npos) << m;
 }

@@ -18,7 +18,8 @@ TEST(RunStore, RecordsExperimentsRunsMetricsAndResults) {
     RunStore store((dir / "w.db").string());
     const auto e = store.create_experiment("tiny 100x32", R"({"samples": 100})");
     const auto r = store.create_run(e, "pythia", "phase2", "cpu");
-    for (int step = 1; step <= 1000; ++step) store.add_metric({r, "train_loss", step, 1, 10.0 - step * 0.001, 0.1 * step});
+    for (int step = 1; step <= 1000; ++step)
+        store.add_metric({r, "train_loss", step, 1, 10.0 - step * 0.001, 0.1 * step});
     store.set_result(r, "test_ppl", 123.5);
     store.finish_run(r, "finished");
     EXPECT_EQ(store.metrics(r, "train_loss").size(), 1000u);
@@ -50,14 +51,18 @@ TEST(RunStore, RunOfAProcessThatDiedIsMarkedInterruptedWithItsDataKept) {
     cp::test::TempDir dir;
     const std::string path = (dir / "w.db").string();
     std::int64_t run_id = 0;
-    { RunStore store(path); run_id = store.create_run(store.create_experiment("x", "{}"), "pythia", "phase2", "cpu"); }
+    {
+        RunStore store(path);
+        run_id = store.create_run(store.create_experiment("x", "{}"), "pythia", "phase2", "cpu");
+    }
     // A child process takes the run over (writes points) and dies without finishing it.
     const pid_t child = ::fork();
     if (child == 0) {
         sqlite3* db = nullptr;
         sqlite3_open(path.c_str(), &db);
-        const std::string sql = "UPDATE runs SET owner_pid = " + std::to_string(::getpid()) + " WHERE id = " +
-                                std::to_string(run_id) + "; INSERT INTO metrics VALUES(" + std::to_string(run_id) +
+        const std::string sql = "UPDATE runs SET owner_pid = " + std::to_string(::getpid()) +
+                                " WHERE id = " + std::to_string(run_id) +
+                                "; INSERT INTO metrics VALUES(" + std::to_string(run_id) +
                                 ", 'train_loss', 1, 1, 9.5, 0.1);";
         sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
         ::_exit(0);  // no finish_run
@@ -74,7 +79,8 @@ TEST(RunStore, RunOfThisProcessIsNotTakenForInterrupted) {
     cp::test::TempDir dir;
     const std::string path = (dir / "w.db").string();
     RunStore writer(path);
-    const auto r = writer.create_run(writer.create_experiment("x", "{}"), "pythia", "phase2", "cpu");
+    const auto r =
+        writer.create_run(writer.create_experiment("x", "{}"), "pythia", "phase2", "cpu");
     RunStore reader(path);  // e.g. the GUI opening the database while this process trains
     EXPECT_TRUE(reader.recovered_runs().empty());
     EXPECT_EQ(reader.run(r).status, "running");
@@ -82,11 +88,13 @@ TEST(RunStore, RunOfThisProcessIsNotTakenForInterrupted) {
 
 TEST(RunStore, FileThatIsNotADatabaseIsRefusedAndLeftAsItWas) {
     cp::test::TempDir dir;
-    const std::string text = "The jury said it did find that many of Georgia's election laws are outmoded.\n";
+    const std::string text =
+        "The jury said it did find that many of Georgia's election laws are outmoded.\n";
     cp::test::write_text(dir / "notes.db", text + text + text + text + text + text + text);
     const std::string m = error_of([&] { RunStore store((dir / "notes.db").string()); });
     EXPECT_NE(m.find("is not a workbench database"), std::string::npos) << m;
-    EXPECT_EQ(cp::test::read_text(dir / "notes.db"), text + text + text + text + text + text + text);
+    EXPECT_EQ(cp::test::read_text(dir / "notes.db"),
+              text + text + text + text + text + text + text);
 }
 
 TEST(RunStore, NewerSchemaIsRefused) {

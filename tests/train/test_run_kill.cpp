@@ -18,9 +18,9 @@ TEST(RunKill, SigkillMidEpochLeavesTheRunInterruptedAndTheDatabaseIntact) {
     if (child == 0) {
         std::freopen("/dev/null", "w", stdout);
         std::freopen("/dev/null", "w", stderr);
-        ::execl(CP_TEST_CLI, CP_TEST_CLI, "run", "--samples", "2000", "--seq-length", "32", "--epochs", "3",
-                "--models", "pythia", "--batch-size", "4", "--db", db.c_str(), "--checkpoint-dir",
-                (dir / "runs").c_str(), "--quiet", static_cast<char*>(nullptr));
+        ::execl(CP_TEST_CLI, CP_TEST_CLI, "run", "--samples", "2000", "--seq-length", "32",
+                "--epochs", "3", "--models", "pythia", "--batch-size", "4", "--db", db.c_str(),
+                "--checkpoint-dir", (dir / "runs").c_str(), "--quiet", static_cast<char*>(nullptr));
         ::_exit(127);
     }
     // Wait until training points are being written, then kill without warning.

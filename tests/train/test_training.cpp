@@ -7,13 +7,13 @@
 #include <thread>
 
 #include "common/error.h"
+#include "data/corpus.h"
+#include "data/splits.h"
 #include "store/run_store.h"
 #include "test_support.h"
 #include "train/context_metrics.h"
 #include "train/experiment.h"
 #include "train/phase1.h"
-#include "data/corpus.h"
-#include "data/splits.h"
 
 using namespace cp::train;
 
@@ -55,7 +55,7 @@ ExperimentParams tiny_params(const cp::test::TempDir& dir) {
 }
 
 class Collector : public ExperimentObserver {
-public:
+  public:
     std::vector<cp::store::MetricPoint> points;
     void on_metric(const cp::store::MetricPoint& p) override { points.push_back(p); }
 };
@@ -75,27 +75,32 @@ TEST(Phase1, EndsByItsStopRuleWithRisingConvergenceAndContextsThatKeepTheirDimen
     const double before = recurrent_rank();
     cp::test::TempDir dir;
     cp::store::RunStore store((dir / "w.db").string());
-    const auto run = store.create_run(store.create_experiment("p1", "{}"), "context-pythia", "phase1", "cpu");
+    const auto run =
+        store.create_run(store.create_experiment("p1", "{}"), "context-pythia", "phase1", "cpu");
     RunLogger log(store, nullptr, run, "context-pythia", "phase1");
     Phase1Params params;
     params.max_iterations = 40;
     std::atomic<bool> stop{false};
     const Phase1Result r = run_phase1(model, stream, params, 3, log, stop);
     // The stop rule: the convergence target, or else exactly max_iterations.
-    EXPECT_TRUE(r.converged ? r.convergence_rate >= params.convergence_target : r.iterations == params.max_iterations);
+    EXPECT_TRUE(r.converged ? r.convergence_rate >= params.convergence_target
+                            : r.iterations == params.max_iterations);
     // Every iteration logged every measure.
-    for (const char* name : {"oacd_loss", "dispersion_term", "centroid_term", "convergence_rate", "effective_rank",
-                             "effective_rank_pct", "mean_pairwise_cosine", "seconds"})
+    for (const char* name :
+         {"oacd_loss", "dispersion_term", "centroid_term", "convergence_rate", "effective_rank",
+          "effective_rank_pct", "mean_pairwise_cosine", "seconds"})
         EXPECT_EQ(store.metrics(run, name).size(), static_cast<std::size_t>(r.iterations)) << name;
     // Convergence rises as the fixed point forms.
     EXPECT_GT(r.convergence_rate, store.metrics(run, "convergence_rate").front().value + 0.1);
     const double after = recurrent_rank();
-    std::cout << "recurrent-context effective rank " << before << " -> " << after << " (of 32); iterations "
-              << r.iterations << ", convergence " << r.convergence_rate << "\n";
-    // No collapse: the contexts Phase 2 reads keep more than half of the dimensions in use. (At this
-    // width the spec's algorithm lowers the rank; it does not raise it.)
+    std::cout << "recurrent-context effective rank " << before << " -> " << after
+              << " (of 32); iterations " << r.iterations << ", convergence " << r.convergence_rate
+              << "\n";
+    // No collapse: the contexts Phase 2 reads keep more than half of the dimensions in use. (At
+    // this width the spec's algorithm lowers the rank; it does not raise it.)
     EXPECT_GT(after, 16.0);
-    for (const auto& p : model.context_block->parameters()) EXPECT_FALSE(p.requires_grad());  // frozen
+    for (const auto& p : model.context_block->parameters())
+        EXPECT_FALSE(p.requires_grad());  // frozen
 }
 
 TEST(Phase1, AdamOnOacdWithInputsHeldFixedLowersTheLossAndTheCentroid) {
@@ -146,8 +151,10 @@ TEST(Phase2, BothModelsBeatTheUnigramEntropyOfTheirTrainingTokens) {
     ASSERT_EQ(s.models.size(), 2u);
     for (const auto& m : s.models) {
         EXPECT_EQ(m.status, "finished") << m.model;
-        EXPECT_LT(m.best_val_loss, h) << m.model << ": validation loss " << m.best_val_loss << " nats, unigram entropy " << h;
-        std::cout << m.model << ": best validation loss " << m.best_val_loss << " nats vs unigram entropy " << h << "\n";
+        EXPECT_LT(m.best_val_loss, h)
+            << m.model << ": validation loss " << m.best_val_loss << " nats, unigram entropy " << h;
+        std::cout << m.model << ": best validation loss " << m.best_val_loss
+                  << " nats vs unigram entropy " << h << "\n";
     }
 }
 
@@ -200,7 +207,8 @@ TEST(Experiment, StopFlagEndsTheRunAsStoppedWithItsPointsKept) {
 
 TEST(Experiment, EachInvalidParameterIsRefusedByNameAndNothingIsWritten) {
     cp::test::TempDir dir;
-    const auto refused = [&](const std::function<void(ExperimentParams&)>& change, const std::string& expected) {
+    const auto refused = [&](const std::function<void(ExperimentParams&)>& change,
+                             const std::string& expected) {
         ExperimentParams p = tiny_params(dir);
         change(p);
         try {
@@ -218,9 +226,12 @@ TEST(Experiment, EachInvalidParameterIsRefusedByNameAndNothingIsWritten) {
     refused([](auto& p) { p.size = "7b"; }, "size must be 'tiny' or '70m'");
     refused([](auto& p) { p.device = "tpu"; }, "device must be auto, cpu or cuda");
     refused([](auto& p) { p.phase2.learning_rate = -1; }, "phase2.learning_rate must be positive");
-    refused([](auto& p) { p.phase1.convergence_target = 1.5; }, "phase1.convergence_target must be in (0, 1]");
-    refused([](auto& p) { p.phase2.validation_fraction = 1.0; }, "phase2.validation_fraction must be between 0 and 1");
-    refused([](auto& p) { p.corpora = {"/nonexistent/corpus"}; }, "corpus not found: '/nonexistent/corpus'");
+    refused([](auto& p) { p.phase1.convergence_target = 1.5; },
+            "phase1.convergence_target must be in (0, 1]");
+    refused([](auto& p) { p.phase2.validation_fraction = 1.0; },
+            "phase2.validation_fraction must be between 0 and 1");
+    refused([](auto& p) { p.corpora = {"/nonexistent/corpus"}; },
+            "corpus not found: '/nonexistent/corpus'");
     EXPECT_FALSE(std::filesystem::exists(dir / "w.db"));
     EXPECT_FALSE(std::filesystem::exists(dir / "runs"));
 }
@@ -233,14 +244,16 @@ TEST(Experiment, AskedSamplesBeyondTheCorpusSayHowManyAreAllowed) {
         Experiment e(p);
         FAIL();
     } catch (const cp::Error& err) {
-        EXPECT_NE(std::string(err.what()).find("allows at most 34575 samples of 33 tokens"), std::string::npos) << err.what();
+        EXPECT_NE(std::string(err.what()).find("allows at most 34575 samples of 33 tokens"),
+                  std::string::npos)
+            << err.what();
     }
 }
 
 TEST(Phase2, ResumingFromACheckpointContinuesExactlyAsAnUninterruptedRun) {
     cp::test::TempDir dir;
-    const auto epoch2_losses = [&](const std::string& db, std::int64_t epochs, const std::string& resume,
-                                   std::string* checkpoint) {
+    const auto epoch2_losses = [&](const std::string& db, std::int64_t epochs,
+                                   const std::string& resume, std::string* checkpoint) {
         ExperimentParams p = tiny_params(dir);
         p.db = (dir / db).string();
         p.models = ModelChoice::pythia;
