@@ -22,7 +22,11 @@ const Option* Args::find(const std::string& name) const {
 }
 
 void Args::parse(int argc, char** argv, int first) {
-    const std::string command = usage_.substr(0, usage_.find(" ["));
+    // The words before the first option, [ or ( of the usage: "context-pythia init --preset ..."
+    // names itself "context-pythia init".
+    const std::size_t options_start = usage_.find_first_of("-[(", usage_.find(' ') + 1);
+    const std::string command =
+        options_start == std::string::npos ? usage_ : usage_.substr(0, options_start - 1);
     for (int i = first; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "-h" || arg == "--help") {

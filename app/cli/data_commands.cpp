@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/tokenizer_option.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "data/bpe_tokenizer.h"
@@ -16,21 +17,6 @@
 namespace cp::cli {
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-namespace {
-
-data::BpeTokenizer load_tokenizer(const Args& args) {
-    data::BpeTokenizer tokenizer =
-        data::BpeTokenizer::load(args.get("tokenizer", data::default_tokenizer_path().string()));
-    for (const std::string& w : tokenizer.warnings()) std::cerr << "warning: " << w << "\n";
-    return tokenizer;
-}
-
-const Option kTokenizerOption{"tokenizer", "PATH",
-                              "encoder.json + vocab.bpe folder, or a tokenizer.json "
-                              "(default: the installed GPT-2 tokenizer)"};
-
-}  // namespace
 
 int tokenize_command(int argc, char** argv, int first) {
     Args args("context-pythia tokenize [options] [FILE|-]",

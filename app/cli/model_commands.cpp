@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/tokenizer_option.h"
 #include "common/error.h"
 #include "data/bpe_tokenizer.h"
 #include "data/corpus.h"
@@ -17,10 +18,6 @@ namespace cp::cli {
 using nlohmann::json;
 
 namespace {
-
-const Option kTokenizerOption{"tokenizer", "PATH",
-                              "encoder.json + vocab.bpe folder, or a tokenizer.json "
-                              "(default: the installed GPT-2 tokenizer)"};
 
 std::int64_t parse_int(const std::string& option, const std::string& text, std::int64_t min_value) {
     const std::int64_t v = parse_int_option(option, text);
@@ -85,8 +82,7 @@ int info_command(int argc, char** argv, int first) {
     const std::vector<std::int64_t> lengths = parse_id_list(args.get("lengths", "128,512,2048"));
     for (std::size_t i = 1; i < lengths.size(); ++i)
         if (lengths[i] <= lengths[i - 1]) throw Error("--lengths must be ascending");
-    data::BpeTokenizer tokenizer =
-        data::BpeTokenizer::load(args.get("tokenizer", data::default_tokenizer_path().string()));
+    data::BpeTokenizer tokenizer = load_tokenizer(args);
     const data::Corpus brown = data::read_corpus(data::resolve_corpus("brown"));
     const std::vector<std::int64_t> prompt =
         to_ids(tokenizer.encode(brown.documents[0].text.substr(0, 2000)));
@@ -155,8 +151,7 @@ int score_command(int argc, char** argv, int first) {
     if (args.has("ids")) {
         ids = parse_id_list(args.get("ids"));
     } else {
-        data::BpeTokenizer tokenizer = data::BpeTokenizer::load(
-            args.get("tokenizer", data::default_tokenizer_path().string()));
+        data::BpeTokenizer tokenizer = load_tokenizer(args);
         ids = to_ids(tokenizer.encode(args.get("text")));
     }
     const model::ScoreResult r = model::score(args.get("checkpoint"), ids);
@@ -197,8 +192,7 @@ int generate_command(int argc, char** argv, int first) {
     options.temperature = parse_double_option("temperature", args.get("temperature", "0"));
     options.top_k = parse_int("top-k", args.get("top-k", "0"), 0);
     options.seed = static_cast<std::uint64_t>(parse_int("seed", args.get("seed", "0"), 0));
-    data::BpeTokenizer tokenizer =
-        data::BpeTokenizer::load(args.get("tokenizer", data::default_tokenizer_path().string()));
+    data::BpeTokenizer tokenizer = load_tokenizer(args);
     const auto prompt = to_ids(tokenizer.encode(args.get("prompt")));
     const auto continuation = model::generate(args.get("checkpoint"), prompt, options);
     std::vector<data::TokenId> ids;

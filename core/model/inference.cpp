@@ -39,28 +39,8 @@ ModelInfo model_info(const std::string& preset_name, const std::vector<std::int6
     info.config = preset(preset_name);
     auto model = make_model(info.config, 0);
     info.parameters = count_parameters(*model);
-    if (lengths.empty()) return info;
-    if (prompt_ids.empty()) throw Error("measuring the KV cache needs a prompt of real text");
-    torch::NoGradGuard no_grad;
     model->eval();
-    KvCache cache = model->make_cache();
-    // Decode one token at a time: the prompt, then the model's own greedy continuation.
-    std::size_t next_prompt = 0;
-    std::int64_t next = prompt_ids[0];
-    for (std::int64_t target : lengths) {
-        while (cache.length < target) {
-            const torch::Tensor logits = model->forward(as_batch({next}), &cache);  // (1, 1, V)
-            ++next_prompt;
-            next = next_prompt < prompt_ids.size() ? prompt_ids[next_prompt]
-                                                   : logits[0][0].argmax().item<std::int64_t>();
-        }
-        KvMeasurement m;
-        m.tokens = cache.length;
-        m.kv_bytes = cache.kv_bytes();
-        m.kv_allocated_bytes = cache.kv_allocated_bytes();
-        m.state_bytes = cache.state_bytes();
-        info.kv.push_back(m);
-    }
+    info.kv = measure_kv_cache(*model, prompt_ids, lengths).measurements;
     return info;
 }
 

@@ -15,14 +15,6 @@ namespace cp::model {
 void init_checkpoint(const std::string& preset, std::uint64_t seed,
                      const std::filesystem::path& out);
 
-struct KvMeasurement {
-    std::int64_t tokens = 0;              // cache length when measured
-    std::int64_t kv_bytes = 0;            // sum of nbytes of the cached K and V tensors
-    std::int64_t kv_allocated_bytes = 0;  // storage behind them (grows by doubling)
-    std::int64_t state_bytes = 0;         // Context-Pythia's recurrent state (O(1))
-    double kv_bytes_per_token() const { return tokens ? double(kv_bytes) / double(tokens) : 0.0; }
-};
-
 struct ModelInfo {
     ModelConfig config;
     ParameterCounts parameters;

@@ -55,6 +55,15 @@ struct ParameterCounts {
     std::int64_t trainable = 0;  // requires_grad
 };
 
+// The KV cache of a model measured from its tensors after decoding `tokens` tokens.
+struct KvMeasurement {
+    std::int64_t tokens = 0;              // cache length when measured
+    std::int64_t kv_bytes = 0;            // sum of nbytes of the cached K and V tensors
+    std::int64_t kv_allocated_bytes = 0;  // storage behind them (grows by doubling)
+    std::int64_t state_bytes = 0;         // Context-Pythia's recurrent state (O(1))
+    double kv_bytes_per_token() const { return tokens ? double(kv_bytes) / double(tokens) : 0.0; }
+};
+
 // pythia-70m, context-pythia-70m (MODEL_SPEC.md), pythia-tiny, context-pythia-tiny (a few small
 // layers over the full vocabulary, for tests and quick CPU runs).
 ModelConfig preset(const std::string& name);

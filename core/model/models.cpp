@@ -1,5 +1,6 @@
 #include "model/models.h"
 
+#include <chrono>
 #include <cmath>
 
 #include "common/error.h"
@@ -338,6 +339,39 @@ ParameterCounts count_parameters(CausalLm& model) {
             c.head += n;
     }
     return c;
+}
+
+KvTrace measure_kv_cache(CausalLm& model, const std::vector<std::int64_t>& prompt,
+                         const std::vector<std::int64_t>& lengths, const std::atomic<bool>* stop) {
+    if (lengths.empty()) return {};
+    if (prompt.empty()) throw Error("measuring the KV cache needs a prompt of real text");
+    torch::NoGradGuard no_grad;
+    const torch::Device device = model.parameters().front().device();
+    KvTrace trace;
+    KvCache cache = model.make_cache();
+    std::size_t next_prompt = 0;
+    std::int64_t next = prompt[0];
+    for (std::int64_t target : lengths) {
+        while (cache.length < target) {
+            if (stop && stop->load()) return trace;
+            const auto t0 = std::chrono::steady_clock::now();
+            const torch::Tensor logits = model.forward(
+                torch::tensor({next}, torch::kInt64).view({1, 1}).to(device), &cache);  // (1, 1, V)
+            ++next_prompt;
+            next = next_prompt < prompt.size() ? prompt[next_prompt]
+                                               : logits[0][0].argmax().item<std::int64_t>();
+            trace.decode_seconds +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            ++trace.decoded_tokens;
+        }
+        KvMeasurement m;
+        m.tokens = cache.length;
+        m.kv_bytes = cache.kv_bytes();
+        m.kv_allocated_bytes = cache.kv_allocated_bytes();
+        m.state_bytes = cache.state_bytes();
+        trace.measurements.push_back(m);
+    }
+    return trace;
 }
 
 }  // namespace cp::model

@@ -5,7 +5,9 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <memory>
+#include <vector>
 
 #include "model/kv_cache.h"
 #include "model/model_config.h"
@@ -136,5 +138,17 @@ class ContextPythiaModel : public CausalLm {
 std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t seed);
 
 ParameterCounts count_parameters(CausalLm& model);
+
+struct KvTrace {
+    std::vector<KvMeasurement> measurements;  // one per length reached
+    std::int64_t decoded_tokens = 0;          // single-token forward passes run
+    double decode_seconds = 0;                // time spent in them
+};
+// Decodes `prompt` (real text) and then the model's own greedy continuation one token at a time
+// with the KV cache, measuring the cache when it holds each of `lengths` (ascending) tokens.
+// Stops early, with what it measured, when `stop` is set.
+KvTrace measure_kv_cache(CausalLm& model, const std::vector<std::int64_t>& prompt,
+                         const std::vector<std::int64_t>& lengths,
+                         const std::atomic<bool>* stop = nullptr);
 
 }  // namespace cp::model

@@ -1,6 +1,5 @@
 #include "train/evaluate.h"
 
-#include <chrono>
 #include <cmath>
 
 #include "train/phase2.h"
@@ -34,15 +33,17 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
         std::vector<std::int64_t> ids = item.context;
         ids.insert(ids.end(), item.target.begin(), item.target.end());
         const torch::Tensor input = torch::tensor(ids, torch::kInt64).view({1, -1}).to(device);
-        const torch::Tensor logp =
-            torch::log_softmax(model.forward(input)[0].to(torch::kFloat32), -1);  // (T, V)
+        // Only the rows that predict the target's tokens: context.size() - 1 onwards.
+        const std::int64_t first = static_cast<std::int64_t>(item.context.size()) - 1;
+        const std::int64_t count = static_cast<std::int64_t>(item.target.size());
+        const torch::Tensor logp = torch::log_softmax(
+            model.forward(input)[0].narrow(0, first, count).to(torch::kFloat32), -1);  // (count, V)
         bool all = true;
-        for (std::size_t k = 0; k < item.target.size(); ++k) {
-            const std::int64_t pos =
-                static_cast<std::int64_t>(item.context.size() + k) - 1;  // predicts target[k]
-            const torch::Tensor row = logp[pos];
-            all = all && row.argmax().item<std::int64_t>() == item.target[k];
-            target_nll -= row[item.target[k]].item<double>();
+        for (std::int64_t k = 0; k < count; ++k) {
+            const torch::Tensor row = logp[k];  // predicts target[k]
+            all = all &&
+                  row.argmax().item<std::int64_t>() == item.target[static_cast<std::size_t>(k)];
+            target_nll -= row[item.target[static_cast<std::size_t>(k)]].item<double>();
             ++target_tokens;
         }
         correct += all ? 1 : 0;
@@ -60,40 +61,19 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
     log.result("last_word_ppl", r.last_word_ppl);
     log.result("last_word_passages", static_cast<double>(r.last_word_passages));
 
-    // 3. KV cache bytes from the cache tensors, and cached generation speed, one token at a time:
-    // the prompt (real text), then the model's own greedy continuation.
-    model::KvCache cache = model.make_cache();
-    std::size_t next_prompt = 0;
-    std::int64_t next = prompt.at(0);
-    double generate_seconds = 0;
-    std::int64_t generated = 0;
-    for (std::int64_t target : params.kv_lengths) {
-        while (cache.length < target && !stop.load()) {
-            const auto t0 = std::chrono::steady_clock::now();
-            const torch::Tensor logits =
-                model.forward(torch::tensor({next}, torch::kInt64).view({1, 1}).to(device), &cache);
-            ++next_prompt;
-            next = next_prompt < prompt.size() ? prompt[next_prompt]
-                                               : logits[0][0].argmax().item<std::int64_t>();
-            generate_seconds +=
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            ++generated;
-        }
-        if (stop.load()) break;
-        model::KvMeasurement m;
-        m.tokens = cache.length;
-        m.kv_bytes = cache.kv_bytes();
-        m.kv_allocated_bytes = cache.kv_allocated_bytes();
-        m.state_bytes = cache.state_bytes();
-        r.kv.push_back(m);
+    // 3. KV cache bytes from the cache tensors, and cached generation speed.
+    const model::KvTrace trace = model::measure_kv_cache(model, prompt, params.kv_lengths, &stop);
+    for (const model::KvMeasurement& m : trace.measurements) {
         const std::string at = std::to_string(m.tokens);
         log.result("kv_bytes_per_token_at_" + at, m.kv_bytes_per_token());
         log.result("kv_bytes_at_" + at, static_cast<double>(m.kv_bytes));
         log.result("kv_state_bytes_at_" + at, static_cast<double>(m.state_bytes));
         log.metric("kv_bytes", m.tokens, -1, static_cast<double>(m.kv_bytes));
     }
-    if (generate_seconds > 0)
-        r.generation_tokens_per_second = static_cast<double>(generated) / generate_seconds;
+    r.kv = trace.measurements;
+    if (trace.decode_seconds > 0)
+        r.generation_tokens_per_second =
+            static_cast<double>(trace.decoded_tokens) / trace.decode_seconds;
     log.result("generation_tokens_per_second", r.generation_tokens_per_second);
     model.train();
     return r;
