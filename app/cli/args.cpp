@@ -1,8 +1,10 @@
 #include "cli/args.h"
 
 #include <algorithm>
+#include <iostream>
 #include <sstream>
 
+#include "cli/commands.h"
 #include "common/error.h"
 
 namespace cp::cli {
@@ -122,6 +124,22 @@ double parse_double_option(const std::string& option, const std::string& text) {
     if (text.empty() || used != text.size())
         throw Error("--" + option + " must be a number (got '" + text + "')");
     return v;
+}
+
+}  // namespace cp::cli
+
+namespace cp::cli {
+
+int guarded(const std::function<int()>& command) {
+    try {
+        return command();
+    } catch (const cp::Error& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "internal error: " << e.what() << "\n";
+        return 3;
+    }
 }
 
 }  // namespace cp::cli

@@ -1,5 +1,12 @@
 // context-pythia: the workbench's experiments from the command line, into the same database.
+// This executable never loads libtorch, so listing, comparing and exporting start at once; the
+// commands that train or run a model are handed to context-pythia-engine beside it (execv keeps
+// the pid, the terminal and the signals, so Ctrl-C and kill reach the training process).
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -21,8 +28,28 @@ const char* kUsage =
     "  score          log-probabilities of a text under a checkpoint\n"
     "  generate       continue a prompt with a checkpoint (KV-cached decoding)\n"
     "  run            one experiment: Phase 1, Phase 2 of both models, evaluation\n"
+    "  runs           list, show, compare, export-metrics, delete the stored runs\n"
+    "  experiments    list, compare (the two models) and export (sweep summary)\n"
+    "  db import      merge another machine's database into this one\n"
     "\n"
     "'context-pythia COMMAND --help' describes each command's options.\n";
+
+bool is_engine_command(const std::string& c) {
+    return c == "init" || c == "info" || c == "score" || c == "generate" || c == "run";
+}
+
+[[noreturn]] void exec_engine(char** argv) {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    const std::string engine =
+        (ec ? std::filesystem::path(argv[0]).parent_path() : self.parent_path()) /
+        "context-pythia-engine";
+    argv[0] = const_cast<char*>(engine.c_str());
+    ::execv(engine.c_str(), argv);
+    std::cerr << "error: cannot start '" << engine << "': " << std::strerror(errno)
+              << " (build it with scripts/build.sh; it belongs beside context-pythia)\n";
+    std::exit(3);
+}
 
 }  // namespace
 
@@ -34,13 +61,12 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     const std::string command = argv[1];
-    try {
+    if (is_engine_command(command)) exec_engine(argv);
+    return guarded([&] {
         if (command == "tokenize") return tokenize_command(argc, argv, 2);
-        if (command == "run") return run_command(argc, argv, 2);
-        if (command == "init") return init_command(argc, argv, 2);
-        if (command == "info") return info_command(argc, argv, 2);
-        if (command == "score") return score_command(argc, argv, 2);
-        if (command == "generate") return generate_command(argc, argv, 2);
+        if (command == "runs") return runs_command(argc, argv, 2);
+        if (command == "experiments") return experiments_command(argc, argv, 2);
+        if (command == "db") return db_command(argc, argv, 2);
         if (command == "data") {
             if (argc >= 3 && !std::strcmp(argv[2], "prepare"))
                 return data_prepare_command(argc, argv, 3);
@@ -52,11 +78,5 @@ int main(int argc, char** argv) {
         }
         std::cerr << "context-pythia: unknown command '" << command << "'\n\n" << kUsage;
         return 2;
-    } catch (const cp::Error& e) {
-        std::cerr << "error: " << e.what() << "\n";
-        return 1;
-    } catch (const std::exception& e) {
-        std::cerr << "internal error: " << e.what() << "\n";
-        return 3;
-    }
+    });
 }

@@ -131,32 +131,58 @@ void RunStore::exec(const char* sql) {
     }
 }
 
+namespace {
+std::int64_t user_version(sqlite3* db) {
+    Statement version(db, "PRAGMA user_version");
+    version.step();
+    return version.integer(0);
+}
+}  // namespace
+
+// Each step re-reads the version inside its write transaction, so two processes opening an old
+// file at once upgrade it once.
 void RunStore::migrate() {
-    {
-        Statement version(db_, "PRAGMA user_version");
-        version.step();
-        if (version.integer(0) >= 1) return;
+    if (user_version(db_) < 1) {
+        exec("BEGIN IMMEDIATE");
+        if (user_version(db_) < 1) {
+            exec(R"(
+                CREATE TABLE IF NOT EXISTS experiments(
+                    id INTEGER PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL,
+                    params_json TEXT NOT NULL, notes TEXT NOT NULL DEFAULT '');
+                CREATE TABLE IF NOT EXISTS runs(
+                    id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+                    model TEXT NOT NULL, phase TEXT NOT NULL, status TEXT NOT NULL,
+                    started_at TEXT NOT NULL, finished_at TEXT NOT NULL DEFAULT '', device TEXT NOT NULL DEFAULT '',
+                    error TEXT NOT NULL DEFAULT '', checkpoint_path TEXT NOT NULL DEFAULT '',
+                    name TEXT NOT NULL DEFAULT '', notes TEXT NOT NULL DEFAULT '', owner_pid INTEGER NOT NULL DEFAULT 0);
+                CREATE TABLE IF NOT EXISTS metrics(
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, name TEXT NOT NULL,
+                    step INTEGER NOT NULL, epoch INTEGER NOT NULL, value REAL NOT NULL, wall_time REAL NOT NULL);
+                CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, name, step);
+                CREATE TABLE IF NOT EXISTS results(
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, name TEXT NOT NULL,
+                    value REAL NOT NULL, PRIMARY KEY(run_id, name));
+                PRAGMA user_version = 1;
+            )");
+        }
+        exec("COMMIT");
     }
+    if (user_version(db_) < 2) migrate_to_v2();
+}
+
+void RunStore::migrate_to_v2() {
     exec("BEGIN IMMEDIATE");
-    exec(R"(
-        CREATE TABLE IF NOT EXISTS experiments(
-            id INTEGER PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL,
-            params_json TEXT NOT NULL, notes TEXT NOT NULL DEFAULT '');
-        CREATE TABLE IF NOT EXISTS runs(
-            id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
-            model TEXT NOT NULL, phase TEXT NOT NULL, status TEXT NOT NULL,
-            started_at TEXT NOT NULL, finished_at TEXT NOT NULL DEFAULT '', device TEXT NOT NULL DEFAULT '',
-            error TEXT NOT NULL DEFAULT '', checkpoint_path TEXT NOT NULL DEFAULT '',
-            name TEXT NOT NULL DEFAULT '', notes TEXT NOT NULL DEFAULT '', owner_pid INTEGER NOT NULL DEFAULT 0);
-        CREATE TABLE IF NOT EXISTS metrics(
-            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, name TEXT NOT NULL,
-            step INTEGER NOT NULL, epoch INTEGER NOT NULL, value REAL NOT NULL, wall_time REAL NOT NULL);
-        CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, name, step);
-        CREATE TABLE IF NOT EXISTS results(
-            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, name TEXT NOT NULL,
-            value REAL NOT NULL, PRIMARY KEY(run_id, name));
-        PRAGMA user_version = 1;
-    )");
+    if (user_version(db_) < 2) {
+        exec(R"(
+            ALTER TABLE experiments ADD COLUMN uid TEXT NOT NULL DEFAULT '';
+            ALTER TABLE runs ADD COLUMN uid TEXT NOT NULL DEFAULT '';
+            UPDATE experiments SET uid = lower(hex(randomblob(16))) WHERE uid = '';
+            UPDATE runs SET uid = lower(hex(randomblob(16))) WHERE uid = '';
+            CREATE UNIQUE INDEX experiments_by_uid ON experiments(uid);
+            CREATE UNIQUE INDEX runs_by_uid ON runs(uid);
+            PRAGMA user_version = 2;
+        )");
+    }
     exec("COMMIT");
 }
 
@@ -174,7 +200,9 @@ void RunStore::recover_interrupted() {
 }
 
 std::int64_t RunStore::create_experiment(const std::string& name, const std::string& params_json) {
-    Statement s(db_, "INSERT INTO experiments(name, created_at, params_json) VALUES(?, ?, ?)");
+    Statement s(db_,
+                "INSERT INTO experiments(name, created_at, params_json, uid) "
+                "VALUES(?, ?, ?, lower(hex(randomblob(16))))");
     s.bind(1, name).bind(2, now_utc()).bind(3, params_json).step();
     return sqlite3_last_insert_rowid(db_);
 }
@@ -184,8 +212,8 @@ std::int64_t RunStore::create_run(std::int64_t experiment_id, const std::string&
                                   const std::string& name) {
     Statement s(db_,
                 "INSERT INTO runs(experiment_id, model, phase, status, started_at, device, name, "
-                "owner_pid) "
-                "VALUES(?, ?, ?, 'running', ?, ?, ?, ?)");
+                "owner_pid, uid) "
+                "VALUES(?, ?, ?, 'running', ?, ?, ?, ?, lower(hex(randomblob(16))))");
     s.bind(1, experiment_id)
         .bind(2, model)
         .bind(3, phase)
@@ -255,20 +283,31 @@ void RunStore::finish_run(std::int64_t run_id, const std::string& status,
 
 std::vector<ExperimentRow> RunStore::experiments() {
     std::vector<ExperimentRow> out;
-    Statement q(db_,
-                "SELECT id, name, created_at, params_json, notes FROM experiments ORDER BY id");
-    while (q.step()) out.push_back({q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4)});
+    Statement q(
+        db_, "SELECT id, name, created_at, params_json, notes, uid FROM experiments ORDER BY id");
+    while (q.step())
+        out.push_back({q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5)});
     return out;
+}
+
+ExperimentRow RunStore::experiment(std::int64_t experiment_id) {
+    Statement q(
+        db_, "SELECT id, name, created_at, params_json, notes, uid FROM experiments WHERE id = ?");
+    q.bind(1, experiment_id);
+    if (!q.step())
+        throw Error("no experiment " + std::to_string(experiment_id) + " in '" + path_ +
+                    "' (see 'context-pythia experiments list')");
+    return {q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5)};
 }
 
 namespace {
 const char* kRunColumns =
     "SELECT id, experiment_id, model, phase, status, started_at, finished_at, device, error, "
     "checkpoint_path, "
-    "name, notes FROM runs ";
+    "name, notes, uid FROM runs ";
 RunRow read_run(Statement& q) {
-    return {q.integer(0), q.integer(1), q.text(2), q.text(3), q.text(4),  q.text(5),
-            q.text(6),    q.text(7),    q.text(8), q.text(9), q.text(10), q.text(11)};
+    return {q.integer(0), q.integer(1), q.text(2), q.text(3),  q.text(4),  q.text(5), q.text(6),
+            q.text(7),    q.text(8),    q.text(9), q.text(10), q.text(11), q.text(12)};
 }
 }  // namespace
 
@@ -303,6 +342,135 @@ std::vector<MetricPoint> RunStore::metrics(std::int64_t run_id, const std::strin
     while (q.step())
         out.push_back({q.integer(0), q.text(1), q.integer(2), q.integer(3), q.real(4), q.real(5)});
     return out;
+}
+
+void RunStore::for_each_metric(std::int64_t run_id,
+                               const std::function<void(const MetricPoint&)>& sink) {
+    flush();
+    Statement q(db_,
+                "SELECT name, step, epoch, value, wall_time FROM metrics WHERE run_id = ? "
+                "ORDER BY rowid");
+    q.bind(1, run_id);
+    MetricPoint p;
+    p.run_id = run_id;
+    while (q.step()) {
+        p.name = q.text(0);
+        p.step = q.integer(1);
+        p.epoch = q.integer(2);
+        p.value = q.real(3);
+        p.wall_time = q.real(4);
+        sink(p);
+    }
+}
+
+std::int64_t RunStore::metric_count(std::int64_t run_id) {
+    flush();
+    Statement q(db_, "SELECT count(*) FROM metrics WHERE run_id = ?");
+    q.bind(1, run_id);
+    q.step();
+    return q.integer(0);
+}
+
+std::map<std::int64_t, std::map<std::string, double>> RunStore::all_results() {
+    std::map<std::int64_t, std::map<std::string, double>> out;
+    Statement q(db_, "SELECT run_id, name, value FROM results");
+    while (q.step()) out[q.integer(0)][q.text(1)] = q.real(2);
+    return out;
+}
+
+void RunStore::delete_run(std::int64_t run_id) {
+    run(run_id);  // an unknown id is refused with the usual message
+    flush();
+    exec("BEGIN IMMEDIATE");
+    try {
+        Statement s(db_, "DELETE FROM runs WHERE id = ?");  // metrics and results cascade
+        s.bind(1, run_id).step();
+    } catch (...) {
+        exec("ROLLBACK");
+        throw;
+    }
+    exec("COMMIT");
+}
+
+ImportCounts RunStore::import_database(const std::string& other_path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_regular_file(other_path, ec))
+        throw Error("cannot import '" + other_path + "': no such file");
+    if (fs::equivalent(other_path, path_, ec))
+        throw Error("cannot import '" + other_path + "' into itself");
+    try {
+        // Validates the file (a database, not newer than ours), upgrades an older schema and
+        // marks runs of dead processes interrupted, exactly as opening it here would.
+        RunStore other(other_path);
+    } catch (const Error& e) {
+        throw Error("cannot import '" + other_path + "': " + e.what());
+    }
+    flush();
+    {
+        Statement attach(db_, "ATTACH DATABASE ? AS src");
+        attach.bind(1, other_path).step();
+    }
+    ImportCounts counts;
+    const auto changes = [this] { return static_cast<std::int64_t>(sqlite3_changes(db_)); };
+    try {
+        exec("BEGIN IMMEDIATE");
+        try {
+            exec(R"(
+                CREATE TEMP TABLE import_runs AS
+                    SELECT id AS src_id, uid FROM src.runs
+                    WHERE uid NOT IN (SELECT uid FROM main.runs);
+            )");
+            exec(R"(
+                INSERT INTO main.experiments(name, created_at, params_json, notes, uid)
+                    SELECT name, created_at, params_json, notes, uid FROM src.experiments
+                    WHERE uid NOT IN (SELECT uid FROM main.experiments) ORDER BY id;
+            )");
+            counts.experiments = changes();
+            exec(R"(
+                INSERT INTO main.runs(experiment_id, model, phase, status, started_at, finished_at,
+                                      device, error, checkpoint_path, name, notes, owner_pid, uid)
+                    SELECT e.id, r.model, r.phase,
+                           CASE r.status WHEN 'running' THEN 'interrupted' ELSE r.status END,
+                           r.started_at, r.finished_at, r.device,
+                           CASE r.status WHEN 'running'
+                               THEN 'imported while it was still running elsewhere' ELSE r.error END,
+                           r.checkpoint_path, r.name, r.notes, 0, r.uid
+                    FROM src.runs r
+                    JOIN src.experiments se ON se.id = r.experiment_id
+                    JOIN main.experiments e ON e.uid = se.uid
+                    WHERE r.id IN (SELECT src_id FROM temp.import_runs) ORDER BY r.id;
+            )");
+            counts.runs = changes();
+            exec(R"(
+                INSERT INTO main.metrics(run_id, name, step, epoch, value, wall_time)
+                    SELECT mr.id, m.name, m.step, m.epoch, m.value, m.wall_time
+                    FROM temp.import_runs ir
+                    JOIN main.runs mr ON mr.uid = ir.uid
+                    JOIN src.metrics m ON m.run_id = ir.src_id
+                    ORDER BY m.rowid;
+            )");
+            counts.metric_points = changes();
+            exec(R"(
+                INSERT INTO main.results(run_id, name, value)
+                    SELECT mr.id, x.name, x.value
+                    FROM temp.import_runs ir
+                    JOIN main.runs mr ON mr.uid = ir.uid
+                    JOIN src.results x ON x.run_id = ir.src_id;
+            )");
+            counts.results = changes();
+            exec("DROP TABLE temp.import_runs");
+            exec("COMMIT");
+        } catch (...) {
+            exec("ROLLBACK");
+            throw;
+        }
+    } catch (...) {
+        exec("DETACH DATABASE src");
+        throw;
+    }
+    exec("DETACH DATABASE src");
+    return counts;
 }
 
 std::vector<std::pair<std::string, double>> RunStore::results(std::int64_t run_id) {

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,7 +15,9 @@ struct sqlite3;
 
 namespace cp::store {
 
-constexpr int kSchemaVersion = 1;
+// 2: experiments and runs carry a random uid, so that importing another machine's database can
+// tell a run it already holds from a new one.
+constexpr int kSchemaVersion = 2;
 
 struct MetricPoint {
     std::int64_t run_id = 0;
@@ -27,12 +31,17 @@ struct MetricPoint {
 struct RunRow {
     std::int64_t id = 0, experiment_id = 0;
     std::string model, phase, status, started_at, finished_at, device, error, checkpoint_path, name,
-        notes;
+        notes, uid;
 };
 
 struct ExperimentRow {
     std::int64_t id = 0;
-    std::string name, created_at, params_json, notes;
+    std::string name, created_at, params_json, notes, uid;
+};
+
+// What `import_database` added; importing the same file again adds zeros.
+struct ImportCounts {
+    std::int64_t experiments = 0, runs = 0, metric_points = 0, results = 0;
 };
 
 class RunStore {
@@ -61,16 +70,32 @@ class RunStore {
     // status: finished, stopped, failed, diverged, interrupted.
     void finish_run(std::int64_t run_id, const std::string& status, const std::string& error = "");
 
+    // Deletes the run with its metrics and results (one transaction); throws for an unknown id.
+    void delete_run(std::int64_t run_id);
+    // Merges another workbench database into this one, in one transaction: experiments and runs
+    // not yet here (by uid) are added under new ids with every metric point and result; runs
+    // that were `running` there arrive `interrupted`. The other file is upgraded to this schema
+    // when older; a missing file, a non-database or a newer schema is refused before any change.
+    ImportCounts import_database(const std::string& other_path);
+
     std::vector<ExperimentRow> experiments();
+    ExperimentRow experiment(std::int64_t experiment_id);  // throws for an unknown id
     std::vector<RunRow> runs(std::optional<std::int64_t> experiment_id = std::nullopt);
     RunRow run(std::int64_t run_id);
     std::vector<MetricPoint> metrics(std::int64_t run_id, const std::string& name = "");
+    // Calls `sink` for each point of a run in recording order, without building a vector:
+    // the export path for runs with millions of points.
+    void for_each_metric(std::int64_t run_id, const std::function<void(const MetricPoint&)>& sink);
+    std::int64_t metric_count(std::int64_t run_id);
     std::vector<std::pair<std::string, double>> results(std::int64_t run_id);
+    // Every run's results in one query (run listings).
+    std::map<std::int64_t, std::map<std::string, double>> all_results();
     std::string integrity_check();
 
   private:
     void exec(const char* sql);
     void migrate();
+    void migrate_to_v2();
     void recover_interrupted();
 
     sqlite3* db_ = nullptr;

@@ -200,6 +200,7 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
                 s.kv = e.kv;
                 if (stop.load()) s.status = "stopped";
             }
+            log.result("wall_seconds", log.elapsed_seconds());
             store.finish_run(s.run_id, s.status, p2.message);
         } catch (const std::exception& e) {
             store.finish_run(s.run_id, "failed", e.what());
@@ -244,6 +245,7 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
                     100.0 * r.effective_rank / static_cast<double>(context.config().context_dim));
                 log.result("converged", r.converged ? 1.0 : 0.0);
                 log.result("seconds", r.seconds);
+                log.result("wall_seconds", log.elapsed_seconds());
                 const std::string ckpt =
                     (checkpoints / "context-pythia-phase1.safetensors").string();
                 model::save_checkpoint(*net, ckpt, {{"cp_phase", "phase1"}});

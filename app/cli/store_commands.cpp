@@ -1,0 +1,298 @@
+// `context-pythia runs ...`, `experiments ...` and `db import`: the run store from the command
+// line. The tables come from core/report, so they equal what the workbench shows and exports.
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "common/error.h"
+#include "report/comparison.h"
+#include "report/csv.h"
+#include "report/exports.h"
+#include "store/run_store.h"
+#include "train/experiment_params.h"
+
+namespace cp::cli {
+using nlohmann::json;
+
+namespace {
+
+Option db_option() {
+    return {"db", "FILE", "database (default: " + train::default_database_path() + ")"};
+}
+
+std::string db_path(const Args& args) {
+    return args.has("db") ? args.get("db") : train::default_database_path();
+}
+
+// Opening the store creates a missing file; a command that only reads must not leave an empty
+// database behind a mistyped --db.
+std::string existing_db_path(const Args& args) {
+    const std::string path = db_path(args);
+    if (::access(path.c_str(), F_OK) != 0)
+        throw Error("no database at '" + path + "' (run an experiment first, or pass --db FILE)");
+    return path;
+}
+
+std::int64_t id_argument(const Args& args, std::size_t index, const std::string& what) {
+    if (args.positional().size() <= index) throw Error("missing " + what + " (see --help)");
+    return parse_int_option(what, args.positional()[index]);
+}
+
+bool parse_or_help(Args& args, int argc, char** argv, int first) {
+    args.parse(argc, argv, first);
+    if (args.help_requested()) {
+        std::cout << args.help();
+        return false;
+    }
+    return true;
+}
+
+void write_csv(const std::string& path, const std::function<void(std::ostream&)>& body) {
+    report::CsvFile file(path);  // fails here, before any work, for an unwritable path
+    body(file.stream());
+    file.commit();
+}
+
+int runs_list(int argc, char** argv, int first) {
+    Args args("context-pythia runs list [--json] [--db FILE]",
+              "Lists every run in the database with its key results.",
+              {db_option(), {"json", "", "one JSON array on stdout"}});
+    if (!parse_or_help(args, argc, argv, first)) return 0;
+    store::RunStore store(existing_db_path(args));
+    const auto runs = report::list_runs(store);
+    if (args.has("json")) {
+        json out = json::array();
+        for (const auto& r : runs) out.push_back(report::run_listing_json(r));
+        std::cout << out.dump(2) << "\n";
+    } else {
+        std::cout << report::runs_text(runs);
+    }
+    return 0;
+}
+
+int runs_show(int argc, char** argv, int first) {
+    Args args("context-pythia runs show ID [--json] [--db FILE]",
+              "Shows one run: its record, every result and how many points each metric has.",
+              {db_option(), {"json", "", "one JSON object on stdout"}}, "ID  the run", 1);
+    if (!parse_or_help(args, argc, argv, first)) return 0;
+    const std::int64_t id = id_argument(args, 0, "run ID");
+    store::RunStore store(existing_db_path(args));
+    report::RunListing l{store.run(id), "", {}};
+    l.experiment_name = store.experiment(l.run.experiment_id).name;
+    for (const auto& [k, v] : store.results(id)) l.results[k] = v;
+    std::map<std::string, std::int64_t> series;
+    store.for_each_metric(id, [&](const store::MetricPoint& p) { ++series[p.name]; });
+    json j = report::run_listing_json(l);
+    j["metric_points"] = series;
+    if (args.has("json")) {
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
+    const store::RunRow& r = l.run;
+    std::cout << "run " << r.id << "  " << r.model << " " << r.phase << "  " << r.status << "\n"
+              << "experiment  " << r.experiment_id << " '" << l.experiment_name << "'\n"
+              << "started     " << r.started_at << "\nfinished    " << r.finished_at << "\n"
+              << "device      " << r.device << "\n";
+    if (!r.name.empty()) std::cout << "name        " << r.name << "\n";
+    if (!r.error.empty()) std::cout << "message     " << r.error << "\n";
+    if (!r.checkpoint_path.empty()) std::cout << "checkpoint  " << r.checkpoint_path << "\n";
+    if (!r.notes.empty()) std::cout << "notes       " << r.notes << "\n";
+    std::cout << "\nresults:\n";
+    for (const auto& [k, v] : l.results)
+        std::cout << "  " << k << " = " << report::format_number(v) << "\n";
+    std::cout << "\nmetric series (points):\n";
+    for (const auto& [k, n] : series) std::cout << "  " << k << "  " << n << "\n";
+    return 0;
+}
+
+int print_or_export(const report::Comparison& c, const Args& args) {
+    if (args.has("csv")) {
+        write_csv(args.get("csv"),
+                  [&](std::ostream& out) { report::write_comparison_csv(c, out); });
+        std::cerr << "wrote " << args.get("csv") << "\n";
+    }
+    std::cout << report::comparison_text(c);
+    return 0;
+}
+
+int runs_compare(int argc, char** argv, int first) {
+    Args args("context-pythia runs compare A B [--csv FILE] [--db FILE]",
+              "Compares two runs, measure by measure: A, B, A - B and A / B.",
+              {db_option(), {"csv", "FILE", "also write the table as CSV"}}, "A B  the two run ids",
+              2);
+    if (!parse_or_help(args, argc, argv, first)) return 0;
+    const std::int64_t a = id_argument(args, 0, "run ID A"), b = id_argument(args, 1, "run ID B");
+    store::RunStore store(existing_db_path(args));
+    if (args.has("csv")) report::CsvFile probe(args.get("csv"));  // unwritable: fail first
+    return print_or_export(report::compare_runs(store, a, b), args);
+}
+
+int runs_export_metrics(int argc, char** argv, int first) {
+    Args args("context-pythia runs export-metrics ID --csv FILE [--db FILE]",
+              "Writes every metric point of a run as CSV in long format.",
+              {db_option(), {"csv", "FILE", "the CSV file to write (required)"}}, "ID  the run", 1);
+    if (!parse_or_help(args, argc, argv, first)) return 0;
+    const std::int64_t id = id_argument(args, 0, "run ID");
+    if (!args.has("csv")) throw Error("runs export-metrics needs --csv FILE");
+    store::RunStore store(existing_db_path(args));
+    store.run(id);  // unknown id: refused before the file is created
+    const auto started = std::chrono::steady_clock::now();
+    std::int64_t rows = 0;
+    write_csv(args.get("csv"),
+              [&](std::ostream& out) { rows = report::write_metrics_csv(store, id, out); });
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::cerr << "wrote " << rows << " points to " << args.get("csv") << " in " << s << " s\n";
+    return 0;
+}
+
+int runs_delete(int argc, char** argv, int first) {
+    Args args("context-pythia runs delete ID [--yes] [--db FILE]",
+              "Deletes a run with its metric points and results (its checkpoint file stays).",
+              {db_option(), {"yes", "", "do not ask"}}, "ID  the run", 1);
+    if (!parse_or_help(args, argc, argv, first)) return 0;
+    const std::int64_t id = id_argument(args, 0, "run ID");
+    store::RunStore store(existing_db_path(args));
+    const store::RunRow r = store.run(id);
+    if (r.status == "running")
+        throw Error(
+            "run " + std::to_string(id) +
+            " is running; stop it first (Ctrl-C in its terminal, or Stop in the workbench)");
+    if (!args.has("yes")) {
+        std::cerr << "Delete run " << id << " (" << r.model << " " << r.phase << ", " << r.status
+                  << ", " << store.metric_count(id) << " metric points)? [y/N] " << std::flush;
+        std::string answer;
+        if (!std::getline(std::cin, answer) ||
+            (answer != "y" && answer != "Y" && answer != "yes")) {
+            std::cerr << "not deleted\n";
+            return 1;
+        }
+    }
+    store.delete_run(id);
+    std::cerr << "deleted run " << id << "\n";
+    return 0;
+}
+
+int experiments_list(int argc, char** argv, int first) {
+    Args args("context-pythia experiments list [--json] [--db FILE]",
+              "Lists the experiments with their runs.",
+              {db_option(), {"json", "", "one JSON array on stdout"}});
+    if (!parse_or_help(args, argc, argv, first)) return 0;
+    store::RunStore store(existing_db_path(args));
+    json out = json::array();
+    std::map<std::int64_t, std::vector<store::RunRow>> runs;
+    for (auto& r : store.runs()) runs[r.experiment_id].push_back(r);
+    for (const store::ExperimentRow& e : store.experiments()) {
+        json run_ids = json::array();
+        for (const auto& r : runs[e.id])
+            run_ids.push_back(
+                {{"id", r.id}, {"model", r.model}, {"phase", r.phase}, {"status", r.status}});
+        json params = json::parse(e.params_json, nullptr, false);
+        out.push_back({{"id", e.id},
+                       {"name", e.name},
+                       {"created_at", e.created_at},
+                       {"params", params.is_discarded() ? json(e.params_json) : params},
+                       {"runs", run_ids}});
+    }
+    if (args.has("json")) {
+        std::cout << out.dump(2) << "\n";
+        return 0;
+    }
+    if (out.empty()) std::cout << "(no experiments yet: start one with 'context-pythia run')\n";
+    for (const json& e : out) {
+        std::cout << e["id"].get<std::int64_t>() << "  " << e["created_at"].get<std::string>()
+                  << "  " << e["name"].get<std::string>() << "\n";
+        for (const json& r : e["runs"])
+            std::cout << "     run " << r["id"].get<std::int64_t>() << "  "
+                      << r["model"].get<std::string>() << " " << r["phase"].get<std::string>()
+                      << "  " << r["status"].get<std::string>() << "\n";
+    }
+    return 0;
+}
+
+int experiments_compare(int argc, char** argv, int first) {
+    Args args("context-pythia experiments compare ID [--csv FILE] [--db FILE]",
+              "Compares an experiment's two models: Context-Pythia (A) against Pythia (B).",
+              {db_option(), {"csv", "FILE", "also write the table as CSV"}}, "ID  the experiment",
+              1);
+    if (!parse_or_help(args, argc, argv, first)) return 0;
+    const std::int64_t id = id_argument(args, 0, "experiment ID");
+    store::RunStore store(existing_db_path(args));
+    if (args.has("csv")) report::CsvFile probe(args.get("csv"));
+    return print_or_export(report::compare_experiment(store, id), args);
+}
+
+int experiments_export(int argc, char** argv, int first) {
+    Args args("context-pythia experiments export --csv FILE [--db FILE]",
+              "Writes the sweep summary: one row per experiment x model, its parameters as\n"
+              "columns, then its key results.",
+              {db_option(), {"csv", "FILE", "the CSV file to write (required)"}});
+    if (!parse_or_help(args, argc, argv, first)) return 0;
+    if (!args.has("csv")) throw Error("experiments export needs --csv FILE");
+    store::RunStore store(existing_db_path(args));
+    write_csv(args.get("csv"),
+              [&](std::ostream& out) { report::write_sweep_summary_csv(store, out); });
+    std::cerr << "wrote " << args.get("csv") << "\n";
+    return 0;
+}
+
+int db_import(int argc, char** argv, int first) {
+    Args args("context-pythia db import OTHER.db [--db FILE]",
+              "Merges another machine's database into this one: new experiments and runs get new\n"
+              "ids; runs already here are skipped, so importing twice adds nothing.",
+              {db_option()}, "OTHER.db  the database to import", 1);
+    if (!parse_or_help(args, argc, argv, first)) return 0;
+    if (args.positional().empty()) throw Error("missing OTHER.db (see --help)");
+    store::RunStore store(db_path(args));
+    const store::ImportCounts c = store.import_database(args.positional()[0]);
+    std::cout << "imported " << c.experiments << " experiments, " << c.runs << " runs, "
+              << c.metric_points << " metric points and " << c.results << " results from "
+              << args.positional()[0] << "\n";
+    return 0;
+}
+
+int dispatch(const char* group, int argc, char** argv, int first,
+             const std::vector<std::pair<std::string, int (*)(int, char**, int)>>& commands) {
+    const std::string sub = first < argc ? argv[first] : "";
+    for (const auto& [name, f] : commands)
+        if (sub == name) return f(argc, argv, first + 1);
+    std::string list;
+    for (const auto& [name, f] : commands) list += (list.empty() ? "" : ", ") + name;
+    const bool help = sub == "--help" || sub == "-h";
+    (help ? std::cout : std::cerr)
+        << "usage: context-pythia " << group << " COMMAND [options]\n"
+        << "commands: " << list << "\n"
+        << "'context-pythia " << group << " COMMAND --help' describes each.\n";
+    if (!help && !sub.empty()) std::cerr << "unknown command '" << sub << "'\n";
+    return help ? 0 : 2;
+}
+
+}  // namespace
+
+int runs_command(int argc, char** argv, int first) {
+    return dispatch("runs", argc, argv, first,
+                    {{"list", runs_list},
+                     {"show", runs_show},
+                     {"compare", runs_compare},
+                     {"export-metrics", runs_export_metrics},
+                     {"delete", runs_delete}});
+}
+
+int experiments_command(int argc, char** argv, int first) {
+    return dispatch("experiments", argc, argv, first,
+                    {{"list", experiments_list},
+                     {"compare", experiments_compare},
+                     {"export", experiments_export}});
+}
+
+int db_command(int argc, char** argv, int first) {
+    return dispatch("db", argc, argv, first, {{"import", db_import}});
+}
+
+}  // namespace cp::cli

@@ -1,0 +1,277 @@
+#include "report/comparison.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <ctime>
+#include <iomanip>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "common/error.h"
+#include "report/csv.h"
+
+namespace cp::report {
+namespace {
+
+using Results = std::map<std::string, double>;
+
+struct Measure {
+    const char* key;
+    const char* label;
+    const char* result;  // the run result it reads; "" for derived ones
+    bool from_phase1;    // read from the side's Phase 1 run
+};
+
+// The table's rows, in the order researchers read them: cost first, then quality, then speed.
+const std::vector<Measure>& measures() {
+    static const std::vector<Measure> m = {
+        {"parameters_total", "Parameters, total (count)", "parameters_total", false},
+        {"parameters_trainable", "Parameters, trainable (count)", "parameters_trainable", false},
+        {"kv_128", "KV cache at 128 tokens (bytes/token, measured)", "kv_bytes_per_token_at_128",
+         false},
+        {"kv_512", "KV cache at 512 tokens (bytes/token, measured)", "kv_bytes_per_token_at_512",
+         false},
+        {"kv_2048", "KV cache at 2048 tokens (bytes/token, measured)", "kv_bytes_per_token_at_2048",
+         false},
+        {"best_val_ppl", "Best validation perplexity", "best_val_ppl", false},
+        {"best_epoch", "Epoch of the best validation perplexity (epoch)", "best_epoch", false},
+        {"test_ppl", "Test perplexity", "test_ppl", false},
+        {"test_accuracy", "Token accuracy, test (fraction)", "test_accuracy", false},
+        {"last_word_accuracy", "LAMBADA-style last-word accuracy (fraction)", "last_word_accuracy",
+         false},
+        {"train_tokens_per_second", "Training throughput (tokens/s)", "train_tokens_per_second",
+         false},
+        {"seconds_per_epoch", "Time per epoch (s)", "seconds_per_epoch", false},
+        {"generation_tokens_per_second", "Generation, KV-cached (tokens/s)",
+         "generation_tokens_per_second", false},
+        {"phase1_iterations", "Phase 1 iterations (count)", "iterations", true},
+        {"phase1_convergence_rate", "Phase 1 final convergence rate (fraction)",
+         "final_convergence_rate", true},
+        {"phase1_effective_rank_pct", "Effective rank after Phase 1 (% of context width)",
+         "effective_rank_pct", true},
+        {"wall_seconds", "Wall time of the run (s)", "", false},
+    };
+    return m;
+}
+
+std::optional<double> lookup(const Results& r, const std::string& name) {
+    const auto it = r.find(name);
+    if (it == r.end()) return std::nullopt;
+    return it->second;
+}
+
+std::optional<double> seconds_between(const std::string& from, const std::string& to) {
+    std::tm a{}, b{};
+    if (from.empty() || to.empty()) return std::nullopt;
+    std::istringstream fa(from), fb(to);
+    fa >> std::get_time(&a, "%Y-%m-%dT%H:%M:%SZ");
+    fb >> std::get_time(&b, "%Y-%m-%dT%H:%M:%SZ");
+    if (fa.fail() || fb.fail()) return std::nullopt;
+    return std::difftime(timegm(&b), timegm(&a));
+}
+
+struct SideData {
+    ComparisonSide side;
+    Results results, phase1_results;
+    std::optional<double> wall_seconds;
+    nlohmann::json params;
+};
+
+SideData load_side(store::RunStore& store, std::int64_t run_id) {
+    const store::RunRow run = store.run(run_id);
+    SideData d;
+    d.side.run_id = run.id;
+    d.side.experiment_id = run.experiment_id;
+    d.side.model = run.model;
+    d.side.phase = run.phase;
+    d.side.status = run.status;
+    d.side.name = run.name;
+    for (const auto& [k, v] : store.results(run_id)) d.results[k] = v;
+    d.wall_seconds = lookup(d.results, "wall_seconds");
+    if (!d.wall_seconds) d.wall_seconds = seconds_between(run.started_at, run.finished_at);
+    // The ContextBlock of a Context-Pythia Phase 2 run comes from its experiment's Phase 1 run.
+    if (run.phase == "phase1") {
+        d.side.phase1_run_id = run.id;
+    } else if (run.model == "context-pythia") {
+        for (const store::RunRow& r : store.runs(run.experiment_id))
+            if (r.phase == "phase1" && r.id < run.id) d.side.phase1_run_id = r.id;
+    }
+    if (d.side.phase1_run_id)
+        for (const auto& [k, v] : store.results(*d.side.phase1_run_id)) d.phase1_results[k] = v;
+    try {
+        d.params = nlohmann::json::parse(store.experiment(run.experiment_id).params_json);
+    } catch (const nlohmann::json::exception&) {
+        d.params = nlohmann::json::object();
+    }
+    return d;
+}
+
+void flatten(const nlohmann::json& j, const std::string& prefix,
+             std::map<std::string, std::string>& out) {
+    if (j.is_object()) {
+        for (auto it = j.begin(); it != j.end(); ++it)
+            flatten(it.value(), prefix.empty() ? it.key() : prefix + "." + it.key(), out);
+    } else {
+        out[prefix] = j.dump();
+    }
+}
+
+std::vector<std::string> parameter_differences(const nlohmann::json& a, const nlohmann::json& b) {
+    // Bookkeeping that does not change what was trained.
+    static const std::set<std::string> ignored = {"name", "db", "checkpoint_dir", "threads"};
+    std::map<std::string, std::string> fa, fb;
+    flatten(a, "", fa);
+    flatten(b, "", fb);
+    std::set<std::string> keys;
+    for (const auto& [k, v] : fa) keys.insert(k);
+    for (const auto& [k, v] : fb) keys.insert(k);
+    std::vector<std::string> out;
+    for (const std::string& k : keys) {
+        if (ignored.count(k)) continue;
+        const auto ia = fa.find(k), ib = fb.find(k);
+        const std::string va = ia == fa.end() ? "(absent)" : ia->second;
+        const std::string vb = ib == fb.end() ? "(absent)" : ib->second;
+        if (va != vb) out.push_back(k + ": " + va + " vs " + vb);
+    }
+    return out;
+}
+
+Comparison build(const SideData& a, const SideData& b) {
+    Comparison c;
+    c.a = a.side;
+    c.b = b.side;
+    for (const Measure& m : measures()) {
+        ComparisonRow row;
+        row.key = m.key;
+        row.measure = m.label;
+        if (row.key == "wall_seconds") {
+            row.a = a.wall_seconds;
+            row.b = b.wall_seconds;
+        } else {
+            row.a = lookup(m.from_phase1 ? a.phase1_results : a.results, m.result);
+            row.b = lookup(m.from_phase1 ? b.phase1_results : b.results, m.result);
+        }
+        c.rows.push_back(row);
+    }
+    if (a.side.experiment_id != b.side.experiment_id)
+        c.parameter_differences = parameter_differences(a.params, b.params);
+    return c;
+}
+
+std::string cell(std::optional<double> v) {
+    if (!v) return "-";
+    std::ostringstream s;
+    s.imbue(std::locale::classic());
+    const double x = *v;
+    if (x != 0 && (std::fabs(x) >= 1e7 || std::fabs(x) < 1e-3))
+        s << std::setprecision(4) << std::scientific << x;
+    else if (std::fabs(x - std::round(x)) < 1e-9)
+        s << std::fixed << std::setprecision(0) << x;
+    else
+        s << std::fixed << std::setprecision(4) << x;
+    return s.str();
+}
+
+}  // namespace
+
+std::string ComparisonSide::label() const {
+    return "run " + std::to_string(run_id) + ": " + model + " " + phase + " (" + status + ")";
+}
+
+std::optional<double> ComparisonRow::difference() const {
+    if (!a || !b) return std::nullopt;
+    return *a - *b;
+}
+
+std::optional<double> ComparisonRow::ratio() const {
+    if (!a || !b || *b == 0) return std::nullopt;
+    return *a / *b;
+}
+
+const ComparisonRow& Comparison::row(const std::string& key) const {
+    for (const ComparisonRow& r : rows)
+        if (r.key == key) return r;
+    throw Error("internal error: the comparison has no row '" + key + "'");
+}
+
+const std::vector<std::string>& comparison_keys() {
+    static const std::vector<std::string> keys = [] {
+        std::vector<std::string> k;
+        for (const Measure& m : measures()) k.push_back(m.key);
+        return k;
+    }();
+    return keys;
+}
+
+Comparison compare_runs(store::RunStore& store, std::int64_t run_a, std::int64_t run_b) {
+    return build(load_side(store, run_a), load_side(store, run_b));
+}
+
+Comparison compare_experiment(store::RunStore& store, std::int64_t experiment_id) {
+    const store::ExperimentRow e = store.experiment(experiment_id);
+    std::optional<std::int64_t> context, pythia;
+    for (const store::RunRow& r : store.runs(experiment_id)) {
+        if (r.phase != "phase2") continue;
+        // The latest run of each model: a resumed or repeated run supersedes an earlier one.
+        if (r.model == "context-pythia") context = r.id;
+        if (r.model == "pythia") pythia = r.id;
+    }
+    if (!context || !pythia)
+        throw Error("experiment " + std::to_string(experiment_id) + " ('" + e.name +
+                    "') has no Phase 2 run of " +
+                    (!context && !pythia ? std::string("either model")
+                     : !context          ? std::string("Context-Pythia")
+                                         : std::string("Pythia")) +
+                    " to compare (compare two runs with 'context-pythia runs compare A B')");
+    return compare_runs(store, *context, *pythia);
+}
+
+void write_comparison_csv(const Comparison& c, std::ostream& out) {
+    CsvWriter csv(out);
+    csv.text("measure")
+        .text("A: " + c.a.label())
+        .text("B: " + c.b.label())
+        .text("A - B")
+        .text("A / B")
+        .end_row();
+    for (const ComparisonRow& r : c.rows)
+        csv.text(r.measure)
+            .number(r.a)
+            .number(r.b)
+            .number(r.difference())
+            .number(r.ratio())
+            .end_row();
+    for (const std::string& d : c.parameter_differences)
+        csv.text("Parameter differs: " + d).empty().empty().empty().empty().end_row();
+}
+
+std::string comparison_text(const Comparison& c) {
+    std::vector<std::array<std::string, 5>> table;
+    table.push_back({"measure", "A", "B", "A - B", "A / B"});
+    for (const ComparisonRow& r : c.rows)
+        table.push_back({r.measure, cell(r.a), cell(r.b), cell(r.difference()), cell(r.ratio())});
+    std::array<std::size_t, 5> width{};
+    for (const auto& row : table)
+        for (std::size_t i = 0; i < 5; ++i) width[i] = std::max(width[i], row[i].size());
+    std::ostringstream s;
+    s << "A = " << c.a.label() << (c.a.name.empty() ? "" : " '" + c.a.name + "'") << "\n";
+    s << "B = " << c.b.label() << (c.b.name.empty() ? "" : " '" + c.b.name + "'") << "\n\n";
+    for (const auto& row : table) {
+        s << std::left << std::setw(static_cast<int>(width[0])) << row[0];
+        for (std::size_t i = 1; i < 5; ++i)
+            s << "  " << std::right << std::setw(static_cast<int>(width[i])) << row[i];
+        s << "\n";
+    }
+    if (c.parameter_differences.empty()) {
+        s << "\nThe two runs were trained with the same parameters.\n";
+    } else {
+        s << "\nParameters that differ (A vs B):\n";
+        for (const std::string& d : c.parameter_differences) s << "  " << d << "\n";
+    }
+    return s.str();
+}
+
+}  // namespace cp::report

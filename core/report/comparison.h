@@ -1,0 +1,52 @@
+// The comparison researchers judge Context-Pythia by: for an experiment's two models, or any two
+// runs, one row per measure (units in the label), the two sides, their difference and their
+// ratio. Built from the run store alone, so the CLI, the GUI and the CSV show the same numbers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "store/run_store.h"
+
+namespace cp::report {
+
+struct ComparisonSide {
+    std::int64_t run_id = 0, experiment_id = 0;
+    std::optional<std::int64_t> phase1_run_id;  // the Phase 1 run its ContextBlock came from
+    std::string model, phase, status, name;
+    std::string label() const;  // "run 12: context-pythia phase2 (finished)"
+};
+
+struct ComparisonRow {
+    std::string key;      // stable identifier: "test_ppl"
+    std::string measure;  // with its unit: "Test perplexity"
+    std::optional<double> a, b;
+    std::optional<double> difference() const;  // a - b
+    std::optional<double> ratio() const;       // a / b, absent when b is 0
+};
+
+struct Comparison {
+    ComparisonSide a, b;
+    std::vector<ComparisonRow> rows;
+    // Experiment parameters that differ between the two sides: "seq_length: 32 vs 64".
+    std::vector<std::string> parameter_differences;
+    const ComparisonRow& row(const std::string& key) const;  // throws for an unknown key
+};
+
+// The rows, in order: every measure the issue lists, present even when a side has no value.
+const std::vector<std::string>& comparison_keys();
+
+Comparison compare_runs(store::RunStore& store, std::int64_t run_a, std::int64_t run_b);
+// Context-Pythia's Phase 2 run (A) against Pythia's (B) in one experiment; throws naming what
+// is missing when the experiment lacks one of them.
+Comparison compare_experiment(store::RunStore& store, std::int64_t experiment_id);
+
+// The CSV of exactly this table: measure, A, B, A - B, A / B, then the parameter differences.
+void write_comparison_csv(const Comparison& c, std::ostream& out);
+// A fixed-width text table for terminals.
+std::string comparison_text(const Comparison& c);
+
+}  // namespace cp::report

@@ -1,0 +1,229 @@
+#include "report/exports.h"
+
+#include <charconv>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+#include "report/csv.h"
+
+namespace cp::report {
+namespace {
+
+// Results shown in listings and the sweep summary, in this order.
+const std::vector<std::pair<const char*, const char*>>& key_results() {
+    static const std::vector<std::pair<const char*, const char*>> k = {
+        {"best_val_ppl", "best val ppl"},
+        {"test_ppl", "test ppl"},
+        {"test_accuracy", "test acc"},
+        {"last_word_accuracy", "last-word acc"},
+        {"kv_bytes_per_token_at_512", "KV B/tok@512"},
+        {"train_tokens_per_second", "train tok/s"},
+        {"effective_rank_pct", "ER %"},
+    };
+    return k;
+}
+
+void flatten(const nlohmann::json& j, const std::string& prefix,
+             std::map<std::string, nlohmann::json>& out) {
+    if (j.is_object()) {
+        for (auto it = j.begin(); it != j.end(); ++it)
+            flatten(it.value(), prefix.empty() ? it.key() : prefix + "." + it.key(), out);
+    } else {
+        out[prefix] = j;
+    }
+}
+
+std::string short_number(double v) {
+    std::ostringstream s;
+    s.imbue(std::locale::classic());
+    if (std::abs(v) >= 1000)
+        s << std::fixed << std::setprecision(0) << v;
+    else
+        s << std::setprecision(4) << v;
+    return s.str();
+}
+
+}  // namespace
+
+std::vector<RunListing> list_runs(store::RunStore& store) {
+    std::map<std::int64_t, std::string> experiment_names;
+    for (const store::ExperimentRow& e : store.experiments()) experiment_names[e.id] = e.name;
+    auto results = store.all_results();
+    std::vector<RunListing> out;
+    for (store::RunRow& r : store.runs()) {
+        RunListing l;
+        l.experiment_name = experiment_names[r.experiment_id];
+        l.results = std::move(results[r.id]);
+        l.run = std::move(r);
+        out.push_back(std::move(l));
+    }
+    return out;
+}
+
+nlohmann::json run_listing_json(const RunListing& l) {
+    const store::RunRow& r = l.run;
+    return {{"id", r.id},
+            {"experiment_id", r.experiment_id},
+            {"experiment_name", l.experiment_name},
+            {"name", r.name},
+            {"model", r.model},
+            {"phase", r.phase},
+            {"status", r.status},
+            {"started_at", r.started_at},
+            {"finished_at", r.finished_at},
+            {"device", r.device},
+            {"error", r.error},
+            {"checkpoint_path", r.checkpoint_path},
+            {"notes", r.notes},
+            {"uid", r.uid},
+            {"results", l.results}};
+}
+
+std::string runs_text(const std::vector<RunListing>& runs) {
+    std::vector<std::vector<std::string>> table;
+    std::vector<std::string> header = {"id", "exp", "started (UTC)", "model", "phase", "status"};
+    for (const auto& [key, label] : key_results()) header.push_back(label);
+    table.push_back(header);
+    for (const RunListing& l : runs) {
+        std::vector<std::string> row = {std::to_string(l.run.id),
+                                        std::to_string(l.run.experiment_id),
+                                        l.run.started_at,
+                                        l.run.model,
+                                        l.run.phase,
+                                        l.run.status};
+        for (const auto& [key, label] : key_results()) {
+            const auto it = l.results.find(key);
+            row.push_back(it == l.results.end() ? "-" : short_number(it->second));
+        }
+        table.push_back(row);
+    }
+    std::vector<std::size_t> width(header.size(), 0);
+    for (const auto& row : table)
+        for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    std::ostringstream s;
+    for (const auto& row : table) {
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            if (i) s << "  ";
+            s << (i >= 6 || i < 2 ? std::right : std::left) << std::setw(static_cast<int>(width[i]))
+              << row[i];
+        }
+        s << "\n";
+    }
+    if (runs.empty()) s << "(no runs yet: start one with 'context-pythia run')\n";
+    return s.str();
+}
+
+std::int64_t write_metrics_csv(store::RunStore& store, std::int64_t run_id, std::ostream& out) {
+    const store::RunRow run = store.run(run_id);
+    CsvWriter csv(out);
+    csv.text("experiment").text("run").text("model").text("phase").text("name").text("step");
+    csv.text("epoch").text("value").text("wall_time").end_row();
+    // Hot loop (millions of rows): the repeating columns and each series' name cell are
+    // formatted once, numbers go straight into one line buffer, one write per row.
+    std::string prefix;
+    {
+        std::ostringstream p;
+        CsvWriter head(p);
+        head.integer(run.experiment_id).integer(run.id).text(run.model).text(run.phase);
+        prefix = p.str() + ",";
+    }
+    std::map<std::string, std::string> name_cells;
+    std::string line;
+    std::int64_t rows = 0;
+    char number[40];
+    const auto append_integer = [&](std::int64_t v) {
+        const auto r = std::to_chars(number, number + sizeof number, v);
+        line.append(number, r.ptr);
+    };
+    store.for_each_metric(run_id, [&](const store::MetricPoint& m) {
+        auto it = name_cells.find(m.name);
+        if (it == name_cells.end()) it = name_cells.emplace(m.name, csv_text_field(m.name)).first;
+        line.assign(prefix);
+        line += it->second;
+        line += ',';
+        append_integer(m.step);
+        line += ',';
+        if (m.epoch >= 0) append_integer(m.epoch);
+        line += ',';
+        append_number(line, m.value);
+        line += ',';
+        append_number(line, m.wall_time);
+        line += "\r\n";
+        out.write(line.data(), static_cast<std::streamsize>(line.size()));
+        ++rows;
+    });
+    return rows;
+}
+
+void write_sweep_summary_csv(store::RunStore& store, std::ostream& out) {
+    struct Line {
+        store::ExperimentRow experiment;
+        std::map<std::string, nlohmann::json> params;
+        store::RunRow run;
+        std::map<std::string, double> results, phase1;
+    };
+    std::vector<Line> lines;
+    std::set<std::string> param_columns;
+    auto results = store.all_results();
+    for (const store::ExperimentRow& e : store.experiments()) {
+        std::map<std::string, nlohmann::json> params;
+        try {
+            flatten(nlohmann::json::parse(e.params_json), "", params);
+        } catch (const nlohmann::json::exception&) {
+        }
+        for (const auto& [k, v] : params) param_columns.insert(k);
+        std::map<std::string, store::RunRow> by_model;  // latest Phase 2 run per model
+        std::optional<store::RunRow> phase1;
+        for (const store::RunRow& r : store.runs(e.id)) {
+            if (r.phase == "phase2") by_model[r.model] = r;
+            if (r.phase == "phase1") phase1 = r;
+        }
+        if (by_model.empty() && phase1) by_model["context-pythia"] = *phase1;
+        for (const auto& [model, run] : by_model) {
+            Line line{e, params, run, results[run.id], {}};
+            if (model == "context-pythia" && phase1) line.phase1 = results[phase1->id];
+            lines.push_back(std::move(line));
+        }
+    }
+    CsvWriter csv(out);
+    csv.text("experiment").text("experiment_name").text("created_at").text("model").text("run");
+    csv.text("phase").text("status");
+    for (const std::string& p : param_columns) csv.text(p);
+    csv.text("parameters_total");
+    for (const auto& [key, label] : key_results()) csv.text(key);
+    csv.text("kv_bytes_per_token_at_128").text("kv_bytes_per_token_at_2048");
+    csv.text("phase1_iterations").text("phase1_final_convergence_rate").end_row();
+    const auto value = [](const std::map<std::string, double>& m, const std::string& k) {
+        const auto it = m.find(k);
+        return it == m.end() ? std::optional<double>() : std::optional<double>(it->second);
+    };
+    for (const Line& l : lines) {
+        csv.integer(l.experiment.id).text(l.experiment.name).text(l.experiment.created_at);
+        csv.text(l.run.model).integer(l.run.id).text(l.run.phase).text(l.run.status);
+        for (const std::string& p : param_columns) {
+            const auto it = l.params.find(p);
+            if (it == l.params.end() || it->second.is_null())
+                csv.empty();
+            else if (it->second.is_number())
+                csv.number(it->second.get<double>());
+            else if (it->second.is_string())
+                csv.text(it->second.get<std::string>());
+            else
+                csv.text(it->second.dump());
+        }
+        csv.number(value(l.results, "parameters_total"));
+        for (const auto& [key, label] : key_results()) {
+            const std::string k = key;
+            csv.number(k == "effective_rank_pct" ? value(l.phase1.empty() ? l.results : l.phase1, k)
+                                                 : value(l.results, k));
+        }
+        csv.number(value(l.results, "kv_bytes_per_token_at_128"));
+        csv.number(value(l.results, "kv_bytes_per_token_at_2048"));
+        csv.number(value(l.phase1.empty() ? l.results : l.phase1, "iterations"));
+        csv.number(value(l.phase1.empty() ? l.results : l.phase1, "final_convergence_rate"));
+        csv.end_row();
+    }
+}
+
+}  // namespace cp::report

@@ -1,0 +1,473 @@
+// Comparison, CSV export, run management and database import, on a real tiny experiment (Brown
+// text, both models trained and evaluated by the CLI). CSV files are read back with Python's csv
+// module, a parser we did not write.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <clocale>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <locale>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/error.h"
+#include "report/comparison.h"
+#include "report/csv.h"
+#include "report/exports.h"
+#include "store/run_store.h"
+#include "test_support.h"
+
+using cp::test::error_of;
+using cp::test::run_cli;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A hostile experiment name: quotes, commas, a line break, a formula and non-ASCII text.
+const std::string kHostileName = "=cmd|' /C calc'!A0, \"quoted\"\nsecond line, Zürich ✓";
+
+// Rows of a CSV file as Python's csv module reads them; numbers stay text.
+std::vector<std::vector<std::string>> python_csv(const fs::path& file) {
+    const auto r =
+        cp::test::run_command({CP_TEST_PYTHON, "-c",
+                               "import csv, json, sys\n"
+                               "with open(sys.argv[1], newline='', encoding='utf-8') as f:\n"
+                               "    print(json.dumps(list(csv.reader(f, strict=True))))\n",
+                               file.string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out).get<std::vector<std::vector<std::string>>>();
+}
+
+// A cell as Python's float() reads it, back as a double (JSON keeps every bit of a float).
+double python_float(const std::string& cell) {
+    const auto r = cp::test::run_command(
+        {CP_TEST_PYTHON, "-c", "import json, sys; print(json.dumps(float(sys.argv[1])))", cell});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out).get<double>();
+}
+
+std::int64_t count_rows(const std::string& db, const char* table) {
+    sqlite3* h = nullptr;
+    sqlite3_open(db.c_str(), &h);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(h, (std::string("SELECT count(*) FROM ") + table).c_str(), -1, &s, nullptr);
+    sqlite3_step(s);
+    const std::int64_t n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    return n;
+}
+
+class Report : public ::testing::Test {
+  protected:
+    // One real experiment for the whole suite: Phase 1, both models' Phase 2 and evaluation.
+    static void SetUpTestSuite() {
+        dir_ = new cp::test::TempDir;
+        db_ = (*dir_ / "workbench.db").string();
+        const auto r = run_cli({"run",
+                                "--samples",
+                                "64",
+                                "--seq-length",
+                                "16",
+                                "--epochs",
+                                "2",
+                                "--patience",
+                                "5",
+                                "--eval-test-chunks",
+                                "8",
+                                "--eval-last-word-passages",
+                                "8",
+                                "--p1-max-iterations",
+                                "20",
+                                "--name",
+                                kHostileName,
+                                "--db",
+                                db_,
+                                "--checkpoint-dir",
+                                (*dir_ / "ckpt").string(),
+                                "--quiet"});
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+    static void TearDownTestSuite() { delete dir_; }
+    // A copy of the experiment's database for tests that change it.
+    std::string copy_db(const cp::test::TempDir& into) const {
+        const std::string copy = (into / "copy.db").string();
+        cp::store::RunStore(db_).flush();  // checkpoint nothing pending; WAL is read by SQLite
+        sqlite3 *src = nullptr, *dst = nullptr;
+        sqlite3_open(db_.c_str(), &src);
+        sqlite3_open(copy.c_str(), &dst);
+        sqlite3_backup* b = sqlite3_backup_init(dst, "main", src, "main");
+        sqlite3_backup_step(b, -1);
+        sqlite3_backup_finish(b);
+        sqlite3_close(src);
+        sqlite3_close(dst);
+        return copy;
+    }
+    static cp::test::TempDir* dir_;
+    static std::string db_;
+};
+cp::test::TempDir* Report::dir_ = nullptr;
+std::string Report::db_;
+
+}  // namespace
+
+TEST_F(Report, ComparisonOfARealExperimentHasBothModelsAndEveryRow) {
+    cp::store::RunStore store(db_);
+    const auto c = cp::report::compare_experiment(store, 1);
+    EXPECT_EQ(c.a.model, "context-pythia");
+    EXPECT_EQ(c.b.model, "pythia");
+    EXPECT_EQ(c.a.phase, "phase2");
+    ASSERT_TRUE(c.a.phase1_run_id.has_value());
+    EXPECT_FALSE(c.b.phase1_run_id.has_value());
+    ASSERT_EQ(c.rows.size(), cp::report::comparison_keys().size());
+    for (std::size_t i = 0; i < c.rows.size(); ++i) {
+        const auto& row = c.rows[i];
+        EXPECT_EQ(row.key, cp::report::comparison_keys()[i]);
+        ASSERT_TRUE(row.a.has_value()) << row.measure;
+        if (row.key.rfind("phase1_", 0) == 0) {
+            EXPECT_FALSE(row.b.has_value()) << "Pythia has no Phase 1: " << row.measure;
+            continue;
+        }
+        ASSERT_TRUE(row.b.has_value()) << row.measure;
+        EXPECT_EQ(*row.difference(), *row.a - *row.b) << row.measure;
+        if (*row.b != 0) {
+            EXPECT_EQ(*row.ratio(), *row.a / *row.b) << row.measure;
+        }
+    }
+    // The numbers are the runs' own results, not recomputed.
+    std::map<std::string, double> a_results;
+    for (const auto& [k, v] : store.results(c.a.run_id)) a_results[k] = v;
+    EXPECT_EQ(*c.row("test_ppl").a, a_results.at("test_ppl"));
+    EXPECT_EQ(*c.row("kv_512").a, a_results.at("kv_bytes_per_token_at_512"));
+    EXPECT_EQ(*c.row("kv_2048").ratio(), 0.5);  // measured from the cache tensors
+    EXPECT_LT(*c.row("parameters_total").a, *c.row("parameters_total").b);
+    EXPECT_GT(*c.row("wall_seconds").a, 0);
+    EXPECT_TRUE(c.parameter_differences.empty());
+}
+
+TEST_F(Report, ComparingRunsOfDifferentExperimentsNamesTheParametersThatDiffer) {
+    cp::test::TempDir dir;
+    const std::string db = copy_db(dir);
+    const auto r = run_cli({"run", "--samples", "64", "--seq-length", "24", "--epochs", "1",
+                            "--models", "pythia", "--skip-evaluation", "--db", db,
+                            "--checkpoint-dir", (dir / "ckpt").string(), "--quiet"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    cp::store::RunStore store(db);
+    const auto runs = store.runs(2);
+    ASSERT_EQ(runs.size(), 1u);
+    const auto c = cp::report::compare_runs(store, 2, runs[0].id);
+    const auto& d = c.parameter_differences;
+    EXPECT_NE(std::find(d.begin(), d.end(), "seq_length: 16 vs 24"), d.end());
+    EXPECT_NE(std::find(d.begin(), d.end(), "models: \"both\" vs \"pythia\""), d.end());
+    EXPECT_EQ(std::find_if(d.begin(), d.end(),
+                           [](const std::string& s) { return s.rfind("name:", 0) == 0; }),
+              d.end())
+        << "the name is not a training parameter";
+}
+
+TEST_F(Report, ComparisonCsvIsTheTableAndSurvivesAnIndependentParser) {
+    cp::test::TempDir dir;
+    const auto r =
+        run_cli({"experiments", "compare", "1", "--csv", (dir / "c.csv").string(), "--db", db_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    cp::store::RunStore store(db_);
+    const auto c = cp::report::compare_experiment(store, 1);
+    const auto rows = python_csv(dir / "c.csv");
+    ASSERT_EQ(rows.size(), c.rows.size() + 1);
+    EXPECT_EQ(rows[0], (std::vector<std::string>{"measure", "A: " + c.a.label(),
+                                                 "B: " + c.b.label(), "A - B", "A / B"}));
+    for (std::size_t i = 0; i < c.rows.size(); ++i) {
+        const auto& want = c.rows[i];
+        const auto& got = rows[i + 1];
+        ASSERT_EQ(got.size(), 5u);
+        EXPECT_EQ(got[0], want.measure);
+        const std::optional<double> cells[4] = {want.a, want.b, want.difference(), want.ratio()};
+        for (int k = 0; k < 4; ++k) {
+            if (!cells[k]) {
+                EXPECT_EQ(got[k + 1], "") << want.measure;
+                continue;
+            }
+            EXPECT_EQ(python_float(got[k + 1]), *cells[k]) << want.measure << " column " << k;
+        }
+    }
+    // The terminal shows the same table.
+    EXPECT_NE(r.out.find("Test perplexity"), std::string::npos);
+}
+
+TEST(Csv, HostileStringsSurviveARoundTripThroughPythonsCsvModule) {
+    const std::vector<std::string> hostile = {"plain",         "a,b",   "say \"hi\"", "line\nbreak",
+                                              "crlf\r\nend",   "=1+2",  "+SUM(A1)",   "-2+3",
+                                              "@cmd",          "\ttab", "",           "  spaces  ",
+                                              "Zürich ✓ 日本", "\"",    ",",          "'quoted'"};
+    cp::test::TempDir dir;
+    {
+        cp::report::CsvFile file((dir / "h.csv").string());
+        cp::report::CsvWriter csv(file.stream());
+        csv.text("index").text("value").end_row();
+        for (std::size_t i = 0; i < hostile.size(); ++i)
+            csv.integer(static_cast<std::int64_t>(i)).text(hostile[i]).end_row();
+        file.commit();
+    }
+    const auto rows = python_csv(dir / "h.csv");
+    ASSERT_EQ(rows.size(), hostile.size() + 1);
+    for (std::size_t i = 0; i < hostile.size(); ++i) {
+        const std::string& s = hostile[i];
+        const bool formula = !s.empty() && std::string("=+-@\t\r").find(s[0]) != std::string::npos;
+        EXPECT_EQ(rows[i + 1][1], formula ? "'" + s : s) << "row " << i;
+    }
+}
+
+TEST(Csv, NumbersAreUnchangedUnderALocaleWithADecimalComma) {
+    // A German locale built into a temporary folder (glibc's localedef; no root needed).
+    cp::test::TempDir dir;
+    const auto built = cp::test::run_command(
+        {"/usr/bin/localedef", "-i", "de_DE", "-f", "UTF-8", (dir / "de_DE.UTF-8").string()});
+    ASSERT_TRUE(fs::exists(dir / "de_DE.UTF-8"))
+        << "localedef failed: " << built.err << " (scripts/setup.sh installs 'locales')";
+    ::setenv("LOCPATH", dir.path().c_str(), 1);
+    ASSERT_NE(std::setlocale(LC_ALL, "de_DE.UTF-8"), nullptr);
+    const std::locale german("de_DE.UTF-8");
+    const std::locale previous = std::locale::global(german);
+    std::ostringstream probe;
+    probe << 0.5;
+    EXPECT_EQ(probe.str(), "0,5") << "the locale must really use a decimal comma";
+
+    const std::vector<double> numbers = {0.1,           1.0 / 3.0, -2.5e-7,           12288.0,
+                                         6.02214076e23, 1e-300,    50465.19934244427, -0.0,
+                                         4857952.0};
+    std::ostringstream out;  // takes the German global locale
+    cp::report::CsvWriter csv(out);
+    for (double x : numbers) csv.number(x).end_row();
+    std::locale::global(previous);
+    std::setlocale(LC_ALL, "C");
+    ::unsetenv("LOCPATH");
+
+    cp::test::write_text(dir / "n.csv", out.str());
+    const auto rows = python_csv(dir / "n.csv");
+    ASSERT_EQ(rows.size(), numbers.size());
+    for (std::size_t i = 0; i < numbers.size(); ++i) {
+        ASSERT_EQ(rows[i].size(), 1u) << "a decimal comma would split the cell: " << out.str();
+        EXPECT_EQ(python_float(rows[i][0]), numbers[i]) << rows[i][0];
+    }
+}
+
+TEST_F(Report, MetricExportKeepsEveryPointExactly) {
+    cp::test::TempDir dir;
+    cp::store::RunStore store(db_);
+    const std::int64_t run = 2;  // Context-Pythia's Phase 2
+    const auto points = store.metrics(run);
+    ASSERT_GT(points.size(), 10u);
+    const auto r =
+        run_cli({"runs", "export-metrics", "2", "--csv", (dir / "m.csv").string(), "--db", db_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto rows = python_csv(dir / "m.csv");
+    ASSERT_EQ(rows.size(), points.size() + 1);
+    EXPECT_EQ(rows[0], (std::vector<std::string>{"experiment", "run", "model", "phase", "name",
+                                                 "step", "epoch", "value", "wall_time"}));
+    for (std::size_t i = 0; i < points.size(); i += 7) {  // every 7th point through Python
+        const auto& p = points[i];
+        const auto& row = rows[i + 1];
+        EXPECT_EQ(row[1], "2");
+        EXPECT_EQ(row[4], p.name);
+        EXPECT_EQ(row[5], std::to_string(p.step));
+        EXPECT_EQ(row[6], p.epoch >= 0 ? std::to_string(p.epoch) : "");
+        EXPECT_EQ(python_float(row[7]), p.value) << p.name << " step " << p.step;
+    }
+}
+
+TEST_F(Report, SweepSummaryHasOneRowPerModelWithParametersAsColumns) {
+    cp::test::TempDir dir;
+    const auto r =
+        run_cli({"experiments", "export", "--csv", (dir / "s.csv").string(), "--db", db_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto rows = python_csv(dir / "s.csv");
+    ASSERT_EQ(rows.size(), 3u);  // header + context-pythia + pythia
+    const auto& header = rows[0];
+    const auto column = [&](const std::string& name) {
+        const auto it = std::find(header.begin(), header.end(), name);
+        EXPECT_NE(it, header.end()) << name;
+        return static_cast<std::size_t>(it - header.begin());
+    };
+    EXPECT_EQ(rows[1][column("model")], "context-pythia");
+    EXPECT_EQ(rows[2][column("model")], "pythia");
+    EXPECT_EQ(rows[1][column("seq_length")], "16");
+    EXPECT_EQ(rows[2][column("phase2.learning_rate")], rows[1][column("phase2.learning_rate")]);
+    EXPECT_EQ(rows[1][column("experiment_name")], "'" + kHostileName);  // neutralised formula
+    EXPECT_NE(rows[1][column("phase1_iterations")], "");
+    EXPECT_EQ(rows[2][column("phase1_iterations")], "");
+}
+
+TEST_F(Report, ImportTwiceAddsNothingAndKeepsEveryMetricPoint) {
+    cp::test::TempDir dir;
+    const std::string target = (dir / "target.db").string();
+    {
+        // The target already holds a run of its own, so imported ids must be remapped.
+        cp::store::RunStore t(target);
+        const auto e = t.create_experiment("local", "{}");
+        const auto run = t.create_run(e, "pythia", "phase2", "cpu");
+        t.add_metric({run, "train_loss", 1, 1, 9.5, 0.1});
+        t.finish_run(run, "finished");
+    }
+    const auto first = run_cli({"db", "import", db_, "--db", target});
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    EXPECT_NE(first.out.find("imported 1 experiments, 3 runs"), std::string::npos) << first.out;
+    const auto second = run_cli({"db", "import", db_, "--db", target});
+    ASSERT_EQ(second.exit_code, 0) << second.err;
+    EXPECT_NE(second.out.find("imported 0 experiments, 0 runs, 0 metric points and 0 results"),
+              std::string::npos)
+        << second.out;
+
+    cp::store::RunStore source(db_), merged(target);
+    EXPECT_EQ(merged.integrity_check(), "ok");
+    const auto source_runs = source.runs();
+    ASSERT_EQ(merged.runs().size(), source_runs.size() + 1);
+    for (const auto& s : source_runs) {
+        const auto m_runs = merged.runs();
+        const auto it = std::find_if(m_runs.begin(), m_runs.end(),
+                                     [&](const auto& m) { return m.uid == s.uid; });
+        ASSERT_NE(it, m_runs.end());
+        EXPECT_NE(it->id, s.id) << "ids are remapped after the target's own run";
+        EXPECT_EQ(merged.experiment(it->experiment_id).name, kHostileName);
+        const auto a = source.metrics(s.id), b = merged.metrics(it->id);
+        ASSERT_EQ(a.size(), b.size());
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            EXPECT_EQ(a[i].name, b[i].name);
+            EXPECT_EQ(a[i].step, b[i].step);
+            EXPECT_EQ(a[i].value, b[i].value);
+        }
+        EXPECT_EQ(source.results(s.id), merged.results(it->id));
+    }
+    // The merged copy compares exactly as the original does.
+    const auto imported_experiment = merged.runs().back().experiment_id;
+    const auto c1 = cp::report::compare_experiment(source, 1);
+    const auto c2 = cp::report::compare_experiment(merged, imported_experiment);
+    for (std::size_t i = 0; i < c1.rows.size(); ++i) {
+        EXPECT_EQ(c1.rows[i].a, c2.rows[i].a);
+        EXPECT_EQ(c1.rows[i].b, c2.rows[i].b);
+    }
+}
+
+TEST_F(Report, ListingShowsEveryRunWithItsResults) {
+    const auto text = run_cli({"runs", "list", "--db", db_});
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    EXPECT_NE(text.out.find("context-pythia  phase1"), std::string::npos) << text.out;
+    const auto r = run_cli({"runs", "list", "--json", "--db", db_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json runs = json::parse(r.out);
+    ASSERT_EQ(runs.size(), 3u);
+    EXPECT_EQ(runs[2]["model"], "pythia");
+    EXPECT_TRUE(runs[2]["results"].contains("test_ppl"));
+    const auto e = run_cli({"experiments", "list", "--json", "--db", db_});
+    ASSERT_EQ(e.exit_code, 0) << e.err;
+    EXPECT_EQ(json::parse(e.out)[0]["params"]["seq_length"], 16);
+    const auto show = run_cli({"runs", "show", "3", "--json", "--db", db_});
+    ASSERT_EQ(show.exit_code, 0) << show.err;
+    EXPECT_GT(json::parse(show.out)["metric_points"]["train_loss"].get<int>(), 0);
+}
+
+TEST_F(Report, DeleteAsksAndKeepsTheRunUnlessConfirmed) {
+    cp::test::TempDir dir;
+    const std::string db = copy_db(dir);
+    const auto no = run_cli({"runs", "delete", "3", "--db", db}, "n\n");
+    EXPECT_EQ(no.exit_code, 1);
+    EXPECT_NE(no.err.find("Delete run 3 (pythia phase2, finished,"), std::string::npos) << no.err;
+    EXPECT_EQ(cp::store::RunStore(db).runs().size(), 3u);
+    const auto yes = run_cli({"runs", "delete", "3", "--db", db}, "y\n");
+    ASSERT_EQ(yes.exit_code, 0) << yes.err;
+    cp::store::RunStore store(db);
+    EXPECT_EQ(store.runs().size(), 2u);
+    EXPECT_EQ(store.metrics(3).size(), 0u) << "metric points go with the run";
+    EXPECT_EQ(store.results(3).size(), 0u);
+    const auto unasked = run_cli({"runs", "delete", "2", "--yes", "--db", db});
+    EXPECT_EQ(unasked.exit_code, 0) << unasked.err;
+    EXPECT_EQ(store.runs().size(), 1u);
+}
+
+TEST_F(Report, BadInputGetsOneClearMessageAndChangesNothing) {
+    cp::test::TempDir dir;
+    const std::string db = copy_db(dir);
+    const auto runs_before = count_rows(db, "runs"), metrics_before = count_rows(db, "metrics");
+
+    auto r = run_cli({"runs", "show", "99", "--db", db});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("no run 99 in"), std::string::npos) << r.err;
+    r = run_cli({"experiments", "compare", "7", "--db", db});
+    EXPECT_NE(r.err.find("no experiment 7 in"), std::string::npos) << r.err;
+    r = run_cli({"runs", "delete", "99", "--yes", "--db", db});
+    EXPECT_NE(r.err.find("no run 99"), std::string::npos) << r.err;
+
+    // An unwritable CSV path: refused before anything is written.
+    r = run_cli({"runs", "compare", "2", "3", "--csv", "/nonexistent-dir/c.csv", "--db", db});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("cannot write the CSV file '/nonexistent-dir/c.csv'"), std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.out, "");
+
+    // Not a database, and a database from a newer workbench, as --db and as an import.
+    cp::test::write_text(dir / "notes.db", cp::test::real_sentences(2000));
+    r = run_cli({"runs", "list", "--db", (dir / "notes.db").string()});
+    EXPECT_NE(r.err.find("is not a workbench database"), std::string::npos) << r.err;
+    EXPECT_EQ(cp::test::read_text(dir / "notes.db"), cp::test::real_sentences(2000));
+    r = run_cli({"db", "import", (dir / "notes.db").string(), "--db", db});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("cannot import"), std::string::npos) << r.err;
+
+    const std::string newer = (dir / "newer.db").string();
+    { cp::store::RunStore s(newer); }
+    sqlite3* h = nullptr;
+    sqlite3_open(newer.c_str(), &h);
+    sqlite3_exec(h, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+    sqlite3_close(h);
+    r = run_cli({"db", "import", newer, "--db", db});
+    EXPECT_NE(r.err.find("has schema version 99, newer than this workbench's"), std::string::npos)
+        << r.err;
+    r = run_cli({"runs", "list", "--db", newer});
+    EXPECT_NE(r.err.find("update the workbench"), std::string::npos) << r.err;
+    r = run_cli({"db", "import", (dir / "missing.db").string(), "--db", db});
+    EXPECT_NE(r.err.find("no such file"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(dir / "missing.db"));
+    r = run_cli({"runs", "list", "--db", (dir / "typo.db").string()});
+    EXPECT_NE(r.err.find("no database at"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(dir / "typo.db")) << "a read-only command must not create a database";
+
+    EXPECT_EQ(count_rows(db, "runs"), runs_before);
+    EXPECT_EQ(count_rows(db, "metrics"), metrics_before);
+}
+
+TEST(RunStoreSchema, AVersion1DatabaseIsUpgradedWithUidsAndKeepsItsRuns) {
+    cp::test::TempDir dir;
+    const std::string path = (dir / "v1.db").string();
+    sqlite3* h = nullptr;
+    sqlite3_open(path.c_str(), &h);
+    // The version-1 schema, as the first workbench wrote it.
+    ASSERT_EQ(sqlite3_exec(h, R"(
+        CREATE TABLE experiments(id INTEGER PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL,
+            params_json TEXT NOT NULL, notes TEXT NOT NULL DEFAULT '');
+        CREATE TABLE runs(id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            model TEXT NOT NULL, phase TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL DEFAULT '', device TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '',
+            checkpoint_path TEXT NOT NULL DEFAULT '', name TEXT NOT NULL DEFAULT '', notes TEXT NOT NULL DEFAULT '',
+            owner_pid INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE metrics(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, name TEXT NOT NULL,
+            step INTEGER NOT NULL, epoch INTEGER NOT NULL, value REAL NOT NULL, wall_time REAL NOT NULL);
+        CREATE INDEX metrics_by_run ON metrics(run_id, name, step);
+        CREATE TABLE results(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, name TEXT NOT NULL,
+            value REAL NOT NULL, PRIMARY KEY(run_id, name));
+        INSERT INTO experiments VALUES(1, 'old', '2026-11-01T00:00:00Z', '{}', '');
+        INSERT INTO runs(id, experiment_id, model, phase, status, started_at) VALUES(1, 1, 'pythia', 'phase2', 'finished', '2026-11-01T00:00:00Z');
+        INSERT INTO runs(id, experiment_id, model, phase, status, started_at) VALUES(2, 1, 'context-pythia', 'phase2', 'finished', '2026-11-01T00:00:00Z');
+        PRAGMA user_version = 1;
+    )",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(h);
+    cp::store::RunStore store(path);
+    const auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 2u);
+    EXPECT_EQ(runs[0].uid.size(), 32u);
+    EXPECT_NE(runs[0].uid, runs[1].uid);
+    EXPECT_EQ(store.experiments()[0].uid.size(), 32u);
+}
