@@ -27,7 +27,7 @@ say() { printf '[setup] %s\n' "$*"; }
 packages=(
     build-essential cmake pkg-config
     libtorch-dev libopenblas0-openmp   # without openblas-openmp libtorch uses the reference BLAS (~10x slower)
-    qt6-base-dev libqcustomplot-dev
+    qt6-base-dev qt6-svg-dev libqcustomplot-dev
     libsqlite3-dev libpcre2-dev nlohmann-json3-dev libzstd-dev
     libjemalloc-dev   # huge-page allocator: app/common/allocator.cpp says why
     libgtest-dev googletest

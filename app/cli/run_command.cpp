@@ -143,6 +143,8 @@ int run_command(int argc, char** argv, int first) {
           "ablation: Phase 2 of Context-Pythia without Phase 1 (labelled)"},
          {"skip-evaluation", "", "train only"},
          {"phase1-only", "", "Phase 1 of the ContextBlock only"},
+         {"context-block-from", "FILE",
+          "Context-Pythia's Phase 2 on the ContextBlock of this Phase 1 checkpoint"},
          {"db", "FILE", "database (default: " + train::default_database_path() + ")"},
          {"checkpoint-dir", "DIR", "where checkpoints go (default: <data>/runs)"},
          {"name", "TEXT", "experiment name (default: size, samples x length, seed)"},
@@ -203,6 +205,7 @@ int run_command(int argc, char** argv, int first) {
     p.skip_evaluation = args.has("skip-evaluation");
     p.phase1_only = args.has("phase1-only");
     p.db = args.get("db");
+    p.context_block_from = args.get("context-block-from");
     p.checkpoint_dir = args.get("checkpoint-dir");
     p.name = args.get("name");
     const auto d = [&](const char* option, double& field) {

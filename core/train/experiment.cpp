@@ -1,4 +1,5 @@
 #include "train/experiment.h"
+#include "train/diversity.h"
 
 #include <chrono>
 #include <filesystem>
@@ -24,6 +25,8 @@ struct Experiment::Data {
     std::vector<std::int64_t> prompt;  // real text for the cache measurement
     std::string tokenizer_description;
     std::int64_t tokenizer_vocab = 0;
+    std::vector<std::string> token_texts;  // each id's text, for the diversity view's hover
+    std::vector<double> token_frequency;   // each id's share of the training tokens
 };
 
 std::string choose_device(const std::string& requested) {
@@ -77,6 +80,15 @@ Experiment::Experiment(ExperimentParams params)
             }
         }
     }
+    data_->token_texts.resize(tokenizer.vocab_size());
+    for (std::uint32_t id = 0; id < tokenizer.vocab_size(); ++id)
+        data_->token_texts[id] = tokenizer.decode({static_cast<data::TokenId>(id)});
+    data_->token_frequency.assign(tokenizer.vocab_size(), 0.0);
+    for (std::int64_t id : data_->train_stream)
+        if (id >= 0 && id < static_cast<std::int64_t>(data_->token_frequency.size()))
+            data_->token_frequency[static_cast<std::size_t>(id)] += 1.0;
+    for (double& f : data_->token_frequency)
+        f /= static_cast<double>(std::max<std::size_t>(1, data_->train_stream.size()));
     const std::int64_t seq = *params_.seq_length, samples = *params_.samples;
     budget_.train_tokens = static_cast<std::int64_t>(data_->train_stream.size());
     budget_.test_tokens = static_cast<std::int64_t>(data_->test_stream.size());
@@ -162,6 +174,16 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
     const torch::Tensor test_chunks = chunks_of(data_->test_stream, test_count, seq + 1);
 
     const std::string tiny_or_70m = p.size == "70m" ? "70m" : "tiny";
+    // Context vectors of held-out text for the workbench's diversity view, beside the checkpoint.
+    const auto save_diversity = [&](model::ContextPythiaModel& net, const std::string& ckpt,
+                                    const std::string& stage) {
+        const std::int64_t n = std::min<std::int64_t>(512, budget_.test_tokens);
+        const std::vector<std::int64_t> ids(data_->test_stream.begin(),
+                                            data_->test_stream.begin() + n);
+        write_context_diversity(
+            context_diversity(net, ids, data_->token_texts, data_->token_frequency, stage),
+            ckpt + ".diversity.json");
+    };
     const auto run_model = [&](const std::string& model_name, std::shared_ptr<model::CausalLm> net,
                                const std::string& label) {
         ModelSummary s;
@@ -179,6 +201,9 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
                                                p.seed, ckpt, log, stop);
             fill_summary(s, p2);
             store.set_text(s.run_id, "checkpoint_path", p2.checkpoint);
+            if (model_name == "context-pythia" && !p2.checkpoint.empty())
+                save_diversity(static_cast<model::ContextPythiaModel&>(*net), p2.checkpoint,
+                               "after Phase 2");
             log.result("epochs_run", static_cast<double>(p2.epochs_run));
             log.result("best_epoch", static_cast<double>(p2.best_epoch));
             log.result("best_val_ppl", p2.best_val_ppl);
@@ -221,6 +246,12 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
         if (!p.phase2.resume_from.empty()) {
             label = "resumed from " + p.phase2.resume_from;
             for (auto& param : context.context_block->parameters()) param.set_requires_grad(false);
+        } else if (!p.context_block_from.empty()) {
+            // Phase 1 ran earlier: its checkpoint holds the trained ContextBlock (and the same
+            // seed's initial language-model weights).
+            model::load_weights(*net, p.context_block_from);
+            label = "ContextBlock from " + p.context_block_from;
+            for (auto& param : context.context_block->parameters()) param.set_requires_grad(false);
         } else if (p.ablation_untrained_context_block) {
             label = "ablation: untrained ContextBlock (no Phase 1)";
             for (auto& param : context.context_block->parameters()) param.set_requires_grad(false);
@@ -250,6 +281,7 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
                     (checkpoints / "context-pythia-phase1.safetensors").string();
                 model::save_checkpoint(*net, ckpt, {{"cp_phase", "phase1"}});
                 store.set_text(run_id, "checkpoint_path", ckpt);
+                save_diversity(context, ckpt, "after Phase 1");
                 const std::string status = r.stopped ? "stopped" : "finished";
                 store.finish_run(run_id, status,
                                  r.stopped ? "stopped by the user"

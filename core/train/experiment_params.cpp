@@ -93,6 +93,13 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
     if (!phase2.resume_from.empty() && !std::filesystem::exists(phase2.resume_from))
         p.push_back({"phase2.resume_from",
                      "checkpoint to resume from not found: '" + phase2.resume_from + "'"});
+    if (!context_block_from.empty() && !std::filesystem::exists(context_block_from))
+        p.push_back({"context_block_from", "Phase 1 checkpoint not found: '" + context_block_from +
+                                               "' (run Phase 1 first, or choose another run)"});
+    if (!context_block_from.empty() &&
+        (models == ModelChoice::pythia || phase1_only || ablation_untrained_context_block))
+        p.push_back(
+            {"context_block_from", "a Phase 1 checkpoint is for Context-Pythia's Phase 2 alone"});
     if (phase1_only && (models == ModelChoice::pythia || ablation_untrained_context_block))
         p.push_back({"phase1_only",
                      "Phase 1 alone needs Context-Pythia and no untrained-ContextBlock ablation"});
@@ -129,6 +136,7 @@ json ExperimentParams::to_json() const {
             {"skip_evaluation", skip_evaluation},
             {"phase1_only", phase1_only},
             {"checkpoint_dir", checkpoint_dir},
+            {"context_block_from", context_block_from},
             {"phase1",
              {{"centroid_weight", phase1.centroid_weight},
               {"noise_std", phase1.noise_std},
@@ -180,6 +188,7 @@ ExperimentParams ExperimentParams::from_json(const json& j) {
         p.skip_evaluation = j.value("skip_evaluation", false);
         p.phase1_only = j.value("phase1_only", false);
         p.checkpoint_dir = j.value("checkpoint_dir", p.checkpoint_dir);
+        p.context_block_from = j.value("context_block_from", p.context_block_from);
         if (j.contains("phase1")) {
             const json& a = j["phase1"];
             auto& q = p.phase1;

@@ -59,7 +59,10 @@ struct ExperimentParams {
     ModelChoice models = ModelChoice::both;
     bool ablation_untrained_context_block = false;  // Phase 2 of Context-Pythia without Phase 1
     bool skip_evaluation = false;
-    bool phase1_only = false;    // Phase 1 of the ContextBlock and nothing after
+    bool phase1_only = false;  // Phase 1 of the ContextBlock and nothing after
+    // A finished Phase 1's checkpoint: Context-Pythia's Phase 2 starts from it (frozen
+    // ContextBlock) instead of running Phase 1 again. Empty: Phase 1 runs first.
+    std::string context_block_from;
     std::string db;              // empty: the workbench's default database
     std::string checkpoint_dir;  // empty: <data dir>/runs
 

@@ -1,0 +1,79 @@
+#include "workbench/experiment_worker.h"
+
+#include <chrono>
+
+#include "common/error.h"
+#include "train/experiment.h"
+
+namespace cp::workbench {
+namespace {
+
+// Adapts core's observer to the worker's signals; progress is thinned to ten updates a second
+// because a tiny model takes thousands of steps per minute.
+class SignalObserver : public train::ExperimentObserver {
+  public:
+    explicit SignalObserver(ExperimentWorker& w) : w_(w) {}
+    void on_run_started(std::int64_t run_id, const std::string& model,
+                        const std::string& phase) override {
+        emit w_.runStarted(run_id, QString::fromStdString(model), QString::fromStdString(phase));
+    }
+    void on_metric(const store::MetricPoint& p) override {
+        const auto it = phase_.find(p.run_id);
+        emit w_.metric(p.run_id, model_[p.run_id], it == phase_.end() ? QString() : it->second,
+                       QString::fromStdString(p.name), p.step, p.epoch, p.value);
+    }
+    void on_progress(const train::Progress& p) override {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_ < std::chrono::milliseconds(100) && p.step != p.total) return;
+        last_ = now;
+        emit w_.progress(QString::fromStdString(p.model), QString::fromStdString(p.phase), p.step,
+                         p.total, p.epoch, p.loss, p.eta_seconds);
+    }
+    void on_message(const std::string& text) override {
+        emit w_.message(QString::fromStdString(text));
+    }
+    void on_run_finished(std::int64_t run_id, const std::string& status) override {
+        emit w_.runFinished(run_id, QString::fromStdString(status));
+    }
+    // Run ids to their model and phase, so each metric point says where it belongs.
+    void track(std::int64_t run_id, const QString& model, const QString& phase) {
+        model_[run_id] = model;
+        phase_[run_id] = phase;
+    }
+
+  private:
+    ExperimentWorker& w_;
+    std::map<std::int64_t, QString> model_, phase_;
+    std::chrono::steady_clock::time_point last_{};
+};
+
+// Evaluation points are logged by the Phase 2 run's id under the "evaluation" phase: the
+// observer learns the phase from on_run_started and from the logger's progress.
+class TrackingObserver : public SignalObserver {
+  public:
+    using SignalObserver::SignalObserver;
+    void on_run_started(std::int64_t run_id, const std::string& model,
+                        const std::string& phase) override {
+        track(run_id, QString::fromStdString(model), QString::fromStdString(phase));
+        SignalObserver::on_run_started(run_id, model, phase);
+    }
+};
+
+}  // namespace
+
+void ExperimentWorker::run(const cp::train::ExperimentParams& params) {
+    stop_.store(false);
+    TrackingObserver observer(*this);
+    try {
+        train::Experiment experiment(params);  // validates and prepares data: nothing stored yet
+        emit started(QString::fromStdString(train::choose_device(params.device)));
+        const train::ExperimentSummary s = experiment.run(&observer, stop_);
+        emit finished(QString::fromStdString(s.status), {}, s.experiment_id);
+    } catch (const Error& e) {
+        emit finished("failed", QString::fromUtf8(e.what()), -1);
+    } catch (const std::exception& e) {
+        emit finished("failed", QString("internal error: ") + e.what(), -1);
+    }
+}
+
+}  // namespace cp::workbench

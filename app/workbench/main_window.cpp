@@ -1,0 +1,438 @@
+#include "workbench/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDir>
+#include <QDockWidget>
+#include <QFileInfo>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QKeySequence>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSettings>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QThread>
+#include <QVBoxLayout>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "store/run_store.h"
+#include "train/experiment.h"
+#include "widgets/comparison_view.h"
+#include "widgets/diversity_view.h"
+#include "widgets/live_view.h"
+#include "widgets/parameter_form.h"
+#include "widgets/run_browser.h"
+#include "workbench/experiment_worker.h"
+
+namespace cp::workbench {
+namespace {
+
+QString clock_text(double seconds) {
+    if (seconds < 0) return "--:--";
+    const long s = static_cast<long>(seconds + 0.5);
+    return s >= 3600 ? QString("%1:%2:%3")
+                           .arg(s / 3600)
+                           .arg((s / 60) % 60, 2, 10, QChar('0'))
+                           .arg(s % 60, 2, 10, QChar('0'))
+                     : QString("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QChar('0'));
+}
+
+QString phase_name(const QString& phase) {
+    if (phase == "phase1") return "Phase 1 (OACD)";
+    if (phase == "phase2") return "Phase 2";
+    return "Evaluation";
+}
+
+}  // namespace
+
+MainWindow::MainWindow(const QString& database, QWidget* parent)
+    : QMainWindow(parent), database_(database), worker_(new ExperimentWorker) {
+    setWindowTitle("Context-Pythia Workbench");
+    setWindowIcon(QIcon(":/icons/context-pythia.svg"));
+    qRegisterMetaType<cp::train::ExperimentParams>();
+
+    // Left: parameters and launch, scrollable so that 800 px of height suffice.
+    auto* left = new QWidget;
+    auto* left_layout = new QVBoxLayout(left);
+    form_ = new widgets::ParameterForm(left);
+    form_->setDatabase(database_);
+    left_layout->addWidget(form_);
+    left_layout->addWidget(buildLaunchPanel());
+    left_layout->addStretch();
+    auto* scroll = new QScrollArea;
+    scroll->setWidget(left);
+    scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setMinimumWidth(320);
+    auto* dock = new QDockWidget("Experiment", this);
+    dock->setObjectName("parametersDock");
+    dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    dock->setWidget(scroll);
+    addDockWidget(Qt::LeftDockWidgetArea, dock);
+
+    tabs_ = new QTabWidget(this);
+    live_ = new widgets::LiveView;
+    browser_ = new widgets::RunBrowser;
+    comparison_ = new widgets::ComparisonView;
+    diversity_ = new widgets::DiversityView;
+    tabs_->addTab(live_, "Live plots");
+    tabs_->addTab(browser_, "Runs");
+    tabs_->addTab(comparison_, "Comparison");
+    tabs_->addTab(diversity_, "Context diversity");
+    setCentralWidget(tabs_);
+    browser_->setDatabase(database_);
+    comparison_->setDatabase(database_);
+    diversity_->setDatabase(database_);
+    connect(browser_, &widgets::RunBrowser::openRun, this, &MainWindow::openRun);
+    connect(browser_, &widgets::RunBrowser::runsChanged, comparison_,
+            &widgets::ComparisonView::refreshChoices);
+    connect(browser_, &widgets::RunBrowser::runsChanged, diversity_,
+            &widgets::DiversityView::refreshChoices);
+
+    // Menus with the standard shortcuts.
+    auto* file = menuBar()->addMenu("&File");
+    auto* refresh = file->addAction("&Refresh runs", browser_, &widgets::RunBrowser::refresh);
+    refresh->setShortcut(QKeySequence::Refresh);
+    file->addSeparator();
+    auto* quit = file->addAction("&Quit", this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+    auto* run_menu = menuBar()->addMenu("&Run");
+    auto* full = run_menu->addAction("&Full comparison", this,
+                                     [this] { launch(LaunchMode::full_comparison); });
+    full->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
+    auto* stop_action = run_menu->addAction("&Stop", this, &MainWindow::stop);
+    stop_action->setShortcut(QKeySequence(Qt::Key_Escape));
+    auto* view = menuBar()->addMenu("&View");
+    for (int i = 0; i < tabs_->count(); ++i) {
+        auto* a =
+            view->addAction(tabs_->tabText(i), this, [this, i] { tabs_->setCurrentIndex(i); });
+        a->setShortcut(QKeySequence(Qt::ALT | static_cast<Qt::Key>(Qt::Key_1 + i)));
+    }
+    view->addAction(dock->toggleViewAction());
+
+    // Status bar: device and database, then progress.
+    device_label_ = new QLabel(this);
+    device_label_->setObjectName("deviceLabel");
+    const QString device = QString::fromStdString(train::choose_device("auto"));
+    device_label_->setText(
+        QString("Device: %1 · training threads: %2 (one core left to the GUI) · Database: %3")
+            .arg(device == "cuda" ? "CUDA GPU" : "CPU")
+            .arg(std::max(1, QThread::idealThreadCount() - 1))
+            .arg(database_));
+    statusBar()->addWidget(device_label_, 1);
+
+    // The worker and its thread.
+    worker_->moveToThread(&thread_);
+    connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
+    connect(worker_, &ExperimentWorker::metric, live_, &widgets::LiveView::addMetric);
+    connect(worker_, &ExperimentWorker::progress, this, &MainWindow::onProgress);
+    connect(worker_, &ExperimentWorker::finished, this, &MainWindow::onFinished);
+    connect(worker_, &ExperimentWorker::runStarted, this, [this] { browser_->refresh(); });
+    connect(worker_, &ExperimentWorker::runFinished, this, [this] { browser_->refresh(); });
+    connect(worker_, &ExperimentWorker::message, this,
+            [this](const QString& text) { statusBar()->showMessage(text, 8000); });
+    thread_.setObjectName("experiment");
+    thread_.start();
+
+    connect(form_, &widgets::ParameterForm::validityChanged, this,
+            &MainWindow::updateLaunchButtons);
+    QSettings settings;
+    form_->restore(settings);
+    restoreGeometry(settings.value("window/geometry").toByteArray());
+    restoreState(settings.value("window/state").toByteArray());
+    if (!settings.contains("window/geometry")) resize(1280, 800);
+    updateLaunchButtons();
+}
+
+MainWindow::~MainWindow() {
+    worker_->requestStop();
+    thread_.quit();
+    thread_.wait();
+}
+
+QWidget* MainWindow::buildLaunchPanel() {
+    auto* box = new QGroupBox("Launch");
+    auto* layout = new QVBoxLayout(box);
+    launch_full_ = new QPushButton("Full comparison");
+    launch_full_->setObjectName("launchFull");
+    launch_full_->setToolTip(
+        "Phase 1, Phase 2 of Context-Pythia, Phase 2 of Pythia, evaluation (Ctrl+Enter)");
+    launch_phase1_ = new QPushButton("Phase 1");
+    launch_phase1_->setObjectName("launchPhase1");
+    launch_phase1_->setToolTip("Train the ContextBlock alone for diversity (OACD)");
+    launch_phase2_ = new QPushButton("Phase 2");
+    launch_phase2_->setObjectName("launchPhase2");
+    phase2_model_ = new QComboBox;
+    phase2_model_->setObjectName("phase2Model");
+    phase2_model_->addItem("Context-Pythia", "context-pythia");
+    phase2_model_->addItem("Pythia", "pythia");
+    ablation_ = new QCheckBox("Ablation: untrained ContextBlock (no Phase 1)");
+    ablation_->setObjectName("ablation");
+    stop_ = new QPushButton("Stop");
+    stop_->setObjectName("stop");
+    stop_->setToolTip(
+        "Finish the current step, keep everything so far, mark the run stopped (Esc)");
+    layout->addWidget(launch_full_);
+    layout->addWidget(launch_phase1_);
+    auto* p2 = new QHBoxLayout;
+    p2->addWidget(launch_phase2_);
+    p2->addWidget(phase2_model_, 1);
+    layout->addLayout(p2);
+    layout->addWidget(ablation_);
+    layout->addWidget(stop_);
+    progress_ = new QProgressBar;
+    progress_->setObjectName("progress");
+    progress_->setTextVisible(true);
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
+    progress_label_ = new QLabel("Idle");
+    progress_label_->setObjectName("progressLabel");
+    progress_label_->setWordWrap(true);
+    launch_message_ = new QLabel;
+    launch_message_->setObjectName("launchMessage");
+    launch_message_->setWordWrap(true);
+    launch_message_->setStyleSheet("color: #b00020;");
+    layout->addWidget(progress_);
+    layout->addWidget(progress_label_);
+    layout->addWidget(launch_message_);
+    connect(launch_full_, &QPushButton::clicked, this,
+            [this] { launch(LaunchMode::full_comparison); });
+    connect(launch_phase1_, &QPushButton::clicked, this, [this] { launch(LaunchMode::phase1); });
+    connect(launch_phase2_, &QPushButton::clicked, this, [this] { launch(LaunchMode::phase2); });
+    connect(stop_, &QPushButton::clicked, this, &MainWindow::stop);
+    connect(phase2_model_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+            &MainWindow::updateLaunchButtons);
+    connect(ablation_, &QCheckBox::toggled, this, &MainWindow::updateLaunchButtons);
+    return box;
+}
+
+void MainWindow::updateLaunchButtons() {
+    const bool valid = form_->isValid();
+    launch_full_->setEnabled(!running_ && valid);
+    launch_phase1_->setEnabled(!running_ && valid);
+    launch_phase2_->setEnabled(!running_ && valid);
+    stop_->setEnabled(running_);
+    for (QWidget* w : {static_cast<QWidget*>(phase2_model_), static_cast<QWidget*>(ablation_)})
+        w->setEnabled(!running_);
+}
+
+QString MainWindow::latestFinishedPhase1Checkpoint() const {
+    try {
+        store::RunStore store(database_.toStdString());
+        const auto runs = store.runs();
+        for (auto it = runs.rbegin(); it != runs.rend(); ++it)
+            if (it->phase == "phase1" && it->status == "finished" &&
+                QFileInfo::exists(QString::fromStdString(it->checkpoint_path)))
+                return QString::fromStdString(it->checkpoint_path);
+    } catch (const Error&) {
+    }
+    return {};
+}
+
+QString MainWindow::launch(LaunchMode mode) {
+    if (running_) return "an experiment is already running";
+    train::ExperimentParams p = form_->params();
+    if (mode == LaunchMode::phase1) {
+        p.phase1_only = true;
+        p.models = train::ModelChoice::context_pythia;
+    } else if (mode == LaunchMode::phase2) {
+        const bool context = phase2_model_->currentData().toString() == "context-pythia";
+        p.models = context ? train::ModelChoice::context_pythia : train::ModelChoice::pythia;
+        if (context && ablation_->isChecked()) {
+            p.ablation_untrained_context_block = true;
+        } else if (context) {
+            const QString checkpoint = latestFinishedPhase1Checkpoint();
+            if (checkpoint.isEmpty()) {
+                const QString why =
+                    "Context-Pythia's Phase 2 needs a finished Phase 1: launch Phase 1 first, or "
+                    "tick the ablation to train on an untrained ContextBlock.";
+                launch_message_->setText(why);
+                return why;
+            }
+            p.context_block_from = checkpoint.toStdString();
+        }
+    } else if (ablation_->isChecked()) {
+        p.ablation_untrained_context_block = true;
+    }
+    // Leave the GUI a core: torch's intra-op threads, unless the user chose a number.
+    if (p.threads == 0) p.threads = std::max(1, QThread::idealThreadCount() - 1);
+    const auto problems = p.problems();
+    if (!problems.empty()) {
+        QStringList lines;
+        for (const auto& pr : problems) lines << QString::fromStdString(pr.message);
+        launch_message_->setText(lines.join("\n"));
+        return lines.join("\n");
+    }
+    launch_message_->clear();
+    QSettings settings;
+    form_->save(settings);
+    live_->clear();
+    live_->setTokensPerStep(static_cast<double>(p.phase2.batch_size * *p.seq_length));
+    mode_ = mode;
+    running_ = true;
+    last_status_.clear();
+    last_error_.clear();
+    progress_->setRange(0, 0);  // busy until the first progress report
+    progress_label_->setText("Preparing data (tokenizing or reading the token cache)…");
+    tabs_->setCurrentWidget(live_);
+    updateLaunchButtons();
+    QMetaObject::invokeMethod(
+        worker_, [w = worker_, p] { w->run(p); }, Qt::QueuedConnection);
+    return {};
+}
+
+void MainWindow::stop() {
+    if (!running_) return;
+    worker_->requestStop();
+    progress_label_->setText("Stopping after the current step…");
+}
+
+void MainWindow::onProgress(QString model, QString phase, qint64 step, qint64 total, qint64 epoch,
+                            double loss, double eta_seconds) {
+    progress_->setRange(0, static_cast<int>(std::max<qint64>(total, 1)));
+    progress_->setValue(static_cast<int>(std::min(step, total)));
+    QString text =
+        QString("%1 · %2").arg(model == "pythia" ? "Pythia" : "Context-Pythia", phase_name(phase));
+    if (epoch >= 0) text += QString(" · epoch %1").arg(epoch);
+    text +=
+        QString(" · %1 %2/%3").arg(phase == "phase1" ? "iteration" : "step").arg(step).arg(total);
+    if (phase != "evaluation") text += QString(" · loss %1").arg(loss, 0, 'f', 4);
+    text += " · ETA " + clock_text(eta_seconds);
+    progress_label_->setText(text);
+}
+
+void MainWindow::onFinished(QString status, QString error, qint64 experiment_id) {
+    running_ = false;
+    last_status_ = status;
+    last_error_ = error;
+    last_experiment_ = experiment_id;
+    progress_->setRange(0, 1);
+    progress_->setValue(status == "finished" ? 1 : 0);
+    progress_label_->setText(status == "finished" ? "Finished." : "Ended: " + status + ".");
+    if (!error.isEmpty()) launch_message_->setText(error);
+    browser_->refresh();
+    comparison_->refreshChoices();
+    diversity_->refreshChoices();
+    if (experiment_id >= 0 && mode_ == LaunchMode::full_comparison && status == "finished")
+        comparison_->showExperiment(experiment_id);
+    updateLaunchButtons();
+    statusBar()->showMessage(experiment_id >= 0
+                                 ? QString("Experiment %1: %2").arg(experiment_id).arg(status)
+                                 : "Nothing was run: " + error,
+                             10000);
+    emit experimentFinished(status);
+}
+
+void MainWindow::showExperimentCurves(qint64 experiment_id) {
+    live_->clear();
+    try {
+        store::RunStore store(database_.toStdString());
+        const auto params =
+            nlohmann::json::parse(store.experiment(experiment_id).params_json, nullptr, false);
+        if (params.is_object() && params.contains("phase2") && params["seq_length"].is_number())
+            live_->setTokensPerStep(params["phase2"].value("batch_size", 32.0) *
+                                    params["seq_length"].get<double>());
+        for (const store::RunRow& r : store.runs(experiment_id))
+            for (const store::MetricPoint& m : store.metrics(r.id))
+                live_->addMetric(r.id, QString::fromStdString(r.model),
+                                 QString::fromStdString(r.phase), QString::fromStdString(m.name),
+                                 m.step, m.epoch, m.value);
+    } catch (const Error& e) {
+        statusBar()->showMessage(e.what(), 10000);
+    }
+}
+
+void MainWindow::openRun(qint64 run_id) {
+    try {
+        store::RunStore store(database_.toStdString());
+        const store::RunRow r = store.run(run_id);
+        live_->clear();
+        for (const store::MetricPoint& m : store.metrics(run_id))
+            live_->addMetric(r.id, QString::fromStdString(r.model), QString::fromStdString(r.phase),
+                             QString::fromStdString(m.name), m.step, m.epoch, m.value);
+        tabs_->setCurrentWidget(live_);
+        statusBar()->showMessage(
+            QString("Showing run %1 (%2 %3, %4)")
+                .arg(run_id)
+                .arg(QString::fromStdString(r.model), QString::fromStdString(r.phase),
+                     QString::fromStdString(r.status)),
+            10000);
+    } catch (const Error& e) {
+        QMessageBox::warning(this, "Cannot open the run", e.what());
+    }
+}
+
+QStringList MainWindow::saveScreenshots(const QString& dir) {
+    QDir().mkpath(dir);
+    QStringList files;
+    qint64 experiment = -1, diversity_run = -1;
+    try {
+        store::RunStore store(database_.toStdString());
+        const auto experiments = store.experiments();
+        // The latest experiment that has both models, else the latest.
+        for (const auto& e : experiments) {
+            int phase2 = 0;
+            for (const auto& r : store.runs(e.id)) phase2 += r.phase == "phase2";
+            if (phase2 >= 2 || experiment < 0) experiment = e.id;
+        }
+        for (const auto& r : store.runs())
+            if (r.model == "context-pythia" && !r.checkpoint_path.empty()) diversity_run = r.id;
+        if (experiment >= 0) {
+            const auto params =
+                nlohmann::json::parse(store.experiment(experiment).params_json, nullptr, false);
+            if (params.is_object())
+                form_->setRequired(QString::number(params.value("samples", 0)),
+                                   QString::number(params.value("seq_length", 0)),
+                                   QString::number(params.value("epochs", 0)));
+        }
+    } catch (const Error&) {
+    }
+    const auto shoot = [&](QWidget* tab, const QString& name) {
+        tabs_->setCurrentWidget(tab);
+        for (int i = 0; i < 5; ++i) {
+            QApplication::processEvents();
+            QThread::msleep(60);
+        }
+        const QString path = QDir(dir).filePath(name);
+        if (grab().save(path)) files << path;
+    };
+    if (experiment >= 0) showExperimentCurves(experiment);
+    shoot(live_, "live-plots.png");
+    browser_->refresh();
+    shoot(browser_, "run-browser.png");
+    if (experiment >= 0) comparison_->showExperiment(experiment);
+    shoot(comparison_, "comparison.png");
+    if (diversity_run >= 0) diversity_->showRun(diversity_run);
+    shoot(diversity_, "context-diversity.png");
+    return files;
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (running_) {
+        const auto answer = QMessageBox::question(
+            this, "Experiment running",
+            "An experiment is running. Stop it (the run is kept, marked stopped) and quit?",
+            QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
+        if (answer != QMessageBox::Yes) {
+            event->ignore();
+            return;
+        }
+        worker_->requestStop();
+    }
+    QSettings settings;
+    settings.setValue("window/geometry", saveGeometry());
+    settings.setValue("window/state", saveState());
+    event->accept();
+}
+
+}  // namespace cp::workbench

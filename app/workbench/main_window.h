@@ -1,0 +1,96 @@
+// The workbench window: parameters and launch on the left; live plots, run browser, comparison
+// and context diversity as tabs; progress and the device in the status bar. Training runs in an
+// ExperimentWorker on its own thread.
+#pragma once
+
+#include <QElapsedTimer>
+#include <QMainWindow>
+#include <QThread>
+
+namespace cp::widgets {
+class ComparisonView;
+class DiversityView;
+class LiveView;
+class ParameterForm;
+class RunBrowser;
+}  // namespace cp::widgets
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QProgressBar;
+class QPushButton;
+class QTabWidget;
+
+namespace cp::workbench {
+
+class ExperimentWorker;
+
+enum class LaunchMode { full_comparison, phase1, phase2 };
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+  public:
+    explicit MainWindow(const QString& database, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // Starts an experiment from the form; returns "" or why nothing was launched.
+    QString launch(LaunchMode mode);
+    bool isRunning() const { return running_; }
+    QString lastStatus() const { return last_status_; }
+    QString lastError() const { return last_error_; }
+    qint64 lastExperiment() const { return last_experiment_; }
+
+    widgets::ParameterForm* form() const { return form_; }
+    widgets::LiveView* liveView() const { return live_; }
+    widgets::RunBrowser* runBrowser() const { return browser_; }
+    widgets::ComparisonView* comparisonView() const { return comparison_; }
+    widgets::DiversityView* diversityView() const { return diversity_; }
+    QTabWidget* tabs() const { return tabs_; }
+
+    // Shows a stored experiment's curves in the live view (as after a run).
+    void showExperimentCurves(qint64 experiment_id);
+    // Saves one PNG per main view into `dir`, on the latest experiment; returns the files.
+    QStringList saveScreenshots(const QString& dir);
+
+  public slots:
+    void stop();
+
+  signals:
+    void experimentFinished(QString status);
+
+  protected:
+    void closeEvent(QCloseEvent* event) override;
+
+  private slots:
+    void updateLaunchButtons();
+    void onProgress(QString model, QString phase, qint64 step, qint64 total, qint64 epoch,
+                    double loss, double eta_seconds);
+    void onFinished(QString status, QString error, qint64 experiment_id);
+    void openRun(qint64 run_id);
+
+  private:
+    QWidget* buildLaunchPanel();
+    QString latestFinishedPhase1Checkpoint() const;
+
+    QString database_;
+    widgets::ParameterForm* form_;
+    widgets::LiveView* live_;
+    widgets::RunBrowser* browser_;
+    widgets::ComparisonView* comparison_;
+    widgets::DiversityView* diversity_;
+    QTabWidget* tabs_;
+    QPushButton *launch_full_, *launch_phase1_, *launch_phase2_, *stop_;
+    QComboBox* phase2_model_;
+    QCheckBox* ablation_;
+    QProgressBar* progress_;
+    QLabel *progress_label_, *launch_message_, *device_label_;
+    QThread thread_;
+    ExperimentWorker* worker_;
+    bool running_ = false;
+    LaunchMode mode_ = LaunchMode::full_comparison;
+    QString last_status_, last_error_;
+    qint64 last_experiment_ = -1;
+};
+
+}  // namespace cp::workbench

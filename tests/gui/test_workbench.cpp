@@ -1,0 +1,240 @@
+// The workbench driven as a researcher drives it (offscreen Qt platform): fill the form, click
+// Launch, watch the plots fill, stop, compare, export. Runs real tiny experiments on Brown text.
+#include <gtest/gtest.h>
+
+#include <QApplication>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QElapsedTimer>
+#include <QGroupBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTableWidget>
+#include <QTest>
+#include <QTimer>
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "store/run_store.h"
+#include "test_support.h"
+#include "widgets/comparison_view.h"
+#include "widgets/live_view.h"
+#include "widgets/parameter_form.h"
+#include "widgets/plot_panel.h"
+#include "widgets/run_browser.h"
+#include "workbench/main_window.h"
+
+using cp::workbench::LaunchMode;
+using cp::workbench::MainWindow;
+
+namespace {
+
+template <typename T>
+T* child(QWidget* w, const char* name) {
+    T* c = w->findChild<T*>(name);
+    EXPECT_NE(c, nullptr) << name;
+    return c;
+}
+
+void type(QWidget* window, const char* field, const QString& text) {
+    auto* e = child<QLineEdit>(window, field);
+    e->clear();
+    QTest::keyClicks(e, text);
+}
+
+// Fills the form for a tiny real experiment that takes seconds.
+void fill_tiny(MainWindow& w, const QString& samples, const QString& seq, const QString& epochs) {
+    type(&w, "samples", samples);
+    type(&w, "seqLength", seq);
+    type(&w, "epochs", epochs);
+    child<QGroupBox>(&w, "advanced")->setChecked(true);
+    type(&w, "p1MaxIterations", "20");
+    type(&w, "evalChunks", "8");
+    type(&w, "evalPassages", "8");
+    type(&w, "lr", "0.01");
+}
+
+// Gaps between ticks of a 10 ms timer: how long the GUI thread was unable to run events.
+class LatencyProbe {
+  public:
+    LatencyProbe() {
+        clock_.start();
+        QObject::connect(&timer_, &QTimer::timeout, [this] {
+            const qint64 now = clock_.elapsed();
+            gaps_.push_back(now - last_);
+            last_ = now;
+        });
+        timer_.start(10);
+    }
+    qint64 max() const { return gaps_.empty() ? 0 : *std::max_element(gaps_.begin(), gaps_.end()); }
+    qint64 percentile(double q) const {
+        std::vector<qint64> g = gaps_;
+        std::sort(g.begin(), g.end());
+        return g.empty() ? 0 : g[static_cast<std::size_t>(q * (g.size() - 1))];
+    }
+    std::size_t ticks() const { return gaps_.size(); }
+
+  private:
+    QTimer timer_;
+    QElapsedTimer clock_;
+    qint64 last_ = 0;
+    std::vector<qint64> gaps_;
+};
+
+class Workbench : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        QStandardPaths::setTestModeEnabled(true);  // QSettings go to a test location
+        QSettings().clear();
+        db_ = (dir_ / "workbench.db").string();
+    }
+    QString db() const { return QString::fromStdString(db_); }
+    cp::test::TempDir dir_;
+    std::string db_;
+};
+
+}  // namespace
+
+TEST_F(Workbench, RequiredFieldsStartEmptyAndInvalidInputLaunchesNothing) {
+    MainWindow w(db());
+    w.show();
+    EXPECT_EQ(child<QLineEdit>(&w, "samples")->text(), "");
+    EXPECT_EQ(child<QLineEdit>(&w, "seqLength")->text(), "");
+    EXPECT_EQ(child<QLineEdit>(&w, "epochs")->text(), "");
+    auto* launch = child<QPushButton>(&w, "launchFull");
+    EXPECT_FALSE(launch->isEnabled());
+    const QString problems = child<QLabel>(&w, "problems")->text();
+    EXPECT_TRUE(problems.contains("samples")) << problems.toStdString();
+
+    type(&w, "samples", "200");
+    type(&w, "seqLength", "32");
+    type(&w, "epochs", "0");
+    EXPECT_FALSE(launch->isEnabled());
+    EXPECT_TRUE(child<QLabel>(&w, "problems")->text().contains("epochs"));
+    QTest::mouseClick(launch, Qt::LeftButton);
+    EXPECT_FALSE(w.isRunning());
+    EXPECT_FALSE(w.launch(LaunchMode::full_comparison).isEmpty());
+    EXPECT_FALSE(w.isRunning());
+    EXPECT_FALSE(std::filesystem::exists(db_) && cp::store::RunStore(db_).experiments().size() > 0)
+        << "nothing may be recorded for invalid input";
+
+    type(&w, "epochs", "1");
+    EXPECT_TRUE(launch->isEnabled());
+    EXPECT_EQ(child<QLabel>(&w, "problems")->text(), "");
+}
+
+TEST_F(Workbench, ContextPythiaPhase2NeedsAFinishedPhase1UnlessTheAblationIsChosen) {
+    MainWindow w(db());
+    fill_tiny(w, "64", "16", "1");
+    child<QComboBox>(&w, "phase2Model")->setCurrentIndex(0);  // Context-Pythia
+    const QString why = w.launch(LaunchMode::phase2);
+    EXPECT_TRUE(why.contains("needs a finished Phase 1")) << why.toStdString();
+    EXPECT_FALSE(w.isRunning());
+    EXPECT_TRUE(child<QLabel>(&w, "launchMessage")->text().contains("Phase 1"));
+}
+
+TEST_F(Workbench, TinyComparisonFromClicksPlotsLiveStoresRunsAndExportsTheTableShown) {
+    MainWindow w(db());
+    w.resize(1280, 800);
+    w.show();
+    fill_tiny(w, "64", "16", "2");
+    QSignalSpy finished(&w, &MainWindow::experimentFinished);
+    LatencyProbe probe;
+    QTest::mouseClick(child<QPushButton>(&w, "launchFull"), Qt::LeftButton);
+    ASSERT_TRUE(w.isRunning());
+    EXPECT_TRUE(child<QPushButton>(&w, "stop")->isEnabled());
+    EXPECT_FALSE(child<QPushButton>(&w, "launchFull")->isEnabled());
+    ASSERT_TRUE(finished.wait(300'000)) << "the tiny experiment did not finish in 5 minutes";
+    EXPECT_EQ(w.lastStatus(), "finished") << w.lastError().toStdString();
+
+    // The GUI thread kept running events while the worker trained.
+    std::cout << "event-loop gaps during training: " << probe.ticks() << " ticks, p50 "
+              << probe.percentile(0.5) << " ms, p99 " << probe.percentile(0.99) << " ms, max "
+              << probe.max() << " ms\n";
+    EXPECT_GT(probe.ticks(), 50u);
+    EXPECT_LT(probe.percentile(0.99), 100) << "the GUI thread was blocked";
+    EXPECT_LT(probe.max(), 500);
+
+    // Live plots received the points.
+    auto* live = w.liveView();
+    EXPECT_GT(live->pointsReceived(), 50);
+    EXPECT_GT(live->lossPlot()->pointCount("Context-Pythia training"), 1);
+    EXPECT_GT(live->lossPlot()->pointCount("Pythia training"), 1);
+    EXPECT_EQ(live->lossPlot()->pointCount("Pythia validation"), 2);  // one per epoch
+    EXPECT_GT(live->phase1Plot()->pointCount("OACD loss"), 1);
+    EXPECT_EQ(live->kvPlot()->pointCount("Pythia (measured)"), 3);  // 128, 512, 2048 tokens
+
+    // The runs are in the database and in the browser.
+    cp::store::RunStore store(db_);
+    ASSERT_EQ(store.runs().size(), 3u);
+    for (const auto& r : store.runs()) EXPECT_EQ(r.status, "finished");
+    EXPECT_EQ(w.runBrowser()->rowCount(), 3);
+    EXPECT_EQ(w.runBrowser()->statusOf(store.runs().back().id), "finished");
+
+    // The comparison shown is the experiment's; its CSV equals the table on screen.
+    auto* view = w.comparisonView();
+    ASSERT_TRUE(view->comparison().has_value());
+    QTableWidget* table = view->table();
+    ASSERT_EQ(table->rowCount(), static_cast<int>(view->comparison()->rows.size()));
+    const auto csv_path = dir_ / "comparison.csv";
+    ASSERT_EQ(view->exportCsv(QString::fromStdString(csv_path.string())), "");
+    const auto parsed = cp::test::run_command(
+        {CP_TEST_PYTHON, "-c",
+         "import csv, json, sys\n"
+         "rows = list(csv.reader(open(sys.argv[1], newline='', encoding='utf-8')))\n"
+         "print(json.dumps([[r[0]] + [float(c) if c else None for c in r[1:]] for r in "
+         "rows[1:]]))\n",
+         csv_path.string()});
+    ASSERT_EQ(parsed.exit_code, 0) << parsed.err;
+    const auto rows = nlohmann::json::parse(parsed.out);
+    ASSERT_EQ(static_cast<int>(rows.size()), table->rowCount());
+    for (int r = 0; r < table->rowCount(); ++r) {
+        EXPECT_EQ(rows[r][0].get<std::string>(), table->item(r, 0)->text().toStdString());
+        for (int c = 1; c <= 4; ++c) {
+            const QVariant shown = table->item(r, c)->data(Qt::UserRole);
+            if (!shown.isValid()) {
+                EXPECT_TRUE(rows[r][c].is_null()) << "row " << r << " column " << c;
+                continue;
+            }
+            EXPECT_EQ(rows[r][c].get<double>(), shown.toDouble()) << "row " << r << " column " << c;
+        }
+    }
+}
+
+TEST_F(Workbench, StopEndsTheRunAsStoppedAndKeepsIt) {
+    MainWindow w(db());
+    w.show();
+    fill_tiny(w, "2000", "32", "3");
+    QSignalSpy finished(&w, &MainWindow::experimentFinished);
+    ASSERT_EQ(w.launch(LaunchMode::phase2).isEmpty(), false) << "Context-Pythia needs Phase 1";
+    child<QComboBox>(&w, "phase2Model")->setCurrentIndex(1);  // Pythia
+    ASSERT_EQ(w.launch(LaunchMode::phase2), "");
+    // Wait until Phase 2 is training, then press Stop.
+    QElapsedTimer clock;
+    clock.start();
+    while (w.liveView()->lossPlot()->pointCount("Pythia training") < 3 && clock.elapsed() < 120'000)
+        QTest::qWait(50);
+    ASSERT_GE(w.liveView()->lossPlot()->pointCount("Pythia training"), 3);
+    QTest::mouseClick(child<QPushButton>(&w, "stop"), Qt::LeftButton);
+    ASSERT_TRUE(finished.wait(60'000));
+    EXPECT_EQ(w.lastStatus(), "stopped");
+    cp::store::RunStore store(db_);
+    ASSERT_EQ(store.runs().size(), 1u);
+    EXPECT_EQ(store.runs()[0].status, "stopped");
+    EXPECT_GT(store.metrics(store.runs()[0].id, "train_loss").size(), 2u);
+    EXPECT_EQ(store.integrity_check(), "ok");
+    EXPECT_TRUE(child<QPushButton>(&w, "launchFull")->isEnabled());
+}
+
+int main(int argc, char** argv) {
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+    QApplication app(argc, argv);
+    Q_INIT_RESOURCE(workbench);
+    QApplication::setOrganizationName("context-pythia-tests");
+    ::testing::InitGoogleTest(&argc, argv);
+    return RUN_ALL_TESTS();
+}

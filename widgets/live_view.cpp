@@ -1,0 +1,137 @@
+#include "widgets/live_view.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QSlider>
+#include <QVBoxLayout>
+
+#include "widgets/plot_panel.h"
+
+#include <qcustomplot.h>
+
+namespace cp::widgets {
+namespace {
+QString pretty(const QString& model) {
+    return model == "pythia" ? "Pythia" : "Context-Pythia";
+}
+}  // namespace
+
+LiveView::LiveView(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QVBoxLayout(this);
+    auto* controls = new QHBoxLayout;
+    controls->addWidget(new QLabel("Smoothing", this));
+    smoothing_ = new QSlider(Qt::Horizontal, this);
+    smoothing_->setObjectName("smoothing");
+    smoothing_->setRange(0, 95);
+    smoothing_->setToolTip("Exponential moving average of the loss curves (display only)");
+    smoothing_->setMaximumWidth(160);
+    controls->addWidget(smoothing_);
+    log_y_ = new QCheckBox("Log y", this);
+    log_y_->setObjectName("logY");
+    controls->addWidget(log_y_);
+    controls->addWidget(new QLabel("x axis", this));
+    x_axis_ = new QComboBox(this);
+    x_axis_->addItem("steps");
+    x_axis_->addItem("tokens");
+    controls->addWidget(x_axis_);
+    controls->addStretch();
+    controls->addWidget(new QLabel("drag: pan · wheel: zoom · hover: values", this));
+    layout->addLayout(controls);
+
+    loss_ = new PlotPanel("Loss (nats/token)", "step", "loss", this);
+    oacd_ = new PlotPanel("Phase 1: OACD loss and its terms", "iteration", "value", this);
+    convergence_ =
+        new PlotPanel("Phase 1: convergence and effective rank", "iteration", "fraction", this);
+    kv_ =
+        new PlotPanel("KV cache, measured from the cache tensors", "cached tokens", "bytes", this);
+    auto* grid = new QGridLayout;
+    grid->addWidget(loss_, 0, 0, 1, 2);
+    grid->addWidget(oacd_, 1, 0);
+    grid->addWidget(convergence_, 1, 1);
+    grid->addWidget(kv_, 0, 2, 2, 1);
+    grid->setRowStretch(0, 3);
+    grid->setRowStretch(1, 2);
+    grid->setColumnStretch(0, 1);
+    grid->setColumnStretch(1, 1);
+    grid->setColumnStretch(2, 1);
+    layout->addLayout(grid, 1);
+
+    connect(smoothing_, &QSlider::valueChanged, this,
+            [this](int v) { loss_->setSmoothing(v / 100.0); });
+    connect(log_y_, &QCheckBox::toggled, this, [this](bool on) { loss_->setLogY(on); });
+    connect(x_axis_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
+        loss_->plot()->xAxis->setLabel(x_axis_->currentIndex() == 1 ? "tokens" : "step");
+        redrawLoss();
+    });
+}
+
+void LiveView::clear() {
+    for (PlotPanel* p : {loss_, oacd_, convergence_, kv_}) p->clear();
+    loss_points_.clear();
+    points_ = 0;
+}
+
+void LiveView::addLossPoint(const QString& series, double step, double value) {
+    const bool fresh = !loss_points_.contains(series);
+    loss_points_[series].push_back({step, value});
+    const double x = x_axis_->currentIndex() == 1 ? step * tokens_per_step_ : step;
+    loss_->addPoint(series, x, value);
+    if (fresh) {
+        const bool validation = series.contains("validation");
+        loss_->setSeriesStyle(series, model_color(series.startsWith("Pythia") ? "pythia" : ""),
+                              validation, validation);
+    }
+}
+
+void LiveView::redrawLoss() {
+    const double scale = x_axis_->currentIndex() == 1 ? tokens_per_step_ : 1.0;
+    for (auto it = loss_points_.begin(); it != loss_points_.end(); ++it) {
+        QVector<double> x, y;
+        for (const QPointF& p : it.value()) {
+            x.push_back(p.x() * scale);
+            y.push_back(p.y());
+        }
+        loss_->setSeries(it.key(), x, y);
+    }
+    loss_->resetView();
+}
+
+void LiveView::addMetric(qint64, const QString& model, const QString& phase, const QString& name,
+                         qint64 step, qint64, double value) {
+    ++points_;
+    const QString who = pretty(model);
+    if (name == "kv_bytes") {  // logged by the evaluation of either model
+        const QString series = who + " (measured)";
+        const bool fresh = kv_->pointCount(series) == 0;
+        kv_->addPoint(series, static_cast<double>(step), value);
+        if (fresh) kv_->setSeriesStyle(series, model_color(model), false, true);
+        if (model == "pythia") {
+            const QString half = "50% of Pythia";
+            const bool first = kv_->pointCount(half) == 0;
+            kv_->addPoint(half, static_cast<double>(step), value / 2);
+            if (first) kv_->setSeriesStyle(half, QColor(120, 120, 120), true);
+        }
+        return;
+    }
+    if (phase == "phase2") {
+        if (name == "train_loss") addLossPoint(who + " training", step, value);
+        if (name == "val_loss") addLossPoint(who + " validation", step, value);
+    } else if (phase == "phase1") {
+        const auto add = [&](PlotPanel* p, const QString& series, double v, int color) {
+            const bool fresh = p->pointCount(series) == 0;
+            p->addPoint(series, static_cast<double>(step), v);
+            if (fresh) p->setSeriesStyle(series, series_color(color));
+        };
+        if (name == "oacd_loss") add(oacd_, "OACD loss", value, 0);
+        if (name == "dispersion_term") add(oacd_, "dispersion term", value, 2);
+        if (name == "centroid_term") add(oacd_, "centroid term", value, 3);
+        if (name == "convergence_rate") add(convergence_, "convergence rate", value, 4);
+        if (name == "effective_rank_pct")
+            add(convergence_, "effective rank / context width", value / 100.0, 5);
+    }
+}
+
+}  // namespace cp::widgets

@@ -1,0 +1,52 @@
+// The live plots of an experiment: (a) training and validation loss of both models, x in steps
+// or tokens; (b) Phase 1's OACD terms, and its convergence rate and effective rank; (c) KV
+// memory measured against sequence length with the 50% line. Fed point by point from the
+// worker (queued signals) or all at once from a stored run.
+#pragma once
+
+#include <QHash>
+#include <QPointF>
+#include <QVector>
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QSlider;
+
+namespace cp::widgets {
+
+class PlotPanel;
+
+class LiveView : public QWidget {
+    Q_OBJECT
+  public:
+    explicit LiveView(QWidget* parent = nullptr);
+
+    void clear();
+    // Tokens per optimiser step (batch x sequence length), for the x axis in tokens.
+    void setTokensPerStep(double tokens) { tokens_per_step_ = tokens; }
+    PlotPanel* lossPlot() const { return loss_; }
+    PlotPanel* phase1Plot() const { return oacd_; }
+    PlotPanel* convergencePlot() const { return convergence_; }
+    PlotPanel* kvPlot() const { return kv_; }
+    // Points received so far, for tests and the status line.
+    int pointsReceived() const { return points_; }
+
+  public slots:
+    void addMetric(qint64 run_id, const QString& model, const QString& phase, const QString& name,
+                   qint64 step, qint64 epoch, double value);
+
+  private:
+    void addLossPoint(const QString& series, double step, double value);
+    void redrawLoss();
+
+    PlotPanel *loss_, *oacd_, *convergence_, *kv_;
+    QSlider* smoothing_;
+    QCheckBox* log_y_;
+    QComboBox* x_axis_;
+    QHash<QString, QVector<QPointF>> loss_points_;  // in steps; shown in steps or tokens
+    double tokens_per_step_ = 1;
+    int points_ = 0;
+};
+
+}  // namespace cp::widgets

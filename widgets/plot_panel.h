@@ -1,0 +1,67 @@
+// One QCustomPlot with what a researcher expects of a live plot: named series added point by
+// point, redrawn on a timer (never per point), exponential smoothing, log-y, zoom and pan with
+// the mouse, a hover read-out of the nearest point, and export as PNG, PDF or SVG.
+#pragma once
+
+#include <QColor>
+#include <QHash>
+#include <QString>
+#include <QVector>
+#include <QWidget>
+
+class QCustomPlot;
+class QCPGraph;
+class QLabel;
+class QTimer;
+
+namespace cp::widgets {
+
+class PlotPanel : public QWidget {
+    Q_OBJECT
+  public:
+    PlotPanel(const QString& title, const QString& x_label, const QString& y_label,
+              QWidget* parent = nullptr);
+
+    // A series is created on first use; `dashed` for reference lines and validation curves.
+    void addPoint(const QString& series, double x, double y);
+    void setSeries(const QString& series, const QVector<double>& x, const QVector<double>& y);
+    void setSeriesStyle(const QString& series, const QColor& color, bool dashed = false,
+                        bool markers = false);
+    void clear();
+    int pointCount(const QString& series) const;
+    QStringList seriesNames() const;
+
+    void setSmoothing(double factor);  // 0: raw; up to 0.99: heavy EMA
+    void setLogY(bool on);
+    // Writes the plot as .png, .pdf or .svg (by extension); returns an error message or "".
+    QString exportTo(const QString& path);
+    QCustomPlot* plot() const { return plot_; }
+
+  public slots:
+    void replotIfChanged();
+    void exportDialog();
+    void resetView();
+
+  private:
+    struct Series {
+        QCPGraph* graph = nullptr;
+        QVector<double> x, y;
+    };
+    Series& series(const QString& name);
+    void rebuild(Series& s);
+    void showReadout(double px, double py);
+
+    QCustomPlot* plot_;
+    QLabel* readout_;
+    QTimer* timer_;
+    QHash<QString, Series> series_;
+    QStringList order_;
+    double smoothing_ = 0;
+    bool dirty_ = false, auto_range_ = true;
+};
+
+// Distinct, colour-blind-safe colours (Okabe-Ito), by index.
+QColor series_color(int index);
+QColor model_color(const QString& model);  // Context-Pythia and Pythia keep their colours
+
+}  // namespace cp::widgets

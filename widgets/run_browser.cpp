@@ -1,0 +1,244 @@
+#include "widgets/run_browser.h"
+
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QInputDialog>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSortFilterProxyModel>
+#include <QStandardItemModel>
+#include <QTableView>
+#include <QVBoxLayout>
+
+#include "common/error.h"
+#include "report/exports.h"
+#include "store/run_store.h"
+
+namespace cp::widgets {
+namespace {
+
+enum Column {
+    kId,
+    kExperiment,
+    kName,
+    kStarted,
+    kModel,
+    kPhase,
+    kStatus,
+    kBestVal,
+    kTest,
+    kKv,
+    kSpeed,
+    kColumns
+};
+
+QStandardItem* number_item(double v, int decimals) {
+    auto* item = new QStandardItem(QString::number(v, 'f', decimals));
+    item->setData(v, Qt::UserRole);  // sorts by value, not by text
+    item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    return item;
+}
+
+}  // namespace
+
+RunBrowser::RunBrowser(QWidget* parent)
+    : QWidget(parent),
+      model_(new QStandardItemModel(this)),
+      proxy_(new QSortFilterProxyModel(this)),
+      table_(new QTableView(this)),
+      filter_(new QLineEdit(this)) {
+    auto* layout = new QVBoxLayout(this);
+    auto* top = new QHBoxLayout;
+    filter_->setObjectName("runFilter");
+    filter_->setPlaceholderText("Filter runs (any column: model, status, name…)");
+    filter_->setClearButtonEnabled(true);
+    top->addWidget(filter_, 1);
+    auto* open = new QPushButton("Open curves", this);
+    auto* rename = new QPushButton("Rename…", this);
+    auto* notes = new QPushButton("Notes…", this);
+    auto* remove = new QPushButton("Delete…", this);
+    auto* refresh_button = new QPushButton("Refresh", this);
+    remove->setObjectName("deleteRun");
+    for (QPushButton* b : {open, rename, notes, remove, refresh_button}) top->addWidget(b);
+    layout->addLayout(top);
+
+    model_->setHorizontalHeaderLabels({"Run", "Exp.", "Name", "Started (UTC)", "Model", "Phase",
+                                       "Status", "Best val ppl", "Test ppl", "KV B/token @512",
+                                       "Train tok/s"});
+    proxy_->setSourceModel(model_);
+    proxy_->setFilterKeyColumn(-1);
+    proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    proxy_->setSortRole(Qt::UserRole);
+    table_->setObjectName("runTable");
+    table_->setModel(proxy_);
+    table_->setSortingEnabled(true);
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table_->setSelectionMode(QAbstractItemView::SingleSelection);
+    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    table_->setAlternatingRowColors(true);
+    table_->verticalHeader()->setVisible(false);
+    table_->horizontalHeader()->setStretchLastSection(true);
+    table_->sortByColumn(kId, Qt::DescendingOrder);
+    layout->addWidget(table_, 1);
+    auto* hint = new QLabel(
+        "Double-click a run to show its curves. Deleting a run removes its metric points and "
+        "results from the database; its checkpoint file stays on disk.",
+        this);
+    hint->setWordWrap(true);
+    layout->addWidget(hint);
+
+    connect(filter_, &QLineEdit::textChanged, proxy_, &QSortFilterProxyModel::setFilterFixedString);
+    connect(table_, &QTableView::doubleClicked, this, [this] {
+        if (selectedRun() >= 0) emit openRun(selectedRun());
+    });
+    connect(open, &QPushButton::clicked, this, [this] {
+        if (selectedRun() >= 0) emit openRun(selectedRun());
+    });
+    connect(rename, &QPushButton::clicked, this, &RunBrowser::renameSelected);
+    connect(notes, &QPushButton::clicked, this, &RunBrowser::editNotesSelected);
+    connect(remove, &QPushButton::clicked, this, &RunBrowser::deleteSelected);
+    connect(refresh_button, &QPushButton::clicked, this, &RunBrowser::refresh);
+}
+
+void RunBrowser::setDatabase(const QString& path) {
+    database_ = path;
+    refresh();
+}
+
+void RunBrowser::refresh() {
+    const qint64 selected = selectedRun();
+    model_->removeRows(0, model_->rowCount());
+    if (database_.isEmpty() || !QFileInfo::exists(database_)) return;
+    try {
+        store::RunStore store(database_.toStdString());
+        for (const report::RunListing& l : report::list_runs(store)) {
+            QList<QStandardItem*> row;
+            auto* id = new QStandardItem(QString::number(l.run.id));
+            id->setData(static_cast<qlonglong>(l.run.id), Qt::UserRole);
+            row << id;
+            auto* exp = new QStandardItem(QString::number(l.run.experiment_id));
+            exp->setData(static_cast<qlonglong>(l.run.experiment_id), Qt::UserRole);
+            row << exp;
+            const QString name =
+                QString::fromStdString(l.run.name.empty() ? l.experiment_name : l.run.name);
+            for (const QString& text :
+                 {name, QString::fromStdString(l.run.started_at),
+                  QString::fromStdString(l.run.model), QString::fromStdString(l.run.phase),
+                  QString::fromStdString(l.run.status)}) {
+                auto* item = new QStandardItem(text);
+                item->setData(text, Qt::UserRole);
+                row << item;
+            }
+            row[kName]->setToolTip(
+                QString::fromStdString(l.run.notes.empty() ? l.run.error : l.run.notes));
+            const auto result = [&](const char* key, int decimals) -> QStandardItem* {
+                const auto it = l.results.find(key);
+                if (it == l.results.end()) {
+                    auto* empty = new QStandardItem("–");
+                    empty->setData(-1.0, Qt::UserRole);
+                    return empty;
+                }
+                return number_item(it->second, decimals);
+            };
+            row << result("best_val_ppl", 1) << result("test_ppl", 1)
+                << result("kv_bytes_per_token_at_512", 0) << result("train_tokens_per_second", 0);
+            model_->appendRow(row);
+        }
+    } catch (const Error& e) {
+        model_->appendRow(new QStandardItem(QString("Cannot read the database: ") + e.what()));
+    }
+    table_->resizeColumnsToContents();
+    if (selected >= 0) selectRun(selected);
+    emit runsChanged();
+}
+
+int RunBrowser::rowCount() const {
+    return model_->rowCount();
+}
+
+QList<qint64> RunBrowser::runIds() const {
+    QList<qint64> ids;
+    for (int r = 0; r < model_->rowCount(); ++r)
+        ids << model_->item(r, kId)->data(Qt::UserRole).toLongLong();
+    return ids;
+}
+
+QString RunBrowser::statusOf(qint64 run_id) const {
+    for (int r = 0; r < model_->rowCount(); ++r)
+        if (model_->item(r, kId)->data(Qt::UserRole).toLongLong() == run_id)
+            return model_->item(r, kStatus)->text();
+    return {};
+}
+
+void RunBrowser::selectRun(qint64 run_id) {
+    for (int r = 0; r < proxy_->rowCount(); ++r)
+        if (proxy_->index(r, kId).data(Qt::UserRole).toLongLong() == run_id) table_->selectRow(r);
+}
+
+qint64 RunBrowser::selectedRun() const {
+    const auto rows = table_->selectionModel()->selectedRows(kId);
+    if (rows.isEmpty()) return -1;
+    return rows.front().data(Qt::UserRole).toLongLong();
+}
+
+void RunBrowser::renameSelected() {
+    const qint64 id = selectedRun();
+    if (id < 0) return;
+    bool ok = false;
+    const QString name = QInputDialog::getText(
+        this, "Rename run", "Name of run " + QString::number(id), QLineEdit::Normal, {}, &ok);
+    if (!ok) return;
+    try {
+        store::RunStore(database_.toStdString()).set_text(id, "name", name.toStdString());
+    } catch (const Error& e) {
+        QMessageBox::warning(this, "Rename failed", e.what());
+    }
+    refresh();
+}
+
+void RunBrowser::editNotesSelected() {
+    const qint64 id = selectedRun();
+    if (id < 0) return;
+    try {
+        store::RunStore store(database_.toStdString());
+        bool ok = false;
+        const QString notes =
+            QInputDialog::getMultiLineText(this, "Notes", "Notes on run " + QString::number(id),
+                                           QString::fromStdString(store.run(id).notes), &ok);
+        if (ok) store.set_text(id, "notes", notes.toStdString());
+    } catch (const Error& e) {
+        QMessageBox::warning(this, "Notes not saved", e.what());
+    }
+    refresh();
+}
+
+bool RunBrowser::deleteRun(qint64 run_id, QString* error) {
+    try {
+        store::RunStore store(database_.toStdString());
+        if (store.run(run_id).status == "running")
+            throw Error("run " + std::to_string(run_id) + " is running: stop it first");
+        store.delete_run(run_id);
+    } catch (const Error& e) {
+        if (error) *error = e.what();
+        return false;
+    }
+    refresh();
+    return true;
+}
+
+void RunBrowser::deleteSelected() {
+    const qint64 id = selectedRun();
+    if (id < 0) return;
+    const auto answer = QMessageBox::question(
+        this, "Delete run",
+        QString("Delete run %1 with its metric points and results? This cannot be undone.").arg(id),
+        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
+    if (answer != QMessageBox::Yes) return;
+    QString error;
+    if (!deleteRun(id, &error)) QMessageBox::warning(this, "Run not deleted", error);
+}
+
+}  // namespace cp::widgets

@@ -1,0 +1,47 @@
+// The runs in the database: a sortable, filterable table with each run's key results; open a
+// run to see its curves; rename, annotate or delete (after confirmation).
+#pragma once
+
+#include <QWidget>
+
+class QLineEdit;
+class QSortFilterProxyModel;
+class QStandardItemModel;
+class QTableView;
+
+namespace cp::widgets {
+
+class RunBrowser : public QWidget {
+    Q_OBJECT
+  public:
+    explicit RunBrowser(QWidget* parent = nullptr);
+    void setDatabase(const QString& path);
+    int rowCount() const;
+    QList<qint64> runIds() const;
+    QString statusOf(qint64 run_id) const;
+    void selectRun(qint64 run_id);
+    qint64 selectedRun() const;  // -1 when none
+    // Without asking: the confirmation dialog's "yes" (used by tests and the dialog itself).
+    bool deleteRun(qint64 run_id, QString* error = nullptr);
+
+  public slots:
+    void refresh();
+
+  signals:
+    void openRun(qint64 run_id);
+    void runsChanged();
+
+  private slots:
+    void renameSelected();
+    void editNotesSelected();
+    void deleteSelected();
+
+  private:
+    QString database_;
+    QStandardItemModel* model_;
+    QSortFilterProxyModel* proxy_;
+    QTableView* table_;
+    QLineEdit* filter_;
+};
+
+}  // namespace cp::widgets
