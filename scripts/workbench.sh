@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Sets up (packages + data), builds, and starts the workbench. Until the GUI lands this runs the
-# headless demo: prepare the real corpora's token caches, then a small tiny-preset comparison
-# (both models, a few minutes on two cores) into the workbench's database.
+# Sets up (packages + data, once), builds, and opens the workbench. Arguments go to the
+# workbench: scripts/workbench.sh --db FILE, or --screenshots DIR.
+# Without a display (no $DISPLAY or $WAYLAND_DISPLAY) it runs under xvfb-run.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo/scripts/setup.sh"
 "$repo/scripts/build.sh"
-cli="$repo/build/app/context-pythia"
-"$cli" data prepare
-echo
-"$cli" run --samples 600 --seq-length 32 --epochs 2 --lr 3e-3 --size tiny --eval-kv-lengths 128,512
+"$repo/build/app/context-pythia" data prepare >/dev/null   # token caches, so Launch starts at once
+app="$repo/build/app/context-pythia-workbench"
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+    echo "[workbench] no display: running under xvfb-run" >&2
+    exec xvfb-run -a -s "-screen 0 1280x800x24" "$app" "$@"
+fi
+exec "$app" "$@"

@@ -35,12 +35,11 @@ PlotPanel::PlotPanel(const QString& title, const QString& x_label, const QString
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     auto* header = new QHBoxLayout;
-    auto* heading = new QLabel("<b>" + title.toHtmlEscaped() + "</b>", this);
-    header->addWidget(heading);
-    header->addStretch();
     readout_->setObjectName("readout");
+    readout_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     readout_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    header->addWidget(readout_);
+    header->addWidget(readout_, 1);
+    header->addStretch();
     auto* reset = new QToolButton(this);
     reset->setText("Fit");
     reset->setToolTip("Fit the axes to the data again (after zooming or panning)");
@@ -55,6 +54,11 @@ PlotPanel::PlotPanel(const QString& title, const QString& x_label, const QString
     layout->addWidget(plot_, 1);
 
     plot_->setMinimumHeight(160);
+    // The title is drawn inside the plot, so exported images carry it too.
+    plot_->plotLayout()->insertRow(0);
+    QFont title_font = font();
+    title_font.setBold(true);
+    plot_->plotLayout()->addElement(0, 0, new QCPTextElement(plot_, title, title_font));
     plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     plot_->xAxis->setLabel(x_label);
     plot_->yAxis->setLabel(y_label);

@@ -81,6 +81,7 @@ RunBrowser::RunBrowser(QWidget* parent)
     table_->setAlternatingRowColors(true);
     table_->verticalHeader()->setVisible(false);
     table_->horizontalHeader()->setStretchLastSection(true);
+    table_->setWordWrap(false);
     table_->sortByColumn(kId, Qt::DescendingOrder);
     layout->addWidget(table_, 1);
     auto* hint = new QLabel(
