@@ -201,12 +201,9 @@ void ComparisonView::show(const report::Comparison& c) {
                     y.push_back(p.value);
                 }
                 if (x.isEmpty()) continue;
-                const QString series =
-                    who + (std::string(name) == "val_loss" ? " validation" : " training");
-                curves_->setSeries(series, x, y);
-                curves_->setSeriesStyle(series, series_color(color),
-                                        std::string(name) == "val_loss",
-                                        std::string(name) == "val_loss");
+                const bool validation = std::string(name) == "val_loss";
+                curves_->setSeries(who + (validation ? " validation" : " training"), x, y,
+                                   {series_color(color), validation, validation});
             }
             ++color;
         }

@@ -147,8 +147,7 @@ QString DiversityView::showRun(qint64 run_id) {
                 ix.push_back(static_cast<double>(p.step));
                 iy.push_back(p.value);
             }
-            rank_->setSeries("effective rank", ix, iy);
-            rank_->setSeriesStyle("effective rank", series_color(5), false, true);
+            rank_->setSeries("effective rank", ix, iy, {series_color(5), false, true});
         }
         rank_->resetView();
         return {};

@@ -8,6 +8,7 @@
 #include <QSlider>
 #include <QVBoxLayout>
 
+#include "store/run_store.h"
 #include "widgets/plot_panel.h"
 
 #include <qcustomplot.h>
@@ -74,16 +75,11 @@ void LiveView::clear() {
     points_ = 0;
 }
 
-void LiveView::addLossPoint(const QString& series, double step, double value) {
-    const bool fresh = !loss_points_.contains(series);
+void LiveView::addLossPoint(const QString& series, const SeriesStyle& style, double step,
+                            double value) {
     loss_points_[series].push_back({step, value});
     const double x = x_axis_->currentIndex() == 1 ? step * tokens_per_step_ : step;
-    loss_->addPoint(series, x, value);
-    if (fresh) {
-        const bool validation = series.contains("validation");
-        loss_->setSeriesStyle(series, model_color(series.startsWith("Pythia") ? "pythia" : ""),
-                              validation, validation);
-    }
+    loss_->addPoint(series, x, value, style);
 }
 
 void LiveView::redrawLoss() {
@@ -94,9 +90,17 @@ void LiveView::redrawLoss() {
             x.push_back(p.x() * scale);
             y.push_back(p.y());
         }
-        loss_->setSeries(it.key(), x, y);
+        loss_->setSeries(it.key(), x, y, {});  // the series exist: their style stays
     }
     loss_->resetView();
+}
+
+void LiveView::addStoredRun(store::RunStore& store, const store::RunRow& run) {
+    const QString model = QString::fromStdString(run.model);
+    const QString phase = QString::fromStdString(run.phase);
+    store.for_each_metric(run.id, [&](const store::MetricPoint& m) {
+        addMetric(run.id, model, phase, QString::fromStdString(m.name), m.step, m.epoch, m.value);
+    });
 }
 
 void LiveView::addMetric(qint64, const QString& model, const QString& phase, const QString& name,
@@ -104,26 +108,20 @@ void LiveView::addMetric(qint64, const QString& model, const QString& phase, con
     ++points_;
     const QString who = pretty(model);
     if (name == "kv_bytes") {  // logged by the evaluation of either model
-        const QString series = who + " (measured)";
-        const bool fresh = kv_->pointCount(series) == 0;
-        kv_->addPoint(series, static_cast<double>(step), value);
-        if (fresh) kv_->setSeriesStyle(series, model_color(model), false, true);
-        if (model == "pythia") {
-            const QString half = "50% of Pythia";
-            const bool first = kv_->pointCount(half) == 0;
-            kv_->addPoint(half, static_cast<double>(step), value / 2);
-            if (first) kv_->setSeriesStyle(half, QColor(120, 120, 120), true);
-        }
+        kv_->addPoint(who + " (measured)", static_cast<double>(step), value,
+                      {model_color(model), false, true});
+        if (model == "pythia")
+            kv_->addPoint("50% of Pythia", static_cast<double>(step), value / 2,
+                          {QColor(120, 120, 120), true});
         return;
     }
     if (phase == "phase2") {
-        if (name == "train_loss") addLossPoint(who + " training", step, value);
-        if (name == "val_loss") addLossPoint(who + " validation", step, value);
+        const QColor color = model_color(model);
+        if (name == "train_loss") addLossPoint(who + " training", {color}, step, value);
+        if (name == "val_loss") addLossPoint(who + " validation", {color, true, true}, step, value);
     } else if (phase == "phase1") {
         const auto add = [&](PlotPanel* p, const QString& series, double v, int color) {
-            const bool fresh = p->pointCount(series) == 0;
-            p->addPoint(series, static_cast<double>(step), v);
-            if (fresh) p->setSeriesStyle(series, series_color(color));
+            p->addPoint(series, static_cast<double>(step), v, {series_color(color)});
         };
         if (name == "oacd_loss") add(oacd_, "OACD loss", value, 0);
         if (name == "dispersion_term") add(oacd_, "dispersion term", value, 2);

@@ -13,9 +13,15 @@ class QCheckBox;
 class QComboBox;
 class QSlider;
 
+namespace cp::store {
+class RunStore;
+struct RunRow;
+}  // namespace cp::store
+
 namespace cp::widgets {
 
 class PlotPanel;
+struct SeriesStyle;
 
 class LiveView : public QWidget {
     Q_OBJECT
@@ -32,12 +38,15 @@ class LiveView : public QWidget {
     // Points received so far, for tests and the status line.
     int pointsReceived() const { return points_; }
 
+    // Every stored point of a run, as if it arrived live.
+    void addStoredRun(store::RunStore& store, const store::RunRow& run);
+
   public slots:
     void addMetric(qint64 run_id, const QString& model, const QString& phase, const QString& name,
                    qint64 step, qint64 epoch, double value);
 
   private:
-    void addLossPoint(const QString& series, double step, double value);
+    void addLossPoint(const QString& series, const SeriesStyle& style, double step, double value);
     void redrawLoss();
 
     PlotPanel *loss_, *oacd_, *convergence_, *kv_;

@@ -76,37 +76,31 @@ PlotPanel::PlotPanel(const QString& title, const QString& x_label, const QString
     timer_->start();
 }
 
-PlotPanel::Series& PlotPanel::series(const QString& name) {
+PlotPanel::Series& PlotPanel::series(const QString& name, const SeriesStyle& style) {
     auto it = series_.find(name);
     if (it != series_.end()) return *it;
     Series s;
     s.graph = plot_->addGraph();
     s.graph->setName(name);
-    s.graph->setPen(QPen(series_color(static_cast<int>(order_.size())), 1.8));
+    QPen pen(style.color, style.dashed ? 1.4 : 1.8);
+    if (style.dashed) pen.setStyle(Qt::DashLine);
+    s.graph->setPen(pen);
+    if (style.markers) s.graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
     order_.push_back(name);
     return *series_.insert(name, s);
 }
 
-void PlotPanel::setSeriesStyle(const QString& name, const QColor& color, bool dashed,
-                               bool markers) {
-    Series& s = series(name);
-    QPen pen(color, dashed ? 1.4 : 1.8);
-    if (dashed) pen.setStyle(Qt::DashLine);
-    s.graph->setPen(pen);
-    if (markers) s.graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
-    dirty_ = true;
-}
-
-void PlotPanel::addPoint(const QString& name, double x, double y) {
+void PlotPanel::addPoint(const QString& name, double x, double y, const SeriesStyle& style) {
     if (!std::isfinite(y)) return;
-    Series& s = series(name);
+    Series& s = series(name, style);
     s.x.push_back(x);
     s.y.push_back(y);
     dirty_ = true;
 }
 
-void PlotPanel::setSeries(const QString& name, const QVector<double>& x, const QVector<double>& y) {
-    Series& s = series(name);
+void PlotPanel::setSeries(const QString& name, const QVector<double>& x, const QVector<double>& y,
+                          const SeriesStyle& style) {
+    Series& s = series(name, style);
     s.x = x;
     s.y = y;
     dirty_ = true;

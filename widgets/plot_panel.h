@@ -16,17 +16,22 @@ class QTimer;
 
 namespace cp::widgets {
 
+struct SeriesStyle {
+    QColor color;
+    bool dashed = false;   // reference lines and validation curves
+    bool markers = false;  // sparse points (per epoch, per measured length)
+};
+
 class PlotPanel : public QWidget {
     Q_OBJECT
   public:
     PlotPanel(const QString& title, const QString& x_label, const QString& y_label,
               QWidget* parent = nullptr);
 
-    // A series is created on first use; `dashed` for reference lines and validation curves.
-    void addPoint(const QString& series, double x, double y);
-    void setSeries(const QString& series, const QVector<double>& x, const QVector<double>& y);
-    void setSeriesStyle(const QString& series, const QColor& color, bool dashed = false,
-                        bool markers = false);
+    // A series is created on first use, in `style` (ignored once the series exists).
+    void addPoint(const QString& series, double x, double y, const SeriesStyle& style);
+    void setSeries(const QString& series, const QVector<double>& x, const QVector<double>& y,
+                   const SeriesStyle& style);
     void clear();
     int pointCount(const QString& series) const;
     QStringList seriesNames() const;
@@ -47,7 +52,7 @@ class PlotPanel : public QWidget {
         QCPGraph* graph = nullptr;
         QVector<double> x, y;
     };
-    Series& series(const QString& name);
+    Series& series(const QString& name, const SeriesStyle& style);
     void rebuild(Series& s);
     void showReadout(double px, double py);
 

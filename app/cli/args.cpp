@@ -73,6 +73,12 @@ void Args::parse(int argc, char** argv, int first) {
     }
 }
 
+bool Args::parse_and_print_help(int argc, char** argv, int first) {
+    parse(argc, argv, first);
+    if (help_) std::cout << help();
+    return help_;
+}
+
 std::string Args::get(const std::string& name, const std::string& fallback) const {
     const auto it = values_.find(name);
     return it == values_.end() ? fallback : it->second.back();

@@ -25,6 +25,9 @@ class Args {
     void parse(int argc, char** argv, int first);
 
     bool help_requested() const { return help_; }
+    // parse(), then prints the --help text when it was asked for: `if (args.parse_and_print_help
+    // (argc, argv, first)) return 0;` starts every command.
+    bool parse_and_print_help(int argc, char** argv, int first);
     std::string help() const;
 
     bool has(const std::string& name) const { return values_.count(name) > 0; }

@@ -23,11 +23,7 @@ int tokenize_command(int argc, char** argv, int first) {
               "Prints the token ids of a text as one JSON array (stdin when no file or '-').",
               {kTokenizerOption}, "FILE  UTF-8 text; invalid bytes become U+FFFD (with a warning)",
               1);
-    args.parse(argc, argv, first);
-    if (args.help_requested()) {
-        std::cout << args.help();
-        return 0;
-    }
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     data::BpeTokenizer tokenizer = load_tokenizer(args);
     std::string bytes;
     const std::string source = args.positional().empty() ? "-" : args.positional()[0];
@@ -64,11 +60,7 @@ int data_prepare_command(int argc, char** argv, int first) {
                {"cache-dir", "DIR", "where token caches live (default: <data>/cache)"},
                {"skip-bad-lines", "", "skip and count malformed JSONL lines instead of stopping"},
                {"json", "", "print the statistics as one JSON object"}});
-    args.parse(argc, argv, first);
-    if (args.help_requested()) {
-        std::cout << args.help();
-        return 0;
-    }
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     std::vector<std::string> corpora = args.all("corpus");
     if (corpora.empty()) corpora = {"brown", "nlp"};
     // Resolve every corpus before any work, so a typo in the second stops nothing half-done.

@@ -39,11 +39,6 @@ std::vector<std::int64_t> parse_id_list(const std::string& text) {
     return ids;
 }
 
-bool print_help(const Args& args) {
-    if (args.help_requested()) std::cout << args.help();
-    return args.help_requested();
-}
-
 }  // namespace
 
 int init_command(int argc, char** argv, int first) {
@@ -53,8 +48,7 @@ int init_command(int argc, char** argv, int first) {
                 "pythia-70m, context-pythia-70m, pythia-tiny or context-pythia-tiny (required)"},
                {"seed", "S", "random seed of the initialisation (required)"},
                {"out", "FILE", "where to write the checkpoint (required)"}});
-    args.parse(argc, argv, first);
-    if (print_help(args)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     for (const char* required : {"preset", "seed", "out"})
         if (!args.has(required))
             throw Error(std::string("--") + required +
@@ -76,8 +70,7 @@ int info_command(int argc, char** argv, int first) {
          {"lengths", "L1,L2,...", "cache lengths to measure at (default: 128,512,2048)"},
          kTokenizerOption,
          {"json", "", "print one JSON object"}});
-    args.parse(argc, argv, first);
-    if (print_help(args)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     if (!args.has("preset")) throw Error("--preset is required (see 'context-pythia info --help')");
     const std::vector<std::int64_t> lengths = parse_id_list(args.get("lengths", "128,512,2048"));
     for (std::size_t i = 1; i < lengths.size(); ++i)
@@ -142,8 +135,7 @@ int score_command(int argc, char** argv, int first) {
                {"ids", "1,2,3", "token ids to score"},
                kTokenizerOption,
                {"json", "", "print {\"ids\", \"logprobs\", \"nll\", \"ppl\"} as JSON"}});
-    args.parse(argc, argv, first);
-    if (print_help(args)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     if (!args.has("checkpoint"))
         throw Error("--checkpoint is required (see 'context-pythia score --help')");
     if (args.has("text") == args.has("ids")) throw Error("give exactly one of --text and --ids");
@@ -181,8 +173,7 @@ int generate_command(int argc, char** argv, int first) {
          {"top-k", "K", "sample among the K likeliest tokens; 0 is all (default: 0)"},
          {"seed", "S", "sampling seed (default: 0)"},
          kTokenizerOption});
-    args.parse(argc, argv, first);
-    if (print_help(args)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     for (const char* required : {"checkpoint", "prompt"})
         if (!args.has(required))
             throw Error(std::string("--") + required +

@@ -175,11 +175,7 @@ int run_command(int argc, char** argv, int first) {
          {"eval-kv-lengths", "L1,L2,...", "cache lengths for KV bytes (default: 128,512,2048)"},
          {"json", "", "print a final summary object on stdout"},
          {"quiet", "", "no progress line"}});
-    args.parse(argc, argv, first);
-    if (args.help_requested()) {
-        std::cout << args.help();
-        return 0;
-    }
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     train::ExperimentParams p;
     if (args.has("samples")) p.samples = parse_int_option("samples", args.get("samples"));
     if (args.has("seq-length"))

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -44,15 +45,6 @@ std::int64_t id_argument(const Args& args, std::size_t index, const std::string&
     return parse_int_option(what, args.positional()[index]);
 }
 
-bool parse_or_help(Args& args, int argc, char** argv, int first) {
-    args.parse(argc, argv, first);
-    if (args.help_requested()) {
-        std::cout << args.help();
-        return false;
-    }
-    return true;
-}
-
 void write_csv(const std::string& path, const std::function<void(std::ostream&)>& body) {
     report::CsvFile file(path);  // fails here, before any work, for an unwritable path
     body(file.stream());
@@ -63,7 +55,7 @@ int runs_list(int argc, char** argv, int first) {
     Args args("context-pythia runs list [--json] [--db FILE]",
               "Lists every run in the database with its key results.",
               {db_option(), {"json", "", "one JSON array on stdout"}});
-    if (!parse_or_help(args, argc, argv, first)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     store::RunStore store(existing_db_path(args));
     const auto runs = report::list_runs(store);
     if (args.has("json")) {
@@ -80,7 +72,7 @@ int runs_show(int argc, char** argv, int first) {
     Args args("context-pythia runs show ID [--json] [--db FILE]",
               "Shows one run: its record, every result and how many points each metric has.",
               {db_option(), {"json", "", "one JSON object on stdout"}}, "ID  the run", 1);
-    if (!parse_or_help(args, argc, argv, first)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     const std::int64_t id = id_argument(args, 0, "run ID");
     store::RunStore store(existing_db_path(args));
     report::RunListing l{store.run(id), "", {}};
@@ -111,10 +103,14 @@ int runs_show(int argc, char** argv, int first) {
     return 0;
 }
 
-int print_or_export(const report::Comparison& c, const Args& args) {
-    if (args.has("csv")) {
-        write_csv(args.get("csv"),
-                  [&](std::ostream& out) { report::write_comparison_csv(c, out); });
+// The CSV file is opened before the comparison is computed: an unwritable path fails first.
+int print_comparison(const Args& args, const std::function<report::Comparison()>& compare) {
+    std::optional<report::CsvFile> csv;
+    if (args.has("csv")) csv.emplace(args.get("csv"));
+    const report::Comparison c = compare();
+    if (csv) {
+        report::write_comparison_csv(c, csv->stream());
+        csv->commit();
         std::cerr << "wrote " << args.get("csv") << "\n";
     }
     std::cout << report::comparison_text(c);
@@ -126,18 +122,17 @@ int runs_compare(int argc, char** argv, int first) {
               "Compares two runs, measure by measure: A, B, A - B and A / B.",
               {db_option(), {"csv", "FILE", "also write the table as CSV"}}, "A B  the two run ids",
               2);
-    if (!parse_or_help(args, argc, argv, first)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     const std::int64_t a = id_argument(args, 0, "run ID A"), b = id_argument(args, 1, "run ID B");
     store::RunStore store(existing_db_path(args));
-    if (args.has("csv")) report::CsvFile probe(args.get("csv"));  // unwritable: fail first
-    return print_or_export(report::compare_runs(store, a, b), args);
+    return print_comparison(args, [&] { return report::compare_runs(store, a, b); });
 }
 
 int runs_export_metrics(int argc, char** argv, int first) {
     Args args("context-pythia runs export-metrics ID --csv FILE [--db FILE]",
               "Writes every metric point of a run as CSV in long format.",
               {db_option(), {"csv", "FILE", "the CSV file to write (required)"}}, "ID  the run", 1);
-    if (!parse_or_help(args, argc, argv, first)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     const std::int64_t id = id_argument(args, 0, "run ID");
     if (!args.has("csv")) throw Error("runs export-metrics needs --csv FILE");
     store::RunStore store(existing_db_path(args));
@@ -156,7 +151,7 @@ int runs_delete(int argc, char** argv, int first) {
     Args args("context-pythia runs delete ID [--yes] [--db FILE]",
               "Deletes a run with its metric points and results (its checkpoint file stays).",
               {db_option(), {"yes", "", "do not ask"}}, "ID  the run", 1);
-    if (!parse_or_help(args, argc, argv, first)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     const std::int64_t id = id_argument(args, 0, "run ID");
     store::RunStore store(existing_db_path(args));
     const store::RunRow r = store.run(id);
@@ -183,7 +178,7 @@ int experiments_list(int argc, char** argv, int first) {
     Args args("context-pythia experiments list [--json] [--db FILE]",
               "Lists the experiments with their runs.",
               {db_option(), {"json", "", "one JSON array on stdout"}});
-    if (!parse_or_help(args, argc, argv, first)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     store::RunStore store(existing_db_path(args));
     json out = json::array();
     std::map<std::int64_t, std::vector<store::RunRow>> runs;
@@ -221,11 +216,10 @@ int experiments_compare(int argc, char** argv, int first) {
               "Compares an experiment's two models: Context-Pythia (A) against Pythia (B).",
               {db_option(), {"csv", "FILE", "also write the table as CSV"}}, "ID  the experiment",
               1);
-    if (!parse_or_help(args, argc, argv, first)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     const std::int64_t id = id_argument(args, 0, "experiment ID");
     store::RunStore store(existing_db_path(args));
-    if (args.has("csv")) report::CsvFile probe(args.get("csv"));
-    return print_or_export(report::compare_experiment(store, id), args);
+    return print_comparison(args, [&] { return report::compare_experiment(store, id); });
 }
 
 int experiments_export(int argc, char** argv, int first) {
@@ -233,7 +227,7 @@ int experiments_export(int argc, char** argv, int first) {
               "Writes the sweep summary: one row per experiment x model, its parameters as\n"
               "columns, then its key results.",
               {db_option(), {"csv", "FILE", "the CSV file to write (required)"}});
-    if (!parse_or_help(args, argc, argv, first)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     if (!args.has("csv")) throw Error("experiments export needs --csv FILE");
     store::RunStore store(existing_db_path(args));
     write_csv(args.get("csv"),
@@ -247,7 +241,7 @@ int db_import(int argc, char** argv, int first) {
               "Merges another machine's database into this one: new experiments and runs get new\n"
               "ids; runs already here are skipped, so importing twice adds nothing.",
               {db_option()}, "OTHER.db  the database to import", 1);
-    if (!parse_or_help(args, argc, argv, first)) return 0;
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
     if (args.positional().empty()) throw Error("missing OTHER.db (see --help)");
     store::RunStore store(db_path(args));
     const store::ImportCounts c = store.import_database(args.positional()[0]);

@@ -1,6 +1,7 @@
 #include "workbench/experiment_worker.h"
 
 #include <chrono>
+#include <map>
 
 #include "common/error.h"
 #include "train/experiment.h"
@@ -8,19 +9,21 @@
 namespace cp::workbench {
 namespace {
 
-// Adapts core's observer to the worker's signals; progress is thinned to ten updates a second
-// because a tiny model takes thousands of steps per minute.
+// Adapts core's observer to the worker's signals. Metric points carry only their run id, so the
+// observer remembers each run's model and phase from on_run_started. Progress is thinned to ten
+// updates a second because a tiny model takes thousands of steps per minute.
 class SignalObserver : public train::ExperimentObserver {
   public:
     explicit SignalObserver(ExperimentWorker& w) : w_(w) {}
     void on_run_started(std::int64_t run_id, const std::string& model,
                         const std::string& phase) override {
-        emit w_.runStarted(run_id, QString::fromStdString(model), QString::fromStdString(phase));
+        runs_[run_id] = {QString::fromStdString(model), QString::fromStdString(phase)};
+        emit w_.runStarted(run_id, runs_[run_id].first, runs_[run_id].second);
     }
     void on_metric(const store::MetricPoint& p) override {
-        const auto it = phase_.find(p.run_id);
-        emit w_.metric(p.run_id, model_[p.run_id], it == phase_.end() ? QString() : it->second,
-                       QString::fromStdString(p.name), p.step, p.epoch, p.value);
+        const auto& [model, phase] = runs_[p.run_id];
+        emit w_.metric(p.run_id, model, phase, QString::fromStdString(p.name), p.step, p.epoch,
+                       p.value);
     }
     void on_progress(const train::Progress& p) override {
         const auto now = std::chrono::steady_clock::now();
@@ -35,38 +38,20 @@ class SignalObserver : public train::ExperimentObserver {
     void on_run_finished(std::int64_t run_id, const std::string& status) override {
         emit w_.runFinished(run_id, QString::fromStdString(status));
     }
-    // Run ids to their model and phase, so each metric point says where it belongs.
-    void track(std::int64_t run_id, const QString& model, const QString& phase) {
-        model_[run_id] = model;
-        phase_[run_id] = phase;
-    }
 
   private:
     ExperimentWorker& w_;
-    std::map<std::int64_t, QString> model_, phase_;
+    std::map<std::int64_t, std::pair<QString, QString>> runs_;  // run id -> model, phase
     std::chrono::steady_clock::time_point last_{};
-};
-
-// Evaluation points are logged by the Phase 2 run's id under the "evaluation" phase: the
-// observer learns the phase from on_run_started and from the logger's progress.
-class TrackingObserver : public SignalObserver {
-  public:
-    using SignalObserver::SignalObserver;
-    void on_run_started(std::int64_t run_id, const std::string& model,
-                        const std::string& phase) override {
-        track(run_id, QString::fromStdString(model), QString::fromStdString(phase));
-        SignalObserver::on_run_started(run_id, model, phase);
-    }
 };
 
 }  // namespace
 
 void ExperimentWorker::run(const cp::train::ExperimentParams& params) {
     stop_.store(false);
-    TrackingObserver observer(*this);
+    SignalObserver observer(*this);
     try {
         train::Experiment experiment(params);  // validates and prepares data: nothing stored yet
-        emit started(QString::fromStdString(train::choose_device(params.device)));
         const train::ExperimentSummary s = experiment.run(&observer, stop_);
         emit finished(QString::fromStdString(s.status), {}, s.experiment_id);
     } catch (const Error& e) {

@@ -23,7 +23,6 @@ class ExperimentWorker : public QObject {
     void run(const cp::train::ExperimentParams& params);
 
   signals:
-    void started(QString device);
     void runStarted(qint64 run_id, QString model, QString phase);
     void metric(qint64 run_id, QString model, QString phase, QString name, qint64 step,
                 qint64 epoch, double value);

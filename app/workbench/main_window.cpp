@@ -342,11 +342,7 @@ void MainWindow::showExperimentCurves(qint64 experiment_id) {
         if (params.is_object() && params.contains("phase2") && params["seq_length"].is_number())
             live_->setTokensPerStep(params["phase2"].value("batch_size", 32.0) *
                                     params["seq_length"].get<double>());
-        for (const store::RunRow& r : store.runs(experiment_id))
-            for (const store::MetricPoint& m : store.metrics(r.id))
-                live_->addMetric(r.id, QString::fromStdString(r.model),
-                                 QString::fromStdString(r.phase), QString::fromStdString(m.name),
-                                 m.step, m.epoch, m.value);
+        for (const store::RunRow& r : store.runs(experiment_id)) live_->addStoredRun(store, r);
     } catch (const Error& e) {
         statusBar()->showMessage(e.what(), 10000);
     }
@@ -357,9 +353,7 @@ void MainWindow::openRun(qint64 run_id) {
         store::RunStore store(database_.toStdString());
         const store::RunRow r = store.run(run_id);
         live_->clear();
-        for (const store::MetricPoint& m : store.metrics(run_id))
-            live_->addMetric(r.id, QString::fromStdString(r.model), QString::fromStdString(r.phase),
-                             QString::fromStdString(m.name), m.step, m.epoch, m.value);
+        live_->addStoredRun(store, r);
         tabs_->setCurrentWidget(live_);
         statusBar()->showMessage(
             QString("Showing run %1 (%2 %3, %4)")

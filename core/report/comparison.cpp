@@ -1,7 +1,6 @@
 #include "report/comparison.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <ctime>
 #include <iomanip>
@@ -12,6 +11,7 @@
 
 #include "common/error.h"
 #include "report/csv.h"
+#include "report/tables.h"
 
 namespace cp::report {
 namespace {
@@ -77,7 +77,7 @@ struct SideData {
     ComparisonSide side;
     Results results, phase1_results;
     std::optional<double> wall_seconds;
-    nlohmann::json params;
+    std::map<std::string, nlohmann::json> params;
 };
 
 SideData load_side(store::RunStore& store, std::int64_t run_id) {
@@ -101,30 +101,14 @@ SideData load_side(store::RunStore& store, std::int64_t run_id) {
     }
     if (d.side.phase1_run_id)
         for (const auto& [k, v] : store.results(*d.side.phase1_run_id)) d.phase1_results[k] = v;
-    try {
-        d.params = nlohmann::json::parse(store.experiment(run.experiment_id).params_json);
-    } catch (const nlohmann::json::exception&) {
-        d.params = nlohmann::json::object();
-    }
+    d.params = flatten_params(store.experiment(run.experiment_id).params_json);
     return d;
 }
 
-void flatten(const nlohmann::json& j, const std::string& prefix,
-             std::map<std::string, std::string>& out) {
-    if (j.is_object()) {
-        for (auto it = j.begin(); it != j.end(); ++it)
-            flatten(it.value(), prefix.empty() ? it.key() : prefix + "." + it.key(), out);
-    } else {
-        out[prefix] = j.dump();
-    }
-}
-
-std::vector<std::string> parameter_differences(const nlohmann::json& a, const nlohmann::json& b) {
+std::vector<std::string> parameter_differences(const std::map<std::string, nlohmann::json>& fa,
+                                               const std::map<std::string, nlohmann::json>& fb) {
     // Bookkeeping that does not change what was trained.
     static const std::set<std::string> ignored = {"name", "db", "checkpoint_dir", "threads"};
-    std::map<std::string, std::string> fa, fb;
-    flatten(a, "", fa);
-    flatten(b, "", fb);
     std::set<std::string> keys;
     for (const auto& [k, v] : fa) keys.insert(k);
     for (const auto& [k, v] : fb) keys.insert(k);
@@ -132,8 +116,8 @@ std::vector<std::string> parameter_differences(const nlohmann::json& a, const nl
     for (const std::string& k : keys) {
         if (ignored.count(k)) continue;
         const auto ia = fa.find(k), ib = fb.find(k);
-        const std::string va = ia == fa.end() ? "(absent)" : ia->second;
-        const std::string vb = ib == fb.end() ? "(absent)" : ib->second;
+        const std::string va = ia == fa.end() ? "(absent)" : ia->second.dump();
+        const std::string vb = ib == fb.end() ? "(absent)" : ib->second.dump();
         if (va != vb) out.push_back(k + ": " + va + " vs " + vb);
     }
     return out;
@@ -249,22 +233,13 @@ void write_comparison_csv(const Comparison& c, std::ostream& out) {
 }
 
 std::string comparison_text(const Comparison& c) {
-    std::vector<std::array<std::string, 5>> table;
-    table.push_back({"measure", "A", "B", "A - B", "A / B"});
+    std::vector<std::vector<std::string>> table = {{"measure", "A", "B", "A - B", "A / B"}};
     for (const ComparisonRow& r : c.rows)
         table.push_back({r.measure, cell(r.a), cell(r.b), cell(r.difference()), cell(r.ratio())});
-    std::array<std::size_t, 5> width{};
-    for (const auto& row : table)
-        for (std::size_t i = 0; i < 5; ++i) width[i] = std::max(width[i], row[i].size());
     std::ostringstream s;
     s << "A = " << c.a.label() << (c.a.name.empty() ? "" : " '" + c.a.name + "'") << "\n";
     s << "B = " << c.b.label() << (c.b.name.empty() ? "" : " '" + c.b.name + "'") << "\n\n";
-    for (const auto& row : table) {
-        s << std::left << std::setw(static_cast<int>(width[0])) << row[0];
-        for (std::size_t i = 1; i < 5; ++i)
-            s << "  " << std::right << std::setw(static_cast<int>(width[i])) << row[i];
-        s << "\n";
-    }
+    s << text_table(table, {false, true, true, true, true});
     if (c.parameter_differences.empty()) {
         s << "\nThe two runs were trained with the same parameters.\n";
     } else {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -90,61 +91,38 @@ void CsvWriter::end_row() {
     row_started_ = false;
 }
 
-struct CsvFile::Impl {
-    std::filesystem::path path, temporary;
-    std::ofstream out;
-    bool committed = false;
-};
-
-CsvFile::CsvFile(const std::string& path) : impl_(new Impl) {
-    namespace fs = std::filesystem;
-    impl_->path = path;
+CsvFile::CsvFile(const std::string& path) : path_(path) {
+    if (path.empty()) throw Error("no CSV file given (pass --csv FILE)");
     std::error_code ec;
-    if (path.empty()) {
-        delete impl_;
-        throw Error("no CSV file given (pass --csv FILE)");
-    }
-    if (fs::is_directory(impl_->path, ec)) {
-        delete impl_;
+    if (std::filesystem::is_directory(path_, ec))
         throw Error("cannot write the CSV file '" + path + "': it is a folder (give a file name)");
-    }
-    impl_->temporary = impl_->path;
-    impl_->temporary += ".tmp-" + std::to_string(::getpid());
-    impl_->out.open(impl_->temporary, std::ios::binary | std::ios::trunc);
-    if (!impl_->out) {
-        const std::string reason = std::strerror(errno);
-        delete impl_;
-        throw Error("cannot write the CSV file '" + path + "': " + reason +
+    temporary_ = path_;
+    temporary_ += ".tmp-" + std::to_string(::getpid());
+    out_.open(temporary_, std::ios::binary | std::ios::trunc);
+    if (!out_)
+        throw Error("cannot write the CSV file '" + path + "': " + std::strerror(errno) +
                     " (choose a writable folder)");
-    }
-    impl_->out.imbue(std::locale::classic());
+    out_.imbue(std::locale::classic());
 }
 
 CsvFile::~CsvFile() {
-    if (!impl_->committed) {
-        impl_->out.close();
-        std::error_code ec;
-        std::filesystem::remove(impl_->temporary, ec);
-    }
-    delete impl_;
-}
-
-std::ostream& CsvFile::stream() {
-    return impl_->out;
+    if (committed_) return;
+    out_.close();
+    std::error_code ec;
+    std::filesystem::remove(temporary_, ec);
 }
 
 void CsvFile::commit() {
-    impl_->out.flush();
-    const bool written = static_cast<bool>(impl_->out);
-    impl_->out.close();
-    if (!written || impl_->out.fail())
-        throw Error("cannot write the CSV file '" + impl_->path.string() +
+    out_.flush();
+    const bool written = static_cast<bool>(out_);
+    out_.close();
+    if (!written || out_.fail())
+        throw Error("cannot write the CSV file '" + path_.string() +
                     "': the write failed (is the disk full?)");
     std::error_code ec;
-    std::filesystem::rename(impl_->temporary, impl_->path, ec);
-    if (ec)
-        throw Error("cannot write the CSV file '" + impl_->path.string() + "': " + ec.message());
-    impl_->committed = true;
+    std::filesystem::rename(temporary_, path_, ec);
+    if (ec) throw Error("cannot write the CSV file '" + path_.string() + "': " + ec.message());
+    committed_ = true;
 }
 
 }  // namespace cp::report

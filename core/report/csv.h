@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -46,12 +48,13 @@ class CsvFile {
     ~CsvFile();
     CsvFile(const CsvFile&) = delete;
     CsvFile& operator=(const CsvFile&) = delete;
-    std::ostream& stream();
+    std::ostream& stream() { return out_; }
     void commit();
 
   private:
-    struct Impl;
-    Impl* impl_;
+    std::filesystem::path path_, temporary_;
+    std::ofstream out_;
+    bool committed_ = false;
 };
 
 }  // namespace cp::report

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "report/csv.h"
+#include "report/tables.h"
 
 namespace cp::report {
 namespace {
@@ -22,16 +23,6 @@ const std::vector<std::pair<const char*, const char*>>& key_results() {
         {"effective_rank_pct", "ER %"},
     };
     return k;
-}
-
-void flatten(const nlohmann::json& j, const std::string& prefix,
-             std::map<std::string, nlohmann::json>& out) {
-    if (j.is_object()) {
-        for (auto it = j.begin(); it != j.end(); ++it)
-            flatten(it.value(), prefix.empty() ? it.key() : prefix + "." + it.key(), out);
-    } else {
-        out[prefix] = j;
-    }
 }
 
 std::string short_number(double v) {
@@ -83,7 +74,11 @@ nlohmann::json run_listing_json(const RunListing& l) {
 std::string runs_text(const std::vector<RunListing>& runs) {
     std::vector<std::vector<std::string>> table;
     std::vector<std::string> header = {"id", "exp", "started (UTC)", "model", "phase", "status"};
-    for (const auto& [key, label] : key_results()) header.push_back(label);
+    std::vector<bool> right = {true, true, false, false, false, false};
+    for (const auto& [key, label] : key_results()) {
+        header.push_back(label);
+        right.push_back(true);
+    }
     table.push_back(header);
     for (const RunListing& l : runs) {
         std::vector<std::string> row = {std::to_string(l.run.id),
@@ -98,20 +93,9 @@ std::string runs_text(const std::vector<RunListing>& runs) {
         }
         table.push_back(row);
     }
-    std::vector<std::size_t> width(header.size(), 0);
-    for (const auto& row : table)
-        for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-    std::ostringstream s;
-    for (const auto& row : table) {
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            if (i) s << "  ";
-            s << (i >= 6 || i < 2 ? std::right : std::left) << std::setw(static_cast<int>(width[i]))
-              << row[i];
-        }
-        s << "\n";
-    }
-    if (runs.empty()) s << "(no runs yet: start one with 'context-pythia run')\n";
-    return s.str();
+    std::string text = text_table(table, right);
+    if (runs.empty()) text += "(no runs yet: start one with 'context-pythia run')\n";
+    return text;
 }
 
 std::int64_t write_metrics_csv(store::RunStore& store, std::int64_t run_id, std::ostream& out) {
@@ -167,11 +151,7 @@ void write_sweep_summary_csv(store::RunStore& store, std::ostream& out) {
     std::set<std::string> param_columns;
     auto results = store.all_results();
     for (const store::ExperimentRow& e : store.experiments()) {
-        std::map<std::string, nlohmann::json> params;
-        try {
-            flatten(nlohmann::json::parse(e.params_json), "", params);
-        } catch (const nlohmann::json::exception&) {
-        }
+        const std::map<std::string, nlohmann::json> params = flatten_params(e.params_json);
         for (const auto& [k, v] : params) param_columns.insert(k);
         std::map<std::string, store::RunRow> by_model;  // latest Phase 2 run per model
         std::optional<store::RunRow> phase1;

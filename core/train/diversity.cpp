@@ -10,9 +10,9 @@ namespace cp::train {
 
 ContextDiversity context_diversity(model::ContextPythiaModel& model,
                                    const std::vector<std::int64_t>& ids,
-                                   const std::vector<std::string>& token_texts,
-                                   const std::vector<double>& token_frequency,
-                                   const std::string& stage, int histogram_bins) {
+                                   const std::vector<std::string>& tokens,
+                                   const std::vector<double>& frequencies, const std::string& stage,
+                                   int histogram_bins) {
     torch::NoGradGuard no_grad;
     const bool was_training = model.is_training();
     model.eval();
@@ -41,13 +41,9 @@ ContextDiversity context_diversity(model::ContextPythiaModel& model,
         d.pc1.push_back(pa[i][0]);
         d.pc2.push_back(pa[i][1]);
         d.positions.push_back(i);
-        const std::int64_t id = ids[static_cast<std::size_t>(i)];
-        const bool known = id >= 0 && static_cast<std::size_t>(id) < token_texts.size();
-        d.tokens.push_back(known ? token_texts[static_cast<std::size_t>(id)] : "?");
-        d.frequencies.push_back(id >= 0 && static_cast<std::size_t>(id) < token_frequency.size()
-                                    ? token_frequency[static_cast<std::size_t>(id)]
-                                    : 0.0);
     }
+    d.tokens = tokens;
+    d.frequencies = frequencies;
     // Cosine similarity of every distinct pair.
     const torch::Tensor unit = c / c.norm(2, 1, true).clamp_min(1e-12);
     const torch::Tensor sim = unit.matmul(unit.t());

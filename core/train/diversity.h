@@ -11,11 +11,12 @@
 
 namespace cp::train {
 
-// `token_texts` and `token_frequency` are indexed by token id (the hover text and the colour).
+// `tokens` and `frequencies` go with `ids` one to one: each token's text (the hover) and its
+// share of the training tokens (a colouring).
 ContextDiversity context_diversity(model::ContextPythiaModel& model,
                                    const std::vector<std::int64_t>& ids,
-                                   const std::vector<std::string>& token_texts,
-                                   const std::vector<double>& token_frequency,
-                                   const std::string& stage, int histogram_bins = 40);
+                                   const std::vector<std::string>& tokens,
+                                   const std::vector<double>& frequencies, const std::string& stage,
+                                   int histogram_bins = 40);
 
 }  // namespace cp::train

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 
 #include "common/error.h"
 #include "data/bpe_tokenizer.h"
@@ -25,8 +26,11 @@ struct Experiment::Data {
     std::vector<std::int64_t> prompt;  // real text for the cache measurement
     std::string tokenizer_description;
     std::int64_t tokenizer_vocab = 0;
-    std::vector<std::string> token_texts;  // each id's text, for the diversity view's hover
-    std::vector<double> token_frequency;   // each id's share of the training tokens
+    // The held-out tokens whose context vectors the diversity view shows, with each token's
+    // text (the hover) and its share of the training tokens (a colouring).
+    std::vector<std::int64_t> diversity_ids;
+    std::vector<std::string> diversity_tokens;
+    std::vector<double> diversity_frequencies;
 };
 
 std::string choose_device(const std::string& requested) {
@@ -80,15 +84,20 @@ Experiment::Experiment(ExperimentParams params)
             }
         }
     }
-    data_->token_texts.resize(tokenizer.vocab_size());
-    for (std::uint32_t id = 0; id < tokenizer.vocab_size(); ++id)
-        data_->token_texts[id] = tokenizer.decode({static_cast<data::TokenId>(id)});
-    data_->token_frequency.assign(tokenizer.vocab_size(), 0.0);
-    for (std::int64_t id : data_->train_stream)
-        if (id >= 0 && id < static_cast<std::int64_t>(data_->token_frequency.size()))
-            data_->token_frequency[static_cast<std::size_t>(id)] += 1.0;
-    for (double& f : data_->token_frequency)
-        f /= static_cast<double>(std::max<std::size_t>(1, data_->train_stream.size()));
+    {
+        const std::size_t n = std::min<std::size_t>(512, data_->test_stream.size());
+        data_->diversity_ids.assign(data_->test_stream.begin(), data_->test_stream.begin() + n);
+        std::map<std::int64_t, double> count;  // of the sampled ids only
+        for (std::int64_t id : data_->diversity_ids) count[id] = 0;
+        for (std::int64_t id : data_->train_stream)
+            if (const auto it = count.find(id); it != count.end()) it->second += 1;
+        const double total =
+            static_cast<double>(std::max<std::size_t>(1, data_->train_stream.size()));
+        for (std::int64_t id : data_->diversity_ids) {
+            data_->diversity_tokens.push_back(tokenizer.decode({static_cast<data::TokenId>(id)}));
+            data_->diversity_frequencies.push_back(count[id] / total);
+        }
+    }
     const std::int64_t seq = *params_.seq_length, samples = *params_.samples;
     budget_.train_tokens = static_cast<std::int64_t>(data_->train_stream.size());
     budget_.test_tokens = static_cast<std::int64_t>(data_->test_stream.size());
@@ -177,12 +186,10 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
     // Context vectors of held-out text for the workbench's diversity view, beside the checkpoint.
     const auto save_diversity = [&](model::ContextPythiaModel& net, const std::string& ckpt,
                                     const std::string& stage) {
-        const std::int64_t n = std::min<std::int64_t>(512, budget_.test_tokens);
-        const std::vector<std::int64_t> ids(data_->test_stream.begin(),
-                                            data_->test_stream.begin() + n);
         write_context_diversity(
-            context_diversity(net, ids, data_->token_texts, data_->token_frequency, stage),
-            ckpt + ".diversity.json");
+            context_diversity(net, data_->diversity_ids, data_->diversity_tokens,
+                              data_->diversity_frequencies, stage),
+            diversity_path(ckpt));
     };
     const auto run_model = [&](const std::string& model_name, std::shared_ptr<model::CausalLm> net,
                                const std::string& label) {
@@ -245,16 +252,13 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
         std::string label;
         if (!p.phase2.resume_from.empty()) {
             label = "resumed from " + p.phase2.resume_from;
-            for (auto& param : context.context_block->parameters()) param.set_requires_grad(false);
         } else if (!p.context_block_from.empty()) {
             // Phase 1 ran earlier: its checkpoint holds the trained ContextBlock (and the same
             // seed's initial language-model weights).
             model::load_weights(*net, p.context_block_from);
             label = "ContextBlock from " + p.context_block_from;
-            for (auto& param : context.context_block->parameters()) param.set_requires_grad(false);
         } else if (p.ablation_untrained_context_block) {
             label = "ablation: untrained ContextBlock (no Phase 1)";
-            for (auto& param : context.context_block->parameters()) param.set_requires_grad(false);
         } else {
             const std::int64_t run_id =
                 store.create_run(summary.experiment_id, "context-pythia", "phase1", summary.device);
@@ -296,6 +300,8 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
                 throw;
             }
         }
+        // Phase 2 trains the language model only, whichever way the block came to be.
+        for (auto& param : context.context_block->parameters()) param.set_requires_grad(false);
         if (summary.status == "finished" && !p.phase1_only) run_model("context-pythia", net, label);
     }
     if (p.models != ModelChoice::context_pythia && summary.status == "finished" && !p.phase1_only) {
