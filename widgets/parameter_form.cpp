@@ -89,6 +89,10 @@ ParameterForm::ParameterForm(QWidget* parent) : QWidget(parent) {
     device_->addItem("auto (GPU when present)", "auto");
     device_->addItem("CPU", "cpu");
     device_->addItem("CUDA GPU", "cuda");
+    precision_ = new QComboBox(this);
+    precision_->setObjectName("precision");
+    precision_->addItem("float32", "fp32");
+    precision_->addItem("bf16 autocast (Phase 2; weights float32)", "bf16");
     lr_ = addLine("lr", QString::number(reference.phase2.learning_rate));
     batch_ = addLine("batchSize", QString::number(reference.phase2.batch_size));
     patience_ = addLine("patience", QString::number(reference.phase2.patience) + " (off)");
@@ -100,6 +104,7 @@ ParameterForm::ParameterForm(QWidget* parent) : QWidget(parent) {
         e->setValidator(new QIntValidator(0, 1'000'000'000, e));
     adv->addRow("Corpus", corpus_);
     adv->addRow("Device", device_);
+    adv->addRow("Precision", precision_);
     adv->addRow("Learning rate (Phase 2)", lr_);
     adv->addRow("Batch size", batch_);
     adv->addRow("Early-stop patience", patience_);
@@ -120,7 +125,7 @@ ParameterForm::ParameterForm(QWidget* parent) : QWidget(parent) {
     layout->addWidget(problems_);
     layout->addStretch();
 
-    for (QComboBox* c : {size_, corpus_, device_})
+    for (QComboBox* c : {size_, corpus_, device_, precision_})
         connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this,
                 &ParameterForm::revalidate);
     revalidate();
@@ -147,6 +152,7 @@ train::ExperimentParams ParameterForm::params() const {
     for (const QString& c : corpus_->currentData().toString().split(','))
         p.corpora.push_back(c.toStdString());
     p.device = device_->currentData().toString().toStdString();
+    p.precision = precision_->currentData().toString().toStdString();
     if (!lr_->text().trimmed().isEmpty()) {
         bool ok = false;
         // Both "0.01" and the user's locale ("0,01") are accepted.
@@ -215,6 +221,7 @@ void ParameterForm::save(QSettings& s) const {
     s.setValue("seed", seed_->text());
     s.setValue("corpus", corpus_->currentData());
     s.setValue("device", device_->currentData());
+    s.setValue("precision", precision_->currentData());
     s.setValue("lr", lr_->text());
     s.setValue("batch", batch_->text());
     s.setValue("patience", patience_->text());
@@ -231,6 +238,7 @@ void ParameterForm::restore(const QSettings& s) {
     if (const int i = size_->findData(v("size")); i >= 0) size_->setCurrentIndex(i);
     if (const int i = corpus_->findData(v("corpus")); i >= 0) corpus_->setCurrentIndex(i);
     if (const int i = device_->findData(v("device")); i >= 0) device_->setCurrentIndex(i);
+    if (const int i = precision_->findData(v("precision")); i >= 0) precision_->setCurrentIndex(i);
     name_->setText(v("name"));
     seed_->setText(v("seed"));
     lr_->setText(v("lr"));

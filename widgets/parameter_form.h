@@ -46,7 +46,7 @@ class ParameterForm : public QWidget {
     QLineEdit* addLine(const QString& name, const QString& placeholder);
     QLineEdit *samples_, *seq_length_, *epochs_, *name_, *seed_;
     QLineEdit *lr_, *batch_, *patience_, *p1_iterations_, *eval_chunks_, *eval_passages_, *threads_;
-    QComboBox *preset_, *size_, *corpus_, *device_;
+    QComboBox *preset_, *size_, *corpus_, *device_, *precision_;
     QGroupBox* advanced_;
     QLabel* problems_;
     QString database_;

@@ -22,5 +22,6 @@ int info_command(int argc, char** argv, int first);
 int score_command(int argc, char** argv, int first);
 int generate_command(int argc, char** argv, int first);
 int run_command(int argc, char** argv, int first);
+int bench_command(int argc, char** argv, int first);
 
 }  // namespace cp::cli

@@ -14,8 +14,9 @@ int main(int argc, char** argv) {
         if (command == "info") return info_command(argc, argv, 2);
         if (command == "score") return score_command(argc, argv, 2);
         if (command == "generate") return generate_command(argc, argv, 2);
+        if (command == "bench") return bench_command(argc, argv, 2);
         std::cerr << "context-pythia-engine: unknown command '" << command
-                  << "' (this program runs init, info, score, generate and run; see "
+                  << "' (this program runs init, info, score, generate, run and bench; see "
                      "'context-pythia --help')\n";
         return 2;
     });

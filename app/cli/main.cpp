@@ -28,6 +28,7 @@ const char* kUsage =
     "  score          log-probabilities of a text under a checkpoint\n"
     "  generate       continue a prompt with a checkpoint (KV-cached decoding)\n"
     "  run            one experiment: Phase 1, Phase 2 of both models, evaluation\n"
+    "  bench          measured training and generation speed of both models, as JSON\n"
     "  runs           list, show, compare, export-metrics, delete the stored runs\n"
     "  experiments    list, compare (the two models) and export (sweep summary)\n"
     "  db import      merge another machine's database into this one\n"
@@ -35,7 +36,8 @@ const char* kUsage =
     "'context-pythia COMMAND --help' describes each command's options.\n";
 
 bool is_engine_command(const std::string& c) {
-    return c == "init" || c == "info" || c == "score" || c == "generate" || c == "run";
+    return c == "init" || c == "info" || c == "score" || c == "generate" || c == "run" ||
+           c == "bench";
 }
 
 [[noreturn]] void exec_engine(char** argv) {

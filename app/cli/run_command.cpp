@@ -82,6 +82,7 @@ json summary_json(const train::ExperimentSummary& s) {
                           {"context_state_bytes", k.state_bytes}});
         models[m.model] = {{"run_id", m.run_id},
                            {"status", m.status},
+                           {"message", m.message},
                            {"parameters", m.parameters.total},
                            {"trainable_parameters", m.parameters.trainable},
                            {"epochs_run", m.epochs_run},
@@ -138,6 +139,8 @@ int run_command(int argc, char** argv, int first) {
          {"seed", "S", "seed of initialisation, noise and shuffling (default: 0)"},
          {"device", "auto|cpu|cuda", "where to train (default: auto = cuda when available)"},
          {"threads", "N", "torch CPU threads (default: torch's choice)"},
+         {"precision", "fp32|bf16",
+          "bf16: Phase 2 and evaluation under bf16 autocast, weights fp32 (default: fp32)"},
          {"models", "both|context-pythia|pythia", "which models to train (default: both)"},
          {"ablation-untrained-context-block", "",
           "ablation: Phase 2 of Context-Pythia without Phase 1 (labelled)"},
@@ -168,6 +171,8 @@ int run_command(int argc, char** argv, int first) {
          {"val-fraction", "F", "share of chunks that validate" + r(ref.phase2.validation_fraction)},
          {"clip-grad-norm", "C",
           "Phase 2 gradient-norm clip, 0 = off" + r(ref.phase2.clip_grad_norm)},
+         {"readback-every", "N",
+          "read losses back every N steps (default: 0 = 1 on CPU, 25 on CUDA)"},
          {"resume-from", "FILE",
           "continue one model's Phase 2 from its checkpoint (with --models)"},
          {"eval-test-chunks", "N", "held-out chunks evaluated at most (default: 256)"},
@@ -188,6 +193,9 @@ int run_command(int argc, char** argv, int first) {
         p.seed = static_cast<std::uint64_t>(parse_int_option("seed", args.get("seed")));
     p.device = args.get("device", p.device);
     if (args.has("threads")) p.threads = parse_int_option("threads", args.get("threads"));
+    p.precision = args.get("precision", p.precision);
+    if (args.has("readback-every"))
+        p.phase2.readback_every = parse_int_option("readback-every", args.get("readback-every"));
     const std::string models = args.get("models", "both");
     if (models == "both")
         p.models = train::ModelChoice::both;
@@ -249,11 +257,17 @@ int run_command(int argc, char** argv, int first) {
     } else {
         std::cout << "experiment " << summary.experiment_id << ": " << summary.status << " in "
                   << clock_text(summary.wall_seconds) << " on " << summary.device << "\n";
-        for (const auto& m : summary.models)
+        for (const auto& m : summary.models) {
+            if (m.status != "finished") {
+                std::cout << "  " << m.model << " (run " << m.run_id << "): " << m.status << ": "
+                          << m.message << "\n";
+                continue;
+            }
             std::cout << "  " << m.model << " (run " << m.run_id << "): best val ppl "
                       << m.best_val_ppl << " (epoch " << m.best_epoch << "), test ppl "
                       << m.test_ppl << ", last-word acc " << m.last_word_accuracy << ", "
                       << static_cast<long>(m.train_tokens_per_second) << " train tok/s\n";
+        }
     }
     return summary.status == "finished" ? 0 : (summary.status == "stopped" ? 130 : 1);
 }

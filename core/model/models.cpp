@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 
+#include <torch/version.h>
+
 #include "common/error.h"
 
 namespace cp::model {
@@ -113,6 +115,23 @@ torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t
         v = values->append(v);  // (B, nh, past + T, hs)
     }
     const std::int64_t S = k.size(2);
+#if TORCH_VERSION_MAJOR >= 2
+    // libtorch 2.x: the fused kernel (flash or memory-efficient attention on CUDA), same maths.
+    // Its is_causal aligns the mask to the top-left corner, right only when there is no past; a
+    // single new token sees the whole cache; a chunk after a past gets the explicit mask.
+    torch::Tensor attended;
+    if (past == 0) {
+        attended = at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
+    } else if (T == 1) {
+        attended = at::scaled_dot_product_attention(q, k, v);
+    } else {
+        const torch::Tensor visible =
+            torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
+                .tril(past);
+        attended = at::scaled_dot_product_attention(q, k, v, visible);
+    }
+    return dense(attended.permute({0, 2, 1, 3}).reshape({B, T, width}));
+#else
     // Scores in float32, scaled by 1/sqrt(hs); query i (absolute past + i) sees keys j <= past + i.
     torch::Tensor scores =
         torch::matmul(q.to(torch::kFloat32), k.to(torch::kFloat32).transpose(-1, -2)) /
@@ -125,6 +144,7 @@ torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t
     const torch::Tensor out =
         torch::matmul(probs, v).permute({0, 2, 1, 3}).reshape({B, T, width});  // (B, T, width)
     return dense(out);
+#endif
 }
 
 GptNeoxMlpImpl::GptNeoxMlpImpl(std::int64_t width, std::int64_t intermediate) {

@@ -10,6 +10,7 @@
 #include "data/data_paths.h"
 #include "data/last_word.h"
 #include "data/token_cache.h"
+#include "model/autocast.h"
 #include "model/checkpoint.h"
 #include "model/models.h"
 #include "store/run_store.h"
@@ -127,8 +128,26 @@ torch::Tensor chunks_of(const std::vector<std::int64_t>& stream, std::int64_t co
         .view({count, width});  // (count, seq_length + 1)
 }
 
+// A failed allocation (CPU or CUDA) as the user's to fix, with the sizes that caused it; empty
+// for any other error. The tensors of the failed step are freed by then, so the process (and the
+// workbench) goes on.
+std::string out_of_memory_advice(const std::exception& e, const std::string& stage,
+                                 const ExperimentParams& p) {
+    const std::string what = e.what();
+    if (what.find("can't allocate memory") == std::string::npos &&
+        what.find("out of memory") == std::string::npos &&
+        what.find("std::bad_alloc") == std::string::npos)
+        return "";
+    const std::string first_line = what.substr(0, what.find('\n'));
+    return "out of memory in " + stage + " (batch size " + std::to_string(p.phase2.batch_size) +
+           " x seq_length " + std::to_string(*p.seq_length) + ", Phase 1 batch " +
+           std::to_string(p.phase1.batch_size) +
+           " tokens): lower the batch size or seq_length. Detail: " + first_line;
+}
+
 void fill_summary(ModelSummary& s, const Phase2Result& p2) {
     s.status = p2.status;
+    s.message = p2.message;
     s.epochs_run = p2.epochs_run;
     s.best_epoch = p2.best_epoch;
     s.best_val_ppl = p2.best_val_ppl;
@@ -204,8 +223,11 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
             log.result("parameters_total", static_cast<double>(s.parameters.total));
             log.result("parameters_trainable", static_cast<double>(s.parameters.trainable));
             const std::string ckpt = (checkpoints / (model_name + ".safetensors")).string();
+            std::optional<model::AutocastScope> autocast;  // Phase 2 and evaluation only
+            autocast.emplace(device, p.precision);
             const Phase2Result p2 = run_phase2(*net, train_chunks, val_chunks, p.phase2, *p.epochs,
                                                p.seed, ckpt, log, stop);
+            autocast.reset();  // the diversity sample is computed in float32
             fill_summary(s, p2);
             store.set_text(s.run_id, "checkpoint_path", p2.checkpoint);
             if (model_name == "context-pythia" && !p2.checkpoint.empty())
@@ -219,6 +241,7 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
             log.result("train_tokens_per_second", p2.train_tokens_per_second);
             log.result("seconds_per_epoch", p2.seconds_per_epoch);
             if (p2.status == "finished" && !p.skip_evaluation) {
+                const model::AutocastScope eval_autocast(device, p.precision);
                 RunLogger eval_log(store, observer, s.run_id, model_name, "evaluation");
                 const EvalResult e =
                     evaluate_model(*net, test_chunks, data_->last_words, data_->prompt, p.eval,
@@ -235,8 +258,10 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
             log.result("wall_seconds", log.elapsed_seconds());
             store.finish_run(s.run_id, s.status, p2.message);
         } catch (const std::exception& e) {
-            store.finish_run(s.run_id, "failed", e.what());
+            const std::string oom = out_of_memory_advice(e, "Phase 2 of " + model_name, p);
+            store.finish_run(s.run_id, "failed", oom.empty() ? e.what() : oom);
             if (observer) observer->on_run_finished(s.run_id, "failed");
+            if (!oom.empty()) throw Error(oom);
             throw;
         }
         if (observer) observer->on_run_finished(s.run_id, s.status);
@@ -295,8 +320,10 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
                 if (observer) observer->on_run_finished(run_id, status);
                 if (r.stopped) summary.status = "stopped";
             } catch (const std::exception& e) {
-                store.finish_run(run_id, "failed", e.what());
+                const std::string oom = out_of_memory_advice(e, "Phase 1", p);
+                store.finish_run(run_id, "failed", oom.empty() ? e.what() : oom);
                 if (observer) observer->on_run_finished(run_id, "failed");
+                if (!oom.empty()) throw Error(oom);
                 throw;
             }
         }

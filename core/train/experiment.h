@@ -17,7 +17,8 @@ namespace cp::train {
 struct ModelSummary {
     std::string model;  // "context-pythia" or "pythia"
     std::int64_t run_id = 0;
-    std::string status;  // finished, stopped, diverged, failed
+    std::string status;   // finished, stopped, diverged, failed
+    std::string message;  // why, when not finished
     model::ParameterCounts parameters;
     std::int64_t epochs_run = 0, best_epoch = -1;
     double best_val_ppl = 0, best_val_loss = 0, best_val_accuracy = 0;

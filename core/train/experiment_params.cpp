@@ -1,6 +1,9 @@
 #include "train/experiment_params.h"
 
+#include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <sstream>
 #include <filesystem>
 
 #include "common/error.h"
@@ -47,6 +50,10 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
     if (device != "auto" && device != "cpu" && device != "cuda")
         p.push_back({"device", "device must be auto, cpu or cuda (got '" + device + "')"});
     if (threads < 0) p.push_back({"threads", "threads must be 0 (torch's choice) or positive"});
+    if (precision != "fp32" && precision != "bf16")
+        p.push_back({"precision", "precision must be fp32 or bf16 (got '" + precision + "')"});
+    if (phase2.readback_every < 0)
+        p.push_back({"phase2.readback_every", "readback_every must be 0 (automatic) or positive"});
     const auto positive = [&](const char* field, double v) {
         if (!(v > 0))
             p.push_back(
@@ -57,6 +64,12 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
             p.push_back({field, std::string(field) + " must be zero or positive (got " +
                                     std::to_string(v) + ")"});
     };
+    // The optimizers hold their hyper-parameters as float32.
+    const auto float_range = [&](const char* field, double v) {
+        if (std::isfinite(v) && std::abs(v) > std::numeric_limits<float>::max())
+            p.push_back({field, std::string(field) + " " + (std::ostringstream() << v).str() +
+                                    " is beyond float32's range (3.4e38)"});
+    };
     const auto fraction = [&](const char* field, double v) {
         if (!(v > 0 && v < 1))
             p.push_back({field, std::string(field) + " must be between 0 and 1 (got " +
@@ -65,6 +78,7 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
     non_negative("phase1.centroid_weight", phase1.centroid_weight);
     non_negative("phase1.noise_std", phase1.noise_std);
     positive("phase1.learning_rate", phase1.learning_rate);
+    float_range("phase1.learning_rate", phase1.learning_rate);
     non_negative("phase1.clip_grad_norm", phase1.clip_grad_norm);
     positive("phase1.convergence_threshold", phase1.convergence_threshold);
     if (!(phase1.convergence_target > 0 && phase1.convergence_target <= 1))
@@ -76,6 +90,7 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
         p.push_back({"phase1.cosine_sample", "phase1.cosine_sample must be at least 2"});
     positive("phase1.init_scale", phase1.init_scale);
     positive("phase2.learning_rate", phase2.learning_rate);
+    float_range("phase2.learning_rate", phase2.learning_rate);
     non_negative("phase2.weight_decay", phase2.weight_decay);
     positive("phase2.batch_size", static_cast<double>(phase2.batch_size));
     non_negative("phase2.patience", static_cast<double>(phase2.patience));
@@ -131,6 +146,7 @@ json ExperimentParams::to_json() const {
             {"seed", seed},
             {"device", device},
             {"threads", threads},
+            {"precision", precision},
             {"models", to_string(models)},
             {"ablation_untrained_context_block", ablation_untrained_context_block},
             {"skip_evaluation", skip_evaluation},
@@ -156,19 +172,43 @@ json ExperimentParams::to_json() const {
               {"patience", phase2.patience},
               {"validation_fraction", phase2.validation_fraction},
               {"clip_grad_norm", phase2.clip_grad_norm},
-              {"resume_from", phase2.resume_from}}},
+              {"resume_from", phase2.resume_from},
+              {"readback_every", phase2.readback_every}}},
             {"eval",
              {{"max_test_chunks", eval.max_test_chunks},
               {"max_lambada_passages", eval.max_lambada_passages},
               {"kv_lengths", eval.kv_lengths}}}};
 }
 
+namespace {
+
+// A whole number from JSON, refused by name when it is not one or does not fit 64 bits (a
+// float like 3e75 would otherwise be converted with undefined behaviour: found by fuzz_params).
+std::int64_t whole_number(const json& v, const char* key) {
+    if (v.is_number_unsigned() &&
+        v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        throw Error(std::string("experiment parameters: ") + key + " is too large");
+    if (v.is_number_integer()) return v.get<std::int64_t>();
+    if (v.is_number_float()) {
+        const double d = v.get<double>();
+        if (std::trunc(d) == d && std::abs(d) < 9.2e18) return static_cast<std::int64_t>(d);
+    }
+    throw Error(std::string("experiment parameters: ") + key + " must be a whole number (got " +
+                v.dump() + ")");
+}
+
+std::int64_t whole(const json& object, const char* key, std::int64_t fallback) {
+    return object.contains(key) ? whole_number(object.at(key), key) : fallback;
+}
+
+}  // namespace
+
 ExperimentParams ExperimentParams::from_json(const json& j) {
     ExperimentParams p;
     try {
         const auto opt = [&](const char* k) -> std::optional<std::int64_t> {
             if (!j.contains(k) || j[k].is_null()) return std::nullopt;
-            return j[k].get<std::int64_t>();
+            return whole_number(j[k], k);
         };
         p.samples = opt("samples");
         p.seq_length = opt("seq_length");
@@ -177,9 +217,14 @@ ExperimentParams ExperimentParams::from_json(const json& j) {
         p.size = j.value("size", p.size);
         p.corpora = j.value("corpora", p.corpora);
         p.tokenizer = j.value("tokenizer", p.tokenizer);
-        p.seed = j.value("seed", p.seed);
+        if (j.contains("seed")) {
+            const std::int64_t seed = whole_number(j["seed"], "seed");
+            if (seed < 0) throw Error("experiment parameters: seed must be zero or positive");
+            p.seed = static_cast<std::uint64_t>(seed);
+        }
         p.device = j.value("device", p.device);
-        p.threads = j.value("threads", p.threads);
+        p.threads = whole(j, "threads", p.threads);
+        p.precision = j.value("precision", p.precision);
         const std::string models = j.value("models", "both");
         p.models = models == "pythia"           ? ModelChoice::pythia
                    : models == "context-pythia" ? ModelChoice::context_pythia
@@ -198,10 +243,10 @@ ExperimentParams ExperimentParams::from_json(const json& j) {
             q.clip_grad_norm = a.value("clip_grad_norm", q.clip_grad_norm);
             q.convergence_threshold = a.value("convergence_threshold", q.convergence_threshold);
             q.convergence_target = a.value("convergence_target", q.convergence_target);
-            q.max_iterations = a.value("max_iterations", q.max_iterations);
-            q.batch_size = a.value("batch_size", q.batch_size);
-            q.rank_sample = a.value("rank_sample", q.rank_sample);
-            q.cosine_sample = a.value("cosine_sample", q.cosine_sample);
+            q.max_iterations = whole(a, "max_iterations", q.max_iterations);
+            q.batch_size = whole(a, "batch_size", q.batch_size);
+            q.rank_sample = whole(a, "rank_sample", q.rank_sample);
+            q.cosine_sample = whole(a, "cosine_sample", q.cosine_sample);
             q.init_scale = a.value("init_scale", q.init_scale);
         }
         if (j.contains("phase2")) {
@@ -209,18 +254,23 @@ ExperimentParams ExperimentParams::from_json(const json& j) {
             auto& q = p.phase2;
             q.learning_rate = a.value("learning_rate", q.learning_rate);
             q.weight_decay = a.value("weight_decay", q.weight_decay);
-            q.batch_size = a.value("batch_size", q.batch_size);
-            q.patience = a.value("patience", q.patience);
+            q.batch_size = whole(a, "batch_size", q.batch_size);
+            q.patience = whole(a, "patience", q.patience);
             q.validation_fraction = a.value("validation_fraction", q.validation_fraction);
             q.clip_grad_norm = a.value("clip_grad_norm", q.clip_grad_norm);
             q.resume_from = a.value("resume_from", q.resume_from);
+            q.readback_every = whole(a, "readback_every", q.readback_every);
         }
         if (j.contains("eval")) {
             const json& a = j["eval"];
-            p.eval.max_test_chunks = a.value("max_test_chunks", p.eval.max_test_chunks);
+            p.eval.max_test_chunks = whole(a, "max_test_chunks", p.eval.max_test_chunks);
             p.eval.max_lambada_passages =
-                a.value("max_lambada_passages", p.eval.max_lambada_passages);
-            p.eval.kv_lengths = a.value("kv_lengths", p.eval.kv_lengths);
+                whole(a, "max_lambada_passages", p.eval.max_lambada_passages);
+            if (a.contains("kv_lengths")) {
+                p.eval.kv_lengths.clear();
+                for (const json& length : a.at("kv_lengths"))
+                    p.eval.kv_lengths.push_back(whole_number(length, "kv_lengths"));
+            }
         }
     } catch (const json::exception& e) {
         throw Error(std::string("experiment parameters are mistyped: ") + e.what());

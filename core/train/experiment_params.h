@@ -35,6 +35,10 @@ struct Phase2Params {
     double validation_fraction = 0.1;  // the last 10% of chunks validate
     double clip_grad_norm = 0.0;       // 0: off (the reference does not clip in Phase 2)
     std::string resume_from;           // a Phase 2 checkpoint: continue after its epoch
+    // Losses are read back to the host every this many steps (0: every step on the CPU, every 25
+    // on CUDA, where a read-back waits for the GPU and leaves it idle while the next step is
+    // queued). Curves still get one point per step; a NaN is found at the next read-back.
+    std::int64_t readback_every = 0;
 };
 
 struct EvalParams {
@@ -56,6 +60,9 @@ struct ExperimentParams {
     std::uint64_t seed = 0;
     std::string device = "auto";  // auto | cpu | cuda
     std::int64_t threads = 0;     // torch intra-op threads; 0: torch's choice
+    // fp32 | bf16: bf16 runs Phase 2 and evaluation under bf16 autocast (weights and optimizer
+    // stay float32; losses in float32). Phase 1 always runs in float32.
+    std::string precision = "fp32";
     ModelChoice models = ModelChoice::both;
     bool ablation_untrained_context_block = false;  // Phase 2 of Context-Pythia without Phase 1
     bool skip_evaluation = false;

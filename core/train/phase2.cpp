@@ -4,8 +4,10 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <sstream>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
 
@@ -16,6 +18,38 @@ namespace {
 
 torch::Device device_of(model::CausalLm& model) {
     return model.parameters().front().device();
+}
+
+// Weights and optimizer state such that a kill at any instant leaves a checkpoint whose optimizer
+// state exists and belongs to it: the state is written first under a per-epoch name (temporary
+// file, then rename), the checkpoint (all-or-nothing) names it, and only then do older states go.
+void save_resumable_checkpoint(model::CausalLm& model, torch::optim::Optimizer& optimizer,
+                               const std::string& checkpoint_path, std::int64_t epoch,
+                               std::int64_t step, double val_ppl) {
+    namespace fs = std::filesystem;
+    const fs::path checkpoint(checkpoint_path);
+    const std::string state_name =
+        checkpoint.filename().string() + ".epoch-" + std::to_string(epoch) + ".optimizer.pt";
+    const fs::path state = checkpoint.parent_path() / state_name;
+    // Serialised in memory, then written by us: libtorch's own file writer aborts the process
+    // (it throws from a destructor) when the disk fills up mid-write.
+    std::ostringstream bytes;
+    torch::save(optimizer, bytes);
+    write_file_atomic(state, bytes.str());
+    model::save_checkpoint(model, checkpoint_path,
+                           {{"cp_epoch", std::to_string(epoch)},
+                            {"cp_step", std::to_string(step)},
+                            {"cp_val_ppl", std::to_string(val_ppl)},
+                            {"cp_optimizer_state", state_name}});
+    const std::string prefix = checkpoint.filename().string() + ".";
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(checkpoint.parent_path(), ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name != state_name && name.rfind(prefix, 0) == 0 &&
+            name.size() > prefix.size() + 13 &&
+            name.compare(name.size() - 13, 13, ".optimizer.pt") == 0)
+            fs::remove(entry.path(), ec);
+    }
 }
 
 }  // namespace
@@ -32,7 +66,8 @@ LossAndAccuracy evaluate_chunks(model::CausalLm& model, const torch::Tensor& chu
             chunks.narrow(0, start, std::min(batch_size, chunks.size(0) - start)).to(device);
         const torch::Tensor inputs = batch.narrow(1, 0, batch.size(1) - 1),
                             targets = batch.narrow(1, 1, batch.size(1) - 1);
-        const torch::Tensor logits = model.forward(inputs);  // (B, T, V)
+        // float32 logits for the loss, also under bf16 autocast.
+        const torch::Tensor logits = model.forward(inputs).to(torch::kFloat32);  // (B, T, V)
         loss_sum += F::cross_entropy(logits.reshape({-1, logits.size(2)}), targets.reshape({-1}),
                                      F::CrossEntropyFuncOptions().reduction(torch::kSum))
                         .item<double>();
@@ -74,11 +109,21 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
             throw Error("'" + params.resume_from +
                         "' is not a Phase 2 checkpoint (no cp_epoch in its metadata)");
         model::load_weights(model, params.resume_from);
-        const std::string optimizer_state = params.resume_from + ".optimizer.pt";
+        // The checkpoint names its optimizer state (older checkpoints: <checkpoint>.optimizer.pt).
+        const auto named = file.metadata().find("cp_optimizer_state");
+        const std::string optimizer_state =
+            named == file.metadata().end()
+                ? params.resume_from + ".optimizer.pt"
+                : (std::filesystem::path(params.resume_from).parent_path() / named->second).string();
         if (!std::filesystem::exists(optimizer_state))
             throw Error("optimizer state '" + optimizer_state +
                         "' is missing: it is written beside each checkpoint");
-        torch::load(optimizer, optimizer_state);
+        try {
+            torch::load(optimizer, optimizer_state);
+        } catch (const c10::Error& e) {
+            throw Error("cannot read the optimizer state '" + optimizer_state +
+                        "': " + e.what_without_backtrace());
+        }
         first_epoch = std::stoll(epoch->second) + 1;
         const auto ppl = file.metadata().find("cp_val_ppl");
         result.best_epoch = first_epoch - 1;
@@ -100,49 +145,87 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
     std::int64_t step = steps_per_epoch * (first_epoch - 1), epochs_without_improvement = 0;
     double train_seconds = 0;
     std::int64_t train_tokens = 0;
+    // Losses stay on the device and are read back every `readback` steps: on a GPU a read-back
+    // waits for the queue to drain, so reading every step would leave it idle between steps.
+    const std::int64_t readback =
+        params.readback_every > 0 ? params.readback_every : (device.is_cuda() ? 25 : 1);
+    struct PendingStep {
+        std::int64_t step, tokens;
+        torch::Tensor loss, correct;  // on the device, 0-dim
+    };
+    std::vector<PendingStep> pending;
     for (std::int64_t epoch = first_epoch; epoch <= epochs; ++epoch) {
         // Shuffle the training chunks, deterministically for the seed and epoch.
         const torch::Tensor order = torch::randperm(n, torch::TensorOptions().dtype(torch::kInt64));
+        // A batch on the device; on CUDA copied from pinned memory without blocking, one step
+        // ahead, so the copy overlaps the previous step's kernels.
+        const auto load_batch = [&](std::int64_t b) {
+            const torch::Tensor idx = order.narrow(
+                0, b * params.batch_size, std::min(params.batch_size, n - b * params.batch_size));
+            const torch::Tensor batch = train_chunks.index_select(0, idx);  // (B, seq + 1)
+            return device.is_cuda() ? batch.pin_memory().to(device, /*non_blocking=*/true)
+                                    : batch.to(device);
+        };
         double epoch_loss = 0;
         std::int64_t epoch_correct = 0, epoch_tokens = 0;
-        double epoch_seconds = 0;
-        for (std::int64_t b = 0; b < steps_per_epoch; ++b) {
+        // Reads the pending losses back: one point per step for the curves, and the first
+        // non-finite loss ends the run as diverged.
+        const auto drain = [&] {
+            if (pending.empty()) return;
+            std::vector<torch::Tensor> losses, correct;
+            for (const auto& s : pending) {
+                losses.push_back(s.loss);
+                correct.push_back(s.correct);
+            }
+            const torch::Tensor host_losses = torch::stack(losses).to(torch::kCPU, torch::kDouble);
+            const torch::Tensor host_correct = torch::stack(correct).to(torch::kCPU);
+            for (std::size_t i = 0; i < pending.size(); ++i) {
+                const double loss_value = host_losses[static_cast<std::int64_t>(i)].item<double>();
+                if (!std::isfinite(loss_value)) {
+                    result.status = "diverged";
+                    result.message = std::string("the training loss became ") +
+                                     (std::isnan(loss_value) ? "NaN" : loss_value > 0 ? "+Inf" : "-Inf") +
+                                     " at step " + std::to_string(pending[i].step) + " (epoch " +
+                                     std::to_string(epoch) + "): lower the learning rate";
+                    break;
+                }
+                const std::int64_t tokens = pending[i].tokens;
+                epoch_correct += host_correct[static_cast<std::int64_t>(i)].item<std::int64_t>();
+                epoch_tokens += tokens;
+                epoch_loss += loss_value * static_cast<double>(tokens);
+                log.metric("train_loss", pending[i].step, epoch, loss_value);
+                log.progress(pending[i].step, total_steps, loss_value, epoch);
+            }
+            pending.clear();
+        };
+        const auto epoch_start = clock::now();
+        torch::Tensor next = steps_per_epoch > 0 ? load_batch(0) : torch::Tensor();
+        for (std::int64_t b = 0; b < steps_per_epoch && result.status == "finished"; ++b) {
             if (stop.load()) {
                 result.status = "stopped";
                 result.message = "stopped by the user at step " + std::to_string(step);
                 break;
             }
-            const auto t0 = clock::now();
-            const torch::Tensor idx = order.narrow(
-                0, b * params.batch_size, std::min(params.batch_size, n - b * params.batch_size));
-            const torch::Tensor batch =
-                train_chunks.index_select(0, idx).to(device);  // (B, seq + 1)
+            const torch::Tensor batch = next;
+            if (b + 1 < steps_per_epoch) next = load_batch(b + 1);
             const torch::Tensor inputs = batch.narrow(1, 0, seq), targets = batch.narrow(1, 1, seq);
             optimizer.zero_grad();
             const torch::Tensor logits = model.forward(inputs);  // (B, seq, V)
-            const torch::Tensor loss =
-                F::cross_entropy(logits.reshape({-1, logits.size(2)}), targets.reshape({-1}));
+            // The loss in float32, also under bf16 autocast.
+            const torch::Tensor loss = F::cross_entropy(
+                logits.reshape({-1, logits.size(2)}).to(torch::kFloat32), targets.reshape({-1}));
             loss.backward();
             if (params.clip_grad_norm > 0)
                 torch::nn::utils::clip_grad_norm_(trainable, params.clip_grad_norm);
             optimizer.step();
-            const double loss_value = loss.item<double>();
-            const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
-            epoch_seconds += seconds;
             ++step;
-            if (!std::isfinite(loss_value)) {
-                result.status = "diverged";
-                result.message = "the training loss became " + std::to_string(loss_value) +
-                                 " at step " + std::to_string(step) + " (epoch " +
-                                 std::to_string(epoch) + "): lower the learning rate";
-                break;
-            }
-            epoch_correct += (logits.detach().argmax(-1) == targets).sum().item<std::int64_t>();
-            epoch_tokens += targets.numel();
-            epoch_loss += loss_value * static_cast<double>(targets.numel());
-            log.metric("train_loss", step, epoch, loss_value);
-            log.progress(step, total_steps, loss_value, epoch);
+            pending.push_back({step, targets.numel(), loss.detach(),
+                               (logits.detach().argmax(-1) == targets).sum()});
+            if (static_cast<std::int64_t>(pending.size()) >= readback) drain();
         }
+        drain();  // waits for the device: the epoch's time below is the real time
+        const double epoch_seconds =
+            std::chrono::duration<double>(clock::now() - epoch_start).count();
         train_seconds += epoch_seconds;
         train_tokens += epoch_tokens;
         if (result.status != "finished" || epoch_tokens == 0) break;
@@ -166,11 +249,7 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
             result.best_val_accuracy = val.accuracy;
             epochs_without_improvement = 0;
             if (!checkpoint_path.empty() && checkpoint_path != params.resume_from) {
-                model::save_checkpoint(model, checkpoint_path,
-                                       {{"cp_epoch", std::to_string(epoch)},
-                                        {"cp_step", std::to_string(step)},
-                                        {"cp_val_ppl", std::to_string(val_ppl)}});
-                torch::save(optimizer, checkpoint_path + ".optimizer.pt");  // for resuming
+                save_resumable_checkpoint(model, optimizer, checkpoint_path, epoch, step, val_ppl);
                 result.checkpoint = checkpoint_path;
             }
         } else if (++epochs_without_improvement > params.patience) {

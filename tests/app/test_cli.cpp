@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
@@ -154,4 +155,45 @@ TEST(CliModels, MissingRequiredOptionsAreNamed) {
         EXPECT_NE(help.out.find("usage: context-pythia " + std::string(cmd)), std::string::npos)
             << help.out;
     }
+}
+
+// bench: one JSON object of measured numbers on real text; KV bytes from the cache tensors.
+TEST(CliBench, PrintsOneJsonObjectOfMeasuredSpeedsAndTheKvRatio) {
+    cp::test::TempDir dir;
+    const std::string out = (dir / "bench.json").string();
+    const auto r = run_cli({"bench", "--size", "tiny", "--batch", "2", "--seq-length", "16",
+                            "--steps", "2", "--warmup", "1", "--generate-tokens", "96",
+                            "--threads", "1", "--out", out});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j, nlohmann::json::parse(std::ifstream(out)));
+    EXPECT_EQ(j["device"]["type"], "cpu");
+    EXPECT_EQ(j["dtype"], "fp32");
+    EXPECT_EQ(j["batch"], 2);
+    EXPECT_EQ(j["seq_length"], 16);
+    EXPECT_GT(j["peak"]["flops"].get<double>(), 0);
+    for (const char* model : {"pythia", "context-pythia"}) {
+        const auto& m = j["models"][model];
+        EXPECT_GT(m["train_tokens_per_second"].get<double>(), 0) << model;
+        EXPECT_GT(m["mfu"].get<double>(), 0) << model;
+        EXPECT_TRUE(std::isfinite(m["last_loss"].get<double>())) << model;
+        EXPECT_EQ(m["generation"]["cache_tokens"], 96) << model;
+        EXPECT_GT(m["generation"]["tokens_per_second"].get<double>(), 0) << model;
+        EXPECT_TRUE(m["generation"]["kv_bytes_per_token_allocator"].is_null()) << model;
+    }
+    // Tiny presets, float32: Pythia 2 layers x 2 (K, V) x 64 wide x 4 bytes; Context-Pythia half.
+    EXPECT_DOUBLE_EQ(j["models"]["pythia"]["generation"]["kv_bytes_per_token_tensors"].get<double>(),
+                     1024.0);
+    EXPECT_DOUBLE_EQ(j["ratios"]["context_over_pythia_kv_bytes_tensors"].get<double>(), 0.5);
+    EXPECT_LT(j["models"]["context-pythia"]["parameters_total"].get<double>(),
+              j["models"]["pythia"]["parameters_total"].get<double>());
+}
+
+TEST(CliBench, BadOptionsAreAllNamedBeforeAnyWork) {
+    const auto r = run_cli({"bench", "--dtype", "fp16", "--batch", "0", "--size", "1b"});
+    EXPECT_EQ(r.exit_code, 1);
+    for (const char* named : {"--dtype must be fp32 or bf16 (got 'fp16')",
+                              "--batch must be at least 1", "--size must be tiny or 70m"})
+        EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty());
 }

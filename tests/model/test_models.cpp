@@ -130,6 +130,49 @@ TEST(Models, MeasuredKvBytesPerTokenOfContextPythiaAreHalfOfPythias) {
     EXPECT_EQ(context.kv[1].state_bytes, 256 * 4);  // the O(1) recurrent state, reported apart
 }
 
+// The fast recurrence (token half of the ContextBlock input as one matmul over all positions,
+// only the context x context part in the loop) computes the spec's step, c_t = LN(c + GELU(W [c;
+// e] + b)), one position at a time: same contexts and same gradients within float tolerance.
+TEST(Models, FastContextRecurrenceEqualsTheStepByStepDefinition) {
+    auto model = make_model(preset("context-pythia-tiny"), 11);
+    auto& cp_model = dynamic_cast<ContextPythiaModel&>(*model);
+    const auto ids = real_ids(2 * 96);
+    const torch::Tensor tokens = torch::tensor(ids, torch::kInt64).view({2, 96});
+    const torch::Tensor initial = torch::randn({2, model->config().context_dim}) * 0.5;
+
+    auto gradients = [&](bool fast) {
+        model->zero_grad();
+        const torch::Tensor e = cp_model.embed(tokens);  // (2, 96, embed)
+        torch::Tensor contexts;
+        if (fast) {
+            contexts = cp_model.context_block->forward(e, initial);
+        } else {
+            torch::Tensor c = initial;
+            std::vector<torch::Tensor> steps;
+            for (std::int64_t t = 0; t < e.size(1); ++t) {
+                c = cp_model.context_block->step(c, e.select(1, t));
+                steps.push_back(c);
+            }
+            contexts = torch::stack(steps, 1);
+        }
+        // A loss that reaches every position and every context unit.
+        (contexts * torch::linspace(-1, 1, contexts.size(2))).sum().backward();
+        std::vector<torch::Tensor> out = {contexts.detach().clone()};
+        for (const auto& p : model->named_parameters())
+            if (p.value().grad().defined()) out.push_back(p.value().grad().clone());
+        return out;
+    };
+    const auto fast = gradients(true), reference = gradients(false);
+    ASSERT_EQ(fast.size(), reference.size());
+    ASSERT_GE(fast.size(), 5u);  // contexts, ContextBlock weight and bias, norms, embeddings
+    for (std::size_t i = 0; i < fast.size(); ++i) {
+        const double scale = reference[i].abs().max().item<double>();
+        EXPECT_GT(scale, 0) << "tensor " << i;
+        EXPECT_LT((fast[i] - reference[i]).abs().max().item<double>(), 1e-4 * scale + 1e-6)
+            << "tensor " << i;
+    }
+}
+
 TEST(Models, IdsOutsideTheVocabularyAreRefused) {
     auto model = make_model(preset("pythia-tiny"), 0);
     const std::string m = error_of([&] { model->forward(batch({464, 50304})); });

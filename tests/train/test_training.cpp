@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <map>
 #include <thread>
 
@@ -226,6 +227,10 @@ TEST(Experiment, EachInvalidParameterIsRefusedByNameAndNothingIsWritten) {
     refused([](auto& p) { p.size = "7b"; }, "size must be 'tiny' or '70m'");
     refused([](auto& p) { p.device = "tpu"; }, "device must be auto, cpu or cuda");
     refused([](auto& p) { p.phase2.learning_rate = -1; }, "phase2.learning_rate must be positive");
+    refused([](auto& p) { p.phase2.learning_rate = 1e39; },
+            "phase2.learning_rate 1e+39 is beyond float32's range");
+    refused([](auto& p) { p.precision = "fp8"; }, "precision must be fp32 or bf16 (got 'fp8')");
+    refused([](auto& p) { p.phase2.readback_every = -1; }, "readback_every must be 0");
     refused([](auto& p) { p.phase1.convergence_target = 1.5; },
             "phase1.convergence_target must be in (0, 1]");
     refused([](auto& p) { p.phase2.validation_fraction = 1.0; },
@@ -279,4 +284,82 @@ TEST(Phase2, ResumingFromACheckpointContinuesExactlyAsAnUninterruptedRun) {
     const auto resumed = epoch2_losses("c.db", 2, checkpoint, nullptr);
     ASSERT_FALSE(uninterrupted.empty());
     EXPECT_EQ(resumed, uninterrupted);
+}
+
+// Losses read back every N steps (what a GPU needs) give the same per-step curve as every step.
+TEST(Phase2, ReadingLossesBackEveryFewStepsGivesTheSameCurve) {
+    const auto curve = [](std::int64_t readback) {
+        cp::test::TempDir dir;
+        ExperimentParams p = tiny_params(dir);
+        p.models = ModelChoice::pythia;
+        p.phase2.batch_size = 8;  // 108 training chunks: 14 steps, the last one short
+        p.phase2.readback_every = readback;
+        Experiment e(p);
+        Collector c;
+        std::atomic<bool> stop{false};
+        EXPECT_EQ(e.run(&c, stop).status, "finished");
+        std::vector<std::pair<std::int64_t, double>> out;
+        for (const auto& point : c.points)
+            if (point.name == "train_loss" || point.name == "train_loss_epoch")
+                out.emplace_back(point.step, point.value);
+        return out;
+    };
+    const auto every_step = curve(1), every_five = curve(5);
+    ASSERT_EQ(every_step.size(), 15u);  // 14 steps and the epoch's mean
+    EXPECT_EQ(every_five, every_step);
+}
+
+// An absurd learning rate: the run ends as diverged, naming the step, even when the loss is only
+// read back every few steps; the database stays consistent.
+TEST(Phase2, AnAbsurdLearningRateEndsTheRunAsDivergedAtItsStep) {
+    cp::test::TempDir dir;
+    ExperimentParams p = tiny_params(dir);
+    p.models = ModelChoice::pythia;
+    p.phase2.batch_size = 8;
+    p.phase2.learning_rate = 1e6;
+    p.phase2.readback_every = 3;
+    Experiment e(p);
+    std::atomic<bool> stop{false};
+    const ExperimentSummary s = e.run(nullptr, stop);
+    EXPECT_EQ(s.status, "diverged");
+    cp::store::RunStore store(p.db);
+    const auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].status, "diverged");
+    EXPECT_NE(runs[0].error.find("the training loss became"), std::string::npos)
+        << runs[0].error;
+    EXPECT_NE(runs[0].error.find(" at step "), std::string::npos) << runs[0].error;
+    // Every point before the divergence is kept, and none after it.
+    const auto points = store.metrics(runs[0].id, "train_loss");
+    for (const auto& point : points) EXPECT_TRUE(std::isfinite(point.value));
+    EXPECT_NE(runs[0].error.find("at step " + std::to_string(points.size() + 1)),
+              std::string::npos)
+        << runs[0].error << " after " << points.size() << " finite points";
+    EXPECT_EQ(store.integrity_check(), "ok");
+}
+
+// bf16 autocast is a recorded run parameter, and it is really on: the KV cache measured from the
+// cache tensors holds bf16, half the float32 bytes.
+TEST(Experiment, Bf16AutocastTrainsIsRecordedAndHalvesTheMeasuredCache) {
+    cp::test::TempDir dir;
+    ExperimentParams p = tiny_params(dir);
+    p.models = ModelChoice::pythia;
+    p.precision = "bf16";
+    p.skip_evaluation = false;
+    p.eval.max_test_chunks = 4;
+    p.eval.max_lambada_passages = 4;
+    p.eval.kv_lengths = {64};
+    Experiment e(p);
+    std::atomic<bool> stop{false};
+    const ExperimentSummary s = e.run(nullptr, stop);
+    ASSERT_EQ(s.status, "finished");
+    ASSERT_EQ(s.models.size(), 1u);
+    EXPECT_TRUE(std::isfinite(s.models[0].best_val_ppl));
+    EXPECT_TRUE(std::isfinite(s.models[0].test_ppl));
+    ASSERT_EQ(s.models[0].kv.size(), 1u);
+    EXPECT_DOUBLE_EQ(s.models[0].kv[0].kv_bytes_per_token(), 512.0);  // fp32: 1024
+    cp::store::RunStore store(p.db);
+    const auto recorded =
+        nlohmann::json::parse(store.experiment(s.experiment_id).params_json);
+    EXPECT_EQ(recorded.at("precision"), "bf16");
 }

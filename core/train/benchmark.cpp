@@ -1,0 +1,283 @@
+#include "train/benchmark.h"
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#ifdef CP_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+#include "common/error.h"
+#include "data/bpe_tokenizer.h"
+#include "data/data_paths.h"
+#include "data/token_cache.h"
+#include "model/autocast.h"
+#include "model/models.h"
+#include "train/experiment.h"
+
+namespace cp::train {
+namespace F = torch::nn::functional;
+using nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+void BenchOptions::validate() const {
+    std::string problems;
+    const auto problem = [&](const std::string& m) { problems += "\n  " + m; };
+    if (size != "tiny" && size != "70m") problem("--size must be tiny or 70m (got '" + size + "')");
+    if (device != "auto" && device != "cpu" && device != "cuda")
+        problem("--device must be auto, cpu or cuda (got '" + device + "')");
+    if (precision != "fp32" && precision != "bf16")
+        problem("--dtype must be fp32 or bf16 (got '" + precision + "')");
+    if (batch < 1) problem("--batch must be at least 1");
+    if (seq_length < 2) problem("--seq-length must be at least 2");
+    if (size == "70m" && seq_length > 2048) problem("--seq-length: the 70m presets hold 2048");
+    if (steps < 1) problem("--steps must be at least 1");
+    if (warmup_steps < 0) problem("--warmup must be 0 or more");
+    if (generate_tokens < 80) problem("--generate-tokens must be at least 80 (a 64-token prompt)");
+    if (size == "70m" && generate_tokens > 2048)
+        problem("--generate-tokens: the 70m presets hold 2048 positions");
+    if (peak_tflops < 0) problem("--peak-tflops must be positive (or 0 for the default)");
+    if (threads < 0) problem("--threads must be 0 (torch's choice) or positive");
+    if (!problems.empty()) throw Error("bench: bad options:" + problems);
+}
+
+namespace {
+
+std::string first_match(const std::filesystem::path& file, const std::regex& pattern) {
+    std::ifstream in(file);
+    std::string line;
+    std::smatch m;
+    while (std::getline(in, line))
+        if (std::regex_search(line, m, pattern)) return m[1].str();
+    return "";
+}
+
+// The device's name from the kernel, so no vendor headers are needed.
+std::string device_name(const torch::Device& device) {
+    if (device.is_cpu()) {
+        const std::string name = first_match("/proc/cpuinfo", std::regex(R"(^model name\s*:\s*(.*)$)"));
+        return name.empty() ? "CPU" : name;
+    }
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec)) {
+        const std::string name =
+            first_match(entry.path() / "information", std::regex(R"(^Model:\s*(.*)$)"));
+        if (!name.empty()) return name;
+    }
+    return "CUDA device " + std::to_string(device.index() < 0 ? 0 : device.index());
+}
+
+void synchronize(const torch::Device& device) {
+    if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+struct Peak {
+    double flops = 0;
+    std::string source;
+};
+
+// Dense tensor-core peaks from NVIDIA's data sheets (SXM parts); elsewhere a measured matmul.
+Peak peak_for(const torch::Device& device, const std::string& name, const std::string& precision,
+              double user_tflops) {
+    if (user_tflops > 0) return {user_tflops * 1e12, "given with --peak-tflops"};
+    if (device.is_cuda()) {
+        const bool bf16 = precision == "bf16";
+        for (const char* part : {"H100", "H200"})
+            if (name.find(part) != std::string::npos)
+                return {bf16 ? 989.4e12 : 66.9e12,
+                        std::string("stated: NVIDIA ") + part + " SXM, dense " +
+                            (bf16 ? "bf16 tensor core 989.4" : "fp32 66.9") + " TFLOPS"};
+        return {0, "unknown GPU: pass --peak-tflops for MFU"};
+    }
+    // CPU: the best of a few large matmuls in the bench's dtype is the attainable peak here.
+    const auto dtype = precision == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+    const std::int64_t n = 2048;
+    const torch::Tensor a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
+    double best = 0;
+    for (int i = 0; i < 4; ++i) {
+        const auto t0 = clock_type::now();
+        const torch::Tensor c = torch::matmul(a, b);
+        const double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+        if (i > 0) best = std::max(best, 2.0 * n * n * n / s);  // the first warms up
+        (void)c;
+    }
+    return {best, "measured: best of 3 " + std::to_string(n) + "x" + std::to_string(n) + " " +
+                      precision + " matmuls on this CPU (" +
+                      std::to_string(torch::get_num_threads()) + " threads)"};
+}
+
+std::int64_t allocated_bytes(const torch::Device& device) {
+#ifdef CP_WITH_CUDA
+    if (device.is_cuda()) {
+        synchronize(device);
+        const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(
+            device.index() < 0 ? 0 : device.index());
+        return stats.allocated_bytes[0].current;  // StatType::AGGREGATE
+    }
+#endif
+    (void)device;
+    return -1;
+}
+
+json bench_model(const std::string& preset, const torch::Device& device,
+                 const BenchOptions& o, const std::vector<std::int64_t>& text,
+                 const std::vector<std::int64_t>& prompt, const Peak& peak) {
+    auto net = model::make_model(model::preset(preset), 0);
+    net->to(device);
+    // Phase 2 as the experiment runs it: Context-Pythia's ContextBlock is frozen.
+    if (auto* context = dynamic_cast<model::ContextPythiaModel*>(net.get()))
+        for (auto& p : context->context_block->parameters()) p.set_requires_grad(false);
+    std::vector<torch::Tensor> trainable;
+    for (auto& p : net->parameters())
+        if (p.requires_grad()) trainable.push_back(p);
+    torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(1e-4));
+    const model::ParameterCounts counts = model::count_parameters(*net);
+
+    // Consecutive chunks of real text, wrapping around the stream.
+    const std::int64_t width = o.seq_length + 1, per_batch = o.batch * width;
+    std::int64_t offset = 0;
+    const auto next_batch = [&] {
+        std::vector<std::int64_t> ids(static_cast<std::size_t>(per_batch));
+        for (auto& id : ids) {
+            id = text[static_cast<std::size_t>(offset)];
+            offset = (offset + 1) % static_cast<std::int64_t>(text.size());
+        }
+        torch::Tensor batch = torch::tensor(ids, torch::kInt64).view({o.batch, width});
+        return device.is_cuda() ? batch.pin_memory().to(device, true) : batch.to(device);
+    };
+    net->train();
+    torch::Tensor loss;
+    const auto train_step = [&] {
+        const torch::Tensor batch = next_batch();
+        const model::AutocastScope autocast(device, o.precision);
+        optimizer.zero_grad();
+        const torch::Tensor logits = net->forward(batch.narrow(1, 0, o.seq_length));
+        loss = F::cross_entropy(logits.reshape({-1, logits.size(2)}).to(torch::kFloat32),
+                                batch.narrow(1, 1, o.seq_length).reshape({-1}));
+        loss.backward();
+        optimizer.step();
+    };
+    for (std::int64_t i = 0; i < o.warmup_steps; ++i) train_step();
+    synchronize(device);
+    const auto t0 = clock_type::now();
+    for (std::int64_t i = 0; i < o.steps; ++i) train_step();
+    const double last_loss = loss.item<double>();  // waits for the device
+    synchronize(device);
+    const double train_seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    const double tokens = static_cast<double>(o.steps * o.batch * o.seq_length);
+    const double tokens_per_second = tokens / train_seconds;
+    const double flops_per_second = 6.0 * static_cast<double>(counts.total) * tokens_per_second;
+
+    // Cached greedy generation: prefill a real prompt, then one token at a time to the length.
+    optimizer.zero_grad();
+    net->eval();
+    json generation;
+    {
+        torch::NoGradGuard no_grad;
+        const model::AutocastScope autocast(device, o.precision);
+        const std::int64_t before = allocated_bytes(device);
+        model::KvCache cache = net->make_cache();
+        const torch::Tensor prompt_ids =
+            torch::tensor(prompt, torch::kInt64).view({1, -1}).to(device);
+        std::int64_t next = net->forward(prompt_ids, &cache)[0][-1].argmax().item<std::int64_t>();
+        const std::int64_t decode_start = cache.length;
+        const auto g0 = clock_type::now();
+        while (cache.length < o.generate_tokens) {
+            const torch::Tensor logits = net->forward(
+                torch::tensor({next}, torch::kInt64).view({1, 1}).to(device), &cache);
+            next = logits[0][0].argmax().item<std::int64_t>();  // waits for the device
+        }
+        const double decode_seconds = std::chrono::duration<double>(clock_type::now() - g0).count();
+        const std::int64_t after = allocated_bytes(device);
+        const double length = static_cast<double>(cache.length);
+        generation = {
+            {"tokens_per_second",
+             static_cast<double>(cache.length - decode_start) / decode_seconds},
+            {"cache_tokens", cache.length},
+            {"cache_dtype", std::string(c10::toString(cache.keys[0].view().scalar_type()))},
+            {"kv_bytes_per_token_tensors", static_cast<double>(cache.kv_bytes()) / length},
+            {"kv_allocated_bytes_tensors", cache.kv_allocated_bytes()},
+            {"context_state_bytes", cache.state_bytes()},
+            {"kv_bytes_per_token_allocator",
+             before >= 0 ? json(static_cast<double>(after - before) / length) : json(nullptr)},
+        };
+        if (before < 0)
+            generation["allocator_note"] = "the caching allocator's statistics exist on CUDA only";
+        else
+            generation["allocator_note"] =
+                "allocated bytes while the cache is alive minus before it (cache capacity equals "
+                "its length at a power of two; includes the context state)";
+    }
+    json out = {{"parameters_total", counts.total},
+                {"parameters_trainable", counts.trainable},
+                {"train_tokens_per_second", tokens_per_second},
+                {"seconds_per_step", train_seconds / static_cast<double>(o.steps)},
+                {"last_loss", last_loss},
+                {"model_flops_per_second", flops_per_second},
+                {"mfu", peak.flops > 0 ? json(flops_per_second / peak.flops) : json(nullptr)},
+                {"generation", generation}};
+    return out;
+}
+
+}  // namespace
+
+json run_benchmark(const BenchOptions& o) {
+    o.validate();
+    if (o.threads > 0) torch::set_num_threads(static_cast<int>(o.threads));
+    const std::string device_type = choose_device(o.device);
+    const torch::Device device(device_type == "cuda" ? torch::kCUDA : torch::kCPU);
+
+    // Real text: Brown's training documents, and a prompt from its held-out ones.
+    data::BpeTokenizer tokenizer = data::BpeTokenizer::load(data::default_tokenizer_path());
+    data::PrepareOptions prepare;
+    prepare.cache_dir = data::default_cache_dir();
+    const data::TokenizedCorpus brown =
+        data::TokenizedCorpus::prepare(data::resolve_corpus("brown"), tokenizer, prepare);
+    std::vector<std::int64_t> text, prompt;
+    for (data::TokenId id : brown.stream(data::Split::train, tokenizer.end_of_text()))
+        text.push_back(id);
+    for (data::TokenId id : brown.stream(data::Split::test, tokenizer.end_of_text())) {
+        if (prompt.size() == 64) break;
+        prompt.push_back(id);
+    }
+
+    const std::string name = device_name(device);
+    const Peak peak = peak_for(device, name, o.precision, o.peak_tflops);
+    json models = json::object();
+    for (const char* model : {"pythia", "context-pythia"})
+        models[model] = bench_model(std::string(model) + "-" + o.size, device, o, text, prompt, peak);
+    const json& p = models["pythia"];
+    const json& c = models["context-pythia"];
+    json ratios = {
+        {"context_over_pythia_seconds_per_step",
+         c["seconds_per_step"].get<double>() / p["seconds_per_step"].get<double>()},
+        {"context_over_pythia_kv_bytes_tensors",
+         c["generation"]["kv_bytes_per_token_tensors"].get<double>() /
+             p["generation"]["kv_bytes_per_token_tensors"].get<double>()},
+    };
+    if (!p["generation"]["kv_bytes_per_token_allocator"].is_null())
+        ratios["context_over_pythia_kv_bytes_allocator"] =
+            c["generation"]["kv_bytes_per_token_allocator"].get<double>() /
+            p["generation"]["kv_bytes_per_token_allocator"].get<double>();
+    return {{"command", o.command},
+            {"device", {{"type", device_type}, {"name", name}, {"threads", torch::get_num_threads()}}},
+            {"libtorch", TORCH_VERSION},
+            {"size", o.size},
+            {"dtype", o.precision},
+            {"batch", o.batch},
+            {"seq_length", o.seq_length},
+            {"steps", o.steps},
+            {"warmup_steps", o.warmup_steps},
+            {"text", "Brown (training documents), GPT-2 BPE"},
+            {"peak", {{"flops", peak.flops}, {"source", peak.source}}},
+            {"mfu_formula", "6 x total parameters x train tokens/s / peak (attention FLOPs not counted)"},
+            {"models", models},
+            {"ratios", ratios}};
+}
+
+}  // namespace cp::train

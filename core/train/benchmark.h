@@ -1,0 +1,34 @@
+// `context-pythia bench`: measured training and generation speed of both models on real text,
+// as one JSON object, so machines can be put side by side. Every number comes from timed steps
+// or from the cache tensors (and, on CUDA, the caching allocator); the FLOP formula only turns a
+// measured tokens/s into MFU against a stated or measured peak.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace cp::train {
+
+struct BenchOptions {
+    std::string size = "tiny";     // tiny | 70m
+    std::string device = "auto";   // auto | cpu | cuda
+    std::string precision = "fp32";  // fp32 | bf16 (autocast)
+    std::int64_t batch = 8;
+    std::int64_t seq_length = 128;
+    std::int64_t steps = 10;          // timed training steps per model
+    std::int64_t warmup_steps = 2;    // untimed, first (allocator, kernels, caches)
+    std::int64_t generate_tokens = 512;  // cache length reached by greedy decoding
+    double peak_tflops = 0;  // 0: stated for known GPUs, measured matmul peak on a CPU
+    std::int64_t threads = 0;  // torch CPU threads; 0: torch's choice
+    std::string command;       // the command line, recorded in the JSON
+
+    // Problems naming each bad field; throws cp::Error listing them.
+    void validate() const;
+};
+
+// Runs the benchmark (training steps of Pythia and Context-Pythia on Brown's real text, then
+// cached generation), printing nothing; returns the JSON object.
+nlohmann::json run_benchmark(const BenchOptions& options);
+
+}  // namespace cp::train
