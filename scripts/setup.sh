@@ -31,6 +31,7 @@ packages=(
     libsqlite3-dev libpcre2-dev nlohmann-json3-dev libzstd-dev
     libjemalloc-dev   # huge-page allocator: app/common/allocator.cpp says why
     libgtest-dev googletest
+    clang libclang-rt-14-dev zstd   # the sanitizer + libFuzzer build (scripts/test-sanitizers.sh); zstd: fuzz seeds
     locales   # localedef: the CSV test writes numbers under a decimal-comma locale
     xvfb xauth openssl ca-certificates python3 python3-numpy   # numpy: the independent reference model in tests
 )

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Sets up (packages + data), builds, and runs the whole test suite. CI runs exactly this.
+# Sets up (packages + data), builds, and runs the whole test suite, then the reliability stage:
+# the torch-free core and its tests under ASan + UBSan and a short run of every fuzz target
+# (scripts/test-sanitizers.sh). CI runs exactly this.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo/scripts/setup.sh"
 "$repo/scripts/build.sh"
 ctest --test-dir "$repo/build" --output-on-failure --timeout 1200
+"$repo/scripts/test-sanitizers.sh"

@@ -1,4 +1,5 @@
 #include "data/bpe_tokenizer.h"
+#include "data/utf8.h"
 
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -338,6 +339,14 @@ void BpeTokenizer::bpe(std::string_view piece, std::vector<TokenId>& out) {
 }
 
 void BpeTokenizer::encode_append(std::string_view text, std::vector<TokenId>& out) {
+    // The pre-tokenizer's regex runs without PCRE2's own UTF check (it costs a pass per match),
+    // so text that is not valid UTF-8 is repaired here first (U+FFFD per invalid sequence, as
+    // the corpus readers do): found by fuzz_encode, where such bytes read past the subject.
+    std::string repaired;
+    if (!is_valid_utf8(text)) {
+        repaired = to_valid_utf8(text);
+        text = repaired;
+    }
     pretokenizer_.for_each_piece(text, [&](std::string_view piece) {
         // Heterogeneous lookup would avoid this key copy; C++17's unordered_map lacks it,
         // and the copy is small next to the regex match.

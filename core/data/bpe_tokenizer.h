@@ -25,8 +25,9 @@ class BpeTokenizer {
                                         const std::filesystem::path& vocab_bpe);
     static BpeTokenizer from_hf_tokenizer_json(const std::filesystem::path& tokenizer_json);
 
-    // Encodes valid UTF-8 text (see utf8.h for repairing input first). Not thread-safe: the
-    // word cache is shared; give each thread its own tokenizer.
+    // Encodes text; bytes that are not valid UTF-8 are first repaired as utf8.h does (each
+    // invalid sequence becomes U+FFFD). Not thread-safe: the word cache is shared; give each
+    // thread its own tokenizer.
     std::vector<TokenId> encode(std::string_view text);
     void encode_append(std::string_view text, std::vector<TokenId>& out);
 

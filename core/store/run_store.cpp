@@ -83,6 +83,14 @@ RunStore::RunStore(const std::string& path)
         throw Error("cannot open the database '" + path + "': " + reason +
                     " (choose another with --db)");
     }
+    // SQLite opens a file it may not write read-only without a word; say so before any work.
+    if (sqlite3_db_readonly(db_, "main") == 1) {
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw Error("the database '" + path +
+                    "' is read-only (no write permission): make it writable, or choose another "
+                    "with --db");
+    }
     sqlite3_busy_timeout(db_,
                          10000);  // another process writing: wait up to 10 s, then a clear error
     try {

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "data/corpus.h"
+#include "data/utf8.h"
 #include "test_support.h"
 
 using cp::test::error_of;
@@ -76,6 +77,17 @@ TEST(Tokenizer, WordCacheGivesTheSameIds) {
     EXPECT_GT(cached, 10u);
     EXPECT_EQ(tok.encode(text), first);
     EXPECT_EQ(tok.cached_words(), cached);  // nothing new to cache the second time
+}
+
+// Found by fuzz_encode: bytes that are not UTF-8 (a truncated emoji, 0xff, stray continuation
+// bytes) made the pre-tokenizer read past its subject. They are now repaired, as corpora are.
+TEST(Tokenizer, InvalidUtf8IsRepairedBeforeEncoding) {
+    BpeTokenizer tok = cp::test::gpt2_tokenizer();
+    const std::string bad = " \xf0\x9fThe Fulton County \xffrand J\x99u Friday an i\x82nv";
+    const auto ids = tok.encode(bad);
+    EXPECT_EQ(ids, tok.encode(cp::data::to_valid_utf8(bad)));
+    EXPECT_EQ(tok.decode(ids), cp::data::to_valid_utf8(bad));
+    EXPECT_NE(tok.decode(ids).find("\xef\xbf\xbdrand"), std::string::npos);  // U+FFFD, then text
 }
 
 TEST(Tokenizer, DecodeRejectsIdsOutsideTheVocabulary) {
