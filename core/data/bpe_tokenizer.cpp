@@ -47,7 +47,7 @@ json parse_json_file(const fs::path& path, const char* what) {
     const std::string text = read_file(path);
     try {
         return json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
         throw Error(std::string(what) + " '" + path.string() + "' is not valid JSON (" + e.what() +
                     "); re-download it or point --tokenizer at another file");
     }

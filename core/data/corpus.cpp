@@ -167,7 +167,7 @@ void read_jsonl_file(Corpus& corpus, const fs::path& path, BadLinePolicy policy)
         json doc;
         try {
             doc = json::parse(valid_text(corpus, raw));
-        } catch (const json::parse_error& e) {
+        } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
             return bad(std::string("not JSON (") + e.what() + ")");
         }
         if (!doc.is_object() || !doc.contains("text"))
@@ -182,7 +182,7 @@ void read_nlp_corpus_file(Corpus& corpus, const fs::path& path) {
     json sentences;
     try {
         sentences = json::parse(valid_text(corpus, read_file(path)));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
         throw Error("corpus file '" + path.string() + "' is not valid JSON (" + e.what() +
                     "); re-run scripts/setup.sh to restore it");
     }

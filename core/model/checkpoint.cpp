@@ -97,7 +97,7 @@ ModelConfig checkpoint_config(const fs::path& path) {
         json hf;
         try {
             hf = json::parse(read_file(config_json));
-        } catch (const json::parse_error& e) {
+        } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
             throw Error("'" + config_json.string() + "' is not valid JSON (" + e.what() + ")");
         }
         if (!hf.value("use_parallel_residual", true))

@@ -106,7 +106,7 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
     try {
         header = json::parse(reinterpret_cast<const char*>(file_.data()) + 8,
                              reinterpret_cast<const char*>(file_.data()) + data_start_);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
         throw Error(where + ": header is not valid JSON (" + e.what() + ")");
     }
     if (!header.is_object()) throw Error(where + ": header is not a JSON object");
