@@ -298,6 +298,10 @@ torch::Tensor ContextPythiaModel::embed(const torch::Tensor& ids) {
     return embed_norm(embed_in(ids));
 }
 
+void ContextPythiaModel::freeze_context_block() {
+    for (auto& p : context_block->parameters()) p.set_requires_grad(false);
+}
+
 torch::Tensor ContextPythiaModel::forward(const torch::Tensor& ids, KvCache* cache) {
     check_ids(ids, config_);
     const torch::Tensor e = embed(ids);  // (B, T, embed_dim)

@@ -126,6 +126,8 @@ class ContextPythiaModel : public CausalLm {
     torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr) override;
     // embed_norm(embed_in(ids)): the token embeddings the ContextBlock reads.
     torch::Tensor embed(const torch::Tensor& ids);
+    // After Phase 1 the ContextBlock no longer trains (Phase 2 trains the language model only).
+    void freeze_context_block();
     torch::nn::Embedding embed_in{nullptr};
     torch::nn::LayerNorm embed_norm{nullptr};
     ContextBlock context_block{nullptr};

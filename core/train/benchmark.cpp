@@ -19,6 +19,7 @@
 #include "model/autocast.h"
 #include "model/models.h"
 #include "train/experiment.h"
+#include "train/phase2.h"
 
 namespace cp::train {
 namespace F = torch::nn::functional;
@@ -131,10 +132,8 @@ json bench_model(const std::string& preset, const torch::Device& device,
     net->to(device);
     // Phase 2 as the experiment runs it: Context-Pythia's ContextBlock is frozen.
     if (auto* context = dynamic_cast<model::ContextPythiaModel*>(net.get()))
-        for (auto& p : context->context_block->parameters()) p.set_requires_grad(false);
-    std::vector<torch::Tensor> trainable;
-    for (auto& p : net->parameters())
-        if (p.requires_grad()) trainable.push_back(p);
+        context->freeze_context_block();
+    const std::vector<torch::Tensor> trainable = trainable_parameters(*net);
     torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(1e-4));
     const model::ParameterCounts counts = model::count_parameters(*net);
 
@@ -147,25 +146,19 @@ json bench_model(const std::string& preset, const torch::Device& device,
             id = text[static_cast<std::size_t>(offset)];
             offset = (offset + 1) % static_cast<std::int64_t>(text.size());
         }
-        torch::Tensor batch = torch::tensor(ids, torch::kInt64).view({o.batch, width});
-        return device.is_cuda() ? batch.pin_memory().to(device, true) : batch.to(device);
+        return batch_to_device(torch::tensor(ids, torch::kInt64).view({o.batch, width}), device);
     };
     net->train();
     torch::Tensor loss;
-    const auto train_step = [&] {
+    const auto step = [&] {  // Phase 2's own step, no gradient clipping (its default)
         const torch::Tensor batch = next_batch();
         const model::AutocastScope autocast(device, o.precision);
-        optimizer.zero_grad();
-        const torch::Tensor logits = net->forward(batch.narrow(1, 0, o.seq_length));
-        loss = F::cross_entropy(logits.reshape({-1, logits.size(2)}).to(torch::kFloat32),
-                                batch.narrow(1, 1, o.seq_length).reshape({-1}));
-        loss.backward();
-        optimizer.step();
+        loss = train_step(*net, optimizer, batch, trainable, 0.0).loss;
     };
-    for (std::int64_t i = 0; i < o.warmup_steps; ++i) train_step();
+    for (std::int64_t i = 0; i < o.warmup_steps; ++i) step();
     synchronize(device);
     const auto t0 = clock_type::now();
-    for (std::int64_t i = 0; i < o.steps; ++i) train_step();
+    for (std::int64_t i = 0; i < o.steps; ++i) step();
     const double last_loss = loss.item<double>();  // waits for the device
     synchronize(device);
     const double train_seconds = std::chrono::duration<double>(clock_type::now() - t0).count();

@@ -223,11 +223,13 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
             log.result("parameters_total", static_cast<double>(s.parameters.total));
             log.result("parameters_trainable", static_cast<double>(s.parameters.trainable));
             const std::string ckpt = (checkpoints / (model_name + ".safetensors")).string();
-            std::optional<model::AutocastScope> autocast;  // Phase 2 and evaluation only
-            autocast.emplace(device, p.precision);
-            const Phase2Result p2 = run_phase2(*net, train_chunks, val_chunks, p.phase2, *p.epochs,
-                                               p.seed, ckpt, log, stop);
-            autocast.reset();  // the diversity sample is computed in float32
+            Phase2Result p2;
+            {
+                // Phase 2 and evaluation only: the diversity sample is computed in float32.
+                const model::AutocastScope autocast(device, p.precision);
+                p2 = run_phase2(*net, train_chunks, val_chunks, p.phase2, *p.epochs, p.seed, ckpt,
+                                log, stop);
+            }
             fill_summary(s, p2);
             store.set_text(s.run_id, "checkpoint_path", p2.checkpoint);
             if (model_name == "context-pythia" && !p2.checkpoint.empty())
@@ -328,7 +330,7 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
             }
         }
         // Phase 2 trains the language model only, whichever way the block came to be.
-        for (auto& param : context.context_block->parameters()) param.set_requires_grad(false);
+        context.freeze_context_block();
         if (summary.status == "finished" && !p.phase1_only) run_model("context-pythia", net, label);
     }
     if (p.models != ModelChoice::context_pythia && summary.status == "finished" && !p.phase1_only) {

@@ -92,7 +92,7 @@ Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& s
             break;
         }
     }
-    for (auto& p : block->parameters()) p.set_requires_grad(false);  // frozen from here on
+    model.freeze_context_block();  // frozen from here on
     result.seconds = std::chrono::duration<double>(clock::now() - started).count();
     return result;
 }

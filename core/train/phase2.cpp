@@ -54,6 +54,33 @@ void save_resumable_checkpoint(model::CausalLm& model, torch::optim::Optimizer& 
 
 }  // namespace
 
+std::vector<torch::Tensor> trainable_parameters(model::CausalLm& model) {
+    std::vector<torch::Tensor> trainable;
+    for (auto& p : model.parameters())
+        if (p.requires_grad()) trainable.push_back(p);
+    return trainable;
+}
+
+torch::Tensor batch_to_device(const torch::Tensor& batch, const torch::Device& device) {
+    return device.is_cuda() ? batch.pin_memory().to(device, /*non_blocking=*/true)
+                            : batch.to(device);
+}
+
+StepOutput train_step(model::CausalLm& model, torch::optim::Optimizer& optimizer,
+                      const torch::Tensor& batch, const std::vector<torch::Tensor>& trainable,
+                      double clip_grad_norm) {
+    const std::int64_t seq = batch.size(1) - 1;
+    optimizer.zero_grad();
+    StepOutput out;
+    out.logits = model.forward(batch.narrow(1, 0, seq));  // (B, seq, V)
+    out.loss = F::cross_entropy(out.logits.reshape({-1, out.logits.size(2)}).to(torch::kFloat32),
+                                batch.narrow(1, 1, seq).reshape({-1}));
+    out.loss.backward();
+    if (clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(trainable, clip_grad_norm);
+    optimizer.step();
+    return out;
+}
+
 LossAndAccuracy evaluate_chunks(model::CausalLm& model, const torch::Tensor& chunks,
                                 std::int64_t batch_size) {
     torch::NoGradGuard no_grad;
@@ -91,9 +118,7 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
     using clock = std::chrono::steady_clock;
     torch::manual_seed(seed);
     const torch::Device device = device_of(model);
-    std::vector<torch::Tensor> trainable;
-    for (auto& p : model.parameters())
-        if (p.requires_grad()) trainable.push_back(p);
+    const std::vector<torch::Tensor> trainable = trainable_parameters(model);
     torch::optim::AdamW optimizer(
         trainable,
         torch::optim::AdamWOptions(params.learning_rate).weight_decay(params.weight_decay));
@@ -157,14 +182,11 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
     for (std::int64_t epoch = first_epoch; epoch <= epochs; ++epoch) {
         // Shuffle the training chunks, deterministically for the seed and epoch.
         const torch::Tensor order = torch::randperm(n, torch::TensorOptions().dtype(torch::kInt64));
-        // A batch on the device; on CUDA copied from pinned memory without blocking, one step
-        // ahead, so the copy overlaps the previous step's kernels.
+        // Each batch is sent to the device one step ahead of its use.
         const auto load_batch = [&](std::int64_t b) {
             const torch::Tensor idx = order.narrow(
                 0, b * params.batch_size, std::min(params.batch_size, n - b * params.batch_size));
-            const torch::Tensor batch = train_chunks.index_select(0, idx);  // (B, seq + 1)
-            return device.is_cuda() ? batch.pin_memory().to(device, /*non_blocking=*/true)
-                                    : batch.to(device);
+            return batch_to_device(train_chunks.index_select(0, idx), device);  // (B, seq + 1)
         };
         double epoch_loss = 0;
         std::int64_t epoch_correct = 0, epoch_tokens = 0;
@@ -177,10 +199,14 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
                 losses.push_back(s.loss);
                 correct.push_back(s.correct);
             }
-            const torch::Tensor host_losses = torch::stack(losses).to(torch::kCPU, torch::kDouble);
-            const torch::Tensor host_correct = torch::stack(correct).to(torch::kCPU);
+            const torch::Tensor host_losses =
+                torch::stack(losses).to(torch::kCPU, torch::kDouble).contiguous();
+            const torch::Tensor host_correct =
+                torch::stack(correct).to(torch::kCPU, torch::kInt64).contiguous();
+            const double* loss_values = host_losses.data_ptr<double>();
+            const std::int64_t* correct_counts = host_correct.data_ptr<std::int64_t>();
             for (std::size_t i = 0; i < pending.size(); ++i) {
-                const double loss_value = host_losses[static_cast<std::int64_t>(i)].item<double>();
+                const double loss_value = loss_values[i];
                 if (!std::isfinite(loss_value)) {
                     result.status = "diverged";
                     result.message = std::string("the training loss became ") +
@@ -190,7 +216,7 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
                     break;
                 }
                 const std::int64_t tokens = pending[i].tokens;
-                epoch_correct += host_correct[static_cast<std::int64_t>(i)].item<std::int64_t>();
+                epoch_correct += correct_counts[i];
                 epoch_tokens += tokens;
                 epoch_loss += loss_value * static_cast<double>(tokens);
                 log.metric("train_loss", pending[i].step, epoch, loss_value);
@@ -208,19 +234,12 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
             }
             const torch::Tensor batch = next;
             if (b + 1 < steps_per_epoch) next = load_batch(b + 1);
-            const torch::Tensor inputs = batch.narrow(1, 0, seq), targets = batch.narrow(1, 1, seq);
-            optimizer.zero_grad();
-            const torch::Tensor logits = model.forward(inputs);  // (B, seq, V)
-            // The loss in float32, also under bf16 autocast.
-            const torch::Tensor loss = F::cross_entropy(
-                logits.reshape({-1, logits.size(2)}).to(torch::kFloat32), targets.reshape({-1}));
-            loss.backward();
-            if (params.clip_grad_norm > 0)
-                torch::nn::utils::clip_grad_norm_(trainable, params.clip_grad_norm);
-            optimizer.step();
+            const torch::Tensor targets = batch.narrow(1, 1, seq);
+            const StepOutput out =
+                train_step(model, optimizer, batch, trainable, params.clip_grad_norm);
             ++step;
-            pending.push_back({step, targets.numel(), loss.detach(),
-                               (logits.detach().argmax(-1) == targets).sum()});
+            pending.push_back({step, targets.numel(), out.loss.detach(),
+                               (out.logits.detach().argmax(-1) == targets).sum()});
             if (static_cast<std::int64_t>(pending.size()) >= readback) drain();
         }
         drain();  // waits for the device: the epoch's time below is the real time

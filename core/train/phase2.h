@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "model/models.h"
 #include "train/experiment_params.h"
@@ -27,6 +28,23 @@ Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunk
                         const torch::Tensor& val_chunks, const Phase2Params& params,
                         std::int64_t epochs, std::uint64_t seed, const std::string& checkpoint_path,
                         RunLogger& log, const std::atomic<bool>& stop);
+
+// The parameters that still train (Context-Pythia's frozen ContextBlock excluded).
+std::vector<torch::Tensor> trainable_parameters(model::CausalLm& model);
+
+// A (B, seq + 1) batch of token ids on `device`; on CUDA copied from pinned memory without
+// blocking, so the copy overlaps the kernels already queued.
+torch::Tensor batch_to_device(const torch::Tensor& batch, const torch::Device& device);
+
+struct StepOutput {
+    torch::Tensor loss;    // float32 cross-entropy, 0-dim, on the device (not read back)
+    torch::Tensor logits;  // (B, seq, V)
+};
+// One optimisation step on a batch already on the model's device (inputs [:-1], targets [1:]):
+// the step Phase 2 runs and `bench` times. The loss is float32 also under bf16 autocast.
+StepOutput train_step(model::CausalLm& model, torch::optim::Optimizer& optimizer,
+                      const torch::Tensor& batch, const std::vector<torch::Tensor>& trainable,
+                      double clip_grad_norm);
 
 struct LossAndAccuracy {
     double loss = 0, accuracy = 0;

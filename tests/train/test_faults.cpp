@@ -73,17 +73,22 @@ std::vector<std::string> tiny_run_args(const fs::path& dir, const std::string& e
             (dir / "w.db").string(), "--checkpoint-dir", (dir / "runs").string(), "--quiet"};
 }
 
-// A finished experiment already in the database: what every fault must leave untouched.
-std::int64_t store_a_finished_experiment(const fs::path& db, const fs::path& runs) {
+// One epoch of Pythia on 120 x 32 tokens, without evaluation, into `dir`.
+cp::train::ExperimentParams small_pythia_params(const fs::path& dir) {
     cp::train::ExperimentParams p;
     p.samples = 120;
     p.seq_length = 32;
     p.epochs = 1;
     p.models = cp::train::ModelChoice::pythia;
     p.skip_evaluation = true;
-    p.db = db.string();
-    p.checkpoint_dir = runs.string();
-    cp::train::Experiment e(p);
+    p.db = (dir / "w.db").string();
+    p.checkpoint_dir = (dir / "runs").string();
+    return p;
+}
+
+// A finished experiment already in the database: what every fault must leave untouched.
+std::int64_t store_a_finished_experiment(const fs::path& dir) {
+    cp::train::Experiment e(small_pythia_params(dir));
     std::atomic<bool> stop{false};
     const auto s = e.run(nullptr, stop);
     EXPECT_EQ(s.status, "finished");
@@ -161,7 +166,7 @@ TEST(Faults, SigkillAtRandomPointsLeavesAConsistentDatabaseAndAResumableCheckpoi
 // message saying so, the process exits cleanly, and the database keeps everything.
 TEST(Faults, FullDiskGivesAClearErrorAndKeepsTheDatabase) {
     cp::test::TempDir dir;
-    const std::int64_t first = store_a_finished_experiment(dir / "w.db", dir / "runs");
+    const std::int64_t first = store_a_finished_experiment(dir.path());
     const Child child = spawn_cli(tiny_run_args(dir.path(), "1"), dir / "err.txt", [] {
         ::signal(SIGXFSZ, SIG_IGN);  // writes past the limit fail with EFBIG instead
         const rlimit limit{4 << 20, 4 << 20};  // the database fits; a 26 MB checkpoint does not
@@ -183,7 +188,7 @@ TEST(Faults, FullDiskGivesAClearErrorAndKeepsTheDatabase) {
 // A database the user may not write: refused before any work, naming the file.
 TEST(Faults, ReadOnlyDatabaseIsRefusedBeforeAnyWork) {
     cp::test::TempDir dir;
-    const std::int64_t first = store_a_finished_experiment(dir / "w.db", dir / "runs");
+    const std::int64_t first = store_a_finished_experiment(dir.path());
     fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_read |
                                     fs::perms::group_exec | fs::perms::others_read |
                                     fs::perms::others_exec);
@@ -210,7 +215,7 @@ TEST(Faults, ReadOnlyDatabaseIsRefusedBeforeAnyWork) {
 // Another process holding the write lock: the run waits for it and then goes on.
 TEST(Faults, LockedDatabaseIsWaitedForThenUsed) {
     cp::test::TempDir dir;
-    const std::int64_t first = store_a_finished_experiment(dir / "w.db", dir / "runs");
+    const std::int64_t first = store_a_finished_experiment(dir.path());
     sqlite3* other = nullptr;
     ASSERT_EQ(sqlite3_open((dir / "w.db").c_str(), &other), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
@@ -231,15 +236,10 @@ TEST(Faults, LockedDatabaseIsWaitedForThenUsed) {
 // another experiment normally.
 TEST(Faults, OutOfMemoryIsAClearErrorAndTheProcessGoesOn) {
     cp::test::TempDir dir;
-    cp::train::ExperimentParams p;
+    cp::train::ExperimentParams p = small_pythia_params(dir.path());
     p.samples = 2000;
     p.seq_length = 256;
-    p.epochs = 1;
-    p.models = cp::train::ModelChoice::pythia;
-    p.skip_evaluation = true;
     p.phase2.batch_size = 2000;  // logits alone: 2000 x 256 x 50304 floats, 103 GB
-    p.db = (dir / "w.db").string();
-    p.checkpoint_dir = (dir / "runs").string();
     cp::train::Experiment big(p);
     rlimit saved{};
     ::getrlimit(RLIMIT_AS, &saved);
@@ -265,9 +265,6 @@ TEST(Faults, OutOfMemoryIsAClearErrorAndTheProcessGoesOn) {
         EXPECT_NE(store.runs()[0].error.find("out of memory"), std::string::npos);
         EXPECT_EQ(store.integrity_check(), "ok");
     }
-    p.samples = 120;
-    p.seq_length = 32;
-    p.phase2.batch_size = 32;
-    cp::train::Experiment small(p);
+    cp::train::Experiment small(small_pythia_params(dir.path()));
     EXPECT_EQ(small.run(nullptr, stop).status, "finished");
 }
