@@ -6,5 +6,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo/scripts/setup.sh"
 "$repo/scripts/build.sh"
-ctest --test-dir "$repo/build" --output-on-failure --timeout 1200
+# Two at a time: the suites use their own temporary folders, and the timing-sensitive ones
+# measure against themselves (the GUI's idle event loop, the kill test's own progress).
+ctest --test-dir "$repo/build" --output-on-failure --timeout 1200 -j"${CP_JOBS:-2}"
 "$repo/scripts/test-sanitizers.sh"

@@ -9,28 +9,19 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSplitter>
-#include <QTableWidget>
+#include <QTableView>
 #include <QVBoxLayout>
 #include <cmath>
 #include <sstream>
 
 #include "common/error.h"
 #include "report/csv.h"
+#include "store/metric_names.h"
 #include "store/run_store.h"
 #include "widgets/plot_panel.h"
+#include "widgets/table_models.h"
 
 namespace cp::widgets {
-namespace {
-
-QString display(const std::optional<double>& v) {
-    if (!v) return "–";
-    const double x = *v;
-    if (x == std::floor(x) && std::fabs(x) < 1e15) return QString::number(x, 'f', 0);
-    if (std::fabs(x) >= 1e6 || std::fabs(x) < 1e-3) return QString::number(x, 'g', 5);
-    return QString::number(x, 'f', 4);
-}
-
-}  // namespace
 
 ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
@@ -72,9 +63,10 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     heading_->setWordWrap(true);
     layout->addWidget(heading_);
     auto* split = new QSplitter(Qt::Horizontal, this);
-    table_ = new QTableWidget(0, 5, split);
+    table_ = new QTableView(split);
+    model_ = new ComparisonTableModel(this);
+    table_->setModel(model_);
     table_->setObjectName("comparisonTable");
-    table_->setHorizontalHeaderLabels({"Measure", "A", "B", "A − B", "A / B"});
     table_->verticalHeader()->setVisible(false);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->setAlternatingRowColors(true);
@@ -116,9 +108,9 @@ void ComparisonView::refreshChoices() {
         for (const store::RunRow& r : store.runs()) {
             const QString label = QString("run %1: %2 %3 (%4)")
                                       .arg(r.id)
-                                      .arg(QString::fromStdString(r.model))
-                                      .arg(QString::fromStdString(r.phase))
-                                      .arg(QString::fromStdString(r.status));
+                                      .arg(QString::fromUtf8(model::design_key(r.model)))
+                                      .arg(QString::fromUtf8(store::phase_key(r.phase)))
+                                      .arg(QString::fromUtf8(store::status_display_name(r.status)));
             run_a_->addItem(label, static_cast<qlonglong>(r.id));
             run_b_->addItem(label, static_cast<qlonglong>(r.id));
         }
@@ -164,23 +156,7 @@ void ComparisonView::show(const report::Comparison& c) {
     heading_->setText(QString("<b>A</b> = %1 &nbsp;&nbsp; <b>B</b> = %2")
                           .arg(QString::fromStdString(c.a.label()).toHtmlEscaped(),
                                QString::fromStdString(c.b.label()).toHtmlEscaped()));
-    table_->setRowCount(static_cast<int>(c.rows.size()));
-    int r = 0;
-    for (const report::ComparisonRow& row : c.rows) {
-        auto* measure = new QTableWidgetItem(QString::fromStdString(row.measure));
-        table_->setItem(r, 0, measure);
-        const std::optional<double> cells[4] = {row.a, row.b, row.difference(), row.ratio()};
-        for (int k = 0; k < 4; ++k) {
-            auto* item = new QTableWidgetItem(display(cells[k]));
-            item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
-            if (cells[k]) {
-                item->setData(Qt::UserRole, *cells[k]);  // the exact value the CSV carries
-                item->setToolTip(QString::fromStdString(report::format_number(*cells[k])));
-            }
-            table_->setItem(r, k + 1, item);
-        }
-        ++r;
-    }
+    model_->setComparison(c);  // core's table, adapted
     table_->resizeColumnsToContents();
     QStringList diffs;
     for (const std::string& d : c.parameter_differences) diffs << QString::fromStdString(d);
@@ -193,15 +169,16 @@ void ComparisonView::show(const report::Comparison& c) {
         int color = 0;
         for (const report::ComparisonSide* side : {&c.a, &c.b}) {
             const QString who =
-                QString("%1 %2").arg(side == &c.a ? "A" : "B", QString::fromStdString(side->model));
-            for (const char* name : {"train_loss", "val_loss"}) {
+                QString("%1 %2").arg(side == &c.a ? "A" : "B",
+                                     QString::fromUtf8(model::design_display_name(side->model)));
+            for (const char* name : {names::train_loss, names::val_loss}) {
                 QVector<double> x, y;
                 for (const store::MetricPoint& p : store.metrics(side->run_id, name)) {
                     x.push_back(static_cast<double>(p.step));
                     y.push_back(p.value);
                 }
                 if (x.isEmpty()) continue;
-                const bool validation = std::string(name) == "val_loss";
+                const bool validation = std::string(name) == names::val_loss;
                 curves_->setSeries(who + (validation ? " validation" : " training"), x, y,
                                    {series_color(color), validation, validation});
             }

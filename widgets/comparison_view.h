@@ -10,10 +10,11 @@
 
 class QComboBox;
 class QLabel;
-class QTableWidget;
+class QTableView;
 
 namespace cp::widgets {
 
+class ComparisonTableModel;
 class PlotPanel;
 
 class ComparisonView : public QWidget {
@@ -26,7 +27,7 @@ class ComparisonView : public QWidget {
     QString showRuns(qint64 run_a, qint64 run_b);
     QString exportCsv(const QString& path) const;  // error message or ""
     const std::optional<report::Comparison>& comparison() const { return comparison_; }
-    QTableWidget* table() const { return table_; }
+    QTableView* table() const { return table_; }  // over core's Comparison (ComparisonTableModel)
 
   public slots:
     void refreshChoices();
@@ -39,7 +40,8 @@ class ComparisonView : public QWidget {
     void show(const report::Comparison& c);
     QString database_;
     QComboBox *mode_, *experiment_, *run_a_, *run_b_;
-    QTableWidget* table_;
+    QTableView* table_;
+    ComparisonTableModel* model_;
     QLabel *heading_, *differences_;
     PlotPanel* curves_;
     std::optional<report::Comparison> comparison_;

@@ -12,7 +12,9 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "store/metric_names.h"
 #include "store/run_store.h"
+#include "widgets/kinds_meta.h"
 #include "widgets/plot_panel.h"
 
 namespace cp::widgets {
@@ -85,11 +87,12 @@ void DiversityView::refreshChoices() {
                 !QFileInfo::exists(
                     QString::fromStdString(train::diversity_path(it->checkpoint_path).string())))
                 continue;
-            run_->addItem(QString("run %1: %2 — %3")
-                              .arg(it->id)
-                              .arg(QString::fromStdString(it->model))
-                              .arg(it->phase == "phase1" ? "after Phase 1" : "after Phase 2"),
-                          static_cast<qlonglong>(it->id));
+            run_->addItem(
+                QString("run %1: %2 — %3")
+                    .arg(it->id)
+                    .arg(display_name(it->model))
+                    .arg(it->phase == store::Phase::phase1 ? "after Phase 1" : "after Phase 2"),
+                static_cast<qlonglong>(it->id));
         }
     } catch (const Error& e) {
         summary_->setText(QString("Cannot read the database: ") + e.what());
@@ -135,15 +138,15 @@ QString DiversityView::showRun(qint64 run_id) {
         histogram_->plot()->rescaleAxes();
         histogram_->plot()->xAxis->setRange(-1, 1);
         histogram_->plot()->replot();
-        // Effective rank over Phase 1 (this run's, or its experiment's Phase 1 run).
+        // Effective rank over Phase 1: this run's, or the Phase 1 its ContextBlock came from (the
+        // run's provenance, whichever experiment ran it).
         rank_->clear();
-        std::int64_t phase1 = run.phase == "phase1" ? run.id : -1;
-        if (phase1 < 0)
-            for (const store::RunRow& r : store.runs(run.experiment_id))
-                if (r.phase == "phase1") phase1 = r.id;
-        if (phase1 >= 0) {
+        const std::optional<std::int64_t> phase1 = run.phase == store::Phase::phase1
+                                                       ? std::optional<std::int64_t>(run.id)
+                                                       : run.context_block_run_id;
+        if (phase1) {
             QVector<double> ix, iy;
-            for (const store::MetricPoint& p : store.metrics(phase1, "effective_rank_pct")) {
+            for (const store::MetricPoint& p : store.metrics(*phase1, names::effective_rank_pct)) {
                 ix.push_back(static_cast<double>(p.step));
                 iy.push_back(p.value);
             }

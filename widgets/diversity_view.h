@@ -21,6 +21,8 @@ class DiversityView : public QWidget {
     explicit DiversityView(QWidget* parent = nullptr);
     void setDatabase(const QString& path);
     QString showRun(qint64 run_id);  // error message or ""
+    PlotPanel* histogramPlot() const { return histogram_; }
+    PlotPanel* rankPlot() const { return rank_; }  // effective rank over Phase 1
     int choiceCount() const;
 
   public slots:

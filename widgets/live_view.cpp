@@ -8,17 +8,13 @@
 #include <QSlider>
 #include <QVBoxLayout>
 
+#include "store/metric_names.h"
 #include "store/run_store.h"
 #include "widgets/plot_panel.h"
 
 #include <qcustomplot.h>
 
 namespace cp::widgets {
-namespace {
-QString pretty(const QString& model) {
-    return model == "pythia" ? "Pythia" : "Context-Pythia";
-}
-}  // namespace
 
 LiveView::LiveView(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
@@ -96,38 +92,38 @@ void LiveView::redrawLoss() {
 }
 
 void LiveView::addStoredRun(store::RunStore& store, const store::RunRow& run) {
-    const QString model = QString::fromStdString(run.model);
-    const QString phase = QString::fromStdString(run.phase);
     store.for_each_metric(run.id, [&](const store::MetricPoint& m) {
-        addMetric(run.id, model, phase, QString::fromStdString(m.name), m.step, m.epoch, m.value);
+        addMetric(run.id, run.model, run.phase, QString::fromStdString(m.name), m.step, m.epoch,
+                  m.value);
     });
 }
 
-void LiveView::addMetric(qint64, const QString& model, const QString& phase, const QString& name,
+void LiveView::addMetric(qint64, model::Design model, store::Phase phase, const QString& name,
                          qint64 step, qint64, double value) {
     ++points_;
-    const QString who = pretty(model);
-    if (name == "kv_bytes") {  // logged by the evaluation of either model
+    const QString who = display_name(model);
+    if (name == names::kv_bytes) {  // logged by the evaluation of either model
         kv_->addPoint(who + " (measured)", static_cast<double>(step), value,
                       {model_color(model), false, true});
-        if (model == "pythia")
+        if (model == model::Design::pythia)
             kv_->addPoint("50% of Pythia", static_cast<double>(step), value / 2,
                           {QColor(120, 120, 120), true});
         return;
     }
-    if (phase == "phase2") {
+    if (phase == store::Phase::phase2) {
         const QColor color = model_color(model);
-        if (name == "train_loss") addLossPoint(who + " training", {color}, step, value);
-        if (name == "val_loss") addLossPoint(who + " validation", {color, true, true}, step, value);
-    } else if (phase == "phase1") {
+        if (name == names::train_loss) addLossPoint(who + " training", {color}, step, value);
+        if (name == names::val_loss)
+            addLossPoint(who + " validation", {color, true, true}, step, value);
+    } else if (phase == store::Phase::phase1) {
         const auto add = [&](PlotPanel* p, const QString& series, double v, int color) {
             p->addPoint(series, static_cast<double>(step), v, {series_color(color)});
         };
-        if (name == "oacd_loss") add(oacd_, "OACD loss", value, 0);
-        if (name == "dispersion_term") add(oacd_, "dispersion term", value, 2);
-        if (name == "centroid_term") add(oacd_, "centroid term", value, 3);
-        if (name == "convergence_rate") add(convergence_, "convergence rate", value, 4);
-        if (name == "effective_rank_pct")
+        if (name == names::oacd_loss) add(oacd_, "OACD loss", value, 0);
+        if (name == names::dispersion_term) add(oacd_, "dispersion term", value, 2);
+        if (name == names::centroid_term) add(oacd_, "centroid term", value, 3);
+        if (name == names::convergence_rate) add(convergence_, "convergence rate", value, 4);
+        if (name == names::effective_rank_pct)
             add(convergence_, "effective rank / context width", value / 100.0, 5);
     }
 }

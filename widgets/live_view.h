@@ -9,6 +9,8 @@
 #include <QVector>
 #include <QWidget>
 
+#include "widgets/kinds_meta.h"
+
 class QCheckBox;
 class QComboBox;
 class QSlider;
@@ -42,8 +44,8 @@ class LiveView : public QWidget {
     void addStoredRun(store::RunStore& store, const store::RunRow& run);
 
   public slots:
-    void addMetric(qint64 run_id, const QString& model, const QString& phase, const QString& name,
-                   qint64 step, qint64 epoch, double value);
+    void addMetric(qint64 run_id, cp::model::Design model, cp::store::Phase phase,
+                   const QString& name, qint64 step, qint64 epoch, double value);
 
   private:
     void addLossPoint(const QString& series, const SeriesStyle& style, double step, double value);

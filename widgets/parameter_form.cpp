@@ -1,5 +1,6 @@
 #include "widgets/parameter_form.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QFormLayout>
 #include <QGroupBox>
@@ -9,6 +10,9 @@
 #include <QLocale>
 #include <QSettings>
 #include <QVBoxLayout>
+
+#include "common/error.h"
+#include "train/param_schema.h"
 
 namespace cp::widgets {
 namespace {
@@ -29,11 +33,24 @@ const Preset kPresets[] = {
     {"Reference dev run — 70M, 10000 × 128, 10 epochs", "10000", "128", "10", "70m", "0.0001"},
 };
 
-std::optional<std::int64_t> integer(const QLineEdit* e) {
-    bool ok = false;
-    const qlonglong v = e->text().trimmed().toLongLong(&ok);
-    if (!ok) return std::nullopt;
-    return static_cast<std::int64_t>(v);
+// "seq-length" -> "seqLength": the field's object name (GUI tests find fields by it).
+QString object_name(const std::string& cli) {
+    QString out;
+    bool upper = false;
+    for (char c : cli) {
+        if (c == '-') {
+            upper = true;
+            continue;
+        }
+        out += upper ? QChar(c).toUpper() : QChar(c);
+        upper = false;
+    }
+    return out;
+}
+
+bool is_integer(train::ParamType t) {
+    return t == train::ParamType::required_integer || t == train::ParamType::integer ||
+           t == train::ParamType::seed;
 }
 
 }  // namespace
@@ -48,70 +65,39 @@ ParameterForm::ParameterForm(QWidget* parent) : QWidget(parent) {
     connect(preset_, qOverload<int>(&QComboBox::activated), this, &ParameterForm::applyPreset);
     layout->addWidget(preset_);
 
-    auto* required = new QGroupBox("Experiment (required)", this);
-    auto* form = new QFormLayout(required);
-    samples_ = addLine("samples", "required, e.g. 2000");
-    seq_length_ = addLine("seqLength", "required, e.g. 32");
-    epochs_ = addLine("epochs", "required, e.g. 3");
-    for (QLineEdit* e : {samples_, seq_length_, epochs_})
-        e->setValidator(new QIntValidator(1, 1'000'000'000, e));
-    form->addRow("Samples", samples_);
-    form->addRow("Sequence length", seq_length_);
-    form->addRow("Epochs (at most)", epochs_);
-    layout->addWidget(required);
-
+    // The basic parameters in their group's box; the rest folded under "Advanced parameters",
+    // one section per group.
+    auto* required = new QGroupBox(train::group_title(train::ParamGroup::required), this);
+    auto* required_form = new QFormLayout(required);
     auto* basic = new QGroupBox("Run", this);
     auto* basic_form = new QFormLayout(basic);
-    size_ = new QComboBox(this);
-    size_->setObjectName("size");
-    size_->addItem("tiny (fast, for checks)", "tiny");
-    size_->addItem("70M (Pythia-70M widths)", "70m");
-    name_ = addLine("name", "default: size, samples × length, seed");
-    seed_ = addLine("seed", "0");
-    seed_->setValidator(new QIntValidator(0, 2'000'000'000, seed_));
-    basic_form->addRow("Model size", size_);
-    basic_form->addRow("Name", name_);
-    basic_form->addRow("Seed", seed_);
-    layout->addWidget(basic);
-
     advanced_ = new QGroupBox("Advanced parameters", this);
     advanced_->setObjectName("advanced");
     advanced_->setCheckable(true);
     advanced_->setChecked(false);
     auto* inner = new QWidget(advanced_);
-    auto* adv = new QFormLayout(inner);
-    const train::ExperimentParams reference;
-    corpus_ = new QComboBox(this);
-    corpus_->addItem("Brown", "brown");
-    corpus_->addItem("nlp-corpus", "nlp");
-    corpus_->addItem("Brown + nlp-corpus", "brown,nlp");
-    device_ = new QComboBox(this);
-    device_->addItem("auto (GPU when present)", "auto");
-    device_->addItem("CPU", "cpu");
-    device_->addItem("CUDA GPU", "cuda");
-    precision_ = new QComboBox(this);
-    precision_->setObjectName("precision");
-    precision_->addItem("float32", "fp32");
-    precision_->addItem("bf16 autocast (Phase 2; weights float32)", "bf16");
-    lr_ = addLine("lr", QString::number(reference.phase2.learning_rate));
-    batch_ = addLine("batchSize", QString::number(reference.phase2.batch_size));
-    patience_ = addLine("patience", QString::number(reference.phase2.patience) + " (off)");
-    p1_iterations_ = addLine("p1MaxIterations", QString::number(reference.phase1.max_iterations));
-    eval_chunks_ = addLine("evalChunks", QString::number(reference.eval.max_test_chunks));
-    eval_passages_ = addLine("evalPassages", QString::number(reference.eval.max_lambada_passages));
-    threads_ = addLine("threads", "all cores but one (the GUI keeps one)");
-    for (QLineEdit* e : {batch_, patience_, p1_iterations_, eval_chunks_, eval_passages_, threads_})
-        e->setValidator(new QIntValidator(0, 1'000'000'000, e));
-    adv->addRow("Corpus", corpus_);
-    adv->addRow("Device", device_);
-    adv->addRow("Precision", precision_);
-    adv->addRow("Learning rate (Phase 2)", lr_);
-    adv->addRow("Batch size", batch_);
-    adv->addRow("Early-stop patience", patience_);
-    adv->addRow("Phase 1 iterations (max)", p1_iterations_);
-    adv->addRow("Test chunks evaluated", eval_chunks_);
-    adv->addRow("Last-word passages", eval_passages_);
-    adv->addRow("CPU threads", threads_);
+    auto* advanced_form = new QFormLayout(inner);
+    std::optional<train::ParamGroup> section;
+    for (const train::ParamSpec& spec : train::param_schema()) {
+        if (!spec.in_gui) continue;
+        QWidget* field = makeField(spec);
+        const QString label = QString::fromStdString(spec.label);
+        if (spec.group == train::ParamGroup::required) {
+            required_form->addRow(label, field);
+        } else if (spec.basic) {
+            basic_form->addRow(label, field);
+        } else {
+            if (section != spec.group) {
+                section = spec.group;
+                auto* heading =
+                    new QLabel(QString("<b>%1</b>").arg(train::group_title(spec.group)), inner);
+                advanced_form->addRow(heading);
+            }
+            advanced_form->addRow(label, field);
+        }
+    }
+    layout->addWidget(required);
+    layout->addWidget(basic);
     auto* adv_layout = new QVBoxLayout(advanced_);
     adv_layout->addWidget(inner);
     inner->setVisible(false);
@@ -124,54 +110,95 @@ ParameterForm::ParameterForm(QWidget* parent) : QWidget(parent) {
     problems_->setStyleSheet("color: #b00020;");
     layout->addWidget(problems_);
     layout->addStretch();
-
-    for (QComboBox* c : {size_, corpus_, device_, precision_})
-        connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this,
-                &ParameterForm::revalidate);
     revalidate();
 }
 
-QLineEdit* ParameterForm::addLine(const QString& name, const QString& placeholder) {
-    auto* e = new QLineEdit(this);
-    e->setObjectName(name);
-    e->setPlaceholderText(placeholder);
-    e->setClearButtonEnabled(true);
-    connect(e, &QLineEdit::textChanged, this, &ParameterForm::revalidate);
-    return e;
+QWidget* ParameterForm::makeField(const train::ParamSpec& spec) {
+    Field f;
+    f.spec = &spec;
+    QWidget* widget = nullptr;
+    const QString tip = QString::fromStdString(
+        spec.help + (spec.unit.empty() ? "" : " [" + spec.unit + "]") +
+        (spec.reference_note.empty() ? "" : " (" + spec.reference_note + ")"));
+    if (spec.type == train::ParamType::flag) {
+        f.check = new QCheckBox(this);
+        connect(f.check, &QCheckBox::toggled, this, &ParameterForm::revalidate);
+        widget = f.check;
+    } else if (!spec.choices.empty()) {
+        f.combo = new QComboBox(this);
+        for (std::size_t i = 0; i < spec.choices.size(); ++i)
+            f.combo->addItem(
+                QString::fromStdString(i < spec.choice_labels.size() ? spec.choice_labels[i]
+                                                                     : spec.choices[i]),
+                QString::fromStdString(spec.choices[i]));
+        const int d = f.combo->findData(QString::fromStdString(spec.default_text()));
+        f.combo->setCurrentIndex(std::max(0, d));
+        connect(f.combo, qOverload<int>(&QComboBox::currentIndexChanged), this,
+                &ParameterForm::revalidate);
+        widget = f.combo;
+    } else {
+        f.line = new QLineEdit(this);
+        std::string hint = spec.placeholder;
+        if (hint.empty())
+            hint = spec.type == train::ParamType::required_integer
+                       ? "required"
+                       : spec.default_text() +
+                             (spec.reference_note.empty() ? "" : " (" + spec.reference_note + ")");
+        f.line->setPlaceholderText(QString::fromStdString(hint));
+        f.line->setClearButtonEnabled(true);
+        if (is_integer(spec.type))
+            f.line->setValidator(new QIntValidator(0, 2'000'000'000, f.line));
+        connect(f.line, &QLineEdit::textChanged, this, &ParameterForm::revalidate);
+        widget = f.line;
+    }
+    widget->setObjectName(object_name(spec.cli));
+    widget->setToolTip(tip);
+    fields_.push_back(f);
+    return widget;
 }
 
-train::ExperimentParams ParameterForm::params() const {
+train::ExperimentParams ParameterForm::read(
+    std::vector<train::ExperimentParams::Problem>* problems) const {
     train::ExperimentParams p;
-    p.samples = integer(samples_);
-    p.seq_length = integer(seq_length_);
-    p.epochs = integer(epochs_);
-    p.size = size_->currentData().toString().toStdString();
-    p.name = name_->text().trimmed().toStdString();
-    if (const auto s = integer(seed_)) p.seed = static_cast<std::uint64_t>(*s);
-    p.corpora.clear();
-    for (const QString& c : corpus_->currentData().toString().split(','))
-        p.corpora.push_back(c.toStdString());
-    p.device = device_->currentData().toString().toStdString();
-    p.precision = precision_->currentData().toString().toStdString();
-    if (!lr_->text().trimmed().isEmpty()) {
-        bool ok = false;
-        // Both "0.01" and the user's locale ("0,01") are accepted.
-        double v = lr_->text().trimmed().toDouble(&ok);
-        if (!ok) v = QLocale().toDouble(lr_->text().trimmed(), &ok);
-        p.phase2.learning_rate = ok ? v : -1.0;  // -1: the validator names the field
+    for (const Field& f : fields_) {
+        const train::ParamSpec& spec = *f.spec;
+        try {
+            if (f.check) {
+                spec.set(p, f.check->isChecked());
+            } else if (f.combo) {
+                spec.set(p, spec.parse_text(f.combo->currentData().toString().toStdString()));
+            } else {
+                const QString text = f.line->text().trimmed();
+                if (text.isEmpty()) continue;  // the default (or, for required ones, unset)
+                nlohmann::json v;
+                try {
+                    v = spec.parse_text(text.toStdString());
+                } catch (const Error&) {
+                    // Also the user's locale ("0,01").
+                    bool ok = false;
+                    const double d = QLocale().toDouble(text, &ok);
+                    if (!ok || spec.type != train::ParamType::real) throw;
+                    v = d;
+                }
+                spec.set(p, v);
+            }
+        } catch (const Error& e) {
+            if (problems) problems->push_back({spec.key, e.what()});
+        }
     }
-    if (const auto v = integer(batch_)) p.phase2.batch_size = *v;
-    if (const auto v = integer(patience_)) p.phase2.patience = *v;
-    if (const auto v = integer(p1_iterations_)) p.phase1.max_iterations = *v;
-    if (const auto v = integer(eval_chunks_)) p.eval.max_test_chunks = *v;
-    if (const auto v = integer(eval_passages_)) p.eval.max_lambada_passages = *v;
-    if (const auto v = integer(threads_)) p.threads = *v;
     p.db = database_.toStdString();
     return p;
 }
 
+train::ExperimentParams ParameterForm::params() const {
+    return read(nullptr);
+}
+
 std::vector<train::ExperimentParams::Problem> ParameterForm::problems() const {
-    return params().problems();
+    std::vector<train::ExperimentParams::Problem> found;
+    const train::ExperimentParams p = read(&found);
+    for (auto& problem : p.problems()) found.push_back(std::move(problem));
+    return found;
 }
 
 void ParameterForm::revalidate() {
@@ -179,15 +206,13 @@ void ParameterForm::revalidate() {
     QStringList lines;
     for (const auto& p : found) lines << QString::fromStdString(p.message);
     problems_->setText(lines.join("\n"));
-    // Mark the required fields that are missing or wrong.
-    const auto mark = [&](QLineEdit* e, const char* field) {
+    // Mark the typed fields that are wrong.
+    for (const Field& f : fields_) {
+        if (!f.line) continue;
         bool bad = false;
-        for (const auto& p : found) bad = bad || p.field == field;
-        e->setStyleSheet(bad && !e->text().isEmpty() ? "border: 1px solid #b00020;" : "");
-    };
-    mark(samples_, "samples");
-    mark(seq_length_, "seq_length");
-    mark(epochs_, "epochs");
+        for (const auto& p : found) bad = bad || p.field == f.spec->key;
+        f.line->setStyleSheet(bad && !f.line->text().isEmpty() ? "border: 1px solid #b00020;" : "");
+    }
     const bool valid = found.empty();
     if (valid != last_valid_) {
         last_valid_ = valid;
@@ -195,59 +220,54 @@ void ParameterForm::revalidate() {
     }
 }
 
+void ParameterForm::setValue(const std::string& key, const QString& text) {
+    for (const Field& f : fields_) {
+        if (f.spec->key != key) continue;
+        if (f.line) f.line->setText(text);
+        if (f.check) f.check->setChecked(text == "true");
+        if (f.combo)
+            if (const int i = f.combo->findData(text); i >= 0) f.combo->setCurrentIndex(i);
+    }
+}
+
+QString ParameterForm::value(const std::string& key) const {
+    for (const Field& f : fields_) {
+        if (f.spec->key != key) continue;
+        if (f.line) return f.line->text();
+        if (f.check) return f.check->isChecked() ? "true" : "false";
+        if (f.combo) return f.combo->currentData().toString();
+    }
+    return {};
+}
+
 void ParameterForm::setRequired(const QString& samples, const QString& seq_length,
                                 const QString& epochs) {
-    samples_->setText(samples);
-    seq_length_->setText(seq_length);
-    epochs_->setText(epochs);
+    setValue("samples", samples);
+    setValue("seq_length", seq_length);
+    setValue("epochs", epochs);
 }
 
 void ParameterForm::applyPreset(int index) {
     if (index <= 0 || index >= static_cast<int>(std::size(kPresets))) return;
     const Preset& p = kPresets[index];
     setRequired(p.samples, p.seq, p.epochs);
-    size_->setCurrentIndex(size_->findData(QString(p.size)));
-    lr_->setText(p.lr);
+    setValue("size", p.size);
+    setValue("phase2.learning_rate", p.lr);
     preset_->setCurrentIndex(0);  // a preset fills the form once; the form is the truth
 }
 
 void ParameterForm::save(QSettings& s) const {
     s.beginGroup("parameters");
-    s.setValue("samples", samples_->text());
-    s.setValue("seq_length", seq_length_->text());
-    s.setValue("epochs", epochs_->text());
-    s.setValue("size", size_->currentData());
-    s.setValue("name", name_->text());
-    s.setValue("seed", seed_->text());
-    s.setValue("corpus", corpus_->currentData());
-    s.setValue("device", device_->currentData());
-    s.setValue("precision", precision_->currentData());
-    s.setValue("lr", lr_->text());
-    s.setValue("batch", batch_->text());
-    s.setValue("patience", patience_->text());
-    s.setValue("p1_iterations", p1_iterations_->text());
-    s.setValue("eval_chunks", eval_chunks_->text());
-    s.setValue("eval_passages", eval_passages_->text());
-    s.setValue("threads", threads_->text());
+    for (const Field& f : fields_)
+        s.setValue(QString::fromStdString(f.spec->key), value(f.spec->key));
     s.endGroup();
 }
 
 void ParameterForm::restore(const QSettings& s) {
-    const auto v = [&](const char* k) { return s.value(QString("parameters/") + k).toString(); };
-    setRequired(v("samples"), v("seq_length"), v("epochs"));
-    if (const int i = size_->findData(v("size")); i >= 0) size_->setCurrentIndex(i);
-    if (const int i = corpus_->findData(v("corpus")); i >= 0) corpus_->setCurrentIndex(i);
-    if (const int i = device_->findData(v("device")); i >= 0) device_->setCurrentIndex(i);
-    if (const int i = precision_->findData(v("precision")); i >= 0) precision_->setCurrentIndex(i);
-    name_->setText(v("name"));
-    seed_->setText(v("seed"));
-    lr_->setText(v("lr"));
-    batch_->setText(v("batch"));
-    patience_->setText(v("patience"));
-    p1_iterations_->setText(v("p1_iterations"));
-    eval_chunks_->setText(v("eval_chunks"));
-    eval_passages_->setText(v("eval_passages"));
-    threads_->setText(v("threads"));
+    for (const Field& f : fields_) {
+        const QString key = "parameters/" + QString::fromStdString(f.spec->key);
+        if (s.contains(key)) setValue(f.spec->key, s.value(key).toString());
+    }
 }
 
 }  // namespace cp::widgets

@@ -1,19 +1,27 @@
-// The experiment's parameters as a form. Samples, sequence length and epochs start empty (they
-// have no default anywhere); presets fill the form only when the user picks one; advanced
-// parameters are folded away. Every change is checked by core's validator and the problems are
-// shown inline, field by field.
+// The experiment's parameters as a form, made from core's parameter schema
+// (train/param_schema.h): one field per parameter, grouped as the schema groups them. Samples,
+// sequence length and epochs start empty (they have no default anywhere); presets fill the form
+// only when the user picks one; advanced parameters are folded away. Every change is checked by
+// core's validator and the problems are shown inline, field by field.
 #pragma once
 
 #include <QWidget>
+#include <map>
 #include <optional>
+#include <string>
 
 #include "train/experiment_params.h"
 
+class QCheckBox;
 class QComboBox;
 class QGroupBox;
 class QLabel;
 class QLineEdit;
 class QSettings;
+
+namespace cp::train {
+struct ParamSpec;
+}
 
 namespace cp::widgets {
 
@@ -24,11 +32,15 @@ class ParameterForm : public QWidget {
 
     // The parameters as entered; the required ones stay unset when their field is empty.
     train::ExperimentParams params() const;
-    // Problems of params(): empty when it can be launched.
+    // Problems of the form: a field core cannot read, then params().problems(). Empty when it
+    // can be launched.
     std::vector<train::ExperimentParams::Problem> problems() const;
     bool isValid() const { return problems().empty(); }
 
     void setRequired(const QString& samples, const QString& seq_length, const QString& epochs);
+    // A field's text by the parameter's key ("phase2.learning_rate"); unknown keys are ignored.
+    void setValue(const std::string& key, const QString& text);
+    QString value(const std::string& key) const;
     void applyPreset(int index);  // 1.. as in the preset list; 0 does nothing
     void setDatabase(const QString& path) { database_ = path; }
 
@@ -43,10 +55,18 @@ class ParameterForm : public QWidget {
     void revalidate();
 
   private:
-    QLineEdit* addLine(const QString& name, const QString& placeholder);
-    QLineEdit *samples_, *seq_length_, *epochs_, *name_, *seed_;
-    QLineEdit *lr_, *batch_, *patience_, *p1_iterations_, *eval_chunks_, *eval_passages_, *threads_;
-    QComboBox *preset_, *size_, *corpus_, *device_, *precision_;
+    struct Field {
+        const train::ParamSpec* spec = nullptr;
+        QLineEdit* line = nullptr;
+        QComboBox* combo = nullptr;
+        QCheckBox* check = nullptr;
+    };
+    QWidget* makeField(const train::ParamSpec& spec);
+    // Reads the form into params; a field core cannot read becomes a problem.
+    train::ExperimentParams read(std::vector<train::ExperimentParams::Problem>* problems) const;
+
+    std::vector<Field> fields_;
+    QComboBox* preset_;
     QGroupBox* advanced_;
     QLabel* problems_;
     QString database_;

@@ -22,8 +22,8 @@ QColor series_color(int index) {
     return colors[index % 8];
 }
 
-QColor model_color(const QString& model) {
-    return model == "pythia" ? series_color(1) : series_color(0);
+QColor model_color(cp::model::Design model) {
+    return model == cp::model::Design::pythia ? series_color(1) : series_color(0);
 }
 
 PlotPanel::PlotPanel(const QString& title, const QString& x_label, const QString& y_label,
@@ -107,7 +107,9 @@ void PlotPanel::setSeries(const QString& name, const QVector<double>& x, const Q
 }
 
 void PlotPanel::clear() {
-    plot_->clearGraphs();
+    // Every plottable, not only graphs: bars (the diversity histogram) would otherwise stack up
+    // a series and a legend entry per redraw.
+    plot_->clearPlottables();
     series_.clear();
     order_.clear();
     readout_->clear();

@@ -6,8 +6,10 @@
 #include <QColor>
 #include <QHash>
 #include <QString>
+
 #include <QVector>
 #include <QWidget>
+#include "model/design.h"
 
 class QCustomPlot;
 class QCPGraph;
@@ -67,6 +69,6 @@ class PlotPanel : public QWidget {
 
 // Distinct, colour-blind-safe colours (Okabe-Ito), by index.
 QColor series_color(int index);
-QColor model_color(const QString& model);  // Context-Pythia and Pythia keep their colours
+QColor model_color(cp::model::Design model);  // Context-Pythia and Pythia keep their colours
 
 }  // namespace cp::widgets

@@ -9,44 +9,22 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
-#include <QStandardItemModel>
 #include <QTableView>
 #include <QVBoxLayout>
 
 #include "common/error.h"
 #include "report/exports.h"
 #include "store/run_store.h"
+#include "widgets/table_models.h"
 
 namespace cp::widgets {
 namespace {
-
-enum Column {
-    kId,
-    kExperiment,
-    kName,
-    kStarted,
-    kModel,
-    kPhase,
-    kStatus,
-    kBestVal,
-    kTest,
-    kKv,
-    kSpeed,
-    kColumns
-};
-
-QStandardItem* number_item(double v, int decimals) {
-    auto* item = new QStandardItem(QString::number(v, 'f', decimals));
-    item->setData(v, Qt::UserRole);  // sorts by value, not by text
-    item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    return item;
-}
-
+constexpr int kId = RunTableModel::kId;
 }  // namespace
 
 RunBrowser::RunBrowser(QWidget* parent)
     : QWidget(parent),
-      model_(new QStandardItemModel(this)),
+      model_(new RunTableModel(this)),
       proxy_(new QSortFilterProxyModel(this)),
       table_(new QTableView(this)),
       filter_(new QLineEdit(this)) {
@@ -65,9 +43,6 @@ RunBrowser::RunBrowser(QWidget* parent)
     for (QPushButton* b : {open, rename, notes, remove, refresh_button}) top->addWidget(b);
     layout->addLayout(top);
 
-    model_->setHorizontalHeaderLabels({"Run", "Exp.", "Name", "Started (UTC)", "Model", "Phase",
-                                       "Status", "Best val ppl", "Test ppl", "KV B/token @512",
-                                       "Train tok/s"});
     proxy_->setSourceModel(model_);
     proxy_->setFilterKeyColumn(-1);
     proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
@@ -84,6 +59,9 @@ RunBrowser::RunBrowser(QWidget* parent)
     table_->setWordWrap(false);
     table_->sortByColumn(kId, Qt::DescendingOrder);
     layout->addWidget(table_, 1);
+    error_ = new QLabel(this);
+    error_->setStyleSheet("color: #b00020;");
+    layout->addWidget(error_);
     auto* hint = new QLabel(
         "Double-click a run to show its curves. Deleting a run removes its metric points and "
         "results from the database; its checkpoint file stays on disk.",
@@ -111,45 +89,17 @@ void RunBrowser::setDatabase(const QString& path) {
 
 void RunBrowser::refresh() {
     const qint64 selected = selectedRun();
-    model_->removeRows(0, model_->rowCount());
-    if (database_.isEmpty() || !QFileInfo::exists(database_)) return;
+    error_->clear();
+    if (database_.isEmpty() || !QFileInfo::exists(database_)) {
+        model_->setRuns({});
+        return;
+    }
     try {
         store::RunStore store(database_.toStdString());
-        for (const report::RunListing& l : report::list_runs(store)) {
-            QList<QStandardItem*> row;
-            auto* id = new QStandardItem(QString::number(l.run.id));
-            id->setData(static_cast<qlonglong>(l.run.id), Qt::UserRole);
-            row << id;
-            auto* exp = new QStandardItem(QString::number(l.run.experiment_id));
-            exp->setData(static_cast<qlonglong>(l.run.experiment_id), Qt::UserRole);
-            row << exp;
-            const QString name =
-                QString::fromStdString(l.run.name.empty() ? l.experiment_name : l.run.name);
-            for (const QString& text :
-                 {name, QString::fromStdString(l.run.started_at),
-                  QString::fromStdString(l.run.model), QString::fromStdString(l.run.phase),
-                  QString::fromStdString(l.run.status)}) {
-                auto* item = new QStandardItem(text);
-                item->setData(text, Qt::UserRole);
-                row << item;
-            }
-            row[kName]->setToolTip(
-                QString::fromStdString(l.run.notes.empty() ? l.run.error : l.run.notes));
-            const auto result = [&](const char* key, int decimals) -> QStandardItem* {
-                const auto it = l.results.find(key);
-                if (it == l.results.end()) {
-                    auto* empty = new QStandardItem("–");
-                    empty->setData(-1.0, Qt::UserRole);
-                    return empty;
-                }
-                return number_item(it->second, decimals);
-            };
-            row << result("best_val_ppl", 1) << result("test_ppl", 1)
-                << result("kv_bytes_per_token_at_512", 0) << result("train_tokens_per_second", 0);
-            model_->appendRow(row);
-        }
+        model_->setRuns(report::list_runs(store));  // core's listing, adapted
     } catch (const Error& e) {
-        model_->appendRow(new QStandardItem(QString("Cannot read the database: ") + e.what()));
+        model_->setRuns({});
+        error_->setText(QString("Cannot read the database: ") + e.what());
     }
     table_->resizeColumnsToContents();
     if (selected >= 0) selectRun(selected);
@@ -162,15 +112,13 @@ int RunBrowser::rowCount() const {
 
 QList<qint64> RunBrowser::runIds() const {
     QList<qint64> ids;
-    for (int r = 0; r < model_->rowCount(); ++r)
-        ids << model_->item(r, kId)->data(Qt::UserRole).toLongLong();
+    for (const report::RunListing& l : model_->runs()) ids << l.run.id;
     return ids;
 }
 
 QString RunBrowser::statusOf(qint64 run_id) const {
-    for (int r = 0; r < model_->rowCount(); ++r)
-        if (model_->item(r, kId)->data(Qt::UserRole).toLongLong() == run_id)
-            return model_->item(r, kStatus)->text();
+    for (const report::RunListing& l : model_->runs())
+        if (l.run.id == run_id) return QString::fromUtf8(store::status_key(l.run.status));
     return {};
 }
 
@@ -219,9 +167,7 @@ void RunBrowser::editNotesSelected() {
 bool RunBrowser::deleteRun(qint64 run_id, QString* error) {
     try {
         store::RunStore store(database_.toStdString());
-        if (store.run(run_id).status == "running")
-            throw Error("run " + std::to_string(run_id) + " is running: stop it first");
-        store.delete_run(run_id);
+        store.delete_run(run_id);  // the store refuses a running run
     } catch (const Error& e) {
         if (error) *error = e.what();
         return false;

@@ -4,12 +4,14 @@
 
 #include <QWidget>
 
+class QLabel;
 class QLineEdit;
 class QSortFilterProxyModel;
-class QStandardItemModel;
 class QTableView;
 
 namespace cp::widgets {
+
+class RunTableModel;
 
 class RunBrowser : public QWidget {
     Q_OBJECT
@@ -18,7 +20,7 @@ class RunBrowser : public QWidget {
     void setDatabase(const QString& path);
     int rowCount() const;
     QList<qint64> runIds() const;
-    QString statusOf(qint64 run_id) const;
+    QString statusOf(qint64 run_id) const;  // the stored status key: "finished", ...
     void selectRun(qint64 run_id);
     qint64 selectedRun() const;  // -1 when none
     // Without asking: the confirmation dialog's "yes" (used by tests and the dialog itself).
@@ -38,10 +40,11 @@ class RunBrowser : public QWidget {
 
   private:
     QString database_;
-    QStandardItemModel* model_;
+    RunTableModel* model_;  // core's run listing, adapted
     QSortFilterProxyModel* proxy_;
     QTableView* table_;
     QLineEdit* filter_;
+    QLabel* error_ = nullptr;
 };
 
 }  // namespace cp::widgets

@@ -87,11 +87,14 @@ int runs_show(int argc, char** argv, int first) {
         return 0;
     }
     const store::RunRow& r = l.run;
-    std::cout << "run " << r.id << "  " << r.model << " " << r.phase << "  " << r.status << "\n"
+    std::cout << "run " << r.id << "  " << r.model << " " << r.phase << "  "
+              << store::status_display_name(r.status) << "\n"
               << "experiment  " << r.experiment_id << " '" << l.experiment_name << "'\n"
               << "started     " << r.started_at << "\nfinished    " << r.finished_at << "\n"
               << "device      " << r.device << "\n";
     if (!r.name.empty()) std::cout << "name        " << r.name << "\n";
+    if (r.context_block_run_id)
+        std::cout << "block from  Phase 1 run " << *r.context_block_run_id << "\n";
     if (!r.error.empty()) std::cout << "message     " << r.error << "\n";
     if (!r.checkpoint_path.empty()) std::cout << "checkpoint  " << r.checkpoint_path << "\n";
     if (!r.notes.empty()) std::cout << "notes       " << r.notes << "\n";
@@ -155,10 +158,8 @@ int runs_delete(int argc, char** argv, int first) {
     const std::int64_t id = id_argument(args, 0, "run ID");
     store::RunStore store(existing_db_path(args));
     const store::RunRow r = store.run(id);
-    if (r.status == "running")
-        throw Error(
-            "run " + std::to_string(id) +
-            " is running; stop it first (Ctrl-C in its terminal, or Stop in the workbench)");
+    if (const std::string why = store::RunStore::deletion_refusal(r); !why.empty())
+        throw Error(why);
     if (!args.has("yes")) {
         std::cerr << "Delete run " << id << " (" << r.model << " " << r.phase << ", " << r.status
                   << ", " << store.metric_count(id) << " metric points)? [y/N] " << std::flush;

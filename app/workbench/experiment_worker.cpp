@@ -15,10 +15,9 @@ namespace {
 class SignalObserver : public train::ExperimentObserver {
   public:
     explicit SignalObserver(ExperimentWorker& w) : w_(w) {}
-    void on_run_started(std::int64_t run_id, const std::string& model,
-                        const std::string& phase) override {
-        runs_[run_id] = {QString::fromStdString(model), QString::fromStdString(phase)};
-        emit w_.runStarted(run_id, runs_[run_id].first, runs_[run_id].second);
+    void on_run_started(std::int64_t run_id, model::Design model, store::Phase phase) override {
+        runs_[run_id] = {model, phase};
+        emit w_.runStarted(run_id, model, phase);
     }
     void on_metric(const store::MetricPoint& p) override {
         const auto& [model, phase] = runs_[p.run_id];
@@ -29,35 +28,38 @@ class SignalObserver : public train::ExperimentObserver {
         const auto now = std::chrono::steady_clock::now();
         if (now - last_ < std::chrono::milliseconds(100) && p.step != p.total) return;
         last_ = now;
-        emit w_.progress(QString::fromStdString(p.model), QString::fromStdString(p.phase), p.step,
-                         p.total, p.epoch, p.loss, p.eta_seconds);
+        emit w_.progress(p.model, p.phase, p.step, p.total, p.epoch, p.loss, p.eta_seconds);
     }
     void on_message(const std::string& text) override {
         emit w_.message(QString::fromStdString(text));
     }
-    void on_run_finished(std::int64_t run_id, const std::string& status) override {
-        emit w_.runFinished(run_id, QString::fromStdString(status));
+    void on_run_finished(std::int64_t run_id, store::RunStatus status) override {
+        emit w_.runFinished(run_id, status);
     }
 
   private:
     ExperimentWorker& w_;
-    std::map<std::int64_t, std::pair<QString, QString>> runs_;  // run id -> model, phase
+    std::map<std::int64_t, std::pair<model::Design, store::Phase>> runs_;  // run id -> kind
     std::chrono::steady_clock::time_point last_{};
 };
 
 }  // namespace
 
-void ExperimentWorker::run(const cp::train::ExperimentParams& params) {
-    stop_.store(false);
+void ExperimentWorker::run(const cp::train::ExperimentParams& params, cp::train::LaunchMode mode) {
+    // The stop flag is not reset here: arm() did that on the GUI thread before queuing, so a
+    // Stop pressed in between is honoured.
     SignalObserver observer(*this);
     try {
-        train::Experiment experiment(params);  // validates and prepares data: nothing stored yet
+        // Validates and prepares data (reading the stop flag between stages): nothing stored yet.
+        train::Experiment experiment(params, mode, &stop_);
         const train::ExperimentSummary s = experiment.run(&observer, stop_);
-        emit finished(QString::fromStdString(s.status), {}, s.experiment_id);
+        emit finished(s.status, {}, s.experiment_id);
+    } catch (const train::StoppedBeforeStart& e) {
+        emit finished(store::RunStatus::stopped, QString::fromUtf8(e.what()), -1);
     } catch (const Error& e) {
-        emit finished("failed", QString::fromUtf8(e.what()), -1);
+        emit finished(store::RunStatus::failed, QString::fromUtf8(e.what()), -1);
     } catch (const std::exception& e) {
-        emit finished("failed", QString("internal error: ") + e.what(), -1);
+        emit finished(store::RunStatus::failed, QString("internal error: ") + e.what(), -1);
     }
 }
 

@@ -9,29 +9,35 @@
 #include <atomic>
 
 #include "train/experiment_params.h"
+#include "train/plan.h"
+#include "widgets/kinds_meta.h"
 
 namespace cp::workbench {
 
 class ExperimentWorker : public QObject {
     Q_OBJECT
   public:
-    // Thread-safe: the run ends after the current step, marked `stopped`.
+    // Thread-safe: the run ends after the current step, marked `stopped`. Also before the
+    // worker has started: the flag is cleared by arm() on the launching thread, never by run().
     void requestStop() { stop_.store(true); }
+    // Called on the GUI thread just before a run is queued: a Stop pressed from here on counts.
+    void arm() { stop_.store(false); }
+    bool stopRequested() const { return stop_.load(); }
 
   public slots:
     // Runs on the worker's thread (invoked queued).
-    void run(const cp::train::ExperimentParams& params);
+    void run(const cp::train::ExperimentParams& params, cp::train::LaunchMode mode);
 
   signals:
-    void runStarted(qint64 run_id, QString model, QString phase);
-    void metric(qint64 run_id, QString model, QString phase, QString name, qint64 step,
-                qint64 epoch, double value);
-    void progress(QString model, QString phase, qint64 step, qint64 total, qint64 epoch,
-                  double loss, double eta_seconds);
+    void runStarted(qint64 run_id, cp::model::Design model, cp::store::Phase phase);
+    void metric(qint64 run_id, cp::model::Design model, cp::store::Phase phase, QString name,
+                qint64 step, qint64 epoch, double value);
+    void progress(cp::model::Design model, cp::store::Phase phase, qint64 step, qint64 total,
+                  qint64 epoch, double loss, double eta_seconds);
     void message(QString text);
-    void runFinished(qint64 run_id, QString status);
-    // status: finished, stopped, diverged, failed; error: the message when not finished.
-    void finished(QString status, QString error, qint64 experiment_id);
+    void runFinished(qint64 run_id, cp::store::RunStatus status);
+    // error: the message when not finished; experiment_id -1 when nothing was stored.
+    void finished(cp::store::RunStatus status, QString error, qint64 experiment_id);
 
   private:
     std::atomic<bool> stop_{false};
@@ -40,3 +46,4 @@ class ExperimentWorker : public QObject {
 }  // namespace cp::workbench
 
 Q_DECLARE_METATYPE(cp::train::ExperimentParams)
+Q_DECLARE_METATYPE(cp::train::LaunchMode)

@@ -25,6 +25,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "model/model_registry.h"
+#include "report/selection.h"
 #include "store/run_store.h"
 #include "train/experiment.h"
 #include "widgets/comparison_view.h"
@@ -47,12 +49,6 @@ QString clock_text(double seconds) {
                      : QString("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QChar('0'));
 }
 
-QString phase_name(const QString& phase) {
-    if (phase == "phase1") return "Phase 1 (OACD)";
-    if (phase == "phase2") return "Phase 2";
-    return "Evaluation";
-}
-
 }  // namespace
 
 MainWindow::MainWindow(const QString& database, QWidget* parent)
@@ -60,6 +56,8 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     setWindowTitle("Context-Pythia Workbench");
     setWindowIcon(QIcon(":/icons/context-pythia.svg"));
     qRegisterMetaType<cp::train::ExperimentParams>();
+    qRegisterMetaType<cp::train::LaunchMode>();
+    widgets::register_kind_metatypes();
 
     // Left: parameters and launch, scrollable so that 800 px of height suffice.
     auto* left = new QWidget;
@@ -174,8 +172,8 @@ QWidget* MainWindow::buildLaunchPanel() {
     launch_phase2_->setObjectName("launchPhase2");
     phase2_model_ = new QComboBox;
     phase2_model_->setObjectName("phase2Model");
-    phase2_model_->addItem("Context-Pythia", "context-pythia");
-    phase2_model_->addItem("Pythia", "pythia");
+    for (const model::DesignEntry& d : model::design_registry())  // every registered design
+        phase2_model_->addItem(widgets::display_name(d.design), static_cast<int>(d.design));
     ablation_ = new QCheckBox("Ablation: untrained ContextBlock (no Phase 1)");
     ablation_->setObjectName("ablation");
     stop_ = new QPushButton("Stop");
@@ -226,68 +224,43 @@ void MainWindow::updateLaunchButtons() {
         w->setEnabled(!running_);
 }
 
-QString MainWindow::latestFinishedPhase1Checkpoint() const {
-    try {
-        store::RunStore store(database_.toStdString());
-        const auto runs = store.runs();
-        for (auto it = runs.rbegin(); it != runs.rend(); ++it)
-            if (it->phase == "phase1" && it->status == "finished" &&
-                QFileInfo::exists(QString::fromStdString(it->checkpoint_path)))
-                return QString::fromStdString(it->checkpoint_path);
-    } catch (const Error&) {
-    }
-    return {};
-}
-
 QString MainWindow::launch(LaunchMode mode) {
     if (running_) return "an experiment is already running";
-    train::ExperimentParams p = form_->params();
-    if (mode == LaunchMode::phase1) {
-        p.phase1_only = true;
-        p.models = train::ModelChoice::context_pythia;
-    } else if (mode == LaunchMode::phase2) {
-        const bool context = phase2_model_->currentData().toString() == "context-pythia";
-        p.models = context ? train::ModelChoice::context_pythia : train::ModelChoice::pythia;
-        if (context && ablation_->isChecked()) {
-            p.ablation_untrained_context_block = true;
-        } else if (context) {
-            const QString checkpoint = latestFinishedPhase1Checkpoint();
-            if (checkpoint.isEmpty()) {
-                const QString why =
-                    "Context-Pythia's Phase 2 needs a finished Phase 1: launch Phase 1 first, or "
-                    "tick the ablation to train on an untrained ContextBlock.";
-                launch_message_->setText(why);
-                return why;
-            }
-            p.context_block_from = checkpoint.toStdString();
-        }
-    } else if (ablation_->isChecked()) {
-        p.ablation_untrained_context_block = true;
-    }
+    train::ExperimentParams form = form_->params();
+    if (mode != LaunchMode::phase1 && ablation_->isChecked())
+        form.ablation_untrained_context_block = true;
     // Leave the GUI a core: torch's intra-op threads, unless the user chose a number.
-    if (p.threads == 0) p.threads = std::max(1, QThread::idealThreadCount() - 1);
-    const auto problems = p.problems();
-    if (!problems.empty()) {
-        QStringList lines;
-        for (const auto& pr : problems) lines << QString::fromStdString(pr.message);
-        launch_message_->setText(lines.join("\n"));
-        return lines.join("\n");
+    if (form.threads == 0) form.threads = std::max(1, QThread::idealThreadCount() - 1);
+    const std::optional<model::Design> design =
+        mode == LaunchMode::phase2 ? std::optional<model::Design>(static_cast<model::Design>(
+                                         phase2_model_->currentData().toInt()))
+                                   : std::nullopt;
+    train::LaunchRequest request;
+    try {
+        // Core decides the plan (and which stored Phase 1 a Phase 2 trains on).
+        store::RunStore store(database_.toStdString());
+        request = train::resolve_launch(form, mode, design, store);
+    } catch (const Error& e) {
+        launch_message_->setText(QString::fromUtf8(e.what()));
+        return QString::fromUtf8(e.what());
     }
     launch_message_->clear();
     QSettings settings;
     form_->save(settings);
     live_->clear();
+    const train::ExperimentParams& p = request.params;
     live_->setTokensPerStep(static_cast<double>(p.phase2.batch_size * *p.seq_length));
     mode_ = mode;
     running_ = true;
-    last_status_.clear();
+    last_status_.reset();
     last_error_.clear();
     progress_->setRange(0, 0);  // busy until the first progress report
     progress_label_->setText("Preparing data (tokenizing or reading the token cache)…");
     tabs_->setCurrentWidget(live_);
     updateLaunchButtons();
+    worker_->arm();  // from here on a Stop counts, even before the worker starts
     QMetaObject::invokeMethod(
-        worker_, [w = worker_, p] { w->run(p); }, Qt::QueuedConnection);
+        worker_, [w = worker_, p, mode] { w->run(p, mode); }, Qt::QueuedConnection);
     return {};
 }
 
@@ -297,40 +270,45 @@ void MainWindow::stop() {
     progress_label_->setText("Stopping after the current step…");
 }
 
-void MainWindow::onProgress(QString model, QString phase, qint64 step, qint64 total, qint64 epoch,
-                            double loss, double eta_seconds) {
+void MainWindow::onProgress(model::Design model, store::Phase phase, qint64 step, qint64 total,
+                            qint64 epoch, double loss, double eta_seconds) {
     progress_->setRange(0, static_cast<int>(std::max<qint64>(total, 1)));
     progress_->setValue(static_cast<int>(std::min(step, total)));
     QString text =
-        QString("%1 · %2").arg(model == "pythia" ? "Pythia" : "Context-Pythia", phase_name(phase));
+        QString("%1 · %2").arg(widgets::display_name(model), widgets::display_name(phase));
     if (epoch >= 0) text += QString(" · epoch %1").arg(epoch);
-    text +=
-        QString(" · %1 %2/%3").arg(phase == "phase1" ? "iteration" : "step").arg(step).arg(total);
-    if (phase != "evaluation") text += QString(" · loss %1").arg(loss, 0, 'f', 4);
+    text += QString(" · %1 %2/%3")
+                .arg(phase == store::Phase::phase1 ? "iteration" : "step")
+                .arg(step)
+                .arg(total);
+    if (phase != store::Phase::evaluation) text += QString(" · loss %1").arg(loss, 0, 'f', 4);
     text += " · ETA " + clock_text(eta_seconds);
     progress_label_->setText(text);
 }
 
-void MainWindow::onFinished(QString status, QString error, qint64 experiment_id) {
+void MainWindow::onFinished(store::RunStatus status, QString error, qint64 experiment_id) {
     running_ = false;
     last_status_ = status;
     last_error_ = error;
     last_experiment_ = experiment_id;
+    const bool finished = status == store::RunStatus::finished;
     progress_->setRange(0, 1);
-    progress_->setValue(status == "finished" ? 1 : 0);
-    progress_label_->setText(status == "finished" ? "Finished." : "Ended: " + status + ".");
+    progress_->setValue(finished ? 1 : 0);
+    progress_label_->setText(finished ? "Finished."
+                                      : "Ended: " + widgets::display_name(status) + ".");
     if (!error.isEmpty()) launch_message_->setText(error);
     browser_->refresh();
     comparison_->refreshChoices();
     diversity_->refreshChoices();
-    if (experiment_id >= 0 && mode_ == LaunchMode::full_comparison && status == "finished")
+    if (experiment_id >= 0 && mode_ == LaunchMode::full_comparison && finished)
         comparison_->showExperiment(experiment_id);
     updateLaunchButtons();
-    statusBar()->showMessage(experiment_id >= 0
-                                 ? QString("Experiment %1: %2").arg(experiment_id).arg(status)
-                                 : "Nothing was run: " + error,
-                             10000);
-    emit experimentFinished(status);
+    statusBar()->showMessage(
+        experiment_id >= 0
+            ? QString("Experiment %1: %2").arg(experiment_id).arg(widgets::display_name(status))
+            : "Nothing was run: " + error,
+        10000);
+    emit experimentFinished(QString::fromUtf8(store::status_key(status)));
 }
 
 void MainWindow::showExperimentCurves(qint64 experiment_id) {
@@ -358,8 +336,8 @@ void MainWindow::openRun(qint64 run_id) {
         statusBar()->showMessage(
             QString("Showing run %1 (%2 %3, %4)")
                 .arg(run_id)
-                .arg(QString::fromStdString(r.model), QString::fromStdString(r.phase),
-                     QString::fromStdString(r.status)),
+                .arg(widgets::display_name(r.model), widgets::display_name(r.phase),
+                     widgets::display_name(r.status)),
             10000);
     } catch (const Error& e) {
         QMessageBox::warning(this, "Cannot open the run", e.what());
@@ -372,15 +350,9 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     qint64 experiment = -1, diversity_run = -1;
     try {
         store::RunStore store(database_.toStdString());
-        const auto experiments = store.experiments();
-        // The latest experiment that has both models, else the latest.
-        for (const auto& e : experiments) {
-            int phase2 = 0;
-            for (const auto& r : store.runs(e.id)) phase2 += r.phase == "phase2";
-            if (phase2 >= 2 || experiment < 0) experiment = e.id;
-        }
-        for (const auto& r : store.runs())
-            if (r.model == "context-pythia" && !r.checkpoint_path.empty()) diversity_run = r.id;
+        // Core chooses what to show.
+        experiment = report::showcase_experiment(store).value_or(-1);
+        diversity_run = report::latest_diversity_run(store).value_or(-1);
         if (experiment >= 0) {
             const auto params =
                 nlohmann::json::parse(store.experiment(experiment).params_json, nullptr, false);

@@ -6,6 +6,10 @@
 #include <QElapsedTimer>
 #include <QMainWindow>
 #include <QThread>
+#include <optional>
+
+#include "train/plan.h"
+#include "widgets/kinds_meta.h"
 
 namespace cp::widgets {
 class ComparisonView;
@@ -26,7 +30,8 @@ namespace cp::workbench {
 
 class ExperimentWorker;
 
-enum class LaunchMode { full_comparison, phase1, phase2 };
+// The launch modes are core's (train/plan.h): the plan of each is decided and tested there.
+using LaunchMode = cp::train::LaunchMode;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -37,7 +42,7 @@ class MainWindow : public QMainWindow {
     // Starts an experiment from the form; returns "" or why nothing was launched.
     QString launch(LaunchMode mode);
     bool isRunning() const { return running_; }
-    QString lastStatus() const { return last_status_; }
+    std::optional<cp::store::RunStatus> lastStatus() const { return last_status_; }
     QString lastError() const { return last_error_; }
     qint64 lastExperiment() const { return last_experiment_; }
 
@@ -64,14 +69,13 @@ class MainWindow : public QMainWindow {
 
   private slots:
     void updateLaunchButtons();
-    void onProgress(QString model, QString phase, qint64 step, qint64 total, qint64 epoch,
-                    double loss, double eta_seconds);
-    void onFinished(QString status, QString error, qint64 experiment_id);
+    void onProgress(cp::model::Design model, cp::store::Phase phase, qint64 step, qint64 total,
+                    qint64 epoch, double loss, double eta_seconds);
+    void onFinished(cp::store::RunStatus status, QString error, qint64 experiment_id);
     void openRun(qint64 run_id);
 
   private:
     QWidget* buildLaunchPanel();
-    QString latestFinishedPhase1Checkpoint() const;
 
     QString database_;
     widgets::ParameterForm* form_;
@@ -89,7 +93,8 @@ class MainWindow : public QMainWindow {
     ExperimentWorker* worker_;
     bool running_ = false;
     LaunchMode mode_ = LaunchMode::full_comparison;
-    QString last_status_, last_error_;
+    std::optional<cp::store::RunStatus> last_status_;
+    QString last_error_;
     qint64 last_experiment_ = -1;
 };
 

@@ -50,7 +50,8 @@ ScoreResult score(const std::filesystem::path& checkpoint, const std::vector<std
     auto model = load_checkpoint(checkpoint);
     torch::NoGradGuard no_grad;
     model->eval();
-    const torch::Tensor logits = model->forward(as_batch(ids));                        // (1, T, V)
+    check_token_ids(as_batch(ids), model->config());             // ids enter here
+    const torch::Tensor logits = model->forward(as_batch(ids));  // (1, T, V)
     const torch::Tensor logp = torch::log_softmax(logits[0].to(torch::kFloat64), -1);  // (T, V)
     const torch::Tensor targets =
         torch::tensor(std::vector<std::int64_t>(ids.begin() + 1, ids.end()), torch::kInt64);
@@ -83,6 +84,7 @@ std::vector<std::int64_t> generate(const std::filesystem::path& checkpoint,
     torch::NoGradGuard no_grad;
     model->eval();
     KvCache cache = model->make_cache();
+    check_token_ids(as_batch(prompt_ids), model->config());               // ids enter here
     torch::Tensor logits = model->forward(as_batch(prompt_ids), &cache);  // prefill: (1, T, V)
     std::vector<std::int64_t> out;
     for (std::int64_t i = 0; i < options.max_tokens; ++i) {

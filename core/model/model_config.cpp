@@ -1,12 +1,9 @@
 #include "model/model_config.h"
 
 #include "common/error.h"
+#include "model/model_registry.h"
 
 namespace cp::model {
-
-const char* to_string(Architecture a) {
-    return a == Architecture::pythia ? "pythia" : "context-pythia";
-}
 
 std::vector<std::string> ModelConfig::problems() const {
     std::vector<std::string> p;
@@ -69,12 +66,10 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     ModelConfig c;
     try {
         const std::string arch = j.at("architecture").get<std::string>();
-        if (arch == "pythia")
-            c.architecture = Architecture::pythia;
-        else if (arch == "context-pythia")
-            c.architecture = Architecture::context_pythia;
-        else
-            throw Error("unknown architecture '" + arch + "' (pythia or context-pythia)");
+        const auto design = design_from_key(arch);
+        if (!design)
+            throw Error("unknown architecture '" + arch + "' (" + design_keys_text() + ")");
+        c.architecture = *design;
         c.vocab_rows = j.at("vocab_rows").get<std::int64_t>();
         c.embed_dim = j.at("embed_dim").get<std::int64_t>();
         c.context_dim = j.value("context_dim", c.context_dim);
@@ -97,36 +92,21 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
 }
 
 ModelConfig preset(const std::string& name) {
-    ModelConfig c;
-    if (name == "pythia-70m") return c;  // the defaults above are Pythia-70M's
-    if (name == "context-pythia-70m") {
-        c.architecture = Architecture::context_pythia;
-        c.intermediate = 1024;  // 4 x context_dim
-        return c;
-    }
-    if (name == "pythia-tiny") {
-        c.embed_dim = 64;
-        c.layers = 2;
-        c.heads = 4;
-        c.intermediate = 256;
-        return c;
-    }
-    if (name == "context-pythia-tiny") {
-        c.architecture = Architecture::context_pythia;
-        c.embed_dim = 64;
-        c.context_dim = 32;
-        c.layers = 2;
-        c.heads = 4;
-        c.intermediate = 128;
-        return c;
-    }
+    for (const DesignEntry& e : design_registry())
+        for (ModelSize size : {ModelSize::m70, ModelSize::tiny})
+            if (name == std::string(design_key(e.design)) + "-" + size_key(size))
+                return e.preset(size);
     std::string known;
     for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
     throw Error("unknown preset '" + name + "' (known: " + known + ")");
 }
 
 std::vector<std::string> preset_names() {
-    return {"pythia-70m", "context-pythia-70m", "pythia-tiny", "context-pythia-tiny"};
+    std::vector<std::string> names;
+    for (ModelSize size : {ModelSize::m70, ModelSize::tiny})
+        for (const DesignName& n : kDesignNames)
+            names.push_back(std::string(n.key) + "-" + size_key(size));
+    return names;
 }
 
 }  // namespace cp::model

@@ -7,10 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "model/design.h"
+
 namespace cp::model {
 
-enum class Architecture { pythia, context_pythia };
-const char* to_string(Architecture a);
+// A config's design decides which module is built (model/models.cpp's make_model).
+using Architecture = Design;
+inline const char* to_string(Architecture a) {
+    return design_key(a);
+}
 
 struct ModelConfig {
     Architecture architecture = Architecture::pythia;
@@ -64,8 +69,9 @@ struct KvMeasurement {
     double kv_bytes_per_token() const { return tokens ? double(kv_bytes) / double(tokens) : 0.0; }
 };
 
-// pythia-70m, context-pythia-70m (MODEL_SPEC.md), pythia-tiny, context-pythia-tiny (a few small
-// layers over the full vocabulary, for tests and quick CPU runs).
+// "<design>-<size>" for every entry of the design registry: pythia-70m, context-pythia-70m
+// (MODEL_SPEC.md), pythia-tiny, context-pythia-tiny (a few small layers over the full
+// vocabulary, for tests and quick CPU runs), ...
 ModelConfig preset(const std::string& name);
 std::vector<std::string> preset_names();
 

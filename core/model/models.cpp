@@ -67,24 +67,41 @@ KvCache CausalLm::make_cache() const {
 
 // ---- GPT-NeoX layer ------------------------------------------------------------------------
 
-GptNeoxAttentionImpl::GptNeoxAttentionImpl(std::int64_t width, std::int64_t heads,
-                                           std::int64_t rotary_dims, double rotary_base)
-    : heads_(heads),
-      head_dim_(width / heads),
-      rotary_dims_(rotary_dims),
-      rotary_base_(rotary_base) {
-    query_key_value = register_module("query_key_value", torch::nn::Linear(width, 3 * width));
-    dense = register_module("dense", torch::nn::Linear(width, width));
+namespace {
+// MODEL_SPEC init of a Linear: weight N(0, std), bias 0.
+void init_linear(torch::nn::Linear& l, double std) {
+    torch::NoGradGuard no_grad;
+    l->weight.normal_(0.0, std);
+    if (l->bias.defined()) l->bias.zero_();
+}
+}  // namespace
+
+GptNeoxAttentionImpl::GptNeoxAttentionImpl(const GptNeoxAttentionOptions& o) : options(o) {
+    reset();
+}
+
+void GptNeoxAttentionImpl::reset() {
+    const std::int64_t w = options.width();
+    head_dim_ = w / options.heads();
+    query_key_value = register_module("query_key_value", torch::nn::Linear(w, 3 * w));
+    dense = register_module("dense", torch::nn::Linear(w, w));
+    reset_parameters();
+}
+
+void GptNeoxAttentionImpl::reset_parameters() {
+    init_linear(query_key_value, options.init_std());
+    init_linear(dense, options.init_std());
 }
 
 torch::Tensor GptNeoxAttentionImpl::rotate(const torch::Tensor& x, std::int64_t past) const {
+    const std::int64_t rotary_dims_ = options.rotary_dims();
     if (rotary_dims_ == 0) return x;
     const std::int64_t T = x.size(2), half = rotary_dims_ / 2;
     auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(x.device());
     // inv_freq[i] = 1 / base^(2i / rotary_dims), angles = position x inv_freq.
     const torch::Tensor inv_freq =
-        1.0 / torch::pow(rotary_base_, torch::arange(0, rotary_dims_, 2, f32) /
-                                           static_cast<double>(rotary_dims_));
+        1.0 / torch::pow(options.rotary_base(), torch::arange(0, rotary_dims_, 2, f32) /
+                                                    static_cast<double>(rotary_dims_));
     const torch::Tensor positions = torch::arange(past, past + T, f32);
     const torch::Tensor angles = torch::outer(positions, inv_freq);  // (T, half)
     const torch::Tensor emb = torch::cat({angles, angles}, -1);      // (T, rotary_dims)
@@ -102,6 +119,7 @@ torch::Tensor GptNeoxAttentionImpl::rotate(const torch::Tensor& x, std::int64_t 
 torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t past,
                                             GrowingSequence* keys, GrowingSequence* values) {
     const std::int64_t B = x.size(0), T = x.size(1), width = x.size(2);
+    const std::int64_t heads_ = options.heads();
     // Per head the fused projection holds [q | k | v]: view as (B, T, nh, 3 hs), then split.
     const torch::Tensor qkv = query_key_value(x).view({B, T, heads_, 3 * head_dim_});
     torch::Tensor q = qkv.narrow(3, 0, head_dim_).permute({0, 2, 1, 3});          // (B, nh, T, hs)
@@ -147,24 +165,44 @@ torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t
 #endif
 }
 
-GptNeoxMlpImpl::GptNeoxMlpImpl(std::int64_t width, std::int64_t intermediate) {
-    dense_h_to_4h = register_module("dense_h_to_4h", torch::nn::Linear(width, intermediate));
-    dense_4h_to_h = register_module("dense_4h_to_h", torch::nn::Linear(intermediate, width));
+GptNeoxMlpImpl::GptNeoxMlpImpl(const GptNeoxMlpOptions& o) : options(o) {
+    reset();
+}
+
+void GptNeoxMlpImpl::reset() {
+    dense_h_to_4h = register_module("dense_h_to_4h",
+                                    torch::nn::Linear(options.width(), options.intermediate()));
+    dense_4h_to_h = register_module("dense_4h_to_h",
+                                    torch::nn::Linear(options.intermediate(), options.width()));
+    reset_parameters();
+}
+
+void GptNeoxMlpImpl::reset_parameters() {
+    init_linear(dense_h_to_4h, options.init_std());
+    init_linear(dense_4h_to_h, options.init_std());
 }
 
 torch::Tensor GptNeoxMlpImpl::forward(const torch::Tensor& x) {
     return dense_4h_to_h(torch::gelu(dense_h_to_4h(x)));  // exact (erf) GELU, as Pythia
 }
 
-GptNeoxLayerImpl::GptNeoxLayerImpl(const ModelConfig& c) {
+GptNeoxLayerImpl::GptNeoxLayerImpl(const ModelConfig& c) : config(c) {
+    reset();
+}
+
+void GptNeoxLayerImpl::reset() {
+    const ModelConfig& c = config;
     const std::int64_t w = c.layer_width();
-    const auto ln = torch::nn::LayerNormOptions({w}).eps(c.layer_norm_eps);
+    const auto ln = torch::nn::LayerNormOptions({w}).eps(c.layer_norm_eps);  // 1 and 0 at init
     input_layernorm = register_module("input_layernorm", torch::nn::LayerNorm(ln));
     post_attention_layernorm =
         register_module("post_attention_layernorm", torch::nn::LayerNorm(ln));
-    attention =
-        register_module("attention", GptNeoxAttention(w, c.heads, c.rotary_dims(), c.rotary_base));
-    mlp = register_module("mlp", GptNeoxMlp(w, c.intermediate));
+    attention = register_module("attention", GptNeoxAttention(GptNeoxAttentionOptions(w, c.heads)
+                                                                  .rotary_dims(c.rotary_dims())
+                                                                  .rotary_base(c.rotary_base)
+                                                                  .init_std(c.init_std)));
+    mlp = register_module("mlp",
+                          GptNeoxMlp(GptNeoxMlpOptions(w, c.intermediate).init_std(c.init_std)));
 }
 
 torch::Tensor GptNeoxLayerImpl::forward(const torch::Tensor& x, std::int64_t past,
@@ -186,9 +224,21 @@ ContextLayerImpl::ContextLayerImpl(std::int64_t context_dim, std::int64_t embed_
         "context_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({context_dim}).eps(eps)));
 }
 
-ContextBlockImpl::ContextBlockImpl(std::int64_t context_dim, std::int64_t embed_dim, double eps)
-    : context_dim_(context_dim) {
-    layer = register_module("layer", ContextLayer(context_dim, embed_dim, eps));
+ContextBlockImpl::ContextBlockImpl(const ContextBlockOptions& o) : options(o) {
+    reset();
+}
+
+void ContextBlockImpl::reset() {
+    layer = register_module(
+        "layer", ContextLayer(options.context_dim(), options.embed_dim(), options.eps()));
+    reset_parameters();
+}
+
+void ContextBlockImpl::reset_parameters() {
+    torch::NoGradGuard no_grad;
+    torch::nn::Linear lin = linear();
+    lin->weight.normal_(0.0, options.weight_std());
+    lin->bias.normal_(0.0, options.bias_std());
 }
 
 torch::nn::Linear ContextBlockImpl::linear() const {
@@ -205,6 +255,7 @@ torch::Tensor ContextBlockImpl::step(const torch::Tensor& prev, const torch::Ten
 torch::Tensor ContextBlockImpl::forward(const torch::Tensor& embeds, const torch::Tensor& initial,
                                         torch::Tensor* final_state) {
     const std::int64_t B = embeds.size(0), T = embeds.size(1);
+    const std::int64_t context_dim_ = options.context_dim();
     const torch::nn::Linear lin = linear();
     // W [c; e] + b = W_c c + (W_e e + b): the token half does not depend on the recurrence, so
     // it is one matmul over all positions; only the context_dim x context_dim part loops.
@@ -237,6 +288,12 @@ GptNeoxBodyImpl::GptNeoxBodyImpl(const ModelConfig& c) {
     final_layer_norm = register_module(
         "final_layer_norm",
         torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
+    reset_parameters(c.init_std);
+}
+
+void GptNeoxBodyImpl::reset_parameters(double init_std) {
+    torch::NoGradGuard no_grad;
+    embed_in->weight.normal_(0.0, init_std);
 }
 
 namespace {
@@ -249,7 +306,9 @@ torch::Tensor run_layers(torch::nn::ModuleList& layers, torch::Tensor h, KvCache
     return h;
 }
 
-void check_ids(const torch::Tensor& ids, const ModelConfig& c) {
+}  // namespace
+
+void check_token_ids(const torch::Tensor& ids, const ModelConfig& c) {
     TORCH_CHECK(ids.dim() == 2 && ids.scalar_type() == torch::kInt64,
                 "ids must be (batch, tokens) int64");
     if (ids.numel() == 0) return;
@@ -260,17 +319,15 @@ void check_ids(const torch::Tensor& ids, const ModelConfig& c) {
                     ")");
 }
 
-}  // namespace
-
 PythiaModel::PythiaModel(const ModelConfig& c) : CausalLm(c) {
     gpt_neox = register_module("gpt_neox", GptNeoxBody(c));
     embed_out = register_module(
         "embed_out",
         torch::nn::Linear(torch::nn::LinearOptions(c.embed_dim, c.vocab_rows).bias(false)));
+    init_linear(embed_out, c.init_std);
 }
 
 torch::Tensor PythiaModel::forward(const torch::Tensor& ids, KvCache* cache) {
-    check_ids(ids, config_);
     torch::Tensor h = gpt_neox->embed_in(ids);  // (B, T, hidden)
     h = run_layers(gpt_neox->layers, h, cache);
     if (cache) cache->length += ids.size(1);
@@ -283,7 +340,10 @@ ContextPythiaModel::ContextPythiaModel(const ModelConfig& c) : CausalLm(c) {
         "embed_norm",
         torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
     context_block = register_module("context_block",
-                                    ContextBlock(c.context_dim, c.embed_dim, c.layer_norm_eps));
+                                    ContextBlock(ContextBlockOptions(c.context_dim, c.embed_dim)
+                                                     .eps(c.layer_norm_eps)
+                                                     .weight_std(c.context_init_std)
+                                                     .bias_std(c.context_bias_init_std)));
     layers = register_module("layers", torch::nn::ModuleList());
     for (std::int64_t i = 0; i < c.layers; ++i) layers->push_back(GptNeoxLayer(c));
     final_layer_norm = register_module(
@@ -292,6 +352,9 @@ ContextPythiaModel::ContextPythiaModel(const ModelConfig& c) : CausalLm(c) {
     embed_out = register_module(
         "embed_out",
         torch::nn::Linear(torch::nn::LinearOptions(c.context_dim, c.vocab_rows).bias(false)));
+    torch::NoGradGuard no_grad;
+    embed_in->weight.normal_(0.0, c.init_std);
+    init_linear(embed_out, c.init_std);
 }
 
 torch::Tensor ContextPythiaModel::embed(const torch::Tensor& ids) {
@@ -303,7 +366,6 @@ void ContextPythiaModel::freeze_context_block() {
 }
 
 torch::Tensor ContextPythiaModel::forward(const torch::Tensor& ids, KvCache* cache) {
-    check_ids(ids, config_);
     const torch::Tensor e = embed(ids);  // (B, T, embed_dim)
     torch::Tensor state;
     torch::Tensor h = context_block->forward(e, cache ? cache->context_state : torch::Tensor(),
@@ -321,28 +383,15 @@ torch::Tensor ContextPythiaModel::forward(const torch::Tensor& ids, KvCache* cac
 std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t seed) {
     config.validate();
     torch::manual_seed(seed);
-    std::shared_ptr<CausalLm> model;
-    if (config.architecture == Architecture::pythia)
-        model = std::make_shared<PythiaModel>(config);
-    else
-        model = std::make_shared<ContextPythiaModel>(config);
-    torch::NoGradGuard no_grad;
-    // MODEL_SPEC init: Linear/Embedding weights N(0, 0.02), biases 0, LayerNorm 1/0; the
-    // ContextBlock's Linear N(0, 0.1) with bias N(0, 0.01) (what makes Phase 1 converge).
-    for (auto& item : model->named_parameters()) {
-        const std::string& name = item.key();
-        torch::Tensor& p = item.value();
-        const bool context = name.rfind("context_block.", 0) == 0;
-        const bool norm = name.find("norm") != std::string::npos;
-        const bool bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-        if (norm)
-            bias ? p.zero_() : p.fill_(1.0);
-        else if (context)
-            p.normal_(0.0, bias ? config.context_bias_init_std : config.context_init_std);
-        else
-            bias ? p.zero_() : p.normal_(0.0, config.init_std);
+    // Each module initialises itself in its constructor (reset()).
+    switch (config.architecture) {
+        case Design::pythia:
+            return std::make_shared<PythiaModel>(config);
+        case Design::context_pythia:
+            return std::make_shared<ContextPythiaModel>(config);
     }
-    return model;
+    throw Error(std::string("internal error: no module for design '") +
+                design_key(config.architecture) + "'");
 }
 
 ParameterCounts count_parameters(CausalLm& model) {

@@ -14,44 +14,83 @@
 
 namespace cp::model {
 
+// Modules follow the PyTorch C++ frontend's shape: an options struct per module, submodules
+// created and initialised by the module's own reset() (MODEL_SPEC.md's init: Linear/Embedding
+// weights N(0, init_std), biases 0, LayerNorm 1/0; the ContextBlock's own stds).
+
+struct GptNeoxAttentionOptions {
+    GptNeoxAttentionOptions(std::int64_t width, std::int64_t heads)
+        : width_(width), heads_(heads) {}
+    TORCH_ARG(std::int64_t, width);
+    TORCH_ARG(std::int64_t, heads);
+    TORCH_ARG(std::int64_t, rotary_dims) = 0;
+    TORCH_ARG(double, rotary_base) = 10000.0;
+    TORCH_ARG(double, init_std) = 0.02;
+};
+
 // GPT-NeoX self-attention: one fused query_key_value projection, interleaved per head as
 // [q | k | v]; rotary embedding on the first rotary_dims of q and k; float32 softmax.
 class GptNeoxAttentionImpl : public torch::nn::Module {
   public:
-    GptNeoxAttentionImpl(std::int64_t width, std::int64_t heads, std::int64_t rotary_dims,
-                         double rotary_base);
+    explicit GptNeoxAttentionImpl(const GptNeoxAttentionOptions& options);
+    void reset();
+    void reset_parameters();
     // x: (B, T, width); positions start at `past` (the cached length). Appends to `keys` and
     // `values` when given.
     torch::Tensor forward(const torch::Tensor& x, std::int64_t past, GrowingSequence* keys,
                           GrowingSequence* values);
 
+    GptNeoxAttentionOptions options;
     torch::nn::Linear query_key_value{nullptr}, dense{nullptr};
 
   private:
     torch::Tensor rotate(const torch::Tensor& x, std::int64_t past) const;  // x: (B, nh, T, hs)
-    std::int64_t heads_, head_dim_, rotary_dims_;
-    double rotary_base_;
+    std::int64_t head_dim_ = 0;
 };
 TORCH_MODULE(GptNeoxAttention);
 
+struct GptNeoxMlpOptions {
+    GptNeoxMlpOptions(std::int64_t width, std::int64_t intermediate)
+        : width_(width), intermediate_(intermediate) {}
+    TORCH_ARG(std::int64_t, width);
+    TORCH_ARG(std::int64_t, intermediate);
+    TORCH_ARG(double, init_std) = 0.02;
+};
+
 class GptNeoxMlpImpl : public torch::nn::Module {
   public:
-    GptNeoxMlpImpl(std::int64_t width, std::int64_t intermediate);
+    explicit GptNeoxMlpImpl(const GptNeoxMlpOptions& options);
+    void reset();
+    void reset_parameters();
     torch::Tensor forward(const torch::Tensor& x);  // dense_4h_to_h(gelu_exact(dense_h_to_4h(x)))
+    GptNeoxMlpOptions options;
     torch::nn::Linear dense_h_to_4h{nullptr}, dense_4h_to_h{nullptr};
 };
 TORCH_MODULE(GptNeoxMlp);
 
+// One GPT-NeoX layer at the config's layer width (Pythia's hidden, Context-Pythia's context).
 class GptNeoxLayerImpl : public torch::nn::Module {
   public:
-    GptNeoxLayerImpl(const ModelConfig& config);
+    explicit GptNeoxLayerImpl(const ModelConfig& config);
+    void reset();
     torch::Tensor forward(const torch::Tensor& x, std::int64_t past, GrowingSequence* keys,
                           GrowingSequence* values);
+    ModelConfig config;
     torch::nn::LayerNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
     GptNeoxAttention attention{nullptr};
     GptNeoxMlp mlp{nullptr};
 };
 TORCH_MODULE(GptNeoxLayer);
+
+struct ContextBlockOptions {
+    ContextBlockOptions(std::int64_t context_dim, std::int64_t embed_dim)
+        : context_dim_(context_dim), embed_dim_(embed_dim) {}
+    TORCH_ARG(std::int64_t, context_dim);
+    TORCH_ARG(std::int64_t, embed_dim);
+    TORCH_ARG(double, eps) = 1e-5;
+    TORCH_ARG(double, weight_std) = 0.1;  // the reference's init: what makes Phase 1 converge
+    TORCH_ARG(double, bias_std) = 0.01;
+};
 
 // ContextBlock: c_t = LayerNorm(c_{t-1} + GELU(W [c_{t-1}; e_t] + b)), widths context_dim and
 // embed_dim. Parameter names: layer.fnn.fnn.0.{weight,bias}, layer.context_norm.{weight,bias}.
@@ -72,7 +111,9 @@ TORCH_MODULE(ContextLayer);
 
 class ContextBlockImpl : public torch::nn::Module {
   public:
-    ContextBlockImpl(std::int64_t context_dim, std::int64_t embed_dim, double eps);
+    explicit ContextBlockImpl(const ContextBlockOptions& options);
+    void reset();
+    void reset_parameters();
     // One step for a batch of independent (previous context, token embedding) pairs:
     // prev (N, context_dim), embed (N, embed_dim) -> (N, context_dim). Phase 1 uses this.
     torch::Tensor step(const torch::Tensor& prev, const torch::Tensor& embed);
@@ -81,10 +122,8 @@ class ContextBlockImpl : public torch::nn::Module {
     torch::Tensor forward(const torch::Tensor& embeds, const torch::Tensor& initial,
                           torch::Tensor* final_state = nullptr);
     torch::nn::Linear linear() const;  // fnn.fnn.0
+    ContextBlockOptions options;
     ContextLayer layer{nullptr};
-
-  private:
-    std::int64_t context_dim_;
 };
 TORCH_MODULE(ContextBlock);
 
@@ -94,7 +133,8 @@ class CausalLm : public torch::nn::Module {
     explicit CausalLm(const ModelConfig& config) : config_(config) {}
     const ModelConfig& config() const { return config_; }
     // ids: (B, T) int64 -> logits (B, T, vocab_rows). With a cache, positions continue from
-    // cache->length and the cache grows by T.
+    // cache->length and the cache grows by T. Ids are not range-checked here (that would read
+    // the device back on every step): check_token_ids() where they enter.
     virtual torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr) = 0;
     KvCache make_cache() const;
 
@@ -106,6 +146,7 @@ class CausalLm : public torch::nn::Module {
 class GptNeoxBodyImpl : public torch::nn::Module {
   public:
     explicit GptNeoxBodyImpl(const ModelConfig& config);
+    void reset_parameters(double init_std);
     torch::nn::Embedding embed_in{nullptr};
     torch::nn::ModuleList layers{nullptr};
     torch::nn::LayerNorm final_layer_norm{nullptr};
@@ -136,8 +177,13 @@ class ContextPythiaModel : public CausalLm {
     torch::nn::Linear embed_out{nullptr};
 };
 
-// A freshly initialised model (MODEL_SPEC.md's init), deterministic for a seed on the CPU.
+// A freshly initialised model of the config's design (MODEL_SPEC.md's init), deterministic for a
+// seed on the CPU. One case per entry of the design registry (model/model_registry.h).
 std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t seed);
+
+// Throws cp::Error naming the first id outside 0..vocab_rows-1. Called where ids enter (the data
+// loader, score, generate), never inside forward(): on CUDA it reads the device back.
+void check_token_ids(const torch::Tensor& ids, const ModelConfig& config);
 
 ParameterCounts count_parameters(CausalLm& model);
 

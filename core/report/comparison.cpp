@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "report/csv.h"
 #include "report/tables.h"
+#include "store/metric_names.h"
 
 namespace cp::report {
 namespace {
@@ -26,35 +27,48 @@ struct Measure {
 };
 
 // The table's rows, in the order researchers read them: cost first, then quality, then speed.
+// The KV-cache rows (one per measured length) are inserted after the parameter counts.
 const std::vector<Measure>& measures() {
     static const std::vector<Measure> m = {
-        {"parameters_total", "Parameters, total (count)", "parameters_total", false},
-        {"parameters_trainable", "Parameters, trainable (count)", "parameters_trainable", false},
-        {"kv_128", "KV cache at 128 tokens (bytes/token, measured)", "kv_bytes_per_token_at_128",
+        {"parameters_total", "Parameters, total (count)", names::parameters_total, false},
+        {"parameters_trainable", "Parameters, trainable (count)", names::parameters_trainable,
          false},
-        {"kv_512", "KV cache at 512 tokens (bytes/token, measured)", "kv_bytes_per_token_at_512",
-         false},
-        {"kv_2048", "KV cache at 2048 tokens (bytes/token, measured)", "kv_bytes_per_token_at_2048",
-         false},
-        {"best_val_ppl", "Best validation perplexity", "best_val_ppl", false},
-        {"best_epoch", "Epoch of the best validation perplexity (epoch)", "best_epoch", false},
-        {"test_ppl", "Test perplexity", "test_ppl", false},
-        {"test_accuracy", "Token accuracy, test (fraction)", "test_accuracy", false},
-        {"last_word_accuracy", "LAMBADA-style last-word accuracy (fraction)", "last_word_accuracy",
-         false},
-        {"train_tokens_per_second", "Training throughput (tokens/s)", "train_tokens_per_second",
-         false},
-        {"seconds_per_epoch", "Time per epoch (s)", "seconds_per_epoch", false},
+        {"best_val_ppl", "Best validation perplexity", names::best_val_ppl, false},
+        {"best_epoch", "Epoch of the best validation perplexity (epoch)", names::best_epoch, false},
+        {"test_ppl", "Test perplexity", names::test_ppl, false},
+        {"test_accuracy", "Token accuracy, test (fraction)", names::test_accuracy, false},
+        {"last_word_accuracy", "LAMBADA-style last-word accuracy (fraction)",
+         names::last_word_accuracy, false},
+        {"train_tokens_per_second", "Training throughput (tokens/s)",
+         names::train_tokens_per_second, false},
+        {"seconds_per_epoch", "Time per epoch (s)", names::seconds_per_epoch, false},
         {"generation_tokens_per_second", "Generation, KV-cached (tokens/s)",
-         "generation_tokens_per_second", false},
-        {"phase1_iterations", "Phase 1 iterations (count)", "iterations", true},
+         names::generation_tokens_per_second, false},
+        {"phase1_iterations", "Phase 1 iterations (count)", names::iterations, true},
         {"phase1_convergence_rate", "Phase 1 final convergence rate (fraction)",
-         "final_convergence_rate", true},
+         names::final_convergence_rate, true},
+        {"phase1_converged", "Phase 1 reached its convergence target (1 = yes)", names::converged,
+         true},
         {"phase1_effective_rank_pct", "Effective rank after Phase 1 (% of context width)",
-         "effective_rank_pct", true},
+         names::effective_rank_pct, true},
         {"wall_seconds", "Wall time of the run (s)", "", false},
     };
     return m;
+}
+
+// The cache lengths either side measured, ascending (results kv_bytes_per_token_at_<length>).
+std::set<std::int64_t> measured_kv_lengths(const Results& a, const Results& b) {
+    std::set<std::int64_t> lengths;
+    const std::string prefix = names::kv_bytes_per_token_at_prefix;
+    for (const Results* r : {&a, &b})
+        for (const auto& [name, value] : *r)
+            if (name.compare(0, prefix.size(), prefix) == 0) {
+                try {
+                    lengths.insert(std::stoll(name.substr(prefix.size())));
+                } catch (const std::exception&) {
+                }
+            }
+    return lengths;
 }
 
 std::optional<double> lookup(const Results& r, const std::string& name) {
@@ -90,17 +104,15 @@ SideData load_side(store::RunStore& store, std::int64_t run_id) {
     d.side.status = run.status;
     d.side.name = run.name;
     for (const auto& [k, v] : store.results(run_id)) d.results[k] = v;
-    d.wall_seconds = lookup(d.results, "wall_seconds");
+    d.wall_seconds = lookup(d.results, names::wall_seconds);
     if (!d.wall_seconds) d.wall_seconds = seconds_between(run.started_at, run.finished_at);
-    // The ContextBlock of a Context-Pythia Phase 2 run comes from its experiment's Phase 1 run.
-    if (run.phase == "phase1") {
-        d.side.phase1_run_id = run.id;
-    } else if (run.model == "context-pythia") {
-        for (const store::RunRow& r : store.runs(run.experiment_id))
-            if (r.phase == "phase1" && r.id < run.id) d.side.phase1_run_id = r.id;
-    }
-    if (d.side.phase1_run_id)
+    // The Phase 1 run of a Phase 2 is its recorded provenance (schema 3), never a guess.
+    d.side.phase1_run_id = run.phase == store::Phase::phase1 ? std::optional<std::int64_t>(run.id)
+                                                             : run.context_block_run_id;
+    if (d.side.phase1_run_id) {
+        d.side.phase1_status = store.run(*d.side.phase1_run_id).status;
         for (const auto& [k, v] : store.results(*d.side.phase1_run_id)) d.phase1_results[k] = v;
+    }
     d.params = flatten_params(store.experiment(run.experiment_id).params_json);
     return d;
 }
@@ -127,7 +139,19 @@ Comparison build(const SideData& a, const SideData& b) {
     Comparison c;
     c.a = a.side;
     c.b = b.side;
+    const auto kv_rows = [&] {
+        for (std::int64_t length : measured_kv_lengths(a.results, b.results)) {
+            ComparisonRow row;
+            row.key = "kv_" + std::to_string(length);
+            row.measure =
+                "KV cache at " + std::to_string(length) + " tokens (bytes/token, measured)";
+            row.a = lookup(a.results, names::kv_bytes_per_token_at(length));
+            row.b = lookup(b.results, names::kv_bytes_per_token_at(length));
+            c.rows.push_back(row);
+        }
+    };
     for (const Measure& m : measures()) {
+        if (std::string(m.key) == "best_val_ppl") kv_rows();
         ComparisonRow row;
         row.key = m.key;
         row.measure = m.label;
@@ -162,7 +186,14 @@ std::string cell(std::optional<double> v) {
 }  // namespace
 
 std::string ComparisonSide::label() const {
-    return "run " + std::to_string(run_id) + ": " + model + " " + phase + " (" + status + ")";
+    std::string s = "run " + std::to_string(run_id) + ": " + model::design_key(model) + " " +
+                    store::phase_key(phase) + " (" + store::status_display_name(status) + ")";
+    if (phase1_run_id && phase != store::Phase::phase1)
+        s += ", ContextBlock of run " + std::to_string(*phase1_run_id) +
+             (phase1_status && *phase1_status != store::RunStatus::finished
+                  ? std::string(" (") + store::status_display_name(*phase1_status) + ")"
+                  : std::string());
+    return s;
 }
 
 std::optional<double> ComparisonRow::difference() const {
@@ -198,10 +229,10 @@ Comparison compare_experiment(store::RunStore& store, std::int64_t experiment_id
     const store::ExperimentRow e = store.experiment(experiment_id);
     std::optional<std::int64_t> context, pythia;
     for (const store::RunRow& r : store.runs(experiment_id)) {
-        if (r.phase != "phase2") continue;
+        if (r.phase != store::Phase::phase2) continue;
         // The latest run of each model: a resumed or repeated run supersedes an earlier one.
-        if (r.model == "context-pythia") context = r.id;
-        if (r.model == "pythia") pythia = r.id;
+        if (r.model == model::Design::context_pythia) context = r.id;
+        if (r.model == model::Design::pythia) pythia = r.id;
     }
     if (!context || !pythia)
         throw Error("experiment " + std::to_string(experiment_id) + " ('" + e.name +

@@ -15,8 +15,13 @@ namespace cp::report {
 
 struct ComparisonSide {
     std::int64_t run_id = 0, experiment_id = 0;
-    std::optional<std::int64_t> phase1_run_id;  // the Phase 1 run its ContextBlock came from
-    std::string model, phase, status, name;
+    // The Phase 1 run its ContextBlock came from (the run's provenance column), or itself.
+    std::optional<std::int64_t> phase1_run_id;
+    std::optional<store::RunStatus> phase1_status;
+    model::Design model = model::Design::pythia;
+    store::Phase phase = store::Phase::phase2;
+    store::RunStatus status = store::RunStatus::finished;
+    std::string name;
     std::string label() const;  // "run 12: context-pythia phase2 (finished)"
 };
 
@@ -36,7 +41,9 @@ struct Comparison {
     const ComparisonRow& row(const std::string& key) const;  // throws for an unknown key
 };
 
-// The rows, in order: every measure the issue lists, present even when a side has no value.
+// The fixed rows, in order, present even when a side has no value. The KV-cache rows come
+// between the parameter counts and the perplexities, one per cache length either run measured
+// (key "kv_<length>").
 const std::vector<std::string>& comparison_keys();
 
 Comparison compare_runs(store::RunStore& store, std::int64_t run_a, std::int64_t run_b);

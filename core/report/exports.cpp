@@ -1,5 +1,6 @@
 #include "report/exports.h"
 
+#include <algorithm>
 #include <charconv>
 #include <iomanip>
 #include <set>
@@ -7,6 +8,7 @@
 
 #include "report/csv.h"
 #include "report/tables.h"
+#include "store/metric_names.h"
 
 namespace cp::report {
 namespace {
@@ -14,13 +16,13 @@ namespace {
 // Results shown in listings and the sweep summary, in this order.
 const std::vector<std::pair<const char*, const char*>>& key_results() {
     static const std::vector<std::pair<const char*, const char*>> k = {
-        {"best_val_ppl", "best val ppl"},
-        {"test_ppl", "test ppl"},
-        {"test_accuracy", "test acc"},
-        {"last_word_accuracy", "last-word acc"},
+        {names::best_val_ppl, "best val ppl"},
+        {names::test_ppl, "test ppl"},
+        {names::test_accuracy, "test acc"},
+        {names::last_word_accuracy, "last-word acc"},
         {"kv_bytes_per_token_at_512", "KV B/tok@512"},
-        {"train_tokens_per_second", "train tok/s"},
-        {"effective_rank_pct", "ER %"},
+        {names::train_tokens_per_second, "train tok/s"},
+        {names::effective_rank_pct, "ER %"},
     };
     return k;
 }
@@ -54,21 +56,24 @@ std::vector<RunListing> list_runs(store::RunStore& store) {
 
 nlohmann::json run_listing_json(const RunListing& l) {
     const store::RunRow& r = l.run;
-    return {{"id", r.id},
-            {"experiment_id", r.experiment_id},
-            {"experiment_name", l.experiment_name},
-            {"name", r.name},
-            {"model", r.model},
-            {"phase", r.phase},
-            {"status", r.status},
-            {"started_at", r.started_at},
-            {"finished_at", r.finished_at},
-            {"device", r.device},
-            {"error", r.error},
-            {"checkpoint_path", r.checkpoint_path},
-            {"notes", r.notes},
-            {"uid", r.uid},
-            {"results", l.results}};
+    return {
+        {"id", r.id},
+        {"experiment_id", r.experiment_id},
+        {"experiment_name", l.experiment_name},
+        {"name", r.name},
+        {"model", model::design_key(r.model)},
+        {"phase", store::phase_key(r.phase)},
+        {"status", store::status_key(r.status)},
+        {"context_block_run_id", r.context_block_run_id ? nlohmann::json(*r.context_block_run_id)
+                                                        : nlohmann::json(nullptr)},
+        {"started_at", r.started_at},
+        {"finished_at", r.finished_at},
+        {"device", r.device},
+        {"error", r.error},
+        {"checkpoint_path", r.checkpoint_path},
+        {"notes", r.notes},
+        {"uid", r.uid},
+        {"results", l.results}};
 }
 
 std::string runs_text(const std::vector<RunListing>& runs) {
@@ -84,9 +89,9 @@ std::string runs_text(const std::vector<RunListing>& runs) {
         std::vector<std::string> row = {std::to_string(l.run.id),
                                         std::to_string(l.run.experiment_id),
                                         l.run.started_at,
-                                        l.run.model,
-                                        l.run.phase,
-                                        l.run.status};
+                                        model::design_key(l.run.model),
+                                        store::phase_key(l.run.phase),
+                                        store::status_key(l.run.status)};
         for (const auto& [key, label] : key_results()) {
             const auto it = l.results.find(key);
             row.push_back(it == l.results.end() ? "-" : short_number(it->second));
@@ -109,7 +114,10 @@ std::int64_t write_metrics_csv(store::RunStore& store, std::int64_t run_id, std:
     {
         std::ostringstream p;
         CsvWriter head(p);
-        head.integer(run.experiment_id).integer(run.id).text(run.model).text(run.phase);
+        head.integer(run.experiment_id)
+            .integer(run.id)
+            .text(model::design_key(run.model))
+            .text(store::phase_key(run.phase));
         prefix = p.str() + ",";
     }
     std::map<std::string, std::string> name_cells;
@@ -153,16 +161,25 @@ void write_sweep_summary_csv(store::RunStore& store, std::ostream& out) {
     for (const store::ExperimentRow& e : store.experiments()) {
         const std::map<std::string, nlohmann::json> params = flatten_params(e.params_json);
         for (const auto& [k, v] : params) param_columns.insert(k);
-        std::map<std::string, store::RunRow> by_model;  // latest Phase 2 run per model
+        std::map<model::Design, store::RunRow> by_model;  // latest Phase 2 run per model
         std::optional<store::RunRow> phase1;
         for (const store::RunRow& r : store.runs(e.id)) {
-            if (r.phase == "phase2") by_model[r.model] = r;
-            if (r.phase == "phase1") phase1 = r;
+            if (r.phase == store::Phase::phase2) by_model[r.model] = r;
+            if (r.phase == store::Phase::phase1) phase1 = r;
         }
-        if (by_model.empty() && phase1) by_model["context-pythia"] = *phase1;
-        for (const auto& [model, run] : by_model) {
+        if (by_model.empty() && phase1) by_model[phase1->model] = *phase1;
+        // In the order the runs ran.
+        std::vector<store::RunRow> chosen;
+        for (const auto& [design, run] : by_model) chosen.push_back(run);
+        std::sort(chosen.begin(), chosen.end(),
+                  [](const store::RunRow& a, const store::RunRow& b) { return a.id < b.id; });
+        for (const store::RunRow& run : chosen) {
             Line line{e, params, run, results[run.id], {}};
-            if (model == "context-pythia" && phase1) line.phase1 = results[phase1->id];
+            // The Phase 1 its ContextBlock came from (provenance, schema 3).
+            if (run.phase == store::Phase::phase1)
+                line.phase1 = results[run.id];
+            else if (run.context_block_run_id)
+                line.phase1 = results[*run.context_block_run_id];
             lines.push_back(std::move(line));
         }
     }
@@ -180,7 +197,10 @@ void write_sweep_summary_csv(store::RunStore& store, std::ostream& out) {
     };
     for (const Line& l : lines) {
         csv.integer(l.experiment.id).text(l.experiment.name).text(l.experiment.created_at);
-        csv.text(l.run.model).integer(l.run.id).text(l.run.phase).text(l.run.status);
+        csv.text(model::design_key(l.run.model))
+            .integer(l.run.id)
+            .text(store::phase_key(l.run.phase))
+            .text(store::status_key(l.run.status));
         for (const std::string& p : param_columns) {
             const auto it = l.params.find(p);
             if (it == l.params.end() || it->second.is_null())
@@ -192,16 +212,15 @@ void write_sweep_summary_csv(store::RunStore& store, std::ostream& out) {
             else
                 csv.text(it->second.dump());
         }
-        csv.number(value(l.results, "parameters_total"));
+        csv.number(value(l.results, names::parameters_total));
         for (const auto& [key, label] : key_results()) {
             const std::string k = key;
-            csv.number(k == "effective_rank_pct" ? value(l.phase1.empty() ? l.results : l.phase1, k)
-                                                 : value(l.results, k));
+            csv.number(k == names::effective_rank_pct ? value(l.phase1, k) : value(l.results, k));
         }
         csv.number(value(l.results, "kv_bytes_per_token_at_128"));
         csv.number(value(l.results, "kv_bytes_per_token_at_2048"));
-        csv.number(value(l.phase1.empty() ? l.results : l.phase1, "iterations"));
-        csv.number(value(l.phase1.empty() ? l.results : l.phase1, "final_convergence_rate"));
+        csv.number(value(l.phase1, names::iterations));
+        csv.number(value(l.phase1, names::final_convergence_rate));
         csv.end_row();
     }
 }

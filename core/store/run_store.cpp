@@ -23,6 +23,8 @@ class Statement {
     ~Statement() { sqlite3_finalize(stmt_); }
     Statement& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
     Statement& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
+    Statement& bind_null(int i) { return check(sqlite3_bind_null(stmt_, i)); }
+    bool null(int col) { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
     Statement& bind(int i, const std::string& v) {
         return check(
             sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
@@ -176,6 +178,7 @@ void RunStore::migrate() {
         exec("COMMIT");
     }
     if (user_version(db_) < 2) migrate_to_v2();
+    if (user_version(db_) < 3) migrate_to_v3();
 }
 
 void RunStore::migrate_to_v2() {
@@ -194,6 +197,27 @@ void RunStore::migrate_to_v2() {
     exec("COMMIT");
 }
 
+// v3: provenance as a column. Older files recorded it nowhere; the Context-Pythia Phase 2 runs
+// of an experiment that ran its own Phase 1 trained on that Phase 1 (the only way v2 ran
+// them), so the latest earlier Phase 1 of the same experiment is filled in.
+void RunStore::migrate_to_v3() {
+    exec("BEGIN IMMEDIATE");
+    if (user_version(db_) < 3) {
+        exec(R"(
+            ALTER TABLE runs ADD COLUMN context_block_run_id INTEGER
+                REFERENCES runs(id) ON DELETE SET NULL;
+            UPDATE runs SET context_block_run_id = (
+                SELECT max(p.id) FROM runs p
+                WHERE p.experiment_id = runs.experiment_id AND p.phase = 'phase1'
+                  AND p.id < runs.id)
+            WHERE model = 'context-pythia' AND phase = 'phase2'
+              AND name NOT LIKE 'ablation:%' AND name NOT LIKE 'ContextBlock from %';
+            PRAGMA user_version = 3;
+        )");
+    }
+    exec("COMMIT");
+}
+
 void RunStore::recover_interrupted() {
     std::vector<std::int64_t> stale;
     {
@@ -203,7 +227,7 @@ void RunStore::recover_interrupted() {
                 stale.push_back(q.integer(0));
     }
     for (std::int64_t id : stale)
-        finish_run(id, "interrupted", "the process running it ended without finishing");
+        finish_run(id, RunStatus::interrupted, "the process running it ended without finishing");
     recovered_ = stale;
 }
 
@@ -215,21 +239,24 @@ std::int64_t RunStore::create_experiment(const std::string& name, const std::str
     return sqlite3_last_insert_rowid(db_);
 }
 
-std::int64_t RunStore::create_run(std::int64_t experiment_id, const std::string& model,
-                                  const std::string& phase, const std::string& device,
-                                  const std::string& name) {
+std::int64_t RunStore::create_run(const NewRun& run) {
     Statement s(db_,
                 "INSERT INTO runs(experiment_id, model, phase, status, started_at, device, name, "
-                "owner_pid, uid) "
-                "VALUES(?, ?, ?, 'running', ?, ?, ?, ?, lower(hex(randomblob(16))))");
-    s.bind(1, experiment_id)
-        .bind(2, model)
-        .bind(3, phase)
-        .bind(4, now_utc())
-        .bind(5, device)
-        .bind(6, name)
-        .bind(7, static_cast<std::int64_t>(::getpid()))
-        .step();
+                "owner_pid, uid, context_block_run_id) "
+                "VALUES(?, ?, ?, ?, ?, ?, ?, ?, lower(hex(randomblob(16))), ?)");
+    s.bind(1, run.experiment_id)
+        .bind(2, std::string(model::design_key(run.model)))
+        .bind(3, std::string(phase_key(run.phase)))
+        .bind(4, std::string(status_key(RunStatus::running)))
+        .bind(5, now_utc())
+        .bind(6, run.device)
+        .bind(7, run.name)
+        .bind(8, static_cast<std::int64_t>(::getpid()));
+    if (run.context_block_run_id)
+        s.bind(9, *run.context_block_run_id);
+    else
+        s.bind_null(9);
+    s.step();
     return sqlite3_last_insert_rowid(db_);
 }
 
@@ -282,11 +309,11 @@ void RunStore::set_text(std::int64_t run_id, const std::string& column, const st
     s.bind(1, value).bind(2, run_id).step();
 }
 
-void RunStore::finish_run(std::int64_t run_id, const std::string& status,
-                          const std::string& error) {
+void RunStore::finish_run(std::int64_t run_id, RunStatus status, const std::string& error) {
     flush();
     Statement s(db_, "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?");
-    s.bind(1, status).bind(2, now_utc()).bind(3, error).bind(4, run_id).step();
+    s.bind(1, std::string(status_key(status))).bind(2, now_utc()).bind(3, error).bind(4, run_id);
+    s.step();
 }
 
 std::vector<ExperimentRow> RunStore::experiments() {
@@ -311,11 +338,33 @@ ExperimentRow RunStore::experiment(std::int64_t experiment_id) {
 namespace {
 const char* kRunColumns =
     "SELECT id, experiment_id, model, phase, status, started_at, finished_at, device, error, "
-    "checkpoint_path, "
-    "name, notes, uid FROM runs ";
+    "checkpoint_path, name, notes, uid, context_block_run_id FROM runs ";
+// The store boundary: stored text becomes enums here and nowhere else. A value this workbench
+// does not know (a newer workbench wrote it) is named, with the way out.
+template <typename E>
+E known(std::optional<E> value, const char* column, const std::string& text, std::int64_t id) {
+    if (!value)
+        throw Error("run " + std::to_string(id) + " has " + column + " '" + text +
+                    "', unknown to this workbench: update the workbench");
+    return *value;
+}
 RunRow read_run(Statement& q) {
-    return {q.integer(0), q.integer(1), q.text(2), q.text(3),  q.text(4),  q.text(5), q.text(6),
-            q.text(7),    q.text(8),    q.text(9), q.text(10), q.text(11), q.text(12)};
+    RunRow r;
+    r.id = q.integer(0);
+    r.experiment_id = q.integer(1);
+    r.model = known(model::design_from_key(q.text(2)), "model", q.text(2), r.id);
+    r.phase = known(phase_from_key(q.text(3)), "phase", q.text(3), r.id);
+    r.status = known(status_from_key(q.text(4)), "status", q.text(4), r.id);
+    r.started_at = q.text(5);
+    r.finished_at = q.text(6);
+    r.device = q.text(7);
+    r.error = q.text(8);
+    r.checkpoint_path = q.text(9);
+    r.name = q.text(10);
+    r.notes = q.text(11);
+    r.uid = q.text(12);
+    if (!q.null(13)) r.context_block_run_id = q.integer(13);
+    return r;
 }
 }  // namespace
 
@@ -386,8 +435,18 @@ std::map<std::int64_t, std::map<std::string, double>> RunStore::all_results() {
     return out;
 }
 
+std::string RunStore::deletion_refusal(const RunRow& r) {
+    // A running run belongs to a live process, which is still writing its points.
+    if (r.status == RunStatus::running)
+        return "run " + std::to_string(r.id) +
+               " is still running: stop it first (Ctrl-C in its terminal, or Stop in the "
+               "workbench)";
+    return "";
+}
+
 void RunStore::delete_run(std::int64_t run_id) {
-    run(run_id);  // an unknown id is refused with the usual message
+    // An unknown id is refused with the usual message.
+    if (const std::string why = deletion_refusal(run(run_id)); !why.empty()) throw Error(why);
     flush();
     exec("BEGIN IMMEDIATE");
     try {
@@ -450,6 +509,15 @@ ImportCounts RunStore::import_database(const std::string& other_path) {
                     WHERE r.id IN (SELECT src_id FROM temp.import_runs) ORDER BY r.id;
             )");
             counts.runs = changes();
+            // Provenance points at the source's run ids: map them through the uids.
+            exec(R"(
+                UPDATE main.runs SET context_block_run_id = (
+                    SELECT mp.id FROM src.runs r
+                    JOIN src.runs p ON p.id = r.context_block_run_id
+                    JOIN main.runs mp ON mp.uid = p.uid
+                    WHERE r.uid = main.runs.uid)
+                WHERE uid IN (SELECT uid FROM temp.import_runs);
+            )");
             exec(R"(
                 INSERT INTO main.metrics(run_id, name, step, epoch, value, wall_time)
                     SELECT mr.id, m.name, m.step, m.epoch, m.value, m.wall_time

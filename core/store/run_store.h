@@ -11,13 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "model/design.h"
+#include "store/run_kinds.h"
+
 struct sqlite3;
 
 namespace cp::store {
 
 // 2: experiments and runs carry a random uid, so that importing another machine's database can
 // tell a run it already holds from a new one.
-constexpr int kSchemaVersion = 2;
+// 3: a run records the run its ContextBlock came from (context_block_run_id), so provenance is a
+// column, not a guess from names or run order.
+constexpr int kSchemaVersion = 3;
 
 struct MetricPoint {
     std::int64_t run_id = 0;
@@ -30,8 +35,22 @@ struct MetricPoint {
 
 struct RunRow {
     std::int64_t id = 0, experiment_id = 0;
-    std::string model, phase, status, started_at, finished_at, device, error, checkpoint_path, name,
-        notes, uid;
+    model::Design model = model::Design::pythia;
+    Phase phase = Phase::phase2;
+    RunStatus status = RunStatus::running;
+    std::string started_at, finished_at, device, error, checkpoint_path, name, notes, uid;
+    // The Phase 1 run whose ContextBlock this run trained on (Phase 2 of a design that needs
+    // one); empty otherwise, for the untrained-block ablation, or for a block from a file.
+    std::optional<std::int64_t> context_block_run_id;
+};
+
+// What a new run is; everything else about it is filled in as it goes.
+struct NewRun {
+    std::int64_t experiment_id = 0;
+    model::Design model = model::Design::pythia;
+    Phase phase = Phase::phase2;
+    std::string device, name;
+    std::optional<std::int64_t> context_block_run_id;
 };
 
 struct ExperimentRow {
@@ -58,20 +77,21 @@ class RunStore {
     const std::vector<std::int64_t>& recovered_runs() const { return recovered_; }
 
     std::int64_t create_experiment(const std::string& name, const std::string& params_json);
-    std::int64_t create_run(std::int64_t experiment_id, const std::string& model,
-                            const std::string& phase, const std::string& device,
-                            const std::string& name = "");
+    std::int64_t create_run(const NewRun& run);
     // Buffered: written in one transaction every `flush_every` points or half a second.
     void add_metric(const MetricPoint& point);
     void flush();
     void set_result(std::int64_t run_id, const std::string& name, double value);
     void set_text(std::int64_t run_id, const std::string& column,
                   const std::string& value);  // checkpoint_path, notes, name
-    // status: finished, stopped, failed, diverged, interrupted.
-    void finish_run(std::int64_t run_id, const std::string& status, const std::string& error = "");
+    void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = "");
 
-    // Deletes the run with its metrics and results (one transaction); throws for an unknown id.
+    // Deletes the run with its metrics and results (one transaction); throws for an unknown id
+    // and refuses a run that is still running (stop it first).
     void delete_run(std::int64_t run_id);
+    // Why a run may not be deleted, or "" when it may: the rule delete_run enforces, for front
+    // ends to ask before they ask the user to confirm.
+    static std::string deletion_refusal(const RunRow& run);
     // Merges another workbench database into this one, in one transaction: experiments and runs
     // not yet here (by uid) are added under new ids with every metric point and result; runs
     // that were `running` there arrive `interrupted`. The other file is upgraded to this schema
@@ -96,6 +116,7 @@ class RunStore {
     void exec(const char* sql);
     void migrate();
     void migrate_to_v2();
+    void migrate_to_v3();
     void recover_interrupted();
 
     sqlite3* db_ = nullptr;

@@ -4,6 +4,8 @@
 
 #include "train/phase2.h"
 
+#include "store/metric_names.h"
+
 namespace cp::train {
 
 EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chunks,
@@ -18,10 +20,10 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
     r.test_ppl = std::exp(test.loss);
     r.test_accuracy = test.accuracy;
     r.test_tokens = test.tokens;
-    log.result("test_loss", r.test_loss);
-    log.result("test_ppl", r.test_ppl);
-    log.result("test_accuracy", r.test_accuracy);
-    log.result("test_tokens", static_cast<double>(r.test_tokens));
+    log.result(names::test_loss, r.test_loss);
+    log.result(names::test_ppl, r.test_ppl);
+    log.result(names::test_accuracy, r.test_accuracy);
+    log.result(names::test_tokens, static_cast<double>(r.test_tokens));
 
     torch::NoGradGuard no_grad;
     model.eval();
@@ -57,24 +59,23 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
             static_cast<double>(correct) / static_cast<double>(last_words.size());
         r.last_word_ppl = std::exp(target_nll / static_cast<double>(target_tokens));
     }
-    log.result("last_word_accuracy", r.last_word_accuracy);
-    log.result("last_word_ppl", r.last_word_ppl);
-    log.result("last_word_passages", static_cast<double>(r.last_word_passages));
+    log.result(names::last_word_accuracy, r.last_word_accuracy);
+    log.result(names::last_word_ppl, r.last_word_ppl);
+    log.result(names::last_word_passages, static_cast<double>(r.last_word_passages));
 
     // 3. KV cache bytes from the cache tensors, and cached generation speed.
     const model::KvTrace trace = model::measure_kv_cache(model, prompt, params.kv_lengths, &stop);
     for (const model::KvMeasurement& m : trace.measurements) {
-        const std::string at = std::to_string(m.tokens);
-        log.result("kv_bytes_per_token_at_" + at, m.kv_bytes_per_token());
-        log.result("kv_bytes_at_" + at, static_cast<double>(m.kv_bytes));
-        log.result("kv_state_bytes_at_" + at, static_cast<double>(m.state_bytes));
-        log.metric("kv_bytes", m.tokens, -1, static_cast<double>(m.kv_bytes));
+        log.result(names::kv_bytes_per_token_at(m.tokens), m.kv_bytes_per_token());
+        log.result(names::kv_bytes_at(m.tokens), static_cast<double>(m.kv_bytes));
+        log.result(names::kv_state_bytes_at(m.tokens), static_cast<double>(m.state_bytes));
+        log.metric(names::kv_bytes, m.tokens, -1, static_cast<double>(m.kv_bytes));
     }
     r.kv = trace.measurements;
     if (trace.decode_seconds > 0)
         r.generation_tokens_per_second =
             static_cast<double>(trace.decoded_tokens) / trace.decode_seconds;
-    log.result("generation_tokens_per_second", r.generation_tokens_per_second);
+    log.result(names::generation_tokens_per_second, r.generation_tokens_per_second);
     model.train();
     return r;
 }

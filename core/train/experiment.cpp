@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include "common/error.h"
@@ -12,11 +13,14 @@
 #include "data/token_cache.h"
 #include "model/autocast.h"
 #include "model/checkpoint.h"
+#include "model/model_registry.h"
 #include "model/models.h"
+#include "store/metric_names.h"
 #include "store/run_store.h"
 #include "train/evaluate.h"
 #include "train/phase1.h"
 #include "train/phase2.h"
+#include "train/recorder.h"
 
 namespace cp::train {
 namespace fs = std::filesystem;
@@ -44,61 +48,101 @@ std::string choose_device(const std::string& requested) {
     return cuda ? "cuda" : "cpu";
 }
 
-Experiment::Experiment(ExperimentParams params)
-    : params_(std::move(params)), data_(std::make_unique<Data>()) {
-    params_.validate();
-    const model::ModelConfig config =
-        model::preset(params_.size == "70m" ? "pythia-70m" : "pythia-tiny");
-    choose_device(params_.device);  // a missing GPU is a parameter error, before any work
+namespace {
 
+using StopCheck = std::function<void()>;
+
+data::BpeTokenizer load_tokenizer(const ExperimentParams& p, const model::ModelConfig& config) {
     data::BpeTokenizer tokenizer = data::BpeTokenizer::load(
-        params_.tokenizer.empty() ? data::default_tokenizer_path() : fs::path(params_.tokenizer));
+        p.tokenizer.empty() ? data::default_tokenizer_path() : fs::path(p.tokenizer));
     if (tokenizer.vocab_size() > static_cast<std::uint32_t>(config.vocab_rows))
         throw Error("tokenizer: its vocabulary has " + std::to_string(tokenizer.vocab_size()) +
                     " tokens, more than the models' " + std::to_string(config.vocab_rows) +
                     " embedding rows");
-    data_->tokenizer_description = tokenizer.description();
-    data_->tokenizer_vocab = tokenizer.vocab_size();
+    return tokenizer;
+}
+
+// Last-word passages from a held-out document's text (decoded from its tokens), up to `limit`
+// in all and only those that fit the models' positions.
+void add_last_words(const data::TokenizedCorpus& tc, std::size_t document,
+                    data::BpeTokenizer& tokenizer, std::int64_t limit, std::int64_t positions,
+                    std::vector<LastWordItem>& out) {
+    for (const auto& passage :
+         data::last_word_passages(tokenizer.decode(tc.document_tokens(document)))) {
+        if (static_cast<std::int64_t>(out.size()) >= limit) return;
+        LastWordItem item;
+        for (auto id : tokenizer.encode(passage.context)) item.context.push_back(id);
+        for (auto id : tokenizer.encode(" " + passage.word)) item.target.push_back(id);
+        if (static_cast<std::int64_t>(item.context.size() + item.target.size()) <= positions)
+            out.push_back(std::move(item));
+    }
+}
+
+}  // namespace
+
+// The training and held-out streams and the last-word passages of every corpus; the stop flag
+// is read between corpora and documents.
+void Experiment::load_corpora(data::BpeTokenizer& tokenizer, const model::ModelConfig& config,
+                              const std::function<void()>& stopped) {
     data::PrepareOptions options;
     options.cache_dir = data::default_cache_dir();
     for (const std::string& corpus : params_.corpora) {
+        stopped();
         const data::TokenizedCorpus tc =
             data::TokenizedCorpus::prepare(data::resolve_corpus(corpus), tokenizer, options);
         for (data::TokenId id : tc.stream(data::Split::train, tokenizer.end_of_text()))
             data_->train_stream.push_back(id);
         for (data::TokenId id : tc.stream(data::Split::test, tokenizer.end_of_text()))
             data_->test_stream.push_back(id);
-        // Last-word passages from the held-out documents' text (decoded from their tokens).
         for (std::size_t d = 0; d < tc.documents().size(); ++d) {
             if (tc.documents()[d].split != data::Split::test) continue;
-            const auto ids = tc.document_tokens(d);
-            for (const auto& passage : data::last_word_passages(tokenizer.decode(ids))) {
-                if (static_cast<std::int64_t>(data_->last_words.size()) >=
-                    params_.eval.max_lambada_passages)
-                    break;
-                LastWordItem item;
-                for (auto id : tokenizer.encode(passage.context)) item.context.push_back(id);
-                for (auto id : tokenizer.encode(" " + passage.word)) item.target.push_back(id);
-                if (static_cast<std::int64_t>(item.context.size() + item.target.size()) <=
-                    config.max_positions)
-                    data_->last_words.push_back(std::move(item));
-            }
+            stopped();
+            add_last_words(tc, d, tokenizer, params_.eval.max_lambada_passages,
+                           config.max_positions, data_->last_words);
         }
     }
-    {
-        const std::size_t n = std::min<std::size_t>(512, data_->test_stream.size());
-        data_->diversity_ids.assign(data_->test_stream.begin(), data_->test_stream.begin() + n);
-        std::map<std::int64_t, double> count;  // of the sampled ids only
-        for (std::int64_t id : data_->diversity_ids) count[id] = 0;
-        for (std::int64_t id : data_->train_stream)
-            if (const auto it = count.find(id); it != count.end()) it->second += 1;
-        const double total =
-            static_cast<double>(std::max<std::size_t>(1, data_->train_stream.size()));
-        for (std::int64_t id : data_->diversity_ids) {
-            data_->diversity_tokens.push_back(tokenizer.decode({static_cast<data::TokenId>(id)}));
-            data_->diversity_frequencies.push_back(count[id] / total);
-        }
+}
+
+// The held-out tokens whose context vectors the diversity view shows, with their text and their
+// share of the training tokens.
+void Experiment::choose_diversity_sample(data::BpeTokenizer& tokenizer) {
+    const std::size_t n = std::min<std::size_t>(512, data_->test_stream.size());
+    data_->diversity_ids.assign(data_->test_stream.begin(), data_->test_stream.begin() + n);
+    std::map<std::int64_t, double> count;  // of the sampled ids only
+    for (std::int64_t id : data_->diversity_ids) count[id] = 0;
+    for (std::int64_t id : data_->train_stream)
+        if (const auto it = count.find(id); it != count.end()) it->second += 1;
+    const double total = static_cast<double>(std::max<std::size_t>(1, data_->train_stream.size()));
+    for (std::int64_t id : data_->diversity_ids) {
+        data_->diversity_tokens.push_back(tokenizer.decode({static_cast<data::TokenId>(id)}));
+        data_->diversity_frequencies.push_back(count[id] / total);
     }
+}
+
+// The plan is checked before any work. It reads the store only when it must look something up
+// (a stored Phase 1 run, a joined experiment, the latest Phase 1), and then only a database that
+// exists: nothing is created for parameters that are refused.
+void Experiment::check_plan() {
+    const bool latest_phase1 = mode_ == LaunchMode::phase2 && params_.needs_context_block() &&
+                               !params_.ablation_untrained_context_block &&
+                               params_.context_block_from.empty() &&
+                               params_.phase2.resume_from.empty();
+    const bool looks_up = params_.context_block_run > 0 || params_.experiment > 0 || latest_phase1;
+    if (!looks_up) {
+        plan_for(params_, mode_, nullptr);
+        return;
+    }
+    const std::string db = params_.db.empty() ? default_database_path() : params_.db;
+    if (!fs::exists(db))
+        throw Error("the database '" + db +
+                    "' does not exist, so it holds no run or experiment to continue from "
+                    "(choose it with --db)");
+    store::RunStore store(db);
+    plan_for(params_, mode_, &store);
+}
+
+// Whether the corpus holds the requested samples and one test chunk.
+void Experiment::check_budget() {
     const std::int64_t seq = *params_.seq_length, samples = *params_.samples;
     budget_.train_tokens = static_cast<std::int64_t>(data_->train_stream.size());
     budget_.test_tokens = static_cast<std::int64_t>(data_->test_stream.size());
@@ -112,6 +156,25 @@ Experiment::Experiment(ExperimentParams params)
     if (budget_.test_tokens < seq + 1)
         throw Error("the held-out documents hold " + std::to_string(budget_.test_tokens) +
                     " tokens, fewer than one test chunk of " + std::to_string(seq + 1));
+}
+
+Experiment::Experiment(ExperimentParams params, LaunchMode mode, const std::atomic<bool>* stop)
+    : params_(std::move(params)), mode_(mode), data_(std::make_unique<Data>()) {
+    params_.validate();
+    const auto stopped = [stop] {
+        if (stop && stop->load()) throw StoppedBeforeStart();
+    };
+    const model::ModelConfig config =
+        model::design_preset(model::Design::pythia, *model::size_from_key(params_.size));
+    choose_device(params_.device);  // a missing GPU is a parameter error, before any work
+    check_plan();
+    stopped();
+    data::BpeTokenizer tokenizer = load_tokenizer(params_, config);
+    data_->tokenizer_description = tokenizer.description();
+    data_->tokenizer_vocab = tokenizer.vocab_size();
+    load_corpora(tokenizer, config, stopped);
+    choose_diversity_sample(tokenizer);
+    check_budget();
     data_->prompt.assign(
         data_->test_stream.begin(),
         data_->test_stream.begin() + std::min<std::int64_t>(256, budget_.test_tokens));
@@ -128,23 +191,6 @@ torch::Tensor chunks_of(const std::vector<std::int64_t>& stream, std::int64_t co
         .view({count, width});  // (count, seq_length + 1)
 }
 
-// A failed allocation (CPU or CUDA) as the user's to fix, with the sizes that caused it; empty
-// for any other error. The tensors of the failed step are freed by then, so the process (and the
-// workbench) goes on.
-std::string out_of_memory_advice(const std::exception& e, const std::string& stage,
-                                 const ExperimentParams& p) {
-    const std::string what = e.what();
-    if (what.find("can't allocate memory") == std::string::npos &&
-        what.find("out of memory") == std::string::npos &&
-        what.find("std::bad_alloc") == std::string::npos)
-        return "";
-    const std::string first_line = what.substr(0, what.find('\n'));
-    return "out of memory in " + stage + " (batch size " + std::to_string(p.phase2.batch_size) +
-           " x seq_length " + std::to_string(*p.seq_length) + ", Phase 1 batch " +
-           std::to_string(p.phase1.batch_size) +
-           " tokens): lower the batch size or seq_length. Detail: " + first_line;
-}
-
 void fill_summary(ModelSummary& s, const Phase2Result& p2) {
     s.status = p2.status;
     s.message = p2.message;
@@ -158,7 +204,42 @@ void fill_summary(ModelSummary& s, const Phase2Result& p2) {
     s.checkpoint = p2.checkpoint;
 }
 
+void record_phase2_results(RunLogger& log, const Phase2Result& p2) {
+    log.result(names::epochs_run, static_cast<double>(p2.epochs_run));
+    log.result(names::best_epoch, static_cast<double>(p2.best_epoch));
+    log.result(names::best_val_ppl, p2.best_val_ppl);
+    log.result(names::best_val_loss, p2.best_val_loss);
+    log.result(names::best_val_accuracy, p2.best_val_accuracy);
+    log.result(names::train_tokens_per_second, p2.train_tokens_per_second);
+    log.result(names::seconds_per_epoch, p2.seconds_per_epoch);
+}
+
+void record_phase1_results(RunLogger& log, const Phase1Result& r, std::int64_t context_dim) {
+    log.result(names::iterations, static_cast<double>(r.iterations));
+    log.result(names::final_convergence_rate, r.convergence_rate);
+    log.result(names::effective_rank, r.effective_rank);
+    log.result(names::effective_rank_pct,
+               100.0 * r.effective_rank / static_cast<double>(context_dim));
+    log.result(names::converged, r.converged ? 1.0 : 0.0);
+    log.result(names::seconds, r.seconds);
+    log.result(names::wall_seconds, log.elapsed_seconds());
+}
+
 }  // namespace
+
+// What the steps of one run() share: the store, the device, the data as tensors, and what
+// earlier steps produced (this plan's Phase 1 checkpoint).
+struct Experiment::Execution {
+    store::RunStore& store;
+    Recorder recorder;
+    ExperimentSummary& summary;
+    const std::atomic<bool>& stop;
+    torch::Device device;
+    fs::path checkpoints;
+    torch::Tensor train_chunks, val_chunks, phase1_stream, test_chunks;
+    std::optional<std::int64_t> phase1_run;
+    std::string phase1_checkpoint;
+};
 
 ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomic<bool>& stop) {
     const auto started = std::chrono::steady_clock::now();
@@ -166,10 +247,10 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
     const std::int64_t seq = *p.seq_length, samples = *p.samples;
     ExperimentSummary summary;
     summary.device = choose_device(p.device);
-    const torch::Device device(summary.device == "cuda" ? torch::kCUDA : torch::kCPU);
     if (p.threads > 0) torch::set_num_threads(static_cast<int>(p.threads));
-
     store::RunStore store(p.db.empty() ? default_database_path() : p.db);
+    const ExperimentPlan plan = plan_for(p, mode_, &store);
+
     const std::string name = p.name.empty()
                                  ? p.size + " " + std::to_string(samples) + "x" +
                                        std::to_string(seq) + " seed " + std::to_string(p.seed)
@@ -177,172 +258,193 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
     nlohmann::json recorded = p.to_json();
     recorded["tokenizer_description"] = data_->tokenizer_description;
     recorded["device_used"] = summary.device;
-    summary.experiment_id = store.create_experiment(name, recorded.dump());
-    const fs::path checkpoints =
+    // A new experiment, or the stored one these runs join (plan_for checked its parameters).
+    summary.experiment_id =
+        p.experiment > 0 ? p.experiment : store.create_experiment(name, recorded.dump());
+    const std::string sizes = "batch size " + std::to_string(p.phase2.batch_size) +
+                              " x seq_length " + std::to_string(seq) + ", Phase 1 batch " +
+                              std::to_string(p.phase1.batch_size) + " tokens";
+    Execution x{
+        store,
+        Recorder(store, observer, sizes),
+        summary,
+        stop,
+        torch::Device(summary.device == "cuda" ? torch::kCUDA : torch::kCPU),
         (p.checkpoint_dir.empty() ? data::data_dir() / "runs" : fs::path(p.checkpoint_dir)) /
-        ("experiment-" + std::to_string(summary.experiment_id));
+            ("experiment-" + std::to_string(summary.experiment_id)),
+        {},
+        {},
+        {},
+        {},
+        std::nullopt,
+        ""};
     std::error_code ec;
-    fs::create_directories(checkpoints, ec);
+    fs::create_directories(x.checkpoints, ec);
     if (ec)
-        throw Error("cannot create the checkpoint folder '" + checkpoints.string() +
+        throw Error("cannot create the checkpoint folder '" + x.checkpoints.string() +
                     "': " + ec.message());
 
-    // Data: Phase 2 chunks (last 10% validate), Phase 1's stream, held-out test chunks.
-    const torch::Tensor chunks = chunks_of(data_->train_stream, samples, seq + 1);
-    const std::int64_t val_count = std::max<std::int64_t>(
-        1, static_cast<std::int64_t>(std::llround(samples * p.phase2.validation_fraction)));
-    const torch::Tensor train_chunks = chunks.narrow(0, 0, samples - val_count);
-    const torch::Tensor val_chunks = chunks.narrow(0, samples - val_count, val_count);
-    const torch::Tensor phase1_stream =
-        torch::tensor(std::vector<std::int64_t>(data_->train_stream.begin(),
-                                                data_->train_stream.begin() + samples * seq),
-                      torch::kInt64);
-    const std::int64_t test_count =
-        std::min<std::int64_t>(p.eval.max_test_chunks, budget_.test_tokens / (seq + 1));
-    const torch::Tensor test_chunks = chunks_of(data_->test_stream, test_count, seq + 1);
-
-    const std::string tiny_or_70m = p.size == "70m" ? "70m" : "tiny";
-    // Context vectors of held-out text for the workbench's diversity view, beside the checkpoint.
-    const auto save_diversity = [&](model::ContextPythiaModel& net, const std::string& ckpt,
-                                    const std::string& stage) {
-        write_context_diversity(
-            context_diversity(net, data_->diversity_ids, data_->diversity_tokens,
-                              data_->diversity_frequencies, stage),
-            diversity_path(ckpt));
-    };
-    const auto run_model = [&](const std::string& model_name, std::shared_ptr<model::CausalLm> net,
-                               const std::string& label) {
-        ModelSummary s;
-        s.model = model_name;
-        s.parameters = model::count_parameters(*net);
-        s.run_id =
-            store.create_run(summary.experiment_id, model_name, "phase2", summary.device, label);
-        if (observer) observer->on_run_started(s.run_id, model_name, "phase2");
-        RunLogger log(store, observer, s.run_id, model_name, "phase2");
-        try {
-            log.result("parameters_total", static_cast<double>(s.parameters.total));
-            log.result("parameters_trainable", static_cast<double>(s.parameters.trainable));
-            const std::string ckpt = (checkpoints / (model_name + ".safetensors")).string();
-            Phase2Result p2;
-            {
-                // Phase 2 and evaluation only: the diversity sample is computed in float32.
-                const model::AutocastScope autocast(device, p.precision);
-                p2 = run_phase2(*net, train_chunks, val_chunks, p.phase2, *p.epochs, p.seed, ckpt,
-                                log, stop);
-            }
-            fill_summary(s, p2);
-            store.set_text(s.run_id, "checkpoint_path", p2.checkpoint);
-            if (model_name == "context-pythia" && !p2.checkpoint.empty())
-                save_diversity(static_cast<model::ContextPythiaModel&>(*net), p2.checkpoint,
-                               "after Phase 2");
-            log.result("epochs_run", static_cast<double>(p2.epochs_run));
-            log.result("best_epoch", static_cast<double>(p2.best_epoch));
-            log.result("best_val_ppl", p2.best_val_ppl);
-            log.result("best_val_loss", p2.best_val_loss);
-            log.result("best_val_accuracy", p2.best_val_accuracy);
-            log.result("train_tokens_per_second", p2.train_tokens_per_second);
-            log.result("seconds_per_epoch", p2.seconds_per_epoch);
-            if (p2.status == "finished" && !p.skip_evaluation) {
-                const model::AutocastScope eval_autocast(device, p.precision);
-                RunLogger eval_log(store, observer, s.run_id, model_name, "evaluation");
-                const EvalResult e =
-                    evaluate_model(*net, test_chunks, data_->last_words, data_->prompt, p.eval,
-                                   p.phase2.batch_size, eval_log, stop);
-                s.test_ppl = e.test_ppl;
-                s.test_accuracy = e.test_accuracy;
-                s.last_word_accuracy = e.last_word_accuracy;
-                s.last_word_ppl = e.last_word_ppl;
-                s.last_word_passages = e.last_word_passages;
-                s.generation_tokens_per_second = e.generation_tokens_per_second;
-                s.kv = e.kv;
-                if (stop.load()) s.status = "stopped";
-            }
-            log.result("wall_seconds", log.elapsed_seconds());
-            store.finish_run(s.run_id, s.status, p2.message);
-        } catch (const std::exception& e) {
-            const std::string oom = out_of_memory_advice(e, "Phase 2 of " + model_name, p);
-            store.finish_run(s.run_id, "failed", oom.empty() ? e.what() : oom);
-            if (observer) observer->on_run_finished(s.run_id, "failed");
-            if (!oom.empty()) throw Error(oom);
-            throw;
-        }
-        if (observer) observer->on_run_finished(s.run_id, s.status);
-        summary.models.push_back(s);
-        if (s.status != "finished") summary.status = s.status;
-    };
-
-    // Phase 1, then Phase 2 of Context-Pythia on the frozen ContextBlock.
-    if (p.models != ModelChoice::pythia) {
-        auto net = model::make_model(model::preset("context-pythia-" + tiny_or_70m), p.seed);
-        net->to(device);
-        auto& context = static_cast<model::ContextPythiaModel&>(*net);
-        std::string label;
-        if (!p.phase2.resume_from.empty()) {
-            label = "resumed from " + p.phase2.resume_from;
-        } else if (!p.context_block_from.empty()) {
-            // Phase 1 ran earlier: its checkpoint holds the trained ContextBlock (and the same
-            // seed's initial language-model weights).
-            model::load_weights(*net, p.context_block_from);
-            label = "ContextBlock from " + p.context_block_from;
-        } else if (p.ablation_untrained_context_block) {
-            label = "ablation: untrained ContextBlock (no Phase 1)";
-        } else {
-            const std::int64_t run_id =
-                store.create_run(summary.experiment_id, "context-pythia", "phase1", summary.device);
-            summary.phase1_run_id = run_id;
-            if (observer) observer->on_run_started(run_id, "context-pythia", "phase1");
-            RunLogger log(store, observer, run_id, "context-pythia", "phase1");
-            try {
-                const Phase1Result r =
-                    run_phase1(context, phase1_stream.to(device), p.phase1, p.seed, log, stop);
-                summary.phase1_iterations = r.iterations;
-                summary.phase1_convergence_rate = r.convergence_rate;
-                summary.phase1_effective_rank = r.effective_rank;
-                summary.phase1_converged = r.converged;
-                log.result("iterations", static_cast<double>(r.iterations));
-                log.result("final_convergence_rate", r.convergence_rate);
-                log.result("effective_rank", r.effective_rank);
-                log.result(
-                    "effective_rank_pct",
-                    100.0 * r.effective_rank / static_cast<double>(context.config().context_dim));
-                log.result("converged", r.converged ? 1.0 : 0.0);
-                log.result("seconds", r.seconds);
-                log.result("wall_seconds", log.elapsed_seconds());
-                const std::string ckpt =
-                    (checkpoints / "context-pythia-phase1.safetensors").string();
-                model::save_checkpoint(*net, ckpt, {{"cp_phase", "phase1"}});
-                store.set_text(run_id, "checkpoint_path", ckpt);
-                save_diversity(context, ckpt, "after Phase 1");
-                const std::string status = r.stopped ? "stopped" : "finished";
-                store.finish_run(run_id, status,
-                                 r.stopped ? "stopped by the user"
-                                 : r.converged
-                                     ? ""
-                                     : "reached max iterations before the convergence target");
-                if (observer) observer->on_run_finished(run_id, status);
-                if (r.stopped) summary.status = "stopped";
-            } catch (const std::exception& e) {
-                const std::string oom = out_of_memory_advice(e, "Phase 1", p);
-                store.finish_run(run_id, "failed", oom.empty() ? e.what() : oom);
-                if (observer) observer->on_run_finished(run_id, "failed");
-                if (!oom.empty()) throw Error(oom);
-                throw;
-            }
-        }
-        // Phase 2 trains the language model only, whichever way the block came to be.
-        context.freeze_context_block();
-        if (summary.status == "finished" && !p.phase1_only) run_model("context-pythia", net, label);
-    }
-    if (p.models != ModelChoice::context_pythia && summary.status == "finished" && !p.phase1_only) {
-        auto net = model::make_model(model::preset("pythia-" + tiny_or_70m), p.seed);
-        net->to(device);
-        run_model("pythia", net,
-                  p.phase2.resume_from.empty() ? "" : "resumed from " + p.phase2.resume_from);
+    make_tensors(x);
+    for (const PlanStep& step : plan.steps) {
+        if (summary.status != store::RunStatus::finished) break;
+        run_step(step, x);
     }
     store.flush();
     summary.wall_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return summary;
+}
+
+// Phase 2 chunks (the last validation_fraction validate), Phase 1's stream, held-out test chunks.
+void Experiment::make_tensors(Execution& x) {
+    const ExperimentParams& p = params_;
+    const std::int64_t seq = *p.seq_length, samples = *p.samples;
+    const torch::Tensor chunks = chunks_of(data_->train_stream, samples, seq + 1);
+    const std::int64_t val_count = std::max<std::int64_t>(
+        1, static_cast<std::int64_t>(std::llround(samples * p.phase2.validation_fraction)));
+    x.train_chunks = chunks.narrow(0, 0, samples - val_count);
+    x.val_chunks = chunks.narrow(0, samples - val_count, val_count);
+    x.phase1_stream =
+        torch::tensor(std::vector<std::int64_t>(data_->train_stream.begin(),
+                                                data_->train_stream.begin() + samples * seq),
+                      torch::kInt64);
+    const std::int64_t test_count =
+        std::min<std::int64_t>(p.eval.max_test_chunks, budget_.test_tokens / (seq + 1));
+    x.test_chunks = chunks_of(data_->test_stream, test_count, seq + 1);
+    // Ids enter the models here: checked once, not on every forward pass.
+    const model::ModelConfig any =
+        model::design_preset(p.models.front(), *model::size_from_key(p.size));
+    model::check_token_ids(chunks, any);
+    model::check_token_ids(x.test_chunks, any);
+}
+
+void Experiment::run_step(const PlanStep& step, Execution& x) {
+    if (step.phase == store::Phase::phase1)
+        run_phase1_step(x);
+    else
+        run_phase2_step(step, x);
+}
+
+void Experiment::run_phase1_step(Execution& x) {
+    const ExperimentParams& p = params_;
+    auto net = model::make_model(
+        model::design_preset(model::Design::context_pythia, *model::size_from_key(p.size)), p.seed);
+    net->to(x.device);
+    auto& context = static_cast<model::ContextPythiaModel&>(*net);
+    const store::NewRun run{x.summary.experiment_id,
+                            model::Design::context_pythia,
+                            store::Phase::phase1,
+                            x.summary.device,
+                            "",
+                            std::nullopt};
+    const auto recorded = x.recorder.record(run, [&](RunLogger& log) {
+        const Phase1Result r =
+            run_phase1(context, x.phase1_stream.to(x.device), p.phase1, p.seed, log, x.stop);
+        x.summary.phase1_iterations = r.iterations;
+        x.summary.phase1_convergence_rate = r.convergence_rate;
+        x.summary.phase1_effective_rank = r.effective_rank;
+        x.summary.phase1_converged = r.converged;
+        record_phase1_results(log, r, context.config().context_dim);
+        const std::string ckpt = (x.checkpoints / ("context-pythia-phase1-run" +
+                                                   std::to_string(log.run_id()) + ".safetensors"))
+                                     .string();
+        model::save_checkpoint(*net, ckpt, {{"cp_phase", "phase1"}});
+        x.store.set_text(log.run_id(), "checkpoint_path", ckpt);
+        x.phase1_checkpoint = ckpt;
+        save_diversity(context, ckpt, "after Phase 1");
+        if (r.stopped) return RunOutcome{store::RunStatus::stopped, "stopped by the user"};
+        if (!r.converged)
+            return RunOutcome{store::RunStatus::not_converged,
+                              "reached max iterations before the convergence target"};
+        return RunOutcome{};
+    });
+    x.phase1_run = recorded.run_id;
+    x.summary.phase1_run_id = recorded.run_id;
+    if (recorded.outcome.status == store::RunStatus::stopped)
+        x.summary.status = store::RunStatus::stopped;
+}
+
+void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
+    const ExperimentParams& p = params_;
+    auto net =
+        model::make_model(model::design_preset(step.design, *model::size_from_key(p.size)), p.seed);
+    net->to(x.device);
+    std::optional<std::int64_t> block_run;
+    std::string label = p.phase2.resume_from.empty() ? "" : "resumed from " + p.phase2.resume_from;
+    if (step.block) {
+        const BlockSource& b = *step.block;
+        const bool this_plan = b.kind == BlockSource::Kind::this_plan;
+        block_run = this_plan ? x.phase1_run : b.run_id;
+        label = b.label();
+        // The Phase 1 checkpoint holds the trained ContextBlock (and the same seed's initial
+        // language-model weights); the ablation keeps the untrained block.
+        if (b.kind != BlockSource::Kind::untrained_ablation)
+            model::load_weights(*net, this_plan ? x.phase1_checkpoint : b.checkpoint);
+        // Phase 2 trains the language model only, whichever way the block came to be.
+        static_cast<model::ContextPythiaModel&>(*net).freeze_context_block();
+    } else if (auto* context = dynamic_cast<model::ContextPythiaModel*>(net.get())) {
+        context->freeze_context_block();  // a resumed run: the block is in its checkpoint
+    }
+    ModelSummary s;
+    s.model = step.design;
+    s.parameters = model::count_parameters(*net);
+    const store::NewRun run{x.summary.experiment_id, step.design, store::Phase::phase2,
+                            x.summary.device,        label,       block_run};
+    const auto recorded = x.recorder.record(run, [&](RunLogger& log) {
+        log.result(names::parameters_total, static_cast<double>(s.parameters.total));
+        log.result(names::parameters_trainable, static_cast<double>(s.parameters.trainable));
+        // Named by run, so that two runs of a design in one experiment keep their own weights.
+        const std::string ckpt =
+            (x.checkpoints / (std::string(model::design_key(step.design)) + "-run" +
+                              std::to_string(log.run_id()) + ".safetensors"))
+                .string();
+        Phase2Result p2;
+        {
+            // Phase 2 and evaluation only: the diversity sample is computed in float32.
+            const model::AutocastScope autocast(x.device, p.precision);
+            p2 = run_phase2(*net, x.train_chunks, x.val_chunks, p.phase2, *p.epochs, p.seed, ckpt,
+                            log, x.stop);
+        }
+        fill_summary(s, p2);
+        x.store.set_text(log.run_id(), "checkpoint_path", p2.checkpoint);
+        if (auto* context = dynamic_cast<model::ContextPythiaModel*>(net.get());
+            context && !p2.checkpoint.empty())
+            save_diversity(*context, p2.checkpoint, "after Phase 2");
+        record_phase2_results(log, p2);
+        if (p2.status == store::RunStatus::finished && step.evaluate) {
+            evaluate_step(step, *net, x, s, log);
+        }
+        log.result(names::wall_seconds, log.elapsed_seconds());
+        return RunOutcome{s.status, p2.message};
+    });
+    s.run_id = recorded.run_id;
+    x.summary.models.push_back(s);
+    if (s.status != store::RunStatus::finished) x.summary.status = s.status;
+}
+
+void Experiment::save_diversity(model::ContextPythiaModel& net, const std::string& checkpoint,
+                                const std::string& stage) {
+    write_context_diversity(context_diversity(net, data_->diversity_ids, data_->diversity_tokens,
+                                              data_->diversity_frequencies, stage),
+                            diversity_path(checkpoint));
+}
+
+void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execution& x,
+                               ModelSummary& s, RunLogger& log) {
+    const ExperimentParams& p = params_;
+    const model::AutocastScope eval_autocast(x.device, p.precision);
+    RunLogger eval_log(x.store, x.recorder.observer(), log.run_id(), step.design,
+                       store::Phase::evaluation);
+    const EvalResult e = evaluate_model(net, x.test_chunks, data_->last_words, data_->prompt,
+                                        p.eval, p.phase2.batch_size, eval_log, x.stop);
+    s.test_ppl = e.test_ppl;
+    s.test_accuracy = e.test_accuracy;
+    s.last_word_accuracy = e.last_word_accuracy;
+    s.last_word_ppl = e.last_word_ppl;
+    s.last_word_passages = e.last_word_passages;
+    s.generation_tokens_per_second = e.generation_tokens_per_second;
+    s.kv = e.kv;
+    if (x.stop.load()) s.status = store::RunStatus::stopped;
 }
 
 }  // namespace cp::train

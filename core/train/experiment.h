@@ -4,20 +4,33 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "model/inference.h"
 #include "train/experiment_params.h"
+#include "train/plan.h"
 #include "train/progress.h"
+
+namespace cp::data {
+class BpeTokenizer;
+}
+namespace cp::model {
+class CausalLm;
+class ContextPythiaModel;
+struct ModelConfig;
+}  // namespace cp::model
 
 namespace cp::train {
 
 struct ModelSummary {
-    std::string model;  // "context-pythia" or "pythia"
+    model::Design model = model::Design::pythia;
     std::int64_t run_id = 0;
-    std::string status;   // finished, stopped, diverged, failed
+    store::RunStatus status = store::RunStatus::finished;
     std::string message;  // why, when not finished
     model::ParameterCounts parameters;
     std::int64_t epochs_run = 0, best_epoch = -1;
@@ -32,7 +45,7 @@ struct ModelSummary {
 
 struct ExperimentSummary {
     std::int64_t experiment_id = 0;
-    std::string status = "finished";  // finished, stopped, failed, diverged
+    store::RunStatus status = store::RunStatus::finished;  // the first run that did not finish
     std::string device;
     std::optional<std::int64_t> phase1_run_id;
     std::int64_t phase1_iterations = 0;
@@ -48,15 +61,23 @@ struct DataBudget {
     std::int64_t max_samples = 0;  // for the given seq_length
 };
 
+// Data preparation saw the stop flag: nothing was run or stored.
+struct StoppedBeforeStart : Error {
+    StoppedBeforeStart() : Error("stopped before the experiment started: nothing was stored") {}
+};
+
 class Experiment {
   public:
     // Validates params (throws cp::Error naming each bad field), prepares the token caches and
-    // checks that the corpus holds enough text; nothing is written to the database yet.
-    explicit Experiment(ExperimentParams params);
+    // checks that the corpus holds enough text; nothing is written to the database yet. The
+    // stop flag is read between the preparation's stages (StoppedBeforeStart).
+    explicit Experiment(ExperimentParams params, LaunchMode mode = LaunchMode::full_comparison,
+                        const std::atomic<bool>* stop = nullptr);
     ~Experiment();
 
     const ExperimentParams& params() const { return params_; }
     const DataBudget& budget() const { return budget_; }
+    LaunchMode mode() const { return mode_; }
 
     // Runs everything in order. Safe to call once. Throws cp::Error on failure after marking the
     // current run failed in the store.
@@ -64,7 +85,24 @@ class Experiment {
 
   private:
     struct Data;
+    struct Execution;
+    void load_corpora(data::BpeTokenizer& tokenizer, const model::ModelConfig& config,
+                      const std::function<void()>& stopped);
+    void choose_diversity_sample(data::BpeTokenizer& tokenizer);
+    void check_budget();
+    void check_plan();
+    void make_tensors(Execution& x);
+    void run_step(const PlanStep& step, Execution& x);
+    void run_phase1_step(Execution& x);
+    void run_phase2_step(const PlanStep& step, Execution& x);
+    void evaluate_step(const PlanStep& step, model::CausalLm& net, Execution& x, ModelSummary& s,
+                       RunLogger& log);
+    // Context vectors of held-out text for the workbench's diversity view, beside the checkpoint.
+    void save_diversity(model::ContextPythiaModel& net, const std::string& checkpoint,
+                        const std::string& stage);
+
     ExperimentParams params_;
+    LaunchMode mode_;
     DataBudget budget_;
     std::unique_ptr<Data> data_;
 };

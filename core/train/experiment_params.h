@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace cp::train {
+#include "model/design.h"
 
-enum class ModelChoice { both, context_pythia, pythia };
+namespace cp::train {
 
 struct Phase1Params {
     double centroid_weight = 0.1;  // w in dispersion + w x centroid
@@ -21,7 +21,7 @@ struct Phase1Params {
     double convergence_threshold = 0.03;  // a token has converged when mean((C - P)^2) < this
     double convergence_target = 0.95;     // stop when this share of tokens has converged
     std::int64_t max_iterations = 100;
-    std::int64_t batch_size = 4096;     // tokens per OACD batch (workbench default)
+    std::int64_t batch_size = 4096;     // tokens per OACD batch (workbench default; reference 5000)
     std::int64_t rank_sample = 10000;   // contexts used for the effective rank
     std::int64_t cosine_sample = 1000;  // contexts used for the mean pairwise cosine
     double init_scale = 0.01;           // iteration 0: P = N(0, 1) x init_scale
@@ -63,13 +63,19 @@ struct ExperimentParams {
     // fp32 | bf16: bf16 runs Phase 2 and evaluation under bf16 autocast (weights and optimizer
     // stay float32; losses in float32). Phase 1 always runs in float32.
     std::string precision = "fp32";
-    ModelChoice models = ModelChoice::both;
+    // The designs to train, in this order (default: every design of the registry).
+    std::vector<model::Design> models = {model::Design::context_pythia, model::Design::pythia};
     bool ablation_untrained_context_block = false;  // Phase 2 of Context-Pythia without Phase 1
     bool skip_evaluation = false;
     bool phase1_only = false;  // Phase 1 of the ContextBlock and nothing after
     // A finished Phase 1's checkpoint: Context-Pythia's Phase 2 starts from it (frozen
     // ContextBlock) instead of running Phase 1 again. Empty: Phase 1 runs first.
     std::string context_block_from;
+    // A stored, finished Phase 1 run (by id): the same, found through the store; 0: none.
+    std::int64_t context_block_run = 0;
+    // A stored experiment to add the runs to (its non-bookkeeping parameters must equal these);
+    // 0: a new experiment.
+    std::int64_t experiment = 0;
     std::string db;              // empty: the workbench's default database
     std::string checkpoint_dir;  // empty: <data dir>/runs
 
@@ -81,15 +87,19 @@ struct ExperimentParams {
         std::string field, message;
     };
     // Checks that need no data (ranges, required fields); every problem, each naming its field.
+    // Single-field rules come from the parameter schema (train/param_schema.h).
     std::vector<Problem> problems() const;
     // Throws cp::Error listing problems() when there are any.
     void validate() const;
 
+    bool trains(model::Design d) const;
+    // Whether any chosen design trains on a ContextBlock (so Phase 1 or a block source matters).
+    bool needs_context_block() const;
+
+    // Both through the parameter schema; from_json refuses unknown choices as the CLI does.
     nlohmann::json to_json() const;
     static ExperimentParams from_json(const nlohmann::json& j);
 };
-
-const char* to_string(ModelChoice m);
 
 // The default database: $CP_DB, else <XDG data home>/context-pythia/workbench.db.
 std::string default_database_path();

@@ -4,6 +4,8 @@
 
 #include "train/context_metrics.h"
 
+#include "store/metric_names.h"
+
 namespace cp::train {
 
 Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& stream,
@@ -70,16 +72,16 @@ Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& s
         const double seconds =
             std::chrono::duration<double>(clock::now() - iteration_start).count();
         const double loss = loss_sum / static_cast<double>(batches);
-        log.metric("oacd_loss", it, -1, loss);
-        log.metric("dispersion_term", it, -1, dispersion_sum / static_cast<double>(batches));
-        log.metric("centroid_term", it, -1, centroid_sum / static_cast<double>(batches));
-        log.metric("convergence_rate", it, -1, rate);
-        log.metric("effective_rank", it, -1, er);
-        log.metric("effective_rank_pct", it, -1, 100.0 * er / static_cast<double>(d));
-        log.metric("mean_pairwise_cosine", it, -1,
+        log.metric(names::oacd_loss, it, -1, loss);
+        log.metric(names::dispersion_term, it, -1, dispersion_sum / static_cast<double>(batches));
+        log.metric(names::centroid_term, it, -1, centroid_sum / static_cast<double>(batches));
+        log.metric(names::convergence_rate, it, -1, rate);
+        log.metric(names::effective_rank, it, -1, er);
+        log.metric(names::effective_rank_pct, it, -1, 100.0 * er / static_cast<double>(d));
+        log.metric(names::mean_pairwise_cosine, it, -1,
                    mean_pairwise_cosine(sample_rows(current, params.cosine_sample)));
-        log.metric("dispersion", it, -1, dispersion(ranked));
-        log.metric("seconds", it, -1, seconds);
+        log.metric(names::dispersion, it, -1, dispersion(ranked));
+        log.metric(names::seconds, it, -1, seconds);
         log.progress(it + 1, params.max_iterations, loss);
 
         result.iterations = it + 1;

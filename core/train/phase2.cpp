@@ -10,6 +10,7 @@
 #include "common/files.h"
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
+#include "store/metric_names.h"
 
 namespace cp::train {
 namespace F = torch::nn::functional;
@@ -45,8 +46,7 @@ void save_resumable_checkpoint(model::CausalLm& model, torch::optim::Optimizer& 
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(checkpoint.parent_path(), ec)) {
         const std::string name = entry.path().filename().string();
-        if (name != state_name && name.rfind(prefix, 0) == 0 &&
-            name.size() > prefix.size() + 13 &&
+        if (name != state_name && name.rfind(prefix, 0) == 0 && name.size() > prefix.size() + 13 &&
             name.compare(name.size() - 13, 13, ".optimizer.pt") == 0)
             fs::remove(entry.path(), ec);
     }
@@ -111,182 +111,250 @@ LossAndAccuracy evaluate_chunks(model::CausalLm& model, const torch::Tensor& chu
     return r;
 }
 
-Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunks,
-                        const torch::Tensor& val_chunks, const Phase2Params& params,
-                        std::int64_t epochs, std::uint64_t seed, const std::string& checkpoint_path,
-                        RunLogger& log, const std::atomic<bool>& stop) {
-    using clock = std::chrono::steady_clock;
-    torch::manual_seed(seed);
-    const torch::Device device = device_of(model);
-    const std::vector<torch::Tensor> trainable = trainable_parameters(model);
-    torch::optim::AdamW optimizer(
-        trainable,
-        torch::optim::AdamWOptions(params.learning_rate).weight_decay(params.weight_decay));
-    model.train();
+namespace {
 
-    // Resume: the checkpoint's weights and optimizer state, then the epochs after its own.
-    std::int64_t first_epoch = 1;
-    Phase2Result result;
-    if (!params.resume_from.empty()) {
-        const model::SafetensorsFile file(params.resume_from);
-        const auto epoch = file.metadata().find("cp_epoch");
-        if (epoch == file.metadata().end())
-            throw Error("'" + params.resume_from +
-                        "' is not a Phase 2 checkpoint (no cp_epoch in its metadata)");
-        model::load_weights(model, params.resume_from);
-        // The checkpoint names its optimizer state (older checkpoints: <checkpoint>.optimizer.pt).
-        const auto named = file.metadata().find("cp_optimizer_state");
-        const std::string optimizer_state =
-            named == file.metadata().end()
-                ? params.resume_from + ".optimizer.pt"
-                : (std::filesystem::path(params.resume_from).parent_path() / named->second).string();
-        if (!std::filesystem::exists(optimizer_state))
-            throw Error("optimizer state '" + optimizer_state +
-                        "' is missing: it is written beside each checkpoint");
-        try {
-            torch::load(optimizer, optimizer_state);
-        } catch (const c10::Error& e) {
-            throw Error("cannot read the optimizer state '" + optimizer_state +
-                        "': " + e.what_without_backtrace());
+// One Phase 2 run, as small steps: resume, epochs (steps with deferred loss read-back), validation,
+// early stopping and the best checkpoint.
+class Phase2Run {
+  public:
+    Phase2Run(model::CausalLm& model, const torch::Tensor& train_chunks,
+              const torch::Tensor& val_chunks, const Phase2Params& params, std::int64_t epochs,
+              const std::string& checkpoint_path, RunLogger& log, const std::atomic<bool>& stop)
+        : model_(model),
+          train_(train_chunks),
+          val_(val_chunks),
+          params_(params),
+          epochs_(epochs),
+          checkpoint_path_(checkpoint_path),
+          log_(log),
+          stop_(stop),
+          device_(device_of(model)),
+          trainable_(trainable_parameters(model)),
+          optimizer_(
+              trainable_,
+              torch::optim::AdamWOptions(params.learning_rate).weight_decay(params.weight_decay)),
+          steps_per_epoch_((train_chunks.size(0) + params.batch_size - 1) / params.batch_size),
+          // Losses stay on the device and are read back every `readback_` steps: on a GPU a
+          // read-back waits for the queue to drain, leaving it idle between steps.
+          readback_(params.readback_every > 0 ? params.readback_every
+                                              : (device_.is_cuda() ? 25 : 1)) {}
+
+    Phase2Result run() {
+        model_.train();
+        std::int64_t first_epoch = 1;
+        if (!params_.resume_from.empty()) first_epoch = resume();
+        step_ = steps_per_epoch_ * (first_epoch - 1);
+        for (std::int64_t epoch = first_epoch; epoch <= epochs_; ++epoch) {
+            const EpochTotals totals = train_epoch(epoch);
+            if (result_.status != store::RunStatus::finished || totals.tokens == 0) break;
+            if (!end_epoch(epoch, totals)) break;
         }
-        first_epoch = std::stoll(epoch->second) + 1;
-        const auto ppl = file.metadata().find("cp_val_ppl");
-        result.best_epoch = first_epoch - 1;
-        result.best_val_ppl = ppl == file.metadata().end() ? std::numeric_limits<double>::infinity()
-                                                           : std::stod(ppl->second);
-        result.best_val_loss = std::log(result.best_val_ppl);
-        result.checkpoint = params.resume_from;
-        log.message("resuming after epoch " + std::to_string(first_epoch - 1) + " of '" +
-                    params.resume_from + "'");
-        // Shuffles continue as if never interrupted: the generator advances past earlier epochs.
-        for (std::int64_t e = 1; e < first_epoch; ++e)
-            torch::randperm(train_chunks.size(0), torch::TensorOptions().dtype(torch::kInt64));
+        return finish();
     }
 
-    const std::int64_t n = train_chunks.size(0);
-    const std::int64_t steps_per_epoch = (n + params.batch_size - 1) / params.batch_size;
-    const std::int64_t total_steps = steps_per_epoch * epochs;
-    const std::int64_t seq = train_chunks.size(1) - 1;
-    std::int64_t step = steps_per_epoch * (first_epoch - 1), epochs_without_improvement = 0;
-    double train_seconds = 0;
-    std::int64_t train_tokens = 0;
-    // Losses stay on the device and are read back every `readback` steps: on a GPU a read-back
-    // waits for the queue to drain, so reading every step would leave it idle between steps.
-    const std::int64_t readback =
-        params.readback_every > 0 ? params.readback_every : (device.is_cuda() ? 25 : 1);
+  private:
     struct PendingStep {
         std::int64_t step, tokens;
         torch::Tensor loss, correct;  // on the device, 0-dim
     };
-    std::vector<PendingStep> pending;
-    for (std::int64_t epoch = first_epoch; epoch <= epochs; ++epoch) {
-        // Shuffle the training chunks, deterministically for the seed and epoch.
+    struct EpochTotals {
+        double loss = 0, seconds = 0;
+        std::int64_t correct = 0, tokens = 0;
+    };
+
+    // The checkpoint's weights and optimizer state; returns the first epoch still to run.
+    std::int64_t resume() {
+        const model::SafetensorsFile file(params_.resume_from);
+        const auto epoch = file.metadata().find("cp_epoch");
+        if (epoch == file.metadata().end())
+            throw Error("'" + params_.resume_from +
+                        "' is not a Phase 2 checkpoint (no cp_epoch in its metadata)");
+        model::load_weights(model_, params_.resume_from);
+        load_optimizer_state(file);
+        const std::int64_t first_epoch = std::stoll(epoch->second) + 1;
+        const auto ppl = file.metadata().find("cp_val_ppl");
+        result_.best_epoch = first_epoch - 1;
+        result_.best_val_ppl = ppl == file.metadata().end()
+                                   ? std::numeric_limits<double>::infinity()
+                                   : std::stod(ppl->second);
+        result_.best_val_loss = std::log(result_.best_val_ppl);
+        result_.checkpoint = params_.resume_from;
+        log_.message("resuming after epoch " + std::to_string(first_epoch - 1) + " of '" +
+                     params_.resume_from + "'");
+        // Shuffles continue as if never interrupted: the generator advances past earlier epochs.
+        for (std::int64_t e = 1; e < first_epoch; ++e)
+            torch::randperm(train_.size(0), torch::TensorOptions().dtype(torch::kInt64));
+        return first_epoch;
+    }
+
+    void load_optimizer_state(const model::SafetensorsFile& file) {
+        // The checkpoint names its optimizer state (older checkpoints: <checkpoint>.optimizer.pt).
+        const auto named = file.metadata().find("cp_optimizer_state");
+        const std::string state =
+            named == file.metadata().end()
+                ? params_.resume_from + ".optimizer.pt"
+                : (std::filesystem::path(params_.resume_from).parent_path() / named->second)
+                      .string();
+        if (!std::filesystem::exists(state))
+            throw Error("optimizer state '" + state +
+                        "' is missing: it is written beside each checkpoint");
+        try {
+            torch::load(optimizer_, state);
+        } catch (const c10::Error& e) {
+            throw Error("cannot read the optimizer state '" + state +
+                        "': " + e.what_without_backtrace());
+        }
+    }
+
+    // The epoch's training steps, shuffled deterministically for the seed and epoch; each batch
+    // is sent to the device one step ahead of its use.
+    EpochTotals train_epoch(std::int64_t epoch) {
+        const std::int64_t n = train_.size(0), seq = train_.size(1) - 1;
         const torch::Tensor order = torch::randperm(n, torch::TensorOptions().dtype(torch::kInt64));
-        // Each batch is sent to the device one step ahead of its use.
         const auto load_batch = [&](std::int64_t b) {
-            const torch::Tensor idx = order.narrow(
-                0, b * params.batch_size, std::min(params.batch_size, n - b * params.batch_size));
-            return batch_to_device(train_chunks.index_select(0, idx), device);  // (B, seq + 1)
+            const torch::Tensor idx =
+                order.narrow(0, b * params_.batch_size,
+                             std::min(params_.batch_size, n - b * params_.batch_size));
+            return batch_to_device(train_.index_select(0, idx), device_);  // (B, seq + 1)
         };
-        double epoch_loss = 0;
-        std::int64_t epoch_correct = 0, epoch_tokens = 0;
-        // Reads the pending losses back: one point per step for the curves, and the first
-        // non-finite loss ends the run as diverged.
-        const auto drain = [&] {
-            if (pending.empty()) return;
-            std::vector<torch::Tensor> losses, correct;
-            for (const auto& s : pending) {
-                losses.push_back(s.loss);
-                correct.push_back(s.correct);
-            }
-            const torch::Tensor host_losses =
-                torch::stack(losses).to(torch::kCPU, torch::kDouble).contiguous();
-            const torch::Tensor host_correct =
-                torch::stack(correct).to(torch::kCPU, torch::kInt64).contiguous();
-            const double* loss_values = host_losses.data_ptr<double>();
-            const std::int64_t* correct_counts = host_correct.data_ptr<std::int64_t>();
-            for (std::size_t i = 0; i < pending.size(); ++i) {
-                const double loss_value = loss_values[i];
-                if (!std::isfinite(loss_value)) {
-                    result.status = "diverged";
-                    result.message = std::string("the training loss became ") +
-                                     (std::isnan(loss_value) ? "NaN" : loss_value > 0 ? "+Inf" : "-Inf") +
-                                     " at step " + std::to_string(pending[i].step) + " (epoch " +
-                                     std::to_string(epoch) + "): lower the learning rate";
-                    break;
-                }
-                const std::int64_t tokens = pending[i].tokens;
-                epoch_correct += correct_counts[i];
-                epoch_tokens += tokens;
-                epoch_loss += loss_value * static_cast<double>(tokens);
-                log.metric("train_loss", pending[i].step, epoch, loss_value);
-                log.progress(pending[i].step, total_steps, loss_value, epoch);
-            }
-            pending.clear();
-        };
-        const auto epoch_start = clock::now();
-        torch::Tensor next = steps_per_epoch > 0 ? load_batch(0) : torch::Tensor();
-        for (std::int64_t b = 0; b < steps_per_epoch && result.status == "finished"; ++b) {
-            if (stop.load()) {
-                result.status = "stopped";
-                result.message = "stopped by the user at step " + std::to_string(step);
+        EpochTotals totals;
+        const auto start = std::chrono::steady_clock::now();
+        torch::Tensor next = steps_per_epoch_ > 0 ? load_batch(0) : torch::Tensor();
+        for (std::int64_t b = 0;
+             b < steps_per_epoch_ && result_.status == store::RunStatus::finished; ++b) {
+            if (stop_.load()) {
+                result_.status = store::RunStatus::stopped;
+                result_.message = "stopped by the user at step " + std::to_string(step_);
                 break;
             }
             const torch::Tensor batch = next;
-            if (b + 1 < steps_per_epoch) next = load_batch(b + 1);
+            if (b + 1 < steps_per_epoch_) next = load_batch(b + 1);
             const torch::Tensor targets = batch.narrow(1, 1, seq);
             const StepOutput out =
-                train_step(model, optimizer, batch, trainable, params.clip_grad_norm);
-            ++step;
-            pending.push_back({step, targets.numel(), out.loss.detach(),
-                               (out.logits.detach().argmax(-1) == targets).sum()});
-            if (static_cast<std::int64_t>(pending.size()) >= readback) drain();
+                train_step(model_, optimizer_, batch, trainable_, params_.clip_grad_norm);
+            ++step_;
+            pending_.push_back({step_, targets.numel(), out.loss.detach(),
+                                (out.logits.detach().argmax(-1) == targets).sum()});
+            if (static_cast<std::int64_t>(pending_.size()) >= readback_) drain(epoch, totals);
         }
-        drain();  // waits for the device: the epoch's time below is the real time
-        const double epoch_seconds =
-            std::chrono::duration<double>(clock::now() - epoch_start).count();
-        train_seconds += epoch_seconds;
-        train_tokens += epoch_tokens;
-        if (result.status != "finished" || epoch_tokens == 0) break;
-
-        const LossAndAccuracy val = evaluate_chunks(model, val_chunks, params.batch_size);
-        const double val_ppl = std::exp(val.loss);
-        result.epochs_run = epoch;
-        log.metric("train_loss_epoch", step, epoch, epoch_loss / static_cast<double>(epoch_tokens));
-        log.metric("train_accuracy", step, epoch,
-                   static_cast<double>(epoch_correct) / static_cast<double>(epoch_tokens));
-        log.metric("val_loss", step, epoch, val.loss);
-        log.metric("val_ppl", step, epoch, val_ppl);
-        log.metric("val_accuracy", step, epoch, val.accuracy);
-        log.metric("seconds_per_epoch", step, epoch, epoch_seconds);
-        log.metric("train_tokens_per_second", step, epoch,
-                   static_cast<double>(epoch_tokens) / epoch_seconds);
-        if (result.best_epoch < 0 || val_ppl < result.best_val_ppl) {
-            result.best_epoch = epoch;
-            result.best_val_loss = val.loss;
-            result.best_val_ppl = val_ppl;
-            result.best_val_accuracy = val.accuracy;
-            epochs_without_improvement = 0;
-            if (!checkpoint_path.empty() && checkpoint_path != params.resume_from) {
-                save_resumable_checkpoint(model, optimizer, checkpoint_path, epoch, step, val_ppl);
-                result.checkpoint = checkpoint_path;
-            }
-        } else if (++epochs_without_improvement > params.patience) {
-            log.message("early stop after epoch " + std::to_string(epoch) +
-                        ": validation perplexity " + std::to_string(val_ppl) +
-                        " is worse than epoch " + std::to_string(result.best_epoch) + "'s " +
-                        std::to_string(result.best_val_ppl));
-            break;
-        }
+        drain(epoch, totals);  // waits for the device: the epoch's time below is the real time
+        totals.seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        train_seconds_ += totals.seconds;
+        train_tokens_ += totals.tokens;
+        return totals;
     }
-    if (train_seconds > 0)
-        result.train_tokens_per_second = static_cast<double>(train_tokens) / train_seconds;
-    if (result.epochs_run > 0 || train_seconds > 0)
-        result.seconds_per_epoch =
-            train_seconds / static_cast<double>(std::max<std::int64_t>(1, result.epochs_run));
-    // Evaluation uses the best epoch's weights.
-    if (!result.checkpoint.empty()) model::load_weights(model, result.checkpoint);
-    return result;
+
+    // Reads the pending losses back: one point per step for the curves; the first non-finite
+    // loss ends the run as diverged.
+    void drain(std::int64_t epoch, EpochTotals& totals) {
+        if (pending_.empty()) return;
+        std::vector<torch::Tensor> losses, correct;
+        for (const auto& s : pending_) {
+            losses.push_back(s.loss);
+            correct.push_back(s.correct);
+        }
+        const torch::Tensor host_losses =
+            torch::stack(losses).to(torch::kCPU, torch::kDouble).contiguous();
+        const torch::Tensor host_correct =
+            torch::stack(correct).to(torch::kCPU, torch::kInt64).contiguous();
+        const double* loss_values = host_losses.data_ptr<double>();
+        const std::int64_t* correct_counts = host_correct.data_ptr<std::int64_t>();
+        for (std::size_t i = 0; i < pending_.size(); ++i) {
+            const double loss = loss_values[i];
+            if (!std::isfinite(loss)) {
+                result_.status = store::RunStatus::diverged;
+                result_.message = std::string("the training loss became ") +
+                                  (std::isnan(loss) ? "NaN"
+                                   : loss > 0       ? "+Inf"
+                                                    : "-Inf") +
+                                  " at step " + std::to_string(pending_[i].step) + " (epoch " +
+                                  std::to_string(epoch) + "): lower the learning rate";
+                break;
+            }
+            totals.correct += correct_counts[i];
+            totals.tokens += pending_[i].tokens;
+            totals.loss += loss * static_cast<double>(pending_[i].tokens);
+            log_.metric(names::train_loss, pending_[i].step, epoch, loss);
+            log_.progress(pending_[i].step, steps_per_epoch_ * epochs_, loss, epoch);
+        }
+        pending_.clear();
+    }
+
+    // Validation, the epoch's metrics, the best checkpoint; false when early stopping ends it.
+    bool end_epoch(std::int64_t epoch, const EpochTotals& t) {
+        const LossAndAccuracy val = evaluate_chunks(model_, val_, params_.batch_size);
+        const double val_ppl = std::exp(val.loss);
+        result_.epochs_run = epoch;
+        const double tokens = static_cast<double>(t.tokens);
+        log_.metric(names::train_loss_epoch, step_, epoch, t.loss / tokens);
+        log_.metric(names::train_accuracy, step_, epoch, static_cast<double>(t.correct) / tokens);
+        log_.metric(names::val_loss, step_, epoch, val.loss);
+        log_.metric(names::val_ppl, step_, epoch, val_ppl);
+        log_.metric(names::val_accuracy, step_, epoch, val.accuracy);
+        log_.metric(names::seconds_per_epoch, step_, epoch, t.seconds);
+        log_.metric(names::train_tokens_per_second, step_, epoch, tokens / t.seconds);
+        if (result_.best_epoch < 0 || val_ppl < result_.best_val_ppl) {
+            result_.best_epoch = epoch;
+            result_.best_val_loss = val.loss;
+            result_.best_val_ppl = val_ppl;
+            result_.best_val_accuracy = val.accuracy;
+            epochs_without_improvement_ = 0;
+            save_best(epoch, val_ppl);
+            return true;
+        }
+        if (++epochs_without_improvement_ <= params_.patience) return true;
+        log_.message("early stop after epoch " + std::to_string(epoch) +
+                     ": validation perplexity " + std::to_string(val_ppl) +
+                     " is worse than epoch " + std::to_string(result_.best_epoch) + "'s " +
+                     std::to_string(result_.best_val_ppl));
+        return false;
+    }
+
+    void save_best(std::int64_t epoch, double val_ppl) {
+        if (checkpoint_path_.empty() || checkpoint_path_ == params_.resume_from) return;
+        save_resumable_checkpoint(model_, optimizer_, checkpoint_path_, epoch, step_, val_ppl);
+        result_.checkpoint = checkpoint_path_;
+    }
+
+    Phase2Result finish() {
+        if (train_seconds_ > 0)
+            result_.train_tokens_per_second = static_cast<double>(train_tokens_) / train_seconds_;
+        if (result_.epochs_run > 0 || train_seconds_ > 0)
+            result_.seconds_per_epoch =
+                train_seconds_ / static_cast<double>(std::max<std::int64_t>(1, result_.epochs_run));
+        // Evaluation uses the best epoch's weights.
+        if (!result_.checkpoint.empty()) model::load_weights(model_, result_.checkpoint);
+        return result_;
+    }
+
+    model::CausalLm& model_;
+    const torch::Tensor& train_;
+    const torch::Tensor& val_;
+    const Phase2Params& params_;
+    std::int64_t epochs_;
+    std::string checkpoint_path_;
+    RunLogger& log_;
+    const std::atomic<bool>& stop_;
+    torch::Device device_;
+    std::vector<torch::Tensor> trainable_;
+    torch::optim::AdamW optimizer_;
+    std::int64_t steps_per_epoch_, readback_;
+    std::int64_t step_ = 0, epochs_without_improvement_ = 0, train_tokens_ = 0;
+    double train_seconds_ = 0;
+    std::vector<PendingStep> pending_;
+    Phase2Result result_;
+};
+
+}  // namespace
+
+Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunks,
+                        const torch::Tensor& val_chunks, const Phase2Params& params,
+                        std::int64_t epochs, std::uint64_t seed, const std::string& checkpoint_path,
+                        RunLogger& log, const std::atomic<bool>& stop) {
+    torch::manual_seed(seed);
+    return Phase2Run(model, train_chunks, val_chunks, params, epochs, checkpoint_path, log, stop)
+        .run();
 }
 
 }  // namespace cp::train

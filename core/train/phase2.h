@@ -13,8 +13,8 @@
 namespace cp::train {
 
 struct Phase2Result {
-    std::string status = "finished";  // finished, stopped, diverged
-    std::string message;              // why, for stopped/diverged
+    store::RunStatus status = store::RunStatus::finished;  // finished, stopped, diverged
+    std::string message;                                   // why, for stopped/diverged
     std::int64_t epochs_run = 0;
     std::int64_t best_epoch = -1;  // 1-based; -1: no epoch completed
     double best_val_loss = 0, best_val_ppl = 0, best_val_accuracy = 0;

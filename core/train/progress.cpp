@@ -11,12 +11,12 @@ double now_seconds() {
 }  // namespace
 
 RunLogger::RunLogger(store::RunStore& store, ExperimentObserver* observer, std::int64_t run_id,
-                     std::string model, std::string phase)
+                     model::Design model, store::Phase phase)
     : store_(store),
       observer_(observer),
       run_id_(run_id),
-      model_(std::move(model)),
-      phase_(std::move(phase)),
+      model_(model),
+      phase_(phase),
       started_(now_seconds()) {}
 
 double RunLogger::elapsed_seconds() const {

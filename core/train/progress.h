@@ -10,8 +10,8 @@
 namespace cp::train {
 
 struct Progress {
-    std::string model;  // "context-pythia" or "pythia"
-    std::string phase;  // "phase1", "phase2", "evaluation"
+    model::Design model = model::Design::pythia;
+    store::Phase phase = store::Phase::phase2;
     std::int64_t step = 0, total = 0;
     std::int64_t epoch = -1;
     double loss = 0;
@@ -21,19 +21,19 @@ struct Progress {
 class ExperimentObserver {
   public:
     virtual ~ExperimentObserver() = default;
-    virtual void on_run_started(std::int64_t /*run_id*/, const std::string& /*model*/,
-                                const std::string& /*phase*/) {}
+    virtual void on_run_started(std::int64_t /*run_id*/, model::Design /*model*/,
+                                store::Phase /*phase*/) {}
     virtual void on_metric(const store::MetricPoint& /*point*/) {}
     virtual void on_progress(const Progress& /*progress*/) {}
     virtual void on_message(const std::string& /*text*/) {}
-    virtual void on_run_finished(std::int64_t /*run_id*/, const std::string& /*status*/) {}
+    virtual void on_run_finished(std::int64_t /*run_id*/, store::RunStatus /*status*/) {}
 };
 
 // One run's reporting: every metric point goes to the store (batched) and to the observer.
 class RunLogger {
   public:
     RunLogger(store::RunStore& store, ExperimentObserver* observer, std::int64_t run_id,
-              std::string model, std::string phase);
+              model::Design model, store::Phase phase);
     void metric(const std::string& name, std::int64_t step, std::int64_t epoch, double value);
     void result(const std::string& name, double value);
     void progress(std::int64_t step, std::int64_t total, double loss, std::int64_t epoch = -1);
@@ -46,7 +46,8 @@ class RunLogger {
     store::RunStore& store_;
     ExperimentObserver* observer_;
     std::int64_t run_id_;
-    std::string model_, phase_;
+    model::Design model_;
+    store::Phase phase_;
     double started_;
 };
 

@@ -157,13 +157,38 @@ TEST(CliModels, MissingRequiredOptionsAreNamed) {
     }
 }
 
+// `run`'s options are the parameter schema's: each one, with its default, and the three required
+// ones marked as such. Checked against hand-picked entries of MODEL_SPEC's reference values.
+TEST(CliRun, HelpListsTheSchemaWithDefaultsAndTheRequiredOptions) {
+    const auto help = run_cli({"run", "--help"});
+    ASSERT_EQ(help.exit_code, 0) << help.err;
+    const auto line_of = [&](const std::string& option) {
+        const auto at = help.out.find("  --" + option + " ");
+        if (at == std::string::npos) return std::string("(missing)");
+        return help.out.substr(at, help.out.find('\n', at) - at);
+    };
+    for (const char* required : {"samples", "seq-length", "epochs"})
+        EXPECT_NE(line_of(required).find("(required)"), std::string::npos) << line_of(required);
+    EXPECT_NE(line_of("lr").find("(default: 0.0001)"), std::string::npos) << line_of("lr");
+    EXPECT_NE(line_of("p1-lr").find("(default: 0.003)"), std::string::npos) << line_of("p1-lr");
+    EXPECT_NE(line_of("p1-batch-size").find("reference: 5000"), std::string::npos)
+        << line_of("p1-batch-size");
+    EXPECT_NE(line_of("models").find("context-pythia"), std::string::npos) << line_of("models");
+    EXPECT_NE(line_of("experiment"), "(missing)");
+    // A choice outside the schema's is refused before any work, naming the valid ones.
+    const auto bad =
+        run_cli({"run", "--samples", "100", "--seq-length", "32", "--epochs", "1", "--size", "7b"});
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.err.find("--size must be tiny or 70m (got '7b')"), std::string::npos) << bad.err;
+}
+
 // bench: one JSON object of measured numbers on real text; KV bytes from the cache tensors.
 TEST(CliBench, PrintsOneJsonObjectOfMeasuredSpeedsAndTheKvRatio) {
     cp::test::TempDir dir;
     const std::string out = (dir / "bench.json").string();
-    const auto r = run_cli({"bench", "--size", "tiny", "--batch", "2", "--seq-length", "16",
-                            "--steps", "2", "--warmup", "1", "--generate-tokens", "96",
-                            "--threads", "1", "--out", out});
+    const auto r =
+        run_cli({"bench", "--size", "tiny", "--batch", "2", "--seq-length", "16", "--steps", "2",
+                 "--warmup", "1", "--generate-tokens", "96", "--threads", "1", "--out", out});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j, nlohmann::json::parse(std::ifstream(out)));
@@ -182,8 +207,8 @@ TEST(CliBench, PrintsOneJsonObjectOfMeasuredSpeedsAndTheKvRatio) {
         EXPECT_TRUE(m["generation"]["kv_bytes_per_token_allocator"].is_null()) << model;
     }
     // Tiny presets, float32: Pythia 2 layers x 2 (K, V) x 64 wide x 4 bytes; Context-Pythia half.
-    EXPECT_DOUBLE_EQ(j["models"]["pythia"]["generation"]["kv_bytes_per_token_tensors"].get<double>(),
-                     1024.0);
+    EXPECT_DOUBLE_EQ(
+        j["models"]["pythia"]["generation"]["kv_bytes_per_token_tensors"].get<double>(), 1024.0);
     EXPECT_DOUBLE_EQ(j["ratios"]["context_over_pythia_kv_bytes_tensors"].get<double>(), 0.5);
     EXPECT_LT(j["models"]["context-pythia"]["parameters_total"].get<double>(),
               j["models"]["pythia"]["parameters_total"].get<double>());

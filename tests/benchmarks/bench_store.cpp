@@ -50,8 +50,9 @@ void build(const std::string& path, int runs, int points) {
                                                          std::to_string(128 << (i / 2 % 3)) + "}")
                            : store.experiments().back().id;
             const bool context = i % 2 == 0;
-            const std::int64_t r =
-                store.create_run(e, context ? "context-pythia" : "pythia", "phase2", "cpu");
+            const std::int64_t r = store.create_run(
+                {e, context ? cp::model::Design::context_pythia : cp::model::Design::pythia,
+                 cp::store::Phase::phase2, "cpu", "", std::nullopt});
             for (const char* name :
                  {"best_val_ppl", "test_ppl", "test_accuracy", "last_word_accuracy",
                   "train_tokens_per_second", "seconds_per_epoch", "generation_tokens_per_second",
@@ -59,7 +60,7 @@ void build(const std::string& path, int runs, int points) {
                   "kv_bytes_per_token_at_128", "kv_bytes_per_token_at_512",
                   "kv_bytes_per_token_at_2048", "best_epoch"})
                 store.set_result(r, name, 100.0 + i + std::strlen(name));
-            store.finish_run(r, "finished");
+            store.finish_run(r, cp::store::RunStatus::finished);
             ids.push_back(r);
         }
     }

@@ -2,6 +2,7 @@
 // Launch, watch the plots fill, stop, compare, export. Runs real tiny experiments on Brown text.
 #include <gtest/gtest.h>
 
+#include <qcustomplot.h>
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
@@ -22,6 +23,7 @@
 #include "store/run_store.h"
 #include "test_support.h"
 #include "widgets/comparison_view.h"
+#include "widgets/diversity_view.h"
 #include "widgets/live_view.h"
 #include "widgets/parameter_form.h"
 #include "widgets/plot_panel.h"
@@ -53,8 +55,8 @@ void fill_tiny(MainWindow& w, const QString& samples, const QString& seq, const 
     type(&w, "epochs", epochs);
     child<QGroupBox>(&w, "advanced")->setChecked(true);
     type(&w, "p1MaxIterations", "20");
-    type(&w, "evalChunks", "8");
-    type(&w, "evalPassages", "8");
+    type(&w, "evalTestChunks", "8");
+    type(&w, "evalLastWordPassages", "8");
     type(&w, "lr", "0.01");
 }
 
@@ -143,21 +145,32 @@ TEST_F(Workbench, TinyComparisonFromClicksPlotsLiveStoresRunsAndExportsTheTableS
     w.show();
     fill_tiny(w, "64", "16", "2");
     QSignalSpy finished(&w, &MainWindow::experimentFinished);
+    // The timer's own gaps with the GUI idle: what this machine's event loop does unloaded.
+    qint64 idle_p99 = 0, idle_max = 0;
+    {
+        LatencyProbe idle;
+        QTest::qWait(1000);
+        idle_p99 = idle.percentile(0.99);
+        idle_max = idle.max();
+    }
     LatencyProbe probe;
     QTest::mouseClick(child<QPushButton>(&w, "launchFull"), Qt::LeftButton);
     ASSERT_TRUE(w.isRunning());
     EXPECT_TRUE(child<QPushButton>(&w, "stop")->isEnabled());
     EXPECT_FALSE(child<QPushButton>(&w, "launchFull")->isEnabled());
     ASSERT_TRUE(finished.wait(300'000)) << "the tiny experiment did not finish in 5 minutes";
-    EXPECT_EQ(w.lastStatus(), "finished") << w.lastError().toStdString();
+    EXPECT_EQ(w.lastStatus(), cp::store::RunStatus::finished) << w.lastError().toStdString();
 
     // The GUI thread kept running events while the worker trained.
-    std::cout << "event-loop gaps during training: " << probe.ticks() << " ticks, p50 "
-              << probe.percentile(0.5) << " ms, p99 " << probe.percentile(0.99) << " ms, max "
-              << probe.max() << " ms\n";
+    std::cout << "event-loop gaps: idle p99 " << idle_p99 << " ms, max " << idle_max
+              << " ms; during training " << probe.ticks() << " ticks, p50 " << probe.percentile(0.5)
+              << " ms, p99 " << probe.percentile(0.99) << " ms, max " << probe.max() << " ms\n";
     EXPECT_GT(probe.ticks(), 50u);
-    EXPECT_LT(probe.percentile(0.99), 100) << "the GUI thread was blocked";
-    EXPECT_LT(probe.max(), 500);
+    // Relative to the idle loop of this machine: a blocked GUI thread shows as gaps of whole
+    // training steps and data preparation (seconds), far above either bound.
+    EXPECT_LT(probe.percentile(0.99), std::max<qint64>(100, 8 * idle_p99))
+        << "the GUI thread was blocked";
+    EXPECT_LT(probe.max(), std::max<qint64>(500, 20 * idle_max));
 
     // Live plots received the points.
     auto* live = w.liveView();
@@ -171,14 +184,19 @@ TEST_F(Workbench, TinyComparisonFromClicksPlotsLiveStoresRunsAndExportsTheTableS
     // The runs are in the database and in the browser.
     cp::store::RunStore store(db_);
     ASSERT_EQ(store.runs().size(), 3u);
-    for (const auto& r : store.runs()) EXPECT_EQ(r.status, "finished");
+    for (const auto& r : store.runs()) {
+        if (r.phase == cp::store::Phase::phase1)  // 20 iterations: finished or not converged
+            EXPECT_TRUE(cp::store::completed(r.status)) << r.status;
+        else
+            EXPECT_EQ(r.status, cp::store::RunStatus::finished);
+    }
     EXPECT_EQ(w.runBrowser()->rowCount(), 3);
     EXPECT_EQ(w.runBrowser()->statusOf(store.runs().back().id), "finished");
 
     // The comparison shown is the experiment's; its CSV equals the table on screen.
     auto* view = w.comparisonView();
     ASSERT_TRUE(view->comparison().has_value());
-    QTableWidget* table = view->table();
+    QAbstractItemModel* table = view->table()->model();
     ASSERT_EQ(table->rowCount(), static_cast<int>(view->comparison()->rows.size()));
     const auto csv_path = dir_ / "comparison.csv";
     ASSERT_EQ(view->exportCsv(QString::fromStdString(csv_path.string())), "");
@@ -193,9 +211,10 @@ TEST_F(Workbench, TinyComparisonFromClicksPlotsLiveStoresRunsAndExportsTheTableS
     const auto rows = nlohmann::json::parse(parsed.out);
     ASSERT_EQ(static_cast<int>(rows.size()), table->rowCount());
     for (int r = 0; r < table->rowCount(); ++r) {
-        EXPECT_EQ(rows[r][0].get<std::string>(), table->item(r, 0)->text().toStdString());
+        EXPECT_EQ(rows[r][0].get<std::string>(),
+                  table->index(r, 0).data().toString().toStdString());
         for (int c = 1; c <= 4; ++c) {
-            const QVariant shown = table->item(r, c)->data(Qt::UserRole);
+            const QVariant shown = table->index(r, c).data(Qt::UserRole);
             if (!shown.isValid()) {
                 EXPECT_TRUE(rows[r][c].is_null()) << "row " << r << " column " << c;
                 continue;
@@ -203,6 +222,89 @@ TEST_F(Workbench, TinyComparisonFromClicksPlotsLiveStoresRunsAndExportsTheTableS
             EXPECT_EQ(rows[r][c].get<double>(), shown.toDouble()) << "row " << r << " column " << c;
         }
     }
+}
+
+// The step-by-step path a researcher clicks through: Phase 1, then Phase 2 of Context-Pythia on
+// it, then Phase 2 of Pythia. The runs form one experiment, the Context-Pythia run records the
+// Phase 1 it trained on, and the comparison (GUI and CLI) and the diversity view show Phase 1.
+TEST_F(Workbench, Phase1ThenEachPhase2FromClicksGivesAFullComparisonWithPhase1) {
+    MainWindow w(db());
+    w.show();
+    fill_tiny(w, "64", "16", "1");
+    QSignalSpy finished(&w, &MainWindow::experimentFinished);
+    const auto launch_and_wait = [&](const char* button) {
+        QTest::mouseClick(child<QPushButton>(&w, button), Qt::LeftButton);
+        EXPECT_TRUE(w.isRunning()) << child<QLabel>(&w, "launchMessage")->text().toStdString();
+        EXPECT_TRUE(finished.wait(300'000));
+        EXPECT_TRUE(w.lastStatus() && cp::store::completed(*w.lastStatus()))
+            << w.lastError().toStdString();
+    };
+    auto* design = child<QComboBox>(&w, "phase2Model");
+    launch_and_wait("launchPhase1");
+    design->setCurrentIndex(design->findData(static_cast<int>(cp::model::Design::context_pythia)));
+    launch_and_wait("launchPhase2");
+    design->setCurrentIndex(design->findData(static_cast<int>(cp::model::Design::pythia)));
+    launch_and_wait("launchPhase2");
+
+    cp::store::RunStore store(db_);
+    const auto runs = store.runs();
+    ASSERT_EQ(runs.size(), 3u);
+    EXPECT_EQ(runs[0].phase, cp::store::Phase::phase1);
+    EXPECT_EQ(runs[1].model, cp::model::Design::context_pythia);
+    EXPECT_EQ(runs[1].context_block_run_id, std::optional<std::int64_t>(runs[0].id));
+    EXPECT_EQ(runs[2].model, cp::model::Design::pythia);
+    EXPECT_EQ(runs[1].experiment_id, runs[0].experiment_id);  // one experiment
+    EXPECT_EQ(runs[2].experiment_id, runs[0].experiment_id);
+
+    // The comparison view: both designs, with Context-Pythia's Phase 1 rows filled in.
+    auto* view = w.comparisonView();
+    ASSERT_EQ(view->showExperiment(runs[0].experiment_id), "");
+    const auto& c = *view->comparison();
+    const double iterations = store.metrics(runs[0].id, "oacd_loss").size();
+    ASSERT_TRUE(c.row("phase1_iterations").a.has_value());
+    EXPECT_EQ(*c.row("phase1_iterations").a, iterations);
+    EXPECT_FALSE(c.row("phase1_iterations").b.has_value());  // Pythia has none
+    // The CLI's comparison of the same experiment.
+    const auto cli = cp::test::run_cli(
+        {"experiments", "compare", std::to_string(runs[0].experiment_id), "--db", db_});
+    ASSERT_EQ(cli.exit_code, 0) << cli.err;
+    EXPECT_NE(cli.out.find("ContextBlock of run " + std::to_string(runs[0].id)), std::string::npos)
+        << cli.out;
+    // The diversity view of the Context-Pythia run draws its Phase 1's effective rank.
+    auto* diversity = w.diversityView();
+    ASSERT_EQ(diversity->showRun(runs[1].id), "");
+    EXPECT_EQ(diversity->rankPlot()->pointCount("effective rank"), static_cast<int>(iterations));
+}
+
+// Showing runs again and again draws one histogram, not a stack of bars and legend entries.
+TEST_F(Workbench, DiversityHistogramIsReplacedNotStacked) {
+    MainWindow w(db());
+    fill_tiny(w, "64", "16", "1");
+    QSignalSpy finished(&w, &MainWindow::experimentFinished);
+    ASSERT_EQ(w.launch(LaunchMode::phase1), "");
+    ASSERT_TRUE(finished.wait(300'000));
+    const auto run = cp::store::RunStore(db_).runs().back().id;
+    auto* diversity = w.diversityView();
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(diversity->showRun(run), "");
+    EXPECT_EQ(diversity->histogramPlot()->plot()->plottableCount(), 1);
+    EXPECT_EQ(diversity->histogramPlot()->plot()->legend->itemCount(), 1);
+}
+
+// A Stop pressed after Launch but before the worker thread picks the job up is not lost.
+TEST_F(Workbench, StopPressedBeforeTheWorkerStartsIsHonoured) {
+    MainWindow w(db());
+    fill_tiny(w, "2000", "32", "3");
+    QSignalSpy finished(&w, &MainWindow::experimentFinished);
+    auto* design = child<QComboBox>(&w, "phase2Model");
+    design->setCurrentIndex(design->findData(static_cast<int>(cp::model::Design::pythia)));
+    ASSERT_EQ(w.launch(LaunchMode::phase2), "");
+    w.stop();  // before the event loop has run: the worker has not started
+    ASSERT_TRUE(finished.wait(120'000));
+    EXPECT_EQ(w.lastStatus(), cp::store::RunStatus::stopped);
+    // Stopped during preparation (nothing stored) or at the first step (a stopped run): never a
+    // finished training of 3 epochs.
+    for (const auto& r : cp::store::RunStore(db_).runs())
+        EXPECT_EQ(r.status, cp::store::RunStatus::stopped);
 }
 
 TEST_F(Workbench, StopEndsTheRunAsStoppedAndKeepsIt) {
@@ -221,10 +323,10 @@ TEST_F(Workbench, StopEndsTheRunAsStoppedAndKeepsIt) {
     ASSERT_GE(w.liveView()->lossPlot()->pointCount("Pythia training"), 3);
     QTest::mouseClick(child<QPushButton>(&w, "stop"), Qt::LeftButton);
     ASSERT_TRUE(finished.wait(60'000));
-    EXPECT_EQ(w.lastStatus(), "stopped");
+    EXPECT_EQ(w.lastStatus(), cp::store::RunStatus::stopped);
     cp::store::RunStore store(db_);
     ASSERT_EQ(store.runs().size(), 1u);
-    EXPECT_EQ(store.runs()[0].status, "stopped");
+    EXPECT_EQ(store.runs()[0].status, cp::store::RunStatus::stopped);
     EXPECT_GT(store.metrics(store.runs()[0].id, "train_loss").size(), 2u);
     EXPECT_EQ(store.integrity_check(), "ok");
     EXPECT_TRUE(child<QPushButton>(&w, "launchFull")->isEnabled());

@@ -117,15 +117,22 @@ std::string Report::db_;
 TEST_F(Report, ComparisonOfARealExperimentHasBothModelsAndEveryRow) {
     cp::store::RunStore store(db_);
     const auto c = cp::report::compare_experiment(store, 1);
-    EXPECT_EQ(c.a.model, "context-pythia");
-    EXPECT_EQ(c.b.model, "pythia");
-    EXPECT_EQ(c.a.phase, "phase2");
+    EXPECT_EQ(c.a.model, cp::model::Design::context_pythia);
+    EXPECT_EQ(c.b.model, cp::model::Design::pythia);
+    EXPECT_EQ(c.a.phase, cp::store::Phase::phase2);
     ASSERT_TRUE(c.a.phase1_run_id.has_value());
     EXPECT_FALSE(c.b.phase1_run_id.has_value());
-    ASSERT_EQ(c.rows.size(), cp::report::comparison_keys().size());
+    // The fixed rows, with one KV row per length the experiment measured (its eval.kv_lengths,
+    // read from its stored parameters) after the parameter counts.
+    std::vector<std::string> expected = cp::report::comparison_keys();
+    const auto params = nlohmann::json::parse(store.experiment(1).params_json);
+    auto at = std::find(expected.begin(), expected.end(), "best_val_ppl");
+    for (const auto& length : params["eval"]["kv_lengths"])
+        at = expected.insert(at, "kv_" + std::to_string(length.get<int>())) + 1;
+    ASSERT_EQ(c.rows.size(), expected.size());
     for (std::size_t i = 0; i < c.rows.size(); ++i) {
         const auto& row = c.rows[i];
-        EXPECT_EQ(row.key, cp::report::comparison_keys()[i]);
+        EXPECT_EQ(row.key, expected[i]);
         ASSERT_TRUE(row.a.has_value()) << row.measure;
         if (row.key.rfind("phase1_", 0) == 0) {
             EXPECT_FALSE(row.b.has_value()) << "Pythia has no Phase 1: " << row.measure;
@@ -161,7 +168,9 @@ TEST_F(Report, ComparingRunsOfDifferentExperimentsNamesTheParametersThatDiffer) 
     const auto c = cp::report::compare_runs(store, 2, runs[0].id);
     const auto& d = c.parameter_differences;
     EXPECT_NE(std::find(d.begin(), d.end(), "seq_length: 16 vs 24"), d.end());
-    EXPECT_NE(std::find(d.begin(), d.end(), "models: \"both\" vs \"pythia\""), d.end());
+    EXPECT_NE(
+        std::find(d.begin(), d.end(), "models: [\"context-pythia\",\"pythia\"] vs [\"pythia\"]"),
+        d.end());
     EXPECT_EQ(std::find_if(d.begin(), d.end(),
                            [](const std::string& s) { return s.rfind("name:", 0) == 0; }),
               d.end())
@@ -307,9 +316,10 @@ TEST_F(Report, ImportTwiceAddsNothingAndKeepsEveryMetricPoint) {
         // The target already holds a run of its own, so imported ids must be remapped.
         cp::store::RunStore t(target);
         const auto e = t.create_experiment("local", "{}");
-        const auto run = t.create_run(e, "pythia", "phase2", "cpu");
+        const auto run = t.create_run(
+            {e, cp::model::Design::pythia, cp::store::Phase::phase2, "cpu", "", std::nullopt});
         t.add_metric({run, "train_loss", 1, 1, 9.5, 0.1});
-        t.finish_run(run, "finished");
+        t.finish_run(run, cp::store::RunStatus::finished);
     }
     const auto first = run_cli({"db", "import", db_, "--db", target});
     ASSERT_EQ(first.exit_code, 0) << first.err;

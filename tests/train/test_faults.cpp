@@ -61,16 +61,60 @@ int wait_exit_code(const Child& c) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+// Polls the database (read-only) until the first run after `runs_before` has at least `points`
+// metric points stored, or has ended; gives up after two minutes.
+void wait_for_points(const fs::path& db_path, std::int64_t runs_before, int points) {
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        sqlite3* db = nullptr;
+        if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+            sqlite3_busy_timeout(db, 1000);
+            sqlite3_stmt* q = nullptr;
+            const char* sql =
+                "SELECT r.status, (SELECT count(*) FROM metrics m WHERE m.run_id = r.id) "
+                "FROM runs r ORDER BY r.id LIMIT 1 OFFSET ?";
+            bool reached = false;
+            if (sqlite3_prepare_v2(db, sql, -1, &q, nullptr) == SQLITE_OK) {
+                sqlite3_bind_int64(q, 1, runs_before);
+                if (sqlite3_step(q) == SQLITE_ROW) {
+                    const std::string status =
+                        reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+                    reached = status != "running" || sqlite3_column_int(q, 1) >= points;
+                }
+            }
+            sqlite3_finalize(q);
+            sqlite3_close(db);
+            if (reached) return;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+}
+
 std::string read_text(const fs::path& p) {
     std::ifstream in(p);
     return {std::istreambuf_iterator<char>(in), {}};
 }
 
 std::vector<std::string> tiny_run_args(const fs::path& dir, const std::string& epochs) {
-    return {"run",          "--samples",   "100",     "--seq-length",       "32",
-            "--epochs",     epochs,        "--models", "pythia",            "--batch-size",
-            "8",            "--lr",        "3e-3",    "--skip-evaluation", "--db",
-            (dir / "w.db").string(), "--checkpoint-dir", (dir / "runs").string(), "--quiet"};
+    return {"run",
+            "--samples",
+            "100",
+            "--seq-length",
+            "32",
+            "--epochs",
+            epochs,
+            "--models",
+            "pythia",
+            "--batch-size",
+            "8",
+            "--lr",
+            "3e-3",
+            "--skip-evaluation",
+            "--db",
+            (dir / "w.db").string(),
+            "--checkpoint-dir",
+            (dir / "runs").string(),
+            "--quiet"};
 }
 
 // One epoch of Pythia on 120 x 32 tokens, without evaluation, into `dir`.
@@ -79,7 +123,7 @@ cp::train::ExperimentParams small_pythia_params(const fs::path& dir) {
     p.samples = 120;
     p.seq_length = 32;
     p.epochs = 1;
-    p.models = cp::train::ModelChoice::pythia;
+    p.models = {cp::model::Design::pythia};
     p.skip_evaluation = true;
     p.db = (dir / "w.db").string();
     p.checkpoint_dir = (dir / "runs").string();
@@ -91,7 +135,7 @@ std::int64_t store_a_finished_experiment(const fs::path& dir) {
     cp::train::Experiment e(small_pythia_params(dir));
     std::atomic<bool> stop{false};
     const auto s = e.run(nullptr, stop);
-    EXPECT_EQ(s.status, "finished");
+    EXPECT_EQ(s.status, cp::store::RunStatus::finished);
     return s.experiment_id;
 }
 
@@ -99,7 +143,7 @@ void expect_first_experiment_intact(cp::store::RunStore& store, std::int64_t exp
     const auto runs = store.runs();
     ASSERT_FALSE(runs.empty());
     EXPECT_EQ(runs[0].experiment_id, experiment_id);
-    EXPECT_EQ(runs[0].status, "finished");
+    EXPECT_EQ(runs[0].status, cp::store::RunStatus::finished);
     EXPECT_EQ(store.metrics(runs[0].id, "train_loss").size(), 4u);  // 108 chunks, batch 32
 }
 
@@ -112,16 +156,19 @@ TEST(Faults, SigkillAtRandomPointsLeavesAConsistentDatabaseAndAResumableCheckpoi
     cp::test::TempDir dir;
     const std::uint32_t seed = 20261123;
     std::mt19937 rng(seed);
-    // A run: ~1 s start-up, then two epochs of 12 steps (~3.5 s each) with a checkpoint after each.
-    std::uniform_int_distribution<int> delay_ms(300, 9000);
+    // The kill lands after the run has stored a chosen number of metric points (0: as soon as
+    // its row exists), read from the database: instants counted in the run's own progress, so
+    // they fall across start-up, both epochs and the checkpoint writes on a slow or a fast
+    // machine alike. A run has 2 x (12 steps + 7 per-epoch points) = 38.
+    std::uniform_int_distribution<int> points_before_kill(0, 38);
     int interrupted = 0, resumed = 0;
     std::int64_t runs_before = 0;
     for (int trial = 0; trial < 20; ++trial) {
-        const int delay = delay_ms(rng);
-        SCOPED_TRACE("trial " + std::to_string(trial) + ", kill after " + std::to_string(delay) +
-                     " ms (seed " + std::to_string(seed) + ")");
+        const int points = points_before_kill(rng);
+        SCOPED_TRACE("trial " + std::to_string(trial) + ", kill after " + std::to_string(points) +
+                     " metric points (seed " + std::to_string(seed) + ")");
         const Child child = spawn_cli(tiny_run_args(dir.path(), "2"), dir / "err.txt");
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+        wait_for_points(dir / "w.db", runs_before, points);
         ::kill(child.pid, SIGKILL);
         wait_exit_code(child);
 
@@ -131,15 +178,19 @@ TEST(Faults, SigkillAtRandomPointsLeavesAConsistentDatabaseAndAResumableCheckpoi
             ASSERT_EQ(store.integrity_check(), "ok");
             const auto runs = store.runs();
             ASSERT_GE(static_cast<std::int64_t>(runs.size()), runs_before);  // nothing lost
-            for (const auto& r : runs) EXPECT_NE(r.status, "running") << "run " << r.id;
+            for (const auto& r : runs)
+                EXPECT_NE(r.status, cp::store::RunStatus::running) << "run " << r.id;
             if (static_cast<std::int64_t>(runs.size()) > runs_before) {
                 const auto& run = runs.back();
-                EXPECT_TRUE(run.status == "interrupted" || run.status == "finished") << run.status;
-                interrupted += run.status == "interrupted";
+                EXPECT_TRUE(run.status == cp::store::RunStatus::interrupted ||
+                            run.status == cp::store::RunStatus::finished)
+                    << run.status;
+                interrupted += run.status == cp::store::RunStatus::interrupted;
                 const fs::path ckpt = dir / "runs" /
                                       ("experiment-" + std::to_string(run.experiment_id)) /
-                                      "pythia.safetensors";
-                if (run.status == "interrupted" && fs::exists(ckpt)) checkpoint = ckpt.string();
+                                      ("pythia-run" + std::to_string(run.id) + ".safetensors");
+                if (run.status == cp::store::RunStatus::interrupted && fs::exists(ckpt))
+                    checkpoint = ckpt.string();
             }
             runs_before = static_cast<std::int64_t>(store.runs().size());
         }
@@ -153,7 +204,7 @@ TEST(Faults, SigkillAtRandomPointsLeavesAConsistentDatabaseAndAResumableCheckpoi
         ASSERT_EQ(wait_exit_code(resume), 0) << read_text(dir / "resume-err.txt");
         ++resumed;
         cp::store::RunStore store((dir / "w.db").string());
-        EXPECT_EQ(store.runs().back().status, "finished");
+        EXPECT_EQ(store.runs().back().status, cp::store::RunStatus::finished);
         runs_before = static_cast<std::int64_t>(store.runs().size());
     }
     std::cout << "20 kills: " << interrupted << " runs interrupted, " << resumed
@@ -168,7 +219,7 @@ TEST(Faults, FullDiskGivesAClearErrorAndKeepsTheDatabase) {
     cp::test::TempDir dir;
     const std::int64_t first = store_a_finished_experiment(dir.path());
     const Child child = spawn_cli(tiny_run_args(dir.path(), "1"), dir / "err.txt", [] {
-        ::signal(SIGXFSZ, SIG_IGN);  // writes past the limit fail with EFBIG instead
+        ::signal(SIGXFSZ, SIG_IGN);            // writes past the limit fail with EFBIG instead
         const rlimit limit{4 << 20, 4 << 20};  // the database fits; a 26 MB checkpoint does not
         ::setrlimit(RLIMIT_FSIZE, &limit);
     });
@@ -181,7 +232,7 @@ TEST(Faults, FullDiskGivesAClearErrorAndKeepsTheDatabase) {
     EXPECT_EQ(store.integrity_check(), "ok");
     expect_first_experiment_intact(store, first);
     ASSERT_EQ(store.runs().size(), 2u);
-    EXPECT_EQ(store.runs()[1].status, "failed");
+    EXPECT_EQ(store.runs()[1].status, cp::store::RunStatus::failed);
     EXPECT_NE(store.runs()[1].error.find("cannot write"), std::string::npos);
 }
 
@@ -192,8 +243,8 @@ TEST(Faults, ReadOnlyDatabaseIsRefusedBeforeAnyWork) {
     fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_read |
                                     fs::perms::group_exec | fs::perms::others_read |
                                     fs::perms::others_exec);
-    fs::permissions(dir / "w.db", fs::perms::owner_read | fs::perms::group_read |
-                                      fs::perms::others_read);
+    fs::permissions(dir / "w.db",
+                    fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
     // As root, permissions do not bind: the child drops to nobody, for whom the file is read-only.
     const Child child = spawn_cli(tiny_run_args(dir.path(), "1"), dir / "err.txt", [] {
         if (::geteuid() == 0) {
@@ -228,7 +279,7 @@ TEST(Faults, LockedDatabaseIsWaitedForThenUsed) {
     EXPECT_EQ(store.integrity_check(), "ok");
     expect_first_experiment_intact(store, first);
     ASSERT_EQ(store.runs().size(), 2u);
-    EXPECT_EQ(store.runs()[1].status, "finished");
+    EXPECT_EQ(store.runs()[1].status, cp::store::RunStatus::finished);
 }
 
 // An allocation that cannot succeed (a batch of the whole corpus under an address-space limit):
@@ -261,10 +312,10 @@ TEST(Faults, OutOfMemoryIsAClearErrorAndTheProcessGoesOn) {
     {
         cp::store::RunStore store(p.db);
         ASSERT_EQ(store.runs().size(), 1u);
-        EXPECT_EQ(store.runs()[0].status, "failed");
+        EXPECT_EQ(store.runs()[0].status, cp::store::RunStatus::failed);
         EXPECT_NE(store.runs()[0].error.find("out of memory"), std::string::npos);
         EXPECT_EQ(store.integrity_check(), "ok");
     }
     cp::train::Experiment small(small_pythia_params(dir.path()));
-    EXPECT_EQ(small.run(nullptr, stop).status, "finished");
+    EXPECT_EQ(small.run(nullptr, stop).status, cp::store::RunStatus::finished);
 }

@@ -48,6 +48,6 @@ TEST(RunKill, SigkillMidEpochLeavesTheRunInterruptedAndTheDatabaseIntact) {
     EXPECT_EQ(store.integrity_check(), "ok");
     const auto runs = store.runs();
     ASSERT_EQ(runs.size(), 1u);
-    EXPECT_EQ(runs[0].status, "interrupted");
+    EXPECT_EQ(runs[0].status, cp::store::RunStatus::interrupted);
     EXPECT_GE(store.metrics(runs[0].id, "train_loss").size(), points);
 }

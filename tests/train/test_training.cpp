@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/error.h"
@@ -15,6 +15,7 @@
 #include "train/context_metrics.h"
 #include "train/experiment.h"
 #include "train/phase1.h"
+#include "train/recorder.h"
 
 using namespace cp::train;
 
@@ -77,8 +78,9 @@ TEST(Phase1, EndsByItsStopRuleWithRisingConvergenceAndContextsThatKeepTheirDimen
     cp::test::TempDir dir;
     cp::store::RunStore store((dir / "w.db").string());
     const auto run =
-        store.create_run(store.create_experiment("p1", "{}"), "context-pythia", "phase1", "cpu");
-    RunLogger log(store, nullptr, run, "context-pythia", "phase1");
+        store.create_run({store.create_experiment("p1", "{}"), cp::model::Design::context_pythia,
+                          cp::store::Phase::phase1, "cpu", "", std::nullopt});
+    RunLogger log(store, nullptr, run, cp::model::Design::context_pythia, cp::store::Phase::phase1);
     Phase1Params params;
     params.max_iterations = 40;
     std::atomic<bool> stop{false};
@@ -151,7 +153,7 @@ TEST(Phase2, BothModelsBeatTheUnigramEntropyOfTheirTrainingTokens) {
     const double h = unigram_entropy(all_train);
     ASSERT_EQ(s.models.size(), 2u);
     for (const auto& m : s.models) {
-        EXPECT_EQ(m.status, "finished") << m.model;
+        EXPECT_EQ(m.status, cp::store::RunStatus::finished) << m.model;
         EXPECT_LT(m.best_val_loss, h)
             << m.model << ": validation loss " << m.best_val_loss << " nats, unigram entropy " << h;
         std::cout << m.model << ": best validation loss " << m.best_val_loss
@@ -182,7 +184,7 @@ TEST(Experiment, SameSeedGivesTheSameLossesOnCpu) {
 TEST(Experiment, StopFlagEndsTheRunAsStoppedWithItsPointsKept) {
     cp::test::TempDir dir;
     ExperimentParams p = tiny_params(dir);
-    p.models = ModelChoice::pythia;
+    p.models = {cp::model::Design::pythia};
     p.samples = 600;
     p.epochs = 5;
     p.phase2.batch_size = 8;
@@ -197,11 +199,11 @@ TEST(Experiment, StopFlagEndsTheRunAsStoppedWithItsPointsKept) {
     } observer;
     observer.stop = &stop;
     const ExperimentSummary s = e.run(&observer, stop);
-    EXPECT_EQ(s.status, "stopped");
+    EXPECT_EQ(s.status, cp::store::RunStatus::stopped);
     cp::store::RunStore store(p.db);
     const auto runs = store.runs();
     ASSERT_EQ(runs.size(), 1u);
-    EXPECT_EQ(runs[0].status, "stopped");
+    EXPECT_EQ(runs[0].status, cp::store::RunStatus::stopped);
     EXPECT_EQ(store.metrics(runs[0].id, "train_loss").size(), 5u);
     EXPECT_EQ(store.integrity_check(), "ok");
 }
@@ -224,7 +226,7 @@ TEST(Experiment, EachInvalidParameterIsRefusedByNameAndNothingIsWritten) {
     refused([](auto& p) { p.epochs.reset(); }, "epochs is required");
     refused([](auto& p) { p.epochs = 0; }, "epochs must be positive");
     refused([](auto& p) { p.samples = 10'000'000; }, "samples: the corpus (");
-    refused([](auto& p) { p.size = "7b"; }, "size must be 'tiny' or '70m'");
+    refused([](auto& p) { p.size = "7b"; }, "size must be tiny or 70m (got '7b')");
     refused([](auto& p) { p.device = "tpu"; }, "device must be auto, cpu or cuda");
     refused([](auto& p) { p.phase2.learning_rate = -1; }, "phase2.learning_rate must be positive");
     refused([](auto& p) { p.phase2.learning_rate = 1e39; },
@@ -261,7 +263,7 @@ TEST(Phase2, ResumingFromACheckpointContinuesExactlyAsAnUninterruptedRun) {
                                    const std::string& resume, std::string* checkpoint) {
         ExperimentParams p = tiny_params(dir);
         p.db = (dir / db).string();
-        p.models = ModelChoice::pythia;
+        p.models = {cp::model::Design::pythia};
         p.samples = 200;
         p.epochs = epochs;
         p.phase2.learning_rate = 3e-3;
@@ -291,13 +293,13 @@ TEST(Phase2, ReadingLossesBackEveryFewStepsGivesTheSameCurve) {
     const auto curve = [](std::int64_t readback) {
         cp::test::TempDir dir;
         ExperimentParams p = tiny_params(dir);
-        p.models = ModelChoice::pythia;
+        p.models = {cp::model::Design::pythia};
         p.phase2.batch_size = 8;  // 108 training chunks: 14 steps, the last one short
         p.phase2.readback_every = readback;
         Experiment e(p);
         Collector c;
         std::atomic<bool> stop{false};
-        EXPECT_EQ(e.run(&c, stop).status, "finished");
+        EXPECT_EQ(e.run(&c, stop).status, cp::store::RunStatus::finished);
         std::vector<std::pair<std::int64_t, double>> out;
         for (const auto& point : c.points)
             if (point.name == "train_loss" || point.name == "train_loss_epoch")
@@ -314,26 +316,24 @@ TEST(Phase2, ReadingLossesBackEveryFewStepsGivesTheSameCurve) {
 TEST(Phase2, AnAbsurdLearningRateEndsTheRunAsDivergedAtItsStep) {
     cp::test::TempDir dir;
     ExperimentParams p = tiny_params(dir);
-    p.models = ModelChoice::pythia;
+    p.models = {cp::model::Design::pythia};
     p.phase2.batch_size = 8;
     p.phase2.learning_rate = 1e6;
     p.phase2.readback_every = 3;
     Experiment e(p);
     std::atomic<bool> stop{false};
     const ExperimentSummary s = e.run(nullptr, stop);
-    EXPECT_EQ(s.status, "diverged");
+    EXPECT_EQ(s.status, cp::store::RunStatus::diverged);
     cp::store::RunStore store(p.db);
     const auto runs = store.runs();
     ASSERT_EQ(runs.size(), 1u);
-    EXPECT_EQ(runs[0].status, "diverged");
-    EXPECT_NE(runs[0].error.find("the training loss became"), std::string::npos)
-        << runs[0].error;
+    EXPECT_EQ(runs[0].status, cp::store::RunStatus::diverged);
+    EXPECT_NE(runs[0].error.find("the training loss became"), std::string::npos) << runs[0].error;
     EXPECT_NE(runs[0].error.find(" at step "), std::string::npos) << runs[0].error;
     // Every point before the divergence is kept, and none after it.
     const auto points = store.metrics(runs[0].id, "train_loss");
     for (const auto& point : points) EXPECT_TRUE(std::isfinite(point.value));
-    EXPECT_NE(runs[0].error.find("at step " + std::to_string(points.size() + 1)),
-              std::string::npos)
+    EXPECT_NE(runs[0].error.find("at step " + std::to_string(points.size() + 1)), std::string::npos)
         << runs[0].error << " after " << points.size() << " finite points";
     EXPECT_EQ(store.integrity_check(), "ok");
 }
@@ -343,7 +343,7 @@ TEST(Phase2, AnAbsurdLearningRateEndsTheRunAsDivergedAtItsStep) {
 TEST(Experiment, Bf16AutocastTrainsIsRecordedAndHalvesTheMeasuredCache) {
     cp::test::TempDir dir;
     ExperimentParams p = tiny_params(dir);
-    p.models = ModelChoice::pythia;
+    p.models = {cp::model::Design::pythia};
     p.precision = "bf16";
     p.skip_evaluation = false;
     p.eval.max_test_chunks = 4;
@@ -352,14 +352,51 @@ TEST(Experiment, Bf16AutocastTrainsIsRecordedAndHalvesTheMeasuredCache) {
     Experiment e(p);
     std::atomic<bool> stop{false};
     const ExperimentSummary s = e.run(nullptr, stop);
-    ASSERT_EQ(s.status, "finished");
+    ASSERT_EQ(s.status, cp::store::RunStatus::finished);
     ASSERT_EQ(s.models.size(), 1u);
     EXPECT_TRUE(std::isfinite(s.models[0].best_val_ppl));
     EXPECT_TRUE(std::isfinite(s.models[0].test_ppl));
     ASSERT_EQ(s.models[0].kv.size(), 1u);
     EXPECT_DOUBLE_EQ(s.models[0].kv[0].kv_bytes_per_token(), 512.0);  // fp32: 1024
     cp::store::RunStore store(p.db);
-    const auto recorded =
-        nlohmann::json::parse(store.experiment(s.experiment_id).params_json);
+    const auto recorded = nlohmann::json::parse(store.experiment(s.experiment_id).params_json);
     EXPECT_EQ(recorded.at("precision"), "bf16");
+}
+
+// ---- the recorder: the one copy of the failure handling ----
+
+TEST(Recorder, OutOfMemoryIsRecognisedByItsTypeNotByItsText) {
+    EXPECT_NE(cp::train::out_of_memory_detail(std::bad_alloc()), "");
+    const c10::OutOfMemoryError cuda(c10::SourceLocation{"alloc", "CUDACachingAllocator.cpp", 1},
+                                     "CUDA out of memory. Tried to allocate 2.00 GiB");
+    EXPECT_NE(cp::train::out_of_memory_detail(cuda).find("CUDA out of memory"), std::string::npos);
+    // Other errors are not out-of-memory, whatever their text says.
+    EXPECT_EQ(cp::train::out_of_memory_detail(std::runtime_error("out of memory")), "");
+    EXPECT_EQ(cp::train::out_of_memory_detail(cp::Error("the run is out of memory")), "");
+}
+
+TEST(Recorder, AFailedStepMarksItsRunFailedWithTheWayOutAndAnOutcomeIsRecorded) {
+    cp::test::TempDir dir;
+    cp::store::RunStore store((dir / "w.db").string());
+    const auto e = store.create_experiment("x", "{}");
+    cp::train::Recorder recorder(store, nullptr, "batch size 2000 x seq_length 256");
+    const cp::store::NewRun run{
+        e, cp::model::Design::pythia, cp::store::Phase::phase2, "cpu", "", std::nullopt};
+    const std::string m = cp::test::error_of([&] {
+        recorder.record(run, [](RunLogger&) -> cp::train::RunOutcome { throw std::bad_alloc(); });
+    });
+    EXPECT_NE(m.find("out of memory in Phase 2 of pythia (batch size 2000 x seq_length 256): "
+                     "lower the batch size or seq_length"),
+              std::string::npos)
+        << m;
+    const auto failed = store.runs().back();
+    EXPECT_EQ(failed.status, cp::store::RunStatus::failed);
+    EXPECT_EQ(failed.error, m);
+    const auto done = recorder.record(run, [](RunLogger& log) {
+        log.result("best_val_ppl", 42.0);
+        return cp::train::RunOutcome{cp::store::RunStatus::diverged, "the loss became NaN"};
+    });
+    EXPECT_EQ(store.run(done.run_id).status, cp::store::RunStatus::diverged);
+    EXPECT_EQ(store.run(done.run_id).error, "the loss became NaN");
+    EXPECT_EQ(store.results(done.run_id).at(0).second, 42.0);
 }

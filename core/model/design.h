@@ -1,0 +1,60 @@
+// The identity of every model design the workbench trains: the enum that code compares, and the
+// one mapping to the text stored in the database and typed on the command line. Header-only and
+// free of torch, so the store, the reports and the GUI name designs without linking a model.
+// Everything else about a design (presets, whether it needs a ContextBlock, its KV layout, how
+// it is built) is its entry in model/model_registry.h.
+#pragma once
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cp::model {
+
+enum class Design { pythia, context_pythia };
+
+struct DesignName {
+    Design design;
+    const char* key;      // stored and typed: "context-pythia"
+    const char* display;  // shown: "Context-Pythia"
+};
+
+// One line per design; the baseline first.
+inline constexpr DesignName kDesignNames[] = {
+    {Design::pythia, "pythia", "Pythia"},
+    {Design::context_pythia, "context-pythia", "Context-Pythia"},
+};
+
+inline const char* design_key(Design d) {
+    for (const DesignName& n : kDesignNames)
+        if (n.design == d) return n.key;
+    return "?";
+}
+
+inline const char* design_display_name(Design d) {
+    for (const DesignName& n : kDesignNames)
+        if (n.design == d) return n.display;
+    return "?";
+}
+
+inline std::optional<Design> design_from_key(std::string_view key) {
+    for (const DesignName& n : kDesignNames)
+        if (key == n.key) return n.design;
+    return std::nullopt;
+}
+
+// "context-pythia, pythia": for messages that list what is valid.
+inline std::string design_keys_text() {
+    std::string s;
+    for (const DesignName& n : kDesignNames) s += (s.empty() ? "" : ", ") + std::string(n.key);
+    return s;
+}
+
+// Prints the key (messages, logs, test failures).
+inline std::ostream& operator<<(std::ostream& out, Design d) {
+    return out << design_key(d);
+}
+
+}  // namespace cp::model

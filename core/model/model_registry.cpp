@@ -1,0 +1,73 @@
+#include "model/model_registry.h"
+
+#include "common/error.h"
+
+namespace cp::model {
+
+const char* size_key(ModelSize s) {
+    return s == ModelSize::m70 ? "70m" : "tiny";
+}
+
+std::optional<ModelSize> size_from_key(std::string_view key) {
+    if (key == "tiny") return ModelSize::tiny;
+    if (key == "70m") return ModelSize::m70;
+    return std::nullopt;
+}
+
+namespace {
+
+// MODEL_SPEC.md §1: the ModelConfig defaults are Pythia-70M's.
+ModelConfig pythia_preset(ModelSize size) {
+    ModelConfig c;
+    c.architecture = Design::pythia;
+    if (size == ModelSize::tiny) {
+        c.embed_dim = 64;
+        c.layers = 2;
+        c.heads = 4;
+        c.intermediate = 256;
+    }
+    return c;
+}
+
+// MODEL_SPEC.md §2: Pythia's layers at context_dim, MLP 4 x context_dim.
+ModelConfig context_pythia_preset(ModelSize size) {
+    ModelConfig c;
+    c.architecture = Design::context_pythia;
+    c.intermediate = 1024;
+    if (size == ModelSize::tiny) {
+        c.embed_dim = 64;
+        c.context_dim = 32;
+        c.layers = 2;
+        c.heads = 4;
+        c.intermediate = 128;
+    }
+    return c;
+}
+
+}  // namespace
+
+const std::vector<DesignEntry>& design_registry() {
+    static const std::vector<DesignEntry> registry = {
+        {Design::context_pythia,
+         "Pythia's layers on a 256-wide context stream from a frozen recurrent ContextBlock",
+         /*needs_context_block=*/true,
+         "K and V of width context_dim per layer, plus one context_dim recurrent state",
+         &context_pythia_preset},
+        {Design::pythia, "the Pythia-70M baseline (GPT-NeoX), faithful to the released model",
+         /*needs_context_block=*/false, "K and V of width hidden per layer", &pythia_preset},
+    };
+    return registry;
+}
+
+const DesignEntry& design_entry(Design d) {
+    for (const DesignEntry& e : design_registry())
+        if (e.design == d) return e;
+    throw Error(std::string("internal error: design '") + design_key(d) +
+                "' has a name but no registry entry");
+}
+
+ModelConfig design_preset(Design d, ModelSize size) {
+    return design_entry(d).preset(size);
+}
+
+}  // namespace cp::model

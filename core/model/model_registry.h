@@ -1,0 +1,38 @@
+// The registry of model designs: one entry per design with what every front end and the
+// experiment plan need to know about it — its presets at each size, whether it trains on a
+// ContextBlock from Phase 1, how its KV cache is laid out — without torch. How a design is built
+// (its torch module) is the matching case of make_model() in model/models.cpp.
+//
+// Adding a design: its module file(s), a name line in model/design.h, an entry in
+// model_registry.cpp, a case in make_model(), and its tests. Nothing in the CLI, the GUI, the
+// plan or the comparison changes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/design.h"
+#include "model/model_config.h"
+
+namespace cp::model {
+
+// The preset widths every design has: Pythia-70M's, and a tiny one for tests and quick CPU runs.
+enum class ModelSize { tiny, m70 };
+const char* size_key(ModelSize s);  // "tiny", "70m"
+std::optional<ModelSize> size_from_key(std::string_view key);
+
+struct DesignEntry {
+    Design design;
+    const char* summary;       // one line for --help, the GUI and reports
+    bool needs_context_block;  // its Phase 2 trains on a ContextBlock from Phase 1
+    const char* kv_layout;     // what its cache stores per token and layer (docs, `info`)
+    ModelConfig (*preset)(ModelSize size);
+};
+
+const std::vector<DesignEntry>& design_registry();
+const DesignEntry& design_entry(Design d);
+ModelConfig design_preset(Design d, ModelSize size);
+
+}  // namespace cp::model

@@ -1,0 +1,19 @@
+// Which stored things the workbench shows first: decisions made here, in core, where a test can
+// check them, rather than in the widgets.
+#pragma once
+
+#include <optional>
+
+#include "store/run_store.h"
+
+namespace cp::report {
+
+// The experiment to show on start-up and in screenshots: the latest one with at least two
+// Phase 2 runs (a comparison), else the latest experiment; empty for an empty database.
+std::optional<std::int64_t> showcase_experiment(store::RunStore& store);
+
+// The latest run that has context vectors to show (a Phase 1, or a Phase 2 of a design that
+// trains on a ContextBlock) with a checkpoint; empty when there is none.
+std::optional<std::int64_t> latest_diversity_run(store::RunStore& store);
+
+}  // namespace cp::report

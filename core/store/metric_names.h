@@ -1,0 +1,67 @@
+// The names of metric series and run results, shared by the code that records them (Phase 1,
+// Phase 2, evaluation) and the code that reads them (plots, comparison, run table, exports), so
+// that a renamed metric is a compile error rather than an empty plot.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace cp::names {
+
+// ---- per-step / per-epoch / per-iteration series (metrics table) ----
+inline constexpr const char* train_loss = "train_loss";
+inline constexpr const char* train_loss_epoch = "train_loss_epoch";
+inline constexpr const char* train_accuracy = "train_accuracy";
+inline constexpr const char* val_loss = "val_loss";
+inline constexpr const char* val_ppl = "val_ppl";
+inline constexpr const char* val_accuracy = "val_accuracy";
+inline constexpr const char* seconds_per_epoch = "seconds_per_epoch";
+inline constexpr const char* train_tokens_per_second = "train_tokens_per_second";
+inline constexpr const char* kv_bytes = "kv_bytes";  // step = cache length
+// Phase 1
+inline constexpr const char* oacd_loss = "oacd_loss";
+inline constexpr const char* dispersion_term = "dispersion_term";
+inline constexpr const char* centroid_term = "centroid_term";
+inline constexpr const char* convergence_rate = "convergence_rate";
+inline constexpr const char* effective_rank = "effective_rank";
+inline constexpr const char* effective_rank_pct = "effective_rank_pct";
+inline constexpr const char* mean_pairwise_cosine = "mean_pairwise_cosine";
+inline constexpr const char* dispersion = "dispersion";
+inline constexpr const char* seconds = "seconds";
+
+// ---- results (one value per run) ----
+inline constexpr const char* parameters_total = "parameters_total";
+inline constexpr const char* parameters_trainable = "parameters_trainable";
+inline constexpr const char* epochs_run = "epochs_run";
+inline constexpr const char* best_epoch = "best_epoch";
+inline constexpr const char* best_val_ppl = "best_val_ppl";
+inline constexpr const char* best_val_loss = "best_val_loss";
+inline constexpr const char* best_val_accuracy = "best_val_accuracy";
+inline constexpr const char* wall_seconds = "wall_seconds";
+inline constexpr const char* test_loss = "test_loss";
+inline constexpr const char* test_ppl = "test_ppl";
+inline constexpr const char* test_accuracy = "test_accuracy";
+inline constexpr const char* test_tokens = "test_tokens";
+inline constexpr const char* last_word_accuracy = "last_word_accuracy";
+inline constexpr const char* last_word_ppl = "last_word_ppl";
+inline constexpr const char* last_word_passages = "last_word_passages";
+inline constexpr const char* generation_tokens_per_second = "generation_tokens_per_second";
+inline constexpr const char* iterations = "iterations";
+inline constexpr const char* final_convergence_rate = "final_convergence_rate";
+inline constexpr const char* converged = "converged";
+
+// KV cache measured at a cache length: kv_bytes_per_token_at_512, kv_bytes_at_512, ...
+inline constexpr const char* kv_bytes_per_token_at_prefix = "kv_bytes_per_token_at_";
+inline constexpr const char* kv_bytes_at_prefix = "kv_bytes_at_";
+inline constexpr const char* kv_state_bytes_at_prefix = "kv_state_bytes_at_";
+inline std::string kv_bytes_per_token_at(std::int64_t tokens) {
+    return kv_bytes_per_token_at_prefix + std::to_string(tokens);
+}
+inline std::string kv_bytes_at(std::int64_t tokens) {
+    return kv_bytes_at_prefix + std::to_string(tokens);
+}
+inline std::string kv_state_bytes_at(std::int64_t tokens) {
+    return kv_state_bytes_at_prefix + std::to_string(tokens);
+}
+
+}  // namespace cp::names

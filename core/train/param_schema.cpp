@@ -1,0 +1,677 @@
+#include "train/param_schema.h"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "common/error.h"
+#include "model/design.h"
+
+namespace cp::train {
+using nlohmann::json;
+using P = ExperimentParams;
+
+const char* group_title(ParamGroup g) {
+    switch (g) {
+        case ParamGroup::required:
+            return "Experiment (required)";
+        case ParamGroup::run:
+            return "Run";
+        case ParamGroup::phase1:
+            return "Phase 1 (OACD)";
+        case ParamGroup::phase2:
+            return "Phase 2 (language model)";
+        case ParamGroup::evaluation:
+            return "Evaluation";
+        case ParamGroup::storage:
+            return "Storage";
+    }
+    return "?";
+}
+
+namespace {
+
+template <typename T>
+using Ref = T& (*)(P&);
+using Check = std::function<std::string(const P&)>;
+
+std::string number_text(double v) {
+    std::ostringstream s;
+    s.imbue(std::locale::classic());
+    s << v;
+    return s.str();
+}
+
+// A whole number from JSON, refused by name when it is not one or does not fit 64 bits (a float
+// like 3e75 would otherwise be converted with undefined behaviour: found by fuzz_params).
+std::int64_t whole_number(const json& v, const std::string& key) {
+    if (v.is_number_unsigned() &&
+        v.get<std::uint64_t>() >
+            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        throw Error("experiment parameters: " + key + " is too large");
+    if (v.is_number_integer()) return v.get<std::int64_t>();
+    if (v.is_number_float()) {
+        const double d = v.get<double>();
+        if (std::trunc(d) == d && std::abs(d) < 9.2e18) return static_cast<std::int64_t>(d);
+    }
+    throw Error("experiment parameters: " + key + " must be a whole number (got " + v.dump() + ")");
+}
+
+double real_number(const json& v, const std::string& key) {
+    if (!v.is_number())
+        throw Error("experiment parameters: " + key + " must be a number (got " + v.dump() + ")");
+    return v.get<double>();
+}
+
+std::string text_value(const json& v, const std::string& key) {
+    if (!v.is_string())
+        throw Error("experiment parameters: " + key + " must be text (got " + v.dump() + ")");
+    return v.get<std::string>();
+}
+
+// ---- entry makers: one per type, each binding the member through a reference function ----
+
+ParamSpec base(const char* key, const char* cli, ParamType type, const char* value_name,
+               const char* help, ParamGroup group) {
+    ParamSpec s;
+    s.key = key;
+    s.cli = cli;
+    s.type = type;
+    s.value_name = value_name;
+    s.help = help;
+    s.group = group;
+    return s;
+}
+
+ParamSpec required_integer(const char* key, const char* cli, const char* help,
+                           Ref<std::optional<std::int64_t>> ref) {
+    ParamSpec s = base(key, cli, ParamType::required_integer, "N", help, ParamGroup::required);
+    s.get = [ref](const P& p) {
+        const auto& v = ref(const_cast<P&>(p));
+        return v ? json(*v) : json(nullptr);
+    };
+    s.set = [ref, k = s.key](P& p, const json& v) {
+        ref(p) = v.is_null() ? std::nullopt : std::optional<std::int64_t>(whole_number(v, k));
+    };
+    s.check = [ref, k = s.key](const P& p) -> std::string {
+        const auto& v = ref(const_cast<P&>(p));
+        if (!v) return k + " is required (it has no default: choose it for this experiment)";
+        if (*v <= 0) return k + " must be positive (got " + std::to_string(*v) + ")";
+        return "";
+    };
+    return s;
+}
+
+Check positive_integer(Ref<std::int64_t> ref, std::string key) {
+    return [ref, key](const P& p) -> std::string {
+        const std::int64_t v = ref(const_cast<P&>(p));
+        return v > 0 ? "" : key + " must be positive (got " + std::to_string(v) + ")";
+    };
+}
+Check non_negative_integer(Ref<std::int64_t> ref, std::string key, std::string zero_means = "") {
+    return [ref, key, zero_means](const P& p) -> std::string {
+        const std::int64_t v = ref(const_cast<P&>(p));
+        return v >= 0
+                   ? ""
+                   : key + " must be " + (zero_means.empty() ? "zero" : "0 (" + zero_means + ")") +
+                         " or positive (got " + std::to_string(v) + ")";
+    };
+}
+
+ParamSpec integer(const char* key, const char* cli, const char* value_name, const char* help,
+                  ParamGroup group, Ref<std::int64_t> ref, Check check) {
+    ParamSpec s = base(key, cli, ParamType::integer, value_name, help, group);
+    s.get = [ref](const P& p) { return json(ref(const_cast<P&>(p))); };
+    s.set = [ref, k = s.key](P& p, const json& v) { ref(p) = whole_number(v, k); };
+    s.check = std::move(check);
+    return s;
+}
+
+enum class RealRule { positive, non_negative, fraction_open, fraction_half_open };
+
+ParamSpec real(const char* key, const char* cli, const char* value_name, const char* help,
+               ParamGroup group, Ref<double> ref, RealRule rule, bool float32 = false) {
+    ParamSpec s = base(key, cli, ParamType::real, value_name, help, group);
+    s.get = [ref](const P& p) { return json(ref(const_cast<P&>(p))); };
+    s.set = [ref, k = s.key](P& p, const json& v) { ref(p) = real_number(v, k); };
+    s.check = [ref, k = s.key, rule, float32](const P& p) -> std::string {
+        const double v = ref(const_cast<P&>(p));
+        const std::string got = " (got " + number_text(v) + ")";
+        switch (rule) {
+            case RealRule::positive:
+                if (!(v > 0)) return k + " must be positive" + got;
+                break;
+            case RealRule::non_negative:
+                if (!(v >= 0)) return k + " must be zero or positive" + got;
+                break;
+            case RealRule::fraction_open:
+                if (!(v > 0 && v < 1)) return k + " must be between 0 and 1" + got;
+                break;
+            case RealRule::fraction_half_open:
+                if (!(v > 0 && v <= 1)) return k + " must be in (0, 1]" + got;
+                break;
+        }
+        // The optimizers hold their hyper-parameters as float32.
+        if (float32 && std::isfinite(v) && std::abs(v) > std::numeric_limits<float>::max())
+            return k + " " + number_text(v) + " is beyond float32's range (3.4e38)";
+        return "";
+    };
+    return s;
+}
+
+ParamSpec text(const char* key, const char* cli, const char* value_name, const char* help,
+               ParamGroup group, Ref<std::string> ref) {
+    ParamSpec s = base(key, cli, ParamType::text, value_name, help, group);
+    s.get = [ref](const P& p) { return json(ref(const_cast<P&>(p))); };
+    s.set = [ref, k = s.key](P& p, const json& v) { ref(p) = text_value(v, k); };
+    return s;
+}
+
+// "a, b or c": the valid values in a message.
+std::string or_list(const std::vector<std::string>& choices) {
+    std::string t;
+    for (std::size_t i = 0; i < choices.size(); ++i)
+        t += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+    return t;
+}
+
+ParamSpec choice(const char* key, const char* cli, const char* help, ParamGroup group,
+                 Ref<std::string> ref, std::vector<std::string> choices) {
+    std::string value_name;
+    for (const auto& c : choices) value_name += (value_name.empty() ? "" : "|") + c;
+    ParamSpec s = base(key, cli, ParamType::choice, "", help, group);
+    s.value_name = value_name;
+    s.choices = choices;
+    s.get = [ref](const P& p) { return json(ref(const_cast<P&>(p))); };
+    const auto valid = [choices, k = s.key](const std::string& v) {
+        for (const auto& c : choices)
+            if (c == v) return;
+        throw Error(k + " must be " + or_list(choices) + " (got '" + v + "')");
+    };
+    s.set = [ref, k = s.key, valid](P& p, const json& v) {
+        const std::string t = text_value(v, k);
+        valid(t);
+        ref(p) = t;
+    };
+    s.check = [ref, choices, k = s.key](const P& p) -> std::string {
+        const std::string& v = ref(const_cast<P&>(p));
+        for (const auto& c : choices)
+            if (c == v) return "";
+        return k + " must be " + or_list(choices) + " (got '" + v + "')";
+    };
+    return s;
+}
+
+ParamSpec flag(const char* key, const char* cli, const char* help, ParamGroup group,
+               Ref<bool> ref) {
+    ParamSpec s = base(key, cli, ParamType::flag, "", help, group);
+    s.get = [ref](const P& p) { return json(ref(const_cast<P&>(p))); };
+    s.set = [ref, k = s.key](P& p, const json& v) {
+        if (!v.is_boolean())
+            throw Error("experiment parameters: " + k + " must be true or false (got " + v.dump() +
+                        ")");
+        ref(p) = v.get<bool>();
+    };
+    return s;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ','))
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+ParamSpec models_param() {
+    ParamSpec m = base("models", "models", ParamType::design_list, "", "", ParamGroup::run);
+    m.value_name = "DESIGN,...";
+    m.help = "the designs to train (" + model::design_keys_text() + "; 'all' or 'both': every one)";
+    m.get = [](const P& p) {
+        json a = json::array();
+        for (model::Design d : p.models) a.push_back(model::design_key(d));
+        return a;
+    };
+    m.set = [](P& p, const json& v) {
+        // Older records store one word: both, pythia or context-pythia.
+        std::vector<std::string> keys;
+        if (v.is_string())
+            keys = split_commas(v.get<std::string>());
+        else if (v.is_array())
+            for (const json& k : v) keys.push_back(text_value(k, "models"));
+        else
+            throw Error("experiment parameters: models must be a list of designs");
+        std::vector<model::Design> designs;
+        for (const std::string& k : keys) {
+            if (k == "all" || k == "both") {
+                designs.clear();
+                for (const auto& n : model::kDesignNames) designs.push_back(n.design);
+                break;
+            }
+            const auto d = model::design_from_key(k);
+            if (!d)
+                throw Error("models: unknown design '" + k + "' (" + model::design_keys_text() +
+                            ", or all)");
+            bool seen = false;
+            for (model::Design e : designs) seen = seen || e == *d;
+            if (!seen) designs.push_back(*d);
+        }
+        p.models = designs;
+    };
+    m.check = [](const P& p) -> std::string {
+        return p.models.empty() ? "models: choose at least one design" : "";
+    };
+    m.in_gui = false;  // the launch panel's own controls
+    return m;
+}
+
+ParamSpec corpora_param() {
+    ParamSpec c = base("corpora", "corpus", ParamType::text_list, "NAME|PATH",
+                       "brown, nlp, or your own text (repeatable)", ParamGroup::run);
+    c.choices = {"brown", "nlp", "brown,nlp"};  // what the GUI offers; a path is valid too
+    c.get = [](const P& p) { return json(p.corpora); };
+    c.set = [](P& p, const json& v) {
+        if (v.is_string()) {
+            p.corpora = split_commas(v.get<std::string>());
+            return;
+        }
+        std::vector<std::string> list;
+        if (!v.is_array()) throw Error("experiment parameters: corpora must be a list");
+        for (const json& x : v) list.push_back(text_value(x, "corpora"));
+        p.corpora = list;
+    };
+    c.check = [](const P& p) -> std::string {
+        return p.corpora.empty() ? "at least one corpus is needed" : "";
+    };
+    return c;
+}
+
+ParamSpec seed_param() {
+    ParamSpec seed = base("seed", "seed", ParamType::seed, "S",
+                          "seed of initialisation, noise and shuffling", ParamGroup::run);
+    seed.get = [](const P& p) { return json(p.seed); };
+    seed.set = [](P& p, const json& v) {
+        const std::int64_t x = whole_number(v, "seed");
+        if (x < 0) throw Error("experiment parameters: seed must be zero or positive");
+        p.seed = static_cast<std::uint64_t>(x);
+    };
+    return seed;
+}
+
+void add_required_and_run(std::vector<ParamSpec>& s) {
+    // ---- required: no default anywhere ----
+    s.push_back(required_integer(
+        "samples", "samples", "training + validation chunks of seq-length + 1 tokens",
+        [](P & p) -> auto& { return p.samples; }));
+    s.push_back(required_integer(
+        "seq_length", "seq-length", "tokens per chunk",
+        [](P & p) -> auto& { return p.seq_length; }));
+    s.back().unit = "tokens";
+    s.push_back(required_integer(
+        "epochs", "epochs", "Phase 2 epochs at most", [](P & p) -> auto& { return p.epochs; }));
+    // ---- run ----
+    s.push_back(choice("size", "size", "every design's preset widths", ParamGroup::run,
+                       [](P & p) -> auto& { return p.size; }, {"tiny", "70m"}));
+    s.push_back(models_param());
+    s.push_back(corpora_param());
+    s.push_back(seed_param());
+    s.push_back(text(
+        "name", "name", "TEXT", "experiment name (default: size, samples x length, seed)",
+        ParamGroup::run, [](P & p) -> auto& { return p.name; }));
+    s.push_back(choice("device", "device", "where to train (auto: CUDA when available)",
+                       ParamGroup::run, [](P & p) -> auto& { return p.device; },
+                       {"auto", "cpu", "cuda"}));
+    s.push_back(choice(
+        "precision", "precision", "bf16: Phase 2 and evaluation under bf16 autocast, weights fp32",
+        ParamGroup::run, [](P & p) -> auto& { return p.precision; }, {"fp32", "bf16"}));
+    s.push_back(integer(
+        "threads", "threads", "N", "torch CPU threads (0: torch's choice)", ParamGroup::run,
+        [](P & p) -> auto& { return p.threads; },
+        non_negative_integer(
+            [](P & p) -> auto& { return p.threads; }, "threads", "torch's choice")));
+    s.push_back(text(
+        "tokenizer", "tokenizer", "PATH",
+        "tokenizer folder or tokenizer.json (empty: the installed GPT-2)", ParamGroup::run,
+        [](P & p) -> auto& { return p.tokenizer; }));
+    s.back().in_gui = false;
+    s.push_back(flag(
+        "ablation_untrained_context_block", "ablation-untrained-context-block",
+        "ablation: Phase 2 of a ContextBlock design without Phase 1 (labelled)", ParamGroup::run,
+        [](P & p) -> auto& { return p.ablation_untrained_context_block; }));
+    s.back().in_gui = false;
+    s.push_back(flag(
+        "skip_evaluation", "skip-evaluation", "train only", ParamGroup::run,
+        [](P & p) -> auto& { return p.skip_evaluation; }));
+    s.back().in_gui = false;
+    s.push_back(flag(
+        "phase1_only", "phase1-only", "Phase 1 of the ContextBlock only", ParamGroup::run,
+        [](P & p) -> auto& { return p.phase1_only; }));
+    s.back().in_gui = false;
+    s.push_back(text(
+        "context_block_from", "context-block-from", "FILE",
+        "Phase 2 on the ContextBlock of this Phase 1 checkpoint", ParamGroup::run,
+        [](P & p) -> auto& { return p.context_block_from; }));
+    s.back().in_gui = false;
+    s.push_back(integer(
+        "context_block_run", "context-block-run", "ID",
+        "Phase 2 on the ContextBlock of this stored Phase 1 run (0: none)", ParamGroup::run,
+        [](P & p) -> auto& { return p.context_block_run; },
+        non_negative_integer(
+            [](P & p) -> auto& { return p.context_block_run; }, "context_block_run", "none")));
+    s.back().in_gui = false;
+}
+
+void add_phase1(std::vector<ParamSpec>& s) {
+    s.push_back(real(
+        "phase1.centroid_weight", "p1-centroid-weight", "W", "OACD centroid weight",
+        ParamGroup::phase1, [](P & p) -> auto& { return p.phase1.centroid_weight; },
+        RealRule::non_negative));
+    s.push_back(real(
+        "phase1.noise_std", "p1-noise", "S", "context noise std", ParamGroup::phase1,
+        [](P & p) -> auto& { return p.phase1.noise_std; }, RealRule::non_negative));
+    s.push_back(real(
+        "phase1.learning_rate", "p1-lr", "LR", "Phase 1 Adam learning rate", ParamGroup::phase1,
+        [](P & p) -> auto& { return p.phase1.learning_rate; }, RealRule::positive, true));
+    s.push_back(real(
+        "phase1.clip_grad_norm", "p1-clip", "C", "Phase 1 gradient-norm clip", ParamGroup::phase1,
+        [](P & p) -> auto& { return p.phase1.clip_grad_norm; }, RealRule::non_negative));
+    s.push_back(real(
+        "phase1.convergence_threshold", "p1-convergence-threshold", "T",
+        "per-token mean squared change that counts as converged", ParamGroup::phase1,
+        [](P & p) -> auto& { return p.phase1.convergence_threshold; }, RealRule::positive));
+    s.push_back(real(
+        "phase1.convergence_target", "p1-convergence-target", "F",
+        "stop when this share of tokens has converged", ParamGroup::phase1,
+        [](P & p) -> auto& { return p.phase1.convergence_target; }, RealRule::fraction_half_open));
+    s.push_back(integer(
+        "phase1.max_iterations", "p1-max-iterations", "N", "Phase 1 iterations at most",
+        ParamGroup::phase1, [](P & p) -> auto& { return p.phase1.max_iterations; },
+        positive_integer(
+            [](P & p) -> auto& { return p.phase1.max_iterations; }, "phase1.max_iterations")));
+    s.push_back(integer(
+        "phase1.batch_size", "p1-batch-size", "N", "tokens per OACD batch", ParamGroup::phase1,
+        [](P & p) -> auto& { return p.phase1.batch_size; },
+        positive_integer(
+            [](P & p) -> auto& { return p.phase1.batch_size; }, "phase1.batch_size")));
+    s.back().unit = "tokens";
+    s.back().reference_note = "workbench default; reference: 5000";
+    s.push_back(integer(
+        "phase1.rank_sample", "p1-rank-sample", "N", "contexts used for the effective rank",
+        ParamGroup::phase1, [](P & p) -> auto& { return p.phase1.rank_sample; },
+        positive_integer(
+            [](P & p) -> auto& { return p.phase1.rank_sample; }, "phase1.rank_sample")));
+    s.push_back(integer(
+        "phase1.cosine_sample", "p1-cosine-sample", "N",
+        "contexts used for the mean pairwise cosine", ParamGroup::phase1,
+        [](P & p) -> auto& { return p.phase1.cosine_sample; },
+        [](const P& p) -> std::string {
+            return p.phase1.cosine_sample >= 2 ? "" : "phase1.cosine_sample must be at least 2";
+        }));
+    s.push_back(real(
+        "phase1.init_scale", "p1-init-scale", "S", "iteration 0: previous contexts N(0, 1) x this",
+        ParamGroup::phase1, [](P & p) -> auto& { return p.phase1.init_scale; },
+        RealRule::positive));
+}
+
+void add_phase2(std::vector<ParamSpec>& s) {
+    s.push_back(real(
+        "phase2.learning_rate", "lr", "LR", "Phase 2 AdamW learning rate", ParamGroup::phase2,
+        [](P & p) -> auto& { return p.phase2.learning_rate; }, RealRule::positive, true));
+    s.push_back(real(
+        "phase2.weight_decay", "weight-decay", "WD", "Phase 2 AdamW weight decay",
+        ParamGroup::phase2, [](P & p) -> auto& { return p.phase2.weight_decay; },
+        RealRule::non_negative));
+    s.push_back(integer(
+        "phase2.batch_size", "batch-size", "B", "Phase 2 batch size", ParamGroup::phase2,
+        [](P & p) -> auto& { return p.phase2.batch_size; },
+        positive_integer(
+            [](P & p) -> auto& { return p.phase2.batch_size; }, "phase2.batch_size")));
+    s.back().unit = "chunks";
+    s.push_back(integer(
+        "phase2.patience", "patience", "P",
+        "epochs without a better validation perplexity before stopping", ParamGroup::phase2,
+        [](P & p) -> auto& { return p.phase2.patience; },
+        non_negative_integer(
+            [](P & p) -> auto& { return p.phase2.patience; }, "phase2.patience")));
+    s.push_back(real(
+        "phase2.validation_fraction", "val-fraction", "F", "share of chunks that validate",
+        ParamGroup::phase2, [](P & p) -> auto& { return p.phase2.validation_fraction; },
+        RealRule::fraction_open));
+    s.push_back(real(
+        "phase2.clip_grad_norm", "clip-grad-norm", "C", "Phase 2 gradient-norm clip, 0 = off",
+        ParamGroup::phase2, [](P & p) -> auto& { return p.phase2.clip_grad_norm; },
+        RealRule::non_negative));
+    s.push_back(integer(
+        "phase2.readback_every", "readback-every", "N",
+        "read losses back every N steps (0: 1 on CPU, 25 on CUDA)", ParamGroup::phase2,
+        [](P & p) -> auto& { return p.phase2.readback_every; },
+        non_negative_integer(
+            [](P & p) -> auto& { return p.phase2.readback_every; }, "readback_every",
+            "automatic")));
+    s.push_back(text(
+        "phase2.resume_from", "resume-from", "FILE",
+        "continue one model's Phase 2 from its checkpoint (with --models)", ParamGroup::phase2,
+        [](P & p) -> auto& { return p.phase2.resume_from; }));
+    s.back().in_gui = false;
+}
+
+void add_evaluation_and_storage(std::vector<ParamSpec>& s) {
+    s.push_back(integer(
+        "eval.max_test_chunks", "eval-test-chunks", "N", "held-out chunks evaluated at most",
+        ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.max_test_chunks; },
+        positive_integer(
+            [](P & p) -> auto& { return p.eval.max_test_chunks; }, "eval.max_test_chunks")));
+    s.push_back(integer(
+        "eval.max_lambada_passages", "eval-last-word-passages", "N", "last-word passages at most",
+        ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.max_lambada_passages; },
+        non_negative_integer(
+            [](P & p) -> auto& { return p.eval.max_lambada_passages; },
+            "eval.max_lambada_passages")));
+    {
+        ParamSpec k =
+            base("eval.kv_lengths", "eval-kv-lengths", ParamType::integer_list, "L1,L2,...",
+                 "cache lengths at which KV bytes are measured", ParamGroup::evaluation);
+        k.unit = "tokens";
+        k.get = [](const P& p) { return json(p.eval.kv_lengths); };
+        k.set = [](P& p, const json& v) {
+            if (!v.is_array()) throw Error("experiment parameters: eval.kv_lengths must be a list");
+            p.eval.kv_lengths.clear();
+            for (const json& x : v) p.eval.kv_lengths.push_back(whole_number(x, "kv_lengths"));
+        };
+        k.check = [](const P& p) -> std::string {
+            const auto& l = p.eval.kv_lengths;
+            for (std::size_t i = 0; i < l.size(); ++i)
+                if (l[i] <= 0 || (i > 0 && l[i] <= l[i - 1]))
+                    return "eval.kv_lengths must be positive and ascending";
+            return "";
+        };
+        s.push_back(k);
+    }
+    // ---- storage ----
+    s.push_back(text(
+        "db", "db", "FILE", "database (default: $CP_DB or the workbench's)", ParamGroup::storage,
+        [](P & p) -> auto& { return p.db; }));
+    s.back().in_gui = false;
+    s.push_back(text(
+        "checkpoint_dir", "checkpoint-dir", "DIR", "where checkpoints go (default: <data>/runs)",
+        ParamGroup::storage, [](P & p) -> auto& { return p.checkpoint_dir; }));
+    s.back().in_gui = false;
+    s.push_back(integer(
+        "experiment", "experiment", "ID",
+        "add the runs to this stored experiment (its parameters must match) "
+        "instead of a new one (0: new)",
+        ParamGroup::storage, [](P & p) -> auto& { return p.experiment; },
+        non_negative_integer(
+            [](P & p) -> auto& { return p.experiment; }, "experiment", "a new one")));
+    s.back().in_gui = false;
+}
+
+void mark_bookkeeping(std::vector<ParamSpec>& s) {
+    for (ParamSpec& spec : s)
+        for (const char* key :
+             {"name", "models", "threads", "ablation_untrained_context_block", "skip_evaluation",
+              "phase1_only", "context_block_from", "context_block_run", "phase2.resume_from",
+              "phase2.readback_every", "db", "checkpoint_dir", "experiment"})
+            if (spec.key == key) spec.bookkeeping = true;
+}
+
+// The form's labels and layout.
+void lay_out_form(std::vector<ParamSpec>& s) {
+    const auto gui = [&](const char* key, const char* label, bool basic = false) {
+        for (ParamSpec& spec : s)
+            if (spec.key == key) {
+                spec.label = label;
+                spec.basic = basic;
+                return &spec;
+            }
+        throw Error(std::string("internal error: no parameter '") + key + "'");
+    };
+    gui("samples", "Samples", true);
+    gui("seq_length", "Sequence length", true);
+    gui("epochs", "Epochs (at most)", true);
+    gui("size", "Model size", true)->choice_labels = {"tiny (fast, for checks)",
+                                                      "70M (Pythia-70M widths)"};
+    gui("name", "Name", true)->placeholder = "default: size, samples × length, seed";
+    gui("seed", "Seed", true);
+    gui("corpora", "Corpus")->choice_labels = {"Brown", "nlp-corpus", "Brown + nlp-corpus"};
+    gui("device", "Device")->choice_labels = {"auto (GPU when present)", "CPU", "CUDA GPU"};
+    gui("precision", "Precision")->choice_labels = {"float32",
+                                                    "bf16 autocast (Phase 2; weights float32)"};
+    gui("threads", "CPU threads")->placeholder = "all cores but one (the GUI keeps one)";
+    gui("phase1.centroid_weight", "OACD centroid weight");
+    gui("phase1.noise_std", "Context noise std");
+    gui("phase1.learning_rate", "Learning rate (Phase 1)");
+    gui("phase1.clip_grad_norm", "Gradient clip (Phase 1)");
+    gui("phase1.convergence_threshold", "Convergence threshold");
+    gui("phase1.convergence_target", "Convergence target");
+    gui("phase1.max_iterations", "Phase 1 iterations (max)");
+    gui("phase1.batch_size", "OACD batch (tokens)");
+    gui("phase1.rank_sample", "Rank sample (contexts)");
+    gui("phase1.cosine_sample", "Cosine sample (contexts)");
+    gui("phase1.init_scale", "Initial context scale");
+    gui("phase2.learning_rate", "Learning rate (Phase 2)");
+    gui("phase2.weight_decay", "Weight decay");
+    gui("phase2.batch_size", "Batch size");
+    gui("phase2.patience", "Early-stop patience")->placeholder = "0 (off)";
+    gui("phase2.validation_fraction", "Validation share");
+    gui("phase2.clip_grad_norm", "Gradient clip (Phase 2)");
+    gui("phase2.readback_every", "Loss read-back every")->placeholder = "auto (1 CPU, 25 CUDA)";
+    gui("eval.max_test_chunks", "Test chunks evaluated");
+    gui("eval.max_lambada_passages", "Last-word passages");
+    gui("eval.kv_lengths", "KV lengths (tokens)");
+    for (ParamSpec& spec : s)
+        if (spec.in_gui && spec.label.empty())
+            throw Error("internal error: parameter '" + spec.key + "' has no form label");
+}
+
+std::vector<ParamSpec> make_schema() {
+    std::vector<ParamSpec> s;
+    add_required_and_run(s);
+    add_phase1(s);
+    add_phase2(s);
+    add_evaluation_and_storage(s);
+    mark_bookkeeping(s);
+    lay_out_form(s);
+    return s;
+}
+
+}  // namespace
+
+std::string ParamSpec::default_text() const {
+    if (type == ParamType::required_integer) return "";
+    return to_text(ExperimentParams{});
+}
+
+json ParamSpec::parse_text(const std::string& raw) const {
+    const std::string option = "--" + cli;
+    const auto whole = [&](const std::string& t) {
+        std::size_t used = 0;
+        long long v = 0;
+        try {
+            v = std::stoll(t, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (t.empty() || used != t.size())
+            throw Error(option + " must be a whole number (got '" + t + "')");
+        return static_cast<std::int64_t>(v);
+    };
+    switch (type) {
+        case ParamType::required_integer:
+        case ParamType::integer:
+        case ParamType::seed:
+            return whole(raw);
+        case ParamType::real: {
+            std::istringstream in(raw);
+            in.imbue(std::locale::classic());
+            double v = 0;
+            in >> v;
+            if (raw.empty() || in.fail() || !in.eof())
+                throw Error(option + " must be a number (got '" + raw + "')");
+            return v;
+        }
+        case ParamType::flag:
+            return true;
+        case ParamType::choice:
+            for (const auto& c : choices)
+                if (c == raw) return raw;
+            throw Error(option + " must be " + or_list(choices) + " (got '" + raw + "')");
+        case ParamType::text:
+            return raw;
+        case ParamType::text_list:
+        case ParamType::design_list:
+            return json(split_commas(raw));
+        case ParamType::integer_list: {
+            json a = json::array();
+            for (const std::string& item : split_commas(raw)) a.push_back(whole(item));
+            return a;
+        }
+    }
+    return raw;
+}
+
+std::string ParamSpec::to_text(const ExperimentParams& p) const {
+    const json v = get(p);
+    if (v.is_null()) return "";
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+    if (v.is_number_float()) return number_text(v.get<double>());
+    if (v.is_array()) {
+        std::string t;
+        for (const json& x : v)
+            t += (t.empty() ? "" : ",") + (x.is_string() ? x.get<std::string>() : x.dump());
+        return t;
+    }
+    return v.dump();
+}
+
+const std::vector<ParamSpec>& param_schema() {
+    static const std::vector<ParamSpec> schema = make_schema();
+    return schema;
+}
+
+std::vector<std::string> experiment_differences(const ExperimentParams& a,
+                                                const ExperimentParams& b) {
+    std::vector<std::string> out;
+    for (const ParamSpec& spec : param_schema()) {
+        if (spec.bookkeeping) continue;
+        const json va = spec.get(a), vb = spec.get(b);
+        if (va != vb) out.push_back(spec.key + ": " + va.dump() + " vs " + vb.dump());
+    }
+    return out;
+}
+
+const ParamSpec& param(const std::string& key) {
+    for (const ParamSpec& s : param_schema())
+        if (s.key == key) return s;
+    throw Error("internal error: no experiment parameter '" + key + "'");
+}
+
+const ParamSpec* param_by_cli(const std::string& cli) {
+    for (const ParamSpec& s : param_schema())
+        if (s.cli == cli) return &s;
+    return nullptr;
+}
+
+}  // namespace cp::train

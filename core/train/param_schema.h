@@ -1,0 +1,79 @@
+// Every experiment parameter, declared once: its JSON key, command-line name, type, help, unit,
+// group, reference value and single-field validation. The CLI's options and --help, JSON
+// read/write, the GUI's fields and QSettings are all made from this list; the default is the
+// ExperimentParams member's initialiser. Adding a parameter: a member in experiment_params.h,
+// one entry in param_schema.cpp, and its use.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "train/experiment_params.h"
+
+namespace cp::train {
+
+enum class ParamType {
+    required_integer,  // no default anywhere: samples, seq_length, epochs
+    integer,
+    seed,  // a whole number >= 0
+    real,
+    text,
+    flag,
+    choice,        // one of `choices`
+    text_list,     // comma-separated on the CLI, repeatable
+    integer_list,  // comma-separated, ascending
+    design_list,   // model design keys, comma-separated
+};
+
+// Where a parameter sits in --help and in the GUI.
+enum class ParamGroup { required, run, phase1, phase2, evaluation, storage };
+const char* group_title(ParamGroup g);
+
+struct ParamSpec {
+    std::string key;  // JSON path with dots: "phase2.learning_rate"
+    std::string cli;  // --lr
+    ParamType type = ParamType::text;
+    std::string value_name;  // LR
+    std::string help;        // one line, without the default
+    std::string unit;        // "tokens", "" when none
+    ParamGroup group = ParamGroup::run;
+    std::vector<std::string> choices;  // choice: the valid values
+    bool in_gui = true;                // shown in the workbench's form
+    // Bookkeeping: says where and how a run is kept or which steps run, not what is trained on
+    // what (the name, the database, threads, which designs). Runs added to one experiment must
+    // agree on every parameter that is not bookkeeping.
+    bool bookkeeping = false;
+    bool basic = false;                      // in the form's always-visible part (else Advanced)
+    std::string label;                       // the form's field label
+    std::vector<std::string> choice_labels;  // shown for `choices` (same order), when given
+    std::string placeholder;                 // the form's hint when it differs from the default
+    std::string reference_note;              // "reference: 5000" when the default differs from it
+
+    // The member's value as JSON, and setting it from JSON (throws cp::Error naming the key).
+    std::function<nlohmann::json(const ExperimentParams&)> get;
+    std::function<void(ExperimentParams&, const nlohmann::json&)> set;
+    // Single-field validation: a problem message, or "" when fine.
+    std::function<std::string(const ExperimentParams&)> check;
+
+    // The value the GUI and --help show as default ("" for required ones).
+    std::string default_text() const;
+    // A value typed by a user (CLI or GUI field) as JSON of this type; throws cp::Error naming
+    // --cli and what is expected.
+    nlohmann::json parse_text(const std::string& text) const;
+    // The value as a user would type it back: the inverse of parse_text.
+    std::string to_text(const ExperimentParams& p) const;
+};
+
+const std::vector<ParamSpec>& param_schema();
+
+// The parameters two sets of runs must share to belong to one experiment (same data, seeds,
+// budget and hyper-parameters): "key: a vs b" for each that differs, empty when they agree.
+std::vector<std::string> experiment_differences(const ExperimentParams& a,
+                                                const ExperimentParams& b);
+const ParamSpec& param(const std::string& key);  // throws for an unknown key
+const ParamSpec* param_by_cli(const std::string& cli);
+
+}  // namespace cp::train

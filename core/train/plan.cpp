@@ -1,0 +1,226 @@
+#include "train/plan.h"
+
+#include <filesystem>
+
+#include "common/error.h"
+#include "model/model_registry.h"
+#include "train/param_schema.h"
+
+#include <nlohmann/json.hpp>
+
+namespace cp::train {
+
+std::string BlockSource::label() const {
+    switch (kind) {
+        case Kind::this_plan:
+            return "";
+        case Kind::stored_run:
+            return "ContextBlock from run " + std::to_string(run_id.value_or(0));
+        case Kind::checkpoint_file:
+            return "ContextBlock from " + checkpoint;
+        case Kind::untrained_ablation:
+            return "ablation: untrained ContextBlock (no Phase 1)";
+    }
+    return "";
+}
+
+std::string PlanStep::describe() const {
+    const std::string who = model::design_display_name(design);
+    if (phase == store::Phase::phase1) return "Phase 1 (OACD) of " + who + "'s ContextBlock";
+    std::string s = "Phase 2 of " + who;
+    if (block) {
+        switch (block->kind) {
+            case BlockSource::Kind::this_plan:
+                s += " on the ContextBlock of this experiment's Phase 1";
+                break;
+            case BlockSource::Kind::stored_run:
+            case BlockSource::Kind::checkpoint_file:
+                s += " on the " + block->label();
+                break;
+            case BlockSource::Kind::untrained_ablation:
+                s += " (" + block->label() + ")";
+                break;
+        }
+    }
+    if (evaluate) s += ", then evaluation";
+    return s;
+}
+
+bool ExperimentPlan::has_phase1() const {
+    for (const PlanStep& s : steps)
+        if (s.phase == store::Phase::phase1) return true;
+    return false;
+}
+
+std::string ExperimentPlan::describe() const {
+    std::string s;
+    for (std::size_t i = 0; i < steps.size(); ++i)
+        s += std::to_string(i + 1) + ". " + steps[i].describe() + "\n";
+    return s;
+}
+
+std::optional<store::RunRow> latest_completed_phase1(store::RunStore& store) {
+    const auto runs = store.runs();
+    for (auto it = runs.rbegin(); it != runs.rend(); ++it)
+        if (it->phase == store::Phase::phase1 && store::completed(it->status) &&
+            !it->checkpoint_path.empty() && std::filesystem::exists(it->checkpoint_path))
+            return *it;
+    return std::nullopt;
+}
+
+ExperimentParams params_for_launch(ExperimentParams p, LaunchMode mode,
+                                   std::optional<model::Design> phase2_design) {
+    if (mode == LaunchMode::phase1) {
+        p.phase1_only = true;
+        p.models = {model::Design::context_pythia};
+        p.ablation_untrained_context_block = false;
+    } else if (mode == LaunchMode::phase2 && phase2_design) {
+        p.models = {*phase2_design};
+        if (!model::design_entry(*phase2_design).needs_context_block)
+            p.ablation_untrained_context_block = false;
+    }
+    return p;
+}
+
+LaunchRequest resolve_launch(const ExperimentParams& params, LaunchMode mode,
+                             std::optional<model::Design> phase2_design, store::RunStore& store) {
+    LaunchRequest r;
+    r.mode = mode;
+    r.params = params_for_launch(params, mode, phase2_design);
+    ExperimentParams& p = r.params;
+    const bool other_source = p.ablation_untrained_context_block || p.context_block_run > 0 ||
+                              !p.context_block_from.empty() || !p.phase2.resume_from.empty();
+    if (mode == LaunchMode::phase2 && p.needs_context_block() && !other_source) {
+        const auto latest = latest_completed_phase1(store);
+        if (!latest)
+            throw Error(
+                "Context-Pythia's Phase 2 needs a finished Phase 1: launch Phase 1 first, or "
+                "tick the ablation to train on an untrained ContextBlock.");
+        p.context_block_run = latest->id;
+    }
+    // Step by step (Phase 1, then Phase 2 of each design), the runs build one experiment: a
+    // Phase 2 joins the experiment of the Phase 1 it trains on, or else the latest experiment
+    // trained on the same terms, so that the comparison finds every design in it.
+    if (mode == LaunchMode::phase2 && p.experiment == 0) {
+        const auto same_terms = [&](std::int64_t id) {
+            const auto stored =
+                nlohmann::json::parse(store.experiment(id).params_json, nullptr, false);
+            if (!stored.is_object()) return false;
+            try {
+                return experiment_differences(ExperimentParams::from_json(stored), p).empty();
+            } catch (const Error&) {
+                return false;
+            }
+        };
+        if (p.context_block_run > 0) {
+            const std::int64_t id = store.run(p.context_block_run).experiment_id;
+            if (same_terms(id)) p.experiment = id;
+        }
+        if (p.experiment == 0) {
+            const auto experiments = store.experiments();
+            for (auto it = experiments.rbegin(); it != experiments.rend(); ++it)
+                if (same_terms(it->id)) {
+                    p.experiment = it->id;
+                    break;
+                }
+        }
+    }
+    const auto problems = p.problems();
+    if (!problems.empty()) {
+        std::string message;
+        for (const auto& problem : problems)
+            message += (message.empty() ? "" : "\n") + problem.message;
+        throw Error(message);
+    }
+    r.plan = plan_for(p, mode, &store);
+    return r;
+}
+
+LaunchMode launch_mode_of(const ExperimentParams& params) {
+    return params.phase1_only ? LaunchMode::phase1 : LaunchMode::full_comparison;
+}
+
+namespace {
+
+// The ContextBlock a Phase 2 of this plan trains on, when it is not this plan's own Phase 1.
+std::optional<BlockSource> external_block(const ExperimentParams& p, LaunchMode mode,
+                                          store::RunStore* store) {
+    if (p.ablation_untrained_context_block)
+        return BlockSource{BlockSource::Kind::untrained_ablation, std::nullopt, ""};
+    if (p.context_block_run > 0) {
+        if (!store) throw Error("internal error: a stored Phase 1 run needs the store");
+        const store::RunRow r = store->run(p.context_block_run);
+        if (r.phase != store::Phase::phase1 || !store::completed(r.status))
+            throw Error("run " + std::to_string(r.id) + " is not a finished Phase 1 run (it is " +
+                        store::phase_key(r.phase) + ", " + store::status_key(r.status) +
+                        "): choose another with --context-block-run, or run Phase 1 first");
+        if (r.checkpoint_path.empty() || !std::filesystem::exists(r.checkpoint_path))
+            throw Error("the checkpoint of Phase 1 run " + std::to_string(r.id) + " ('" +
+                        r.checkpoint_path + "') is missing: run Phase 1 again");
+        return BlockSource{BlockSource::Kind::stored_run, r.id, r.checkpoint_path};
+    }
+    if (!p.context_block_from.empty()) {
+        BlockSource b{BlockSource::Kind::checkpoint_file, std::nullopt, p.context_block_from};
+        if (store)  // provenance when the store knows the file's run
+            for (const store::RunRow& r : store->runs()) {
+                std::error_code ec;
+                if (r.phase == store::Phase::phase1 && !r.checkpoint_path.empty() &&
+                    std::filesystem::equivalent(r.checkpoint_path, p.context_block_from, ec))
+                    b.run_id = r.id;
+            }
+        return b;
+    }
+    if (mode == LaunchMode::phase2) {
+        const auto latest = store ? latest_completed_phase1(*store) : std::nullopt;
+        if (!latest)
+            throw Error(
+                "Context-Pythia's Phase 2 needs a finished Phase 1: launch Phase 1 first, or "
+                "tick the ablation to train on an untrained ContextBlock.");
+        return BlockSource{BlockSource::Kind::stored_run, latest->id, latest->checkpoint_path};
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+// The stored experiment that runs are added to must have been trained on the same terms.
+void check_joined_experiment(const ExperimentParams& p, store::RunStore* store) {
+    if (p.experiment <= 0) return;
+    if (!store) throw Error("internal error: joining an experiment needs the store");
+    const store::ExperimentRow e = store->experiment(p.experiment);  // names an unknown id
+    const auto differences = experiment_differences(
+        ExperimentParams::from_json(nlohmann::json::parse(e.params_json)), p);
+    if (differences.empty()) return;
+    std::string message = "experiment " + std::to_string(e.id) + " ('" + e.name +
+                          "') was trained with other parameters, so runs added to it would not "
+                          "compare fairly:";
+    for (const std::string& d : differences) message += "\n  - " + d;
+    throw Error(message + "\nLeave --experiment out to start a new experiment.");
+}
+
+ExperimentPlan plan_for(const ExperimentParams& p, LaunchMode mode, store::RunStore* store) {
+    check_joined_experiment(p, store);
+    ExperimentPlan plan;
+    if (mode == LaunchMode::phase1 || p.phase1_only) {
+        plan.steps.push_back({store::Phase::phase1, model::Design::context_pythia, {}, false});
+        return plan;
+    }
+    // A resumed Phase 2 continues from its own checkpoint: no block source, no Phase 1.
+    const bool resuming = !p.phase2.resume_from.empty();
+    std::optional<BlockSource> block;
+    if (p.needs_context_block() && !resuming) {
+        block = external_block(p, mode, store);
+        if (!block) {
+            plan.steps.push_back({store::Phase::phase1, model::Design::context_pythia, {}, false});
+            block = BlockSource{BlockSource::Kind::this_plan, std::nullopt, ""};
+        }
+    }
+    for (model::Design d : p.models) {
+        PlanStep step{store::Phase::phase2, d, {}, !p.skip_evaluation};
+        if (model::design_entry(d).needs_context_block) step.block = block;
+        plan.steps.push_back(step);
+    }
+    return plan;
+}
+
+}  // namespace cp::train

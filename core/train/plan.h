@@ -1,0 +1,82 @@
+// The typed experiment plan: which steps an experiment runs, in order, decided in one place from
+// the parameters, the launch mode and (for a Phase 2 on a stored Phase 1) the store. The CLI and
+// the GUI both launch through it; Experiment::run executes it step by step. Torch-free, so the
+// GUI can show and test a plan without a model.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/design.h"
+#include "store/run_kinds.h"
+#include "store/run_store.h"
+#include "train/experiment_params.h"
+
+namespace cp::train {
+
+// What the user launched: the whole comparison, Phase 1 alone, or Phase 2 of one design.
+enum class LaunchMode { full_comparison, phase1, phase2 };
+
+// Where a Phase 2's ContextBlock comes from.
+struct BlockSource {
+    enum class Kind {
+        this_plan,           // the Phase 1 step of this plan
+        stored_run,          // a finished Phase 1 run in the store (run_id, checkpoint)
+        checkpoint_file,     // a Phase 1 checkpoint file (run_id when the store knows it)
+        untrained_ablation,  // no Phase 1: the labelled ablation
+    };
+    Kind kind = Kind::this_plan;
+    std::optional<std::int64_t> run_id;
+    std::string checkpoint;
+    std::string label() const;  // the run's label: "ContextBlock from run 3", "ablation: …"
+};
+
+struct PlanStep {
+    store::Phase phase = store::Phase::phase2;  // phase1, phase2 (evaluation follows a phase2)
+    model::Design design = model::Design::pythia;
+    std::optional<BlockSource> block;  // Phase 2 of a design that needs a ContextBlock
+    bool evaluate = false;             // evaluate the Phase 2 run's best checkpoint after it
+    std::string describe() const;      // "Phase 2 of Context-Pythia on the ContextBlock of run 3"
+};
+
+struct ExperimentPlan {
+    std::vector<PlanStep> steps;
+    bool has_phase1() const;
+    std::string describe() const;  // one line per step, numbered
+};
+
+// The latest Phase 1 run of the store that completed (finished or not converged) and whose
+// checkpoint still exists; empty when there is none.
+std::optional<store::RunRow> latest_completed_phase1(store::RunStore& store);
+
+// Adjusts params to the launch mode (Phase 1 alone; Phase 2 of `design`) so that the recorded
+// parameters reproduce the experiment.
+ExperimentParams params_for_launch(ExperimentParams params, LaunchMode mode,
+                                   std::optional<model::Design> phase2_design = std::nullopt);
+
+// The steps for these parameters. `store` resolves a stored Phase 1 run (context_block_run) and,
+// in LaunchMode::phase2 without another source, finds the latest completed Phase 1; it may be
+// null when neither is needed. Throws cp::Error, naming the way out, when a Phase 2 needs a
+// ContextBlock and none can be found.
+ExperimentPlan plan_for(const ExperimentParams& params, LaunchMode mode, store::RunStore* store);
+
+// What a front end launches: the parameters as they will be recorded (so the experiment can be
+// reproduced from them: a Phase 2 on a stored Phase 1 names that run) and the plan they give.
+struct LaunchRequest {
+    ExperimentParams params;
+    LaunchMode mode = LaunchMode::full_comparison;
+    ExperimentPlan plan;
+};
+// params_for_launch, then, for Phase 2 of a ContextBlock design with no other source, the
+// latest completed Phase 1 of the store as context_block_run; then plan_for. Throws cp::Error
+// (the message says what to do) when the launch cannot go ahead.
+LaunchRequest resolve_launch(const ExperimentParams& params, LaunchMode mode,
+                             std::optional<model::Design> phase2_design, store::RunStore& store);
+
+// The mode a CLI invocation means: Phase 1 alone with --phase1-only, else the full comparison
+// of the chosen designs.
+LaunchMode launch_mode_of(const ExperimentParams& params);
+
+}  // namespace cp::train

@@ -1,0 +1,268 @@
+// The typed experiment plan, the launch decisions and the parameter schema: core decisions that
+// the CLI and the GUI both rely on, checked without training a model.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "common/error.h"
+#include "store/run_store.h"
+#include "test_support.h"
+#include "train/param_schema.h"
+#include "train/plan.h"
+
+using cp::model::Design;
+using cp::store::Phase;
+using cp::store::RunStatus;
+using cp::test::error_of;
+using namespace cp::train;
+
+namespace {
+
+ExperimentParams tiny() {
+    ExperimentParams p;
+    p.samples = 200;
+    p.seq_length = 32;
+    p.epochs = 1;
+    return p;
+}
+
+// A finished run of `phase` in a new experiment with `params`, with a checkpoint file.
+std::int64_t stored_run(cp::store::RunStore& store, const cp::test::TempDir& dir, Design d,
+                        Phase phase, RunStatus status, const ExperimentParams& params) {
+    const auto e = store.create_experiment("e", params.to_json().dump());
+    const auto r = store.create_run({e, d, phase, "cpu", "", std::nullopt});
+    const auto ckpt = dir / ("run" + std::to_string(r) + ".safetensors");
+    cp::test::write_text(ckpt, "weights");
+    store.set_text(r, "checkpoint_path", ckpt.string());
+    store.finish_run(r, status);
+    return r;
+}
+
+}  // namespace
+
+TEST(Plan, FullComparisonRunsPhase1OnceThenEachDesignThenEvaluation) {
+    const ExperimentPlan plan = plan_for(tiny(), LaunchMode::full_comparison, nullptr);
+    ASSERT_EQ(plan.steps.size(), 3u) << plan.describe();
+    EXPECT_EQ(plan.steps[0].phase, Phase::phase1);
+    EXPECT_EQ(plan.steps[1].phase, Phase::phase2);
+    EXPECT_EQ(plan.steps[1].design, Design::context_pythia);
+    ASSERT_TRUE(plan.steps[1].block.has_value());
+    EXPECT_EQ(plan.steps[1].block->kind, BlockSource::Kind::this_plan);
+    EXPECT_EQ(plan.steps[2].design, Design::pythia);
+    EXPECT_FALSE(plan.steps[2].block.has_value());  // Pythia trains no ContextBlock
+    EXPECT_TRUE(plan.steps[1].evaluate && plan.steps[2].evaluate);
+    EXPECT_EQ(plan.describe(),
+              "1. Phase 1 (OACD) of Context-Pythia's ContextBlock\n"
+              "2. Phase 2 of Context-Pythia on the ContextBlock of this experiment's Phase 1, then "
+              "evaluation\n"
+              "3. Phase 2 of Pythia, then evaluation\n");
+}
+
+TEST(Plan, PythiaAloneHasNoPhase1AndTheAblationHasNone) {
+    ExperimentParams p = tiny();
+    p.models = {Design::pythia};
+    p.skip_evaluation = true;
+    const ExperimentPlan pythia = plan_for(p, LaunchMode::full_comparison, nullptr);
+    ASSERT_EQ(pythia.steps.size(), 1u);
+    EXPECT_FALSE(pythia.has_phase1());
+    EXPECT_FALSE(pythia.steps[0].evaluate);
+
+    ExperimentParams a = tiny();
+    a.ablation_untrained_context_block = true;
+    const ExperimentPlan ablation = plan_for(a, LaunchMode::full_comparison, nullptr);
+    EXPECT_FALSE(ablation.has_phase1());
+    ASSERT_TRUE(ablation.steps[0].block.has_value());
+    EXPECT_EQ(ablation.steps[0].block->kind, BlockSource::Kind::untrained_ablation);
+    EXPECT_EQ(ablation.steps[0].block->label(), "ablation: untrained ContextBlock (no Phase 1)");
+}
+
+TEST(Plan, Phase1ModeIsPhase1Alone) {
+    const ExperimentParams p = params_for_launch(tiny(), LaunchMode::phase1);
+    EXPECT_TRUE(p.phase1_only);
+    const ExperimentPlan plan = plan_for(p, LaunchMode::phase1, nullptr);
+    ASSERT_EQ(plan.steps.size(), 1u);
+    EXPECT_EQ(plan.steps[0].phase, Phase::phase1);
+}
+
+TEST(Launch, ContextPythiaPhase2WithoutAFinishedPhase1IsRefusedWithTheWayOut) {
+    cp::test::TempDir dir;
+    cp::store::RunStore store((dir / "w.db").string());
+    // A failed Phase 1 does not count.
+    stored_run(store, dir, Design::context_pythia, Phase::phase1, RunStatus::failed, tiny());
+    const std::string m = error_of(
+        [&] { resolve_launch(tiny(), LaunchMode::phase2, Design::context_pythia, store); });
+    EXPECT_NE(m.find("needs a finished Phase 1: launch Phase 1 first, or tick the ablation"),
+              std::string::npos)
+        << m;
+    // Pythia needs none.
+    EXPECT_EQ(resolve_launch(tiny(), LaunchMode::phase2, Design::pythia, store).plan.steps.size(),
+              1u);
+}
+
+// The GUI's path: Phase 1, then Phase 2 of Context-Pythia, then of Pythia. The Phase 2 launch
+// names the stored Phase 1 it trains on (a Phase 1 that ran out of iterations counts: its block
+// is trained) and joins its experiment, so the comparison finds both designs in one place.
+TEST(Launch, StepByStepRunsBuildOneExperimentWithProvenance) {
+    cp::test::TempDir dir;
+    cp::store::RunStore store((dir / "w.db").string());
+    const ExperimentParams phase1_params = params_for_launch(tiny(), LaunchMode::phase1);
+    const auto p1 = stored_run(store, dir, Design::context_pythia, Phase::phase1,
+                               RunStatus::not_converged, phase1_params);
+    const LaunchRequest ctx =
+        resolve_launch(tiny(), LaunchMode::phase2, Design::context_pythia, store);
+    EXPECT_EQ(ctx.params.context_block_run, p1);
+    EXPECT_EQ(ctx.params.experiment, store.run(p1).experiment_id);
+    ASSERT_EQ(ctx.plan.steps.size(), 1u);
+    ASSERT_TRUE(ctx.plan.steps[0].block.has_value());
+    EXPECT_EQ(ctx.plan.steps[0].block->kind, BlockSource::Kind::stored_run);
+    EXPECT_EQ(ctx.plan.steps[0].block->run_id, std::optional<std::int64_t>(p1));
+
+    const LaunchRequest pythia = resolve_launch(tiny(), LaunchMode::phase2, Design::pythia, store);
+    EXPECT_EQ(pythia.params.experiment, store.run(p1).experiment_id);
+
+    // Other terms (another seed): a new experiment, not a join.
+    ExperimentParams other = tiny();
+    other.seed = 7;
+    EXPECT_EQ(resolve_launch(other, LaunchMode::phase2, Design::pythia, store).params.experiment,
+              0);
+}
+
+TEST(Launch, JoiningAnExperimentTrainedOnOtherTermsIsRefusedNamingTheDifference) {
+    cp::test::TempDir dir;
+    cp::store::RunStore store((dir / "w.db").string());
+    const auto run =
+        stored_run(store, dir, Design::pythia, Phase::phase2, RunStatus::finished, tiny());
+    ExperimentParams p = tiny();
+    p.experiment = store.run(run).experiment_id;
+    p.phase2.learning_rate = 0.5;
+    const std::string m = error_of([&] { plan_for(p, LaunchMode::full_comparison, &store); });
+    EXPECT_NE(m.find("phase2.learning_rate: 0.0001 vs 0.5"), std::string::npos) << m;
+    EXPECT_NE(m.find("Leave --experiment out"), std::string::npos) << m;
+}
+
+TEST(Launch, AStoredRunThatIsNotAFinishedPhase1IsRefused) {
+    cp::test::TempDir dir;
+    cp::store::RunStore store((dir / "w.db").string());
+    ExperimentParams p = tiny();
+    p.context_block_run =
+        stored_run(store, dir, Design::pythia, Phase::phase2, RunStatus::finished, tiny());
+    p.models = {Design::context_pythia};
+    const std::string m = error_of([&] { plan_for(p, LaunchMode::full_comparison, &store); });
+    EXPECT_NE(m.find("is not a finished Phase 1 run (it is phase2, finished)"), std::string::npos)
+        << m;
+}
+
+TEST(Launch, LatestCompletedPhase1SkipsStoppedRunsAndMissingCheckpoints) {
+    cp::test::TempDir dir;
+    cp::store::RunStore store((dir / "w.db").string());
+    const auto good =
+        stored_run(store, dir, Design::context_pythia, Phase::phase1, RunStatus::finished, tiny());
+    stored_run(store, dir, Design::context_pythia, Phase::phase1, RunStatus::stopped, tiny());
+    const auto gone =
+        stored_run(store, dir, Design::context_pythia, Phase::phase1, RunStatus::finished, tiny());
+    std::filesystem::remove(store.run(gone).checkpoint_path);
+    ASSERT_TRUE(latest_completed_phase1(store).has_value());
+    EXPECT_EQ(latest_completed_phase1(store)->id, good);
+}
+
+// ---- the parameter schema ----
+
+TEST(ParamSchema, KeysAndOptionsAreUniqueAndEveryEntryIsComplete) {
+    std::set<std::string> keys, options;
+    for (const ParamSpec& s : param_schema()) {
+        EXPECT_TRUE(keys.insert(s.key).second) << s.key;
+        EXPECT_TRUE(options.insert(s.cli).second) << s.cli;
+        EXPECT_FALSE(s.help.empty()) << s.key;
+        EXPECT_TRUE(s.get && s.set) << s.key;
+    }
+    for (const char* key : {"samples", "seq_length", "epochs"})
+        EXPECT_EQ(param(key).default_text(), "") << key << " must have no default";
+}
+
+// Every parameter set to a value other than its default survives JSON both ways. The values
+// come from each type's rules here, not from the program.
+TEST(ParamSchema, EveryParameterRoundTripsThroughJson) {
+    ExperimentParams p;
+    for (const ParamSpec& s : param_schema()) {
+        nlohmann::json v;
+        switch (s.type) {
+            case ParamType::required_integer:
+                v = 77;
+                break;
+            case ParamType::integer:
+                v = s.get(p).get<std::int64_t>() + 3;
+                break;
+            case ParamType::seed:
+                v = 12345;
+                break;
+            case ParamType::real:
+                v = s.get(p).get<double>() * 0.5 + 0.01;
+                break;
+            case ParamType::text:
+                v = "custom " + s.key;
+                break;
+            case ParamType::flag:
+                v = !s.get(p).get<bool>();
+                break;
+            case ParamType::choice:
+                v = s.choices.back();
+                break;
+            case ParamType::text_list:
+                v = {"nlp", "brown"};
+                break;
+            case ParamType::integer_list:
+                v = {64, 256};
+                break;
+            case ParamType::design_list:
+                v = {"pythia"};
+                break;
+        }
+        s.set(p, v);
+        EXPECT_EQ(s.get(p), v) << s.key;
+    }
+    const ExperimentParams back = ExperimentParams::from_json(p.to_json());
+    for (const ParamSpec& s : param_schema()) EXPECT_EQ(s.get(back), s.get(p)) << s.key;
+}
+
+TEST(ParamSchema, JsonRefusesAnUnknownChoiceAsTheCommandLineDoes) {
+    const auto json_error = [](const char* text) {
+        return error_of([&] { ExperimentParams::from_json(nlohmann::json::parse(text)); });
+    };
+    const std::string cli = error_of([] { param("device").parse_text("tpu"); });
+    const std::string js = json_error(R"({"device": "tpu"})");
+    EXPECT_NE(cli.find("--device must be auto, cpu or cuda (got 'tpu')"), std::string::npos) << cli;
+    EXPECT_NE(js.find("device must be auto, cpu or cuda (got 'tpu')"), std::string::npos) << js;
+    EXPECT_NE(json_error(R"({"models": ["gpt-2"]})").find("unknown design 'gpt-2'"),
+              std::string::npos);
+    EXPECT_NE(json_error(R"({"precision": "fp8"})").find("fp32 or bf16"), std::string::npos);
+    // Records of the previous workbench say "both" for every design.
+    const ExperimentParams old = ExperimentParams::from_json(nlohmann::json::parse(
+        R"({"samples": 100, "models": "both", "phase1": {"batch_size": 5000}})"));
+    EXPECT_EQ(old.models.size(), 2u);
+    EXPECT_EQ(old.phase1.batch_size, 5000);
+    EXPECT_EQ(old.samples, std::optional<std::int64_t>(100));
+}
+
+TEST(ParamSchema, TypedTextIsReadByTypeWithMessagesNamingTheOption) {
+    EXPECT_EQ(param("phase2.learning_rate").parse_text("1e-3"), nlohmann::json(0.001));
+    EXPECT_EQ(param("eval.kv_lengths").parse_text("64,128"), nlohmann::json({64, 128}));
+    EXPECT_NE(error_of([] {
+                  param("phase2.batch_size").parse_text("3.5");
+              }).find("--batch-size must be a whole number (got '3.5')"),
+              std::string::npos);
+    EXPECT_NE(error_of([] {
+                  param("phase2.learning_rate").parse_text("fast");
+              }).find("--lr must be a number (got 'fast')"),
+              std::string::npos);
+}
+
+TEST(ParamSchema, SingleFieldRulesComeFromTheSchema) {
+    ExperimentParams p = tiny();
+    p.phase2.validation_fraction = 1.5;
+    p.phase1.learning_rate = 1e39;
+    std::set<std::string> fields;
+    for (const auto& problem : p.problems()) fields.insert(problem.field);
+    EXPECT_TRUE(fields.count("phase2.validation_fraction"));
+    EXPECT_TRUE(fields.count("phase1.learning_rate"));  // beyond float32
+    EXPECT_EQ(fields.size(), 2u);
+}
