@@ -309,6 +309,10 @@ void MainWindow::onFinished(store::RunStatus status, QString error, qint64 exper
             : "Nothing was run: " + error,
         10000);
     emit experimentFinished(QString::fromUtf8(store::status_key(status)));
+    if (close_when_stopped_) {
+        setEnabled(true);
+        close();
+    }
 }
 
 void MainWindow::showExperimentCurves(qint64 experiment_id) {
@@ -383,17 +387,31 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     return files;
 }
 
+void MainWindow::closeWithoutAsking() {
+    if (!running_) {
+        close();
+        return;
+    }
+    // Stop first, with feedback; onFinished closes the window once the worker has ended (data
+    // preparation and training both read the stop flag).
+    close_when_stopped_ = true;
+    worker_->requestStop();
+    progress_->setRange(0, 0);
+    progress_label_->setText("Stopping after the current step; the window closes when it ends…");
+    statusBar()->showMessage("Stopping the experiment before closing…");
+    setEnabled(false);
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
     if (running_) {
+        event->ignore();
+        if (close_when_stopped_) return;  // already stopping
         const auto answer = QMessageBox::question(
             this, "Experiment running",
             "An experiment is running. Stop it (the run is kept, marked stopped) and quit?",
             QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
-        if (answer != QMessageBox::Yes) {
-            event->ignore();
-            return;
-        }
-        worker_->requestStop();
+        if (answer == QMessageBox::Yes) closeWithoutAsking();
+        return;
     }
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());

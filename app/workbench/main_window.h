@@ -53,6 +53,9 @@ class MainWindow : public QMainWindow {
     widgets::DiversityView* diversityView() const { return diversity_; }
     QTabWidget* tabs() const { return tabs_; }
 
+    // Close as after answering "Stop and quit" (tests; the dialog calls the same path).
+    void closeWithoutAsking();
+
     // Shows a stored experiment's curves in the live view (as after a run).
     void showExperimentCurves(qint64 experiment_id);
     // Saves one PNG per main view into `dir`, on the latest experiment; returns the files.
@@ -96,6 +99,7 @@ class MainWindow : public QMainWindow {
     std::optional<cp::store::RunStatus> last_status_;
     QString last_error_;
     qint64 last_experiment_ = -1;
+    bool close_when_stopped_ = false;  // the user closed the window while a run was going
 };
 
 }  // namespace cp::workbench

@@ -22,12 +22,14 @@
 
 #include "store/run_store.h"
 #include "test_support.h"
+#include "train/context_diversity.h"
 #include "widgets/comparison_view.h"
 #include "widgets/diversity_view.h"
 #include "widgets/live_view.h"
 #include "widgets/parameter_form.h"
 #include "widgets/plot_panel.h"
 #include "widgets/run_browser.h"
+#include "widgets/table_models.h"
 #include "workbench/main_window.h"
 
 using cp::workbench::LaunchMode;
@@ -276,20 +278,6 @@ TEST_F(Workbench, Phase1ThenEachPhase2FromClicksGivesAFullComparisonWithPhase1) 
     EXPECT_EQ(diversity->rankPlot()->pointCount("effective rank"), static_cast<int>(iterations));
 }
 
-// Showing runs again and again draws one histogram, not a stack of bars and legend entries.
-TEST_F(Workbench, DiversityHistogramIsReplacedNotStacked) {
-    MainWindow w(db());
-    fill_tiny(w, "64", "16", "1");
-    QSignalSpy finished(&w, &MainWindow::experimentFinished);
-    ASSERT_EQ(w.launch(LaunchMode::phase1), "");
-    ASSERT_TRUE(finished.wait(300'000));
-    const auto run = cp::store::RunStore(db_).runs().back().id;
-    auto* diversity = w.diversityView();
-    for (int i = 0; i < 3; ++i) ASSERT_EQ(diversity->showRun(run), "");
-    EXPECT_EQ(diversity->histogramPlot()->plot()->plottableCount(), 1);
-    EXPECT_EQ(diversity->histogramPlot()->plot()->legend->itemCount(), 1);
-}
-
 // A Stop pressed after Launch but before the worker thread picks the job up is not lost.
 TEST_F(Workbench, StopPressedBeforeTheWorkerStartsIsHonoured) {
     MainWindow w(db());
@@ -305,6 +293,25 @@ TEST_F(Workbench, StopPressedBeforeTheWorkerStartsIsHonoured) {
     // finished training of 3 epochs.
     for (const auto& r : cp::store::RunStore(db_).runs())
         EXPECT_EQ(r.status, cp::store::RunStatus::stopped);
+}
+
+// Closing the window while an experiment prepares or trains: the window says it is stopping and
+// closes itself once the worker has ended, instead of vanishing into a wait with no feedback.
+TEST_F(Workbench, ClosingWhileRunningStopsFirstWithFeedbackThenCloses) {
+    MainWindow w(db());
+    w.show();
+    fill_tiny(w, "2000", "32", "3");
+    auto* design = child<QComboBox>(&w, "phase2Model");
+    design->setCurrentIndex(design->findData(static_cast<int>(cp::model::Design::pythia)));
+    QSignalSpy finished(&w, &MainWindow::experimentFinished);
+    ASSERT_EQ(w.launch(LaunchMode::phase2), "");
+    w.closeWithoutAsking();
+    EXPECT_TRUE(w.isVisible()) << "the window waits for the worker";
+    EXPECT_TRUE(child<QLabel>(&w, "progressLabel")->text().contains("Stopping"));
+    ASSERT_TRUE(finished.wait(120'000));
+    QTest::qWait(50);
+    EXPECT_FALSE(w.isVisible());
+    EXPECT_EQ(w.lastStatus(), cp::store::RunStatus::stopped);
 }
 
 TEST_F(Workbench, StopEndsTheRunAsStoppedAndKeepsIt) {
@@ -330,6 +337,85 @@ TEST_F(Workbench, StopEndsTheRunAsStoppedAndKeepsIt) {
     EXPECT_GT(store.metrics(store.runs()[0].id, "train_loss").size(), 2u);
     EXPECT_EQ(store.integrity_check(), "ok");
     EXPECT_TRUE(child<QPushButton>(&w, "launchFull")->isEnabled());
+}
+
+// ---- quick widget tests: values fed directly, no model trained ----
+
+TEST(Widgets, LiveViewPlotsWhatItIsFedAndTheHalfOfPythiasCache) {
+    cp::widgets::LiveView live;
+    using cp::model::Design;
+    using cp::store::Phase;
+    for (int step = 1; step <= 3; ++step)
+        live.addMetric(1, Design::pythia, Phase::phase2, "train_loss", step, 1, 10.0 - step);
+    live.addMetric(1, Design::pythia, Phase::phase2, "val_loss", 3, 1, 7.5);
+    live.addMetric(2, Design::context_pythia, Phase::phase2, "train_loss", 1, 1, 9.0);
+    live.addMetric(3, Design::context_pythia, Phase::phase1, "oacd_loss", 1, -1, -0.5);
+    live.addMetric(1, Design::pythia, Phase::evaluation, "kv_bytes", 512, -1, 1024.0 * 512);
+    EXPECT_EQ(live.pointsReceived(), 7);
+    EXPECT_EQ(live.lossPlot()->pointCount("Pythia training"), 3);
+    EXPECT_EQ(live.lossPlot()->pointCount("Pythia validation"), 1);
+    EXPECT_EQ(live.lossPlot()->pointCount("Context-Pythia training"), 1);
+    EXPECT_EQ(live.phase1Plot()->pointCount("OACD loss"), 1);
+    EXPECT_EQ(live.kvPlot()->pointCount("Pythia (measured)"), 1);
+    EXPECT_EQ(live.kvPlot()->pointCount("50% of Pythia"), 1);
+    live.clear();
+    EXPECT_EQ(live.lossPlot()->pointCount("Pythia training"), 0);
+}
+
+TEST(Widgets, ComparisonModelShowsCoresRowsWithTheirExactValues) {
+    cp::report::Comparison c;
+    c.rows.push_back({"test_ppl", "Test perplexity", 30.0, 40.0});
+    c.rows.push_back({"kv_512", "KV cache at 512 tokens", 512.0, std::nullopt});
+    cp::widgets::ComparisonTableModel model;
+    model.setComparison(c);
+    ASSERT_EQ(model.rowCount(), 2);
+    ASSERT_EQ(model.columnCount(), 5);
+    using M = cp::widgets::ComparisonTableModel;
+    EXPECT_EQ(model.index(0, M::kMeasure).data().toString(), "Test perplexity");
+    EXPECT_EQ(model.index(0, M::kDifference).data(Qt::UserRole).toDouble(), -10.0);  // 30 - 40
+    EXPECT_EQ(model.index(0, M::kRatio).data(Qt::UserRole).toDouble(), 0.75);        // 30 / 40
+    EXPECT_EQ(model.index(0, M::kA).data().toString(), "30");
+    EXPECT_EQ(model.index(1, M::kB).data().toString(), "–");  // absent, not zero
+    EXPECT_FALSE(model.index(1, M::kRatio).data(Qt::UserRole).isValid());
+    EXPECT_EQ(model.headerData(M::kDifference, Qt::Horizontal, Qt::DisplayRole).toString(),
+              "A − B");
+}
+
+TEST(Widgets, DiversityViewDrawsAStoredSampleOnceHoweverOftenShown) {
+    cp::test::TempDir dir;
+    const std::string db = (dir / "w.db").string();
+    const auto ckpt = dir / "block.safetensors";
+    cp::train::ContextDiversity d;
+    d.stage = "after Phase 1";
+    d.context_dim = 32;
+    for (int i = 0; i < 4; ++i) {
+        d.pc1.push_back(i);
+        d.pc2.push_back(-i);
+        d.positions.push_back(i);
+        d.tokens.push_back(" the");
+        d.frequencies.push_back(0.05);
+    }
+    d.cosine_histogram = {1, 2, 3};
+    d.effective_rank = 20;
+    d.effective_rank_pct = 62.5;
+    cp::train::write_context_diversity(d, cp::train::diversity_path(ckpt.string()));
+    std::int64_t run = 0;
+    {
+        cp::store::RunStore store(db);
+        run =
+            store.create_run({store.create_experiment("x", "{}"), cp::model::Design::context_pythia,
+                              cp::store::Phase::phase1, "cpu", "", std::nullopt});
+        store.set_text(run, "checkpoint_path", ckpt.string());
+        for (int it = 1; it <= 5; ++it)
+            store.add_metric({run, "effective_rank_pct", it, -1, 60.0, 0});
+        store.finish_run(run, cp::store::RunStatus::finished);
+    }
+    cp::widgets::DiversityView view;
+    view.setDatabase(QString::fromStdString(db));
+    EXPECT_EQ(view.choiceCount(), 1);
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(view.showRun(run), "");
+    EXPECT_EQ(view.histogramPlot()->plot()->plottableCount(), 1);  // bars replaced, not stacked
+    EXPECT_EQ(view.rankPlot()->pointCount("effective rank"), 5);
 }
 
 int main(int argc, char** argv) {
