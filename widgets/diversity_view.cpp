@@ -46,7 +46,8 @@ DiversityView::DiversityView(QWidget* parent) : QWidget(parent) {
 
     scatter_ = new PlotPanel("PCA of context vectors (held-out text)", "PC 1", "PC 2", this);
     histogram_ = new PlotPanel("Pairwise cosine similarity", "cosine similarity", "pairs", this);
-    rank_ = new PlotPanel("Effective rank over Phase 1", "iteration", "% of context width", this);
+    rank_ = new PlotPanel("Context rank over Phase 1 (held-out text)", "iteration",
+                          "% of context width", this);
     hover_ = new QLabel(this);
     hover_->setObjectName("diversityHover");
     auto* grid = new QGridLayout;
@@ -145,12 +146,23 @@ QString DiversityView::showRun(qint64 run_id) {
                                                        ? std::optional<std::int64_t>(run.id)
                                                        : run.context_block_run_id;
         if (phase1) {
-            QVector<double> ix, iy;
-            for (const store::MetricPoint& p : store.metrics(*phase1, names::effective_rank_pct)) {
-                ix.push_back(static_cast<double>(p.step));
-                iy.push_back(p.value);
+            // The contexts Phase 2 reads (context rank), and the noisy iterate the loss sees;
+            // runs from before the two were told apart logged the iterate's rank only.
+            const std::pair<const char*, const char*> series[] = {
+                {names::context_rank_pct, "context rank"},
+                {names::iterate_rank_pct, "iterate rank"},
+                {names::effective_rank_pct, "iterate rank (older run)"}};
+            int colour = 5;
+            for (const auto& [metric, label] : series) {
+                QVector<double> ix, iy;
+                for (const store::MetricPoint& p : store.metrics(*phase1, metric)) {
+                    ix.push_back(static_cast<double>(p.step));
+                    iy.push_back(p.value);
+                }
+                if (!ix.isEmpty())
+                    rank_->setSeries(label, ix, iy, {series_color(colour), colour != 5, true});
+                ++colour;
             }
-            rank_->setSeries("effective rank", ix, iy, {series_color(5), false, true});
         }
         rank_->resetView();
         return {};

@@ -41,7 +41,7 @@ LiveView::LiveView(QWidget* parent) : QWidget(parent) {
     loss_ = new PlotPanel("Loss (nats/token)", "step", "loss", this);
     oacd_ = new PlotPanel("Phase 1: OACD loss and its terms", "iteration", "value", this);
     convergence_ =
-        new PlotPanel("Phase 1: convergence and effective rank", "iteration", "fraction", this);
+        new PlotPanel("Phase 1: convergence and context rank", "iteration", "fraction", this);
     kv_ =
         new PlotPanel("KV cache, measured from the cache tensors", "cached tokens", "bytes", this);
     auto* grid = new QGridLayout;
@@ -123,7 +123,11 @@ void LiveView::addMetric(qint64, model::Design model, store::Phase phase, const 
         if (name == names::dispersion_term) add(oacd_, "dispersion term", value, 2);
         if (name == names::centroid_term) add(oacd_, "centroid term", value, 3);
         if (name == names::convergence_rate) add(convergence_, "convergence rate", value, 4);
-        if (name == names::effective_rank_pct)
+        if (name == names::context_rank_pct)
+            add(convergence_, "context rank / context width", value / 100.0, 5);
+        if (name == names::iterate_rank_pct)
+            add(convergence_, "iterate rank / context width", value / 100.0, 6);
+        if (name == names::effective_rank_pct)  // databases from before the two ranks
             add(convergence_, "effective rank / context width", value / 100.0, 5);
     }
 }

@@ -28,7 +28,9 @@ int bench_command(int argc, char** argv, int first) {
          {"peak-tflops", "T",
           "peak for MFU (default: stated for H100/H200, measured matmul peak on a CPU)"},
          {"threads", "N", "torch CPU threads (default: torch's choice)"},
-         {"out", "FILE", "also write the JSON to FILE"}});
+         {"out", "FILE", "also write the JSON to FILE"},
+         {"profile", "DIR",
+          "trace each model's timed steps with libtorch's profiler into DIR (slows them)"}});
     if (args.parse_and_print_help(argc, argv, first)) return 0;
     train::BenchOptions o;
     o.size = args.get("size", defaults.size);
@@ -45,6 +47,7 @@ int bench_command(int argc, char** argv, int first) {
     o.threads = integer("threads", defaults.threads);
     if (args.has("peak-tflops"))
         o.peak_tflops = parse_double_option("peak-tflops", args.get("peak-tflops"));
+    o.profile_dir = args.get("profile");
     o.command = "context-pythia";
     for (int i = first - 1; i < argc; ++i) o.command += std::string(" ") + argv[i];
     o.validate();  // before any work

@@ -113,7 +113,8 @@ json summary_json(const train::ExperimentSummary& s) {
         out["phase1"] = {{"run_id", *s.phase1_run_id},
                          {"iterations", s.phase1_iterations},
                          {"convergence_rate", s.phase1_convergence_rate},
-                         {"effective_rank", s.phase1_effective_rank},
+                         {"context_rank_initial", s.phase1_context_rank_initial},
+                         {"context_rank", s.phase1_context_rank},
                          {"converged", s.phase1_converged}};
     return out;
 }

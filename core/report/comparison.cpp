@@ -49,8 +49,11 @@ const std::vector<Measure>& measures() {
          names::final_convergence_rate, true},
         {"phase1_converged", "Phase 1 reached its convergence target (1 = yes)", names::converged,
          true},
-        {"phase1_effective_rank_pct", "Effective rank after Phase 1 (% of context width)",
-         names::effective_rank_pct, true},
+        {"phase1_context_rank_initial_pct",
+         "Context rank before Phase 1, untrained block (% of context width)",
+         names::context_rank_initial_pct, true},
+        {"phase1_context_rank_pct", "Context rank after Phase 1 (% of context width)",
+         names::context_rank_pct, true},
         {"wall_seconds", "Wall time of the run (s)", "", false},
     };
     return m;

@@ -22,7 +22,7 @@ const std::vector<std::pair<const char*, const char*>>& key_results() {
         {names::last_word_accuracy, "last-word acc"},
         {"kv_bytes_per_token_at_512", "KV B/tok@512"},
         {names::train_tokens_per_second, "train tok/s"},
-        {names::effective_rank_pct, "ER %"},
+        {names::context_rank_pct, "context rank %"},
     };
     return k;
 }
@@ -215,7 +215,7 @@ void write_sweep_summary_csv(store::RunStore& store, std::ostream& out) {
         csv.number(value(l.results, names::parameters_total));
         for (const auto& [key, label] : key_results()) {
             const std::string k = key;
-            csv.number(k == names::effective_rank_pct ? value(l.phase1, k) : value(l.results, k));
+            csv.number(k == names::context_rank_pct ? value(l.phase1, k) : value(l.results, k));
         }
         csv.number(value(l.results, "kv_bytes_per_token_at_128"));
         csv.number(value(l.results, "kv_bytes_per_token_at_2048"));

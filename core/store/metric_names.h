@@ -23,6 +23,15 @@ inline constexpr const char* oacd_loss = "oacd_loss";
 inline constexpr const char* dispersion_term = "dispersion_term";
 inline constexpr const char* centroid_term = "centroid_term";
 inline constexpr const char* convergence_rate = "convergence_rate";
+// Two effective ranks, named apart (MODEL_SPEC §3): of the noisy parallel fixed-point iterate
+// the loss sees, and of the contexts Phase 2 reads (the block run as a recurrence over a fixed
+// held-out sample, no noise). Claims about diversity use context_rank.
+inline constexpr const char* iterate_rank = "iterate_rank";
+inline constexpr const char* iterate_rank_pct = "iterate_rank_pct";
+inline constexpr const char* context_rank = "context_rank";
+inline constexpr const char* context_rank_pct = "context_rank_pct";
+inline constexpr const char* skipped_batches = "skipped_batches";  // non-finite OACD loss
+// Before Phase 2 runs: earlier databases logged the iterate's rank under this name.
 inline constexpr const char* effective_rank = "effective_rank";
 inline constexpr const char* effective_rank_pct = "effective_rank_pct";
 inline constexpr const char* mean_pairwise_cosine = "mean_pairwise_cosine";
@@ -49,6 +58,9 @@ inline constexpr const char* generation_tokens_per_second = "generation_tokens_p
 inline constexpr const char* iterations = "iterations";
 inline constexpr const char* final_convergence_rate = "final_convergence_rate";
 inline constexpr const char* converged = "converged";
+inline constexpr const char* context_rank_initial = "context_rank_initial";  // untrained block
+inline constexpr const char* context_rank_initial_pct = "context_rank_initial_pct";
+inline constexpr const char* phase1_tokens = "phase1_tokens";  // tokens Phase 1 read
 
 // KV cache measured at a cache length: kv_bytes_per_token_at_512, kv_bytes_at_512, ...
 inline constexpr const char* kv_bytes_per_token_at_prefix = "kv_bytes_per_token_at_";

@@ -1,5 +1,6 @@
 #include "train/benchmark.h"
 
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -61,7 +62,8 @@ std::string first_match(const std::filesystem::path& file, const std::regex& pat
 // The device's name from the kernel, so no vendor headers are needed.
 std::string device_name(const torch::Device& device) {
     if (device.is_cpu()) {
-        const std::string name = first_match("/proc/cpuinfo", std::regex(R"(^model name\s*:\s*(.*)$)"));
+        const std::string name =
+            first_match("/proc/cpuinfo", std::regex(R"(^model name\s*:\s*(.*)$)"));
         return name.empty() ? "CPU" : name;
     }
     std::error_code ec;
@@ -125,9 +127,24 @@ std::int64_t allocated_bytes(const torch::Device& device) {
     return -1;
 }
 
-json bench_model(const std::string& preset, const torch::Device& device,
-                 const BenchOptions& o, const std::vector<std::int64_t>& text,
-                 const std::vector<std::int64_t>& prompt, const Peak& peak) {
+}  // namespace
+
+double training_flops_per_token(model::CausalLm& net, std::int64_t seq_length) {
+    double flops = 0;
+    for (const auto& module : net.modules(/*include_self=*/false))
+        if (const auto* linear = dynamic_cast<const torch::nn::LinearImpl*>(module.get())) {
+            const double weights = static_cast<double>(linear->weight.numel());
+            flops += (linear->weight.requires_grad() ? 6.0 : 4.0) * weights;
+        }
+    const model::ModelConfig& c = net.config();
+    return flops + 12.0 * static_cast<double>(c.layers * c.layer_width() * seq_length);
+}
+
+namespace {
+
+json bench_model(const std::string& preset, const torch::Device& device, const BenchOptions& o,
+                 const std::vector<std::int64_t>& text, const std::vector<std::int64_t>& prompt,
+                 const Peak& peak) {
     auto net = model::make_model(model::preset(preset), 0);
     net->to(device);
     // Phase 2 as the experiment runs it: Context-Pythia's ContextBlock is frozen.
@@ -157,14 +174,25 @@ json bench_model(const std::string& preset, const torch::Device& device,
     };
     for (std::int64_t i = 0; i < o.warmup_steps; ++i) step();
     synchronize(device);
-    const auto t0 = clock_type::now();
-    for (std::int64_t i = 0; i < o.steps; ++i) step();
-    const double last_loss = loss.item<double>();  // waits for the device
-    synchronize(device);
-    const double train_seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    double train_seconds = 0, last_loss = 0;
+    {
+        // The profiler's own cost is in these seconds when it is on: profile and time apart.
+        std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+        if (!o.profile_dir.empty()) {
+            std::filesystem::create_directories(o.profile_dir);
+            profile = std::make_unique<torch::autograd::profiler::RecordProfile>(
+                (std::filesystem::path(o.profile_dir) / (preset + "-trace.json")).string());
+        }
+        const auto t0 = clock_type::now();
+        for (std::int64_t i = 0; i < o.steps; ++i) step();
+        last_loss = loss.item<double>();  // waits for the device
+        synchronize(device);
+        train_seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    }
     const double tokens = static_cast<double>(o.steps * o.batch * o.seq_length);
     const double tokens_per_second = tokens / train_seconds;
-    const double flops_per_second = 6.0 * static_cast<double>(counts.total) * tokens_per_second;
+    const double flops_per_token = training_flops_per_token(*net, o.seq_length);
+    const double flops_per_second = flops_per_token * tokens_per_second;
 
     // Cached greedy generation: prefill a real prompt, then one token at a time to the length.
     optimizer.zero_grad();
@@ -181,8 +209,8 @@ json bench_model(const std::string& preset, const torch::Device& device,
         const std::int64_t decode_start = cache.length;
         const auto g0 = clock_type::now();
         while (cache.length < o.generate_tokens) {
-            const torch::Tensor logits = net->forward(
-                torch::tensor({next}, torch::kInt64).view({1, 1}).to(device), &cache);
+            const torch::Tensor logits =
+                net->forward(torch::tensor({next}, torch::kInt64).view({1, 1}).to(device), &cache);
             next = logits[0][0].argmax().item<std::int64_t>();  // waits for the device
         }
         const double decode_seconds = std::chrono::duration<double>(clock_type::now() - g0).count();
@@ -211,6 +239,7 @@ json bench_model(const std::string& preset, const torch::Device& device,
                 {"train_tokens_per_second", tokens_per_second},
                 {"seconds_per_step", train_seconds / static_cast<double>(o.steps)},
                 {"last_loss", last_loss},
+                {"flops_per_token", flops_per_token},
                 {"model_flops_per_second", flops_per_second},
                 {"mfu", peak.flops > 0 ? json(flops_per_second / peak.flops) : json(nullptr)},
                 {"generation", generation}};
@@ -243,7 +272,8 @@ json run_benchmark(const BenchOptions& o) {
     const Peak peak = peak_for(device, name, o.precision, o.peak_tflops);
     json models = json::object();
     for (const char* model : {"pythia", "context-pythia"})
-        models[model] = bench_model(std::string(model) + "-" + o.size, device, o, text, prompt, peak);
+        models[model] =
+            bench_model(std::string(model) + "-" + o.size, device, o, text, prompt, peak);
     const json& p = models["pythia"];
     const json& c = models["context-pythia"];
     json ratios = {
@@ -257,20 +287,24 @@ json run_benchmark(const BenchOptions& o) {
         ratios["context_over_pythia_kv_bytes_allocator"] =
             c["generation"]["kv_bytes_per_token_allocator"].get<double>() /
             p["generation"]["kv_bytes_per_token_allocator"].get<double>();
-    return {{"command", o.command},
-            {"device", {{"type", device_type}, {"name", name}, {"threads", torch::get_num_threads()}}},
-            {"libtorch", TORCH_VERSION},
-            {"size", o.size},
-            {"dtype", o.precision},
-            {"batch", o.batch},
-            {"seq_length", o.seq_length},
-            {"steps", o.steps},
-            {"warmup_steps", o.warmup_steps},
-            {"text", "Brown (training documents), GPT-2 BPE"},
-            {"peak", {{"flops", peak.flops}, {"source", peak.source}}},
-            {"mfu_formula", "6 x total parameters x train tokens/s / peak (attention FLOPs not counted)"},
-            {"models", models},
-            {"ratios", ratios}};
+    return {
+        {"command", o.command},
+        {"device", {{"type", device_type}, {"name", name}, {"threads", torch::get_num_threads()}}},
+        {"libtorch", TORCH_VERSION},
+        {"size", o.size},
+        {"dtype", o.precision},
+        {"batch", o.batch},
+        {"seq_length", o.seq_length},
+        {"steps", o.steps},
+        {"warmup_steps", o.warmup_steps},
+        {"text", "Brown (training documents), GPT-2 BPE"},
+        {"peak", {{"flops", peak.flops}, {"source", peak.source}}},
+        {"mfu_formula",
+         "(6 x trained Linear weights + 4 x frozen Linear weights + 12 x layers x width x "
+         "seq_length) x train tokens/s / peak; embed_in (a lookup), biases and norms not "
+         "counted (MODEL_SPEC §5)"},
+        {"models", models},
+        {"ratios", ratios}};
 }
 
 }  // namespace cp::train

@@ -10,6 +10,7 @@
 #include "data/bpe_tokenizer.h"
 #include "data/data_paths.h"
 #include "data/last_word.h"
+#include "data/splits.h"
 #include "data/token_cache.h"
 #include "model/autocast.h"
 #include "model/checkpoint.h"
@@ -18,6 +19,7 @@
 #include "store/metric_names.h"
 #include "store/run_store.h"
 #include "train/evaluate.h"
+#include "train/param_schema.h"
 #include "train/phase1.h"
 #include "train/phase2.h"
 #include "train/recorder.h"
@@ -215,11 +217,16 @@ void record_phase2_results(RunLogger& log, const Phase2Result& p2) {
 }
 
 void record_phase1_results(RunLogger& log, const Phase1Result& r, std::int64_t context_dim) {
+    const double width = static_cast<double>(context_dim);
     log.result(names::iterations, static_cast<double>(r.iterations));
     log.result(names::final_convergence_rate, r.convergence_rate);
-    log.result(names::effective_rank, r.effective_rank);
-    log.result(names::effective_rank_pct,
-               100.0 * r.effective_rank / static_cast<double>(context_dim));
+    log.result(names::iterate_rank, r.iterate_rank);
+    log.result(names::iterate_rank_pct, 100.0 * r.iterate_rank / width);
+    log.result(names::context_rank, r.context_rank);
+    log.result(names::context_rank_pct, 100.0 * r.context_rank / width);
+    log.result(names::context_rank_initial, r.context_rank_initial);
+    log.result(names::context_rank_initial_pct, 100.0 * r.context_rank_initial / width);
+    log.result(names::skipped_batches, static_cast<double>(r.skipped_batches));
     log.result(names::converged, r.converged ? 1.0 : 0.0);
     log.result(names::seconds, r.seconds);
     log.result(names::wall_seconds, log.elapsed_seconds());
@@ -237,6 +244,7 @@ struct Experiment::Execution {
     torch::Device device;
     fs::path checkpoints;
     torch::Tensor train_chunks, val_chunks, phase1_stream, test_chunks;
+    torch::Tensor held_out_sample;  // held-out text on which Phase 1 measures context_rank
     std::optional<std::int64_t> phase1_run;
     std::string phase1_checkpoint;
 };
@@ -258,6 +266,10 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
     nlohmann::json recorded = p.to_json();
     recorded["tokenizer_description"] = data_->tokenizer_description;
     recorded["device_used"] = summary.device;
+    // Where a default is not the reference's, the record says so.
+    for (const ParamSpec& spec : param_schema())
+        if (!spec.reference_note.empty())
+            recorded["reference_notes"][spec.key] = spec.reference_note;
     // A new experiment, or the stored one these runs join (plan_for checked its parameters).
     summary.experiment_id =
         p.experiment > 0 ? p.experiment : store.create_experiment(name, recorded.dump());
@@ -272,6 +284,7 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
         torch::Device(summary.device == "cuda" ? torch::kCUDA : torch::kCPU),
         (p.checkpoint_dir.empty() ? data::data_dir() / "runs" : fs::path(p.checkpoint_dir)) /
             ("experiment-" + std::to_string(summary.experiment_id)),
+        {},
         {},
         {},
         {},
@@ -300,17 +313,20 @@ void Experiment::make_tensors(Execution& x) {
     const ExperimentParams& p = params_;
     const std::int64_t seq = *p.seq_length, samples = *p.samples;
     const torch::Tensor chunks = chunks_of(data_->train_stream, samples, seq + 1);
-    const std::int64_t val_count = std::max<std::int64_t>(
-        1, static_cast<std::int64_t>(std::llround(samples * p.phase2.validation_fraction)));
-    x.train_chunks = chunks.narrow(0, 0, samples - val_count);
-    x.val_chunks = chunks.narrow(0, samples - val_count, val_count);
-    x.phase1_stream =
-        torch::tensor(std::vector<std::int64_t>(data_->train_stream.begin(),
-                                                data_->train_stream.begin() + samples * seq),
-                      torch::kInt64);
+    const data::ChunkSplit split = data::chunk_split(samples, seq, p.phase2.validation_fraction);
+    x.train_chunks = chunks.narrow(0, 0, split.train_chunks);
+    x.val_chunks = chunks.narrow(0, split.train_chunks, split.validation_chunks);
+    // Phase 1 reads the training chunks' tokens only: never a validation or test token.
+    x.phase1_stream = chunks.view({-1}).narrow(0, split.phase1.begin, split.phase1.size()).clone();
     const std::int64_t test_count =
         std::min<std::int64_t>(p.eval.max_test_chunks, budget_.test_tokens / (seq + 1));
     x.test_chunks = chunks_of(data_->test_stream, test_count, seq + 1);
+    // A fixed sample of held-out text for Phase 1's context_rank (MODEL_SPEC §3).
+    const std::size_t held_out = std::min<std::size_t>(2048, data_->test_stream.size());
+    x.held_out_sample =
+        torch::tensor(std::vector<std::int64_t>(data_->test_stream.begin(),
+                                                data_->test_stream.begin() + held_out),
+                      torch::kInt64);
     // Ids enter the models here: checked once, not on every forward pass.
     const model::ModelConfig any =
         model::design_preset(p.models.front(), *model::size_from_key(p.size));
@@ -338,13 +354,15 @@ void Experiment::run_phase1_step(Execution& x) {
                             "",
                             std::nullopt};
     const auto recorded = x.recorder.record(run, [&](RunLogger& log) {
-        const Phase1Result r =
-            run_phase1(context, x.phase1_stream.to(x.device), p.phase1, p.seed, log, x.stop);
+        const Phase1Result r = run_phase1(context, x.phase1_stream.to(x.device), p.phase1, p.seed,
+                                          log, x.stop, x.held_out_sample);
         x.summary.phase1_iterations = r.iterations;
         x.summary.phase1_convergence_rate = r.convergence_rate;
-        x.summary.phase1_effective_rank = r.effective_rank;
+        x.summary.phase1_context_rank = r.context_rank;
+        x.summary.phase1_context_rank_initial = r.context_rank_initial;
         x.summary.phase1_converged = r.converged;
         record_phase1_results(log, r, context.config().context_dim);
+        log.result(names::phase1_tokens, static_cast<double>(x.phase1_stream.numel()));
         const std::string ckpt = (x.checkpoints / ("context-pythia-phase1-run" +
                                                    std::to_string(log.run_id()) + ".safetensors"))
                                      .string();

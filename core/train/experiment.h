@@ -49,7 +49,8 @@ struct ExperimentSummary {
     std::string device;
     std::optional<std::int64_t> phase1_run_id;
     std::int64_t phase1_iterations = 0;
-    double phase1_convergence_rate = 0, phase1_effective_rank = 0;
+    double phase1_convergence_rate = 0;
+    double phase1_context_rank = 0, phase1_context_rank_initial = 0;  // before / after Phase 1
     bool phase1_converged = false;
     std::vector<ModelSummary> models;
     double wall_seconds = 0;

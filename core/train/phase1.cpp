@@ -1,23 +1,72 @@
 #include "train/phase1.h"
 
 #include <chrono>
-
-#include "train/context_metrics.h"
+#include <cmath>
 
 #include "store/metric_names.h"
+#include "train/context_metrics.h"
 
 namespace cp::train {
 
+double recurrent_context_rank(model::ContextPythiaModel& model, const torch::Tensor& ids) {
+    torch::NoGradGuard no_grad;
+    const torch::Device device = model.embed_in->weight.device();
+    const torch::Tensor e = model.embed(ids.to(device).view({1, -1}));  // (1, T, embed)
+    return effective_rank(model.context_block->forward(e, torch::Tensor())[0]);
+}
+
+namespace {
+
+struct IterationTotals {
+    double loss = 0, dispersion = 0, centroid = 0;
+    std::int64_t used = 0, skipped = 0;
+};
+
+// One iteration after 0: the shifted, noisy previous contexts through the block in batches,
+// OACD per batch (a non-finite batch is skipped, as in the reference), the gradients of all
+// batches accumulated as loss / num_batches; `current` receives the new contexts.
+IterationTotals oacd_pass(model::ContextBlock& block, const torch::Tensor& previous,
+                          const torch::Tensor& embeds, const Phase1Params& params,
+                          torch::Tensor& current) {
+    const std::int64_t n = previous.size(0), d = previous.size(1);
+    const std::int64_t batches = (n + params.batch_size - 1) / params.batch_size;
+    // S = [0 ; P[:-1]] (the previous token's context) plus Gaussian noise.
+    torch::Tensor shifted =
+        torch::cat({torch::zeros({1, d}, previous.options()), previous.narrow(0, 0, n - 1)});
+    shifted = shifted + torch::randn_like(shifted) * params.noise_std;
+    IterationTotals t;
+    for (std::int64_t b = 0; b < batches; ++b) {
+        const std::int64_t start = b * params.batch_size,
+                           len = std::min(params.batch_size, n - start);
+        const torch::Tensor c =
+            block->step(shifted.narrow(0, start, len), embeds.narrow(0, start, len));  // (len, d)
+        current.narrow(0, start, len).copy_(c.detach());
+        const OacdLoss l = oacd_loss(c, params.centroid_weight);
+        const double loss = l.loss.item<double>();
+        if (!std::isfinite(loss)) {
+            ++t.skipped;
+            continue;
+        }
+        (l.loss / static_cast<double>(batches)).backward();
+        t.loss += loss;
+        t.dispersion += l.dispersion.item<double>();
+        t.centroid += l.centroid.item<double>();
+        ++t.used;
+    }
+    return t;
+}
+
+}  // namespace
+
 Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& stream,
                         const Phase1Params& params, std::uint64_t seed, RunLogger& log,
-                        const std::atomic<bool>& stop) {
+                        const std::atomic<bool>& stop, const torch::Tensor& held_out) {
     using clock = std::chrono::steady_clock;
     const auto started = clock::now();
     torch::manual_seed(seed);
     const torch::Device device = model.embed_in->weight.device();
-    const std::int64_t d = model.config().context_dim;
-    const std::int64_t n = stream.size(0);
-
+    const std::int64_t d = model.config().context_dim, n = stream.size(0);
+    const double width = static_cast<double>(d);
     // Token embeddings E = embed_norm(embed_in(ids)) over the stream, once, without gradient.
     torch::Tensor embeds;
     {
@@ -28,67 +77,61 @@ Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& s
     for (auto& p : block->parameters()) p.set_requires_grad(true);
     torch::optim::Adam optimizer(block->parameters(),
                                  torch::optim::AdamOptions(params.learning_rate));
-
-    // 1. Iteration 0: previous contexts P = N(0, 1) x init_scale.
-    torch::Tensor previous = torch::randn({n, d}, embeds.options()) * params.init_scale;  // (N, d)
-    const std::int64_t batches = (n + params.batch_size - 1) / params.batch_size;
+    const auto log_context_rank = [&](std::int64_t it) {
+        if (!held_out.defined() || held_out.numel() == 0) return 0.0;
+        const double r = recurrent_context_rank(model, held_out);
+        log.metric(names::context_rank, it, -1, r);
+        log.metric(names::context_rank_pct, it, -1, 100.0 * r / width);
+        return r;
+    };
     Phase1Result result;
-    for (std::int64_t it = 0; it < params.max_iterations; ++it) {
+    // Iteration 0 only initialises (the reference `continue`s): P = N(0, 1) x init_scale; no
+    // forward pass, no Adam step. The untrained block's context rank is measured here.
+    torch::Tensor previous = torch::randn({n, d}, embeds.options()) * params.init_scale;
+    result.context_rank_initial = result.context_rank = log_context_rank(0);
+    result.iterations = 1;
+    for (std::int64_t it = 1; it < params.max_iterations; ++it) {
         if (stop.load()) {
             result.stopped = true;
             break;
         }
         const auto iteration_start = clock::now();
-        // 2. S = [0 ; P[:-1]] (the previous token's context) plus Gaussian noise.
-        torch::Tensor shifted =
-            torch::cat({torch::zeros({1, d}, previous.options()), previous.narrow(0, 0, n - 1)});
-        shifted = shifted + torch::randn_like(shifted) * params.noise_std;
         optimizer.zero_grad();
         torch::Tensor current = torch::empty({n, d}, previous.options());
-        double loss_sum = 0, dispersion_sum = 0, centroid_sum = 0;
-        for (std::int64_t b = 0; b < batches; ++b) {
-            const std::int64_t start = b * params.batch_size,
-                               len = std::min(params.batch_size, n - start);
-            const torch::Tensor c = block->step(shifted.narrow(0, start, len),
-                                                embeds.narrow(0, start, len));  // (len, d)
-            const OacdLoss l = oacd_loss(c, params.centroid_weight);
-            // Gradients of all batches accumulate into one step: loss / num_batches each.
-            (l.loss / static_cast<double>(batches)).backward();
-            current.narrow(0, start, len).copy_(c.detach());
-            loss_sum += l.loss.item<double>();
-            dispersion_sum += l.dispersion.item<double>();
-            centroid_sum += l.centroid.item<double>();
-        }
+        const IterationTotals t = oacd_pass(block, previous, embeds, params, current);
         if (params.clip_grad_norm > 0)
             torch::nn::utils::clip_grad_norm_(block->parameters(), params.clip_grad_norm);
-        optimizer.step();  // one Adam step per iteration
-
-        // 3. Convergence: share of tokens whose context moved less than the threshold.
+        if (t.used > 0) {
+            optimizer.step();  // one Adam step per iteration
+            ++result.adam_steps;
+        }
+        result.skipped_batches += t.skipped;
+        // Convergence: share of tokens whose context moved less than the threshold.
         const double rate = convergence_rate(current, previous, params.convergence_threshold);
         previous = current;  // P <- C (detached)
-
         const torch::Tensor ranked = sample_rows(current, params.rank_sample);
-        const double er = effective_rank(ranked);
-        const double seconds =
-            std::chrono::duration<double>(clock::now() - iteration_start).count();
-        const double loss = loss_sum / static_cast<double>(batches);
-        log.metric(names::oacd_loss, it, -1, loss);
-        log.metric(names::dispersion_term, it, -1, dispersion_sum / static_cast<double>(batches));
-        log.metric(names::centroid_term, it, -1, centroid_sum / static_cast<double>(batches));
+        const double iterate = effective_rank(ranked);
+        const double used = static_cast<double>(std::max<std::int64_t>(1, t.used));
+        log.metric(names::oacd_loss, it, -1, t.loss / used);
+        log.metric(names::dispersion_term, it, -1, t.dispersion / used);
+        log.metric(names::centroid_term, it, -1, t.centroid / used);
         log.metric(names::convergence_rate, it, -1, rate);
-        log.metric(names::effective_rank, it, -1, er);
-        log.metric(names::effective_rank_pct, it, -1, 100.0 * er / static_cast<double>(d));
+        log.metric(names::iterate_rank, it, -1, iterate);
+        log.metric(names::iterate_rank_pct, it, -1, 100.0 * iterate / width);
         log.metric(names::mean_pairwise_cosine, it, -1,
                    mean_pairwise_cosine(sample_rows(current, params.cosine_sample)));
         log.metric(names::dispersion, it, -1, dispersion(ranked));
-        log.metric(names::seconds, it, -1, seconds);
-        log.progress(it + 1, params.max_iterations, loss);
-
+        if (t.skipped > 0)
+            log.metric(names::skipped_batches, it, -1, static_cast<double>(t.skipped));
+        result.context_rank = log_context_rank(it);
+        log.metric(names::seconds, it, -1,
+                   std::chrono::duration<double>(clock::now() - iteration_start).count());
+        log.progress(it + 1, params.max_iterations, t.loss / used);
         result.iterations = it + 1;
         result.convergence_rate = rate;
-        result.effective_rank = er;
-        result.oacd_loss = loss;
-        // 4. Stop at the convergence target (or, by the loop, at max iterations).
+        result.iterate_rank = iterate;
+        result.oacd_loss = t.loss / used;
+        // Stop at the convergence target (or, by the loop, at max iterations).
         if (rate >= params.convergence_target) {
             result.converged = true;
             break;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "model/model_config.h"
 #include "test_support.h"
 
 using cp::test::run_cli;
@@ -206,9 +207,11 @@ TEST(CliBench, PrintsOneJsonObjectOfMeasuredSpeedsAndTheKvRatio) {
         EXPECT_GT(m["generation"]["tokens_per_second"].get<double>(), 0) << model;
         EXPECT_TRUE(m["generation"]["kv_bytes_per_token_allocator"].is_null()) << model;
     }
-    // Tiny presets, float32: Pythia 2 layers x 2 (K, V) x 64 wide x 4 bytes; Context-Pythia half.
+    // Tiny presets, float32: layers x 2 (K, V) x layer width x 4 bytes, from the preset's config.
+    const cp::model::ModelConfig tiny = cp::model::preset("pythia-tiny");
     EXPECT_DOUBLE_EQ(
-        j["models"]["pythia"]["generation"]["kv_bytes_per_token_tensors"].get<double>(), 1024.0);
+        j["models"]["pythia"]["generation"]["kv_bytes_per_token_tensors"].get<double>(),
+        static_cast<double>(tiny.layers * 2 * tiny.layer_width() * 4));
     EXPECT_DOUBLE_EQ(j["ratios"]["context_over_pythia_kv_bytes_tensors"].get<double>(), 0.5);
     EXPECT_LT(j["models"]["context-pythia"]["parameters_total"].get<double>(),
               j["models"]["pythia"]["parameters_total"].get<double>());

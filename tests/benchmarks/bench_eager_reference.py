@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Eager PyTorch models of the same architectures as the workbench's, timed like
 `context-pythia bench`: the yardstick for the C++ training step (issue #13).
 
@@ -6,7 +6,7 @@ Benchmark, not a test. Needs Debian's python3-torch (the same libtorch 1.13 as t
 the real Brown tokens come from the workbench's own token cache (run scripts/setup.sh and any
 experiment, or `context-pythia data prepare`, first).
 
-    python3 tests/benchmarks/bench_eager_reference.py --size 70m --batch 8 --seq-length 128 \
+    /usr/bin/python3 tests/benchmarks/bench_eager_reference.py --size 70m --batch 8 --seq-length 128 \
         --steps 5 --warmup 2 --threads 2
 
 Prints one JSON object: tokens/s and seconds/step for Pythia and Context-Pythia. The models

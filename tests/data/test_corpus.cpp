@@ -206,3 +206,29 @@ TEST(CorpusErrors, InvalidUtf8IsReplacedAndCounted) {
     EXPECT_EQ(corpus.documents[0].text,
               "The jury said \xEF\xBF\xBD\xEF\xBF\xBD it \xEF\xBF\xBD would.");
 }
+
+// DATA.md "Splits": Phase 1, Phase 2 training and validation read disjoint ranges of the
+// training stream, for several sizes; the expected counts are worked out here by hand.
+TEST(Splits, PhaseRangesOfTheTrainingStreamAreDisjoint) {
+    struct Case {
+        std::int64_t samples, seq;
+        double fraction;
+        std::int64_t validation;  // chunks, by hand: round(samples x fraction), at least 1
+    };
+    for (const Case c : {Case{10, 16, 0.1, 1}, Case{120, 32, 0.1, 12}, Case{10000, 128, 0.1, 1000},
+                         Case{15, 8, 0.1, 2}, Case{300, 32, 0.25, 75}, Case{11, 64, 0.01, 1}}) {
+        SCOPED_TRACE(std::to_string(c.samples) + " x " + std::to_string(c.seq));
+        const auto s = cp::data::chunk_split(c.samples, c.seq, c.fraction);
+        EXPECT_EQ(s.validation_chunks, c.validation);
+        EXPECT_EQ(s.train_chunks, c.samples - c.validation);
+        const std::int64_t chunk = c.seq + 1;
+        EXPECT_EQ(s.phase2_train.begin, 0);
+        EXPECT_EQ(s.phase2_train.end, (c.samples - c.validation) * chunk);
+        EXPECT_EQ(s.validation.end, c.samples * chunk);
+        // Disjoint: Phase 1 ends where validation begins, and reads no more than training.
+        EXPECT_LE(s.phase1.end, s.validation.begin);
+        EXPECT_LE(s.phase2_train.end, s.validation.begin);
+        EXPECT_GE(s.phase1.begin, s.phase2_train.begin);
+        EXPECT_LE(s.phase1.end, s.phase2_train.end);
+    }
+}

@@ -262,7 +262,8 @@ TEST_F(Workbench, Phase1ThenEachPhase2FromClicksGivesAFullComparisonWithPhase1) 
     auto* view = w.comparisonView();
     ASSERT_EQ(view->showExperiment(runs[0].experiment_id), "");
     const auto& c = *view->comparison();
-    const double iterations = store.metrics(runs[0].id, "oacd_loss").size();
+    // Iteration 0 only initialises (no loss), so a Phase 1 of N iterations logs N - 1 losses.
+    const double iterations = store.metrics(runs[0].id, "oacd_loss").size() + 1;
     ASSERT_TRUE(c.row("phase1_iterations").a.has_value());
     EXPECT_EQ(*c.row("phase1_iterations").a, iterations);
     EXPECT_FALSE(c.row("phase1_iterations").b.has_value());  // Pythia has none
@@ -275,7 +276,8 @@ TEST_F(Workbench, Phase1ThenEachPhase2FromClicksGivesAFullComparisonWithPhase1) 
     // The diversity view of the Context-Pythia run draws its Phase 1's effective rank.
     auto* diversity = w.diversityView();
     ASSERT_EQ(diversity->showRun(runs[1].id), "");
-    EXPECT_EQ(diversity->rankPlot()->pointCount("effective rank"), static_cast<int>(iterations));
+    // Context rank from iteration 0 (the untrained block) on.
+    EXPECT_EQ(diversity->rankPlot()->pointCount("context rank"), static_cast<int>(iterations));
 }
 
 // A Stop pressed after Launch but before the worker thread picks the job up is not lost.
@@ -407,7 +409,7 @@ TEST(Widgets, DiversityViewDrawsAStoredSampleOnceHoweverOftenShown) {
                               cp::store::Phase::phase1, "cpu", "", std::nullopt});
         store.set_text(run, "checkpoint_path", ckpt.string());
         for (int it = 1; it <= 5; ++it)
-            store.add_metric({run, "effective_rank_pct", it, -1, 60.0, 0});
+            store.add_metric({run, "context_rank_pct", it, -1, 60.0, 0});
         store.finish_run(run, cp::store::RunStatus::finished);
     }
     cp::widgets::DiversityView view;
@@ -415,7 +417,7 @@ TEST(Widgets, DiversityViewDrawsAStoredSampleOnceHoweverOftenShown) {
     EXPECT_EQ(view.choiceCount(), 1);
     for (int i = 0; i < 3; ++i) ASSERT_EQ(view.showRun(run), "");
     EXPECT_EQ(view.histogramPlot()->plot()->plottableCount(), 1);  // bars replaced, not stacked
-    EXPECT_EQ(view.rankPlot()->pointCount("effective rank"), 5);
+    EXPECT_EQ(view.rankPlot()->pointCount("context rank"), 5);
 }
 
 int main(int argc, char** argv) {

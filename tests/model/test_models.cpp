@@ -43,7 +43,14 @@ TEST(Models, ParameterCountsMatchTheSpec) {
     const ParameterCounts c = count_parameters(*context);
     EXPECT_EQ(c.total, 43'570'944);
     EXPECT_EQ(c.context_block, 197'376);
-    EXPECT_EQ(c.embeddings + c.context_block + c.layers + c.head, c.total);
+    // Each part by hand from MODEL_SPEC §2 (vocab 50304, embed 512, context 256, MLP 1024):
+    // embed_in 50304 x 512 + embed_norm 2 x 512; per layer two norms 4 x 256, qkv 256 x 768 +
+    // 768, dense 256 x 256 + 256, MLP 256 x 1024 + 1024 + 1024 x 256 + 256; head: final norm
+    // 2 x 256 and embed_out 256 x 50304.
+    EXPECT_EQ(c.embeddings, 50'304 * 512 + 2 * 512);
+    EXPECT_EQ(c.layers, 6 * (4 * 256 + 256 * 768 + 768 + 256 * 256 + 256 + 256 * 1024 + 1024 +
+                             1024 * 256 + 256));
+    EXPECT_EQ(c.head, 2 * 256 + 256 * 50'304);
 }
 
 TEST(Models, ParameterNamesFollowTheCheckpointKeys) {
