@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/numbers.h"
 
 namespace cp::cli {
 
@@ -107,29 +108,15 @@ std::string Args::help() const {
 }
 
 std::int64_t parse_int_option(const std::string& option, const std::string& text) {
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-        v = std::stoll(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (text.empty() || used != text.size())
-        throw Error("--" + option + " must be a whole number (got '" + text + "')");
-    return v;
+    const auto v = parse_whole_number(text);
+    if (!v) throw Error("--" + option + " must be a whole number (got '" + text + "')");
+    return *v;
 }
 
 double parse_double_option(const std::string& option, const std::string& text) {
-    std::size_t used = 0;
-    double v = 0;
-    try {
-        v = std::stod(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (text.empty() || used != text.size())
-        throw Error("--" + option + " must be a number (got '" + text + "')");
-    return v;
+    const auto v = parse_number(text);
+    if (!v) throw Error("--" + option + " must be a number (got '" + text + "')");
+    return *v;
 }
 
 }  // namespace cp::cli

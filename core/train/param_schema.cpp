@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/numbers.h"
 #include "model/design.h"
 
 namespace cp::train {
@@ -586,16 +587,9 @@ std::string ParamSpec::default_text() const {
 json ParamSpec::parse_text(const std::string& raw) const {
     const std::string option = "--" + cli;
     const auto whole = [&](const std::string& t) {
-        std::size_t used = 0;
-        long long v = 0;
-        try {
-            v = std::stoll(t, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (t.empty() || used != t.size())
-            throw Error(option + " must be a whole number (got '" + t + "')");
-        return static_cast<std::int64_t>(v);
+        const auto v = parse_whole_number(t);
+        if (!v) throw Error(option + " must be a whole number (got '" + t + "')");
+        return *v;
     };
     switch (type) {
         case ParamType::required_integer:
@@ -603,13 +597,9 @@ json ParamSpec::parse_text(const std::string& raw) const {
         case ParamType::seed:
             return whole(raw);
         case ParamType::real: {
-            std::istringstream in(raw);
-            in.imbue(std::locale::classic());
-            double v = 0;
-            in >> v;
-            if (raw.empty() || in.fail() || !in.eof())
-                throw Error(option + " must be a number (got '" + raw + "')");
-            return v;
+            const auto v = parse_number(raw);
+            if (!v) throw Error(option + " must be a number (got '" + raw + "')");
+            return *v;
         }
         case ParamType::flag:
             return true;

@@ -1,0 +1,35 @@
+// Numbers typed by a user (command line, form fields): the whole text must be the number, read
+// in the classic locale whatever the user's, so "3.5" is never a whole number and "1,5" never a
+// number. Shared by the parameter schema and the CLI's other options.
+#pragma once
+
+#include <cstdint>
+#include <locale>
+#include <optional>
+#include <sstream>
+#include <string>
+
+namespace cp {
+
+inline std::optional<std::int64_t> parse_whole_number(const std::string& text) {
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+        v = std::stoll(text, &used);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    if (text.empty() || used != text.size()) return std::nullopt;
+    return static_cast<std::int64_t>(v);
+}
+
+inline std::optional<double> parse_number(const std::string& text) {
+    std::istringstream in(text);
+    in.imbue(std::locale::classic());
+    double v = 0;
+    in >> v;
+    if (text.empty() || in.fail() || !in.eof()) return std::nullopt;
+    return v;
+}
+
+}  // namespace cp
