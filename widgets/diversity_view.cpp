@@ -108,18 +108,19 @@ QString DiversityView::showRun(qint64 run_id) {
         data_ = train::read_context_diversity(train::diversity_path(run.checkpoint_path));
         if (const int i = run_->findData(static_cast<qlonglong>(run_id)); i >= 0)
             run_->setCurrentIndex(i);
-        summary_->setText(
-            QString("<b>%1</b> — %2 context vectors of width %3. Effective rank %4 (%5% of the "
-                    "width); mean pairwise cosine %6; the two components explain %7% and %8% "
-                    "of the variance.")
-                .arg(QString::fromStdString(data_->stage))
-                .arg(data_->pc1.size())
-                .arg(data_->context_dim)
-                .arg(data_->effective_rank, 0, 'f', 1)
-                .arg(data_->effective_rank_pct, 0, 'f', 1)
-                .arg(data_->mean_cosine, 0, 'f', 3)
-                .arg(100 * data_->explained_variance[0], 0, 'f', 1)
-                .arg(100 * data_->explained_variance[1], 0, 'f', 1));
+        summary_->setText(QString("<b>%1</b> — %2 context vectors of width %3 (the recurrence over "
+                                  "held-out text); their effective rank %4 "
+                                  "(%5% of the width); mean pairwise cosine %6; the two components "
+                                  "explain %7% and %8% "
+                                  "of the variance.")
+                              .arg(QString::fromStdString(data_->stage))
+                              .arg(data_->pc1.size())
+                              .arg(data_->context_dim)
+                              .arg(data_->effective_rank, 0, 'f', 1)
+                              .arg(data_->effective_rank_pct, 0, 'f', 1)
+                              .arg(data_->mean_cosine, 0, 'f', 3)
+                              .arg(100 * data_->explained_variance[0], 0, 'f', 1)
+                              .arg(100 * data_->explained_variance[1], 0, 'f', 1));
         drawScatter();
         // Histogram of cosine similarities.
         histogram_->clear();
