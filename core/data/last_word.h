@@ -2,7 +2,9 @@
 // (at least 50 words) whose final word is alphabetic; predict that word from the rest.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,5 +20,31 @@ struct LastWordPassage {
 // keeps the passage when its last word is alphabetic.
 std::vector<LastWordPassage> last_word_passages(const std::string& text,
                                                 std::size_t min_words = 50);
+
+// `k` of `n` indices spread evenly (0, n/k, 2n/k, ...; all of them when k >= n): last-word
+// passages drawn across every held-out document, not the first documents' only.
+inline std::vector<std::size_t> evenly_spaced(std::size_t n, std::size_t k) {
+    std::vector<std::size_t> out;
+    const std::size_t take = k < n ? k : n;
+    for (std::size_t i = 0; i < take; ++i) out.push_back(i * n / take);
+    return out;
+}
+
+// The context's last tokens such that context + target fit `positions` (the trained
+// seq_length), so every model is scored on positions it was trained on; `fits` is false when
+// the target alone leaves no context.
+struct CutContext {
+    std::vector<std::int64_t> context;
+    bool fits = false;
+};
+inline CutContext cut_left(const std::vector<std::int64_t>& context, std::size_t target_tokens,
+                           std::size_t positions) {
+    CutContext c;
+    if (target_tokens + 1 > positions || context.empty()) return c;
+    const std::size_t keep = std::min(context.size(), positions - target_tokens);
+    c.context.assign(context.end() - static_cast<std::ptrdiff_t>(keep), context.end());
+    c.fits = true;
+    return c;
+}
 
 }  // namespace cp::data

@@ -53,7 +53,11 @@ inline constexpr const char* test_accuracy = "test_accuracy";
 inline constexpr const char* test_tokens = "test_tokens";
 inline constexpr const char* last_word_accuracy = "last_word_accuracy";
 inline constexpr const char* last_word_ppl = "last_word_ppl";
-inline constexpr const char* last_word_passages = "last_word_passages";
+inline constexpr const char* last_word_passages = "last_word_passages";  // n
+inline constexpr const char* last_word_correct = "last_word_correct";
+// 95% Wilson score interval of the last-word accuracy.
+inline constexpr const char* last_word_accuracy_low = "last_word_accuracy_low";
+inline constexpr const char* last_word_accuracy_high = "last_word_accuracy_high";
 inline constexpr const char* generation_tokens_per_second = "generation_tokens_per_second";
 inline constexpr const char* iterations = "iterations";
 inline constexpr const char* final_convergence_rate = "final_convergence_rate";

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "common/stats.h"
 #include "train/phase2.h"
 
 #include "store/metric_names.h"
@@ -59,7 +60,14 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
             static_cast<double>(correct) / static_cast<double>(last_words.size());
         r.last_word_ppl = std::exp(target_nll / static_cast<double>(target_tokens));
     }
+    const Interval ci = wilson_interval(correct, r.last_word_passages);
+    r.last_word_correct = correct;
+    r.last_word_accuracy_low = ci.low;
+    r.last_word_accuracy_high = ci.high;
     log.result(names::last_word_accuracy, r.last_word_accuracy);
+    log.result(names::last_word_correct, static_cast<double>(correct));
+    log.result(names::last_word_accuracy_low, ci.low);
+    log.result(names::last_word_accuracy_high, ci.high);
     log.result(names::last_word_ppl, r.last_word_ppl);
     log.result(names::last_word_passages, static_cast<double>(r.last_word_passages));
 

@@ -19,7 +19,8 @@ struct EvalResult {
     double test_loss = 0, test_ppl = 0, test_accuracy = 0;
     std::int64_t test_tokens = 0;
     double last_word_accuracy = 0, last_word_ppl = 0;
-    std::int64_t last_word_passages = 0;
+    std::int64_t last_word_passages = 0, last_word_correct = 0;      // n, and how many right
+    double last_word_accuracy_low = 0, last_word_accuracy_high = 0;  // 95% Wilson interval
     std::vector<model::KvMeasurement> kv;
     double generation_tokens_per_second = 0;
 };

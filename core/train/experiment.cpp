@@ -64,19 +64,22 @@ data::BpeTokenizer load_tokenizer(const ExperimentParams& p, const model::ModelC
     return tokenizer;
 }
 
-// Last-word passages from a held-out document's text (decoded from its tokens), up to `limit`
-// in all and only those that fit the models' positions.
+// Every last-word passage of a held-out document's text (decoded from its tokens), its context
+// cut on the left so that context + target fit the trained seq_length (MODEL_SPEC §5).
 void add_last_words(const data::TokenizedCorpus& tc, std::size_t document,
-                    data::BpeTokenizer& tokenizer, std::int64_t limit, std::int64_t positions,
+                    data::BpeTokenizer& tokenizer, std::int64_t seq_length,
                     std::vector<LastWordItem>& out) {
     for (const auto& passage :
          data::last_word_passages(tokenizer.decode(tc.document_tokens(document)))) {
-        if (static_cast<std::int64_t>(out.size()) >= limit) return;
+        std::vector<std::int64_t> context;
         LastWordItem item;
-        for (auto id : tokenizer.encode(passage.context)) item.context.push_back(id);
+        for (auto id : tokenizer.encode(passage.context)) context.push_back(id);
         for (auto id : tokenizer.encode(" " + passage.word)) item.target.push_back(id);
-        if (static_cast<std::int64_t>(item.context.size() + item.target.size()) <= positions)
-            out.push_back(std::move(item));
+        data::CutContext cut =
+            data::cut_left(context, item.target.size(), static_cast<std::size_t>(seq_length));
+        if (!cut.fits) continue;
+        item.context = std::move(cut.context);
+        out.push_back(std::move(item));
     }
 }
 
@@ -99,10 +102,16 @@ void Experiment::load_corpora(data::BpeTokenizer& tokenizer, const model::ModelC
         for (std::size_t d = 0; d < tc.documents().size(); ++d) {
             if (tc.documents()[d].split != data::Split::test) continue;
             stopped();
-            add_last_words(tc, d, tokenizer, params_.eval.max_lambada_passages,
-                           config.max_positions, data_->last_words);
+            add_last_words(tc, d, tokenizer, *params_.seq_length, data_->last_words);
         }
     }
+    // At most max_lambada_passages, drawn evenly across all held-out documents' passages.
+    std::vector<LastWordItem> chosen;
+    for (std::size_t i : data::evenly_spaced(
+             data_->last_words.size(), static_cast<std::size_t>(params_.eval.max_lambada_passages)))
+        chosen.push_back(std::move(data_->last_words[i]));
+    data_->last_words = std::move(chosen);
+    (void)config;
 }
 
 // The held-out tokens whose context vectors the diversity view shows, with their text and their
@@ -460,6 +469,8 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
     s.last_word_accuracy = e.last_word_accuracy;
     s.last_word_ppl = e.last_word_ppl;
     s.last_word_passages = e.last_word_passages;
+    s.last_word_accuracy_low = e.last_word_accuracy_low;
+    s.last_word_accuracy_high = e.last_word_accuracy_high;
     s.generation_tokens_per_second = e.generation_tokens_per_second;
     s.kv = e.kv;
     if (x.stop.load()) s.status = store::RunStatus::stopped;

@@ -37,7 +37,8 @@ struct ModelSummary {
     double best_val_ppl = 0, best_val_loss = 0, best_val_accuracy = 0;
     double train_tokens_per_second = 0, seconds_per_epoch = 0;
     double test_ppl = 0, test_accuracy = 0, last_word_accuracy = 0, last_word_ppl = 0;
-    std::int64_t last_word_passages = 0;
+    std::int64_t last_word_passages = 0;                             // n
+    double last_word_accuracy_low = 0, last_word_accuracy_high = 0;  // 95% Wilson interval
     double generation_tokens_per_second = 0;
     std::vector<model::KvMeasurement> kv;
     std::string checkpoint;

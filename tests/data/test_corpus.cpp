@@ -7,8 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/stats.h"
 #include "data/brown.h"
 #include "data/corpus.h"
+#include "data/last_word.h"
 #include "data/splits.h"
 #include "test_support.h"
 
@@ -231,4 +233,39 @@ TEST(Splits, PhaseRangesOfTheTrainingStreamAreDisjoint) {
         EXPECT_GE(s.phase1.begin, s.phase2_train.begin);
         EXPECT_LE(s.phase1.end, s.phase2_train.end);
     }
+}
+
+// MODEL_SPEC §5: n and a 95% Wilson interval beside every last-word accuracy. Expected values
+// worked out by hand with z = 1.96: 5 of 10 -> 0.5 ± 0.2634; 0 of 8 -> [0, 0.3244]; 8 of 8 the
+// mirror image.
+TEST(Stats, WilsonIntervalMatchesHandWorkedValues) {
+    const cp::Interval half = cp::wilson_interval(5, 10);
+    EXPECT_NEAR(half.low, 0.2366, 5e-4);
+    EXPECT_NEAR(half.high, 0.7634, 5e-4);
+    const cp::Interval none = cp::wilson_interval(0, 8);
+    EXPECT_EQ(none.low, 0.0);
+    EXPECT_NEAR(none.high, 0.3244, 5e-4);
+    const cp::Interval all = cp::wilson_interval(8, 8);
+    EXPECT_NEAR(all.low, 1.0 - none.high, 1e-12);
+    EXPECT_EQ(all.high, 1.0);
+    const cp::Interval empty = cp::wilson_interval(0, 0);
+    EXPECT_EQ(empty.low, 0.0);
+    EXPECT_EQ(empty.high, 0.0);
+}
+
+// Passages drawn evenly across all held-out documents, and contexts cut on the left to the
+// trained sequence length.
+TEST(LastWord, PassagesAreDrawnEvenlyAndContextsCutToTheTrainedLength) {
+    EXPECT_EQ(cp::data::evenly_spaced(10, 5), (std::vector<std::size_t>{0, 2, 4, 6, 8}));
+    EXPECT_EQ(cp::data::evenly_spaced(1000, 3), (std::vector<std::size_t>{0, 333, 666}));
+    EXPECT_EQ(cp::data::evenly_spaced(3, 10), (std::vector<std::size_t>{0, 1, 2}));
+    std::vector<std::int64_t> context(100);
+    for (std::size_t i = 0; i < context.size(); ++i) context[i] = static_cast<std::int64_t>(i);
+    const auto cut = cp::data::cut_left(context, 2, 32);  // 30 context + 2 target = 32
+    ASSERT_TRUE(cut.fits);
+    ASSERT_EQ(cut.context.size(), 30u);
+    EXPECT_EQ(cut.context.front(), 70);  // the last 30 tokens: 70..99
+    EXPECT_EQ(cut.context.back(), 99);
+    EXPECT_EQ(cp::data::cut_left({5, 6}, 2, 32).context, (std::vector<std::int64_t>{5, 6}));
+    EXPECT_FALSE(cp::data::cut_left(context, 32, 32).fits);  // no room left for any context
 }

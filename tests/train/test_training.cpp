@@ -413,6 +413,12 @@ TEST(Experiment, Bf16AutocastTrainsIsRecordedAndHalvesTheMeasuredCache) {
     EXPECT_TRUE(std::isfinite(s.models[0].best_val_ppl));
     EXPECT_TRUE(std::isfinite(s.models[0].test_ppl));
     ASSERT_EQ(s.models[0].kv.size(), 1u);
+    // Last word: at most the 4 passages asked for, with n and a 95% interval around the accuracy.
+    EXPECT_GT(s.models[0].last_word_passages, 0);
+    EXPECT_LE(s.models[0].last_word_passages, 4);
+    EXPECT_LE(s.models[0].last_word_accuracy_low, s.models[0].last_word_accuracy);
+    EXPECT_GE(s.models[0].last_word_accuracy_high, s.models[0].last_word_accuracy);
+    EXPECT_GT(s.models[0].last_word_accuracy_high, 0.0);  // never empty, even at 0 correct
     // bf16: layers x 2 (K, V) x layer width x 2 bytes, from the preset (float32 would be 4).
     const cp::model::ModelConfig tiny = cp::model::preset("pythia-tiny");
     EXPECT_DOUBLE_EQ(s.models[0].kv[0].kv_bytes_per_token(),
