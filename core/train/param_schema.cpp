@@ -269,7 +269,7 @@ ParamSpec models_param() {
 
 ParamSpec corpora_param() {
     ParamSpec c = base("corpora", "corpus", ParamType::text_list, "NAME|PATH",
-                       "brown, nlp, or your own text (repeatable)", ParamGroup::run);
+                       "brown, nlp, or your own text", ParamGroup::run);
     c.choices = {"brown", "nlp", "brown,nlp"};  // what the GUI offers; a path is valid too
     c.get = [](const P& p) { return json(p.corpora); };
     c.set = [](P& p, const json& v) {
@@ -336,6 +336,11 @@ void add_required_and_run(std::vector<ParamSpec>& s) {
         "tokenizer folder or tokenizer.json (empty: the installed GPT-2)", ParamGroup::run,
         [](P & p) -> auto& { return p.tokenizer; }));
     s.back().in_gui = false;
+}
+
+// Which steps run and where a Phase 2's ContextBlock comes from (bookkeeping: not part of what
+// is trained on what).
+void add_step_choices(std::vector<ParamSpec>& s) {
     s.push_back(flag(
         "ablation_untrained_context_block", "ablation-untrained-context-block",
         "ablation: Phase 2 of a ContextBlock design without Phase 1 (labelled)", ParamGroup::run,
@@ -569,6 +574,7 @@ void lay_out_form(std::vector<ParamSpec>& s) {
 std::vector<ParamSpec> make_schema() {
     std::vector<ParamSpec> s;
     add_required_and_run(s);
+    add_step_choices(s);
     add_phase1(s);
     add_phase2(s);
     add_evaluation_and_storage(s);
