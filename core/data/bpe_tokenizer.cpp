@@ -170,7 +170,9 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const fs::path& encoder_json,
     return tok;
 }
 
-BpeTokenizer BpeTokenizer::from_hf_tokenizer_json(const fs::path& tokenizer_json) {
+// A function-try-block: a value of the wrong JSON type anywhere below (model.type as an array,
+// found by fuzz_tokenizer_files) is refused by name, never a terminate.
+BpeTokenizer BpeTokenizer::from_hf_tokenizer_json(const fs::path& tokenizer_json) try {
     const std::string where = "tokenizer file '" + tokenizer_json.string() + "'";
     const json root = parse_json_file(tokenizer_json, "tokenizer file");
     BpeTokenizer tok;
@@ -263,6 +265,9 @@ BpeTokenizer BpeTokenizer::from_hf_tokenizer_json(const fs::path& tokenizer_json
                        std::to_string(tok.symbol_to_id_.size()) + " tokens, " +
                        std::to_string(rank) + " merges";
     return tok;
+} catch (const json::exception& e) {
+    throw Error("tokenizer file '" + tokenizer_json.string() +
+                "' has a value of the wrong type: " + e.what());
 }
 
 BpeTokenizer BpeTokenizer::load(const fs::path& path) {

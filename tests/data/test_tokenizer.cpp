@@ -195,3 +195,15 @@ TEST(TokenizerErrors, FolderWithoutTokenizerFilesSaysWhatItExpected) {
     EXPECT_NE(m.find("expected encoder.json + vocab.bpe, or tokenizer.json"), std::string::npos)
         << m;
 }
+
+// Found by fuzz_tokenizer_files: a value of the wrong JSON type (model.type as an array) was an
+// uncaught nlohmann type_error, so the process terminated. It is refused by name.
+TEST(Tokenizer, TokenizerJsonWithAMistypedValueIsRefusedByName) {
+    cp::test::TempDir dir;
+    cp::test::write_text(dir / "tokenizer.json",
+                         R"({"model": {"type": ["a b"]}, "pre_tokenizer": {"type": "ByteLevel"}})");
+    const std::string m = cp::test::error_of(
+        [&] { cp::data::BpeTokenizer::from_hf_tokenizer_json(dir / "tokenizer.json"); });
+    EXPECT_NE(m.find("has a value of the wrong type"), std::string::npos) << m;
+    EXPECT_NE(m.find("tokenizer.json"), std::string::npos) << m;
+}
