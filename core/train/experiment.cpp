@@ -134,10 +134,7 @@ void Experiment::choose_diversity_sample(data::BpeTokenizer& tokenizer) {
 // (a stored Phase 1 run, a joined experiment, the latest Phase 1), and then only a database that
 // exists: nothing is created for parameters that are refused.
 void Experiment::check_plan() {
-    const bool latest_phase1 = mode_ == LaunchMode::phase2 && params_.needs_context_block() &&
-                               !params_.ablation_untrained_context_block &&
-                               params_.context_block_from.empty() &&
-                               params_.phase2.resume_from.empty();
+    const bool latest_phase1 = uses_latest_phase1(params_, mode_);
     const bool looks_up = params_.context_block_run > 0 || params_.experiment > 0 || latest_phase1;
     if (!looks_up) {
         plan_for(params_, mode_, nullptr);

@@ -11,10 +11,6 @@
 namespace cp::train {
 using nlohmann::json;
 
-bool ExperimentParams::trains(model::Design d) const {
-    return std::find(models.begin(), models.end(), d) != models.end();
-}
-
 bool ExperimentParams::needs_context_block() const {
     for (model::Design d : models)
         if (model::design_entry(d).needs_context_block) return true;

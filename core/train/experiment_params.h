@@ -92,7 +92,6 @@ struct ExperimentParams {
     // Throws cp::Error listing problems() when there are any.
     void validate() const;
 
-    bool trains(model::Design d) const;
     // Whether any chosen design trains on a ContextBlock (so Phase 1 or a block source matters).
     bool needs_context_block() const;
 

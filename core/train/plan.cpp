@@ -88,9 +88,7 @@ LaunchRequest resolve_launch(const ExperimentParams& params, LaunchMode mode,
     r.mode = mode;
     r.params = params_for_launch(params, mode, phase2_design);
     ExperimentParams& p = r.params;
-    const bool other_source = p.ablation_untrained_context_block || p.context_block_run > 0 ||
-                              !p.context_block_from.empty() || !p.phase2.resume_from.empty();
-    if (mode == LaunchMode::phase2 && p.needs_context_block() && !other_source) {
+    if (uses_latest_phase1(p, mode)) {
         const auto latest = latest_completed_phase1(store);
         if (!latest)
             throw Error(
@@ -134,6 +132,12 @@ LaunchRequest resolve_launch(const ExperimentParams& params, LaunchMode mode,
     }
     r.plan = plan_for(p, mode, &store);
     return r;
+}
+
+bool uses_latest_phase1(const ExperimentParams& p, LaunchMode mode) {
+    return mode == LaunchMode::phase2 && p.needs_context_block() &&
+           !p.ablation_untrained_context_block && p.context_block_run == 0 &&
+           p.context_block_from.empty() && p.phase2.resume_from.empty();
 }
 
 LaunchMode launch_mode_of(const ExperimentParams& params) {

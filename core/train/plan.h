@@ -75,6 +75,10 @@ struct LaunchRequest {
 LaunchRequest resolve_launch(const ExperimentParams& params, LaunchMode mode,
                              std::optional<model::Design> phase2_design, store::RunStore& store);
 
+// Whether a launch trains a ContextBlock design's Phase 2 on the store's latest completed Phase 1:
+// Phase 2 mode with no other block source (ablation, stored run, file, resume).
+bool uses_latest_phase1(const ExperimentParams& params, LaunchMode mode);
+
 // The mode a CLI invocation means: Phase 1 alone with --phase1-only, else the full comparison
 // of the chosen designs.
 LaunchMode launch_mode_of(const ExperimentParams& params);
