@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -14,7 +15,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "report/group_comparison.h"
 #include "train/experiment.h"
+#include "train/seed_group.h"
 #include "train/param_schema.h"
 
 namespace cp::cli {
@@ -119,6 +122,78 @@ json summary_json(const train::ExperimentSummary& s) {
     return out;
 }
 
+void print_summary(const train::ExperimentSummary& summary, bool as_json) {
+    if (as_json) {
+        std::cout << summary_json(summary).dump(2) << "\n";
+        return;
+    }
+    std::cout << "experiment " << summary.experiment_id << ": "
+              << store::status_display_name(summary.status) << " in "
+              << clock_text(summary.wall_seconds) << " on " << summary.device << "\n";
+    for (const auto& m : summary.models) {
+        const char* who = model::design_key(m.model);
+        if (m.status != store::RunStatus::finished) {
+            std::cout << "  " << who << " (run " << m.run_id
+                      << "): " << store::status_display_name(m.status) << ": " << m.message << "\n";
+            continue;
+        }
+        std::cout << "  " << who << " (run " << m.run_id << "): best val ppl " << m.best_val_ppl
+                  << " (epoch " << m.best_epoch << "), test ppl " << m.test_ppl
+                  << (m.unigram_test_ppl > 0 && !m.learned() ? " (NOT below the unigram baseline "
+                                                               : "")
+                  << (m.unigram_test_ppl > 0 && !m.learned() ? std::to_string(m.unigram_test_ppl) +
+                                                                   ": not learned)"
+                                                             : "")
+                  << ", last-word acc " << m.last_word_accuracy << ", "
+                  << static_cast<long>(m.train_tokens_per_second) << " train tok/s\n";
+    }
+}
+
+// A seed group: each seed's line, then the group's comparison of Context-Pythia and Pythia
+// when both were trained.
+void print_group(const train::GroupSummary& g, const train::ExperimentParams& p, bool as_json) {
+    if (as_json) {
+        json seeds = json::array();
+        for (const auto& s : g.seeds) {
+            json one = s.summary ? summary_json(*s.summary) : json::object();
+            one["seed"] = s.seed;
+            if (!s.error.empty()) one["error"] = s.error;
+            seeds.push_back(one);
+        }
+        std::cout << json{{"group", g.group_uid},
+                          {"status", store::status_key(g.status)},
+                          {"wall_seconds", g.wall_seconds},
+                          {"failed_seeds", g.failed_seeds()},
+                          {"seeds", seeds}}
+                         .dump(2)
+                  << "\n";
+        return;
+    }
+    std::cout << "seed group " << g.group_uid << ": " << g.seeds.size() << " seeds, "
+              << store::status_display_name(g.status) << " in " << clock_text(g.wall_seconds)
+              << "\n";
+    for (const auto& s : g.seeds) {
+        std::cout << "seed " << s.seed << ": ";
+        if (s.summary)
+            std::cout << "experiment " << s.summary->experiment_id << ", "
+                      << store::status_display_name(s.summary->status) << "\n";
+        else
+            std::cout << "failed: " << s.error << "\n";
+    }
+    const auto has = [&](model::Design d) {
+        return std::find(p.models.begin(), p.models.end(), d) != p.models.end();
+    };
+    if (!has(model::Design::context_pythia) || !has(model::Design::pythia) || p.phase1_only ||
+        p.skip_evaluation)
+        return;
+    try {
+        store::RunStore store(p.db.empty() ? train::default_database_path() : p.db);
+        std::cout << "\n" << report::group_comparison_text(report::compare_group(store, g.group_uid));
+    } catch (const Error& e) {
+        std::cout << "\nno comparison: " << e.what() << "\n";
+    }
+}
+
 }  // namespace
 
 // The command's options: one per experiment parameter of the schema (train/param_schema.h),
@@ -170,37 +245,21 @@ int run_command(int argc, char** argv, int first) {
     const train::ExperimentParams p = params_from(args);
 
     // Validates everything, resolves the plan and checks the data, before any write.
-    train::Experiment experiment(p, train::launch_mode_of(p));
+    train::SeedGroup group(p, train::launch_mode_of(p));
     g_stop.store(false);
     struct sigaction action {};
     action.sa_handler = on_interrupt;
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
     ProgressPrinter printer(args.has("quiet"));
-    const train::ExperimentSummary summary = experiment.run(&printer, g_stop);
-    const json out = summary_json(summary);
-    if (args.has("json")) {
-        std::cout << out.dump(2) << "\n";
+    const train::GroupSummary g = group.run(&printer, g_stop);
+    if (g.seeds.size() == 1 && g.group_uid.empty()) {
+        print_summary(*g.seeds.front().summary, args.has("json"));
     } else {
-        std::cout << "experiment " << summary.experiment_id << ": "
-                  << store::status_display_name(summary.status) << " in "
-                  << clock_text(summary.wall_seconds) << " on " << summary.device << "\n";
-        for (const auto& m : summary.models) {
-            const char* who = model::design_key(m.model);
-            if (m.status != store::RunStatus::finished) {
-                std::cout << "  " << who << " (run " << m.run_id
-                          << "): " << store::status_display_name(m.status) << ": " << m.message
-                          << "\n";
-                continue;
-            }
-            std::cout << "  " << who << " (run " << m.run_id << "): best val ppl " << m.best_val_ppl
-                      << " (epoch " << m.best_epoch << "), test ppl " << m.test_ppl
-                      << ", last-word acc " << m.last_word_accuracy << ", "
-                      << static_cast<long>(m.train_tokens_per_second) << " train tok/s\n";
-        }
+        print_group(g, group.experiment().params(), args.has("json"));
     }
-    if (summary.status == store::RunStatus::finished) return 0;
-    return summary.status == store::RunStatus::stopped ? 130 : 1;
+    if (g.status == store::RunStatus::finished) return 0;
+    return g.status == store::RunStatus::stopped ? 130 : 1;
 }
 
 }  // namespace cp::cli

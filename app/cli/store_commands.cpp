@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "report/comparison.h"
+#include "report/group_comparison.h"
 #include "report/csv.h"
 #include "report/exports.h"
 #include "store/run_store.h"
@@ -120,6 +121,19 @@ int print_comparison(const Args& args, const std::function<report::Comparison()>
     return 0;
 }
 
+int print_group_comparison(const Args& args, store::RunStore& store, const std::string& group) {
+    std::optional<report::CsvFile> csv;
+    if (args.has("csv")) csv.emplace(args.get("csv"));
+    const report::GroupComparison g = report::compare_group(store, group);
+    if (csv) {
+        report::write_group_csv(g, csv->stream());
+        csv->commit();
+        std::cerr << "wrote " << args.get("csv") << "\n";
+    }
+    std::cout << report::group_comparison_text(g);
+    return 0;
+}
+
 int runs_compare(int argc, char** argv, int first) {
     Args args("context-pythia runs compare A B [--csv FILE] [--db FILE]",
               "Compares two runs, measure by measure: A, B, A - B and A / B.",
@@ -213,14 +227,20 @@ int experiments_list(int argc, char** argv, int first) {
 }
 
 int experiments_compare(int argc, char** argv, int first) {
-    Args args("context-pythia experiments compare ID [--csv FILE] [--db FILE]",
-              "Compares an experiment's two models: Context-Pythia (A) against Pythia (B).",
-              {db_option(), {"csv", "FILE", "also write the table as CSV"}}, "ID  the experiment",
-              1);
+    Args args("context-pythia experiments compare ID [--this-seed] [--csv FILE] [--db FILE]",
+              "Compares an experiment's two models: Context-Pythia (A) against Pythia (B).\n"
+              "An experiment of a seed group (run --seeds N) shows the whole group: mean ± sd,\n"
+              "95% t-intervals and the paired difference over its seeds.",
+              {db_option(),
+               {"csv", "FILE", "also write the table as CSV"},
+               {"this-seed", "", "only this experiment, not its seed group"}},
+              "ID  the experiment", 1);
     if (args.parse_and_print_help(argc, argv, first)) return 0;
     const std::int64_t id = id_argument(args, 0, "experiment ID");
     store::RunStore store(existing_db_path(args));
-    return print_comparison(args, [&] { return report::compare_experiment(store, id); });
+    const auto group = args.has("this-seed") ? std::nullopt : report::seed_group_of(store, id);
+    if (!group) return print_comparison(args, [&] { return report::compare_experiment(store, id); });
+    return print_group_comparison(args, store, *group);
 }
 
 int experiments_export(int argc, char** argv, int first) {

@@ -1,9 +1,12 @@
 // Small, exact statistics for reports: a binomial proportion's 95% Wilson score interval (used
-// beside every accuracy measured on n items, MODEL_SPEC §5).
+// beside every accuracy measured on n items) and the mean of repeated seeds with its standard
+// deviation and 95% Student t-interval (MODEL_SPEC §5).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 namespace cp {
 
@@ -22,5 +25,31 @@ inline Interval wilson_interval(std::int64_t successes, std::int64_t n,
     const double half = z * std::sqrt(p * (1.0 - p) / nn + z2 / (4.0 * nn * nn)) / denominator;
     return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
 }
+
+// The quantile of Student's t distribution with `df` degrees of freedom at probability p
+// (0 < p < 1): t such that P(T <= t) = p. Exact to about 1e-9 (the incomplete beta function,
+// solved by bisection); df must be positive.
+double student_t_quantile(double p, double df);
+
+// n values summarised: mean, sample standard deviation (n - 1) and the 95% t-interval of the
+// mean, mean ± t(0.975, n - 1) · sd / sqrt(n). With one value the sd and interval are absent:
+// one seed says nothing about the spread.
+struct SeedEstimate {
+    std::int64_t n = 0;
+    double mean = 0;
+    std::optional<double> sd;
+    std::optional<Interval> interval;
+    // Whether the interval lies wholly above or below zero (false without an interval).
+    bool excludes_zero() const;
+};
+// Absent when `values` is empty.
+std::optional<SeedEstimate> estimate(const std::vector<double>& values);
+
+// The perplexity on `targets` of the unigram distribution of `training` tokens, add-one smoothed
+// over a vocabulary of `vocab` ids (so an unseen token costs log(N + vocab), not infinity): the
+// baseline a language model must beat to have learned anything beyond token frequencies. The
+// uniform distribution's perplexity is `vocab` itself. Ids outside [0, vocab) are ignored.
+double unigram_perplexity(const std::vector<std::int64_t>& training,
+                          const std::vector<std::int64_t>& targets, std::int64_t vocab);
 
 }  // namespace cp

@@ -36,6 +36,9 @@ const std::vector<Measure>& measures() {
         {"best_val_ppl", "Best validation perplexity", names::best_val_ppl, false},
         {"best_epoch", "Epoch of the best validation perplexity (epoch)", names::best_epoch, false},
         {"test_ppl", "Test perplexity", names::test_ppl, false},
+        {"unigram_test_ppl", "  baseline: unigram of the training tokens, test perplexity",
+         names::unigram_test_ppl, false},
+        {"learned", "  learned: test perplexity below that baseline (1 = yes)", "", false},
         {"test_accuracy", "Token accuracy, test (fraction)", names::test_accuracy, false},
         {"last_word_accuracy", "LAMBADA-style last-word accuracy (fraction)",
          names::last_word_accuracy, false},
@@ -143,6 +146,30 @@ std::vector<std::string> parameter_differences(const std::map<std::string, nlohm
     return out;
 }
 
+// 1 when the run's test perplexity is below the unigram baseline of its training tokens, 0 when
+// not; absent when either was not measured (no evaluation, or a run from before the baseline).
+std::optional<double> learned(const Results& r) {
+    const auto ppl = lookup(r, names::test_ppl), unigram = lookup(r, names::unigram_test_ppl);
+    if (!ppl || !unigram) return std::nullopt;
+    return *ppl < *unigram ? 1.0 : 0.0;
+}
+
+std::string not_learned(const SideData& d) {
+    const auto is_learned = learned(d.results);
+    if (!is_learned || *is_learned == 1.0) return "";
+    const double ppl = d.results.at(names::test_ppl);
+    const double unigram = d.results.at(names::unigram_test_ppl);
+    std::ostringstream s;
+    s.imbue(std::locale::classic());
+    s << std::fixed << std::setprecision(1) << model::design_key(d.side.model) << " (run "
+      << d.side.run_id << "): test perplexity " << ppl
+      << " is not below the unigram baseline of its training tokens (" << unigram << ")";
+    if (const auto uniform = lookup(d.results, names::uniform_ppl))
+        s << (ppl < *uniform ? ", though below" : " nor below") << " the uniform distribution's "
+          << *uniform;
+    return s.str();
+}
+
 Comparison build(const SideData& a, const SideData& b) {
     Comparison c;
     c.a = a.side;
@@ -166,6 +193,9 @@ Comparison build(const SideData& a, const SideData& b) {
         if (row.key == "wall_seconds") {
             row.a = a.wall_seconds;
             row.b = b.wall_seconds;
+        } else if (row.key == "learned") {
+            row.a = learned(a.results);
+            row.b = learned(b.results);
         } else {
             row.a = lookup(m.from_phase1 ? a.phase1_results : a.results, m.result);
             row.b = lookup(m.from_phase1 ? b.phase1_results : b.results, m.result);
@@ -174,6 +204,8 @@ Comparison build(const SideData& a, const SideData& b) {
     }
     if (a.side.experiment_id != b.side.experiment_id)
         c.parameter_differences = parameter_differences(a.params, b.params);
+    for (const SideData* d : {&a, &b})
+        if (const std::string why = not_learned(*d); !why.empty()) c.not_learned.push_back(why);
     return c;
 }
 
@@ -252,6 +284,13 @@ Comparison compare_experiment(store::RunStore& store, std::int64_t experiment_id
     return compare_runs(store, *context, *pythia);
 }
 
+std::string verdict_text(const std::vector<std::string>& not_learned) {
+    if (not_learned.empty()) return "";
+    std::string s = std::string(kNotLearned) + ":";
+    for (const std::string& why : not_learned) s += "\n  " + why;
+    return s + "\n  Train longer (more samples or epochs) or with the size preset's learning rate.";
+}
+
 void write_comparison_csv(const Comparison& c, std::ostream& out) {
     CsvWriter csv(out);
     csv.text("measure")
@@ -269,6 +308,8 @@ void write_comparison_csv(const Comparison& c, std::ostream& out) {
             .end_row();
     for (const std::string& d : c.parameter_differences)
         csv.text("Parameter differs: " + d).empty().empty().empty().empty().end_row();
+    for (const std::string& why : c.not_learned)
+        csv.text(std::string(kNotLearned) + ": " + why).empty().empty().empty().empty().end_row();
 }
 
 std::string comparison_text(const Comparison& c) {
@@ -276,6 +317,7 @@ std::string comparison_text(const Comparison& c) {
     for (const ComparisonRow& r : c.rows)
         table.push_back({r.measure, cell(r.a), cell(r.b), cell(r.difference()), cell(r.ratio())});
     std::ostringstream s;
+    if (!c.not_learned.empty()) s << verdict_text(c.not_learned) << "\n\n";
     s << "A = " << c.a.label() << (c.a.name.empty() ? "" : " '" + c.a.name + "'") << "\n";
     s << "B = " << c.b.label() << (c.b.name.empty() ? "" : " '" + c.b.name + "'") << "\n\n";
     s << text_table(table, {false, true, true, true, true});

@@ -33,9 +33,16 @@ struct ComparisonRow {
     std::optional<double> ratio() const;       // a / b, absent when b is 0
 };
 
+// The banner on a comparison in which a model learned nothing (MODEL_SPEC §5, "learned").
+inline constexpr const char* kNotLearned = "Not learned — this comparison says nothing yet";
+
 struct Comparison {
     ComparisonSide a, b;
     std::vector<ComparisonRow> rows;
+    // One line per side whose test perplexity is not below the unigram baseline of its training
+    // tokens: the comparison of such a model says nothing yet. Empty when both learned (or when
+    // that was not measured).
+    std::vector<std::string> not_learned;
     // Experiment parameters that differ between the two sides: "seq_length: 32 vs 64".
     std::vector<std::string> parameter_differences;
     const ComparisonRow& row(const std::string& key) const;  // throws for an unknown key
@@ -50,6 +57,9 @@ Comparison compare_runs(store::RunStore& store, std::int64_t run_a, std::int64_t
 // Context-Pythia's Phase 2 run (A) against Pythia's (B) in one experiment; throws naming what
 // is missing when the experiment lacks one of them.
 Comparison compare_experiment(store::RunStore& store, std::int64_t experiment_id);
+
+// The banner and its reasons, for terminals and the GUI; "" when every model learned.
+std::string verdict_text(const std::vector<std::string>& not_learned);
 
 // The CSV of exactly this table: measure, A, B, A - B, A / B, then the parameter differences.
 void write_comparison_csv(const Comparison& c, std::ostream& out);

@@ -58,6 +58,10 @@ inline constexpr const char* last_word_correct = "last_word_correct";
 // 95% Wilson score interval of the last-word accuracy.
 inline constexpr const char* last_word_accuracy_low = "last_word_accuracy_low";
 inline constexpr const char* last_word_accuracy_high = "last_word_accuracy_high";
+// Baselines on the same test tokens: the add-one-smoothed unigram distribution of the run's
+// training tokens, and the uniform distribution over the model's vocabulary rows.
+inline constexpr const char* unigram_test_ppl = "unigram_test_ppl";
+inline constexpr const char* uniform_ppl = "uniform_ppl";
 inline constexpr const char* generation_tokens_per_second = "generation_tokens_per_second";
 inline constexpr const char* iterations = "iterations";
 inline constexpr const char* final_convergence_rate = "final_convergence_rate";

@@ -179,6 +179,7 @@ void RunStore::migrate() {
     }
     if (user_version(db_) < 2) migrate_to_v2();
     if (user_version(db_) < 3) migrate_to_v3();
+    if (user_version(db_) < 4) migrate_to_v4();
 }
 
 void RunStore::migrate_to_v2() {
@@ -218,6 +219,26 @@ void RunStore::migrate_to_v3() {
     exec("COMMIT");
 }
 
+// v4: experiments repeated with seeds s, s+1, ... share a group uid (empty: no group). A uid,
+// not an id, so an imported group stays one group without remapping.
+void RunStore::migrate_to_v4() {
+    exec("BEGIN IMMEDIATE");
+    if (user_version(db_) < 4) {
+        exec(R"(
+            ALTER TABLE experiments ADD COLUMN group_uid TEXT NOT NULL DEFAULT '';
+            CREATE INDEX experiments_by_group ON experiments(group_uid);
+            PRAGMA user_version = 4;
+        )");
+    }
+    exec("COMMIT");
+}
+
+std::string RunStore::new_group_uid() {
+    Statement q(db_, "SELECT lower(hex(randomblob(16)))");
+    q.step();
+    return q.text(0);
+}
+
 void RunStore::recover_interrupted() {
     std::vector<std::int64_t> stale;
     {
@@ -231,11 +252,12 @@ void RunStore::recover_interrupted() {
     recovered_ = stale;
 }
 
-std::int64_t RunStore::create_experiment(const std::string& name, const std::string& params_json) {
+std::int64_t RunStore::create_experiment(const std::string& name, const std::string& params_json,
+                                        const std::string& group_uid) {
     Statement s(db_,
-                "INSERT INTO experiments(name, created_at, params_json, uid) "
-                "VALUES(?, ?, ?, lower(hex(randomblob(16))))");
-    s.bind(1, name).bind(2, now_utc()).bind(3, params_json).step();
+                "INSERT INTO experiments(name, created_at, params_json, uid, group_uid) "
+                "VALUES(?, ?, ?, lower(hex(randomblob(16))), ?)");
+    s.bind(1, name).bind(2, now_utc()).bind(3, params_json).bind(4, group_uid).step();
     return sqlite3_last_insert_rowid(db_);
 }
 
@@ -318,21 +340,30 @@ void RunStore::finish_run(std::int64_t run_id, RunStatus status, const std::stri
 
 std::vector<ExperimentRow> RunStore::experiments() {
     std::vector<ExperimentRow> out;
-    Statement q(
-        db_, "SELECT id, name, created_at, params_json, notes, uid FROM experiments ORDER BY id");
+    Statement q(db_, "SELECT id, name, created_at, params_json, notes, uid, group_uid "
+                     "FROM experiments ORDER BY id");
     while (q.step())
-        out.push_back({q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5)});
+        out.push_back(
+            {q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5), q.text(6)});
+    return out;
+}
+
+std::vector<ExperimentRow> RunStore::group(const std::string& group_uid) {
+    std::vector<ExperimentRow> out;
+    if (group_uid.empty()) return out;
+    for (ExperimentRow& e : experiments())
+        if (e.group_uid == group_uid) out.push_back(std::move(e));
     return out;
 }
 
 ExperimentRow RunStore::experiment(std::int64_t experiment_id) {
-    Statement q(
-        db_, "SELECT id, name, created_at, params_json, notes, uid FROM experiments WHERE id = ?");
+    Statement q(db_, "SELECT id, name, created_at, params_json, notes, uid, group_uid "
+                     "FROM experiments WHERE id = ?");
     q.bind(1, experiment_id);
     if (!q.step())
         throw Error("no experiment " + std::to_string(experiment_id) + " in '" + path_ +
                     "' (see 'context-pythia experiments list')");
-    return {q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5)};
+    return {q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5), q.text(6)};
 }
 
 namespace {
@@ -489,8 +520,9 @@ ImportCounts RunStore::import_database(const std::string& other_path) {
                     WHERE uid NOT IN (SELECT uid FROM main.runs);
             )");
             exec(R"(
-                INSERT INTO main.experiments(name, created_at, params_json, notes, uid)
-                    SELECT name, created_at, params_json, notes, uid FROM src.experiments
+                INSERT INTO main.experiments(name, created_at, params_json, notes, uid, group_uid)
+                    SELECT name, created_at, params_json, notes, uid, group_uid
+                    FROM src.experiments
                     WHERE uid NOT IN (SELECT uid FROM main.experiments) ORDER BY id;
             )");
             counts.experiments = changes();

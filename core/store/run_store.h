@@ -22,7 +22,8 @@ namespace cp::store {
 // tell a run it already holds from a new one.
 // 3: a run records the run its ContextBlock came from (context_block_run_id), so provenance is a
 // column, not a guess from names or run order.
-constexpr int kSchemaVersion = 3;
+// 4: experiments repeated with consecutive seeds share a group uid (experiments.group_uid).
+constexpr int kSchemaVersion = 4;
 
 struct MetricPoint {
     std::int64_t run_id = 0;
@@ -56,6 +57,7 @@ struct NewRun {
 struct ExperimentRow {
     std::int64_t id = 0;
     std::string name, created_at, params_json, notes, uid;
+    std::string group_uid;  // the seed group it belongs to; empty when it ran alone
 };
 
 // What `import_database` added; importing the same file again adds zeros.
@@ -76,7 +78,10 @@ class RunStore {
     // Runs found `running` by this open whose process had gone, now `interrupted`.
     const std::vector<std::int64_t>& recovered_runs() const { return recovered_; }
 
-    std::int64_t create_experiment(const std::string& name, const std::string& params_json);
+    std::int64_t create_experiment(const std::string& name, const std::string& params_json,
+                                   const std::string& group_uid = "");
+    // A fresh random uid for a seed group.
+    std::string new_group_uid();
     std::int64_t create_run(const NewRun& run);
     // Buffered: written in one transaction every `flush_every` points or half a second.
     void add_metric(const MetricPoint& point);
@@ -100,6 +105,8 @@ class RunStore {
 
     std::vector<ExperimentRow> experiments();
     ExperimentRow experiment(std::int64_t experiment_id);  // throws for an unknown id
+    // The experiments of a seed group, by id (empty for an empty or unknown uid).
+    std::vector<ExperimentRow> group(const std::string& group_uid);
     std::vector<RunRow> runs(std::optional<std::int64_t> experiment_id = std::nullopt);
     RunRow run(std::int64_t run_id);
     std::vector<MetricPoint> metrics(std::int64_t run_id, const std::string& name = "");
@@ -117,6 +124,7 @@ class RunStore {
     void migrate();
     void migrate_to_v2();
     void migrate_to_v3();
+    void migrate_to_v4();
     void recover_interrupted();
 
     sqlite3* db_ = nullptr;

@@ -16,6 +16,7 @@
 #include "model/checkpoint.h"
 #include "model/model_registry.h"
 #include "model/models.h"
+#include "common/stats.h"
 #include "store/metric_names.h"
 #include "store/run_store.h"
 #include "train/evaluate.h"
@@ -190,6 +191,11 @@ Experiment::Experiment(ExperimentParams params, LaunchMode mode, const std::atom
 
 Experiment::~Experiment() = default;
 
+void Experiment::become_group_member(const std::string& group_uid, std::uint64_t seed) {
+    group_uid_ = group_uid;
+    params_.seed = seed;
+}
+
 namespace {
 
 torch::Tensor chunks_of(const std::vector<std::int64_t>& stream, std::int64_t count,
@@ -253,6 +259,7 @@ struct Experiment::Execution {
     torch::Tensor held_out_sample;  // held-out text on which Phase 1 measures context_rank
     std::optional<std::int64_t> phase1_run;
     std::string phase1_checkpoint;
+    std::optional<double> unigram_test_ppl = std::nullopt;  // the baseline, once for every model
 };
 
 ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomic<bool>& stop) {
@@ -265,10 +272,12 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
     store::RunStore store(p.db.empty() ? default_database_path() : p.db);
     const ExperimentPlan plan = plan_for(p, mode_, &store);
 
-    const std::string name = p.name.empty()
-                                 ? p.size + " " + std::to_string(samples) + "x" +
-                                       std::to_string(seq) + " seed " + std::to_string(p.seed)
-                                 : p.name;
+    const std::string seed_text = "seed " + std::to_string(p.seed);
+    const std::string name =
+        p.name.empty() ? p.size + " " + std::to_string(samples) + "x" + std::to_string(seq) + " " +
+                             seed_text
+        : group_uid_.empty() ? p.name
+                             : p.name + " (" + seed_text + ")";
     nlohmann::json recorded = p.to_json();
     recorded["tokenizer_description"] = data_->tokenizer_description;
     recorded["device_used"] = summary.device;
@@ -278,7 +287,8 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
             recorded["reference_notes"][spec.key] = spec.reference_note;
     // A new experiment, or the stored one these runs join (plan_for checked its parameters).
     summary.experiment_id =
-        p.experiment > 0 ? p.experiment : store.create_experiment(name, recorded.dump());
+        p.experiment > 0 ? p.experiment
+                         : store.create_experiment(name, recorded.dump(), group_uid_);
     const std::string sizes = "batch size " + std::to_string(p.phase2.batch_size) +
                               " x seq_length " + std::to_string(seq) + ", Phase 1 batch " +
                               std::to_string(p.phase1.batch_size) + " tokens";
@@ -470,6 +480,24 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
     s.last_word_accuracy_high = e.last_word_accuracy_high;
     s.generation_tokens_per_second = e.generation_tokens_per_second;
     s.kv = e.kv;
+    // What the model must beat to have learned anything: the same test targets under the
+    // unigram distribution of the training tokens, and under the uniform distribution.
+    const std::int64_t vocab = net.config().vocab_rows;
+    if (!x.unigram_test_ppl) {
+        const auto values = [](const torch::Tensor& t) {
+            const torch::Tensor c = t.to(torch::kCPU).contiguous().view({-1});
+            return std::vector<std::int64_t>(c.data_ptr<std::int64_t>(),
+                                             c.data_ptr<std::int64_t>() + c.numel());
+        };
+        const std::int64_t seq = *p.seq_length;
+        x.unigram_test_ppl = unigram_perplexity(
+            values(x.train_chunks.narrow(1, 1, seq)), values(x.test_chunks.narrow(1, 1, seq)),
+            vocab);
+    }
+    s.unigram_test_ppl = *x.unigram_test_ppl;
+    s.uniform_ppl = static_cast<double>(vocab);
+    log.result(names::unigram_test_ppl, s.unigram_test_ppl);
+    log.result(names::uniform_ppl, s.uniform_ppl);
     if (x.stop.load()) s.status = store::RunStatus::stopped;
 }
 

@@ -40,6 +40,10 @@ struct ModelSummary {
     std::int64_t last_word_passages = 0;                             // n
     double last_word_accuracy_low = 0, last_word_accuracy_high = 0;  // 95% Wilson interval
     double generation_tokens_per_second = 0;
+    double unigram_test_ppl = 0, uniform_ppl = 0;  // baselines on the same test targets
+    // Whether the model learned anything beyond token frequencies: its test perplexity is below
+    // the unigram baseline of its training tokens (which is below the uniform distribution's).
+    bool learned() const { return test_ppl > 0 && test_ppl < unigram_test_ppl; }
     std::vector<model::KvMeasurement> kv;
     std::string checkpoint;
 };
@@ -81,9 +85,12 @@ class Experiment {
     const DataBudget& budget() const { return budget_; }
     LaunchMode mode() const { return mode_; }
 
-    // Runs everything in order. Safe to call once. Throws cp::Error on failure after marking the
-    // current run failed in the store.
+    // Runs everything in order. Throws cp::Error on failure after marking the current run failed
+    // in the store.
     ExperimentSummary run(ExperimentObserver* observer, const std::atomic<bool>& stop);
+    // Makes the next run() one member of a seed group: the same data and parameters under
+    // another seed, recorded as a new experiment carrying the group's uid (train/seed_group.h).
+    void become_group_member(const std::string& group_uid, std::uint64_t seed);
 
   private:
     struct Data;
@@ -104,6 +111,7 @@ class Experiment {
                         const std::string& stage);
 
     ExperimentParams params_;
+    std::string group_uid_;  // empty: an experiment on its own
     LaunchMode mode_;
     DataBudget budget_;
     std::unique_ptr<Data> data_;

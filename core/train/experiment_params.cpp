@@ -53,6 +53,12 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
     if (phase1_only && (!needs_context_block() || ablation_untrained_context_block))
         p.push_back({"phase1_only",
                      "Phase 1 alone needs Context-Pythia and no untrained-ContextBlock ablation"});
+    if (seeds > 1 && experiment > 0)
+        p.push_back({"seeds", "--seeds " + std::to_string(seeds) +
+                                  " makes a new seed group; --experiment adds to one stored "
+                                  "experiment: use one or the other"});
+    if (seeds > 1 && !phase2.resume_from.empty())
+        p.push_back({"seeds", "resuming continues one run: --seeds must be 1 with --resume-from"});
     if (ablation_untrained_context_block && !needs_context_block())
         p.push_back({"ablation",
                      "the untrained-ContextBlock ablation needs Context-Pythia among the models"});

@@ -47,6 +47,10 @@ struct EvalParams {
     std::vector<std::int64_t> kv_lengths = {128, 512, 2048};
 };
 
+// The most seeds one group repeats: each seed is a whole experiment, so more is a typo or a job
+// for a sweep (split it into groups).
+constexpr std::int64_t kMaxSeeds = 32;
+
 struct ExperimentParams {
     // Required: no defaults.
     std::optional<std::int64_t> samples;     // training + validation chunks
@@ -58,6 +62,9 @@ struct ExperimentParams {
     std::vector<std::string> corpora = {"brown"};  // names or paths
     std::string tokenizer;                         // empty: the installed GPT-2 tokenizer
     std::uint64_t seed = 0;
+    // Repeat the whole experiment with seeds seed, seed + 1, ...: one experiment per seed, kept
+    // together as a seed group; every seed trains on the same chunks.
+    std::int64_t seeds = 1;
     std::string device = "auto";  // auto | cpu | cuda
     std::int64_t threads = 0;     // torch intra-op threads; 0: torch's choice
     // fp32 | bf16: bf16 runs Phase 2 and evaluation under bf16 autocast (weights and optimizer

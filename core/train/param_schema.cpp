@@ -317,6 +317,20 @@ void add_required_and_run(std::vector<ParamSpec>& s) {
     s.push_back(models_param());
     s.push_back(corpora_param());
     s.push_back(seed_param());
+    s.push_back(integer(
+        "seeds", "seeds", "N",
+        "repeat the whole experiment with seeds S, S+1, ..., S+N-1 as one group (every seed "
+        "trains on the same chunks); the comparison reports mean, sd and 95% t-intervals",
+        ParamGroup::run, [](P & p) -> auto& { return p.seeds; }, [](const P& p) -> std::string {
+            if (p.seeds < 1)
+                return "seeds must be at least 1 (got " + std::to_string(p.seeds) +
+                       "): the number of times the experiment is repeated";
+            if (p.seeds > kMaxSeeds)
+                return "seeds " + std::to_string(p.seeds) + " is more than " +
+                       std::to_string(kMaxSeeds) +
+                       " (each seed is a whole experiment): split it into groups with --seed";
+            return "";
+        }));
     s.push_back(text(
         "name", "name", "TEXT", "experiment name (default: size, samples x length, seed)",
         ParamGroup::run, [](P & p) -> auto& { return p.name; }));
@@ -518,7 +532,7 @@ void mark_bookkeeping(std::vector<ParamSpec>& s) {
         for (const char* key :
              {"name", "models", "threads", "ablation_untrained_context_block", "skip_evaluation",
               "phase1_only", "context_block_from", "context_block_run", "phase2.resume_from",
-              "phase2.readback_every", "db", "checkpoint_dir", "experiment"})
+              "phase2.readback_every", "db", "checkpoint_dir", "experiment", "seeds"})
             if (spec.key == key) spec.bookkeeping = true;
 }
 
@@ -540,6 +554,7 @@ void lay_out_form(std::vector<ParamSpec>& s) {
                                                       "70M (Pythia-70M widths)"};
     gui("name", "Name", true)->placeholder = "default: size, samples × length, seed";
     gui("seed", "Seed", true);
+    gui("seeds", "Repeat with N seeds", true)->placeholder = "1 (one run per design)";
     gui("corpora", "Corpus")->choice_labels = {"Brown", "nlp-corpus", "Brown + nlp-corpus"};
     gui("device", "Device")->choice_labels = {"auto (GPU when present)", "CPU", "CUDA GPU"};
     gui("precision", "Precision")->choice_labels = {"float32",

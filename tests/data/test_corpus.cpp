@@ -253,6 +253,47 @@ TEST(Stats, WilsonIntervalMatchesHandWorkedValues) {
     EXPECT_EQ(empty.high, 0.0);
 }
 
+// MODEL_SPEC §5, repeated seeds: a 95% t-interval. Quantiles from the printed table of Student's
+// t (two-sided 95%: 12.706, 4.303, 2.776, 2.262, 2.042 for 1, 2, 4, 9, 30 degrees of freedom;
+// the normal 1.960 in the limit).
+TEST(Stats, StudentTQuantilesMatchThePrintedTable) {
+    const std::pair<double, double> table[] = {
+        {1, 12.706}, {2, 4.303}, {4, 2.776}, {9, 2.262}, {30, 2.042}, {1e7, 1.960}};
+    for (const auto& [df, t] : table) {
+        EXPECT_NEAR(cp::student_t_quantile(0.975, df), t, 6e-4) << "df " << df;
+        EXPECT_NEAR(cp::student_t_quantile(0.025, df), -t, 6e-4) << "df " << df;
+    }
+    EXPECT_NEAR(cp::student_t_quantile(0.95, 1), 6.314, 6e-4);  // one-sided 95%, df 1
+}
+
+// {1, 2, 3} by hand: mean 2, sd sqrt(((1-2)^2 + 0 + (3-2)^2) / 2) = 1, half-width
+// 4.303 x 1 / sqrt(3) = 2.484; one value has no spread; {5, 6, 7} lies above 0, {-1, 0, 1} not.
+TEST(Stats, SeedEstimateIsMeanSdAndTInterval) {
+    const auto e = cp::estimate({1, 2, 3});
+    ASSERT_TRUE(e && e->sd && e->interval);
+    EXPECT_EQ(e->n, 3);
+    EXPECT_DOUBLE_EQ(e->mean, 2.0);
+    EXPECT_NEAR(*e->sd, 1.0, 1e-12);
+    EXPECT_NEAR(e->interval->low, 2.0 - 2.484, 1e-3);
+    EXPECT_NEAR(e->interval->high, 2.0 + 2.484, 1e-3);
+    const auto one = cp::estimate({4.5});
+    ASSERT_TRUE(one);
+    EXPECT_EQ(one->mean, 4.5);
+    EXPECT_FALSE(one->sd || one->interval || one->excludes_zero());
+    EXPECT_TRUE(cp::estimate({5, 6, 7})->excludes_zero());
+    EXPECT_FALSE(cp::estimate({-1, 0, 1})->excludes_zero());
+    EXPECT_TRUE(cp::estimate({-7, -6, -5})->excludes_zero());
+    EXPECT_FALSE(cp::estimate({}).has_value());
+}
+
+// The unigram baseline by hand: training {0, 0, 1} over 4 ids, add-one smoothed, gives
+// p = 3/7, 2/7, 1/7, 1/7; targets {0, 2} cost -(ln 3/7 + ln 1/7) / 2, perplexity sqrt(49 / 3).
+// With no training tokens it is the uniform distribution: perplexity = vocabulary size.
+TEST(Stats, UnigramBaselineMatchesTheHandWorkedValue) {
+    EXPECT_NEAR(cp::unigram_perplexity({0, 0, 1}, {0, 2}, 4), std::sqrt(49.0 / 3.0), 1e-12);
+    EXPECT_NEAR(cp::unigram_perplexity({}, {3, 1, 2}, 4), 4.0, 1e-12);
+}
+
 // Passages drawn evenly across all held-out documents, and contexts cut on the left to the
 // trained sequence length.
 TEST(LastWord, PassagesAreDrawnEvenlyAndContextsCutToTheTrainedLength) {

@@ -178,6 +178,36 @@ TEST(RunStore, SchemaTwoDatabaseIsUpgradedInPlaceWithProvenance) {
     EXPECT_EQ(store.run(4).context_block_run_id, std::nullopt);  // the ablation had none
     EXPECT_EQ(store.runs().size(), 4u);
     EXPECT_EQ(store.integrity_check(), "ok");
+    // Schema 4 on top: the old experiments belong to no seed group.
+    EXPECT_EQ(store.experiment(1).group_uid, "");
+    EXPECT_TRUE(store.group("").empty());
+}
+
+// A seed group is its experiments' shared uid: listed together, kept apart from other
+// experiments, and still one group (the same members) after importing into another database.
+TEST(RunStore, SeedGroupIsFoundTogetherAndSurvivesAnImport) {
+    cp::test::TempDir dir;
+    const std::string source = (dir / "a.db").string(), target = (dir / "b.db").string();
+    std::string uid;
+    {
+        RunStore a(source);
+        a.create_experiment("alone", "{}");
+        uid = a.new_group_uid();
+        EXPECT_EQ(uid.size(), 32u);
+        EXPECT_NE(uid, a.new_group_uid());
+        for (const char* n : {"seed 0", "seed 1", "seed 2"}) a.create_experiment(n, "{}", uid);
+        const auto g = a.group(uid);
+        ASSERT_EQ(g.size(), 3u);
+        EXPECT_EQ(g[0].name, "seed 0");
+        EXPECT_EQ(g[2].name, "seed 2");
+    }
+    RunStore b(target);
+    b.create_experiment("already here", "{}");
+    b.import_database(source);
+    const auto g = b.group(uid);
+    ASSERT_EQ(g.size(), 3u);
+    EXPECT_EQ(g[1].name, "seed 1");
+    EXPECT_EQ(b.experiments().size(), 5u);
 }
 
 TEST(RunStore, DeletingARunningRunIsRefusedByTheStore) {

@@ -1,0 +1,102 @@
+#include "common/stats.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace cp {
+namespace {
+
+// The continued fraction of the regularised incomplete beta function I_x(a, b) (modified Lentz),
+// converging fast for x < (a + 1) / (a + b + 2).
+double beta_continued_fraction(double a, double b, double x) {
+    constexpr double tiny = 1e-300;
+    double c = 1.0, d = 1.0 - (a + b) * x / (a + 1.0);
+    if (std::fabs(d) < tiny) d = tiny;
+    d = 1.0 / d;
+    double f = d;
+    for (int m = 1; m <= 500; ++m) {
+        const double m2 = 2.0 * m;
+        // The even step, then the odd step, of the fraction's terms.
+        for (const double term : {m * (b - m) * x / ((a + m2 - 1.0) * (a + m2)),
+                                  -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0))}) {
+            d = 1.0 + term * d;
+            if (std::fabs(d) < tiny) d = tiny;
+            c = 1.0 + term / c;
+            if (std::fabs(c) < tiny) c = tiny;
+            d = 1.0 / d;
+            f *= c * d;
+        }
+        if (std::fabs(c * d - 1.0) < 1e-15) break;
+    }
+    return f;
+}
+
+double regularized_incomplete_beta(double a, double b, double x) {
+    if (x <= 0) return 0;
+    if (x >= 1) return 1;
+    const double log_front = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) +
+                             a * std::log(x) + b * std::log1p(-x);
+    if (x < (a + 1.0) / (a + b + 2.0))
+        return std::exp(log_front) * beta_continued_fraction(a, b, x) / a;
+    return 1.0 - std::exp(log_front) * beta_continued_fraction(b, a, 1.0 - x) / b;
+}
+
+// P(T <= t) for Student's t with df degrees of freedom.
+double student_t_cdf(double t, double df) {
+    const double tail = 0.5 * regularized_incomplete_beta(df / 2.0, 0.5, df / (df + t * t));
+    return t >= 0 ? 1.0 - tail : tail;
+}
+
+}  // namespace
+
+double student_t_quantile(double p, double df) {
+    if (p == 0.5) return 0;
+    if (p < 0.5) return -student_t_quantile(1.0 - p, df);
+    double low = 0, high = 1;
+    while (student_t_cdf(high, df) < p && high < 1e12) high *= 2;
+    for (int i = 0; i < 200 && high - low > 1e-12 * high; ++i) {
+        const double mid = 0.5 * (low + high);
+        (student_t_cdf(mid, df) < p ? low : high) = mid;
+    }
+    return 0.5 * (low + high);
+}
+
+bool SeedEstimate::excludes_zero() const {
+    return interval && (interval->low > 0 || interval->high < 0);
+}
+
+std::optional<SeedEstimate> estimate(const std::vector<double>& values) {
+    if (values.empty()) return std::nullopt;
+    SeedEstimate e;
+    e.n = static_cast<std::int64_t>(values.size());
+    e.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(e.n);
+    if (e.n < 2) return e;
+    double squares = 0;
+    for (const double v : values) squares += (v - e.mean) * (v - e.mean);
+    e.sd = std::sqrt(squares / static_cast<double>(e.n - 1));
+    const double half = student_t_quantile(0.975, static_cast<double>(e.n - 1)) * *e.sd /
+                        std::sqrt(static_cast<double>(e.n));
+    e.interval = Interval{e.mean - half, e.mean + half};
+    return e;
+}
+
+double unigram_perplexity(const std::vector<std::int64_t>& training,
+                          const std::vector<std::int64_t>& targets, std::int64_t vocab) {
+    std::vector<double> counts(static_cast<std::size_t>(std::max<std::int64_t>(vocab, 1)), 1.0);
+    double total = static_cast<double>(counts.size());
+    for (const std::int64_t t : training)
+        if (t >= 0 && t < vocab) {
+            counts[static_cast<std::size_t>(t)] += 1.0;
+            total += 1.0;
+        }
+    double nll = 0;
+    std::int64_t n = 0;
+    for (const std::int64_t t : targets)
+        if (t >= 0 && t < vocab) {
+            nll -= std::log(counts[static_cast<std::size_t>(t)] / total);
+            ++n;
+        }
+    return n == 0 ? static_cast<double>(vocab) : std::exp(nll / static_cast<double>(n));
+}
+
+}  // namespace cp
