@@ -59,12 +59,20 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     update_mode();
     connect(mode_, qOverload<int>(&QComboBox::currentIndexChanged), this, update_mode);
 
+    verdict_ = new QLabel(this);
+    verdict_->setObjectName("verdict");
+    verdict_->setWordWrap(true);
+    verdict_->setStyleSheet(
+        "background: #fff4e5; color: #8a3b00; border: 1px solid #f0b070; padding: 6px;");
+    verdict_->setVisible(false);
+    layout->addWidget(verdict_);
     heading_ = new QLabel(this);
     heading_->setWordWrap(true);
     layout->addWidget(heading_);
     auto* split = new QSplitter(Qt::Horizontal, this);
     table_ = new QTableView(split);
     model_ = new ComparisonTableModel(this);
+    group_model_ = new TextTableModel(this);
     table_->setModel(model_);
     table_->setObjectName("comparisonTable");
     table_->verticalHeader()->setVisible(false);
@@ -132,7 +140,10 @@ void ComparisonView::compareChosen() {
 QString ComparisonView::showExperiment(qint64 id) {
     try {
         store::RunStore store(database_.toStdString());
-        show(report::compare_experiment(store, id));
+        if (const auto group = report::seed_group_of(store, id))
+            showGroup(report::compare_group(store, *group));
+        else
+            show(report::compare_experiment(store, id));
         if (const int i = experiment_->findData(static_cast<qlonglong>(id)); i >= 0)
             experiment_->setCurrentIndex(i);
         return {};
@@ -151,8 +162,64 @@ QString ComparisonView::showRuns(qint64 a, qint64 b) {
     }
 }
 
+void ComparisonView::showVerdict(const std::vector<std::string>& not_learned) {
+    verdict_->setText(QString::fromStdString(report::verdict_text(not_learned)));
+    verdict_->setVisible(!not_learned.empty());
+}
+
+void ComparisonView::showGroup(const report::GroupComparison& g) {
+    comparison_.reset();
+    group_ = g;
+    showVerdict(g.not_learned);
+    heading_->setText(
+        QString("<b>A</b> = %1 &nbsp;&nbsp; <b>B</b> = %2 &nbsp;&nbsp; %3 — mean ± sd over the "
+                "seeds, 95% t-intervals; A − B from the per-seed paired differences")
+            .arg(QString::fromUtf8(model::design_display_name(g.a.model)),
+                 QString::fromUtf8(model::design_display_name(g.b.model)),
+                 QString::fromStdString(g.seeds_text()).toHtmlEscaped()));
+    group_model_->setCells(report::group_table_cells(g));  // core's cells, as the CLI prints
+    table_->setModel(group_model_);
+    table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    table_->resizeColumnsToContents();
+    differences_->setText("Every seed trained both designs on the same chunks.");
+    // Each design's loss over the seeds: the mean line and a ±1 sd band.
+    curves_->clear();
+    try {
+        store::RunStore store(database_.toStdString());
+        int color = 0;
+        for (const auto* runs : {&g.a_runs, &g.b_runs}) {
+            const model::Design design = runs == &g.a_runs ? g.a.model : g.b.model;
+            const QString who = QString("%1 %2").arg(runs == &g.a_runs ? "A" : "B",
+                                                     model::design_display_name(design));
+            for (const char* name : {names::train_loss, names::val_loss}) {
+                const report::MeanCurve m = report::mean_curve(store, *runs, name);
+                if (m.step.empty()) continue;
+                const bool validation = std::string(name) == names::val_loss;
+                QVector<double> x(m.step.begin(), m.step.end()), y(m.mean.begin(), m.mean.end());
+                QVector<double> low, high;
+                for (std::size_t i = 0; i < m.mean.size(); ++i) {
+                    low.push_back(m.mean[i] - m.sd[i]);
+                    high.push_back(m.mean[i] + m.sd[i]);
+                }
+                const QString series = who + (validation ? " validation" : " training") +
+                                       QString(" (mean of %1)").arg(m.runs);
+                curves_->setBand(series + " ± 1 sd", x, low, high, series_color(color));
+                curves_->setSeries(series, x, y, {series_color(color), validation, validation});
+            }
+            ++color;
+        }
+    } catch (const Error&) {
+        // The table stands on its own; curves are a bonus.
+    }
+    curves_->resetView();
+}
+
 void ComparisonView::show(const report::Comparison& c) {
+    group_.reset();
     comparison_ = c;
+    showVerdict(c.not_learned);
+    table_->setModel(model_);
+    table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
     heading_->setText(QString("<b>A</b> = %1 &nbsp;&nbsp; <b>B</b> = %2")
                           .arg(QString::fromStdString(c.a.label()).toHtmlEscaped(),
                                QString::fromStdString(c.b.label()).toHtmlEscaped()));
@@ -191,10 +258,13 @@ void ComparisonView::show(const report::Comparison& c) {
 }
 
 QString ComparisonView::exportCsv(const QString& path) const {
-    if (!comparison_) return "nothing to export: compare an experiment or two runs first";
+    if (!comparison_ && !group_) return "nothing to export: compare an experiment or two runs first";
     try {
         report::CsvFile file(path.toStdString());
-        report::write_comparison_csv(*comparison_, file.stream());
+        if (group_)
+            report::write_group_csv(*group_, file.stream());
+        else
+            report::write_comparison_csv(*comparison_, file.stream());
         file.commit();
         return {};
     } catch (const Error& e) {
@@ -203,14 +273,18 @@ QString ComparisonView::exportCsv(const QString& path) const {
 }
 
 void ComparisonView::exportDialog() {
-    if (!comparison_) {
+    if (!comparison_ && !group_) {
         QMessageBox::information(this, "Export CSV", "Compare an experiment or two runs first.");
         return;
     }
-    const QString path = QFileDialog::getSaveFileName(
-        this, "Export comparison as CSV",
-        QString("comparison-run%1-run%2.csv").arg(comparison_->a.run_id).arg(comparison_->b.run_id),
-        "CSV (*.csv)");
+    const QString suggested =
+        group_ ? QString("comparison-seed-group-%1.csv")
+                     .arg(QString::fromStdString(group_->group_uid.substr(0, 8)))
+               : QString("comparison-run%1-run%2.csv")
+                     .arg(comparison_->a.run_id)
+                     .arg(comparison_->b.run_id);
+    const QString path =
+        QFileDialog::getSaveFileName(this, "Export comparison as CSV", suggested, "CSV (*.csv)");
     if (path.isEmpty()) return;
     const QString error = exportCsv(path);
     if (!error.isEmpty()) QMessageBox::warning(this, "Export failed", error);

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "train/param_schema.h"
+#include "train/plan.h"
 
 namespace cp::widgets {
 namespace {
@@ -28,9 +29,10 @@ struct Preset {
 // Presets are offered, never applied on their own.
 const Preset kPresets[] = {
     {"Choose a preset…", "", "", "", "", ""},
-    {"Smoke test — tiny, 200 × 32, 1 epoch", "200", "32", "1", "tiny", "0.01"},
-    {"Tiny comparison — tiny, 2000 × 32, 3 epochs", "2000", "32", "3", "tiny", "0.01"},
-    {"Reference dev run — 70M, 10000 × 128, 10 epochs", "10000", "128", "10", "70m", "0.0001"},
+    // The learning rate is left to the size preset (empty field).
+    {"Smoke test — tiny, 200 × 32, 1 epoch", "200", "32", "1", "tiny", ""},
+    {"Tiny comparison — tiny, 2000 × 32, 3 epochs", "2000", "32", "3", "tiny", ""},
+    {"Reference dev run — 70M, 10000 × 128, 10 epochs", "10000", "128", "10", "70m", ""},
 };
 
 // "seq-length" -> "seqLength": the field's object name (GUI tests find fields by it).
@@ -103,6 +105,14 @@ ParameterForm::ParameterForm(QWidget* parent) : QWidget(parent) {
     inner->setVisible(false);
     connect(advanced_, &QGroupBox::toggled, inner, &QWidget::setVisible);
     layout->addWidget(advanced_);
+
+    // What the launch will train: optimizer steps and tokens per phase, and a warning (not a
+    // refusal) when that is too little to learn; counted by core from the form's parameters.
+    budget_ = new QLabel(this);
+    budget_->setObjectName("budget");
+    budget_->setWordWrap(true);
+    budget_->setTextFormat(Qt::RichText);
+    layout->addWidget(budget_);
 
     problems_ = new QLabel(this);
     problems_->setObjectName("problems");
@@ -202,6 +212,22 @@ std::vector<train::ExperimentParams::Problem> ParameterForm::problems() const {
 }
 
 void ParameterForm::revalidate() {
+    std::vector<train::ExperimentParams::Problem> unread;
+    const train::ExperimentParams params = read(&unread);
+    const auto budget = unread.empty() && params.problems().empty()
+                            ? train::training_budget(params, train::LaunchMode::full_comparison)
+                            : std::nullopt;
+    QString html;
+    if (budget) {
+        const auto lines = QString::fromStdString(budget->describe()).trimmed().split('\n');
+        for (const QString& line : lines)
+            html += line.startsWith("Warning:")
+                        ? "<div style='color:#a05a00'><b>⚠</b> " + line.mid(9).toHtmlEscaped() +
+                              "</div>"
+                        : "<div>" + line.toHtmlEscaped() + "</div>";
+    }
+    budget_->setText(html);
+    budget_->setVisible(budget.has_value());
     const auto found = problems();
     QStringList lines;
     for (const auto& p : found) lines << QString::fromStdString(p.message);

@@ -69,6 +69,7 @@ class ParameterForm : public QWidget {
     QComboBox* preset_;
     QGroupBox* advanced_;
     QLabel* problems_;
+    QLabel* budget_;  // steps and tokens per phase, and the warning when too few
     QString database_;
     bool last_valid_ = false;
 };

@@ -106,12 +106,31 @@ void PlotPanel::setSeries(const QString& name, const QVector<double>& x, const Q
     dirty_ = true;
 }
 
+void PlotPanel::setBand(const QString& name, const QVector<double>& x, const QVector<double>& low,
+                        const QVector<double>& high, const QColor& color) {
+    QCPGraph* lower = plot_->addGraph();
+    lower->setPen(Qt::NoPen);
+    lower->setData(x, low, true);
+    lower->removeFromLegend();
+    QCPGraph* upper = plot_->addGraph();
+    upper->setPen(Qt::NoPen);
+    QColor fill = color;
+    fill.setAlpha(55);
+    upper->setBrush(fill);
+    upper->setChannelFillGraph(lower);
+    upper->setData(x, high, true);
+    upper->setName(name);
+    ++bands_;
+    dirty_ = true;
+}
+
 void PlotPanel::clear() {
     // Every plottable, not only graphs: bars (the diversity histogram) would otherwise stack up
     // a series and a legend entry per redraw.
     plot_->clearPlottables();
     series_.clear();
     order_.clear();
+    bands_ = 0;
     readout_->clear();
     auto_range_ = true;
     dirty_ = true;

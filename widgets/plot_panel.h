@@ -34,6 +34,11 @@ class PlotPanel : public QWidget {
     void addPoint(const QString& series, double x, double y, const SeriesStyle& style);
     void setSeries(const QString& series, const QVector<double>& x, const QVector<double>& y,
                    const SeriesStyle& style);
+    // A shaded band between low and high (a mean ± 1 sd over seeds), drawn under the series of
+    // the same colour; listed once in the legend as `name`.
+    void setBand(const QString& name, const QVector<double>& x, const QVector<double>& low,
+                 const QVector<double>& high, const QColor& color);
+    int bandCount() const { return bands_; }
     void clear();
     int pointCount(const QString& series) const;
     QStringList seriesNames() const;
@@ -65,6 +70,7 @@ class PlotPanel : public QWidget {
     QStringList order_;
     double smoothing_ = 0;
     bool dirty_ = false, auto_range_ = true;
+    int bands_ = 0;
 };
 
 // Distinct, colour-blind-safe colours (Okabe-Ito), by index.

@@ -14,6 +14,46 @@ QString display_number(double x) {
     return QString::number(x, 'f', 4);
 }
 
+// ---- text cells ----
+
+void TextTableModel::setCells(std::vector<std::vector<std::string>> cells) {
+    beginResetModel();
+    cells_ = std::move(cells);
+    endResetModel();
+}
+
+int TextTableModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() || cells_.empty() ? 0 : static_cast<int>(cells_.size() - 1);
+}
+
+int TextTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() || cells_.empty() ? 0 : static_cast<int>(cells_[0].size());
+}
+
+QVariant TextTableModel::data(const QModelIndex& index, int role) const {
+    if (!index.isValid() || index.row() + 1 >= static_cast<int>(cells_.size())) return {};
+    const auto& row = cells_[static_cast<std::size_t>(index.row()) + 1];
+    if (index.column() >= static_cast<int>(row.size())) return {};
+    const QString text = QString::fromStdString(row[static_cast<std::size_t>(index.column())]);
+    switch (role) {
+        case Qt::DisplayRole:
+        case Qt::UserRole:
+            return text;
+        case Qt::TextAlignmentRole:
+            return index.column() == 0 ? QVariant(Qt::AlignLeft | Qt::AlignVCenter)
+                                       : QVariant(Qt::AlignRight | Qt::AlignVCenter);
+        default:
+            return {};
+    }
+}
+
+QVariant TextTableModel::headerData(int section, Qt::Orientation o, int role) const {
+    if (o != Qt::Horizontal || role != Qt::DisplayRole || cells_.empty() || section < 0 ||
+        section >= static_cast<int>(cells_[0].size()))
+        return {};
+    return QString::fromStdString(cells_[0][static_cast<std::size_t>(section)]);
+}
+
 // ---- comparison ----
 
 void ComparisonTableModel::setComparison(const report::Comparison& c) {

@@ -29,6 +29,22 @@ class ComparisonTableModel : public QAbstractTableModel {
     std::vector<report::ComparisonRow> rows_;
 };
 
+// Rows of text cells made by core (a header row first), shown as they are: the seed group's
+// comparison, whose cells (mean ± sd, intervals, "excludes 0") the terminal prints too.
+class TextTableModel : public QAbstractTableModel {
+    Q_OBJECT
+  public:
+    using QAbstractTableModel::QAbstractTableModel;
+    void setCells(std::vector<std::vector<std::string>> cells);  // cells[0]: the header
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role) const override;
+    QVariant headerData(int section, Qt::Orientation o, int role) const override;
+
+  private:
+    std::vector<std::vector<std::string>> cells_;
+};
+
 class RunTableModel : public QAbstractTableModel {
     Q_OBJECT
   public:

@@ -246,6 +246,14 @@ int run_command(int argc, char** argv, int first) {
 
     // Validates everything, resolves the plan and checks the data, before any write.
     train::SeedGroup group(p, train::launch_mode_of(p));
+    // How much each phase will train, and a warning when it is too little to learn.
+    if (const auto budget = train::training_budget(group.experiment().params(),
+                                                   train::launch_mode_of(p))) {
+        if (!args.has("quiet"))
+            std::cerr << budget->describe();
+        else
+            for (const std::string& w : budget->warnings) std::cerr << "Warning: " << w << "\n";
+    }
     g_stop.store(false);
     struct sigaction action {};
     action.sa_handler = on_interrupt;

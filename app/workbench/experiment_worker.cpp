@@ -4,7 +4,7 @@
 #include <map>
 
 #include "common/error.h"
-#include "train/experiment.h"
+#include "train/seed_group.h"
 
 namespace cp::workbench {
 namespace {
@@ -51,9 +51,21 @@ void ExperimentWorker::run(const cp::train::ExperimentParams& params, cp::train:
     SignalObserver observer(*this);
     try {
         // Validates and prepares data (reading the stop flag between stages): nothing stored yet.
-        train::Experiment experiment(params, mode, &stop_);
-        const train::ExperimentSummary s = experiment.run(&observer, stop_);
-        emit finished(s.status, {}, s.experiment_id);
+        // One experiment, or one per seed with "Repeat with N seeds" (a seed group).
+        train::SeedGroup group(params, mode, &stop_);
+        const train::GroupSummary g = group.run(&observer, stop_);
+        std::int64_t last = -1;
+        QString failed;
+        for (const train::SeedOutcome& s : g.seeds) {
+            if (s.summary) last = s.summary->experiment_id;
+            if (!s.finished())
+                failed += QString("seed %1: %2\n")
+                              .arg(s.seed)
+                              .arg(QString::fromStdString(
+                                  s.summary ? store::status_display_name(s.summary->status)
+                                            : s.error));
+        }
+        emit finished(g.status, failed.trimmed(), last);
     } catch (const train::StoppedBeforeStart& e) {
         emit finished(store::RunStatus::stopped, QString::fromUtf8(e.what()), -1);
     } catch (const Error& e) {

@@ -300,7 +300,9 @@ void MainWindow::onFinished(store::RunStatus status, QString error, qint64 exper
     browser_->refresh();
     comparison_->refreshChoices();
     diversity_->refreshChoices();
-    if (experiment_id >= 0 && mode_ == LaunchMode::full_comparison && finished)
+    // A seed group with a failed seed still compares the seeds that finished (and says which).
+    if (experiment_id >= 0 && mode_ == LaunchMode::full_comparison &&
+        status != store::RunStatus::stopped)
         comparison_->showExperiment(experiment_id);
     updateLaunchButtons();
     statusBar()->showMessage(

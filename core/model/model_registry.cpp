@@ -14,6 +14,12 @@ std::optional<ModelSize> size_from_key(std::string_view key) {
     return std::nullopt;
 }
 
+const TrainingPreset& training_preset(ModelSize size) {
+    static const TrainingPreset m70{1e-4, "the reference's"};
+    static const TrainingPreset tiny{3e-3, "measured to learn within minutes on a CPU"};
+    return size == ModelSize::m70 ? m70 : tiny;
+}
+
 namespace {
 
 // MODEL_SPEC.md §1: the ModelConfig defaults are Pythia-70M's.

@@ -23,6 +23,15 @@ enum class ModelSize { tiny, m70 };
 const char* size_key(ModelSize s);  // "tiny", "70m"
 std::optional<ModelSize> size_from_key(std::string_view key);
 
+// The training values that suit a size, shared by every design: the 70M presets train as the
+// reference did; the tiny presets at a learning rate that visibly learns in minutes on a CPU
+// (measured: docs/design/DEVIATIONS.md "Tiny presets").
+struct TrainingPreset {
+    double phase2_learning_rate = 1e-4;
+    const char* source = "";  // where the value comes from, for the run's record
+};
+const TrainingPreset& training_preset(ModelSize size);
+
 struct DesignEntry {
     Design design;
     const char* summary;       // one line for --help, the GUI and reports

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -107,7 +108,11 @@ GroupComparison compare_group(store::RunStore& store, const std::string& group_u
         try {
             Comparison c = compare_experiment(store, e.id);
             m.problem = problem_of(c);
-            if (m.used()) used.push_back(std::move(c));
+            if (m.used()) {
+                g.a_runs.push_back(c.a.run_id);
+                g.b_runs.push_back(c.b.run_id);
+                used.push_back(std::move(c));
+            }
         } catch (const Error& error) {
             m.problem = error.what();
         }
@@ -147,6 +152,24 @@ GroupComparison compare_group(store::RunStore& store, const std::string& group_u
             g.not_learned.push_back("seed " + std::to_string(m.seed) + ": " + why);
     }
     return g;
+}
+
+MeanCurve mean_curve(store::RunStore& store, const std::vector<std::int64_t>& run_ids,
+                     const std::string& metric) {
+    MeanCurve curve;
+    curve.runs = static_cast<std::int64_t>(run_ids.size());
+    std::map<std::int64_t, std::vector<double>> by_step;
+    for (const std::int64_t run : run_ids)
+        for (const store::MetricPoint& p : store.metrics(run, metric))
+            by_step[p.step].push_back(p.value);
+    for (const auto& [step, values] : by_step) {
+        if (static_cast<std::int64_t>(values.size()) != curve.runs) continue;  // not every run
+        const auto e = estimate(values);
+        curve.step.push_back(static_cast<double>(step));
+        curve.mean.push_back(e->mean);
+        curve.sd.push_back(e->sd.value_or(0.0));
+    }
+    return curve;
 }
 
 std::vector<std::vector<std::string>> group_table_cells(const GroupComparison& g) {

@@ -35,6 +35,7 @@ struct GroupComparison {
     std::string group_uid;
     ComparisonSide a, b;  // the designs compared, as in the first used seed
     std::vector<GroupMember> members;
+    std::vector<std::int64_t> a_runs, b_runs;  // each used seed's Phase 2 run of A and of B
     std::vector<GroupRow> rows;
     std::vector<std::string> not_learned;  // per seed and model, as Comparison::not_learned
     std::int64_t n() const;                // seeds in the statistics
@@ -48,6 +49,16 @@ std::optional<std::string> seed_group_of(store::RunStore& store, std::int64_t ex
 // Context-Pythia against Pythia over the group's seeds; throws naming the way out when no seed
 // finished both.
 GroupComparison compare_group(store::RunStore& store, const std::string& group_uid);
+
+// One metric over several runs (a group's seeds of one design), step by step: the mean and the
+// sample standard deviation at every step all the runs recorded, for a mean line with a ±1 sd
+// band. With one run the sd is 0.
+struct MeanCurve {
+    std::vector<double> step, mean, sd;
+    std::int64_t runs = 0;
+};
+MeanCurve mean_curve(store::RunStore& store, const std::vector<std::int64_t>& run_ids,
+                     const std::string& metric);
 
 // The table as text cells, header first: what the terminal and the GUI both show.
 std::vector<std::vector<std::string>> group_table_cells(const GroupComparison& g);

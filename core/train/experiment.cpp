@@ -170,6 +170,7 @@ void Experiment::check_budget() {
 Experiment::Experiment(ExperimentParams params, LaunchMode mode, const std::atomic<bool>* stop)
     : params_(std::move(params)), mode_(mode), data_(std::make_unique<Data>()) {
     params_.validate();
+    params_ = params_.with_presets(&preset_values_);
     const auto stopped = [stop] {
         if (stop && stop->load()) throw StoppedBeforeStart();
     };
@@ -281,6 +282,8 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
     nlohmann::json recorded = p.to_json();
     recorded["tokenizer_description"] = data_->tokenizer_description;
     recorded["device_used"] = summary.device;
+    // Values that came from the size preset, and where a default is not the reference's.
+    for (const std::string& filled : preset_values_) recorded["preset_values"].push_back(filled);
     // Where a default is not the reference's, the record says so.
     for (const ParamSpec& spec : param_schema())
         if (!spec.reference_note.empty())

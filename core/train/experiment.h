@@ -112,6 +112,7 @@ class Experiment {
 
     ExperimentParams params_;
     std::string group_uid_;  // empty: an experiment on its own
+    std::vector<std::string> preset_values_;  // "key: value (from the tiny preset: ...)"
     LaunchMode mode_;
     DataBudget budget_;
     std::unique_ptr<Data> data_;

@@ -11,6 +11,13 @@
 namespace cp::train {
 using nlohmann::json;
 
+namespace {
+// An unknown size is validate()'s to refuse; presets are filled in for the tiny one meanwhile.
+std::string size_key_or_tiny(const std::string& size) {
+    return model::size_from_key(size) ? size : "tiny";
+}
+}  // namespace
+
 bool ExperimentParams::needs_context_block() const {
     for (model::Design d : models)
         if (model::design_entry(d).needs_context_block) return true;
@@ -62,6 +69,19 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
     if (ablation_untrained_context_block && !needs_context_block())
         p.push_back({"ablation",
                      "the untrained-ContextBlock ablation needs Context-Pythia among the models"});
+    return p;
+}
+
+ExperimentParams ExperimentParams::with_presets(std::vector<std::string>* filled) const {
+    ExperimentParams p = *this;
+    const model::TrainingPreset& preset =
+        model::training_preset(*model::size_from_key(size_key_or_tiny(p.size)));
+    if (!p.phase2.learning_rate) {
+        p.phase2.learning_rate = preset.phase2_learning_rate;
+        if (filled)
+            filled->push_back("phase2.learning_rate: " + param("phase2.learning_rate").to_text(p) +
+                              " (from the " + p.size + " preset: " + preset.source + ")");
+    }
     return p;
 }
 

@@ -28,7 +28,8 @@ struct Phase1Params {
 };
 
 struct Phase2Params {
-    double learning_rate = 1e-4;  // AdamW
+    // AdamW; empty: the size preset's (model::training_preset), filled in by with_presets().
+    std::optional<double> learning_rate;
     double weight_decay = 0.01;
     std::int64_t batch_size = 32;
     std::int64_t patience = 0;  // epochs without a better validation perplexity before stopping
@@ -98,6 +99,11 @@ struct ExperimentParams {
     std::vector<Problem> problems() const;
     // Throws cp::Error listing problems() when there are any.
     void validate() const;
+
+    // These parameters with every value left to the size preset filled in from it (the tiny
+    // presets train at a learning rate that suits them, 70m at the reference's); `filled`, when
+    // given, receives "key: value (from the tiny preset)" for each.
+    ExperimentParams with_presets(std::vector<std::string>* filled = nullptr) const;
 
     // Whether any chosen design trains on a ContextBlock (so Phase 1 or a block source matters).
     bool needs_context_block() const;

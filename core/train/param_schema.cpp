@@ -130,32 +130,55 @@ ParamSpec integer(const char* key, const char* cli, const char* value_name, cons
 
 enum class RealRule { positive, non_negative, fraction_open, fraction_half_open };
 
+// The single-field rule of a real parameter: a problem message, or "".
+std::string real_problem(double v, const std::string& k, RealRule rule, bool float32) {
+    const std::string got = " (got " + number_text(v) + ")";
+    switch (rule) {
+        case RealRule::positive:
+            if (!(v > 0)) return k + " must be positive" + got;
+            break;
+        case RealRule::non_negative:
+            if (!(v >= 0)) return k + " must be zero or positive" + got;
+            break;
+        case RealRule::fraction_open:
+            if (!(v > 0 && v < 1)) return k + " must be between 0 and 1" + got;
+            break;
+        case RealRule::fraction_half_open:
+            if (!(v > 0 && v <= 1)) return k + " must be in (0, 1]" + got;
+            break;
+    }
+    // The optimizers hold their hyper-parameters as float32.
+    if (float32 && std::isfinite(v) && std::abs(v) > std::numeric_limits<float>::max())
+        return k + " " + number_text(v) + " is beyond float32's range (3.4e38)";
+    return "";
+}
+
 ParamSpec real(const char* key, const char* cli, const char* value_name, const char* help,
                ParamGroup group, Ref<double> ref, RealRule rule, bool float32 = false) {
     ParamSpec s = base(key, cli, ParamType::real, value_name, help, group);
     s.get = [ref](const P& p) { return json(ref(const_cast<P&>(p))); };
     s.set = [ref, k = s.key](P& p, const json& v) { ref(p) = real_number(v, k); };
-    s.check = [ref, k = s.key, rule, float32](const P& p) -> std::string {
-        const double v = ref(const_cast<P&>(p));
-        const std::string got = " (got " + number_text(v) + ")";
-        switch (rule) {
-            case RealRule::positive:
-                if (!(v > 0)) return k + " must be positive" + got;
-                break;
-            case RealRule::non_negative:
-                if (!(v >= 0)) return k + " must be zero or positive" + got;
-                break;
-            case RealRule::fraction_open:
-                if (!(v > 0 && v < 1)) return k + " must be between 0 and 1" + got;
-                break;
-            case RealRule::fraction_half_open:
-                if (!(v > 0 && v <= 1)) return k + " must be in (0, 1]" + got;
-                break;
-        }
-        // The optimizers hold their hyper-parameters as float32.
-        if (float32 && std::isfinite(v) && std::abs(v) > std::numeric_limits<float>::max())
-            return k + " " + number_text(v) + " is beyond float32's range (3.4e38)";
-        return "";
+    s.check = [ref, k = s.key, rule, float32](const P& p) {
+        return real_problem(ref(const_cast<P&>(p)), k, rule, float32);
+    };
+    return s;
+}
+
+// A real whose default comes from the size preset (model_registry.h): unset (null) until the
+// experiment fills it in, so that the record can say where the value came from.
+ParamSpec preset_real(const char* key, const char* cli, const char* value_name, const char* help,
+                      ParamGroup group, Ref<std::optional<double>> ref, RealRule rule) {
+    ParamSpec s = base(key, cli, ParamType::real, value_name, help, group);
+    s.get = [ref](const P& p) {
+        const auto& v = ref(const_cast<P&>(p));
+        return v ? json(*v) : json(nullptr);
+    };
+    s.set = [ref, k = s.key](P& p, const json& v) {
+        ref(p) = v.is_null() ? std::nullopt : std::optional<double>(real_number(v, k));
+    };
+    s.check = [ref, k = s.key, rule](const P& p) -> std::string {
+        const auto& v = ref(const_cast<P&>(p));
+        return v ? real_problem(*v, k, rule, true) : "";
     };
     return s;
 }
@@ -435,9 +458,12 @@ void add_phase1(std::vector<ParamSpec>& s) {
 }
 
 void add_phase2(std::vector<ParamSpec>& s) {
-    s.push_back(real(
-        "phase2.learning_rate", "lr", "LR", "Phase 2 AdamW learning rate", ParamGroup::phase2,
-        [](P & p) -> auto& { return p.phase2.learning_rate; }, RealRule::positive, true));
+    s.push_back(preset_real(
+        "phase2.learning_rate", "lr", "LR",
+        "Phase 2 AdamW learning rate (default: the size preset's, tiny 3e-3, 70m 1e-4)",
+        ParamGroup::phase2, [](P & p) -> auto& { return p.phase2.learning_rate; },
+        RealRule::positive));
+    s.back().reference_note = "reference: 1e-4";
     s.push_back(real(
         "phase2.weight_decay", "weight-decay", "WD", "Phase 2 AdamW weight decay",
         ParamGroup::phase2, [](P & p) -> auto& { return p.phase2.weight_decay; },
@@ -571,7 +597,8 @@ void lay_out_form(std::vector<ParamSpec>& s) {
     gui("phase1.rank_sample", "Rank sample (contexts)");
     gui("phase1.cosine_sample", "Cosine sample (contexts)");
     gui("phase1.init_scale", "Initial context scale");
-    gui("phase2.learning_rate", "Learning rate (Phase 2)");
+    gui("phase2.learning_rate", "Learning rate (Phase 2)")->placeholder =
+        "from the size preset (tiny 3e-3, 70M 1e-4)";
     gui("phase2.weight_decay", "Weight decay");
     gui("phase2.batch_size", "Batch size");
     gui("phase2.patience", "Early-stop patience")->placeholder = "0 (off)";
@@ -662,8 +689,10 @@ const std::vector<ParamSpec>& param_schema() {
     return schema;
 }
 
-std::vector<std::string> experiment_differences(const ExperimentParams& a,
-                                                const ExperimentParams& b) {
+std::vector<std::string> experiment_differences(const ExperimentParams& a_given,
+                                                const ExperimentParams& b_given) {
+    // A value left to the size preset trains exactly as that value given by hand.
+    const ExperimentParams a = a_given.with_presets(), b = b_given.with_presets();
     std::vector<std::string> out;
     for (const ParamSpec& spec : param_schema()) {
         if (spec.bookkeeping) continue;

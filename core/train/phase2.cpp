@@ -17,6 +17,13 @@ namespace F = torch::nn::functional;
 
 namespace {
 
+// Experiment fills the size preset's value in before Phase 2 (ExperimentParams::with_presets).
+double learning_rate_of(const Phase2Params& params) {
+    if (!params.learning_rate)
+        throw Error("internal error: Phase 2 started without a learning rate (with_presets)");
+    return *params.learning_rate;
+}
+
 torch::Device device_of(model::CausalLm& model) {
     return model.parameters().front().device();
 }
@@ -132,7 +139,7 @@ class Phase2Run {
           trainable_(trainable_parameters(model)),
           optimizer_(
               trainable_,
-              torch::optim::AdamWOptions(params.learning_rate).weight_decay(params.weight_decay)),
+              torch::optim::AdamWOptions(learning_rate_of(params)).weight_decay(params.weight_decay)),
           steps_per_epoch_((train_chunks.size(0) + params.batch_size - 1) / params.batch_size),
           // Losses stay on the device and are read back every `readback_` steps: on a GPU a
           // read-back waits for the queue to drain, leaving it idle between steps.

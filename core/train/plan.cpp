@@ -1,8 +1,10 @@
 #include "train/plan.h"
 
 #include <filesystem>
+#include <sstream>
 
 #include "common/error.h"
+#include "data/splits.h"
 #include "model/model_registry.h"
 #include "train/param_schema.h"
 
@@ -225,6 +227,57 @@ ExperimentPlan plan_for(const ExperimentParams& p, LaunchMode mode, store::RunSt
         plan.steps.push_back(step);
     }
     return plan;
+}
+
+std::string TrainingBudget::describe() const {
+    std::ostringstream s;
+    if (phase1)
+        s << "Phase 1: " << phase1_tokens << " tokens, up to " << phase1_iterations
+          << " iterations of " << phase1_batches << " OACD batch" << (phase1_batches == 1 ? "" : "es")
+          << "\n";
+    if (phase2)
+        s << "Phase 2, each design: " << phase2_steps_per_epoch << " optimizer steps per epoch, up to "
+          << phase2_steps << " steps on " << phase2_tokens << " tokens\n";
+    for (const std::string& w : warnings) s << "Warning: " << w << "\n";
+    return s.str();
+}
+
+std::optional<TrainingBudget> training_budget(const ExperimentParams& p, LaunchMode mode) {
+    if (!p.samples || !p.seq_length || !p.epochs || *p.samples < 10 || *p.seq_length < 1 ||
+        *p.epochs < 1 || p.phase2.batch_size < 1 || p.phase1.batch_size < 1 ||
+        !(p.phase2.validation_fraction > 0 && p.phase2.validation_fraction < 1))
+        return std::nullopt;
+    const data::ChunkSplit split =
+        data::chunk_split(*p.samples, *p.seq_length, p.phase2.validation_fraction);
+    TrainingBudget b;
+    const ExperimentPlan plan = [&] {
+        try {
+            return plan_for(p, mode, nullptr);
+        } catch (const Error&) {  // a stored block source: Phase 2 alone, as far as budgets go
+            ExperimentPlan only_phase2;
+            only_phase2.steps.push_back(PlanStep{});
+            return only_phase2;
+        }
+    }();
+    for (const PlanStep& step : plan.steps)
+        (step.phase == store::Phase::phase1 ? b.phase1 : b.phase2) = true;
+    if (b.phase1) {
+        b.phase1_tokens = split.phase1.size();
+        b.phase1_iterations = p.phase1.max_iterations;
+        b.phase1_batches = (b.phase1_tokens + p.phase1.batch_size - 1) / p.phase1.batch_size;
+    }
+    if (b.phase2) {
+        b.phase2_steps_per_epoch = (split.train_chunks + p.phase2.batch_size - 1) / p.phase2.batch_size;
+        b.phase2_steps = b.phase2_steps_per_epoch * *p.epochs;
+        b.phase2_tokens = split.train_chunks * *p.seq_length * *p.epochs;
+        if (b.phase2_steps < kFewestStepsToLearn)
+            b.warnings.push_back(
+                std::to_string(b.phase2_steps) + " Phase 2 optimizer steps are too few to learn: the " +
+                "tiny presets need about " + std::to_string(kFewestStepsToLearn) +
+                " to beat the unigram baseline; raise samples or epochs (the comparison of models "
+                "that learned nothing says nothing)");
+    }
+    return b;
 }
 
 }  // namespace cp::train

@@ -79,6 +79,26 @@ LaunchRequest resolve_launch(const ExperimentParams& params, LaunchMode mode,
 // Phase 2 mode with no other block source (ablation, stored run, file, resume).
 bool uses_latest_phase1(const ExperimentParams& params, LaunchMode mode);
 
+// How much each phase will train, from the parameters alone (before launch): the form shows it
+// and warns when it is too little to learn anything (item 7 of #14: nine steps of a tiny model
+// on 300 x 32 samples compared two models at the uniform distribution's perplexity).
+struct TrainingBudget {
+    bool phase1 = false, phase2 = false;  // which phases the launch trains
+    std::int64_t phase1_tokens = 0;       // Phase 1 reads the training chunks' tokens
+    std::int64_t phase1_iterations = 0;   // at most (it stops when converged)
+    std::int64_t phase1_batches = 0;      // OACD batches per iteration
+    std::int64_t phase2_steps_per_epoch = 0, phase2_steps = 0;  // optimizer steps, at most
+    std::int64_t phase2_tokens = 0;  // target tokens trained on over all epochs, at most
+    // Warnings, not refusals: each says what is too little and what would do.
+    std::vector<std::string> warnings;
+    std::string describe() const;  // "Phase 2: 28 optimizer steps per epoch, 56 in all, ..."
+};
+// The fewest Phase 2 optimizer steps after which the tiny presets, at their learning rate, beat
+// the unigram baseline (measured; see docs/design/DEVIATIONS.md "Tiny presets").
+inline constexpr std::int64_t kFewestStepsToLearn = 200;
+// Absent until samples, seq_length and epochs are set (the form shows nothing yet).
+std::optional<TrainingBudget> training_budget(const ExperimentParams& params, LaunchMode mode);
+
 // The mode a CLI invocation means: Phase 1 alone with --phase1-only, else the full comparison
 // of the chosen designs.
 LaunchMode launch_mode_of(const ExperimentParams& params);

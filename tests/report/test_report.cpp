@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <clocale>
 #include <cmath>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "model/model_config.h"
 #include "report/comparison.h"
 #include "report/csv.h"
+#include "report/group_comparison.h"
 #include "report/exports.h"
 #include "store/run_store.h"
 #include "test_support.h"
@@ -486,4 +488,113 @@ TEST(RunStoreSchema, AVersion1DatabaseIsUpgradedWithUidsAndKeepsItsRuns) {
     EXPECT_EQ(runs[0].uid.size(), 32u);
     EXPECT_NE(runs[0].uid, runs[1].uid);
     EXPECT_EQ(store.experiments()[0].uid.size(), 32u);
+}
+
+namespace {
+
+// Values of a result for each used seed, in seed order: (A = Context-Pythia, B = Pythia).
+std::pair<std::vector<double>, std::vector<double>> per_seed(cp::store::RunStore& store,
+                                                             const std::vector<std::int64_t>& ids,
+                                                             const char* result) {
+    std::vector<double> a, b;
+    for (const std::int64_t e : ids)
+        for (const auto& r : store.runs(e)) {
+            if (r.phase != cp::store::Phase::phase2) continue;
+            for (const auto& [k, v] : store.results(r.id))
+                if (k == result)
+                    (r.model == cp::model::Design::context_pythia ? a : b).push_back(v);
+        }
+    return {a, b};
+}
+
+// Mean, sample sd and the 95% t-interval half-width for three values, written out here:
+// t(0.975, 2) = 4.303 from the printed table.
+struct ByHand {
+    double mean, sd, half;
+};
+ByHand by_hand(const std::vector<double>& v) {
+    EXPECT_EQ(v.size(), 3u);
+    const double mean = (v[0] + v[1] + v[2]) / 3.0;
+    const double sd = std::sqrt(((v[0] - mean) * (v[0] - mean) + (v[1] - mean) * (v[1] - mean) +
+                                 (v[2] - mean) * (v[2] - mean)) /
+                                2.0);
+    return {mean, sd, 4.303 * sd / std::sqrt(3.0)};
+}
+
+}  // namespace
+
+// #14 item 6: --seeds 4 runs one group of four experiments (seeds 5..8). The second seed fails
+// (its checkpoint folder is blocked by a file): the group keeps the others, says which failed,
+// and its statistics use n = 3. The CSV's means, sds, t-intervals and paired differences equal
+// values worked out here from the stored per-seed results.
+TEST(SeedGroup, FourSeedsWithOneFailedGiveMeansIntervalsAndPairedDifferencesOverThree) {
+    cp::test::TempDir dir;
+    const std::string db = (dir / "w.db").string();
+    fs::create_directories(dir / "ckpt");
+    cp::test::write_text(dir / "ckpt" / "experiment-2", "a file where seed 6's folder would go");
+    const auto r = run_cli({"run", "--samples", "100", "--seq-length", "16", "--epochs", "1",
+                            "--seeds", "4", "--seed", "5", "--p1-max-iterations", "3",
+                            "--eval-test-chunks", "8", "--eval-last-word-passages", "10",
+                            "--eval-kv-lengths", "32", "--db", db, "--checkpoint-dir",
+                            (dir / "ckpt").string(), "--quiet"});
+    EXPECT_EQ(r.exit_code, 1) << "a failed seed fails the command\n" << r.out << r.err;
+    EXPECT_NE(r.out.find("seed 6: failed: cannot create the checkpoint folder"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("seeds 5, 7, 8 (n = 3); seed 6 (experiment 2) left out"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("excludes 0"), std::string::npos) << r.out;
+
+    cp::store::RunStore store(db);
+    const auto experiments = store.experiments();
+    ASSERT_EQ(experiments.size(), 4u);
+    const std::string uid = experiments[0].group_uid;
+    EXPECT_EQ(uid.size(), 32u);
+    for (const auto& e : experiments) EXPECT_EQ(e.group_uid, uid);
+    EXPECT_NE(experiments[3].name.find("seed 8"), std::string::npos) << experiments[3].name;
+
+    const auto g = cp::report::compare_group(store, uid);
+    EXPECT_EQ(g.n(), 3);
+    ASSERT_EQ(g.members.size(), 4u);
+    EXPECT_FALSE(g.members[1].used());
+
+    const auto csv = dir / "group.csv";
+    const auto c = run_cli({"experiments", "compare", "3", "--csv", csv.string(), "--db", db});
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    const auto rows = python_csv(csv);
+    const auto header = rows.at(0);
+    const auto col = [&](const std::string& name) {
+        const auto it = std::find(header.begin(), header.end(), name);
+        EXPECT_NE(it, header.end()) << name;
+        return static_cast<std::size_t>(it - header.begin());
+    };
+    const auto row_of = [&](const std::string& measure) {
+        for (const auto& row : rows)
+            if (row[0] == measure) return row;
+        ADD_FAILURE() << "no row " << measure;
+        return std::vector<std::string>(header.size());
+    };
+    const auto [a, b] = per_seed(store, {1, 3, 4}, "test_ppl");
+    const auto row = row_of("Test perplexity");
+    EXPECT_EQ(row[col("n")], "3");
+    const ByHand ha = by_hand(a), hb = by_hand(b);
+    EXPECT_NEAR(python_float(row[col("A mean")]), ha.mean, 1e-9 * ha.mean);
+    EXPECT_NEAR(python_float(row[col("A sd")]), ha.sd, 1e-9 * ha.mean);
+    EXPECT_NEAR(python_float(row[col("A 95% low")]), ha.mean - ha.half, 1e-3 * ha.half);
+    EXPECT_NEAR(python_float(row[col("B 95% high")]), hb.mean + hb.half, 1e-3 * hb.half);
+    // The difference from the per-seed pairs, not from the two means and sds.
+    const ByHand hd = by_hand({a[0] - b[0], a[1] - b[1], a[2] - b[2]});
+    EXPECT_NEAR(python_float(row[col("A - B mean")]), hd.mean, 1e-9 * std::fabs(ha.mean));
+    EXPECT_NEAR(python_float(row[col("A - B sd")]), hd.sd, 1e-9 * std::fabs(ha.mean));
+    EXPECT_NEAR(python_float(row[col("A - B 95% high")]), hd.mean + hd.half, 1e-3 * hd.half);
+    const bool excludes = hd.mean - hd.half > 0 || hd.mean + hd.half < 0;
+    EXPECT_EQ(row[col("A - B interval excludes 0")], excludes ? "yes" : "no");
+    // Measured KV bytes do not vary with the seed: sd 0, ratio 1/2 (context 32 vs hidden 64).
+    const auto kv = row_of("KV cache at 32 tokens (bytes/token, measured)");
+    EXPECT_EQ(python_float(kv[col("A sd")]), 0.0);
+    EXPECT_EQ(python_float(kv[col("A / B (means)")]), 0.5);
+    // The note row names the seeds used and the one left out.
+    bool noted = false;
+    for (const auto& x : rows) noted = noted || x[0].find("seed 6 (experiment 2) left out") != std::string::npos;
+    EXPECT_TRUE(noted);
 }
