@@ -30,7 +30,7 @@ struct Preset {
 const Preset kPresets[] = {
     {"Choose a preset…", "", "", "", "", ""},
     // The learning rate is left to the size preset (empty field).
-    {"Smoke test — tiny, 200 × 32, 1 epoch", "200", "32", "1", "tiny", ""},
+    {"Smoke test (too short to learn) — tiny, 200 × 32, 1 epoch", "200", "32", "1", "tiny", ""},
     {"Tiny comparison — tiny, 2000 × 32, 3 epochs", "2000", "32", "3", "tiny", ""},
     {"Reference dev run — 70M, 10000 × 128, 10 epochs", "10000", "128", "10", "70m", ""},
 };

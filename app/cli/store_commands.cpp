@@ -208,6 +208,7 @@ int experiments_list(int argc, char** argv, int first) {
                        {"name", e.name},
                        {"created_at", e.created_at},
                        {"params", params.is_discarded() ? json(e.params_json) : params},
+                       {"seed_group", e.group_uid},
                        {"runs", run_ids}});
     }
     if (args.has("json")) {
@@ -216,8 +217,10 @@ int experiments_list(int argc, char** argv, int first) {
     }
     if (out.empty()) std::cout << "(no experiments yet: start one with 'context-pythia run')\n";
     for (const json& e : out) {
+        const std::string group = e["seed_group"].get<std::string>();
         std::cout << e["id"].get<std::int64_t>() << "  " << e["created_at"].get<std::string>()
-                  << "  " << e["name"].get<std::string>() << "\n";
+                  << "  " << e["name"].get<std::string>()
+                  << (group.empty() ? "" : "  [seed group " + group.substr(0, 8) + "]") << "\n";
         for (const json& r : e["runs"])
             std::cout << "     run " << r["id"].get<std::int64_t>() << "  "
                       << r["model"].get<std::string>() << " " << r["phase"].get<std::string>()

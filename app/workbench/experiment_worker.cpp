@@ -36,6 +36,9 @@ class SignalObserver : public train::ExperimentObserver {
     void on_run_finished(std::int64_t run_id, store::RunStatus status) override {
         emit w_.runFinished(run_id, status);
     }
+    void on_seed_started(std::uint64_t seed, std::int64_t index, std::int64_t count) override {
+        emit w_.seedStarted(static_cast<qint64>(seed), index, count);
+    }
 
   private:
     ExperimentWorker& w_;

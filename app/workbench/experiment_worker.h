@@ -36,6 +36,8 @@ class ExperimentWorker : public QObject {
                   qint64 epoch, double loss, double eta_seconds);
     void message(QString text);
     void runFinished(qint64 run_id, cp::store::RunStatus status);
+    // A seed group begins seed `seed`, the index-th (0-based) of count.
+    void seedStarted(qint64 seed, qint64 index, qint64 count);
     // error: the message when not finished; experiment_id -1 when nothing was stored.
     void finished(cp::store::RunStatus status, QString error, qint64 experiment_id);
 

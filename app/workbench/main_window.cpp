@@ -135,6 +135,12 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     connect(worker_, &ExperimentWorker::metric, live_, &widgets::LiveView::addMetric);
     connect(worker_, &ExperimentWorker::progress, this, &MainWindow::onProgress);
     connect(worker_, &ExperimentWorker::finished, this, &MainWindow::onFinished);
+    // Each seed of a group gets fresh live plots; the group's mean and band are in Compare.
+    connect(worker_, &ExperimentWorker::seedStarted, this,
+            [this](qint64 seed, qint64 index, qint64 count) {
+                if (index > 0) live_->clear();
+                seed_text_ = QString("Seed %1 (%2 of %3) · ").arg(seed).arg(index + 1).arg(count);
+            });
     connect(worker_, &ExperimentWorker::runStarted, this, [this] { browser_->refresh(); });
     connect(worker_, &ExperimentWorker::runFinished, this, [this] { browser_->refresh(); });
     connect(worker_, &ExperimentWorker::message, this,
@@ -254,6 +260,7 @@ QString MainWindow::launch(LaunchMode mode) {
     running_ = true;
     last_status_.reset();
     last_error_.clear();
+    seed_text_.clear();
     progress_->setRange(0, 0);  // busy until the first progress report
     progress_label_->setText("Preparing data (tokenizing or reading the token cache)…");
     tabs_->setCurrentWidget(live_);
@@ -274,8 +281,8 @@ void MainWindow::onProgress(model::Design model, store::Phase phase, qint64 step
                             qint64 epoch, double loss, double eta_seconds) {
     progress_->setRange(0, static_cast<int>(std::max<qint64>(total, 1)));
     progress_->setValue(static_cast<int>(std::min(step, total)));
-    QString text =
-        QString("%1 · %2").arg(widgets::display_name(model), widgets::display_name(phase));
+    QString text = seed_text_ + QString("%1 · %2").arg(widgets::display_name(model),
+                                                       widgets::display_name(phase));
     if (epoch >= 0) text += QString(" · epoch %1").arg(epoch);
     text += QString(" · %1 %2/%3")
                 .arg(phase == store::Phase::phase1 ? "iteration" : "step")

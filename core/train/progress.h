@@ -27,6 +27,9 @@ class ExperimentObserver {
     virtual void on_progress(const Progress& /*progress*/) {}
     virtual void on_message(const std::string& /*text*/) {}
     virtual void on_run_finished(std::int64_t /*run_id*/, store::RunStatus /*status*/) {}
+    // A seed group starts its `index`-th seed (0-based) of `count`.
+    virtual void on_seed_started(std::uint64_t /*seed*/, std::int64_t /*index*/,
+                                 std::int64_t /*count*/) {}
 };
 
 // One run's reporting: every metric point goes to the store (batched) and to the observer.

@@ -33,10 +33,12 @@ GroupSummary SeedGroup::run(ExperimentObserver* observer, const std::atomic<bool
         outcome.seed = first_seed_ + static_cast<std::uint64_t>(k);
         if (count_ > 1) {
             experiment_.become_group_member(group.group_uid, outcome.seed);
-            if (observer)
+            if (observer) {
+                observer->on_seed_started(outcome.seed, k, count_);
                 observer->on_message("seed " + std::to_string(outcome.seed) + " (" +
                                      std::to_string(k + 1) + " of " + std::to_string(count_) +
                                      ")");
+            }
         }
         try {
             outcome.summary = experiment_.run(observer, stop);

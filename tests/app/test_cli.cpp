@@ -170,7 +170,10 @@ TEST(CliRun, HelpListsTheSchemaWithDefaultsAndTheRequiredOptions) {
     };
     for (const char* required : {"samples", "seq-length", "epochs"})
         EXPECT_NE(line_of(required).find("(required)"), std::string::npos) << line_of(required);
-    EXPECT_NE(line_of("lr").find("(default: 0.0001)"), std::string::npos) << line_of("lr");
+    // Phase 2's learning rate comes from the size preset: 70m the reference's 1e-4.
+    EXPECT_NE(line_of("lr").find("70m 1e-4"), std::string::npos) << line_of("lr");
+    EXPECT_NE(line_of("lr").find("[reference: 1e-4]"), std::string::npos) << line_of("lr");
+    EXPECT_NE(line_of("seeds").find("(default: 1)"), std::string::npos) << line_of("seeds");
     EXPECT_NE(line_of("p1-lr").find("(default: 0.003)"), std::string::npos) << line_of("p1-lr");
     EXPECT_NE(line_of("p1-batch-size").find("reference: 5000"), std::string::npos)
         << line_of("p1-batch-size");

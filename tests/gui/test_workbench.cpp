@@ -211,7 +211,12 @@ TEST_F(Workbench, TinyComparisonFromClicksPlotsLiveStoresRunsAndExportsTheTableS
          csv_path.string()});
     ASSERT_EQ(parsed.exit_code, 0) << parsed.err;
     const auto rows = nlohmann::json::parse(parsed.out);
-    ASSERT_EQ(static_cast<int>(rows.size()), table->rowCount());
+    // The table's rows, then one note row per model that learned nothing (the banner on screen).
+    const int notes = static_cast<int>(view->comparison()->not_learned.size());
+    ASSERT_EQ(static_cast<int>(rows.size()), table->rowCount() + notes);
+    EXPECT_EQ(view->verdict()->isVisibleTo(view), notes > 0);
+    for (int k = 0; k < notes; ++k)
+        EXPECT_EQ(rows[table->rowCount() + k][0].get<std::string>().rfind("Not learned — ", 0), 0u);
     for (int r = 0; r < table->rowCount(); ++r) {
         EXPECT_EQ(rows[r][0].get<std::string>(),
                   table->index(r, 0).data().toString().toStdString());
@@ -229,6 +234,73 @@ TEST_F(Workbench, TinyComparisonFromClicksPlotsLiveStoresRunsAndExportsTheTableS
 // The step-by-step path a researcher clicks through: Phase 1, then Phase 2 of Context-Pythia on
 // it, then Phase 2 of Pythia. The runs form one experiment, the Context-Pythia run records the
 // Phase 1 it trained on, and the comparison (GUI and CLI) and the diversity view show Phase 1.
+// #14 item 7b, the issue's own example typed into the form: 300 x 32, 1 epoch. The form counts
+// what each phase will train (9 optimizer steps: 270 training chunks in batches of 32) and warns
+// without refusing; enough steps and the warning goes.
+TEST_F(Workbench, FormCountsStepsAndTokensAndWarnsWhenTooFewToLearn) {
+    MainWindow w(db());
+    w.show();
+    type(&w, "samples", "300");
+    type(&w, "seqLength", "32");
+    type(&w, "epochs", "1");
+    auto* budget = child<QLabel>(&w, "budget");
+    const QString text = budget->text();
+    EXPECT_TRUE(budget->isVisibleTo(&w));
+    EXPECT_TRUE(text.contains("9 optimizer steps per epoch, up to 9 steps on 8640 tokens"))
+        << text.toStdString();
+    EXPECT_TRUE(text.contains("Phase 1: 8910 tokens")) << text.toStdString();
+    EXPECT_TRUE(text.contains("too few to learn")) << text.toStdString();
+    EXPECT_TRUE(child<QPushButton>(&w, "launchFull")->isEnabled()) << "a warning, not a refusal";
+    type(&w, "samples", "4000");
+    type(&w, "epochs", "2");
+    EXPECT_TRUE(budget->text().contains("up to 226 steps")) << budget->text().toStdString();
+    EXPECT_FALSE(budget->text().contains("too few")) << budget->text().toStdString();
+    // The learning rate is left to the size preset unless typed.
+    child<QGroupBox>(&w, "advanced")->setChecked(true);
+    EXPECT_EQ(child<QLineEdit>(&w, "lr")->text(), "");
+    EXPECT_TRUE(child<QLineEdit>(&w, "lr")->placeholderText().contains("tiny 3e-3"));
+}
+
+// #14 item 6 from clicks: "Repeat with N seeds" = 2 runs one seed group; the comparison shows
+// mean ± sd, t-intervals and the paired difference (core's cells), the loss as mean lines with
+// ±1 sd bands, and exports the group's CSV.
+TEST_F(Workbench, RepeatWithTwoSeedsShowsTheGroupWithIntervalsAndBands) {
+    MainWindow w(db());
+    w.resize(1280, 800);
+    w.show();
+    fill_tiny(w, "64", "16", "1");
+    type(&w, "seeds", "2");
+    QSignalSpy finished(&w, &MainWindow::experimentFinished);
+    QTest::mouseClick(child<QPushButton>(&w, "launchFull"), Qt::LeftButton);
+    ASSERT_TRUE(finished.wait(300'000));
+    EXPECT_EQ(w.lastStatus(), cp::store::RunStatus::finished) << w.lastError().toStdString();
+    cp::store::RunStore store(db_);
+    ASSERT_EQ(store.experiments().size(), 2u);
+    EXPECT_EQ(store.experiments()[0].group_uid, store.experiments()[1].group_uid);
+    EXPECT_FALSE(store.experiments()[0].group_uid.empty());
+    auto* view = w.comparisonView();
+    ASSERT_TRUE(view->group().has_value());
+    EXPECT_EQ(view->group()->n(), 2);
+    QAbstractItemModel* table = view->table()->model();
+    EXPECT_EQ(table->rowCount(), static_cast<int>(view->group()->rows.size()));
+    EXPECT_EQ(table->headerData(7, Qt::Horizontal).toString(), "excludes 0");
+    // Measured KV bytes per token are the same for both seeds: "± 0", and Context-Pythia's is
+    // half of Pythia's (context 32 vs hidden 64 in the tiny presets).
+    for (int r = 0; r < table->rowCount(); ++r)
+        if (table->index(r, 0).data().toString().startsWith("KV cache at 128")) {
+            EXPECT_TRUE(table->index(r, 1).data().toString().endsWith("± 0"));
+            EXPECT_EQ(table->index(r, 8).data().toString(), "0.5000");
+        }
+    // Two designs x (training, validation): a band each under its mean line.
+    EXPECT_EQ(view->curves()->bandCount(), 4);
+    EXPECT_GT(view->curves()->pointCount("A Context-Pythia training (mean of 2)"), 1);
+    const auto csv = dir_ / "group.csv";
+    ASSERT_EQ(view->exportCsv(QString::fromStdString(csv.string())), "");
+    const std::string text = cp::test::read_text(csv);
+    EXPECT_NE(text.find("A - B interval excludes 0"), std::string::npos);
+    EXPECT_NE(text.find("(n = 2)"), std::string::npos);
+}
+
 TEST_F(Workbench, Phase1ThenEachPhase2FromClicksGivesAFullComparisonWithPhase1) {
     MainWindow w(db());
     w.show();

@@ -312,13 +312,19 @@ TEST(Budget, TheNineStepExampleIsCountedAndWarnedBeforeLaunch) {
     ASSERT_EQ(b->warnings.size(), 1u);
     EXPECT_NE(b->warnings[0].find("9 Phase 2 optimizer steps are too few"), std::string::npos);
     EXPECT_NE(b->describe().find("Warning: 9 Phase 2"), std::string::npos) << b->describe();
-    // 4000 x 32, 2 epochs: 3600 train chunks, ceil(3600 / 32) = 113 steps an epoch, 226 in all.
+    // 4000 x 32, 2 epochs: 3600 train chunks, ceil(3600 / 32) = 113 steps an epoch, 226 in all;
+    // 2000 x 64, 1 epoch: 57 steps, just under the 60 measured to learn.
     p.samples = 4000;
     p.epochs = 2;
     const auto enough = training_budget(p, LaunchMode::full_comparison);
     ASSERT_TRUE(enough.has_value());
     EXPECT_EQ(enough->phase2_steps, 226);
     EXPECT_TRUE(enough->warnings.empty());
+    p.samples = 2000;
+    p.seq_length = 64;
+    p.epochs = 1;
+    EXPECT_EQ(training_budget(p, LaunchMode::full_comparison)->warnings.size(), 1u);
+    p.seq_length = 32;
     // Phase 1 alone trains no language model, so nothing to warn about Phase 2.
     p.phase1_only = true;
     const auto phase1 = training_budget(p, LaunchMode::phase1);
