@@ -107,31 +107,27 @@ int runs_show(int argc, char** argv, int first) {
     return 0;
 }
 
-// The CSV file is opened before the comparison is computed: an unwritable path fails first.
-int print_comparison(const Args& args, const std::function<report::Comparison()>& compare) {
+// A comparison (of two runs, an experiment or a seed group) on the terminal and, with --csv, as
+// CSV. The CSV file is opened before the comparison is computed: an unwritable path fails first.
+template <typename Table>
+int print_comparison(const Args& args, const std::function<Table()>& compare,
+                     void (*write_csv)(const Table&, std::ostream&),
+                     std::string (*text)(const Table&)) {
     std::optional<report::CsvFile> csv;
     if (args.has("csv")) csv.emplace(args.get("csv"));
-    const report::Comparison c = compare();
+    const Table c = compare();
     if (csv) {
-        report::write_comparison_csv(c, csv->stream());
+        write_csv(c, csv->stream());
         csv->commit();
         std::cerr << "wrote " << args.get("csv") << "\n";
     }
-    std::cout << report::comparison_text(c);
+    std::cout << text(c);
     return 0;
 }
 
-int print_group_comparison(const Args& args, store::RunStore& store, const std::string& group) {
-    std::optional<report::CsvFile> csv;
-    if (args.has("csv")) csv.emplace(args.get("csv"));
-    const report::GroupComparison g = report::compare_group(store, group);
-    if (csv) {
-        report::write_group_csv(g, csv->stream());
-        csv->commit();
-        std::cerr << "wrote " << args.get("csv") << "\n";
-    }
-    std::cout << report::group_comparison_text(g);
-    return 0;
+int print_comparison(const Args& args, const std::function<report::Comparison()>& compare) {
+    return print_comparison<report::Comparison>(args, compare, &report::write_comparison_csv,
+                                                &report::comparison_text);
 }
 
 int runs_compare(int argc, char** argv, int first) {
@@ -243,7 +239,9 @@ int experiments_compare(int argc, char** argv, int first) {
     store::RunStore store(existing_db_path(args));
     const auto group = args.has("this-seed") ? std::nullopt : report::seed_group_of(store, id);
     if (!group) return print_comparison(args, [&] { return report::compare_experiment(store, id); });
-    return print_group_comparison(args, store, *group);
+    return print_comparison<report::GroupComparison>(
+        args, [&] { return report::compare_group(store, *group); }, &report::write_group_csv,
+        &report::group_comparison_text);
 }
 
 int experiments_export(int argc, char** argv, int first) {

@@ -193,7 +193,8 @@ TEST_F(Report, ComparisonCsvIsTheTableAndSurvivesAnIndependentParser) {
     cp::store::RunStore store(db_);
     const auto c = cp::report::compare_experiment(store, 1);
     const auto rows = python_csv(dir / "c.csv");
-    ASSERT_EQ(rows.size(), c.rows.size() + 1);
+    // Header, the table's rows, then one note row per model that learned nothing.
+    ASSERT_EQ(rows.size(), c.rows.size() + 1 + c.not_learned.size());
     EXPECT_EQ(rows[0], (std::vector<std::string>{"measure", "A: " + c.a.label(),
                                                  "B: " + c.b.label(), "A - B", "A / B"}));
     for (std::size_t i = 0; i < c.rows.size(); ++i) {
@@ -597,4 +598,36 @@ TEST(SeedGroup, FourSeedsWithOneFailedGiveMeansIntervalsAndPairedDifferencesOver
     bool noted = false;
     for (const auto& x : rows) noted = noted || x[0].find("seed 6 (experiment 2) left out") != std::string::npos;
     EXPECT_TRUE(noted);
+}
+
+// #14 item 7c: each evaluated run records its baselines (the uniform distribution over the
+// 50,304 vocabulary rows of MODEL_SPEC §1, and the unigram of its training tokens, which must lie
+// between 1 and that), and a model whose test perplexity is not below its unigram baseline puts
+// the banner on the comparison: terminal, CSV, and the learned row (0).
+TEST_F(Report, AModelThatLearnedNothingPutsTheBannerOnTheComparison) {
+    cp::store::RunStore store(db_);
+    const auto c = cp::report::compare_experiment(store, 1);
+    for (const auto* side : {&c.row("uniform_ppl").a, &c.row("uniform_ppl").b}) {
+        ASSERT_TRUE(side->has_value());
+        EXPECT_EQ(**side, 50304.0);
+    }
+    const double unigram = *c.row("unigram_test_ppl").a;
+    EXPECT_GT(unigram, 1.0);
+    EXPECT_LT(unigram, 50304.0);
+    EXPECT_EQ(*c.row("unigram_test_ppl").b, unigram) << "the same training tokens";
+    int not_learned = 0;
+    for (const auto* side : {&c.row("test_ppl").a, &c.row("test_ppl").b}) {
+        const bool learned = **side < unigram;
+        not_learned += !learned;
+    }
+    EXPECT_EQ(static_cast<int>(c.not_learned.size()), not_learned);
+    EXPECT_EQ(*c.row("learned").a, *c.row("test_ppl").a < unigram ? 1.0 : 0.0);
+    ASSERT_GT(not_learned, 0) << "64 x 16 for 2 epochs is far too little to learn";
+    cp::test::TempDir dir;
+    const auto r =
+        run_cli({"experiments", "compare", "1", "--csv", (dir / "c.csv").string(), "--db", db_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("Not learned — this comparison says nothing yet:", 0), 0u) << r.out;
+    const auto rows = python_csv(dir / "c.csv");
+    EXPECT_EQ(rows.back()[0].rfind("Not learned — this comparison says nothing yet: ", 0), 0u);
 }
