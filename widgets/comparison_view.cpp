@@ -11,6 +11,7 @@
 #include <QSplitter>
 #include <QTableView>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -69,7 +70,8 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     heading_ = new QLabel(this);
     heading_->setWordWrap(true);
     layout->addWidget(heading_);
-    auto* split = new QSplitter(Qt::Horizontal, this);
+    split_ = new QSplitter(Qt::Horizontal, this);
+    QSplitter* split = split_;
     table_ = new QTableView(split);
     model_ = new ComparisonTableModel(this);
     group_model_ = new TextTableModel(this);
@@ -163,7 +165,16 @@ QString ComparisonView::showRuns(qint64 a, qint64 b) {
 }
 
 void ComparisonView::showVerdict(const std::vector<std::string>& not_learned) {
-    verdict_->setText(QString::fromStdString(report::verdict_text(not_learned)));
+    // The banner and the first reasons; every reason in the tooltip (a group has one per seed).
+    constexpr std::size_t shown = 2;
+    QString text = QString("<b>%1</b>").arg(QString::fromUtf8(report::kNotLearned));
+    for (std::size_t i = 0; i < std::min(shown, not_learned.size()); ++i)
+        text += "<br>" + QString::fromStdString(not_learned[i]).toHtmlEscaped();
+    if (not_learned.size() > shown)
+        text += QString("<br>… and %1 more (hover for all). ").arg(not_learned.size() - shown);
+    text += "<br>Train longer (more samples or epochs) or at the size preset's learning rate.";
+    verdict_->setText(text);
+    verdict_->setToolTip(QString::fromStdString(report::verdict_text(not_learned)));
     verdict_->setVisible(!not_learned.empty());
 }
 
@@ -179,8 +190,12 @@ void ComparisonView::showGroup(const report::GroupComparison& g) {
                  QString::fromStdString(g.seeds_text()).toHtmlEscaped()));
     group_model_->setCells(report::group_table_cells(g));  // core's cells, as the CLI prints
     table_->setModel(group_model_);
-    table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    split_->setOrientation(Qt::Vertical);  // the interval cells want the width; curves go below
     table_->resizeColumnsToContents();
+    // Long measure names are elided (the whole name is the cell's tooltip) so that the three
+    // interval columns fit a 1280-pixel window.
+    table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Interactive);
+    table_->setColumnWidth(0, std::min(table_->columnWidth(0), 250));
     differences_->setText("Every seed trained both designs on the same chunks.");
     // Each design's loss over the seeds: the mean line and a ±1 sd band.
     curves_->clear();
@@ -202,8 +217,8 @@ void ComparisonView::showGroup(const report::GroupComparison& g) {
                     high.push_back(m.mean[i] + m.sd[i]);
                 }
                 const QString series = who + (validation ? " validation" : " training") +
-                                       QString(" (mean of %1)").arg(m.runs);
-                curves_->setBand(series + " ± 1 sd", x, low, high, series_color(color));
+                                       QString(" (mean ± 1 sd of %1)").arg(m.runs);
+                curves_->setBand(series, x, low, high, series_color(color));
                 curves_->setSeries(series, x, y, {series_color(color), validation, validation});
             }
             ++color;
@@ -220,6 +235,7 @@ void ComparisonView::show(const report::Comparison& c) {
     showVerdict(c.not_learned);
     table_->setModel(model_);
     table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    split_->setOrientation(Qt::Horizontal);
     heading_->setText(QString("<b>A</b> = %1 &nbsp;&nbsp; <b>B</b> = %2")
                           .arg(QString::fromStdString(c.a.label()).toHtmlEscaped(),
                                QString::fromStdString(c.b.label()).toHtmlEscaped()));

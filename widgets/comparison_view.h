@@ -13,6 +13,7 @@
 
 class QComboBox;
 class QLabel;
+class QSplitter;
 class QTableView;
 
 namespace cp::widgets {
@@ -51,6 +52,7 @@ class ComparisonView : public QWidget {
     QString database_;
     QComboBox *mode_, *experiment_, *run_a_, *run_b_;
     QTableView* table_;
+    QSplitter* split_;
     ComparisonTableModel* model_;
     TextTableModel* group_model_;
     QLabel *heading_, *differences_, *verdict_;

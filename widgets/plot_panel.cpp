@@ -120,6 +120,7 @@ void PlotPanel::setBand(const QString& name, const QVector<double>& x, const QVe
     upper->setChannelFillGraph(lower);
     upper->setData(x, high, true);
     upper->setName(name);
+    upper->removeFromLegend();  // the mean line's legend entry names the band
     ++bands_;
     dirty_ = true;
 }

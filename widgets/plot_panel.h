@@ -35,7 +35,7 @@ class PlotPanel : public QWidget {
     void setSeries(const QString& series, const QVector<double>& x, const QVector<double>& y,
                    const SeriesStyle& style);
     // A shaded band between low and high (a mean ± 1 sd over seeds), drawn under the series of
-    // the same colour; listed once in the legend as `name`.
+    // the same colour, which names it in the legend.
     void setBand(const QString& name, const QVector<double>& x, const QVector<double>& low,
                  const QVector<double>& high, const QColor& color);
     int bandCount() const { return bands_; }

@@ -38,6 +38,7 @@ QVariant TextTableModel::data(const QModelIndex& index, int role) const {
     switch (role) {
         case Qt::DisplayRole:
         case Qt::UserRole:
+        case Qt::ToolTipRole:
             return text;
         case Qt::TextAlignmentRole:
             return index.column() == 0 ? QVariant(Qt::AlignLeft | Qt::AlignVCenter)

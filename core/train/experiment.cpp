@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "common/stats.h"
 #include "data/bpe_tokenizer.h"
 #include "data/data_paths.h"
 #include "data/last_word.h"
@@ -16,7 +17,6 @@
 #include "model/checkpoint.h"
 #include "model/model_registry.h"
 #include "model/models.h"
-#include "common/stats.h"
 #include "store/metric_names.h"
 #include "store/run_store.h"
 #include "train/evaluate.h"

@@ -283,17 +283,17 @@ TEST_F(Workbench, RepeatWithTwoSeedsShowsTheGroupWithIntervalsAndBands) {
     EXPECT_EQ(view->group()->n(), 2);
     QAbstractItemModel* table = view->table()->model();
     EXPECT_EQ(table->rowCount(), static_cast<int>(view->group()->rows.size()));
-    EXPECT_EQ(table->headerData(7, Qt::Horizontal).toString(), "excludes 0");
+    EXPECT_EQ(table->headerData(4, Qt::Horizontal).toString(), "excludes 0");
     // Measured KV bytes per token are the same for both seeds: "± 0", and Context-Pythia's is
     // half of Pythia's (context 32 vs hidden 64 in the tiny presets).
     for (int r = 0; r < table->rowCount(); ++r)
         if (table->index(r, 0).data().toString().startsWith("KV cache at 128")) {
-            EXPECT_TRUE(table->index(r, 1).data().toString().endsWith("± 0"));
-            EXPECT_EQ(table->index(r, 8).data().toString(), "0.5000");
+            EXPECT_EQ(table->index(r, 1).data().toString(), "512 ± 0");
+            EXPECT_EQ(table->index(r, 5).data().toString(), "0.5000");
         }
     // Two designs x (training, validation): a band each under its mean line.
     EXPECT_EQ(view->curves()->bandCount(), 4);
-    EXPECT_GT(view->curves()->pointCount("A Context-Pythia training (mean of 2)"), 1);
+    EXPECT_GT(view->curves()->pointCount("A Context-Pythia training (mean ± 1 sd of 2)"), 1);
     const auto csv = dir_ / "group.csv";
     ASSERT_EQ(view->exportCsv(QString::fromStdString(csv.string())), "");
     const std::string text = cp::test::read_text(csv);
