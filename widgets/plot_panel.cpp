@@ -23,7 +23,18 @@ QColor series_color(int index) {
 }
 
 QColor model_color(cp::model::Design model) {
-    return model == cp::model::Design::pythia ? series_color(1) : series_color(0);
+    // Context-Pythia blue and Pythia orange as always; each comparator a colour of its own.
+    switch (model) {
+        case cp::model::Design::context_pythia:
+            return series_color(0);
+        case cp::model::Design::pythia:
+            return series_color(1);
+        case cp::model::Design::pythia_256:
+            return series_color(2);
+        case cp::model::Design::projection_256:
+            return series_color(3);
+    }
+    return series_color(6);
 }
 
 PlotPanel::PlotPanel(const QString& title, const QString& x_label, const QString& y_label,

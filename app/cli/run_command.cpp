@@ -139,11 +139,10 @@ void print_summary(const train::ExperimentSummary& summary, bool as_json) {
         }
         std::cout << "  " << who << " (run " << m.run_id << "): best val ppl " << m.best_val_ppl
                   << " (epoch " << m.best_epoch << "), test ppl " << m.test_ppl
-                  << (m.unigram_test_ppl > 0 && !m.learned() ? " (NOT below the unigram baseline "
-                                                               : "")
-                  << (m.unigram_test_ppl > 0 && !m.learned() ? std::to_string(m.unigram_test_ppl) +
-                                                                   ": not learned)"
-                                                             : "")
+                  << (m.unigram_test_ppl > 0 && !m.learned()
+                          ? " (not below the unigram baseline " +
+                                std::to_string(std::lround(m.unigram_test_ppl)) + ": not learned)"
+                          : "")
                   << ", last-word acc " << m.last_word_accuracy << ", "
                   << static_cast<long>(m.train_tokens_per_second) << " train tok/s\n";
     }

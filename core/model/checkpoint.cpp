@@ -162,8 +162,9 @@ std::shared_ptr<CausalLm> load_checkpoint(const fs::path& path) {
 
 void export_hf_folder(CausalLm& model, const fs::path& folder) {
     const ModelConfig& c = model.config();
-    if (c.architecture != Architecture::pythia)
-        throw Error("only the Pythia baseline exports as a Hugging Face GPTNeoXForCausalLM folder");
+    if (!c.layers_at_embed_width())
+        throw Error("only the Pythia designs (pythia, pythia-256) export as a Hugging Face "
+                    "GPTNeoXForCausalLM folder");
     std::error_code ec;
     fs::create_directories(folder, ec);
     if (ec) throw Error("cannot create '" + folder.string() + "': " + ec.message());

@@ -13,7 +13,7 @@
 
 namespace cp::model {
 
-enum class Design { pythia, context_pythia };
+enum class Design { pythia, context_pythia, pythia_256, projection_256 };
 
 struct DesignName {
     Design design;
@@ -25,6 +25,9 @@ struct DesignName {
 inline constexpr DesignName kDesignNames[] = {
     {Design::pythia, "pythia", "Pythia"},
     {Design::context_pythia, "context-pythia", "Context-Pythia"},
+    // Equal-memory comparators (KV_METHODS.md part A): Context-Pythia's cache by other means.
+    {Design::pythia_256, "pythia-256", "Pythia-256"},
+    {Design::projection_256, "projection-256", "Projection-256"},
 };
 
 inline const char* design_key(Design d) {

@@ -17,9 +17,9 @@ std::vector<std::string> ModelConfig::problems() const {
     positive("heads", heads);
     positive("intermediate", intermediate);
     positive("max_positions", max_positions);
-    if (architecture == Architecture::context_pythia) positive("context_dim", context_dim);
+    if (!layers_at_embed_width()) positive("context_dim", context_dim);
     if (heads > 0 && layer_width() > 0 && layer_width() % heads != 0)
-        p.push_back((architecture == Architecture::pythia ? "embed_dim " : "context_dim ") +
+        p.push_back((layers_at_embed_width() ? "embed_dim " : "context_dim ") +
                     std::to_string(layer_width()) + " is not divisible by heads " +
                     std::to_string(heads) + ": choose a width that is a multiple of heads");
     if (!(rotary_pct >= 0.0 && rotary_pct <= 1.0))

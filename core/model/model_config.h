@@ -34,10 +34,13 @@ struct ModelConfig {
     double context_bias_init_std = 0.01;  // ContextBlock Linear bias N(0, 0.01) (reference)
     std::int64_t end_of_text_id = 50256;  // GPT-2's <|endoftext|>
 
-    // Width the GPT-NeoX layers run at: embed_dim for Pythia, context_dim for Context-Pythia.
-    std::int64_t layer_width() const {
-        return architecture == Architecture::pythia ? embed_dim : context_dim;
+    // Whether the GPT-NeoX layers run at the embedding width (the Pythia family) rather than at
+    // context_dim (Context-Pythia and the projection comparator).
+    bool layers_at_embed_width() const {
+        return architecture == Architecture::pythia || architecture == Architecture::pythia_256;
     }
+    // Width the GPT-NeoX layers run at: embed_dim for Pythia, context_dim for Context-Pythia.
+    std::int64_t layer_width() const { return layers_at_embed_width() ? embed_dim : context_dim; }
     std::int64_t head_dim() const { return layer_width() / heads; }
     std::int64_t rotary_dims() const { return static_cast<std::int64_t>(head_dim() * rotary_pct); }
 
@@ -52,7 +55,7 @@ struct ModelConfig {
 
 // Parameter counts of a model, by part.
 struct ParameterCounts {
-    std::int64_t embeddings = 0;     // embed_in (+ embed_norm)
+    std::int64_t embeddings = 0;     // embed_in (+ embed_norm, + projection-256's projection)
     std::int64_t context_block = 0;  // 0 for Pythia
     std::int64_t layers = 0;         // all GPT-NeoX layers
     std::int64_t head = 0;           // final_layer_norm + embed_out

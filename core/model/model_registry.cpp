@@ -50,6 +50,24 @@ ModelConfig context_pythia_preset(ModelSize size) {
     return c;
 }
 
+// KV_METHODS.md part A: every width 256 with GPT-NeoX names, 8 heads of 32, MLP 1024, rotary 8
+// dims (0.25 of 32); tiny: half of pythia-tiny's width.
+ModelConfig pythia_256_preset(ModelSize size) {
+    ModelConfig c = pythia_preset(size);
+    c.architecture = Design::pythia_256;
+    c.embed_dim = size == ModelSize::tiny ? 32 : 256;
+    c.intermediate = 4 * c.embed_dim;
+    return c;
+}
+
+// Context-Pythia with the recurrence removed: embed_in -> embed_norm -> Linear(embed -> context)
+// per token, then the same layers at context_dim.
+ModelConfig projection_256_preset(ModelSize size) {
+    ModelConfig c = context_pythia_preset(size);
+    c.architecture = Design::projection_256;
+    return c;
+}
+
 }  // namespace
 
 const std::vector<DesignEntry>& design_registry() {
@@ -61,6 +79,14 @@ const std::vector<DesignEntry>& design_registry() {
          &context_pythia_preset},
         {Design::pythia, "the Pythia-70M baseline (GPT-NeoX), faithful to the released model",
          /*needs_context_block=*/false, "K and V of width hidden per layer", &pythia_preset},
+        {Design::pythia_256,
+         "Pythia at width 256 throughout: the cheapest model with Context-Pythia's cache",
+         /*needs_context_block=*/false, "K and V of width 256 per layer", &pythia_256_preset},
+        {Design::projection_256,
+         "Context-Pythia without the recurrence: a per-token Linear(512 -> 256) in place of the "
+         "ContextBlock",
+         /*needs_context_block=*/false, "K and V of width context_dim per layer (no state)",
+         &projection_256_preset},
     };
     return registry;
 }

@@ -378,6 +378,33 @@ torch::Tensor ContextPythiaModel::forward(const torch::Tensor& ids, KvCache* cac
     return embed_out(final_layer_norm(h));  // (B, T, vocab)
 }
 
+ProjectionModel::ProjectionModel(const ModelConfig& c) : CausalLm(c) {
+    embed_in = register_module("embed_in", torch::nn::Embedding(c.vocab_rows, c.embed_dim));
+    embed_norm = register_module(
+        "embed_norm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
+    projection = register_module("projection", torch::nn::Linear(c.embed_dim, c.context_dim));
+    layers = register_module("layers", torch::nn::ModuleList());
+    for (std::int64_t i = 0; i < c.layers; ++i) layers->push_back(GptNeoxLayer(c));
+    final_layer_norm = register_module(
+        "final_layer_norm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.context_dim}).eps(c.layer_norm_eps)));
+    embed_out = register_module(
+        "embed_out",
+        torch::nn::Linear(torch::nn::LinearOptions(c.context_dim, c.vocab_rows).bias(false)));
+    torch::NoGradGuard no_grad;
+    embed_in->weight.normal_(0.0, c.init_std);
+    init_linear(projection, c.init_std);
+    init_linear(embed_out, c.init_std);
+}
+
+torch::Tensor ProjectionModel::forward(const torch::Tensor& ids, KvCache* cache) {
+    torch::Tensor h = projection(embed_norm(embed_in(ids)));  // (B, T, context_dim)
+    h = run_layers(layers, h, cache);
+    if (cache) cache->length += ids.size(1);
+    return embed_out(final_layer_norm(h));  // (B, T, vocab)
+}
+
 // ---- Construction --------------------------------------------------------------------------
 
 std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t seed) {
@@ -386,9 +413,12 @@ std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t se
     // Each module initialises itself in its constructor (reset()).
     switch (config.architecture) {
         case Design::pythia:
+        case Design::pythia_256:
             return std::make_shared<PythiaModel>(config);
         case Design::context_pythia:
             return std::make_shared<ContextPythiaModel>(config);
+        case Design::projection_256:
+            return std::make_shared<ProjectionModel>(config);
     }
     throw Error(std::string("internal error: no module for design '") +
                 design_key(config.architecture) + "'");
@@ -402,7 +432,10 @@ ParameterCounts count_parameters(CausalLm& model) {
         const std::int64_t n = p.numel();
         c.total += n;
         if (p.requires_grad()) c.trainable += n;
-        if (name.find("embed_in") != std::string::npos || name.rfind("embed_norm", 0) == 0)
+        // The projection comparator's Linear sits where the ContextBlock would: counted with the
+        // input side.
+        if (name.find("embed_in") != std::string::npos || name.rfind("embed_norm", 0) == 0 ||
+            name.rfind("projection.", 0) == 0)
             c.embeddings += n;
         else if (name.rfind("context_block.", 0) == 0)
             c.context_block += n;

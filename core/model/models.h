@@ -177,6 +177,21 @@ class ContextPythiaModel : public CausalLm {
     torch::nn::Linear embed_out{nullptr};
 };
 
+// KV_METHODS.md's projection-256: Context-Pythia with the recurrence removed. Each token's
+// embedding goes through embed_norm and one Linear(embed_dim -> context_dim) with bias, then the
+// same GPT-NeoX layers at context_dim: what the ContextBlock adds is what this lacks.
+class ProjectionModel : public CausalLm {
+  public:
+    explicit ProjectionModel(const ModelConfig& config);
+    torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr) override;
+    torch::nn::Embedding embed_in{nullptr};
+    torch::nn::LayerNorm embed_norm{nullptr};
+    torch::nn::Linear projection{nullptr};
+    torch::nn::ModuleList layers{nullptr};
+    torch::nn::LayerNorm final_layer_norm{nullptr};
+    torch::nn::Linear embed_out{nullptr};
+};
+
 // A freshly initialised model of the config's design (MODEL_SPEC.md's init), deterministic for a
 // seed on the CPU. One case per entry of the design registry (model/model_registry.h).
 std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t seed);

@@ -53,6 +53,26 @@ TEST(Models, ParameterCountsMatchTheSpec) {
     EXPECT_EQ(c.head, 2 * 256 + 256 * 50'304);
 }
 
+// KV_METHODS.md part A states the counts to check: pythia-256 30,494,720 and projection-256
+// 43,504,896. By hand for pythia-256 (vocab 50304, width 256, MLP 1024, 6 layers): embed_in and
+// embed_out 50304 x 256 each; per layer two norms 4 x 256, qkv 256 x 768 + 768, dense 256 x 256
+// + 256, MLP 256 x 1024 + 1024 + 1024 x 256 + 256; final norm 2 x 256. projection-256 is
+// Context-Pythia without the ContextBlock (197,376) plus Linear(512 -> 256) with bias.
+TEST(Models, ComparatorParameterCountsMatchKvMethods) {
+    const std::int64_t layer = 4 * 256 + 256 * 768 + 768 + 256 * 256 + 256 + 256 * 1024 + 1024 +
+                               1024 * 256 + 256;
+    auto narrow = make_model(preset("pythia-256-70m"), 0);
+    const ParameterCounts n = count_parameters(*narrow);
+    EXPECT_EQ(n.total, 2 * 50'304 * 256 + 6 * layer + 2 * 256);
+    EXPECT_EQ(n.total, 30'494'720);
+    auto projection = make_model(preset("projection-256-70m"), 0);
+    const ParameterCounts p = count_parameters(*projection);
+    EXPECT_EQ(p.total, 43'570'944 - 197'376 + 512 * 256 + 256);
+    EXPECT_EQ(p.total, 43'504'896);
+    EXPECT_EQ(p.context_block, 0);
+    EXPECT_EQ(p.trainable, p.total);
+}
+
 TEST(Models, ParameterNamesFollowTheCheckpointKeys) {
     auto pythia = make_model(preset("pythia-tiny"), 0);
     const auto names = pythia->named_parameters().keys();
@@ -120,8 +140,25 @@ TEST_P(CacheEquivalence, IncrementalDecodingEqualsTheFullForwardPass) {
     EXPECT_EQ(cache.length, 320);
 }
 
-INSTANTIATE_TEST_SUITE_P(BothModels, CacheEquivalence,
-                         ::testing::Values("pythia-tiny", "context-pythia-tiny"));
+INSTANTIATE_TEST_SUITE_P(EveryDesign, CacheEquivalence,
+                         ::testing::Values("pythia-tiny", "context-pythia-tiny", "pythia-256-tiny",
+                                           "projection-256-tiny"));
+
+// KV bytes per token measured from the cache tensors against KV_METHODS.md's formula, worked out
+// here from each config: 2 (K, V) x layer width x layers x 4 bytes. At the 70M widths both
+// comparators cache what Context-Pythia caches: half of Pythia's.
+TEST(Models, ComparatorsCacheHalfOfPythiaMeasuredFromTheirTensors) {
+    const auto prompt = real_ids(40);
+    const ModelInfo pythia = model_info("pythia-70m", prompt, {64});
+    for (const char* name : {"pythia-256-70m", "projection-256-70m"}) {
+        const ModelConfig c = preset(name);
+        const ModelInfo m = model_info(name, prompt, {64});
+        ASSERT_EQ(m.kv.size(), 1u);
+        EXPECT_EQ(m.kv[0].kv_bytes_per_token(), 2.0 * 256 * c.layers * 4) << name;
+        EXPECT_DOUBLE_EQ(m.kv[0].kv_bytes_per_token() / pythia.kv[0].kv_bytes_per_token(), 0.5);
+        EXPECT_EQ(m.kv[0].state_bytes, 0) << name << " keeps no recurrent state";
+    }
+}
 
 TEST(Models, MeasuredKvBytesPerTokenOfContextPythiaAreHalfOfPythias) {
     const auto prompt = real_ids(40);
@@ -193,9 +230,12 @@ TEST(Models, IdsOutsideTheVocabularyAreRefusedWhereTheyEnter) {
 
 TEST(Checkpoints, RoundTripGivesTheSameLogits) {
     cp::test::TempDir dir;
-    for (const char* name : {"pythia-tiny", "context-pythia-tiny"}) {
+    for (const char* name :
+         {"pythia-tiny", "context-pythia-tiny", "pythia-256-tiny", "projection-256-tiny"}) {
         auto model = make_model(preset(name), 9);
         save_checkpoint(*model, dir / "m.safetensors");
+        EXPECT_EQ(checkpoint_config(dir / "m.safetensors").architecture, model->config().architecture)
+            << name;
         auto loaded = load_checkpoint(dir / "m.safetensors");
         torch::NoGradGuard no_grad;
         EXPECT_TRUE(
@@ -288,7 +328,7 @@ TEST(Checkpoints, ContextPythiaDoesNotExportAsGptNeox) {
     cp::test::TempDir dir;
     auto model = make_model(preset("context-pythia-tiny"), 0);
     EXPECT_NE(
-        error_of([&] { export_hf_folder(*model, dir / "hf"); }).find("only the Pythia baseline"),
+        error_of([&] { export_hf_folder(*model, dir / "hf"); }).find("only the Pythia designs (pythia, pythia-256) export"),
         std::string::npos);
 }
 
