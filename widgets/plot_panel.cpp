@@ -33,6 +33,8 @@ QColor model_color(cp::model::Design model) {
             return series_color(2);
         case cp::model::Design::projection_256:
             return series_color(3);
+        case cp::model::Design::pythia_gqa:
+            return series_color(4);
     }
     return series_color(6);
 }

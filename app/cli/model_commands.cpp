@@ -100,7 +100,7 @@ int info_command(int argc, char** argv, int first) {
              {"kv_allocated_bytes", m.kv_allocated_bytes},
              {"context_state_bytes", m.state_bytes},
              {"formula_bytes_per_token",  // shown beside the measurement, never instead
-              2 * info.config.layer_width() * info.config.layers * 4}});
+              info.config.kv_values_per_token_formula() * 4}});
     if (args.has("json")) {
         std::cout << out.dump(2) << "\n";
         return 0;

@@ -162,7 +162,7 @@ std::shared_ptr<CausalLm> load_checkpoint(const fs::path& path) {
 
 void export_hf_folder(CausalLm& model, const fs::path& folder) {
     const ModelConfig& c = model.config();
-    if (!c.layers_at_embed_width())
+    if (c.architecture != Architecture::pythia && c.architecture != Architecture::pythia_256)
         throw Error("only the Pythia designs (pythia, pythia-256) export as a Hugging Face "
                     "GPTNeoXForCausalLM folder");
     std::error_code ec;

@@ -13,7 +13,7 @@
 
 namespace cp::model {
 
-enum class Design { pythia, context_pythia, pythia_256, projection_256 };
+enum class Design { pythia, context_pythia, pythia_256, projection_256, pythia_gqa };
 
 struct DesignName {
     Design design;
@@ -28,6 +28,7 @@ inline constexpr DesignName kDesignNames[] = {
     // Equal-memory comparators (KV_METHODS.md part A): Context-Pythia's cache by other means.
     {Design::pythia_256, "pythia-256", "Pythia-256"},
     {Design::projection_256, "projection-256", "Projection-256"},
+    {Design::pythia_gqa, "pythia-gqa", "Pythia-GQA"},
 };
 
 inline const char* design_key(Design d) {

@@ -18,6 +18,13 @@ std::vector<std::string> ModelConfig::problems() const {
     positive("intermediate", intermediate);
     positive("max_positions", max_positions);
     if (!layers_at_embed_width()) positive("context_dim", context_dim);
+    if (architecture == Architecture::pythia_gqa &&
+        (kv_heads < 1 || heads < 1 || heads % kv_heads != 0))
+        p.push_back("kv_heads " + std::to_string(kv_heads) + " must divide heads " +
+                    std::to_string(heads) + " (1 is multi-query attention)");
+    if (architecture != Architecture::pythia_gqa && kv_heads != 0)
+        p.push_back("kv_heads is for pythia-gqa alone (got " + std::to_string(kv_heads) + " for " +
+                    design_key(architecture) + ")");
     if (heads > 0 && layer_width() > 0 && layer_width() % heads != 0)
         p.push_back((layers_at_embed_width() ? "embed_dim " : "context_dim ") +
                     std::to_string(layer_width()) + " is not divisible by heads " +
@@ -52,6 +59,7 @@ nlohmann::json ModelConfig::to_json() const {
             {"layers", layers},
             {"heads", heads},
             {"intermediate", intermediate},
+            {"kv_heads", kv_heads},
             {"rotary_pct", rotary_pct},
             {"rotary_base", rotary_base},
             {"max_positions", max_positions},
@@ -76,6 +84,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
         c.layers = j.at("layers").get<std::int64_t>();
         c.heads = j.at("heads").get<std::int64_t>();
         c.intermediate = j.at("intermediate").get<std::int64_t>();
+        c.kv_heads = j.value("kv_heads", c.kv_heads);
         c.rotary_pct = j.value("rotary_pct", c.rotary_pct);
         c.rotary_base = j.value("rotary_base", c.rotary_base);
         c.max_positions = j.value("max_positions", c.max_positions);

@@ -25,6 +25,9 @@ struct ModelConfig {
     std::int64_t layers = 6;            // GPT-NeoX layers
     std::int64_t heads = 8;             // attention heads per layer
     std::int64_t intermediate = 2048;   // MLP width
+    // pythia-gqa: K/V heads (query head h reads K/V head h / (heads / kv_heads)); 1 is MQA.
+    // 0 for every other design: one fused query_key_value, a K/V head per query head.
+    std::int64_t kv_heads = 0;
     double rotary_pct = 0.25;           // share of each head's dims that rotate
     double rotary_base = 10000.0;       // RoPE base
     std::int64_t max_positions = 2048;  // longest sequence the model is meant for
@@ -37,11 +40,17 @@ struct ModelConfig {
     // Whether the GPT-NeoX layers run at the embedding width (the Pythia family) rather than at
     // context_dim (Context-Pythia and the projection comparator).
     bool layers_at_embed_width() const {
-        return architecture == Architecture::pythia || architecture == Architecture::pythia_256;
+        return architecture == Architecture::pythia || architecture == Architecture::pythia_256 ||
+               architecture == Architecture::pythia_gqa;
     }
     // Width the GPT-NeoX layers run at: embed_dim for Pythia, context_dim for Context-Pythia.
     std::int64_t layer_width() const { return layers_at_embed_width() ? embed_dim : context_dim; }
     std::int64_t head_dim() const { return layer_width() / heads; }
+    // KV_METHODS.md's formula: values cached per token (K and V of every layer), for display
+    // beside the measured bytes, never instead of them.
+    std::int64_t kv_values_per_token_formula() const {
+        return 2 * (kv_heads > 0 ? kv_heads * head_dim() : layer_width()) * layers;
+    }
     std::int64_t rotary_dims() const { return static_cast<std::int64_t>(head_dim() * rotary_pct); }
 
     // Every problem, each naming its field and what would be valid; empty when valid.

@@ -60,6 +60,14 @@ ModelConfig pythia_256_preset(ModelSize size) {
     return c;
 }
 
+// Grouped-query attention at Pythia's widths: 8 query heads, 4 K/V heads of 64 (tiny: 4 and 2).
+ModelConfig pythia_gqa_preset(ModelSize size) {
+    ModelConfig c = pythia_preset(size);
+    c.architecture = Design::pythia_gqa;
+    c.kv_heads = c.heads / 2;
+    return c;
+}
+
 // Context-Pythia with the recurrence removed: embed_in -> embed_norm -> Linear(embed -> context)
 // per token, then the same layers at context_dim.
 ModelConfig projection_256_preset(ModelSize size) {
@@ -87,6 +95,10 @@ const std::vector<DesignEntry>& design_registry() {
          "ContextBlock",
          /*needs_context_block=*/false, "K and V of width context_dim per layer (no state)",
          &projection_256_preset},
+        {Design::pythia_gqa,
+         "Pythia with grouped-query attention: kv_heads K/V heads shared by the 8 query heads",
+         /*needs_context_block=*/false, "K and V of kv_heads x head_dim per layer",
+         &pythia_gqa_preset},
     };
     return registry;
 }

@@ -83,14 +83,36 @@ GptNeoxAttentionImpl::GptNeoxAttentionImpl(const GptNeoxAttentionOptions& o) : o
 void GptNeoxAttentionImpl::reset() {
     const std::int64_t w = options.width();
     head_dim_ = w / options.heads();
-    query_key_value = register_module("query_key_value", torch::nn::Linear(w, 3 * w));
+    if (options.kv_heads() == 0) {
+        query_key_value = register_module("query_key_value", torch::nn::Linear(w, 3 * w));
+    } else {
+        q_proj = register_module("q_proj", torch::nn::Linear(w, w));
+        k_proj = register_module("k_proj", torch::nn::Linear(w, options.kv_heads() * head_dim_));
+        v_proj = register_module("v_proj", torch::nn::Linear(w, options.kv_heads() * head_dim_));
+    }
     dense = register_module("dense", torch::nn::Linear(w, w));
     reset_parameters();
 }
 
 void GptNeoxAttentionImpl::reset_parameters() {
-    init_linear(query_key_value, options.init_std());
-    init_linear(dense, options.init_std());
+    for (torch::nn::Linear* l : {&query_key_value, &q_proj, &k_proj, &v_proj, &dense})
+        if (!l->is_empty()) init_linear(*l, options.init_std());
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> GptNeoxAttentionImpl::project(
+    const torch::Tensor& x) {
+    const std::int64_t B = x.size(0), T = x.size(1), heads_ = options.heads();
+    if (options.kv_heads() == 0) {
+        // Per head the fused projection holds [q | k | v]: view as (B, T, nh, 3 hs), then split.
+        const torch::Tensor qkv = query_key_value(x).view({B, T, heads_, 3 * head_dim_});
+        return {qkv.narrow(3, 0, head_dim_).permute({0, 2, 1, 3}),
+                qkv.narrow(3, head_dim_, head_dim_).permute({0, 2, 1, 3}),
+                qkv.narrow(3, 2 * head_dim_, head_dim_).permute({0, 2, 1, 3})};
+    }
+    const std::int64_t kv = options.kv_heads();
+    return {q_proj(x).view({B, T, heads_, head_dim_}).permute({0, 2, 1, 3}),
+            k_proj(x).view({B, T, kv, head_dim_}).permute({0, 2, 1, 3}),
+            v_proj(x).view({B, T, kv, head_dim_}).permute({0, 2, 1, 3})};
 }
 
 torch::Tensor GptNeoxAttentionImpl::rotate(const torch::Tensor& x, std::int64_t past) const {
@@ -119,18 +141,19 @@ torch::Tensor GptNeoxAttentionImpl::rotate(const torch::Tensor& x, std::int64_t 
 torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t past,
                                             GrowingSequence* keys, GrowingSequence* values) {
     const std::int64_t B = x.size(0), T = x.size(1), width = x.size(2);
-    const std::int64_t heads_ = options.heads();
-    // Per head the fused projection holds [q | k | v]: view as (B, T, nh, 3 hs), then split.
-    const torch::Tensor qkv = query_key_value(x).view({B, T, heads_, 3 * head_dim_});
-    torch::Tensor q = qkv.narrow(3, 0, head_dim_).permute({0, 2, 1, 3});          // (B, nh, T, hs)
-    torch::Tensor k = qkv.narrow(3, head_dim_, head_dim_).permute({0, 2, 1, 3});  // (B, nh, T, hs)
-    torch::Tensor v =
-        qkv.narrow(3, 2 * head_dim_, head_dim_).permute({0, 2, 1, 3});  // (B, nh, T, hs)
+    auto [q, k, v] = project(x);  // q (B, nh, T, hs); k, v (B, kv heads, T, hs)
     q = rotate(q, past);
     k = rotate(k, past);
     if (keys) {
-        k = keys->append(k);    // (B, nh, past + T, hs)
-        v = values->append(v);  // (B, nh, past + T, hs)
+        k = keys->append(k);    // (B, kv heads, past + T, hs): the cache holds the K/V heads only
+        v = values->append(v);
+    }
+    if (options.kv_heads() > 0 && options.kv_heads() != options.heads()) {
+        // Query head h reads K/V head h / group (Llama's repeat_kv order), expanded for the
+        // product only, never stored.
+        const std::int64_t group = options.heads() / options.kv_heads();
+        k = k.repeat_interleave(group, 1);
+        v = v.repeat_interleave(group, 1);
     }
     const std::int64_t S = k.size(2);
 #if TORCH_VERSION_MAJOR >= 2
@@ -198,6 +221,7 @@ void GptNeoxLayerImpl::reset() {
     post_attention_layernorm =
         register_module("post_attention_layernorm", torch::nn::LayerNorm(ln));
     attention = register_module("attention", GptNeoxAttention(GptNeoxAttentionOptions(w, c.heads)
+                                                                  .kv_heads(c.kv_heads)
                                                                   .rotary_dims(c.rotary_dims())
                                                                   .rotary_base(c.rotary_base)
                                                                   .init_std(c.init_std)));
@@ -414,6 +438,7 @@ std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t se
     switch (config.architecture) {
         case Design::pythia:
         case Design::pythia_256:
+        case Design::pythia_gqa:  // the same body; its layers' attention is grouped-query
             return std::make_shared<PythiaModel>(config);
         case Design::context_pythia:
             return std::make_shared<ContextPythiaModel>(config);

@@ -24,6 +24,9 @@ struct GptNeoxAttentionOptions {
     TORCH_ARG(std::int64_t, width);
     TORCH_ARG(std::int64_t, heads);
     TORCH_ARG(std::int64_t, rotary_dims) = 0;
+    // 0: Pythia's fused query_key_value, a K/V head per query head. Otherwise grouped-query
+    // attention: separate q_proj, k_proj, v_proj with kv_heads K/V heads.
+    TORCH_ARG(std::int64_t, kv_heads) = 0;
     TORCH_ARG(double, rotary_base) = 10000.0;
     TORCH_ARG(double, init_std) = 0.02;
 };
@@ -42,9 +45,12 @@ class GptNeoxAttentionImpl : public torch::nn::Module {
 
     GptNeoxAttentionOptions options;
     torch::nn::Linear query_key_value{nullptr}, dense{nullptr};
+    torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr};  // grouped-query only
 
   private:
     torch::Tensor rotate(const torch::Tensor& x, std::int64_t past) const;  // x: (B, nh, T, hs)
+    // q (B, nh, T, hs), k and v (B, kv heads, T, hs) of x, before rotary.
+    std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project(const torch::Tensor& x);
     std::int64_t head_dim_ = 0;
 };
 TORCH_MODULE(GptNeoxAttention);

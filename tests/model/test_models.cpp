@@ -1,5 +1,6 @@
 // The libtorch models: parameter counts, KV-cached decoding equal to the full forward pass, the
 // measured KV saving, checkpoints (round trip, F16/BF16, wrong names or shapes), HF export.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -53,8 +54,8 @@ TEST(Models, ParameterCountsMatchTheSpec) {
     EXPECT_EQ(c.head, 2 * 256 + 256 * 50'304);
 }
 
-// KV_METHODS.md part A states the counts to check: pythia-256 30,494,720 and projection-256
-// 43,504,896. By hand for pythia-256 (vocab 50304, width 256, MLP 1024, 6 layers): embed_in and
+// KV_METHODS.md part A states the counts to check: pythia-256 30,494,720, projection-256
+// 43,504,896 and pythia-gqa (4 K/V heads) 68,850,688. By hand for pythia-256 (vocab 50304, width 256, MLP 1024, 6 layers): embed_in and
 // embed_out 50304 x 256 each; per layer two norms 4 x 256, qkv 256 x 768 + 768, dense 256 x 256
 // + 256, MLP 256 x 1024 + 1024 + 1024 x 256 + 256; final norm 2 x 256. projection-256 is
 // Context-Pythia without the ContextBlock (197,376) plus Linear(512 -> 256) with bias.
@@ -71,6 +72,54 @@ TEST(Models, ComparatorParameterCountsMatchKvMethods) {
     EXPECT_EQ(p.total, 43'504'896);
     EXPECT_EQ(p.context_block, 0);
     EXPECT_EQ(p.trainable, p.total);
+    // pythia-gqa: Pythia's 70,426,624 with each layer's fused qkv (512 x 1536 + 1536) replaced by
+    // q_proj 512 x 512 + 512 and k_proj, v_proj 512 x 256 + 256 each (4 heads of 64).
+    auto gqa = make_model(preset("pythia-gqa-70m"), 0);
+    EXPECT_EQ(count_parameters(*gqa).total,
+              70'426'624 - 6 * (512 * 1536 + 1536) + 6 * (512 * 512 + 512 + 2 * (512 * 256 + 256)));
+    EXPECT_EQ(count_parameters(*gqa).total, 68'850'688);
+    const auto names = gqa->named_parameters().keys();
+    for (const char* key : {"gpt_neox.layers.0.attention.q_proj.weight",
+                            "gpt_neox.layers.5.attention.k_proj.bias",
+                            "gpt_neox.layers.2.attention.v_proj.weight"})
+        EXPECT_NE(std::find(names.begin(), names.end(), key), names.end()) << key;
+}
+
+// Grouped-query attention is multi-head attention whose query head h reads K/V head
+// h / (heads / kv_heads) (Llama's repeat_kv order). Built independently: a Pythia model whose fused
+// query_key_value holds, per head, [q_h | k_(h/g) | v_(h/g)] copied from the GQA model's q_proj,
+// k_proj and v_proj, and every other tensor copied by name, gives the same logits.
+TEST(Models, GroupedQueryAttentionEqualsMultiHeadWithSharedKvHeadsCopied) {
+    ModelConfig gc = preset("pythia-gqa-tiny");  // 4 query heads, 2 K/V heads of 16
+    auto gqa = make_model(gc, 3);
+    ModelConfig mc = gc;
+    mc.architecture = cp::model::Design::pythia;
+    mc.kv_heads = 0;
+    auto mha = make_model(mc, 4);
+    const std::int64_t hs = gc.head_dim(), group = gc.heads / gc.kv_heads;
+    auto gp = gqa->named_parameters();
+    torch::NoGradGuard no_grad;
+    for (auto& item : mha->named_parameters()) {
+        const std::string& name = item.key();
+        const auto at = name.find("attention.query_key_value.");
+        if (at == std::string::npos) {
+            item.value().copy_(gp[name]);
+            continue;
+        }
+        const std::string prefix = name.substr(0, at) + "attention.";
+        const std::string what = name.substr(name.rfind('.') + 1);  // weight or bias
+        torch::Tensor fused = item.value().view({gc.heads, 3, hs, -1});
+        for (std::int64_t h = 0; h < gc.heads; ++h) {
+            const std::int64_t kv = h / group;
+            fused[h][0].copy_(gp[prefix + "q_proj." + what].narrow(0, h * hs, hs).view_as(fused[h][0]));
+            fused[h][1].copy_(gp[prefix + "k_proj." + what].narrow(0, kv * hs, hs).view_as(fused[h][1]));
+            fused[h][2].copy_(gp[prefix + "v_proj." + what].narrow(0, kv * hs, hs).view_as(fused[h][2]));
+        }
+    }
+    gqa->eval();
+    mha->eval();
+    const torch::Tensor ids = batch(real_ids(48));
+    EXPECT_LT((gqa->forward(ids) - mha->forward(ids)).abs().max().item<double>(), 1e-5);
 }
 
 TEST(Models, ParameterNamesFollowTheCheckpointKeys) {
@@ -142,7 +191,7 @@ TEST_P(CacheEquivalence, IncrementalDecodingEqualsTheFullForwardPass) {
 
 INSTANTIATE_TEST_SUITE_P(EveryDesign, CacheEquivalence,
                          ::testing::Values("pythia-tiny", "context-pythia-tiny", "pythia-256-tiny",
-                                           "projection-256-tiny"));
+                                           "projection-256-tiny", "pythia-gqa-tiny"));
 
 // KV bytes per token measured from the cache tensors against KV_METHODS.md's formula, worked out
 // here from each config: 2 (K, V) x layer width x layers x 4 bytes. At the 70M widths both
@@ -157,6 +206,19 @@ TEST(Models, ComparatorsCacheHalfOfPythiaMeasuredFromTheirTensors) {
         EXPECT_EQ(m.kv[0].kv_bytes_per_token(), 2.0 * 256 * c.layers * 4) << name;
         EXPECT_DOUBLE_EQ(m.kv[0].kv_bytes_per_token() / pythia.kv[0].kv_bytes_per_token(), 0.5);
         EXPECT_EQ(m.kv[0].state_bytes, 0) << name << " keeps no recurrent state";
+    }
+    // Grouped-query attention caches kv_heads x head_dim (64) per layer: 4 heads, half of
+    // Pythia; 1 head (multi-query), an eighth.
+    for (const std::int64_t kv_heads : {4, 1}) {
+        ModelConfig c = preset("pythia-gqa-70m");
+        c.kv_heads = kv_heads;
+        auto model = make_model(c, 0);
+        const KvTrace t = measure_kv_cache(*model, prompt, {64});
+        ASSERT_EQ(t.measurements.size(), 1u);
+        EXPECT_EQ(t.measurements[0].kv_bytes_per_token(), 2.0 * kv_heads * 64 * 6 * 4);
+        EXPECT_DOUBLE_EQ(
+            t.measurements[0].kv_bytes_per_token() / pythia.kv[0].kv_bytes_per_token(),
+            kv_heads == 4 ? 0.5 : 0.125);
     }
 }
 
@@ -231,7 +293,8 @@ TEST(Models, IdsOutsideTheVocabularyAreRefusedWhereTheyEnter) {
 TEST(Checkpoints, RoundTripGivesTheSameLogits) {
     cp::test::TempDir dir;
     for (const char* name :
-         {"pythia-tiny", "context-pythia-tiny", "pythia-256-tiny", "projection-256-tiny"}) {
+         {"pythia-tiny", "context-pythia-tiny", "pythia-256-tiny", "projection-256-tiny",
+          "pythia-gqa-tiny"}) {
         auto model = make_model(preset(name), 9);
         save_checkpoint(*model, dir / "m.safetensors");
         EXPECT_EQ(checkpoint_config(dir / "m.safetensors").architecture, model->config().architecture)
