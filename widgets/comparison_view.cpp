@@ -191,6 +191,8 @@ void ComparisonView::showGroup(const report::GroupComparison& g) {
     group_model_->setCells(report::group_table_cells(g));  // core's cells, as the CLI prints
     table_->setModel(group_model_);
     split_->setOrientation(Qt::Vertical);  // the interval cells want the width; curves go below
+    split_->setSizes({3 * split_->height() / 5, 2 * split_->height() / 5});
+    curves_->setLegendColumns(2);
     table_->resizeColumnsToContents();
     // Long measure names are elided (the whole name is the cell's tooltip) so that the three
     // interval columns fit a 1280-pixel window.
@@ -236,6 +238,7 @@ void ComparisonView::show(const report::Comparison& c) {
     table_->setModel(model_);
     table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
     split_->setOrientation(Qt::Horizontal);
+    curves_->setLegendColumns(1);
     heading_->setText(QString("<b>A</b> = %1 &nbsp;&nbsp; <b>B</b> = %2")
                           .arg(QString::fromStdString(c.a.label()).toHtmlEscaped(),
                                QString::fromStdString(c.b.label()).toHtmlEscaped()));

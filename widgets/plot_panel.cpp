@@ -138,6 +138,17 @@ void PlotPanel::setBand(const QString& name, const QVector<double>& x, const QVe
     dirty_ = true;
 }
 
+void PlotPanel::setLegendColumns(int columns) {
+    if (columns > 1) {  // fill each row across, `columns` entries wide
+        plot_->legend->setFillOrder(QCPLegend::foColumnsFirst);
+        plot_->legend->setWrap(columns);
+    } else {  // QCustomPlot's default: one entry per line
+        plot_->legend->setFillOrder(QCPLegend::foRowsFirst);
+        plot_->legend->setWrap(0);
+    }
+    dirty_ = true;
+}
+
 void PlotPanel::clear() {
     // Every plottable, not only graphs: bars (the diversity histogram) would otherwise stack up
     // a series and a legend entry per redraw.

@@ -39,6 +39,8 @@ class PlotPanel : public QWidget {
     void setBand(const QString& name, const QVector<double>& x, const QVector<double>& low,
                  const QVector<double>& high, const QColor& color);
     int bandCount() const { return bands_; }
+    // The legend's entries in this many columns (1: one per line), for wide, short plots.
+    void setLegendColumns(int columns);
     void clear();
     int pointCount(const QString& series) const;
     QStringList seriesNames() const;

@@ -23,7 +23,9 @@ inline Interval wilson_interval(std::int64_t successes, std::int64_t n,
     const double z2 = z * z, denominator = 1.0 + z2 / nn;
     const double centre = (p + z2 / (2.0 * nn)) / denominator;
     const double half = z * std::sqrt(p * (1.0 - p) / nn + z2 / (4.0 * nn * nn)) / denominator;
-    return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+    // At 0 or n successes the bound is exactly 0 or 1 (the formula leaves rounding residue).
+    return {successes <= 0 ? 0.0 : std::max(0.0, centre - half),
+            successes >= n ? 1.0 : std::min(1.0, centre + half)};
 }
 
 // The quantile of Student's t distribution with `df` degrees of freedom at probability p
