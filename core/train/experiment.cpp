@@ -404,7 +404,7 @@ void Experiment::run_phase1_step(Execution& x) {
 void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
     const ExperimentParams& p = params_;
     auto net =
-        model::make_model(model::design_preset(step.design, *model::size_from_key(p.size)), p.seed);
+        model::make_model(p.model_config(step.design), p.seed);
     net->to(x.device);
     std::optional<std::int64_t> block_run;
     std::string label = p.phase2.resume_from.empty() ? "" : "resumed from " + p.phase2.resume_from;

@@ -60,6 +60,13 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
     if (phase1_only && (!needs_context_block() || ablation_untrained_context_block))
         p.push_back({"phase1_only",
                      "Phase 1 alone needs Context-Pythia and no untrained-ContextBlock ablation"});
+    if (kv_heads > 0 && model::size_from_key(size)) {
+        const std::int64_t heads = model_config(model::Design::pythia).heads;
+        if (heads % kv_heads != 0)
+            p.push_back({"kv_heads", "kv_heads " + std::to_string(kv_heads) + " must divide the " +
+                                         std::to_string(heads) + " query heads of the " + size +
+                                         " presets (1 is multi-query attention)"});
+    }
     if (seeds > 1 && experiment > 0)
         p.push_back({"seeds", "--seeds " + std::to_string(seeds) +
                                   " makes a new seed group; --experiment adds to one stored "
@@ -70,6 +77,13 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
         p.push_back({"ablation",
                      "the untrained-ContextBlock ablation needs Context-Pythia among the models"});
     return p;
+}
+
+model::ModelConfig ExperimentParams::model_config(model::Design design) const {
+    model::ModelConfig c =
+        model::design_preset(design, *model::size_from_key(size_key_or_tiny(size)));
+    if (design == model::Design::pythia_gqa && kv_heads > 0) c.kv_heads = kv_heads;
+    return c;
 }
 
 ExperimentParams ExperimentParams::with_presets(std::vector<std::string>* filled) const {

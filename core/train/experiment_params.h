@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/design.h"
+#include "model/model_config.h"
 
 namespace cp::train {
 
@@ -71,7 +72,10 @@ struct ExperimentParams {
     // fp32 | bf16: bf16 runs Phase 2 and evaluation under bf16 autocast (weights and optimizer
     // stay float32; losses in float32). Phase 1 always runs in float32.
     std::string precision = "fp32";
-    // The designs to train, in this order (default: every design of the registry).
+    // pythia-gqa's K/V heads, shared by its query heads (1: multi-query attention); 0: the
+    // preset's (4 of 8 at 70m, 2 of 4 at tiny).
+    std::int64_t kv_heads = 0;
+    // The designs to train, in this order.
     std::vector<model::Design> models = {model::Design::context_pythia, model::Design::pythia};
     bool ablation_untrained_context_block = false;  // Phase 2 of Context-Pythia without Phase 1
     bool skip_evaluation = false;
@@ -104,6 +108,10 @@ struct ExperimentParams {
     // presets train at a learning rate that suits them, 70m at the reference's); `filled`, when
     // given, receives "key: value (from the tiny preset)" for each.
     ExperimentParams with_presets(std::vector<std::string>* filled = nullptr) const;
+
+    // The model a design trains as in this experiment: its size preset with this experiment's
+    // model parameters (kv_heads) applied.
+    model::ModelConfig model_config(model::Design design) const;
 
     // Whether any chosen design trains on a ContextBlock (so Phase 1 or a block source matters).
     bool needs_context_block() const;

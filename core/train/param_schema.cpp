@@ -251,7 +251,7 @@ std::vector<std::string> split_commas(const std::string& text) {
 ParamSpec models_param() {
     ParamSpec m = base("models", "models", ParamType::design_list, "", "", ParamGroup::run);
     m.value_name = "DESIGN,...";
-    m.help = "the designs to train (" + model::design_keys_text() + "; 'all' or 'both': every one)";
+    m.help = "the designs to train (" + model::design_keys_text() + "; 'all': every one)";
     m.get = [](const P& p) {
         json a = json::array();
         for (model::Design d : p.models) a.push_back(model::design_key(d));
@@ -268,9 +268,13 @@ ParamSpec models_param() {
             throw Error("experiment parameters: models must be a list of designs");
         std::vector<model::Design> designs;
         for (const std::string& k : keys) {
-            if (k == "all" || k == "both") {
+            if (k == "all") {
                 designs.clear();
                 for (const auto& n : model::kDesignNames) designs.push_back(n.design);
+                break;
+            }
+            if (k == "both") {  // older records: the two models there were then
+                designs = {model::Design::context_pythia, model::Design::pythia};
                 break;
             }
             const auto d = model::design_from_key(k);
@@ -338,6 +342,13 @@ void add_required_and_run(std::vector<ParamSpec>& s) {
     s.push_back(choice("size", "size", "every design's preset widths", ParamGroup::run,
                        [](P & p) -> auto& { return p.size; }, {"tiny", "70m"}));
     s.push_back(models_param());
+    s.push_back(integer(
+        "kv_heads", "kv-heads", "N",
+        "pythia-gqa: K/V heads shared by the query heads, 1 = multi-query (0: the preset's, 4 "
+        "at 70m, 2 at tiny)",
+        ParamGroup::run, [](P & p) -> auto& { return p.kv_heads; },
+        non_negative_integer([](P & p) -> auto& { return p.kv_heads; }, "kv_heads",
+                             "the preset's")));
     s.push_back(corpora_param());
     s.push_back(seed_param());
     s.push_back(integer(
@@ -581,6 +592,7 @@ void lay_out_form(std::vector<ParamSpec>& s) {
     gui("name", "Name", true)->placeholder = "default: size, samples × length, seed";
     gui("seed", "Seed", true);
     gui("seeds", "Repeat with N seeds", true)->placeholder = "1 (one run per design)";
+    gui("kv_heads", "K/V heads (pythia-gqa)")->placeholder = "the preset's (70M: 4, tiny: 2)";
     gui("corpora", "Corpus")->choice_labels = {"Brown", "nlp-corpus", "Brown + nlp-corpus"};
     gui("device", "Device")->choice_labels = {"auto (GPU when present)", "CPU", "CUDA GPU"};
     gui("precision", "Precision")->choice_labels = {"float32",

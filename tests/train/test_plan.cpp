@@ -261,10 +261,10 @@ TEST(ParamSchema, JsonRefusesAnUnknownChoiceAsTheCommandLineDoes) {
     EXPECT_NE(json_error(R"({"models": ["gpt-2"]})").find("unknown design 'gpt-2'"),
               std::string::npos);
     EXPECT_NE(json_error(R"({"precision": "fp8"})").find("fp32 or bf16"), std::string::npos);
-    // Records of the previous workbench say "both" for every design.
+    // Records of an older workbench say "both" for the two models there were: never more.
     const ExperimentParams old = ExperimentParams::from_json(nlohmann::json::parse(
         R"({"samples": 100, "models": "both", "phase1": {"batch_size": 5000}})"));
-    EXPECT_EQ(old.models.size(), 2u);
+    EXPECT_EQ(old.models, (std::vector<Design>{Design::context_pythia, Design::pythia}));
     EXPECT_EQ(old.phase1.batch_size, 5000);
     EXPECT_EQ(old.samples, std::optional<std::int64_t>(100));
 }
@@ -359,4 +359,24 @@ TEST(Seeds, BadSeedCountsAreRefusedByName) {
               }).find("use one or the other"),
               std::string::npos);
     EXPECT_EQ(problem([](auto& p) { p.seeds = 32; }), "");
+}
+
+// pythia-gqa's K/V heads: the preset's unless given (4 of 8 at 70m, 2 of 4 at tiny, as
+// KV_METHODS.md's default 4 at the 70M widths), 1 is multi-query; a count that does not divide
+// the query heads is refused by name; other designs are untouched.
+TEST(Params, KvHeadsReachOnlyTheGroupedQueryDesign) {
+    ExperimentParams p = tiny();
+    EXPECT_EQ(p.model_config(Design::pythia_gqa).kv_heads, 2);
+    p.size = "70m";
+    EXPECT_EQ(p.model_config(Design::pythia_gqa).kv_heads, 4);
+    p.kv_heads = 1;
+    EXPECT_EQ(p.model_config(Design::pythia_gqa).kv_heads, 1);
+    EXPECT_EQ(p.model_config(Design::pythia).kv_heads, 0);
+    EXPECT_TRUE(p.problems().empty());
+    p.kv_heads = 3;
+    std::string all;
+    for (const auto& x : p.problems()) all += x.field + ": " + x.message + "\n";
+    EXPECT_NE(all.find("kv_heads: kv_heads 3 must divide the 8 query heads of the 70m presets"),
+              std::string::npos)
+        << all;
 }
