@@ -35,6 +35,8 @@ QColor model_color(cp::model::Design model) {
             return series_color(3);
         case cp::model::Design::pythia_gqa:
             return series_color(4);
+        case cp::model::Design::pythia_mla:
+            return series_color(5);
     }
     return series_color(6);
 }

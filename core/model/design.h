@@ -13,7 +13,7 @@
 
 namespace cp::model {
 
-enum class Design { pythia, context_pythia, pythia_256, projection_256, pythia_gqa };
+enum class Design { pythia, context_pythia, pythia_256, projection_256, pythia_gqa, pythia_mla };
 
 struct DesignName {
     Design design;
@@ -29,6 +29,7 @@ inline constexpr DesignName kDesignNames[] = {
     {Design::pythia_256, "pythia-256", "Pythia-256"},
     {Design::projection_256, "projection-256", "Projection-256"},
     {Design::pythia_gqa, "pythia-gqa", "Pythia-GQA"},
+    {Design::pythia_mla, "pythia-mla", "Pythia-MLA"},
 };
 
 inline const char* design_key(Design d) {

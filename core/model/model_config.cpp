@@ -22,6 +22,16 @@ std::vector<std::string> ModelConfig::problems() const {
         (kv_heads < 1 || heads < 1 || heads % kv_heads != 0))
         p.push_back("kv_heads " + std::to_string(kv_heads) + " must divide heads " +
                     std::to_string(heads) + " (1 is multi-query attention)");
+    if (architecture == Architecture::pythia_mla && kv_latent < 1)
+        p.push_back("kv_latent must be positive for pythia-mla (got " + std::to_string(kv_latent) +
+                    ")");
+    if (architecture == Architecture::pythia_mla && heads > 0 && layer_width() % heads == 0 &&
+        (rotary_dims() < 2 || rotary_dims() >= head_dim()))
+        p.push_back("pythia-mla needs rotary dims within a head (got " +
+                    std::to_string(rotary_dims()) + " of head_dim " + std::to_string(head_dim()) +
+                    ")");
+    if (architecture != Architecture::pythia_mla && kv_latent != 0)
+        p.push_back("kv_latent is for pythia-mla alone (got " + std::to_string(kv_latent) + ")");
     if (architecture != Architecture::pythia_gqa && kv_heads != 0)
         p.push_back("kv_heads is for pythia-gqa alone (got " + std::to_string(kv_heads) + " for " +
                     design_key(architecture) + ")");
@@ -60,6 +70,7 @@ nlohmann::json ModelConfig::to_json() const {
             {"heads", heads},
             {"intermediate", intermediate},
             {"kv_heads", kv_heads},
+            {"kv_latent", kv_latent},
             {"rotary_pct", rotary_pct},
             {"rotary_base", rotary_base},
             {"max_positions", max_positions},
@@ -85,6 +96,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
         c.heads = j.at("heads").get<std::int64_t>();
         c.intermediate = j.at("intermediate").get<std::int64_t>();
         c.kv_heads = j.value("kv_heads", c.kv_heads);
+        c.kv_latent = j.value("kv_latent", c.kv_latent);
         c.rotary_pct = j.value("rotary_pct", c.rotary_pct);
         c.rotary_base = j.value("rotary_base", c.rotary_base);
         c.max_positions = j.value("max_positions", c.max_positions);

@@ -28,6 +28,9 @@ struct ModelConfig {
     // pythia-gqa: K/V heads (query head h reads K/V head h / (heads / kv_heads)); 1 is MQA.
     // 0 for every other design: one fused query_key_value, a K/V head per query head.
     std::int64_t kv_heads = 0;
+    // pythia-mla: width of the cached latent c = W_dkv x (DeepSeek-V2's kv_lora_rank); beside it
+    // each layer caches one shared rotary key of rotary_dims. 0 for every other design.
+    std::int64_t kv_latent = 0;
     double rotary_pct = 0.25;           // share of each head's dims that rotate
     double rotary_base = 10000.0;       // RoPE base
     std::int64_t max_positions = 2048;  // longest sequence the model is meant for
@@ -41,7 +44,7 @@ struct ModelConfig {
     // context_dim (Context-Pythia and the projection comparator).
     bool layers_at_embed_width() const {
         return architecture == Architecture::pythia || architecture == Architecture::pythia_256 ||
-               architecture == Architecture::pythia_gqa;
+               architecture == Architecture::pythia_gqa || architecture == Architecture::pythia_mla;
     }
     // Width the GPT-NeoX layers run at: embed_dim for Pythia, context_dim for Context-Pythia.
     std::int64_t layer_width() const { return layers_at_embed_width() ? embed_dim : context_dim; }
@@ -49,6 +52,7 @@ struct ModelConfig {
     // KV_METHODS.md's formula: values cached per token (K and V of every layer), for display
     // beside the measured bytes, never instead of them.
     std::int64_t kv_values_per_token_formula() const {
+        if (kv_latent > 0) return (kv_latent + rotary_dims()) * layers;
         return 2 * (kv_heads > 0 ? kv_heads * head_dim() : layer_width()) * layers;
     }
     std::int64_t rotary_dims() const { return static_cast<std::int64_t>(head_dim() * rotary_pct); }

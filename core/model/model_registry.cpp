@@ -68,6 +68,15 @@ ModelConfig pythia_gqa_preset(ModelSize size) {
     return c;
 }
 
+// Multi-head latent attention at Pythia's widths: a latent and one shared rotary key cached per
+// token and layer, half of Pythia's 2 x hidden: kv_latent = hidden - rotary dims (496 at 70m).
+ModelConfig pythia_mla_preset(ModelSize size) {
+    ModelConfig c = pythia_preset(size);
+    c.architecture = Design::pythia_mla;
+    c.kv_latent = c.embed_dim - c.rotary_dims();
+    return c;
+}
+
 // Context-Pythia with the recurrence removed: embed_in -> embed_norm -> Linear(embed -> context)
 // per token, then the same layers at context_dim.
 ModelConfig projection_256_preset(ModelSize size) {
@@ -99,6 +108,11 @@ const std::vector<DesignEntry>& design_registry() {
          "Pythia with grouped-query attention: kv_heads K/V heads shared by the 8 query heads",
          /*needs_context_block=*/false, "K and V of kv_heads x head_dim per layer",
          &pythia_gqa_preset},
+        {Design::pythia_mla,
+         "Pythia with DeepSeek-V2's multi-head latent attention: a latent of kv_latent and a "
+         "shared rotary key cached, K and V rebuilt from the latent",
+         /*needs_context_block=*/false, "the latent (kv_latent) and one rotary key per layer",
+         &pythia_mla_preset},
     };
     return registry;
 }

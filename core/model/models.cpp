@@ -83,7 +83,14 @@ GptNeoxAttentionImpl::GptNeoxAttentionImpl(const GptNeoxAttentionOptions& o) : o
 void GptNeoxAttentionImpl::reset() {
     const std::int64_t w = options.width();
     head_dim_ = w / options.heads();
-    if (options.kv_heads() == 0) {
+    if (options.kv_latent() > 0) {
+        const std::int64_t latent = options.kv_latent(), rd = options.rotary_dims();
+        q_proj = register_module("q_proj", torch::nn::Linear(w, w));
+        kv_down = register_module("kv_down", torch::nn::Linear(w, latent));
+        k_rope = register_module("k_rope", torch::nn::Linear(w, rd));
+        k_up = register_module("k_up", torch::nn::Linear(latent, options.heads() * (head_dim_ - rd)));
+        v_up = register_module("v_up", torch::nn::Linear(latent, w));
+    } else if (options.kv_heads() == 0) {
         query_key_value = register_module("query_key_value", torch::nn::Linear(w, 3 * w));
     } else {
         q_proj = register_module("q_proj", torch::nn::Linear(w, w));
@@ -95,7 +102,8 @@ void GptNeoxAttentionImpl::reset() {
 }
 
 void GptNeoxAttentionImpl::reset_parameters() {
-    for (torch::nn::Linear* l : {&query_key_value, &q_proj, &k_proj, &v_proj, &dense})
+    for (torch::nn::Linear* l : {&query_key_value, &q_proj, &k_proj, &v_proj, &kv_down, &k_rope,
+                                 &k_up, &v_up, &dense})
         if (!l->is_empty()) init_linear(*l, options.init_std());
 }
 
@@ -138,9 +146,8 @@ torch::Tensor GptNeoxAttentionImpl::rotate(const torch::Tensor& x, std::int64_t 
     return torch::cat({rot * cos + rotated_half * sin, pass}, -1);
 }
 
-torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t past,
-                                            GrowingSequence* keys, GrowingSequence* values) {
-    const std::int64_t B = x.size(0), T = x.size(1), width = x.size(2);
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> GptNeoxAttentionImpl::cached_qkv(
+    const torch::Tensor& x, std::int64_t past, GrowingSequence* keys, GrowingSequence* values) {
     auto [q, k, v] = project(x);  // q (B, nh, T, hs); k, v (B, kv heads, T, hs)
     q = rotate(q, past);
     k = rotate(k, past);
@@ -155,6 +162,36 @@ torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t
         k = k.repeat_interleave(group, 1);
         v = v.repeat_interleave(group, 1);
     }
+    return {q, k, v};
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> GptNeoxAttentionImpl::latent_qkv(
+    const torch::Tensor& x, std::int64_t past, GrowingSequence* keys, GrowingSequence* values) {
+    const std::int64_t B = x.size(0), T = x.size(1), nh = options.heads();
+    const std::int64_t rd = options.rotary_dims(), latent_width = options.kv_latent();
+    // Queries as in GPT-NeoX: rotary on each head's first rd dims.
+    const torch::Tensor q = rotate(q_proj(x).view({B, T, nh, head_dim_}).permute({0, 2, 1, 3}), past);
+    torch::Tensor key_rope = rotate(k_rope(x).view({B, T, 1, rd}).permute({0, 2, 1, 3}), past);
+    torch::Tensor latent = kv_down(x).view({B, T, 1, latent_width}).permute({0, 2, 1, 3});
+    if (keys) {
+        key_rope = keys->append(key_rope);  // (B, 1, past + T, rd)
+        latent = values->append(latent);    // (B, 1, past + T, kv_latent): never K or V
+    }
+    const std::int64_t S = latent.size(2);
+    const torch::Tensor c = latent.squeeze(1);  // (B, S, kv_latent)
+    // Each head's key: the shared rotary dims first, then its own dims rebuilt from the latent.
+    const torch::Tensor key_rest =
+        k_up(c).view({B, S, nh, head_dim_ - rd}).permute({0, 2, 1, 3});  // (B, nh, S, hs - rd)
+    const torch::Tensor k = torch::cat({key_rope.expand({B, nh, S, rd}), key_rest}, -1);
+    const torch::Tensor v = v_up(c).view({B, S, nh, head_dim_}).permute({0, 2, 1, 3});
+    return {q, k, v};
+}
+
+torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t past,
+                                            GrowingSequence* keys, GrowingSequence* values) {
+    const std::int64_t B = x.size(0), T = x.size(1), width = x.size(2);
+    auto [q, k, v] = options.kv_latent() > 0 ? latent_qkv(x, past, keys, values)
+                                             : cached_qkv(x, past, keys, values);
     const std::int64_t S = k.size(2);
 #if TORCH_VERSION_MAJOR >= 2
     // libtorch 2.x: the fused kernel (flash or memory-efficient attention on CUDA), same maths.
@@ -222,6 +259,7 @@ void GptNeoxLayerImpl::reset() {
         register_module("post_attention_layernorm", torch::nn::LayerNorm(ln));
     attention = register_module("attention", GptNeoxAttention(GptNeoxAttentionOptions(w, c.heads)
                                                                   .kv_heads(c.kv_heads)
+                                                                  .kv_latent(c.kv_latent)
                                                                   .rotary_dims(c.rotary_dims())
                                                                   .rotary_base(c.rotary_base)
                                                                   .init_std(c.init_std)));
@@ -439,6 +477,7 @@ std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t se
         case Design::pythia:
         case Design::pythia_256:
         case Design::pythia_gqa:  // the same body; its layers' attention is grouped-query
+        case Design::pythia_mla:  // or latent
             return std::make_shared<PythiaModel>(config);
         case Design::context_pythia:
             return std::make_shared<ContextPythiaModel>(config);

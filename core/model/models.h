@@ -27,6 +27,9 @@ struct GptNeoxAttentionOptions {
     // 0: Pythia's fused query_key_value, a K/V head per query head. Otherwise grouped-query
     // attention: separate q_proj, k_proj, v_proj with kv_heads K/V heads.
     TORCH_ARG(std::int64_t, kv_heads) = 0;
+    // > 0: multi-head latent attention (DeepSeek-V2) caching a latent of this width and one
+    // shared rotary key (rotary_dims) instead of K and V.
+    TORCH_ARG(std::int64_t, kv_latent) = 0;
     TORCH_ARG(double, rotary_base) = 10000.0;
     TORCH_ARG(double, init_std) = 0.02;
 };
@@ -45,12 +48,25 @@ class GptNeoxAttentionImpl : public torch::nn::Module {
 
     GptNeoxAttentionOptions options;
     torch::nn::Linear query_key_value{nullptr}, dense{nullptr};
-    torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr};  // grouped-query only
+    torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr};  // grouped-query, latent
+    // Latent attention: kv_down (W_dkv: x -> latent c), k_rope (W_kr: x -> the shared rotary
+    // key), k_up (W_uk: c -> each head's non-rotary key dims), v_up (W_uv: c -> each head's v).
+    torch::nn::Linear kv_down{nullptr}, k_rope{nullptr}, k_up{nullptr}, v_up{nullptr};
 
   private:
     torch::Tensor rotate(const torch::Tensor& x, std::int64_t past) const;  // x: (B, nh, T, hs)
     // q (B, nh, T, hs), k and v (B, kv heads, T, hs) of x, before rotary.
     std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project(const torch::Tensor& x);
+    // q, k, v (B, nh, S, hs) for attention, the cache grown by x's keys and values.
+    std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> cached_qkv(const torch::Tensor& x,
+                                                                      std::int64_t past,
+                                                                      GrowingSequence* keys,
+                                                                      GrowingSequence* values);
+    // The latent variant: the cache holds the rotary key (keys) and the latent (values).
+    std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> latent_qkv(const torch::Tensor& x,
+                                                                      std::int64_t past,
+                                                                      GrowingSequence* keys,
+                                                                      GrowingSequence* values);
     std::int64_t head_dim_ = 0;
 };
 TORCH_MODULE(GptNeoxAttention);

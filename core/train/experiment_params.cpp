@@ -83,6 +83,7 @@ model::ModelConfig ExperimentParams::model_config(model::Design design) const {
     model::ModelConfig c =
         model::design_preset(design, *model::size_from_key(size_key_or_tiny(size)));
     if (design == model::Design::pythia_gqa && kv_heads > 0) c.kv_heads = kv_heads;
+    if (design == model::Design::pythia_mla && kv_latent > 0) c.kv_latent = kv_latent;
     return c;
 }
 

@@ -75,6 +75,9 @@ struct ExperimentParams {
     // pythia-gqa's K/V heads, shared by its query heads (1: multi-query attention); 0: the
     // preset's (4 of 8 at 70m, 2 of 4 at tiny).
     std::int64_t kv_heads = 0;
+    // pythia-mla's cached latent width; 0: the preset's (hidden - rotary dims: 496 at 70m, 60 at
+    // tiny, half of Pythia's cache with the shared rotary key).
+    std::int64_t kv_latent = 0;
     // The designs to train, in this order.
     std::vector<model::Design> models = {model::Design::context_pythia, model::Design::pythia};
     bool ablation_untrained_context_block = false;  // Phase 2 of Context-Pythia without Phase 1
@@ -110,7 +113,7 @@ struct ExperimentParams {
     ExperimentParams with_presets(std::vector<std::string>* filled = nullptr) const;
 
     // The model a design trains as in this experiment: its size preset with this experiment's
-    // model parameters (kv_heads) applied.
+    // model parameters (kv_heads, kv_latent) applied.
     model::ModelConfig model_config(model::Design design) const;
 
     // Whether any chosen design trains on a ContextBlock (so Phase 1 or a block source matters).

@@ -349,6 +349,13 @@ void add_required_and_run(std::vector<ParamSpec>& s) {
         ParamGroup::run, [](P & p) -> auto& { return p.kv_heads; },
         non_negative_integer([](P & p) -> auto& { return p.kv_heads; }, "kv_heads",
                              "the preset's")));
+    s.push_back(integer(
+        "kv_latent", "kv-latent", "N",
+        "pythia-mla: width of the cached latent (0: the preset's, 496 at 70m, 60 at tiny: half "
+        "of Pythia's cache with the shared rotary key)",
+        ParamGroup::run, [](P & p) -> auto& { return p.kv_latent; },
+        non_negative_integer([](P & p) -> auto& { return p.kv_latent; }, "kv_latent",
+                             "the preset's")));
     s.push_back(corpora_param());
     s.push_back(seed_param());
     s.push_back(integer(
@@ -593,6 +600,7 @@ void lay_out_form(std::vector<ParamSpec>& s) {
     gui("seed", "Seed", true);
     gui("seeds", "Repeat with N seeds", true)->placeholder = "1 (one run per design)";
     gui("kv_heads", "K/V heads (pythia-gqa)")->placeholder = "the preset's (70M: 4, tiny: 2)";
+    gui("kv_latent", "Latent width (pythia-mla)")->placeholder = "the preset's (70M: 496, tiny: 60)";
     gui("corpora", "Corpus")->choice_labels = {"Brown", "nlp-corpus", "Brown + nlp-corpus"};
     gui("device", "Device")->choice_labels = {"auto (GPU when present)", "CPU", "CUDA GPU"};
     gui("precision", "Precision")->choice_labels = {"float32",

@@ -78,6 +78,14 @@ TEST(Models, ComparatorParameterCountsMatchKvMethods) {
     EXPECT_EQ(count_parameters(*gqa).total,
               70'426'624 - 6 * (512 * 1536 + 1536) + 6 * (512 * 512 + 512 + 2 * (512 * 256 + 256)));
     EXPECT_EQ(count_parameters(*gqa).total, 68'850'688);
+    // pythia-mla (kv_latent 496, rotary 16 of head_dim 64): per layer, in place of the fused qkv,
+    // q_proj 512 x 512 + 512, kv_down 512 x 496 + 496, k_rope 512 x 16 + 16, k_up 496 x (8 x 48)
+    // + 384, v_up 496 x 512 + 512.
+    auto mla = make_model(preset("pythia-mla-70m"), 0);
+    EXPECT_EQ(count_parameters(*mla).total,
+              70'426'624 - 6 * (512 * 1536 + 1536) +
+                  6 * (512 * 512 + 512 + 512 * 496 + 496 + 512 * 16 + 16 + 496 * 384 + 384 +
+                       496 * 512 + 512));
     const auto names = gqa->named_parameters().keys();
     for (const char* key : {"gpt_neox.layers.0.attention.q_proj.weight",
                             "gpt_neox.layers.5.attention.k_proj.bias",
@@ -191,19 +199,24 @@ TEST_P(CacheEquivalence, IncrementalDecodingEqualsTheFullForwardPass) {
 
 INSTANTIATE_TEST_SUITE_P(EveryDesign, CacheEquivalence,
                          ::testing::Values("pythia-tiny", "context-pythia-tiny", "pythia-256-tiny",
-                                           "projection-256-tiny", "pythia-gqa-tiny"));
+                                           "projection-256-tiny", "pythia-gqa-tiny",
+                                           "pythia-mla-tiny"));
 
 // KV bytes per token measured from the cache tensors against KV_METHODS.md's formula, worked out
-// here from each config: 2 (K, V) x layer width x layers x 4 bytes. At the 70M widths both
+// here from each config: 2 (K, V) x layer width x layers x 4 bytes; for MLA (latent + rotary
+// dims) x layers x 4. At the 70M widths both
 // comparators cache what Context-Pythia caches: half of Pythia's.
 TEST(Models, ComparatorsCacheHalfOfPythiaMeasuredFromTheirTensors) {
     const auto prompt = real_ids(40);
     const ModelInfo pythia = model_info("pythia-70m", prompt, {64});
-    for (const char* name : {"pythia-256-70m", "projection-256-70m"}) {
+    for (const char* name : {"pythia-256-70m", "projection-256-70m", "pythia-mla-70m"}) {
         const ModelConfig c = preset(name);
         const ModelInfo m = model_info(name, prompt, {64});
         ASSERT_EQ(m.kv.size(), 1u);
-        EXPECT_EQ(m.kv[0].kv_bytes_per_token(), 2.0 * 256 * c.layers * 4) << name;
+        // Latent attention caches the latent (496) and one rotary key (16), not K and V: a cache
+        // of expanded K/V would read 2 x 512 and is the bug KV_METHODS.md warns of.
+        const double per_layer = c.kv_latent > 0 ? c.kv_latent + 16.0 : 2.0 * 256;
+        EXPECT_EQ(m.kv[0].kv_bytes_per_token(), per_layer * c.layers * 4) << name;
         EXPECT_DOUBLE_EQ(m.kv[0].kv_bytes_per_token() / pythia.kv[0].kv_bytes_per_token(), 0.5);
         EXPECT_EQ(m.kv[0].state_bytes, 0) << name << " keeps no recurrent state";
     }
@@ -294,7 +307,7 @@ TEST(Checkpoints, RoundTripGivesTheSameLogits) {
     cp::test::TempDir dir;
     for (const char* name :
          {"pythia-tiny", "context-pythia-tiny", "pythia-256-tiny", "projection-256-tiny",
-          "pythia-gqa-tiny"}) {
+          "pythia-gqa-tiny", "pythia-mla-tiny"}) {
         auto model = make_model(preset(name), 9);
         save_checkpoint(*model, dir / "m.safetensors");
         EXPECT_EQ(checkpoint_config(dir / "m.safetensors").architecture, model->config().architecture)

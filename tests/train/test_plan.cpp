@@ -373,6 +373,11 @@ TEST(Params, KvHeadsReachOnlyTheGroupedQueryDesign) {
     EXPECT_EQ(p.model_config(Design::pythia_gqa).kv_heads, 1);
     EXPECT_EQ(p.model_config(Design::pythia).kv_heads, 0);
     EXPECT_TRUE(p.problems().empty());
+    // pythia-mla's latent: hidden 512 - 16 rotary dims (0.25 of head_dim 64) unless given.
+    EXPECT_EQ(p.model_config(Design::pythia_mla).kv_latent, 496);
+    p.kv_latent = 240;
+    EXPECT_EQ(p.model_config(Design::pythia_mla).kv_latent, 240);
+    EXPECT_EQ(p.model_config(Design::pythia_gqa).kv_latent, 0);
     p.kv_heads = 3;
     std::string all;
     for (const auto& x : p.problems()) all += x.field + ": " + x.message + "\n";
