@@ -11,6 +11,7 @@
 #include <fstream>
 #include <locale>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "common/error.h"
@@ -630,4 +631,39 @@ TEST_F(Report, AModelThatLearnedNothingPutsTheBannerOnTheComparison) {
     EXPECT_EQ(r.out.rfind("Not learned — this comparison says nothing yet:", 0), 0u) << r.out;
     const auto rows = python_csv(dir / "c.csv");
     EXPECT_EQ(rows.back()[0].rfind("Not learned — this comparison says nothing yet: ", 0), 0u);
+}
+
+// #15, the designs so far: one experiment trains every design on the same chunks (Phase 1 once,
+// for Context-Pythia), evaluates each and stores the KV bytes its cache measured, equal to
+// KV_METHODS.md's count worked out here from each tiny preset's widths.
+TEST(Designs, EveryDesignTrainsInOneExperimentAndStoresItsMeasuredCache) {
+    cp::test::TempDir dir;
+    const std::string db = (dir / "w.db").string();
+    const auto r = run_cli({"run", "--samples", "100", "--seq-length", "16", "--epochs", "1",
+                            "--models", "all", "--p1-max-iterations", "3", "--eval-test-chunks",
+                            "8", "--eval-last-word-passages", "10", "--eval-kv-lengths", "32",
+                            "--db", db, "--checkpoint-dir", (dir / "ckpt").string(), "--quiet"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    cp::store::RunStore store(db);
+    std::set<std::string> trained;
+    for (const auto& run : store.runs()) {
+        if (run.phase != cp::store::Phase::phase2) continue;
+        EXPECT_EQ(run.status, cp::store::RunStatus::finished) << run.model;
+        const std::string key = cp::model::design_key(run.model);
+        trained.insert(key);
+        const cp::model::ModelConfig c = cp::model::preset(key + "-tiny");
+        const std::int64_t head_dim = c.layer_width() / c.heads;
+        const std::int64_t per_layer =
+            run.model == cp::model::Design::pythia_gqa   ? 2 * c.kv_heads * head_dim
+            : run.model == cp::model::Design::pythia_mla ? c.kv_latent + head_dim / 4
+                                                         : 2 * c.layer_width();
+        double measured = -1;
+        for (const auto& [name, value] : store.results(run.id))
+            if (name == "kv_bytes_per_token_at_32") measured = value;
+        EXPECT_EQ(measured, static_cast<double>(per_layer * c.layers * 4)) << key;
+    }
+    std::set<std::string> every;
+    for (const auto& n : cp::model::kDesignNames) every.insert(n.key);
+    EXPECT_EQ(trained, every);
+    EXPECT_EQ(store.runs().size(), every.size() + 1) << "one Phase 1 for the whole experiment";
 }
