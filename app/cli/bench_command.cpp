@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "train/benchmark.h"
+#include "train/param_schema.h"
 
 namespace cp::cli {
 
@@ -13,11 +14,13 @@ int bench_command(int argc, char** argv, int first) {
     const train::BenchOptions defaults;
     Args args(
         "context-pythia bench [options]",
-        "Trains both models for a few steps on real text (Brown) and decodes with the KV cache,\n"
+        "Trains each design for a few steps on real text (Brown) and decodes with the KV cache,\n"
         "then prints one JSON object: device, dtype, batch, seq, train tokens/s and MFU of each\n"
         "model, cached generation tokens/s, and KV bytes per token from the cache tensors (and,\n"
         "on CUDA, from the caching allocator). Keep results under docs/benchmarks/.",
-        {{"size", "tiny|70m", "both models' presets (default: tiny)"},
+        {{"size", "tiny|70m", "every design's presets (default: tiny)"},
+         {"models", "DESIGN,...",
+          "designs side by side, Pythia always first (default: pythia,context-pythia; all)"},
          {"device", "auto|cpu|cuda", "(default: auto = cuda when available)"},
          {"dtype", "fp32|bf16", "bf16: autocast, weights fp32 (default: fp32)"},
          {"batch", "B", "sequences per step (default: 8)"},
@@ -34,6 +37,12 @@ int bench_command(int argc, char** argv, int first) {
     if (args.parse_and_print_help(argc, argv, first)) return 0;
     train::BenchOptions o;
     o.size = args.get("size", defaults.size);
+    if (args.has("models")) {
+        // The experiment's own reading of design lists (keys, 'all'), so both commands agree.
+        train::ExperimentParams designs;
+        train::param("models").set(designs, train::param("models").parse_text(args.get("models")));
+        o.models = designs.models;
+    }
     o.device = args.get("device", defaults.device);
     o.precision = args.get("dtype", defaults.precision);
     const auto integer = [&](const char* name, std::int64_t fallback) {

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -45,6 +46,7 @@ void BenchOptions::validate() const {
         problem("--generate-tokens: the 70m presets hold 2048 positions");
     if (peak_tflops < 0) problem("--peak-tflops must be positive (or 0 for the default)");
     if (threads < 0) problem("--threads must be 0 (torch's choice) or positive");
+    if (models.empty()) problem("--models: choose at least one design");
     if (!problems.empty()) throw Error("bench: bad options:" + problems);
 }
 
@@ -270,23 +272,32 @@ json run_benchmark(const BenchOptions& o) {
 
     const std::string name = device_name(device);
     const Peak peak = peak_for(device, name, o.precision, o.peak_tflops);
+    // Pythia first, then each other design once, in the order asked.
+    std::vector<model::Design> designs = {model::Design::pythia};
+    for (model::Design d : o.models)
+        if (std::find(designs.begin(), designs.end(), d) == designs.end()) designs.push_back(d);
     json models = json::object();
-    for (const char* model : {"pythia", "context-pythia"})
-        models[model] =
-            bench_model(std::string(model) + "-" + o.size, device, o, text, prompt, peak);
+    for (model::Design d : designs)
+        models[model::design_key(d)] = bench_model(std::string(model::design_key(d)) + "-" + o.size,
+                                                   device, o, text, prompt, peak);
+    // Each design against Pythia: "<design>_over_pythia_..." ("context_over_pythia_..." for
+    // Context-Pythia, the names earlier benchmark files use).
     const json& p = models["pythia"];
-    const json& c = models["context-pythia"];
-    json ratios = {
-        {"context_over_pythia_seconds_per_step",
-         c["seconds_per_step"].get<double>() / p["seconds_per_step"].get<double>()},
-        {"context_over_pythia_kv_bytes_tensors",
-         c["generation"]["kv_bytes_per_token_tensors"].get<double>() /
-             p["generation"]["kv_bytes_per_token_tensors"].get<double>()},
-    };
-    if (!p["generation"]["kv_bytes_per_token_allocator"].is_null())
-        ratios["context_over_pythia_kv_bytes_allocator"] =
-            c["generation"]["kv_bytes_per_token_allocator"].get<double>() /
-            p["generation"]["kv_bytes_per_token_allocator"].get<double>();
+    json ratios = json::object();
+    for (model::Design d : designs) {
+        if (d == model::Design::pythia) continue;
+        const json& c = models[model::design_key(d)];
+        const std::string who = d == model::Design::context_pythia ? "context" : model::design_key(d);
+        ratios[who + "_over_pythia_seconds_per_step"] =
+            c["seconds_per_step"].get<double>() / p["seconds_per_step"].get<double>();
+        ratios[who + "_over_pythia_kv_bytes_tensors"] =
+            c["generation"]["kv_bytes_per_token_tensors"].get<double>() /
+            p["generation"]["kv_bytes_per_token_tensors"].get<double>();
+        if (!p["generation"]["kv_bytes_per_token_allocator"].is_null())
+            ratios[who + "_over_pythia_kv_bytes_allocator"] =
+                c["generation"]["kv_bytes_per_token_allocator"].get<double>() /
+                p["generation"]["kv_bytes_per_token_allocator"].get<double>();
+    }
     return {
         {"command", o.command},
         {"device", {{"type", device_type}, {"name", name}, {"threads", torch::get_num_threads()}}},

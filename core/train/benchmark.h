@@ -7,11 +7,16 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
+
+#include "model/design.h"
 
 namespace cp::train {
 
 struct BenchOptions {
     std::string size = "tiny";       // tiny | 70m
+    // The designs measured side by side (Pythia always, first: the ratios are to it).
+    std::vector<model::Design> models = {model::Design::pythia, model::Design::context_pythia};
     std::string device = "auto";     // auto | cpu | cuda
     std::string precision = "fp32";  // fp32 | bf16 (autocast)
     std::int64_t batch = 8;

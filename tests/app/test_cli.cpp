@@ -220,6 +220,25 @@ TEST(CliBench, PrintsOneJsonObjectOfMeasuredSpeedsAndTheKvRatio) {
               j["models"]["pythia"]["parameters_total"].get<double>());
 }
 
+// bench --models: the comparators side by side with Pythia (always measured, the ratios' base);
+// KV ratios from the cache tensors: 1/2 for pythia-256 and for pythia-gqa at the tiny preset's 2
+// of 4 K/V heads.
+TEST(CliBench, MeasuresTheChosenDesignsAgainstPythia) {
+    const auto r = run_cli({"bench", "--size", "tiny", "--models", "pythia-256,pythia-gqa",
+                            "--batch", "2", "--seq-length", "16", "--steps", "1", "--warmup", "0",
+                            "--generate-tokens", "80", "--threads", "1"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["models"].size(), 3u);
+    for (const char* model : {"pythia", "pythia-256", "pythia-gqa"})
+        EXPECT_GT(j["models"][model]["train_tokens_per_second"].get<double>(), 0) << model;
+    EXPECT_DOUBLE_EQ(j["ratios"]["pythia-256_over_pythia_kv_bytes_tensors"].get<double>(), 0.5);
+    EXPECT_DOUBLE_EQ(j["ratios"]["pythia-gqa_over_pythia_kv_bytes_tensors"].get<double>(), 0.5);
+    const auto bad = run_cli({"bench", "--models", "gpt-2"});
+    EXPECT_NE(bad.exit_code, 0);
+    EXPECT_NE(bad.err.find("unknown design 'gpt-2'"), std::string::npos) << bad.err;
+}
+
 TEST(CliBench, BadOptionsAreAllNamedBeforeAnyWork) {
     const auto r = run_cli({"bench", "--dtype", "fp16", "--batch", "0", "--size", "1b"});
     EXPECT_EQ(r.exit_code, 1);
