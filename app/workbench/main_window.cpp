@@ -8,6 +8,7 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QFileInfo>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QKeySequence>
@@ -22,6 +23,7 @@
 #include <QTabWidget>
 #include <QThread>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -170,7 +172,8 @@ QWidget* MainWindow::buildLaunchPanel() {
     launch_full_ = new QPushButton("Full comparison");
     launch_full_->setObjectName("launchFull");
     launch_full_->setToolTip(
-        "Phase 1, Phase 2 of Context-Pythia, Phase 2 of Pythia, evaluation (Ctrl+Enter)");
+        "Phase 1 (when Context-Pythia is checked), Phase 2 of each checked design on the same "
+        "chunks, evaluation (Ctrl+Enter)");
     launch_phase1_ = new QPushButton("Phase 1");
     launch_phase1_->setObjectName("launchPhase1");
     launch_phase1_->setToolTip("Train the ContextBlock alone for diversity (OACD)");
@@ -182,10 +185,30 @@ QWidget* MainWindow::buildLaunchPanel() {
         phase2_model_->addItem(widgets::display_name(d.design), static_cast<int>(d.design));
     ablation_ = new QCheckBox("Ablation: untrained ContextBlock (no Phase 1)");
     ablation_->setObjectName("ablation");
+    // The designs a full comparison trains on the same chunks, from the registry.
+    auto* designs = new QGroupBox("Designs in a full comparison");
+    auto* designs_layout = new QGridLayout(designs);
+    const train::ExperimentParams defaults;
+    QSettings settings;
+    const QStringList saved = settings.value("launch/designs").toStringList();
+    for (const model::DesignEntry& d : model::design_registry()) {
+        auto* check = new QCheckBox(widgets::display_name(d.design));
+        const QString key = QString::fromUtf8(model::design_key(d.design));
+        check->setObjectName("design-" + key);
+        check->setToolTip(QString::fromUtf8(d.summary));
+        check->setChecked(saved.isEmpty()
+                              ? std::find(defaults.models.begin(), defaults.models.end(),
+                                          d.design) != defaults.models.end()
+                              : saved.contains(key));
+        const int i = static_cast<int>(designs_.size());
+        designs_layout->addWidget(check, i / 2, i % 2);
+        designs_.emplace_back(d.design, check);
+    }
     stop_ = new QPushButton("Stop");
     stop_->setObjectName("stop");
     stop_->setToolTip(
         "Finish the current step, keep everything so far, mark the run stopped (Esc)");
+    layout->addWidget(designs);
     layout->addWidget(launch_full_);
     layout->addWidget(launch_phase1_);
     auto* p2 = new QHBoxLayout;
@@ -228,6 +251,7 @@ void MainWindow::updateLaunchButtons() {
     stop_->setEnabled(running_);
     for (QWidget* w : {static_cast<QWidget*>(phase2_model_), static_cast<QWidget*>(ablation_)})
         w->setEnabled(!running_);
+    for (const auto& [d, check] : designs_) check->setEnabled(!running_);
 }
 
 QString MainWindow::launch(LaunchMode mode) {
@@ -235,6 +259,11 @@ QString MainWindow::launch(LaunchMode mode) {
     train::ExperimentParams form = form_->params();
     if (mode != LaunchMode::phase1 && ablation_->isChecked())
         form.ablation_untrained_context_block = true;
+    if (mode == LaunchMode::full_comparison) {
+        form.models.clear();  // none checked: core refuses "choose at least one design"
+        for (const auto& [d, check] : designs_)
+            if (check->isChecked()) form.models.push_back(d);
+    }
     // Leave the GUI a core: torch's intra-op threads, unless the user chose a number.
     if (form.threads == 0) form.threads = std::max(1, QThread::idealThreadCount() - 1);
     const std::optional<model::Design> design =
@@ -253,6 +282,10 @@ QString MainWindow::launch(LaunchMode mode) {
     launch_message_->clear();
     QSettings settings;
     form_->save(settings);
+    QStringList checked;
+    for (const auto& [d, check] : designs_)
+        if (check->isChecked()) checked << QString::fromUtf8(model::design_key(d));
+    settings.setValue("launch/designs", checked);
     live_->clear();
     const train::ExperimentParams& p = request.params;
     live_->setTokensPerStep(static_cast<double>(p.phase2.batch_size * *p.seq_length));

@@ -90,6 +90,8 @@ class MainWindow : public QMainWindow {
     QPushButton *launch_full_, *launch_phase1_, *launch_phase2_, *stop_;
     QComboBox* phase2_model_;
     QCheckBox* ablation_;
+    // One per registered design: what "Full comparison" trains (checked: the default models).
+    std::vector<std::pair<model::Design, QCheckBox*>> designs_;
     QProgressBar* progress_;
     QLabel *progress_label_, *launch_message_, *device_label_;
     QThread thread_;

@@ -18,6 +18,7 @@
 #include <QTest>
 #include <QTimer>
 #include <algorithm>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "store/run_store.h"
@@ -299,6 +300,40 @@ TEST_F(Workbench, RepeatWithTwoSeedsShowsTheGroupWithIntervalsAndBands) {
     const std::string text = cp::test::read_text(csv);
     EXPECT_NE(text.find("A - B interval excludes 0"), std::string::npos);
     EXPECT_NE(text.find("(n = 2)"), std::string::npos);
+}
+
+// #15 item 2: the launch panel's design checklist decides what a full comparison trains. By
+// default the two models; checking Pythia-256 and unchecking Context-Pythia trains Pythia and
+// Pythia-256 on the same chunks, with no Phase 1 (nothing needs a ContextBlock).
+TEST_F(Workbench, DesignChecklistDecidesWhatAFullComparisonTrains) {
+    MainWindow w(db());
+    w.show();
+    EXPECT_TRUE(child<QCheckBox>(&w, "design-context-pythia")->isChecked());
+    EXPECT_TRUE(child<QCheckBox>(&w, "design-pythia")->isChecked());
+    EXPECT_FALSE(child<QCheckBox>(&w, "design-pythia-256")->isChecked());
+    fill_tiny(w, "64", "16", "1");
+    child<QCheckBox>(&w, "design-context-pythia")->setChecked(false);
+    child<QCheckBox>(&w, "design-pythia-256")->setChecked(true);
+    QSignalSpy finished(&w, &MainWindow::experimentFinished);
+    QTest::mouseClick(child<QPushButton>(&w, "launchFull"), Qt::LeftButton);
+    ASSERT_TRUE(w.isRunning());
+    EXPECT_FALSE(child<QCheckBox>(&w, "design-pythia")->isEnabled()) << "locked while running";
+    ASSERT_TRUE(finished.wait(300'000));
+    EXPECT_EQ(w.lastStatus(), cp::store::RunStatus::finished) << w.lastError().toStdString();
+    cp::store::RunStore store(db_);
+    std::multiset<cp::model::Design> trained;
+    for (const auto& r : store.runs()) {
+        EXPECT_EQ(r.phase, cp::store::Phase::phase2);
+        trained.insert(r.model);
+    }
+    EXPECT_EQ(trained, (std::multiset<cp::model::Design>{cp::model::Design::pythia,
+                                                         cp::model::Design::pythia_256}));
+    // Nothing checked: refused by core, nothing stored.
+    for (const char* key : {"design-pythia", "design-pythia-256"})
+        child<QCheckBox>(&w, key)->setChecked(false);
+    const QString why = w.launch(LaunchMode::full_comparison);
+    EXPECT_TRUE(why.contains("choose at least one design")) << why.toStdString();
+    EXPECT_EQ(cp::store::RunStore(db_).runs().size(), 2u);
 }
 
 TEST_F(Workbench, Phase1ThenEachPhase2FromClicksGivesAFullComparisonWithPhase1) {
