@@ -248,6 +248,28 @@ json bench_model(const std::string& preset, const torch::Device& device, const B
     return out;
 }
 
+// Each design against Pythia: "<design>_over_pythia_..." ("context_over_pythia_..." for
+// Context-Pythia, the names earlier benchmark files use).
+json ratios_to_pythia(const json& models, const std::vector<model::Design>& designs) {
+    const json& p = models["pythia"];
+    json ratios = json::object();
+    for (model::Design d : designs) {
+        if (d == model::Design::pythia) continue;
+        const json& c = models[model::design_key(d)];
+        const std::string who = d == model::Design::context_pythia ? "context" : model::design_key(d);
+        ratios[who + "_over_pythia_seconds_per_step"] =
+            c["seconds_per_step"].get<double>() / p["seconds_per_step"].get<double>();
+        ratios[who + "_over_pythia_kv_bytes_tensors"] =
+            c["generation"]["kv_bytes_per_token_tensors"].get<double>() /
+            p["generation"]["kv_bytes_per_token_tensors"].get<double>();
+        if (!p["generation"]["kv_bytes_per_token_allocator"].is_null())
+            ratios[who + "_over_pythia_kv_bytes_allocator"] =
+                c["generation"]["kv_bytes_per_token_allocator"].get<double>() /
+                p["generation"]["kv_bytes_per_token_allocator"].get<double>();
+    }
+    return ratios;
+}
+
 }  // namespace
 
 json run_benchmark(const BenchOptions& o) {
@@ -280,24 +302,7 @@ json run_benchmark(const BenchOptions& o) {
     for (model::Design d : designs)
         models[model::design_key(d)] = bench_model(std::string(model::design_key(d)) + "-" + o.size,
                                                    device, o, text, prompt, peak);
-    // Each design against Pythia: "<design>_over_pythia_..." ("context_over_pythia_..." for
-    // Context-Pythia, the names earlier benchmark files use).
-    const json& p = models["pythia"];
-    json ratios = json::object();
-    for (model::Design d : designs) {
-        if (d == model::Design::pythia) continue;
-        const json& c = models[model::design_key(d)];
-        const std::string who = d == model::Design::context_pythia ? "context" : model::design_key(d);
-        ratios[who + "_over_pythia_seconds_per_step"] =
-            c["seconds_per_step"].get<double>() / p["seconds_per_step"].get<double>();
-        ratios[who + "_over_pythia_kv_bytes_tensors"] =
-            c["generation"]["kv_bytes_per_token_tensors"].get<double>() /
-            p["generation"]["kv_bytes_per_token_tensors"].get<double>();
-        if (!p["generation"]["kv_bytes_per_token_allocator"].is_null())
-            ratios[who + "_over_pythia_kv_bytes_allocator"] =
-                c["generation"]["kv_bytes_per_token_allocator"].get<double>() /
-                p["generation"]["kv_bytes_per_token_allocator"].get<double>();
-    }
+    const json ratios = ratios_to_pythia(models, designs);
     return {
         {"command", o.command},
         {"device", {{"type", device_type}, {"name", name}, {"threads", torch::get_num_threads()}}},

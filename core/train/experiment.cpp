@@ -192,6 +192,27 @@ Experiment::Experiment(ExperimentParams params, LaunchMode mode, const std::atom
 
 Experiment::~Experiment() = default;
 
+std::string Experiment::experiment_name() const {
+    const ExperimentParams& p = params_;
+    const std::string seed_text = "seed " + std::to_string(p.seed);
+    if (p.name.empty())
+        return p.size + " " + std::to_string(*p.samples) + "x" + std::to_string(*p.seq_length) +
+               " " + seed_text;
+    return group_uid_.empty() ? p.name : p.name + " (" + seed_text + ")";
+}
+
+nlohmann::json Experiment::record(const std::string& device) const {
+    nlohmann::json recorded = params_.to_json();
+    recorded["tokenizer_description"] = data_->tokenizer_description;
+    recorded["device_used"] = device;
+    // Values that came from the size preset, and where a default is not the reference's.
+    for (const std::string& filled : preset_values_) recorded["preset_values"].push_back(filled);
+    for (const ParamSpec& spec : param_schema())
+        if (!spec.reference_note.empty())
+            recorded["reference_notes"][spec.key] = spec.reference_note;
+    return recorded;
+}
+
 void Experiment::become_group_member(const std::string& group_uid, std::uint64_t seed) {
     group_uid_ = group_uid;
     params_.seed = seed;
@@ -266,32 +287,18 @@ struct Experiment::Execution {
 ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomic<bool>& stop) {
     const auto started = std::chrono::steady_clock::now();
     const ExperimentParams& p = params_;
-    const std::int64_t seq = *p.seq_length, samples = *p.samples;
+    const std::int64_t seq = *p.seq_length;
     ExperimentSummary summary;
     summary.device = choose_device(p.device);
     if (p.threads > 0) torch::set_num_threads(static_cast<int>(p.threads));
     store::RunStore store(p.db.empty() ? default_database_path() : p.db);
     const ExperimentPlan plan = plan_for(p, mode_, &store);
 
-    const std::string seed_text = "seed " + std::to_string(p.seed);
-    const std::string name =
-        p.name.empty() ? p.size + " " + std::to_string(samples) + "x" + std::to_string(seq) + " " +
-                             seed_text
-        : group_uid_.empty() ? p.name
-                             : p.name + " (" + seed_text + ")";
-    nlohmann::json recorded = p.to_json();
-    recorded["tokenizer_description"] = data_->tokenizer_description;
-    recorded["device_used"] = summary.device;
-    // Values that came from the size preset, and where a default is not the reference's.
-    for (const std::string& filled : preset_values_) recorded["preset_values"].push_back(filled);
-    // Where a default is not the reference's, the record says so.
-    for (const ParamSpec& spec : param_schema())
-        if (!spec.reference_note.empty())
-            recorded["reference_notes"][spec.key] = spec.reference_note;
     // A new experiment, or the stored one these runs join (plan_for checked its parameters).
     summary.experiment_id =
-        p.experiment > 0 ? p.experiment
-                         : store.create_experiment(name, recorded.dump(), group_uid_);
+        p.experiment > 0
+            ? p.experiment
+            : store.create_experiment(experiment_name(), record(summary.device).dump(), group_uid_);
     const std::string sizes = "batch size " + std::to_string(p.phase2.batch_size) +
                               " x seq_length " + std::to_string(seq) + ", Phase 1 batch " +
                               std::to_string(p.phase1.batch_size) + " tokens";

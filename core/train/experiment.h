@@ -100,6 +100,10 @@ class Experiment {
     void choose_diversity_sample(data::BpeTokenizer& tokenizer);
     void check_budget();
     void check_plan();
+    // "tiny 2000x64 seed 0", or the user's name (with its seed in a group).
+    std::string experiment_name() const;
+    // The parameters as stored: with the tokenizer, the device, preset values, reference notes.
+    nlohmann::json record(const std::string& device) const;
     void make_tensors(Execution& x);
     void run_step(const PlanStep& step, Execution& x);
     void run_phase1_step(Execution& x);

@@ -327,6 +327,38 @@ ParamSpec seed_param() {
     return seed;
 }
 
+// Repeats and the comparators' own model parameters.
+void add_seeds_and_model_parameters(std::vector<ParamSpec>& s) {
+    s.push_back(integer(
+        "seeds", "seeds", "N",
+        "repeat the whole experiment with seeds S, S+1, ..., S+N-1 as one group (every seed "
+        "trains on the same chunks); the comparison reports mean, sd and 95% t-intervals",
+        ParamGroup::run, [](P & p) -> auto& { return p.seeds; }, [](const P& p) -> std::string {
+            if (p.seeds < 1)
+                return "seeds must be at least 1 (got " + std::to_string(p.seeds) +
+                       "): the number of times the experiment is repeated";
+            if (p.seeds > kMaxSeeds)
+                return "seeds " + std::to_string(p.seeds) + " is more than " +
+                       std::to_string(kMaxSeeds) +
+                       " (each seed is a whole experiment): split it into groups with --seed";
+            return "";
+        }));
+    s.push_back(integer(
+        "kv_heads", "kv-heads", "N",
+        "pythia-gqa: K/V heads shared by the query heads, 1 = multi-query (0: the preset's, 4 "
+        "at 70m, 2 at tiny)",
+        ParamGroup::run, [](P & p) -> auto& { return p.kv_heads; },
+        non_negative_integer([](P & p) -> auto& { return p.kv_heads; }, "kv_heads",
+                             "the preset's")));
+    s.push_back(integer(
+        "kv_latent", "kv-latent", "N",
+        "pythia-mla: width of the cached latent (0: the preset's, 496 at 70m, 60 at tiny: half "
+        "of Pythia's cache with the shared rotary key)",
+        ParamGroup::run, [](P & p) -> auto& { return p.kv_latent; },
+        non_negative_integer([](P & p) -> auto& { return p.kv_latent; }, "kv_latent",
+                             "the preset's")));
+}
+
 void add_required_and_run(std::vector<ParamSpec>& s) {
     // ---- required: no default anywhere ----
     s.push_back(required_integer(
@@ -342,36 +374,9 @@ void add_required_and_run(std::vector<ParamSpec>& s) {
     s.push_back(choice("size", "size", "every design's preset widths", ParamGroup::run,
                        [](P & p) -> auto& { return p.size; }, {"tiny", "70m"}));
     s.push_back(models_param());
-    s.push_back(integer(
-        "kv_heads", "kv-heads", "N",
-        "pythia-gqa: K/V heads shared by the query heads, 1 = multi-query (0: the preset's, 4 "
-        "at 70m, 2 at tiny)",
-        ParamGroup::run, [](P & p) -> auto& { return p.kv_heads; },
-        non_negative_integer([](P & p) -> auto& { return p.kv_heads; }, "kv_heads",
-                             "the preset's")));
-    s.push_back(integer(
-        "kv_latent", "kv-latent", "N",
-        "pythia-mla: width of the cached latent (0: the preset's, 496 at 70m, 60 at tiny: half "
-        "of Pythia's cache with the shared rotary key)",
-        ParamGroup::run, [](P & p) -> auto& { return p.kv_latent; },
-        non_negative_integer([](P & p) -> auto& { return p.kv_latent; }, "kv_latent",
-                             "the preset's")));
     s.push_back(corpora_param());
     s.push_back(seed_param());
-    s.push_back(integer(
-        "seeds", "seeds", "N",
-        "repeat the whole experiment with seeds S, S+1, ..., S+N-1 as one group (every seed "
-        "trains on the same chunks); the comparison reports mean, sd and 95% t-intervals",
-        ParamGroup::run, [](P & p) -> auto& { return p.seeds; }, [](const P& p) -> std::string {
-            if (p.seeds < 1)
-                return "seeds must be at least 1 (got " + std::to_string(p.seeds) +
-                       "): the number of times the experiment is repeated";
-            if (p.seeds > kMaxSeeds)
-                return "seeds " + std::to_string(p.seeds) + " is more than " +
-                       std::to_string(kMaxSeeds) +
-                       " (each seed is a whole experiment): split it into groups with --seed";
-            return "";
-        }));
+    add_seeds_and_model_parameters(s);
     s.push_back(text(
         "name", "name", "TEXT", "experiment name (default: size, samples x length, seed)",
         ParamGroup::run, [](P & p) -> auto& { return p.name; }));
