@@ -396,24 +396,43 @@ torch::Tensor PythiaModel::forward(const torch::Tensor& ids, KvCache* cache) {
     return embed_out(gpt_neox->final_layer_norm(h));  // (B, T, vocab)
 }
 
-ContextPythiaModel::ContextPythiaModel(const ModelConfig& c) : CausalLm(c) {
-    embed_in = register_module("embed_in", torch::nn::Embedding(c.vocab_rows, c.embed_dim));
-    embed_norm = register_module(
+namespace {
+
+// Context-Pythia and its projection comparator share both ends: embed_in and embed_norm at the
+// embedding width in front, the layers, final norm and head at context_dim behind. Registered in
+// this order by both, so a seed initialises them alike.
+void register_embedding(torch::nn::Module& m, const ModelConfig& c, torch::nn::Embedding& embed_in,
+                        torch::nn::LayerNorm& embed_norm) {
+    embed_in = m.register_module("embed_in", torch::nn::Embedding(c.vocab_rows, c.embed_dim));
+    embed_norm = m.register_module(
         "embed_norm",
         torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
+}
+
+void register_context_width_stack(torch::nn::Module& m, const ModelConfig& c,
+                                  torch::nn::ModuleList& layers,
+                                  torch::nn::LayerNorm& final_layer_norm,
+                                  torch::nn::Linear& embed_out) {
+    layers = m.register_module("layers", torch::nn::ModuleList());
+    for (std::int64_t i = 0; i < c.layers; ++i) layers->push_back(GptNeoxLayer(c));
+    final_layer_norm = m.register_module(
+        "final_layer_norm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.context_dim}).eps(c.layer_norm_eps)));
+    embed_out = m.register_module(
+        "embed_out",
+        torch::nn::Linear(torch::nn::LinearOptions(c.context_dim, c.vocab_rows).bias(false)));
+}
+
+}  // namespace
+
+ContextPythiaModel::ContextPythiaModel(const ModelConfig& c) : CausalLm(c) {
+    register_embedding(*this, c, embed_in, embed_norm);
     context_block = register_module("context_block",
                                     ContextBlock(ContextBlockOptions(c.context_dim, c.embed_dim)
                                                      .eps(c.layer_norm_eps)
                                                      .weight_std(c.context_init_std)
                                                      .bias_std(c.context_bias_init_std)));
-    layers = register_module("layers", torch::nn::ModuleList());
-    for (std::int64_t i = 0; i < c.layers; ++i) layers->push_back(GptNeoxLayer(c));
-    final_layer_norm = register_module(
-        "final_layer_norm",
-        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.context_dim}).eps(c.layer_norm_eps)));
-    embed_out = register_module(
-        "embed_out",
-        torch::nn::Linear(torch::nn::LinearOptions(c.context_dim, c.vocab_rows).bias(false)));
+    register_context_width_stack(*this, c, layers, final_layer_norm, embed_out);
     torch::NoGradGuard no_grad;
     embed_in->weight.normal_(0.0, c.init_std);
     init_linear(embed_out, c.init_std);
@@ -441,19 +460,9 @@ torch::Tensor ContextPythiaModel::forward(const torch::Tensor& ids, KvCache* cac
 }
 
 ProjectionModel::ProjectionModel(const ModelConfig& c) : CausalLm(c) {
-    embed_in = register_module("embed_in", torch::nn::Embedding(c.vocab_rows, c.embed_dim));
-    embed_norm = register_module(
-        "embed_norm",
-        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
+    register_embedding(*this, c, embed_in, embed_norm);
     projection = register_module("projection", torch::nn::Linear(c.embed_dim, c.context_dim));
-    layers = register_module("layers", torch::nn::ModuleList());
-    for (std::int64_t i = 0; i < c.layers; ++i) layers->push_back(GptNeoxLayer(c));
-    final_layer_norm = register_module(
-        "final_layer_norm",
-        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.context_dim}).eps(c.layer_norm_eps)));
-    embed_out = register_module(
-        "embed_out",
-        torch::nn::Linear(torch::nn::LinearOptions(c.context_dim, c.vocab_rows).bias(false)));
+    register_context_width_stack(*this, c, layers, final_layer_norm, embed_out);
     torch::NoGradGuard no_grad;
     embed_in->weight.normal_(0.0, c.init_std);
     init_linear(projection, c.init_std);
