@@ -100,7 +100,8 @@ int info_command(int argc, char** argv, int first) {
              {"kv_allocated_bytes", m.kv_allocated_bytes},
              {"context_state_bytes", m.state_bytes},
              {"formula_bytes_per_token",  // shown beside the measurement, never instead
-              info.config.kv_values_per_token_formula() * 4}});
+              static_cast<double>(info.config.kv_values_formula(m.tokens) * 4) /
+                  static_cast<double>(m.tokens)}});
     if (args.has("json")) {
         std::cout << out.dump(2) << "\n";
         return 0;
@@ -121,7 +122,7 @@ int info_command(int argc, char** argv, int first) {
                   << std::setprecision(1) << row["kv_bytes_per_token"].get<double>()
                   << std::setw(14) << row["kv_allocated_bytes"].get<std::int64_t>() << std::setw(12)
                   << row["context_state_bytes"].get<std::int64_t>() << std::setw(12)
-                  << row["formula_bytes_per_token"].get<std::int64_t>() << "\n";
+                  << row["formula_bytes_per_token"].get<double>() << "\n";
     return 0;
 }
 

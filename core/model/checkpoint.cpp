@@ -153,6 +153,42 @@ void load_weights(CausalLm& model, const fs::path& path) {
     }
 }
 
+void load_context_block(CausalLm& model, const fs::path& path) {
+    const SafetensorsFile file(path);
+    const std::string where = "Phase 1 checkpoint '" + path.string() + "'";
+    auto params = model.named_parameters();
+    // The file's names (Context-Pythia's) and where each goes in this model.
+    std::vector<std::pair<std::string, std::string>> copies;
+    for (const auto& [name, e] : file.tensors()) {
+        if (name.rfind("context_block.", 0) != 0 && name.rfind("embed_norm.", 0) != 0 &&
+            name != "embed_in.weight")
+            continue;
+        const std::string target = params.contains(name) ? name : "gpt_neox." + name;
+        if (!params.contains(target))
+            throw Error(where + " has tensor '" + name + "' that a " +
+                        to_string(model.config().architecture) + " model does not read");
+        if (e.shape != params[target].sizes().vec())
+            throw Error(where + ": tensor '" + name + "' has shape " + shape_text(e.shape) +
+                        " but the " + to_string(model.config().architecture) + " model expects " +
+                        shape_text(params[target].sizes().vec()) +
+                        " (was Phase 1 run at another size?)");
+        torch_dtype(e.dtype, where + ": tensor '" + name + "'");
+        copies.emplace_back(name, target);
+    }
+    std::size_t block_tensors = 0;
+    for (const auto& [name, target] : copies) block_tensors += name.rfind("context_block.", 0) == 0;
+    if (block_tensors == 0 || copies.size() == block_tensors)
+        throw Error(where + " holds no ContextBlock and embedding: is it a Phase 1 checkpoint?");
+    torch::NoGradGuard no_grad;
+    for (const auto& [name, target] : copies) {
+        const TensorEntry& e = file.at(name);
+        const torch::Tensor blob =
+            torch::from_blob(const_cast<unsigned char*>(file.data(e)), e.shape,
+                             torch::TensorOptions().dtype(torch_dtype(e.dtype, name)));
+        params[target].copy_(blob.to(params[target].dtype()));
+    }
+}
+
 std::shared_ptr<CausalLm> load_checkpoint(const fs::path& path) {
     const ModelConfig config = checkpoint_config(path);
     auto model = make_model(config, 0);

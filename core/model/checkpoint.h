@@ -25,6 +25,12 @@ ModelConfig checkpoint_config(const std::filesystem::path& path);
 // Throws cp::Error naming the first tensor that is missing, unexpected, or of the wrong shape.
 void load_weights(CausalLm& model, const std::filesystem::path& path);
 
+// Copies a Phase 1 checkpoint's ContextBlock and the embedding it was trained on (embed_in,
+// embed_norm) into a model that reads a ContextBlock (Context-Pythia, context-kv, whose embed_in
+// is gpt_neox.embed_in); the rest of the model keeps its own initialisation. Throws cp::Error
+// naming what is missing or of another shape (a block of another context width, say).
+void load_context_block(CausalLm& model, const std::filesystem::path& path);
+
 // checkpoint_config + make_model + load_weights.
 std::shared_ptr<CausalLm> load_checkpoint(const std::filesystem::path& path);
 

@@ -13,7 +13,16 @@
 
 namespace cp::model {
 
-enum class Design { pythia, context_pythia, pythia_256, projection_256, pythia_gqa, pythia_mla };
+enum class Design {
+    pythia,
+    context_pythia,
+    pythia_256,
+    projection_256,
+    pythia_gqa,
+    pythia_mla,
+    context_kv,
+    context_pythia_untrained,
+};
 
 struct DesignName {
     Design design;
@@ -30,6 +39,10 @@ inline constexpr DesignName kDesignNames[] = {
     {Design::projection_256, "projection-256", "Projection-256"},
     {Design::pythia_gqa, "pythia-gqa", "Pythia-GQA"},
     {Design::pythia_mla, "pythia-mla", "Pythia-MLA"},
+    {Design::context_kv, "context-kv", "Context-KV"},
+    // The ablation: Context-Pythia on an untrained ContextBlock (no Phase 1), trained beside the
+    // others as a column of its own. Not a design of its own, so 'all' leaves it out.
+    {Design::context_pythia_untrained, "context-pythia-untrained", "Context-Pythia, untrained block"},
 };
 
 inline const char* design_key(Design d) {

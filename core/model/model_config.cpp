@@ -17,7 +17,18 @@ std::vector<std::string> ModelConfig::problems() const {
     positive("heads", heads);
     positive("intermediate", intermediate);
     positive("max_positions", max_positions);
-    if (!layers_at_embed_width()) positive("context_dim", context_dim);
+    if (!layers_at_embed_width() || has_context_block()) positive("context_dim", context_dim);
+    if (architecture == Architecture::context_kv) {
+        positive("context_interval", context_interval);
+        positive("max_contexts", max_contexts);
+        if (layers < 2)
+            p.push_back("context-kv needs at least 2 layers: layer 0 reads contexts, the rest "
+                        "are Pythia's (got " + std::to_string(layers) + ")");
+    } else if (context_interval != 0 || max_contexts != 0) {
+        p.push_back("context_interval and max_contexts are for context-kv alone (got " +
+                    std::to_string(context_interval) + " and " + std::to_string(max_contexts) +
+                    " for " + design_key(architecture) + ")");
+    }
     if (architecture == Architecture::pythia_gqa &&
         (kv_heads < 1 || heads < 1 || heads % kv_heads != 0))
         p.push_back("kv_heads " + std::to_string(kv_heads) + " must divide heads " +
@@ -71,6 +82,8 @@ nlohmann::json ModelConfig::to_json() const {
             {"intermediate", intermediate},
             {"kv_heads", kv_heads},
             {"kv_latent", kv_latent},
+            {"context_interval", context_interval},
+            {"max_contexts", max_contexts},
             {"rotary_pct", rotary_pct},
             {"rotary_base", rotary_base},
             {"max_positions", max_positions},
@@ -97,6 +110,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
         c.intermediate = j.at("intermediate").get<std::int64_t>();
         c.kv_heads = j.value("kv_heads", c.kv_heads);
         c.kv_latent = j.value("kv_latent", c.kv_latent);
+        c.context_interval = j.value("context_interval", c.context_interval);
+        c.max_contexts = j.value("max_contexts", c.max_contexts);
         c.rotary_pct = j.value("rotary_pct", c.rotary_pct);
         c.rotary_base = j.value("rotary_base", c.rotary_base);
         c.max_positions = j.value("max_positions", c.max_positions);

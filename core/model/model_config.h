@@ -2,6 +2,7 @@
 // validation with messages that name the field, and the JSON form kept in checkpoints.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -31,6 +32,10 @@ struct ModelConfig {
     // pythia-mla: width of the cached latent c = W_dkv x (DeepSeek-V2's kv_lora_rank); beside it
     // each layer caches one shared rotary key of rotary_dims. 0 for every other design.
     std::int64_t kv_latent = 0;
+    // context-kv: layer 0 attends to the contexts at t, t - context_interval, ... (at most
+    // max_contexts of them; reference 32 and 32). 0 for every other design.
+    std::int64_t context_interval = 0;
+    std::int64_t max_contexts = 0;
     double rotary_pct = 0.25;           // share of each head's dims that rotate
     double rotary_base = 10000.0;       // RoPE base
     std::int64_t max_positions = 2048;  // longest sequence the model is meant for
@@ -44,8 +49,16 @@ struct ModelConfig {
     // context_dim (Context-Pythia and the projection comparator).
     bool layers_at_embed_width() const {
         return architecture == Architecture::pythia || architecture == Architecture::pythia_256 ||
-               architecture == Architecture::pythia_gqa || architecture == Architecture::pythia_mla;
+               architecture == Architecture::pythia_gqa || architecture == Architecture::pythia_mla ||
+               architecture == Architecture::context_kv;
     }
+    // Whether the model reads a ContextBlock (Context-Pythia, context-kv).
+    bool has_context_block() const {
+        return architecture == Architecture::context_pythia ||
+               architecture == Architecture::context_kv;
+    }
+    // context-kv: the positions whose contexts layer 0 may still read, the cache's window.
+    std::int64_t context_window() const { return context_interval * max_contexts; }
     // Width the GPT-NeoX layers run at: embed_dim for Pythia, context_dim for Context-Pythia.
     std::int64_t layer_width() const { return layers_at_embed_width() ? embed_dim : context_dim; }
     std::int64_t head_dim() const { return layer_width() / heads; }
@@ -53,7 +66,16 @@ struct ModelConfig {
     // beside the measured bytes, never instead of them.
     std::int64_t kv_values_per_token_formula() const {
         if (kv_latent > 0) return (kv_latent + rotary_dims()) * layers;
+        if (architecture == Architecture::context_kv) return 2 * layer_width() * (layers - 1);
         return 2 * (kv_heads > 0 ? kv_heads * head_dim() : layer_width()) * layers;
+    }
+    // The same formula for the whole cache after `tokens` tokens: context-kv's layer 0 adds the
+    // contexts of the last context_window() positions, so its cost per token depends on length.
+    std::int64_t kv_values_formula(std::int64_t tokens) const {
+        std::int64_t values = kv_values_per_token_formula() * tokens;
+        if (architecture == Architecture::context_kv)
+            values += std::min(tokens, context_window()) * context_dim;
+        return values;
     }
     std::int64_t rotary_dims() const { return static_cast<std::int64_t>(head_dim() * rotary_pct); }
 

@@ -77,6 +77,18 @@ ModelConfig pythia_mla_preset(ModelSize size) {
     return c;
 }
 
+// The seed's earlier design: Pythia whose layer 0 attends to ContextBlock contexts (every
+// context_interval-th position back, at most max_contexts; reference 32 and 32) instead of its
+// own keys and values. The block is Context-Pythia's (its Phase 1), so the widths match its.
+ModelConfig context_kv_preset(ModelSize size) {
+    ModelConfig c = pythia_preset(size);
+    c.architecture = Design::context_kv;
+    c.context_dim = context_pythia_preset(size).context_dim;
+    c.context_interval = 32;
+    c.max_contexts = 32;
+    return c;
+}
+
 // Context-Pythia with the recurrence removed: embed_in -> embed_norm -> Linear(embed -> context)
 // per token, then the same layers at context_dim.
 ModelConfig projection_256_preset(ModelSize size) {
@@ -93,7 +105,8 @@ const std::vector<DesignEntry>& design_registry() {
          "Pythia's layers on a 256-wide context stream from a frozen recurrent ContextBlock",
          /*needs_context_block=*/true,
          "K and V of width context_dim per layer, plus one context_dim recurrent state",
-         &context_pythia_preset},
+         &context_pythia_preset,
+         {0.5, "MODEL_SPEC.md §2: exactly 50% of the baseline"}},
         {Design::pythia, "the Pythia-70M baseline (GPT-NeoX), faithful to the released model",
          /*needs_context_block=*/false, "K and V of width hidden per layer", &pythia_preset},
         {Design::pythia_256,
@@ -113,6 +126,21 @@ const std::vector<DesignEntry>& design_registry() {
          "shared rotary key cached, K and V rebuilt from the latent",
          /*needs_context_block=*/false, "the latent (kv_latent) and one rotary key per layer",
          &pythia_mla_preset},
+        {Design::context_kv,
+         "the seed's earlier design: layer 0 attends to ContextBlock contexts (every "
+         "context_interval-th position, at most max_contexts) instead of its own K and V",
+         /*needs_context_block=*/true,
+         "layers 1+: K and V of width hidden; layer 0: the contexts of the last "
+         "context_interval x max_contexts positions",
+         &context_kv_preset,
+         {0.5, "the seed documents"}},
+        {Design::context_pythia_untrained,
+         "ablation: Context-Pythia on its ContextBlock as initialised, without Phase 1",
+         /*needs_context_block=*/false,
+         "K and V of width context_dim per layer, plus one context_dim recurrent state",
+         &context_pythia_preset,
+         {},
+         /*untrained_block=*/true},
     };
     return registry;
 }
@@ -126,6 +154,26 @@ const DesignEntry& design_entry(Design d) {
 
 ModelConfig design_preset(Design d, ModelSize size) {
     return design_entry(d).preset(size);
+}
+
+const std::vector<Design>& default_designs() {
+    static const std::vector<Design> designs = {Design::pythia, Design::context_pythia,
+                                                Design::pythia_256, Design::projection_256,
+                                                Design::pythia_gqa};
+    return designs;
+}
+
+std::vector<Design> every_design() {
+    std::vector<Design> designs;
+    for (const DesignName& n : kDesignNames)
+        if (!design_entry(n.design).untrained_block) designs.push_back(n.design);
+    return designs;
+}
+
+std::string designs_text(const std::vector<Design>& designs) {
+    std::string s;
+    for (Design d : designs) s += (s.empty() ? "" : ",") + std::string(design_key(d));
+    return s;
 }
 
 }  // namespace cp::model

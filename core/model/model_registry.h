@@ -32,16 +32,35 @@ struct TrainingPreset {
 };
 const TrainingPreset& training_preset(ModelSize size);
 
+// What a design's proponents claim its KV cache costs against Pythia's, shown beside the
+// measurement (KV_METHODS.md: "the workbench measures it and shows the claim beside").
+struct KvClaim {
+    double ratio = 0;         // claimed bytes per token against Pythia's; 0: no claim
+    const char* source = "";  // who claims it
+};
+
 struct DesignEntry {
     Design design;
     const char* summary;       // one line for --help, the GUI and reports
     bool needs_context_block;  // its Phase 2 trains on a ContextBlock from Phase 1
     const char* kv_layout;     // what its cache stores per token and layer (docs, `info`)
     ModelConfig (*preset)(ModelSize size);
+    KvClaim claim = {};
+    // The untrained-ContextBlock ablation of a ContextBlock design: a column of its own, trained
+    // on the block as initialised (no Phase 1); left out of 'all'.
+    bool untrained_block = false;
 };
 
 const std::vector<DesignEntry>& design_registry();
 const DesignEntry& design_entry(Design d);
 ModelConfig design_preset(Design d, ModelSize size);
+
+// What one experiment trains unless told otherwise (KV_METHODS.md part C): Pythia, Context-Pythia
+// and the three comparators that need no other parameter.
+const std::vector<Design>& default_designs();
+// Every design, for 'all': the registry without the ablation entry.
+std::vector<Design> every_design();
+// "pythia,context-pythia,...": for help texts.
+std::string designs_text(const std::vector<Design>& designs);
 
 }  // namespace cp::model

@@ -1,5 +1,6 @@
 #include "model/models.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -40,15 +41,72 @@ std::int64_t GrowingSequence::allocated_bytes() const {
     return storage_.defined() ? static_cast<std::int64_t>(storage_.nbytes()) : 0;
 }
 
+void ContextWindow::append(const torch::Tensor& contexts) {
+    TORCH_CHECK(capacity_ > 0, "internal error: a context window of no positions");
+    const std::int64_t T = contexts.size(1);
+    const std::int64_t needed = std::min(capacity_, appended_ + T);
+    if (!ring_.defined() || ring_.size(1) < needed) {
+        // Grows by doubling up to the capacity; until then nothing has wrapped, so position p
+        // sits in slot p and the old slots copy over as they are.
+        const std::int64_t size = std::min(
+            capacity_, std::max<std::int64_t>(
+                           {needed, ring_.defined() ? 2 * ring_.size(1) : 0, std::int64_t{16}}));
+        torch::Tensor grown =
+            torch::empty({contexts.size(0), size, contexts.size(2)}, contexts.options());
+        if (appended_ > 0) grown.narrow(1, 0, appended_).copy_(ring_.narrow(1, 0, appended_));
+        ring_ = grown;
+    }
+    // Only the newest `capacity` of the new positions can still be read.
+    const std::int64_t keep = std::min(T, capacity_);
+    const std::int64_t first_new = appended_ + T - keep;
+    const torch::Tensor slots =
+        torch::remainder(torch::arange(first_new, first_new + keep, torch::kInt64), capacity_)
+            .to(ring_.device());
+    ring_.index_copy_(1, slots, contexts.narrow(1, T - keep, keep));
+    appended_ += T;
+}
+
+torch::Tensor ContextWindow::ordered() const {
+    if (appended_ == 0) return torch::Tensor();
+    if (appended_ <= capacity_) return ring_.narrow(1, 0, appended_);
+    const std::int64_t start = slot(first_position());
+    if (start == 0) return ring_;
+    return torch::cat({ring_.narrow(1, start, capacity_ - start), ring_.narrow(1, 0, start)}, 1);
+}
+
+torch::Tensor ContextWindow::at(const std::vector<std::int64_t>& positions) const {
+    std::vector<std::int64_t> slots;
+    slots.reserve(positions.size());
+    for (std::int64_t p : positions) {
+        TORCH_CHECK(p >= first_position() && p < appended_,
+                    "internal error: position outside the context window");
+        slots.push_back(slot(p));
+    }
+    return ring_.index_select(1, torch::tensor(slots, torch::kInt64).to(ring_.device()));
+}
+
+torch::Tensor ContextWindow::last() const {
+    if (appended_ == 0) return torch::Tensor();
+    return ring_.select(1, slot(appended_ - 1));
+}
+
+std::int64_t ContextWindow::used_bytes() const {
+    return ring_.defined() ? static_cast<std::int64_t>(ring_.narrow(1, 0, kept()).nbytes()) : 0;
+}
+
+std::int64_t ContextWindow::allocated_bytes() const {
+    return ring_.defined() ? static_cast<std::int64_t>(ring_.nbytes()) : 0;
+}
+
 std::int64_t KvCache::kv_bytes() const {
-    std::int64_t total = 0;
+    std::int64_t total = contexts.used_bytes();
     for (const auto& k : keys) total += k.used_bytes();
     for (const auto& v : values) total += v.used_bytes();
     return total;
 }
 
 std::int64_t KvCache::kv_allocated_bytes() const {
-    std::int64_t total = 0;
+    std::int64_t total = contexts.allocated_bytes();
     for (const auto& k : keys) total += k.allocated_bytes();
     for (const auto& v : values) total += v.allocated_bytes();
     return total;
@@ -62,6 +120,8 @@ KvCache CausalLm::make_cache() const {
     KvCache cache;
     cache.keys.resize(config_.layers);
     cache.values.resize(config_.layers);
+    if (config_.architecture == Design::context_kv)
+        cache.contexts = ContextWindow(config_.context_window());
     return cache;
 }
 
@@ -123,27 +183,39 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> GptNeoxAttentionImpl::pr
             v_proj(x).view({B, T, kv, head_dim_}).permute({0, 2, 1, 3})};
 }
 
-torch::Tensor GptNeoxAttentionImpl::rotate(const torch::Tensor& x, std::int64_t past) const {
-    const std::int64_t rotary_dims_ = options.rotary_dims();
-    if (rotary_dims_ == 0) return x;
-    const std::int64_t T = x.size(2), half = rotary_dims_ / 2;
+namespace {
+
+// GPT-NeoX's rotary embedding of x (B, nh, T, hs) at `positions` (T, float32): the first
+// rotary_dims of each head rotate, the rest pass through.
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& positions,
+                           std::int64_t rotary_dims, double base) {
+    if (rotary_dims == 0) return x;
+    const std::int64_t half = rotary_dims / 2;
     auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(x.device());
     // inv_freq[i] = 1 / base^(2i / rotary_dims), angles = position x inv_freq.
     const torch::Tensor inv_freq =
-        1.0 / torch::pow(options.rotary_base(), torch::arange(0, rotary_dims_, 2, f32) /
-                                                    static_cast<double>(rotary_dims_));
-    const torch::Tensor positions = torch::arange(past, past + T, f32);
-    const torch::Tensor angles = torch::outer(positions, inv_freq);  // (T, half)
-    const torch::Tensor emb = torch::cat({angles, angles}, -1);      // (T, rotary_dims)
+        1.0 / torch::pow(base, torch::arange(0, rotary_dims, 2, f32) /
+                                   static_cast<double>(rotary_dims));
+    const torch::Tensor angles = torch::outer(positions.to(f32), inv_freq);  // (T, half)
+    const torch::Tensor emb = torch::cat({angles, angles}, -1);              // (T, rotary_dims)
     const torch::Tensor cos = emb.cos().to(x.dtype()), sin = emb.sin().to(x.dtype());
-    const torch::Tensor rot = x.index({"...", Slice(0, rotary_dims_)});
-    const torch::Tensor pass = x.index({"...", Slice(rotary_dims_, torch::indexing::None)});
+    const torch::Tensor rot = x.index({"...", Slice(0, rotary_dims)});
+    const torch::Tensor pass = x.index({"...", Slice(rotary_dims, torch::indexing::None)});
     // rotate_half([a, b]) = [-b, a] on the halves of the rotary slice.
     const torch::Tensor rotated_half =
         torch::cat({-rot.index({"...", Slice(half, torch::indexing::None)}),
                     rot.index({"...", Slice(0, half)})},
                    -1);
     return torch::cat({rot * cos + rotated_half * sin, pass}, -1);
+}
+
+}  // namespace
+
+torch::Tensor GptNeoxAttentionImpl::rotate(const torch::Tensor& x, std::int64_t past) const {
+    if (options.rotary_dims() == 0) return x;
+    const torch::Tensor positions = torch::arange(
+        past, past + x.size(2), torch::TensorOptions().dtype(torch::kFloat32).device(x.device()));
+    return apply_rotary(x, positions, options.rotary_dims(), options.rotary_base());
 }
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> GptNeoxAttentionImpl::cached_qkv(
@@ -271,6 +343,88 @@ torch::Tensor GptNeoxLayerImpl::forward(const torch::Tensor& x, std::int64_t pas
                                         GrowingSequence* keys, GrowingSequence* values) {
     // Parallel residual (use_parallel_residual=True): x + attn(ln_in(x)) + mlp(ln_post(x)).
     return x + attention(input_layernorm(x), past, keys, values) + mlp(post_attention_layernorm(x));
+}
+
+// ---- context-kv's layer 0 ------------------------------------------------------------------
+
+ContextKvAttentionImpl::ContextKvAttentionImpl(const ContextKvAttentionOptions& o) : options(o) {
+    reset();
+}
+
+void ContextKvAttentionImpl::reset() {
+    const std::int64_t w = options.width(), c = options.context_dim();
+    q_proj = register_module("q_proj", torch::nn::Linear(w, w));
+    k_proj = register_module("k_proj", torch::nn::Linear(c, w));
+    v_proj = register_module("v_proj", torch::nn::Linear(c, w));
+    dense = register_module("dense", torch::nn::Linear(w, w));
+    reset_parameters();
+}
+
+void ContextKvAttentionImpl::reset_parameters() {
+    for (torch::nn::Linear* l : {&q_proj, &k_proj, &v_proj, &dense})
+        init_linear(*l, options.init_std());
+}
+
+std::vector<std::int64_t> ContextKvAttentionImpl::visible_positions(std::int64_t position) const {
+    std::vector<std::int64_t> p;
+    for (std::int64_t j = 0; j < options.max_contexts() && position - j * options.interval() >= 0;
+         ++j)
+        p.push_back(position - j * options.interval());
+    return p;
+}
+
+torch::Tensor ContextKvAttentionImpl::forward(const torch::Tensor& x, std::int64_t past,
+                                              const torch::Tensor& contexts,
+                                              const std::vector<std::int64_t>& positions) {
+    const std::int64_t B = x.size(0), T = x.size(1), width = x.size(2), S = contexts.size(1);
+    const std::int64_t nh = options.heads(), hs = width / nh;
+    const auto on_device = torch::TensorOptions().device(x.device());
+    const torch::Tensor key_positions = torch::tensor(positions, torch::kInt64).to(x.device());
+    const torch::Tensor query_positions =
+        torch::arange(past, past + T, on_device.dtype(torch::kInt64));
+    const auto heads = [&](const torch::Tensor& t, std::int64_t n) {
+        return t.view({B, n, nh, hs}).permute({0, 2, 1, 3});  // (B, nh, n, hs)
+    };
+    const std::int64_t rd = options.rotary_dims();
+    const torch::Tensor q =
+        apply_rotary(heads(q_proj(x), T), query_positions, rd, options.rotary_base());
+    const torch::Tensor k =
+        apply_rotary(heads(k_proj(contexts), S), key_positions, rd, options.rotary_base());
+    const torch::Tensor v = heads(v_proj(contexts), S);
+    // The query at p sees the context at s when p - s is 0, interval, 2 interval, ... and fewer
+    // than max_contexts intervals back.
+    const torch::Tensor back = query_positions.unsqueeze(1) - key_positions.unsqueeze(0);  // (T, S)
+    const torch::Tensor visible = back.ge(0) & torch::remainder(back, options.interval()).eq(0) &
+                                  back.lt(options.interval() * options.max_contexts());
+    torch::Tensor scores = torch::matmul(q.to(torch::kFloat32), k.to(torch::kFloat32).transpose(-1, -2)) /
+                           std::sqrt(static_cast<double>(hs));  // (B, nh, T, S)
+    scores = scores.masked_fill(visible.logical_not(), -std::numeric_limits<float>::infinity());
+    const torch::Tensor probs = torch::softmax(scores, -1).to(v.dtype());
+    return dense(torch::matmul(probs, v).permute({0, 2, 1, 3}).reshape({B, T, width}));
+}
+
+ContextKvLayerImpl::ContextKvLayerImpl(const ModelConfig& c) {
+    const std::int64_t w = c.layer_width();
+    const auto ln = torch::nn::LayerNormOptions({w}).eps(c.layer_norm_eps);
+    input_layernorm = register_module("input_layernorm", torch::nn::LayerNorm(ln));
+    post_attention_layernorm =
+        register_module("post_attention_layernorm", torch::nn::LayerNorm(ln));
+    attention = register_module(
+        "attention", ContextKvAttention(ContextKvAttentionOptions(w, c.heads, c.context_dim)
+                                            .interval(c.context_interval)
+                                            .max_contexts(c.max_contexts)
+                                            .rotary_dims(c.rotary_dims())
+                                            .rotary_base(c.rotary_base)
+                                            .init_std(c.init_std)));
+    mlp = register_module("mlp",
+                          GptNeoxMlp(GptNeoxMlpOptions(w, c.intermediate).init_std(c.init_std)));
+}
+
+torch::Tensor ContextKvLayerImpl::forward(const torch::Tensor& x, std::int64_t past,
+                                          const torch::Tensor& contexts,
+                                          const std::vector<std::int64_t>& positions) {
+    return x + attention(input_layernorm(x), past, contexts, positions) +
+           mlp(post_attention_layernorm(x));
 }
 
 // ---- ContextBlock --------------------------------------------------------------------------
@@ -442,8 +596,8 @@ torch::Tensor ContextPythiaModel::embed(const torch::Tensor& ids) {
     return embed_norm(embed_in(ids));
 }
 
-void ContextPythiaModel::freeze_context_block() {
-    for (auto& p : context_block->parameters()) p.set_requires_grad(false);
+void ContextBlockModel::freeze_context_block() {
+    for (auto& p : block()->parameters()) p.set_requires_grad(false);
 }
 
 torch::Tensor ContextPythiaModel::forward(const torch::Tensor& ids, KvCache* cache) {
@@ -476,6 +630,67 @@ torch::Tensor ProjectionModel::forward(const torch::Tensor& ids, KvCache* cache)
     return embed_out(final_layer_norm(h));  // (B, T, vocab)
 }
 
+ContextKvModel::ContextKvModel(const ModelConfig& c) : CausalLm(c) {
+    // Registered in Pythia's order (gpt_neox, embed_out), then the ContextBlock's side.
+    gpt_neox = register_module("gpt_neox", std::make_shared<torch::nn::Module>());
+    embed_in = gpt_neox->register_module("embed_in", torch::nn::Embedding(c.vocab_rows, c.embed_dim));
+    layers = gpt_neox->register_module("layers", torch::nn::ModuleList());
+    layers->push_back(ContextKvLayer(c));
+    for (std::int64_t i = 1; i < c.layers; ++i) layers->push_back(GptNeoxLayer(c));
+    final_layer_norm = gpt_neox->register_module(
+        "final_layer_norm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
+    embed_out = register_module(
+        "embed_out",
+        torch::nn::Linear(torch::nn::LinearOptions(c.embed_dim, c.vocab_rows).bias(false)));
+    embed_norm = register_module(
+        "embed_norm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
+    context_block = register_module("context_block",
+                                    ContextBlock(ContextBlockOptions(c.context_dim, c.embed_dim)
+                                                     .eps(c.layer_norm_eps)
+                                                     .weight_std(c.context_init_std)
+                                                     .bias_std(c.context_bias_init_std)));
+    torch::NoGradGuard no_grad;
+    embed_in->weight.normal_(0.0, c.init_std);
+    init_linear(embed_out, c.init_std);
+}
+
+torch::Tensor ContextKvModel::embed(const torch::Tensor& ids) {
+    return embed_norm(embed_in(ids));
+}
+
+torch::Tensor ContextKvModel::forward(const torch::Tensor& ids, KvCache* cache) {
+    const std::int64_t T = ids.size(1), past = cache ? cache->length : 0;
+    const torch::Tensor tokens = embed_in(ids);  // (B, T, hidden): Pythia's stream
+    const torch::Tensor fresh = context_block->forward(
+        embed_norm(tokens), cache ? cache->contexts.last() : torch::Tensor());  // (B, T, C)
+    auto& layer0 = *layers->ptr<ContextKvLayerImpl>(0);
+    // Layer 0's keys and values come from contexts: without a cache those of this input; when
+    // decoding one token only the ones it reads, from the window; a chunk after a past reads the
+    // window and its own.
+    torch::Tensor contexts;
+    std::vector<std::int64_t> positions;
+    if (cache && T == 1) {
+        cache->contexts.append(fresh);
+        positions = layer0.attention->visible_positions(past);
+        std::reverse(positions.begin(), positions.end());
+        contexts = cache->contexts.at(positions);
+    } else {
+        const std::int64_t first = cache ? cache->contexts.first_position() : 0;
+        const torch::Tensor kept = cache ? cache->contexts.ordered() : torch::Tensor();
+        contexts = kept.defined() ? torch::cat({kept, fresh}, 1) : fresh;
+        for (std::int64_t p = first; p < past + T; ++p) positions.push_back(p);
+        if (cache) cache->contexts.append(fresh);
+    }
+    torch::Tensor h = layer0.forward(tokens, past, contexts, positions);
+    for (std::size_t i = 1; i < layers->size(); ++i)
+        h = layers->ptr<GptNeoxLayerImpl>(i)->forward(h, past, cache ? &cache->keys[i] : nullptr,
+                                                      cache ? &cache->values[i] : nullptr);
+    if (cache) cache->length += T;
+    return embed_out(final_layer_norm(h));  // (B, T, vocab)
+}
+
 // ---- Construction --------------------------------------------------------------------------
 
 std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t seed) {
@@ -489,7 +704,10 @@ std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t se
         case Design::pythia_mla:  // or latent
             return std::make_shared<PythiaModel>(config);
         case Design::context_pythia:
+        case Design::context_pythia_untrained:  // the ablation: the same model, no Phase 1
             return std::make_shared<ContextPythiaModel>(config);
+        case Design::context_kv:
+            return std::make_shared<ContextKvModel>(config);
         case Design::projection_256:
             return std::make_shared<ProjectionModel>(config);
     }

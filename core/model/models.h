@@ -149,7 +149,53 @@ class ContextBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ContextBlock);
 
-// A causal language model of either architecture.
+// context-kv's layer-0 attention (KV_METHODS.md part A): queries from the layer's input as in
+// GPT-NeoX; keys and values from ContextBlock contexts, k = W_k c and v = W_v c (context_dim ->
+// width), each at its own position (rotary as GPT-NeoX's); the query at t sees the contexts at
+// t, t - interval, t - 2 interval, ... (at most max_contexts of them).
+struct ContextKvAttentionOptions {
+    ContextKvAttentionOptions(std::int64_t width, std::int64_t heads, std::int64_t context_dim)
+        : width_(width), heads_(heads), context_dim_(context_dim) {}
+    TORCH_ARG(std::int64_t, width);
+    TORCH_ARG(std::int64_t, heads);
+    TORCH_ARG(std::int64_t, context_dim);
+    TORCH_ARG(std::int64_t, interval) = 32;
+    TORCH_ARG(std::int64_t, max_contexts) = 32;
+    TORCH_ARG(std::int64_t, rotary_dims) = 0;
+    TORCH_ARG(double, rotary_base) = 10000.0;
+    TORCH_ARG(double, init_std) = 0.02;
+};
+
+class ContextKvAttentionImpl : public torch::nn::Module {
+  public:
+    explicit ContextKvAttentionImpl(const ContextKvAttentionOptions& options);
+    void reset();
+    void reset_parameters();
+    // x: (B, T, width) at positions past, past + 1, ...; contexts (B, S, context_dim) at the
+    // absolute `positions` (S of them, ascending). Each query attends to the contexts it may see.
+    torch::Tensor forward(const torch::Tensor& x, std::int64_t past, const torch::Tensor& contexts,
+                          const std::vector<std::int64_t>& positions);
+    // The positions the query at `position` reads, newest first (decoding gathers only these).
+    std::vector<std::int64_t> visible_positions(std::int64_t position) const;
+    ContextKvAttentionOptions options;
+    torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, dense{nullptr};
+};
+TORCH_MODULE(ContextKvAttention);
+
+// context-kv's layer 0: GPT-NeoX's layer (names, norms, MLP, parallel residual) with the
+// context attention.
+class ContextKvLayerImpl : public torch::nn::Module {
+  public:
+    explicit ContextKvLayerImpl(const ModelConfig& config);
+    torch::Tensor forward(const torch::Tensor& x, std::int64_t past, const torch::Tensor& contexts,
+                          const std::vector<std::int64_t>& positions);
+    torch::nn::LayerNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+    ContextKvAttention attention{nullptr};
+    GptNeoxMlp mlp{nullptr};
+};
+TORCH_MODULE(ContextKvLayer);
+
+// A causal language model of any design.
 class CausalLm : public torch::nn::Module {
   public:
     explicit CausalLm(const ModelConfig& config) : config_(config) {}
@@ -183,14 +229,24 @@ class PythiaModel : public CausalLm {
     torch::nn::Linear embed_out{nullptr};
 };
 
-class ContextPythiaModel : public CausalLm {
+// A model that reads a ContextBlock (Context-Pythia, context-kv): what Phase 2's loading and
+// freezing and the context-diversity view need of it.
+class ContextBlockModel {
+  public:
+    virtual ~ContextBlockModel() = default;
+    // embed_norm(embed_in(ids)): the token embeddings the ContextBlock reads.
+    virtual torch::Tensor embed(const torch::Tensor& ids) = 0;
+    virtual ContextBlock& block() = 0;
+    // After Phase 1 the ContextBlock no longer trains (Phase 2 trains the language model only).
+    void freeze_context_block();
+};
+
+class ContextPythiaModel : public CausalLm, public ContextBlockModel {
   public:
     explicit ContextPythiaModel(const ModelConfig& config);
     torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr) override;
-    // embed_norm(embed_in(ids)): the token embeddings the ContextBlock reads.
-    torch::Tensor embed(const torch::Tensor& ids);
-    // After Phase 1 the ContextBlock no longer trains (Phase 2 trains the language model only).
-    void freeze_context_block();
+    torch::Tensor embed(const torch::Tensor& ids) override;
+    ContextBlock& block() override { return context_block; }
     torch::nn::Embedding embed_in{nullptr};
     torch::nn::LayerNorm embed_norm{nullptr};
     ContextBlock context_block{nullptr};
@@ -211,6 +267,26 @@ class ProjectionModel : public CausalLm {
     torch::nn::Linear projection{nullptr};
     torch::nn::ModuleList layers{nullptr};
     torch::nn::LayerNorm final_layer_norm{nullptr};
+    torch::nn::Linear embed_out{nullptr};
+};
+
+// KV_METHODS.md's context-kv: Pythia (GPT-NeoX names) whose layer 0 attends to ContextBlock
+// contexts of embed_norm(embed_in(ids)) instead of its own keys and values; layers 1+ as Pythia's.
+// Its cache keeps, for layer 0, the contexts of the last context_interval x max_contexts
+// positions (KvCache::contexts) and, for the other layers, K and V.
+class ContextKvModel : public CausalLm, public ContextBlockModel {
+  public:
+    explicit ContextKvModel(const ModelConfig& config);
+    torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr) override;
+    torch::Tensor embed(const torch::Tensor& ids) override;
+    ContextBlock& block() override { return context_block; }
+    // Registered as `gpt_neox`: embed_in, layers (0: ContextKvLayer, then GptNeoxLayer), final norm.
+    std::shared_ptr<torch::nn::Module> gpt_neox;
+    torch::nn::Embedding embed_in{nullptr};
+    torch::nn::ModuleList layers{nullptr};
+    torch::nn::LayerNorm final_layer_norm{nullptr};
+    torch::nn::LayerNorm embed_norm{nullptr};
+    ContextBlock context_block{nullptr};
     torch::nn::Linear embed_out{nullptr};
 };
 

@@ -69,11 +69,19 @@ inline constexpr const char* converged = "converged";
 inline constexpr const char* context_rank_initial = "context_rank_initial";  // untrained block
 inline constexpr const char* context_rank_initial_pct = "context_rank_initial_pct";
 inline constexpr const char* phase1_tokens = "phase1_tokens";  // tokens Phase 1 read
+// Phase 2: target tokens the optimizer stepped on (every epoch run, the early-stopped one too).
+inline constexpr const char* tokens_trained = "tokens_trained";
 
 // KV cache measured at a cache length: kv_bytes_per_token_at_512, kv_bytes_at_512, ...
 inline constexpr const char* kv_bytes_per_token_at_prefix = "kv_bytes_per_token_at_";
 inline constexpr const char* kv_bytes_at_prefix = "kv_bytes_at_";
 inline constexpr const char* kv_state_bytes_at_prefix = "kv_state_bytes_at_";
+// KV_METHODS.md's formula for the same cache, from the model's config (values per token, not
+// bytes): shown beside the measurement, never instead of it.
+inline constexpr const char* kv_formula_values_per_token_at_prefix = "kv_formula_values_per_token_at_";
+inline std::string kv_formula_values_per_token_at(std::int64_t tokens) {
+    return kv_formula_values_per_token_at_prefix + std::to_string(tokens);
+}
 inline std::string kv_bytes_per_token_at(std::int64_t tokens) {
     return kv_bytes_per_token_at_prefix + std::to_string(tokens);
 }

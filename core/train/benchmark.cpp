@@ -149,9 +149,9 @@ json bench_model(const std::string& preset, const torch::Device& device, const B
                  const Peak& peak) {
     auto net = model::make_model(model::preset(preset), 0);
     net->to(device);
-    // Phase 2 as the experiment runs it: Context-Pythia's ContextBlock is frozen.
-    if (auto* context = dynamic_cast<model::ContextPythiaModel*>(net.get()))
-        context->freeze_context_block();
+    // Phase 2 as the experiment runs it: a ContextBlock is frozen.
+    if (auto* reader = dynamic_cast<model::ContextBlockModel*>(net.get()))
+        reader->freeze_context_block();
     const std::vector<torch::Tensor> trainable = trainable_parameters(*net);
     torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(1e-4));
     const model::ParameterCounts counts = model::count_parameters(*net);

@@ -8,21 +8,19 @@
 
 namespace cp::train {
 
-ContextDiversity context_diversity(model::ContextPythiaModel& model,
+ContextDiversity context_diversity(model::ContextBlockModel& model,
                                    const std::vector<std::int64_t>& ids,
                                    const std::vector<std::string>& tokens,
                                    const std::vector<double>& frequencies, const std::string& stage,
                                    int histogram_bins) {
     torch::NoGradGuard no_grad;
-    const bool was_training = model.is_training();
-    model.eval();
-    const auto device = model.parameters().front().device();
+    // The block and embeddings have no dropout: training or eval mode gives the same contexts.
+    const auto device = model.block()->parameters().front().device();
     const torch::Tensor x = torch::tensor(ids, torch::kInt64).view({1, -1}).to(device);
     // (T, context_dim) contexts of the recurrence from a zero state, in float64 for the SVD.
     const torch::Tensor c =
-        model.context_block->forward(model.embed(x), torch::Tensor(), nullptr)[0].to(
+        model.block()->forward(model.embed(x), torch::Tensor(), nullptr)[0].to(
             torch::kCPU, torch::kFloat64);
-    if (was_training) model.train();
 
     ContextDiversity d;
     d.stage = stage;

@@ -13,7 +13,7 @@ namespace cp::train {
 
 // `tokens` and `frequencies` go with `ids` one to one: each token's text (the hover) and its
 // share of the training tokens (a colouring).
-ContextDiversity context_diversity(model::ContextPythiaModel& model,
+ContextDiversity context_diversity(model::ContextBlockModel& model,
                                    const std::vector<std::int64_t>& ids,
                                    const std::vector<std::string>& tokens,
                                    const std::vector<double>& frequencies, const std::string& stage,

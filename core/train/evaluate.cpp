@@ -78,6 +78,9 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
         log.result(names::kv_bytes_at(m.tokens), static_cast<double>(m.kv_bytes));
         log.result(names::kv_state_bytes_at(m.tokens), static_cast<double>(m.state_bytes));
         log.metric(names::kv_bytes, m.tokens, -1, static_cast<double>(m.kv_bytes));
+        log.result(names::kv_formula_values_per_token_at(m.tokens),
+                   static_cast<double>(model.config().kv_values_formula(m.tokens)) /
+                       static_cast<double>(m.tokens));
     }
     r.kv = trace.measurements;
     if (trace.decode_seconds > 0)

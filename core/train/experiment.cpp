@@ -248,6 +248,7 @@ void record_phase2_results(RunLogger& log, const Phase2Result& p2) {
     log.result(names::best_val_accuracy, p2.best_val_accuracy);
     log.result(names::train_tokens_per_second, p2.train_tokens_per_second);
     log.result(names::seconds_per_epoch, p2.seconds_per_epoch);
+    log.result(names::tokens_trained, static_cast<double>(p2.tokens_trained));
 }
 
 void record_phase1_results(RunLogger& log, const Phase1Result& r, std::int64_t context_dim) {
@@ -420,15 +421,15 @@ void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
         const bool this_plan = b.kind == BlockSource::Kind::this_plan;
         block_run = this_plan ? x.phase1_run : b.run_id;
         label = b.label();
-        // The Phase 1 checkpoint holds the trained ContextBlock (and the same seed's initial
-        // language-model weights); the ablation keeps the untrained block.
+        // The Phase 1 checkpoint holds the trained ContextBlock and the embedding it read; the
+        // ablation keeps the block as initialised.
         if (b.kind != BlockSource::Kind::untrained_ablation)
-            model::load_weights(*net, this_plan ? x.phase1_checkpoint : b.checkpoint);
-        // Phase 2 trains the language model only, whichever way the block came to be.
-        static_cast<model::ContextPythiaModel&>(*net).freeze_context_block();
-    } else if (auto* context = dynamic_cast<model::ContextPythiaModel*>(net.get())) {
-        context->freeze_context_block();  // a resumed run: the block is in its checkpoint
+            model::load_context_block(*net, this_plan ? x.phase1_checkpoint : b.checkpoint);
     }
+    // Phase 2 trains the language model only, whichever way the block came to be (a resumed
+    // run's block is in its checkpoint).
+    if (auto* reader = dynamic_cast<model::ContextBlockModel*>(net.get()))
+        reader->freeze_context_block();
     ModelSummary s;
     s.model = step.design;
     s.parameters = model::count_parameters(*net);
@@ -451,9 +452,9 @@ void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
         }
         fill_summary(s, p2);
         x.store.set_text(log.run_id(), "checkpoint_path", p2.checkpoint);
-        if (auto* context = dynamic_cast<model::ContextPythiaModel*>(net.get());
-            context && !p2.checkpoint.empty())
-            save_diversity(*context, p2.checkpoint, "after Phase 2");
+        if (auto* reader = dynamic_cast<model::ContextBlockModel*>(net.get());
+            reader && !p2.checkpoint.empty())
+            save_diversity(*reader, p2.checkpoint, "after Phase 2");
         record_phase2_results(log, p2);
         if (p2.status == store::RunStatus::finished && step.evaluate) {
             evaluate_step(step, *net, x, s, log);
@@ -466,7 +467,7 @@ void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
     if (s.status != store::RunStatus::finished) x.summary.status = s.status;
 }
 
-void Experiment::save_diversity(model::ContextPythiaModel& net, const std::string& checkpoint,
+void Experiment::save_diversity(model::ContextBlockModel& net, const std::string& checkpoint,
                                 const std::string& stage) {
     write_context_diversity(context_diversity(net, data_->diversity_ids, data_->diversity_tokens,
                                               data_->diversity_frequencies, stage),

@@ -21,7 +21,7 @@ class BpeTokenizer;
 }
 namespace cp::model {
 class CausalLm;
-class ContextPythiaModel;
+class ContextBlockModel;
 struct ModelConfig;
 }  // namespace cp::model
 
@@ -111,7 +111,7 @@ class Experiment {
     void evaluate_step(const PlanStep& step, model::CausalLm& net, Execution& x, ModelSummary& s,
                        RunLogger& log);
     // Context vectors of held-out text for the workbench's diversity view, beside the checkpoint.
-    void save_diversity(model::ContextPythiaModel& net, const std::string& checkpoint,
+    void save_diversity(model::ContextBlockModel& net, const std::string& checkpoint,
                         const std::string& stage);
 
     ExperimentParams params_;

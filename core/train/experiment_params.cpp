@@ -41,7 +41,7 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
     if (!phase2.resume_from.empty() && !one_model)
         p.push_back(
             {"phase2.resume_from",
-             "resuming continues one model's Phase 2: choose --models pythia or context-pythia"});
+             "resuming continues one model's Phase 2: choose one design with --models"});
     if (!phase2.resume_from.empty() && !std::filesystem::exists(phase2.resume_from))
         p.push_back({"phase2.resume_from",
                      "checkpoint to resume from not found: '" + phase2.resume_from + "'"});
@@ -84,6 +84,9 @@ model::ModelConfig ExperimentParams::model_config(model::Design design) const {
         model::design_preset(design, *model::size_from_key(size_key_or_tiny(size)));
     if (design == model::Design::pythia_gqa && kv_heads > 0) c.kv_heads = kv_heads;
     if (design == model::Design::pythia_mla && kv_latent > 0) c.kv_latent = kv_latent;
+    if (design == model::Design::context_kv && context_interval > 0)
+        c.context_interval = context_interval;
+    if (design == model::Design::context_kv && max_contexts > 0) c.max_contexts = max_contexts;
     return c;
 }
 

@@ -11,6 +11,7 @@
 
 #include "model/design.h"
 #include "model/model_config.h"
+#include "model/model_registry.h"
 
 namespace cp::train {
 
@@ -78,8 +79,12 @@ struct ExperimentParams {
     // pythia-mla's cached latent width; 0: the preset's (hidden - rotary dims: 496 at 70m, 60 at
     // tiny, half of Pythia's cache with the shared rotary key).
     std::int64_t kv_latent = 0;
-    // The designs to train, in this order.
-    std::vector<model::Design> models = {model::Design::context_pythia, model::Design::pythia};
+    // context-kv's layer 0: contexts every context_interval positions back, at most max_contexts
+    // of them; 0: the preset's (the reference 32 and 32).
+    std::int64_t context_interval = 0;
+    std::int64_t max_contexts = 0;
+    // The designs to train, in this order (KV_METHODS.md part C's default).
+    std::vector<model::Design> models = model::default_designs();
     bool ablation_untrained_context_block = false;  // Phase 2 of Context-Pythia without Phase 1
     bool skip_evaluation = false;
     bool phase1_only = false;  // Phase 1 of the ContextBlock and nothing after
@@ -113,7 +118,7 @@ struct ExperimentParams {
     ExperimentParams with_presets(std::vector<std::string>* filled = nullptr) const;
 
     // The model a design trains as in this experiment: its size preset with this experiment's
-    // model parameters (kv_heads, kv_latent) applied.
+    // model parameters (kv_heads, kv_latent, context_interval, max_contexts) applied.
     model::ModelConfig model_config(model::Design design) const;
 
     // Whether any chosen design trains on a ContextBlock (so Phase 1 or a block source matters).

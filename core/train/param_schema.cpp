@@ -251,7 +251,9 @@ std::vector<std::string> split_commas(const std::string& text) {
 ParamSpec models_param() {
     ParamSpec m = base("models", "models", ParamType::design_list, "", "", ParamGroup::run);
     m.value_name = "DESIGN,...";
-    m.help = "the designs to train (" + model::design_keys_text() + "; 'all': every one)";
+    m.help = "the designs to train (" + model::design_keys_text() +
+             "; 'all': every design, the untrained-block ablation aside; default: " +
+             model::designs_text(model::default_designs()) + ")";
     m.get = [](const P& p) {
         json a = json::array();
         for (model::Design d : p.models) a.push_back(model::design_key(d));
@@ -268,9 +270,8 @@ ParamSpec models_param() {
             throw Error("experiment parameters: models must be a list of designs");
         std::vector<model::Design> designs;
         for (const std::string& k : keys) {
-            if (k == "all") {
-                designs.clear();
-                for (const auto& n : model::kDesignNames) designs.push_back(n.design);
+            if (k == "all") {  // every design; the untrained-block ablation is asked by name
+                designs = model::every_design();
                 break;
             }
             if (k == "both") {  // older records: the two models there were then
@@ -356,6 +357,19 @@ void add_seeds_and_model_parameters(std::vector<ParamSpec>& s) {
         "of Pythia's cache with the shared rotary key)",
         ParamGroup::run, [](P & p) -> auto& { return p.kv_latent; },
         non_negative_integer([](P & p) -> auto& { return p.kv_latent; }, "kv_latent",
+                             "the preset's")));
+    s.push_back(integer(
+        "context_interval", "context-interval", "N",
+        "context-kv: layer 0 reads the contexts every N positions back (0: the preset's, the "
+        "reference 32)",
+        ParamGroup::run, [](P & p) -> auto& { return p.context_interval; },
+        non_negative_integer([](P & p) -> auto& { return p.context_interval; },
+                             "context_interval", "the preset's")));
+    s.push_back(integer(
+        "max_contexts", "max-contexts", "N",
+        "context-kv: the most contexts layer 0 reads (0: the preset's, the reference 32)",
+        ParamGroup::run, [](P & p) -> auto& { return p.max_contexts; },
+        non_negative_integer([](P & p) -> auto& { return p.max_contexts; }, "max_contexts",
                              "the preset's")));
 }
 
@@ -606,6 +620,8 @@ void lay_out_form(std::vector<ParamSpec>& s) {
     gui("seeds", "Repeat with N seeds", true)->placeholder = "1 (one run per design)";
     gui("kv_heads", "K/V heads (pythia-gqa)")->placeholder = "the preset's (70M: 4, tiny: 2)";
     gui("kv_latent", "Latent width (pythia-mla)")->placeholder = "the preset's (70M: 496, tiny: 60)";
+    gui("context_interval", "Context interval (context-kv)")->placeholder = "the preset's (32)";
+    gui("max_contexts", "Contexts read (context-kv)")->placeholder = "the preset's (32)";
     gui("corpora", "Corpus")->choice_labels = {"Brown", "nlp-corpus", "Brown + nlp-corpus"};
     gui("device", "Device")->choice_labels = {"auto (GPU when present)", "CPU", "CUDA GPU"};
     gui("precision", "Precision")->choice_labels = {"float32",

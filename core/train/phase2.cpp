@@ -325,6 +325,7 @@ class Phase2Run {
     }
 
     Phase2Result finish() {
+        result_.tokens_trained = train_tokens_;
         if (train_seconds_ > 0)
             result_.train_tokens_per_second = static_cast<double>(train_tokens_) / train_seconds_;
         if (result_.epochs_run > 0 || train_seconds_ > 0)

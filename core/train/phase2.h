@@ -20,6 +20,8 @@ struct Phase2Result {
     double best_val_loss = 0, best_val_ppl = 0, best_val_accuracy = 0;
     double train_tokens_per_second = 0;
     double seconds_per_epoch = 0;  // training steps of one epoch, validation excluded
+    // Target tokens the optimizer stepped on in this run (a resumed run counts from its resume).
+    std::int64_t tokens_trained = 0;
     std::string checkpoint;        // the best epoch's weights (safetensors)
 };
 

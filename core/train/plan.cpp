@@ -224,6 +224,8 @@ ExperimentPlan plan_for(const ExperimentParams& p, LaunchMode mode, store::RunSt
     for (model::Design d : p.models) {
         PlanStep step{store::Phase::phase2, d, {}, !p.skip_evaluation};
         if (model::design_entry(d).needs_context_block) step.block = block;
+        if (model::design_entry(d).untrained_block)  // the ablation's own column
+            step.block = BlockSource{BlockSource::Kind::untrained_ablation, std::nullopt, ""};
         plan.steps.push_back(step);
     }
     return plan;

@@ -20,12 +20,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Real text as ids: the opening of Brown's first document.
+// Real text as ids: the opening of Brown's documents, the first ones joined as needed.
 std::vector<std::int64_t> real_ids(std::size_t count) {
     static const std::vector<cp::data::TokenId> ids = [] {
         auto tok = cp::test::gpt2_tokenizer();
-        return tok.encode(cp::data::read_corpus(cp::test::brown_dir()).documents[0].text);
+        std::vector<cp::data::TokenId> all;
+        const auto corpus = cp::data::read_corpus(cp::test::brown_dir());
+        for (std::size_t d = 0; d < 3; ++d) {
+            const auto doc = tok.encode(corpus.documents[d].text);
+            all.insert(all.end(), doc.begin(), doc.end());
+        }
+        return all;
     }();
+    EXPECT_LE(count, ids.size());
     return {ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(count)};
 }
 
@@ -200,7 +207,7 @@ TEST_P(CacheEquivalence, IncrementalDecodingEqualsTheFullForwardPass) {
 INSTANTIATE_TEST_SUITE_P(EveryDesign, CacheEquivalence,
                          ::testing::Values("pythia-tiny", "context-pythia-tiny", "pythia-256-tiny",
                                            "projection-256-tiny", "pythia-gqa-tiny",
-                                           "pythia-mla-tiny"));
+                                           "pythia-mla-tiny", "context-kv-tiny"));
 
 // KV bytes per token measured from the cache tensors against KV_METHODS.md's formula, worked out
 // here from each config: 2 (K, V) x layer width x layers x 4 bytes; for MLA (latent + rotary
@@ -307,7 +314,7 @@ TEST(Checkpoints, RoundTripGivesTheSameLogits) {
     cp::test::TempDir dir;
     for (const char* name :
          {"pythia-tiny", "context-pythia-tiny", "pythia-256-tiny", "projection-256-tiny",
-          "pythia-gqa-tiny", "pythia-mla-tiny"}) {
+          "pythia-gqa-tiny", "pythia-mla-tiny", "context-kv-tiny"}) {
         auto model = make_model(preset(name), 9);
         save_checkpoint(*model, dir / "m.safetensors");
         EXPECT_EQ(checkpoint_config(dir / "m.safetensors").architecture, model->config().architecture)
@@ -425,4 +432,222 @@ TEST(Generation, GreedyIsDeterministicAndUsesTheCache) {
     top1.temperature = 0.7;
     top1.top_k = 1;  // sampling among one token is greedy
     EXPECT_EQ(generate(dir / "m.safetensors", real_ids(10), top1), a);
+}
+
+// ---- context-kv (KV_METHODS.md part A: layer 0 reads ContextBlock contexts) -----------------
+
+namespace {
+
+// A context-kv with a window small enough to wrap within a few hundred tokens.
+ModelConfig small_window_context_kv(std::int64_t interval, std::int64_t max_contexts) {
+    ModelConfig c = preset("context-kv-tiny");
+    c.context_interval = interval;
+    c.max_contexts = max_contexts;
+    return c;
+}
+
+}  // namespace
+
+// With a window of 3 x 4 = 12 positions the ring wraps many times over 300 tokens: decoding
+// one token at a time, and a chunk after a past, equal the full forward pass; the cache never
+// holds more than the window's contexts.
+TEST(ContextKv, DecodingThroughTheWrappingWindowEqualsTheFullPass) {
+    auto model = make_model(small_window_context_kv(3, 4), 5);
+    torch::NoGradGuard no_grad;
+    model->eval();
+    const auto ids = real_ids(300);
+    const torch::Tensor full = model->forward(batch(ids));
+    KvCache cache = model->make_cache();
+    torch::Tensor logits = model->forward(batch({ids.begin(), ids.begin() + 20}), &cache);
+    EXPECT_LT((logits - full.narrow(1, 0, 20)).abs().max().item<double>(), 1e-5);
+    double worst = 0;
+    for (std::size_t t = 20; t < 250; ++t) {
+        logits = model->forward(batch({ids[t]}), &cache);
+        worst = std::max(worst, (logits[0][0] - full[0][static_cast<std::int64_t>(t)])
+                                    .abs()
+                                    .max()
+                                    .item<double>());
+        EXPECT_LE(cache.contexts.kept(), 12);
+    }
+    EXPECT_LT(worst, 1e-5);
+    // A chunk of 50 after a past of 250 reads the window and its own contexts.
+    logits = model->forward(batch({ids.begin() + 250, ids.end()}), &cache);
+    EXPECT_LT((logits - full.narrow(1, 250, 50)).abs().max().item<double>(), 1e-5);
+    EXPECT_EQ(cache.length, 300);
+    EXPECT_EQ(cache.contexts.kept(), 12);
+    EXPECT_EQ(cache.contexts.first_position(), 288);
+}
+
+// The query at t reads the contexts at t, t - interval, ... (at most max_contexts): worked out
+// by hand for interval 2 and 3 contexts, the output at position 6 depends on the contexts at 6,
+// 4 and 2, and on no other.
+TEST(ContextKv, LayerZeroReadsEveryIntervalthContextBackAndNoOther) {
+    const ModelConfig c = small_window_context_kv(2, 3);
+    ContextKvAttention attention(ContextKvAttentionOptions(c.embed_dim, c.heads, c.context_dim)
+                                     .interval(2)
+                                     .max_contexts(3)
+                                     .rotary_dims(c.rotary_dims()));
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(1);
+    const torch::Tensor x = torch::randn({1, 1, c.embed_dim});
+    const torch::Tensor contexts = torch::randn({1, 7, c.context_dim});
+    const std::vector<std::int64_t> positions = {0, 1, 2, 3, 4, 5, 6};
+    EXPECT_EQ(attention->visible_positions(6), (std::vector<std::int64_t>{6, 4, 2}));
+    const torch::Tensor reference = attention->forward(x, 6, contexts, positions);
+    for (std::int64_t s = 0; s < 7; ++s) {
+        torch::Tensor changed = contexts.clone();
+        changed[0][s] += 1.0;
+        const double moved =
+            (attention->forward(x, 6, changed, positions) - reference).abs().max().item<double>();
+        if (s == 6 || s == 4 || s == 2)
+            EXPECT_GT(moved, 1e-4) << "position " << s << " is read";
+        else
+            EXPECT_EQ(moved, 0.0) << "position " << s << " is not read";
+    }
+}
+
+// KV_METHODS.md's count, worked out here for the 70M preset (6 layers of width 512, contexts of
+// 256, interval 32 x 32 contexts = a window of 1024 positions): layers 1-5 cache 2 x 512 values
+// per token; layer 0 the contexts of the last min(L, 1024) positions. So at L tokens the cache
+// holds 5 x 1024 x L + 256 x min(L, 1024) float32 values: 0.875 of Pythia's 6144 x L at 128 and
+// 512 tokens, 0.854 at 2048, not the 50% the seed documents claimed.
+TEST(ContextKv, MeasuredCacheAt128And512And2048TokensIsTheSpecsCount) {
+    auto model = make_model(preset("context-kv-70m"), 0);
+    auto pythia = make_model(preset("pythia-70m"), 0);
+    torch::NoGradGuard no_grad;
+    model->eval();
+    pythia->eval();
+    const auto ids = real_ids(2048);
+    KvCache cache = model->make_cache(), reference = pythia->make_cache();
+    std::int64_t at = 0;
+    for (const std::int64_t length : {128, 512, 2048}) {
+        const std::vector<std::int64_t> chunk(ids.begin() + at, ids.begin() + length);
+        model->forward(batch(chunk), &cache);
+        pythia->forward(batch(chunk), &reference);
+        at = length;
+        const double values = 5.0 * 1024 * length + 256.0 * std::min<std::int64_t>(length, 1024);
+        EXPECT_EQ(cache.kv_bytes(), static_cast<std::int64_t>(values * 4)) << length;
+        EXPECT_EQ(reference.kv_bytes(), 6144 * length * 4) << length;
+        EXPECT_EQ(cache.state_bytes(), 0) << "the recurrent state is the window's newest context";
+        const double ratio = static_cast<double>(cache.kv_bytes()) / reference.kv_bytes();
+        EXPECT_NEAR(ratio, length == 2048 ? 0.8541667 : 0.875, 1e-6) << length;
+        // The config's formula says the same (shown beside the measurement).
+        EXPECT_EQ(model->config().kv_values_formula(length) * 4, cache.kv_bytes());
+    }
+}
+
+// Pythia's 70,426,624 with layer 0's fused qkv (512 x 1536 + 1536) replaced by q_proj (512 x 512
+// + 512) and k_proj, v_proj reading contexts (256 x 512 + 512 each), plus embed_norm (2 x 512)
+// and the ContextBlock (197,376, frozen in Phase 2).
+TEST(ContextKv, ParameterCountFromTheWidths) {
+    auto model = make_model(preset("context-kv-70m"), 0);
+    const ParameterCounts c = count_parameters(*model);
+    const std::int64_t expected = 70'426'624 - (512 * 1536 + 1536) + (512 * 512 + 512) +
+                                  2 * (256 * 512 + 512) + 2 * 512 + 197'376;
+    EXPECT_EQ(c.total, expected);
+    EXPECT_EQ(c.total, 70'362'880);
+    EXPECT_EQ(c.context_block, 197'376);
+    dynamic_cast<ContextBlockModel&>(*model).freeze_context_block();
+    EXPECT_EQ(count_parameters(*model).trainable, expected - 197'376);
+    const auto names = model->named_parameters().keys();
+    for (const char* key :
+         {"gpt_neox.embed_in.weight", "gpt_neox.layers.0.attention.k_proj.weight",
+          "gpt_neox.layers.1.attention.query_key_value.weight", "embed_norm.weight",
+          "context_block.layer.fnn.fnn.0.weight", "embed_out.weight"})
+        EXPECT_NE(std::find(names.begin(), names.end(), key), names.end()) << key;
+}
+
+// Phase 2 of context-kv starts from Context-Pythia's Phase 1 checkpoint: the trained block and
+// the embedding it read are copied (gpt_neox.embed_in takes embed_in), nothing else.
+TEST(ContextKv, LoadsTheContextBlockAndItsEmbeddingFromAPhase1Checkpoint) {
+    cp::test::TempDir dir;
+    auto phase1 = make_model(preset("context-pythia-tiny"), 21);
+    save_checkpoint(*phase1, dir / "p1.safetensors");
+    auto model = make_model(preset("context-kv-tiny"), 22);
+    const torch::Tensor own_q = model->named_parameters()["gpt_neox.layers.0.attention.q_proj.weight"].clone();
+    load_context_block(*model, dir / "p1.safetensors");
+    auto from = phase1->named_parameters(), to = model->named_parameters();
+    EXPECT_TRUE(torch::equal(to["gpt_neox.embed_in.weight"], from["embed_in.weight"]));
+    EXPECT_TRUE(torch::equal(to["embed_norm.bias"], from["embed_norm.bias"]));
+    EXPECT_TRUE(torch::equal(to["context_block.layer.fnn.fnn.0.weight"],
+                             from["context_block.layer.fnn.fnn.0.weight"]));
+    EXPECT_TRUE(torch::equal(to["gpt_neox.layers.0.attention.q_proj.weight"], own_q));
+    // A block of another width is refused by name.
+    auto wide = make_model(preset("context-pythia-70m"), 0);
+    save_checkpoint(*wide, dir / "wide.safetensors");
+    const std::string m = error_of([&] { load_context_block(*model, dir / "wide.safetensors"); });
+    // The first tensor in the file's order: its shape at 70m (context 256) against tiny's (32).
+    EXPECT_NE(m.find("has shape [256] but the context-kv model expects [32] (was Phase 1 run at "
+                     "another size?)"),
+              std::string::npos)
+        << m;
+    // A Pythia checkpoint holds no block.
+    auto pythia = make_model(preset("pythia-tiny"), 0);
+    save_checkpoint(*pythia, dir / "p.safetensors");
+    EXPECT_NE(error_of([&] { load_context_block(*model, dir / "p.safetensors"); })
+                  .find("holds no ContextBlock"),
+              std::string::npos);
+}
+
+// ---- pythia-mla: what its cache holds, and a case worked out by hand -------------------------
+
+// The cache holds, per layer, one rotary key of rotary_dims and the latent of kv_latent — no
+// tensor of the expanded K/V width (heads x head_dim).
+TEST(LatentAttention, CacheHoldsTheLatentAndOneRotaryKeyNeverExpandedKv) {
+    const ModelConfig c = preset("pythia-mla-tiny");
+    auto model = make_model(c, 2);
+    torch::NoGradGuard no_grad;
+    KvCache cache = model->make_cache();
+    model->forward(batch(real_ids(40)), &cache);
+    model->forward(batch({real_ids(41)[40]}), &cache);
+    ASSERT_EQ(cache.keys.size(), static_cast<std::size_t>(c.layers));
+    for (std::int64_t l = 0; l < c.layers; ++l) {
+        const auto k = cache.keys[l].view().sizes().vec(), v = cache.values[l].view().sizes().vec();
+        EXPECT_EQ(k, (std::vector<std::int64_t>{1, 1, 41, c.rotary_dims()})) << "layer " << l;
+        EXPECT_EQ(v, (std::vector<std::int64_t>{1, 1, 41, c.kv_latent})) << "layer " << l;
+        for (const auto& shape : {k, v})
+            EXPECT_NE(shape[1] * shape[3], c.embed_dim) << "an expanded K or V in layer " << l;
+    }
+}
+
+// One head of width 4 with 2 rotary dims and a latent of 2, the projections set by hand:
+// q = x, the latent c = (x2, x3), the rotary key (x0, x1), k_up and dense the identity, v_up
+// [I; 0]. So k = [RoPE(x0, x1); x2, x3] and v = (x2, x3, 0, 0): the output at position 1 is
+// worked out below with RoPE's angle of 1 radian (inv_freq 1 for 2 rotary dims).
+TEST(LatentAttention, IdentityLikeUpProjectionsMatchAHandComputedCase) {
+    GptNeoxAttention a(GptNeoxAttentionOptions(4, 1).rotary_dims(2).kv_latent(2));
+    torch::NoGradGuard no_grad;
+    for (auto& p : a->parameters()) p.zero_();
+    a->q_proj->weight.copy_(torch::eye(4));
+    a->kv_down->weight[0][2] = 1.0;
+    a->kv_down->weight[1][3] = 1.0;
+    a->k_rope->weight[0][0] = 1.0;
+    a->k_rope->weight[1][1] = 1.0;
+    a->k_up->weight.copy_(torch::eye(2));
+    a->v_up->weight[0][0] = 1.0;
+    a->v_up->weight[1][1] = 1.0;
+    a->dense->weight.copy_(torch::eye(4));
+    const double x0[4] = {1.0, 0.0, 0.5, -1.0}, x1[4] = {0.0, 1.0, 2.0, 1.0};
+    const torch::Tensor x =
+        torch::tensor({x0[0], x0[1], x0[2], x0[3], x1[0], x1[1], x1[2], x1[3]}, torch::kFloat32)
+            .view({1, 2, 4});
+    const torch::Tensor out = a->forward(x, 0, nullptr, nullptr);
+    // By hand: position 0 does not rotate; position 1 rotates (a, b) to (a cos 1 - b sin 1,
+    // b cos 1 + a sin 1).
+    const double c1 = std::cos(1.0), s1 = std::sin(1.0);
+    const double q[4] = {x1[0] * c1 - x1[1] * s1, x1[1] * c1 + x1[0] * s1, x1[2], x1[3]};
+    const double k0[4] = {x0[0], x0[1], x0[2], x0[3]};
+    const double k1[4] = {q[0], q[1], q[2], q[3]};  // the same x1, the same rotation
+    double s0 = 0, s1_ = 0;
+    for (int i = 0; i < 4; ++i) {
+        s0 += q[i] * k0[i] / 2.0;  // scaled by 1 / sqrt(head_dim 4)
+        s1_ += q[i] * k1[i] / 2.0;
+    }
+    const double w0 = std::exp(s0) / (std::exp(s0) + std::exp(s1_)), w1 = 1.0 - w0;
+    const double expected[4] = {w0 * x0[2] + w1 * x1[2], w0 * x0[3] + w1 * x1[3], 0.0, 0.0};
+    for (int i = 0; i < 4; ++i)
+        EXPECT_NEAR(out[0][1][i].item<double>(), expected[i], 1e-6) << "dim " << i;
+    // Position 0 sees itself alone: v of x0.
+    EXPECT_NEAR(out[0][0][0].item<double>(), x0[2], 1e-6);
+    EXPECT_NEAR(out[0][0][1].item<double>(), x0[3], 1e-6);
 }

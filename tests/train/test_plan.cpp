@@ -2,6 +2,8 @@
 // the CLI and the GUI both rely on, checked without training a model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <set>
 
 #include "common/error.h"
@@ -23,6 +25,7 @@ ExperimentParams tiny() {
     p.samples = 200;
     p.seq_length = 32;
     p.epochs = 1;
+    p.models = {Design::context_pythia, Design::pythia};
     return p;
 }
 
@@ -74,6 +77,35 @@ TEST(Plan, PythiaAloneHasNoPhase1AndTheAblationHasNone) {
     ASSERT_TRUE(ablation.steps[0].block.has_value());
     EXPECT_EQ(ablation.steps[0].block->kind, BlockSource::Kind::untrained_ablation);
     EXPECT_EQ(ablation.steps[0].block->label(), "ablation: untrained ContextBlock (no Phase 1)");
+}
+
+// #15 item 2: KV_METHODS.md part C's default designs, in its order; 'all' is every design of the
+// registry but the ablation, which is asked by name and trains, beside the others, on the block
+// as initialised while the Phase 1 of the experiment feeds every design that reads a block.
+TEST(Plan, DefaultDesignsAllAndTheAblationAsAnEntryOfItsOwn) {
+    EXPECT_EQ(ExperimentParams().models,
+              (std::vector<Design>{Design::pythia, Design::context_pythia, Design::pythia_256,
+                                   Design::projection_256, Design::pythia_gqa}));
+    const ExperimentParams all = ExperimentParams::from_json(nlohmann::json::parse(
+        R"({"models": "all"})"));
+    EXPECT_EQ(all.models.size(), 7u);
+    EXPECT_EQ(std::find(all.models.begin(), all.models.end(), Design::context_pythia_untrained),
+              all.models.end());
+    ExperimentParams p = tiny();
+    p.models = {Design::pythia, Design::context_pythia, Design::context_kv,
+                Design::context_pythia_untrained};
+    const ExperimentPlan plan = plan_for(p, LaunchMode::full_comparison, nullptr);
+    ASSERT_EQ(plan.steps.size(), 5u) << plan.describe();
+    EXPECT_EQ(plan.steps[0].phase, Phase::phase1);
+    for (int i : {2, 3}) {
+        ASSERT_TRUE(plan.steps[i].block.has_value()) << i;
+        EXPECT_EQ(plan.steps[i].block->kind, BlockSource::Kind::this_plan) << i;
+    }
+    ASSERT_TRUE(plan.steps[4].block.has_value());
+    EXPECT_EQ(plan.steps[4].block->kind, BlockSource::Kind::untrained_ablation);
+    // The ablation alone needs no Phase 1.
+    p.models = {Design::context_pythia_untrained};
+    EXPECT_FALSE(plan_for(p, LaunchMode::full_comparison, nullptr).has_phase1());
 }
 
 TEST(Plan, Phase1ModeIsPhase1Alone) {

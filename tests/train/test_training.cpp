@@ -57,6 +57,7 @@ ExperimentParams tiny_params(const cp::test::TempDir& dir) {
     p.samples = 120;
     p.seq_length = 32;
     p.epochs = 1;
+    p.models = {cp::model::Design::context_pythia, cp::model::Design::pythia};
     p.db = (dir / "w.db").string();
     p.checkpoint_dir = (dir / "runs").string();
     p.skip_evaluation = true;
