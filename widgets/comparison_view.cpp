@@ -9,6 +9,7 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QTableView>
 #include <QVBoxLayout>
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "report/csv.h"
 #include "store/metric_names.h"
 #include "store/run_store.h"
+#include "widgets/pareto_plot.h"
 #include "widgets/plot_panel.h"
 #include "widgets/table_models.h"
 
@@ -28,7 +30,7 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     auto* top = new QHBoxLayout;
     mode_ = new QComboBox(this);
-    mode_->addItem("An experiment's two models");
+    mode_->addItem("An experiment's designs");
     mode_->addItem("Any two runs");
     experiment_ = new QComboBox(this);
     experiment_->setObjectName("compareExperiment");
@@ -70,23 +72,39 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     heading_ = new QLabel(this);
     heading_->setWordWrap(true);
     layout->addWidget(heading_);
-    split_ = new QSplitter(Qt::Horizontal, this);
-    QSplitter* split = split_;
-    table_ = new QTableView(split);
+    split_ = new QSplitter(Qt::Vertical, this);
+    const auto make_table = [this](const char* name) {
+        auto* t = new QTableView(this);
+        t->setObjectName(name);
+        t->verticalHeader()->setVisible(false);
+        t->setEditTriggers(QAbstractItemView::NoEditTriggers);
+        t->setAlternatingRowColors(true);
+        return t;
+    };
+    table_ = make_table("comparisonTable");
     model_ = new ComparisonTableModel(this);
-    group_model_ = new TextTableModel(this);
+    design_model_ = new TextTableModel(this);
+    difference_model_ = new TextTableModel(this);
+    kv_model_ = new TextTableModel(this);
     table_->setModel(model_);
-    table_->setObjectName("comparisonTable");
-    table_->verticalHeader()->setVisible(false);
-    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    table_->setAlternatingRowColors(true);
     table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
-    curves_ = new PlotPanel("Loss of both runs", "step", "loss (nats/token)", split);
-    split->addWidget(table_);
-    split->addWidget(curves_);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
-    layout->addWidget(split, 1);
+    difference_table_ = make_table("differenceTable");
+    difference_table_->setModel(difference_model_);
+    kv_table_ = make_table("kvCheckTable");
+    kv_table_->setModel(kv_model_);
+    details_ = new QTabWidget(this);
+    details_->setObjectName("comparisonDetails");
+    pareto_ = new ParetoPlot(this);
+    curves_ = new PlotPanel("Loss of each design", "step", "loss (nats/token)", this);
+    details_->addTab(pareto_, "Pareto: KV cache against quality");
+    details_->addTab(curves_, "Loss curves");
+    details_->addTab(difference_table_, "Paired differences to Pythia");
+    details_->addTab(kv_table_, "KV cache: claim, formula, measurement");
+    split_->addWidget(table_);
+    split_->addWidget(details_);
+    split_->setStretchFactor(0, 3);
+    split_->setStretchFactor(1, 2);
+    layout->addWidget(split_, 1);
     differences_ = new QLabel(this);
     differences_->setWordWrap(true);
     layout->addWidget(differences_);
@@ -142,10 +160,7 @@ void ComparisonView::compareChosen() {
 QString ComparisonView::showExperiment(qint64 id) {
     try {
         store::RunStore store(database_.toStdString());
-        if (const auto group = report::seed_group_of(store, id))
-            showGroup(report::compare_group(store, *group));
-        else
-            show(report::compare_experiment(store, id));
+        showDesigns(report::compare_designs(store, id));
         if (const int i = experiment_->findData(static_cast<qlonglong>(id)); i >= 0)
             experiment_->setCurrentIndex(i);
         return {};
@@ -178,52 +193,77 @@ void ComparisonView::showVerdict(const std::vector<std::string>& not_learned) {
     verdict_->setVisible(!not_learned.empty());
 }
 
-void ComparisonView::showGroup(const report::GroupComparison& g) {
+void ComparisonView::showDesigns(const report::DesignComparison& c) {
     comparison_.reset();
-    group_ = g;
-    showVerdict(g.not_learned);
+    designs_ = c;
+    showVerdict(c.not_learned);
+    QStringList columns;
+    for (const report::DesignColumn& col : c.columns) {
+        QString runs;
+        for (std::int64_t r : col.runs) runs += (runs.isEmpty() ? "" : ", ") + QString::number(r);
+        columns << QString("<b>%1</b> (run%2 %3)")
+                       .arg(QString::fromStdString(col.heading()).toHtmlEscaped(),
+                            col.runs.size() == 1 ? "" : "s", runs);
+    }
     heading_->setText(
-        QString("<b>A</b> = %1 &nbsp;&nbsp; <b>B</b> = %2 &nbsp;&nbsp; %3 — mean ± sd over the "
-                "seeds, 95% t-intervals; A − B from the per-seed paired differences")
-            .arg(QString::fromUtf8(model::design_display_name(g.a.model)),
-                 QString::fromUtf8(model::design_display_name(g.b.model)),
-                 QString::fromStdString(g.seeds_text()).toHtmlEscaped()));
-    group_model_->setCells(report::group_table_cells(g));  // core's cells, as the CLI prints
-    table_->setModel(group_model_);
-    split_->setOrientation(Qt::Vertical);  // the interval cells want the width; curves go below
-    split_->setSizes({3 * split_->height() / 5, 2 * split_->height() / 5});
-    curves_->setLegendColumns(2);
+        QString("%1 — %2%3")
+            .arg(QString::fromStdString(c.group_uid.empty() ? "One experiment"
+                                                            : "Seed group " + c.group_uid.substr(0, 8))
+                     .toHtmlEscaped(),
+                 QString::fromStdString(c.seeds_text()).toHtmlEscaped(),
+                 c.baseline ? "; ×Pythia: each value over Pythia's" : "; no Pythia run: no ratios") +
+        (c.n() > 1 ? "; mean ± sd over the seeds [95% t-interval]" : "") + "<br>" +
+        columns.join(" · "));
+    design_model_->setCells(report::design_table_cells(c));  // core's cells, as the CLI prints
+    table_->setModel(design_model_);
     table_->resizeColumnsToContents();
-    // Long measure names are elided (the whole name is the cell's tooltip) so that the three
-    // interval columns fit a 1280-pixel window.
+    // Long measure names are elided (the whole name is the cell's tooltip) so that the design
+    // columns fit a 1280-pixel window.
     table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Interactive);
     table_->setColumnWidth(0, std::min(table_->columnWidth(0), 250));
-    differences_->setText("Every seed trained both designs on the same chunks.");
-    // Each design's loss over the seeds: the mean line and a ±1 sd band.
+    difference_model_->setCells(report::difference_table_cells(c));
+    difference_table_->resizeColumnsToContents();
+    kv_model_->setCells(report::kv_check_cells(c));
+    kv_table_->resizeColumnsToContents();
+    details_->setTabEnabled(0, true);
+    details_->setTabEnabled(2, c.n() > 1 && c.baseline);
+    details_->setTabEnabled(3, !c.kv_checks.empty());
+    bool flagged = false;
+    for (const report::KvCheck& k : c.kv_checks) flagged = flagged || k.disagrees();
+    details_->setTabText(3, flagged ? "KV cache: MEASURED ≠ FORMULA" :
+                                      "KV cache: claim, formula, measurement");
+    differences_->setText(c.n() > 1 ? "Every seed trained every design on the same chunks."
+                                     : "Every design trained on the same chunks with the same seed.");
+    pareto_->setComparison(c);
+    drawDesignCurves(c);
+}
+
+void ComparisonView::drawDesignCurves(const report::DesignComparison& c) {
+    // Each design's loss: over a group its mean line with a ±1 sd band, else the run's curve.
     curves_->clear();
+    curves_->setLegendColumns(2);
     try {
         store::RunStore store(database_.toStdString());
-        int color = 0;
-        for (const auto* runs : {&g.a_runs, &g.b_runs}) {
-            const model::Design design = runs == &g.a_runs ? g.a.model : g.b.model;
-            const QString who = QString("%1 %2").arg(runs == &g.a_runs ? "A" : "B",
-                                                     model::design_display_name(design));
+        for (const report::DesignColumn& col : c.columns) {
+            const QColor color = model_color(col.design);
+            const QString who = QString::fromStdString(col.heading());
             for (const char* name : {names::train_loss, names::val_loss}) {
-                const report::MeanCurve m = report::mean_curve(store, *runs, name);
+                const report::MeanCurve m = report::mean_curve(store, col.runs, name);
                 if (m.step.empty()) continue;
                 const bool validation = std::string(name) == names::val_loss;
                 QVector<double> x(m.step.begin(), m.step.end()), y(m.mean.begin(), m.mean.end());
-                QVector<double> low, high;
-                for (std::size_t i = 0; i < m.mean.size(); ++i) {
-                    low.push_back(m.mean[i] - m.sd[i]);
-                    high.push_back(m.mean[i] + m.sd[i]);
+                QString series = who + (validation ? " validation" : " training");
+                if (m.runs > 1) {
+                    QVector<double> low, high;
+                    for (std::size_t i = 0; i < m.mean.size(); ++i) {
+                        low.push_back(m.mean[i] - m.sd[i]);
+                        high.push_back(m.mean[i] + m.sd[i]);
+                    }
+                    series += QString(" (mean ± 1 sd of %1)").arg(m.runs);
+                    curves_->setBand(series, x, low, high, color);
                 }
-                const QString series = who + (validation ? " validation" : " training") +
-                                       QString(" (mean ± 1 sd of %1)").arg(m.runs);
-                curves_->setBand(series, x, low, high, series_color(color));
-                curves_->setSeries(series, x, y, {series_color(color), validation, validation});
+                curves_->setSeries(series, x, y, {color, validation, validation});
             }
-            ++color;
         }
     } catch (const Error&) {
         // The table stands on its own; curves are a bonus.
@@ -232,12 +272,18 @@ void ComparisonView::showGroup(const report::GroupComparison& g) {
 }
 
 void ComparisonView::show(const report::Comparison& c) {
-    group_.reset();
+    designs_.reset();
     comparison_ = c;
     showVerdict(c.not_learned);
     table_->setModel(model_);
     table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
-    split_->setOrientation(Qt::Horizontal);
+    pareto_->clear();
+    difference_model_->setCells({});
+    kv_model_->setCells({});
+    details_->setTabEnabled(0, false);
+    details_->setTabEnabled(2, false);
+    details_->setTabEnabled(3, false);
+    details_->setCurrentWidget(curves_);
     curves_->setLegendColumns(1);
     heading_->setText(QString("<b>A</b> = %1 &nbsp;&nbsp; <b>B</b> = %2")
                           .arg(QString::fromStdString(c.a.label()).toHtmlEscaped(),
@@ -277,11 +323,11 @@ void ComparisonView::show(const report::Comparison& c) {
 }
 
 QString ComparisonView::exportCsv(const QString& path) const {
-    if (!comparison_ && !group_) return "nothing to export: compare an experiment or two runs first";
+    if (!comparison_ && !designs_) return "nothing to export: compare an experiment or two runs first";
     try {
         report::CsvFile file(path.toStdString());
-        if (group_)
-            report::write_group_csv(*group_, file.stream());
+        if (designs_)
+            report::write_design_csv(*designs_, file.stream());
         else
             report::write_comparison_csv(*comparison_, file.stream());
         file.commit();
@@ -292,13 +338,15 @@ QString ComparisonView::exportCsv(const QString& path) const {
 }
 
 void ComparisonView::exportDialog() {
-    if (!comparison_ && !group_) {
+    if (!comparison_ && !designs_) {
         QMessageBox::information(this, "Export CSV", "Compare an experiment or two runs first.");
         return;
     }
     const QString suggested =
-        group_ ? QString("comparison-seed-group-%1.csv")
-                     .arg(QString::fromStdString(group_->group_uid.substr(0, 8)))
+        designs_ ? (designs_->group_uid.empty()
+                        ? QString("comparison-experiment%1.csv").arg(designs_->members.front().experiment_id)
+                        : QString("comparison-seed-group-%1.csv")
+                              .arg(QString::fromStdString(designs_->group_uid.substr(0, 8))))
                : QString("comparison-run%1-run%2.csv")
                      .arg(comparison_->a.run_id)
                      .arg(comparison_->b.run_id);

@@ -1,19 +1,22 @@
-// Side by side: an experiment's two models, or any two runs. The table is core's Comparison
-// (measure, A, B, A - B, A / B), the curves of both runs are overlaid, and "Export CSV…" writes
-// exactly the comparison on screen. An experiment of a seed group shows the whole group: mean ±
-// sd, 95% t-intervals and the paired difference per measure, and each design's loss as a mean
-// line with a ±1 sd band. A banner says so when a model learned nothing.
+// Side by side: an experiment's designs, or any two runs. An experiment shows core's design
+// comparison (report/design_comparison.h): one column per design with each measure's ratio to
+// Pythia, and below it the Pareto view (measured KV bytes per token against quality), the loss
+// curves, the paired differences to Pythia over a seed group's seeds and the KV check (the claim
+// and the formula beside the measurement). Two runs show core's two-run Comparison (measure, A,
+// B, A - B, A / B). "Export CSV…" writes exactly the table on screen; a banner says so when a
+// model learned nothing.
 #pragma once
 
 #include <QWidget>
 #include <optional>
 
 #include "report/comparison.h"
-#include "report/group_comparison.h"
+#include "report/design_comparison.h"
 
 class QComboBox;
 class QLabel;
 class QSplitter;
+class QTabWidget;
 class QTableView;
 
 namespace cp::widgets {
@@ -21,6 +24,7 @@ namespace cp::widgets {
 class ComparisonTableModel;
 class TextTableModel;
 class PlotPanel;
+class ParetoPlot;
 
 class ComparisonView : public QWidget {
     Q_OBJECT
@@ -31,12 +35,17 @@ class ComparisonView : public QWidget {
     QString showExperiment(qint64 experiment_id);
     QString showRuns(qint64 run_a, qint64 run_b);
     QString exportCsv(const QString& path) const;  // error message or ""
+    // Set while two runs are shown.
     const std::optional<report::Comparison>& comparison() const { return comparison_; }
-    // Set while a seed group is shown (then comparison() is empty).
-    const std::optional<report::GroupComparison>& group() const { return group_; }
+    // Set while an experiment (or its seed group) is shown.
+    const std::optional<report::DesignComparison>& designs() const { return designs_; }
     QLabel* verdict() const { return verdict_; }
     PlotPanel* curves() const { return curves_; }
-    QTableView* table() const { return table_; }  // over core's Comparison (ComparisonTableModel)
+    ParetoPlot* pareto() const { return pareto_; }
+    QTabWidget* details() const { return details_; }
+    QTableView* table() const { return table_; }
+    QTableView* differenceTable() const { return difference_table_; }
+    QTableView* kvTable() const { return kv_table_; }
 
   public slots:
     void refreshChoices();
@@ -47,18 +56,21 @@ class ComparisonView : public QWidget {
 
   private:
     void show(const report::Comparison& c);
-    void showGroup(const report::GroupComparison& g);
+    void showDesigns(const report::DesignComparison& c);
+    void drawDesignCurves(const report::DesignComparison& c);
     void showVerdict(const std::vector<std::string>& not_learned);
     QString database_;
     QComboBox *mode_, *experiment_, *run_a_, *run_b_;
-    QTableView* table_;
+    QTableView *table_, *difference_table_, *kv_table_;
     QSplitter* split_;
+    QTabWidget* details_;
     ComparisonTableModel* model_;
-    TextTableModel* group_model_;
+    TextTableModel *design_model_, *difference_model_, *kv_model_;
     QLabel *heading_, *differences_, *verdict_;
     PlotPanel* curves_;
+    ParetoPlot* pareto_;
     std::optional<report::Comparison> comparison_;
-    std::optional<report::GroupComparison> group_;
+    std::optional<report::DesignComparison> designs_;
 };
 
 }  // namespace cp::widgets

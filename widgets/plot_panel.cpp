@@ -37,6 +37,10 @@ QColor model_color(cp::model::Design model) {
             return series_color(4);
         case cp::model::Design::pythia_mla:
             return series_color(5);
+        case cp::model::Design::context_kv:
+            return QColor(117, 112, 179);
+        case cp::model::Design::context_pythia_untrained:
+            return series_color(6);
     }
     return series_color(6);
 }
@@ -155,6 +159,7 @@ void PlotPanel::clear() {
     // Every plottable, not only graphs: bars (the diversity histogram) would otherwise stack up
     // a series and a legend entry per redraw.
     plot_->clearPlottables();
+    plot_->clearItems();  // labels drawn beside points
     series_.clear();
     order_.clear();
     bands_ = 0;

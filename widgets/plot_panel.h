@@ -45,6 +45,9 @@ class PlotPanel : public QWidget {
     int pointCount(const QString& series) const;
     QStringList seriesNames() const;
 
+    // The axes as the caller set them stay (no rescale on redraw) until the user presses Fit:
+    // for plots drawn on plot() directly with ranges of their own (the Pareto view's margins).
+    void holdView() { auto_range_ = false; }
     void setSmoothing(double factor);  // 0: raw; up to 0.99: heavy EMA
     void setLogY(bool on);
     // Writes the plot as .png, .pdf or .svg (by extension); returns an error message or "".

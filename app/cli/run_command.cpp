@@ -15,7 +15,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/error.h"
-#include "report/group_comparison.h"
+#include "report/design_comparison.h"
 #include "train/experiment.h"
 #include "train/seed_group.h"
 #include "train/param_schema.h"
@@ -148,8 +148,7 @@ void print_summary(const train::ExperimentSummary& summary, bool as_json) {
     }
 }
 
-// A seed group: each seed's line, then the group's comparison of Context-Pythia and Pythia
-// when both were trained.
+// A seed group: each seed's line, then the group's comparison of its designs.
 void print_group(const train::GroupSummary& g, const train::ExperimentParams& p, bool as_json) {
     if (as_json) {
         json seeds = json::array();
@@ -179,15 +178,12 @@ void print_group(const train::GroupSummary& g, const train::ExperimentParams& p,
         else
             std::cout << "failed: " << s.error << "\n";
     }
-    const auto has = [&](model::Design d) {
-        return std::find(p.models.begin(), p.models.end(), d) != p.models.end();
-    };
-    if (!has(model::Design::context_pythia) || !has(model::Design::pythia) || p.phase1_only ||
-        p.skip_evaluation)
-        return;
+    if (p.phase1_only || p.skip_evaluation) return;
     try {
         store::RunStore store(p.db.empty() ? train::default_database_path() : p.db);
-        std::cout << "\n" << report::group_comparison_text(report::compare_group(store, g.group_uid));
+        const store::ExperimentRow first = store.group(g.group_uid).front();
+        std::cout << "\n"
+                  << report::design_comparison_text(report::compare_designs(store, first.id));
     } catch (const Error& e) {
         std::cout << "\nno comparison: " << e.what() << "\n";
     }

@@ -13,7 +13,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "report/comparison.h"
-#include "report/group_comparison.h"
+#include "report/design_comparison.h"
 #include "report/csv.h"
 #include "report/exports.h"
 #include "store/run_store.h"
@@ -227,9 +227,12 @@ int experiments_list(int argc, char** argv, int first) {
 
 int experiments_compare(int argc, char** argv, int first) {
     Args args("context-pythia experiments compare ID [--this-seed] [--csv FILE] [--db FILE]",
-              "Compares an experiment's two models: Context-Pythia (A) against Pythia (B).\n"
+              "Compares the designs an experiment trained: one column per design, each measure\n"
+              "beside the design's parameters, tokens trained and measured KV bytes per token,\n"
+              "with its ratio to Pythia; then each design's KV cache against Pythia's: the\n"
+              "claim, the measurement and the formula of its config, flagged when they differ.\n"
               "An experiment of a seed group (run --seeds N) shows the whole group: mean ± sd,\n"
-              "95% t-intervals and the paired difference over its seeds.",
+              "95% t-intervals and each design's paired difference to Pythia over the seeds.",
               {db_option(),
                {"csv", "FILE", "also write the table as CSV"},
                {"this-seed", "", "only this experiment, not its seed group"}},
@@ -237,11 +240,9 @@ int experiments_compare(int argc, char** argv, int first) {
     if (args.parse_and_print_help(argc, argv, first)) return 0;
     const std::int64_t id = id_argument(args, 0, "experiment ID");
     store::RunStore store(existing_db_path(args));
-    const auto group = args.has("this-seed") ? std::nullopt : report::seed_group_of(store, id);
-    if (!group) return print_comparison(args, [&] { return report::compare_experiment(store, id); });
-    return print_comparison<report::GroupComparison>(
-        args, [&] { return report::compare_group(store, *group); }, &report::write_group_csv,
-        &report::group_comparison_text);
+    return print_comparison<report::DesignComparison>(
+        args, [&] { return report::compare_designs(store, id, args.has("this-seed")); },
+        &report::write_design_csv, &report::design_comparison_text);
 }
 
 int experiments_export(int argc, char** argv, int first) {

@@ -1,6 +1,6 @@
-// The comparison researchers judge Context-Pythia by: for an experiment's two models, or any two
-// runs, one row per measure (units in the label), the two sides, their difference and their
-// ratio. Built from the run store alone, so the CLI, the GUI and the CSV show the same numbers.
+// Any two runs side by side: one row per measure (units in the label), the two sides, their
+// difference and their ratio. Built from the run store alone, so the CLI, the GUI and the CSV
+// show the same numbers. An experiment's designs are compared whole by report/design_comparison.h.
 #pragma once
 
 #include <cstdint>
@@ -49,14 +49,11 @@ struct Comparison {
 };
 
 // The fixed rows, in order, present even when a side has no value. The KV-cache rows come
-// between the parameter counts and the perplexities, one per cache length either run measured
-// (key "kv_<length>").
+// between the costs (parameters, tokens trained) and the perplexities, one per cache length
+// either run measured (key "kv_<length>").
 const std::vector<std::string>& comparison_keys();
 
 Comparison compare_runs(store::RunStore& store, std::int64_t run_a, std::int64_t run_b);
-// Context-Pythia's Phase 2 run (A) against Pythia's (B) in one experiment; throws naming what
-// is missing when the experiment lacks one of them.
-Comparison compare_experiment(store::RunStore& store, std::int64_t experiment_id);
 
 // The banner and its reasons, for terminals and the GUI; "" when every model learned.
 std::string verdict_text(const std::vector<std::string>& not_learned);

@@ -25,6 +25,7 @@
 #include "test_support.h"
 #include "train/context_diversity.h"
 #include "widgets/comparison_view.h"
+#include "widgets/pareto_plot.h"
 #include "widgets/diversity_view.h"
 #include "widgets/live_view.h"
 #include "widgets/parameter_form.h"
@@ -156,6 +157,9 @@ TEST_F(Workbench, TinyComparisonFromClicksPlotsLiveStoresRunsAndExportsTheTableS
         idle_p99 = idle.percentile(0.99);
         idle_max = idle.max();
     }
+    // Three designs (two of the default five unchecked): Phase 1 once, three Phase 2 runs.
+    child<QCheckBox>(&w, "design-projection-256")->setChecked(false);
+    child<QCheckBox>(&w, "design-pythia-gqa")->setChecked(false);
     LatencyProbe probe;
     QTest::mouseClick(child<QPushButton>(&w, "launchFull"), Qt::LeftButton);
     ASSERT_TRUE(w.isRunning());
@@ -186,50 +190,84 @@ TEST_F(Workbench, TinyComparisonFromClicksPlotsLiveStoresRunsAndExportsTheTableS
 
     // The runs are in the database and in the browser.
     cp::store::RunStore store(db_);
-    ASSERT_EQ(store.runs().size(), 3u);
+    ASSERT_EQ(store.runs().size(), 4u);
     for (const auto& r : store.runs()) {
         if (r.phase == cp::store::Phase::phase1)  // 20 iterations: finished or not converged
             EXPECT_TRUE(cp::store::completed(r.status)) << r.status;
         else
             EXPECT_EQ(r.status, cp::store::RunStatus::finished);
     }
-    EXPECT_EQ(w.runBrowser()->rowCount(), 3);
+    EXPECT_EQ(w.runBrowser()->rowCount(), 4);
     EXPECT_EQ(w.runBrowser()->statusOf(store.runs().back().id), "finished");
 
-    // The comparison shown is the experiment's; its CSV equals the table on screen.
+    // The comparison shown is the experiment's, one column per design: the table shows core's
+    // cells, and its CSV carries core's numbers.
     auto* view = w.comparisonView();
-    ASSERT_TRUE(view->comparison().has_value());
+    ASSERT_TRUE(view->designs().has_value());
+    const cp::report::DesignComparison& c = *view->designs();
+    ASSERT_EQ(c.columns.size(), 3u);
     QAbstractItemModel* table = view->table()->model();
-    ASSERT_EQ(table->rowCount(), static_cast<int>(view->comparison()->rows.size()));
+    const auto cells = cp::report::design_table_cells(c);
+    ASSERT_EQ(table->rowCount(), static_cast<int>(c.rows.size()));
+    ASSERT_EQ(table->columnCount(), 4);
+    for (int r = 0; r < table->rowCount(); ++r)
+        for (int k = 0; k < 4; ++k)
+            EXPECT_EQ(table->index(r, k).data().toString().toStdString(),
+                      cells[static_cast<std::size_t>(r) + 1][static_cast<std::size_t>(k)]);
     const auto csv_path = dir_ / "comparison.csv";
     ASSERT_EQ(view->exportCsv(QString::fromStdString(csv_path.string())), "");
     const auto parsed = cp::test::run_command(
         {CP_TEST_PYTHON, "-c",
          "import csv, json, sys\n"
-         "rows = list(csv.reader(open(sys.argv[1], newline='', encoding='utf-8')))\n"
-         "print(json.dumps([[r[0]] + [float(c) if c else None for c in r[1:]] for r in "
-         "rows[1:]]))\n",
+         "print(json.dumps(list(csv.reader(open(sys.argv[1], newline='', encoding='utf-8')))))\n",
          csv_path.string()});
     ASSERT_EQ(parsed.exit_code, 0) << parsed.err;
     const auto rows = nlohmann::json::parse(parsed.out);
-    // The table's rows, then one note row per model that learned nothing (the banner on screen).
-    const int notes = static_cast<int>(view->comparison()->not_learned.size());
-    ASSERT_EQ(static_cast<int>(rows.size()), table->rowCount() + notes);
-    EXPECT_EQ(view->verdict()->isVisibleTo(view), notes > 0);
-    for (int k = 0; k < notes; ++k)
-        EXPECT_EQ(rows[table->rowCount() + k][0].get<std::string>().rfind("Not learned — ", 0), 0u);
-    for (int r = 0; r < table->rowCount(); ++r) {
-        EXPECT_EQ(rows[r][0].get<std::string>(),
-                  table->index(r, 0).data().toString().toStdString());
-        for (int c = 1; c <= 4; ++c) {
-            const QVariant shown = table->index(r, c).data(Qt::UserRole);
-            if (!shown.isValid()) {
-                EXPECT_TRUE(rows[r][c].is_null()) << "row " << r << " column " << c;
-                continue;
-            }
-            EXPECT_EQ(rows[r][c].get<double>(), shown.toDouble()) << "row " << r << " column " << c;
+    const auto header = rows[0].get<std::vector<std::string>>();
+    for (std::size_t r = 0; r < c.rows.size(); ++r) {
+        EXPECT_EQ(rows[r + 1][0], c.rows[r].measure);
+        for (std::size_t k = 0; k < c.columns.size(); ++k) {
+            const std::string name =
+                std::string(cp::model::design_key(c.columns[k].design)) + " mean";
+            const auto at = std::find(header.begin(), header.end(), name) - header.begin();
+            ASSERT_LT(at, static_cast<long>(header.size())) << name;
+            const std::string cell = rows[r + 1][at].get<std::string>();
+            const auto& e = c.rows[r].cells[k].estimate;
+            if (!e)
+                EXPECT_EQ(cell, "") << c.rows[r].measure;
+            else
+                EXPECT_EQ(std::stod(cell), e->mean) << c.rows[r].measure << " " << name;
         }
     }
+    EXPECT_EQ(view->verdict()->isVisibleTo(view), !c.not_learned.empty());
+    // #15: the Pareto plot's points are the table's numbers: x the KV bytes per token measured
+    // at the longest length, y the test perplexity, each drawn where the plot says.
+    const auto& pareto = view->pareto()->view();
+    ASSERT_TRUE(pareto.has_value());
+    ASSERT_EQ(pareto->points.size(), 3u);
+    EXPECT_EQ(pareto->length, 2048);
+    QCustomPlot* plot = view->pareto()->panel()->plot();
+    for (std::size_t k = 0; k < c.columns.size(); ++k) {
+        const double x = c.row("kv_2048").cells[k].estimate->mean;
+        const double y = c.row("test_ppl").cells[k].estimate->mean;
+        bool drawn = false;
+        for (int g = 0; g < plot->graphCount(); ++g) {
+            QCPGraph* graph = plot->graph(g);
+            const QString label = QString::fromStdString(c.columns[k].heading());
+            if ((graph->name() != label && graph->name() != label + "  (on the front)") ||
+                graph->dataCount() != 1)
+                continue;
+            EXPECT_EQ(graph->data()->at(0)->key, x) << c.columns[k].heading();
+            EXPECT_EQ(graph->data()->at(0)->value, y) << c.columns[k].heading();
+            drawn = true;
+        }
+        EXPECT_TRUE(drawn) << c.columns[k].heading();
+    }
+    // Its data as CSV, and the plot as a picture.
+    ASSERT_EQ(view->pareto()->exportCsv(QString::fromStdString((dir_ / "pareto.csv").string())), "");
+    EXPECT_NE(cp::test::read_text(dir_ / "pareto.csv").find("on the Pareto front"), std::string::npos);
+    ASSERT_EQ(view->pareto()->panel()->exportTo(QString::fromStdString((dir_ / "pareto.svg").string())), "");
+    EXPECT_NE(cp::test::read_text(dir_ / "pareto.svg").find("<svg"), std::string::npos);
 }
 
 // The step-by-step path a researcher clicks through: Phase 1, then Phase 2 of Context-Pythia on
@@ -271,6 +309,8 @@ TEST_F(Workbench, RepeatWithTwoSeedsShowsTheGroupWithIntervalsAndBands) {
     w.show();
     fill_tiny(w, "64", "16", "1");
     type(&w, "seeds", "2");
+    for (const char* key : {"design-pythia-256", "design-projection-256", "design-pythia-gqa"})
+        child<QCheckBox>(&w, key)->setChecked(false);
     QSignalSpy finished(&w, &MainWindow::experimentFinished);
     QTest::mouseClick(child<QPushButton>(&w, "launchFull"), Qt::LeftButton);
     ASSERT_TRUE(finished.wait(300'000));
@@ -280,40 +320,59 @@ TEST_F(Workbench, RepeatWithTwoSeedsShowsTheGroupWithIntervalsAndBands) {
     EXPECT_EQ(store.experiments()[0].group_uid, store.experiments()[1].group_uid);
     EXPECT_FALSE(store.experiments()[0].group_uid.empty());
     auto* view = w.comparisonView();
-    ASSERT_TRUE(view->group().has_value());
-    EXPECT_EQ(view->group()->n(), 2);
+    ASSERT_TRUE(view->designs().has_value());
+    const cp::report::DesignComparison& c = *view->designs();
+    EXPECT_EQ(c.n(), 2);
     QAbstractItemModel* table = view->table()->model();
-    EXPECT_EQ(table->rowCount(), static_cast<int>(view->group()->rows.size()));
-    EXPECT_EQ(table->headerData(4, Qt::Horizontal).toString(), "excludes 0");
+    EXPECT_EQ(table->rowCount(), static_cast<int>(c.rows.size()));
+    EXPECT_EQ(table->headerData(1, Qt::Horizontal).toString(), "Context-Pythia: mean ± sd [95% CI], ×Pythia");
     // Measured KV bytes per token are the same for both seeds: "± 0", and Context-Pythia's is
     // half of Pythia's (context 32 vs hidden 64 in the tiny presets).
+    bool kv_seen = false;
     for (int r = 0; r < table->rowCount(); ++r)
         if (table->index(r, 0).data().toString().startsWith("KV cache at 128")) {
-            EXPECT_EQ(table->index(r, 1).data().toString(), "512 ± 0");
-            EXPECT_EQ(table->index(r, 5).data().toString(), "0.5000");
+            EXPECT_EQ(table->index(r, 1).data().toString(), "512 ± 0  ×0.500");
+            kv_seen = true;
         }
+    EXPECT_TRUE(kv_seen);
+    // The paired differences to Pythia, their own tab with "excl. 0" where the interval says so.
+    QAbstractItemModel* differences = view->differenceTable()->model();
+    ASSERT_GT(differences->rowCount(), 3);
+    EXPECT_EQ(differences->headerData(1, Qt::Horizontal).toString(),
+              "Context-Pythia − Pythia, paired: mean [95% CI]");
     // Two designs x (training, validation): a band each under its mean line.
     EXPECT_EQ(view->curves()->bandCount(), 4);
-    EXPECT_GT(view->curves()->pointCount("A Context-Pythia training (mean ± 1 sd of 2)"), 1);
+    EXPECT_GT(view->curves()->pointCount("Context-Pythia training (mean ± 1 sd of 2)"), 1);
+    // The Pareto plot's error bars: the test perplexity's 95% t-interval of each design.
+    const auto& pareto = view->pareto()->view();
+    ASSERT_TRUE(pareto.has_value());
+    for (const auto& p : pareto->points) {
+        ASSERT_TRUE(p.y_interval.has_value()) << p.label;
+        const auto k = *c.column_of(p.design);
+        EXPECT_EQ(p.y_interval->low, c.row("test_ppl").cells[k].estimate->interval->low);
+    }
     const auto csv = dir_ / "group.csv";
     ASSERT_EQ(view->exportCsv(QString::fromStdString(csv.string())), "");
     const std::string text = cp::test::read_text(csv);
-    EXPECT_NE(text.find("A - B interval excludes 0"), std::string::npos);
+    EXPECT_NE(text.find("context-pythia - pythia, paired: excludes 0"), std::string::npos);
     EXPECT_NE(text.find("(n = 2)"), std::string::npos);
 }
 
 // #15 item 2: the launch panel's design checklist decides what a full comparison trains. By
-// default the two models; checking Pythia-256 and unchecking Context-Pythia trains Pythia and
-// Pythia-256 on the same chunks, with no Phase 1 (nothing needs a ContextBlock).
+// default KV_METHODS.md's five; Pythia and Pythia-256 alone train on the same chunks with no
+// Phase 1 (nothing needs a ContextBlock).
 TEST_F(Workbench, DesignChecklistDecidesWhatAFullComparisonTrains) {
     MainWindow w(db());
     w.show();
-    EXPECT_TRUE(child<QCheckBox>(&w, "design-context-pythia")->isChecked());
-    EXPECT_TRUE(child<QCheckBox>(&w, "design-pythia")->isChecked());
-    EXPECT_FALSE(child<QCheckBox>(&w, "design-pythia-256")->isChecked());
+    for (const char* key : {"design-pythia", "design-context-pythia", "design-pythia-256",
+                            "design-projection-256", "design-pythia-gqa"})
+        EXPECT_TRUE(child<QCheckBox>(&w, key)->isChecked()) << key;
+    for (const char* key :
+         {"design-pythia-mla", "design-context-kv", "design-context-pythia-untrained"})
+        EXPECT_FALSE(child<QCheckBox>(&w, key)->isChecked()) << key;
     fill_tiny(w, "64", "16", "1");
-    child<QCheckBox>(&w, "design-context-pythia")->setChecked(false);
-    child<QCheckBox>(&w, "design-pythia-256")->setChecked(true);
+    for (const char* key : {"design-context-pythia", "design-projection-256", "design-pythia-gqa"})
+        child<QCheckBox>(&w, key)->setChecked(false);
     QSignalSpy finished(&w, &MainWindow::experimentFinished);
     QTest::mouseClick(child<QPushButton>(&w, "launchFull"), Qt::LeftButton);
     ASSERT_TRUE(w.isRunning());
@@ -368,12 +427,15 @@ TEST_F(Workbench, Phase1ThenEachPhase2FromClicksGivesAFullComparisonWithPhase1) 
     // The comparison view: both designs, with Context-Pythia's Phase 1 rows filled in.
     auto* view = w.comparisonView();
     ASSERT_EQ(view->showExperiment(runs[0].experiment_id), "");
-    const auto& c = *view->comparison();
+    const auto& c = *view->designs();
+    ASSERT_EQ(c.columns.size(), 2u);
+    const std::size_t context = *c.column_of(cp::model::Design::context_pythia);
+    const std::size_t pythia = *c.column_of(cp::model::Design::pythia);
     // Iteration 0 only initialises (no loss), so a Phase 1 of N iterations logs N - 1 losses.
     const double iterations = store.metrics(runs[0].id, "oacd_loss").size() + 1;
-    ASSERT_TRUE(c.row("phase1_iterations").a.has_value());
-    EXPECT_EQ(*c.row("phase1_iterations").a, iterations);
-    EXPECT_FALSE(c.row("phase1_iterations").b.has_value());  // Pythia has none
+    ASSERT_TRUE(c.row("phase1_iterations").cells[context].estimate.has_value());
+    EXPECT_EQ(c.row("phase1_iterations").cells[context].estimate->mean, iterations);
+    EXPECT_FALSE(c.row("phase1_iterations").cells[pythia].estimate.has_value());  // none
     // The CLI's comparison of the same experiment.
     const auto cli = cp::test::run_cli(
         {"experiments", "compare", std::to_string(runs[0].experiment_id), "--db", db_});

@@ -1,5 +1,6 @@
 // Comparison, CSV export, run management and database import, on a real tiny experiment (Brown
-// text, both models trained and evaluated by the CLI). CSV files are read back with Python's csv
+// text, three designs trained and evaluated by the CLI: Pythia, and Context-Pythia and context-kv
+// sharing one Phase 1). CSV files are read back with Python's csv
 // module, a parser we did not write.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -18,7 +19,7 @@
 #include "model/model_config.h"
 #include "report/comparison.h"
 #include "report/csv.h"
-#include "report/group_comparison.h"
+#include "report/design_comparison.h"
 #include "report/exports.h"
 #include "store/run_store.h"
 #include "test_support.h"
@@ -67,11 +68,14 @@ std::int64_t count_rows(const std::string& db, const char* table) {
 
 class Report : public ::testing::Test {
   protected:
-    // One real experiment for the whole suite: Phase 1, both models' Phase 2 and evaluation.
+    // One real experiment for the whole suite: Phase 1 once, three designs' Phase 2 (two of
+    // them on Phase 1's ContextBlock) and evaluation.
     static void SetUpTestSuite() {
         dir_ = new cp::test::TempDir;
         db_ = (*dir_ / "workbench.db").string();
         const auto r = run_cli({"run",
+                                "--models",
+                                "pythia,context-pythia,context-kv",
                                 "--samples",
                                 "64",
                                 "--seq-length",
@@ -118,16 +122,29 @@ std::string Report::db_;
 
 }  // namespace
 
-TEST_F(Report, ComparisonOfARealExperimentHasBothModelsAndEveryRow) {
+// #15: an experiment with three designs records three Phase 2 runs sharing one Phase 1, and its
+// comparison has a column per design with the ratio of each to Pythia's.
+TEST_F(Report, ComparisonOfARealExperimentHasAColumnPerDesignAndTheRatiosToPythia) {
     cp::store::RunStore store(db_);
-    const auto c = cp::report::compare_experiment(store, 1);
-    EXPECT_EQ(c.a.model, cp::model::Design::context_pythia);
-    EXPECT_EQ(c.b.model, cp::model::Design::pythia);
-    EXPECT_EQ(c.a.phase, cp::store::Phase::phase2);
-    ASSERT_TRUE(c.a.phase1_run_id.has_value());
-    EXPECT_FALSE(c.b.phase1_run_id.has_value());
+    std::vector<cp::store::RunRow> phase2;
+    std::optional<std::int64_t> phase1;
+    for (const auto& r : store.runs(1))
+        (r.phase == cp::store::Phase::phase1 ? (void)(phase1 = r.id) : phase2.push_back(r));
+    ASSERT_TRUE(phase1.has_value()) << "one Phase 1";
+    ASSERT_EQ(phase2.size(), 3u);
+    EXPECT_EQ(phase2[1].context_block_run_id, phase1);
+    EXPECT_EQ(phase2[2].context_block_run_id, phase1) << "context-kv reads the same block";
+    const auto c = cp::report::compare_designs(store, 1);
+    ASSERT_EQ(c.columns.size(), 3u);
+    EXPECT_EQ(c.columns[0].design, cp::model::Design::pythia);
+    EXPECT_EQ(c.columns[1].design, cp::model::Design::context_pythia);
+    EXPECT_EQ(c.columns[2].design, cp::model::Design::context_kv);
+    ASSERT_EQ(c.baseline, std::optional<std::size_t>(0));
+    EXPECT_EQ(c.columns[1].phase1_run, phase1);
+    EXPECT_FALSE(c.columns[0].phase1_run.has_value());
+    EXPECT_EQ(c.n(), 1);
     // The fixed rows, with one KV row per length the experiment measured (its eval.kv_lengths,
-    // read from its stored parameters) after the parameter counts.
+    // read from its stored parameters) after the costs.
     std::vector<std::string> expected = cp::report::comparison_keys();
     const auto params = nlohmann::json::parse(store.experiment(1).params_json);
     auto at = std::find(expected.begin(), expected.end(), "best_val_ppl");
@@ -135,33 +152,78 @@ TEST_F(Report, ComparisonOfARealExperimentHasBothModelsAndEveryRow) {
         at = expected.insert(at, "kv_" + std::to_string(length.get<int>())) + 1;
     ASSERT_EQ(c.rows.size(), expected.size());
     for (std::size_t i = 0; i < c.rows.size(); ++i) {
-        const auto& row = c.rows[i];
-        EXPECT_EQ(row.key, expected[i]);
-        ASSERT_TRUE(row.a.has_value()) << row.measure;
-        if (row.key.rfind("phase1_", 0) == 0) {
-            EXPECT_FALSE(row.b.has_value()) << "Pythia has no Phase 1: " << row.measure;
-            continue;
+        EXPECT_EQ(c.rows[i].key, expected[i]);
+        ASSERT_EQ(c.rows[i].cells.size(), 3u);
+        for (std::size_t k = 0; k < 3; ++k) {
+            const bool phase1_row = c.rows[i].key.rfind("phase1_", 0) == 0;
+            EXPECT_EQ(c.rows[i].cells[k].estimate.has_value(), !(phase1_row && k == 0))
+                << c.rows[i].measure << " column " << k;
         }
-        ASSERT_TRUE(row.b.has_value()) << row.measure;
     }
     // The numbers are the runs' own results, not recomputed.
-    std::map<std::string, double> a_results;
-    for (const auto& [k, v] : store.results(c.a.run_id)) a_results[k] = v;
-    EXPECT_EQ(*c.row("test_ppl").a, a_results.at("test_ppl"));
-    EXPECT_EQ(*c.row("kv_512").a, a_results.at("kv_bytes_per_token_at_512"));
-    // Measured from the cache tensors; expected from the two presets' configs: layers x 2 (K, V)
-    // x layer width x 4 bytes (float32) per token.
-    const auto kv = [](const char* preset) {
-        const cp::model::ModelConfig m = cp::model::preset(preset);
-        return static_cast<double>(m.layers * 2 * m.layer_width() * 4);
+    std::map<std::string, double> results;
+    for (const auto& [k, v] : store.results(phase2[1].id)) results[k] = v;
+    EXPECT_EQ(c.row("test_ppl").cells[1].estimate->mean, results.at("test_ppl"));
+    EXPECT_EQ(c.row("kv_512").cells[1].estimate->mean, results.at("kv_bytes_per_token_at_512"));
+    EXPECT_EQ(c.row("tokens_trained").cells[1].estimate->mean, results.at("tokens_trained"));
+    // Tokens trained: the training chunks (64 samples, the last 10% validate: 57) x 16 targets x
+    // the epochs run, the same for every design.
+    const double epochs = c.row("best_epoch").cells[0].estimate->mean;
+    for (std::size_t k = 0; k < 3; ++k)
+        EXPECT_GE(c.row("tokens_trained").cells[k].estimate->mean, 57.0 * 16 * epochs);
+    // Measured from the cache tensors; expected from the presets' widths (float32): Pythia
+    // 2 (K, V) x 64 x 2 layers; Context-Pythia 2 x 32 x 2; context-kv layer 1's 2 x 64 plus
+    // layer 0's one 32-wide context per position (the window of 1024 is never full here).
+    const double pythia = 2 * 64 * 2 * 4, context = 2 * 32 * 2 * 4, context_kv = (2 * 64 + 32) * 4;
+    EXPECT_EQ(c.row("kv_2048").cells[0].estimate->mean, pythia);
+    EXPECT_EQ(c.row("kv_2048").cells[1].estimate->mean, context);
+    EXPECT_EQ(c.row("kv_512").cells[2].estimate->mean, context_kv);
+    EXPECT_EQ(*c.row("kv_512").cells[1].ratio, context / pythia);
+    EXPECT_EQ(*c.row("kv_512").cells[2].ratio, context_kv / pythia);
+    // At 2048 tokens context-kv keeps 1024 contexts for 2048 positions: half a context a token.
+    EXPECT_EQ(c.row("kv_2048").cells[2].estimate->mean, (2 * 64 + 16) * 4.0);
+    EXPECT_DOUBLE_EQ(*c.row("test_ppl").cells[2].ratio,
+                     c.row("test_ppl").cells[2].estimate->mean /
+                         c.row("test_ppl").cells[0].estimate->mean);
+    EXPECT_LT(c.row("parameters_total").cells[1].estimate->mean,
+              c.row("parameters_total").cells[0].estimate->mean);
+    // The claim beside the measurement: context-kv was claimed to halve the cache; the formula
+    // of its config and the measurement agree with each other, not with the claim.
+    ASSERT_EQ(c.kv_checks.size(), 2u);
+    const auto& kv = c.kv_checks[1];
+    EXPECT_EQ(kv.design, cp::model::Design::context_kv);
+    EXPECT_EQ(kv.claimed, std::optional<double>(0.5));
+    EXPECT_FALSE(kv.disagrees());
+    EXPECT_TRUE(kv.claim_differs());
+    EXPECT_FALSE(c.kv_checks[0].claim_differs()) << "Context-Pythia's 50% is what it measures";
+    const auto text = run_cli({"experiments", "compare", "1", "--db", db_});
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    EXPECT_NE(text.out.find("the claim is not what was measured"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("×0.500"), std::string::npos) << text.out;
+}
+
+// A cache that stores more than its design says (the bug MODEL_SPEC §2 tells of: "50%" from a
+// formula while the layers ran at full width) is flagged: runs recorded by hand, one of whose
+// measured KV bytes is twice what its formula says.
+TEST(DesignComparison, AMeasurementThatDiffersFromTheFormulaIsFlagged) {
+    cp::test::TempDir dir;
+    cp::store::RunStore store((dir / "w.db").string());
+    const auto e = store.create_experiment("by hand", "{}");
+    const auto add = [&](cp::model::Design d, double measured, double formula) {
+        const auto run = store.create_run({e, d, cp::store::Phase::phase2, "cpu", "", std::nullopt});
+        store.set_result(run, "kv_bytes_per_token_at_128", measured);
+        store.set_result(run, "kv_formula_values_per_token_at_128", formula);
+        store.finish_run(run, cp::store::RunStatus::finished);
     };
-    EXPECT_EQ(*c.row("kv_2048").a, kv("context-pythia-tiny"));
-    EXPECT_EQ(*c.row("kv_2048").b, kv("pythia-tiny"));
-    EXPECT_EQ(*c.row("kv_2048").difference(), kv("context-pythia-tiny") - kv("pythia-tiny"));
-    EXPECT_EQ(*c.row("kv_2048").ratio(), kv("context-pythia-tiny") / kv("pythia-tiny"));
-    EXPECT_LT(*c.row("parameters_total").a, *c.row("parameters_total").b);
-    EXPECT_GT(*c.row("wall_seconds").a, 0);
-    EXPECT_TRUE(c.parameter_differences.empty());
+    add(cp::model::Design::pythia, 24576, 6144);
+    add(cp::model::Design::pythia_mla, 24576, 3072);  // claims half, stores as much as Pythia
+    add(cp::model::Design::pythia_256, 12288, 3072);
+    const auto c = cp::report::compare_designs(store, e);
+    ASSERT_EQ(c.kv_checks.size(), 2u);
+    EXPECT_TRUE(c.kv_checks[0].disagrees());
+    EXPECT_FALSE(c.kv_checks[1].disagrees());
+    const std::string text = cp::report::design_comparison_text(c);
+    EXPECT_NE(text.find("MEASURED ≠ FORMULA"), std::string::npos) << text;
 }
 
 TEST_F(Report, ComparingRunsOfDifferentExperimentsNamesTheParametersThatDiffer) {
@@ -178,7 +240,8 @@ TEST_F(Report, ComparingRunsOfDifferentExperimentsNamesTheParametersThatDiffer) 
     const auto& d = c.parameter_differences;
     EXPECT_NE(std::find(d.begin(), d.end(), "seq_length: 16 vs 24"), d.end());
     EXPECT_NE(
-        std::find(d.begin(), d.end(), "models: [\"context-pythia\",\"pythia\"] vs [\"pythia\"]"),
+        std::find(d.begin(), d.end(),
+                  "models: [\"pythia\",\"context-pythia\",\"context-kv\"] vs [\"pythia\"]"),
         d.end());
     EXPECT_EQ(std::find_if(d.begin(), d.end(),
                            [](const std::string& s) { return s.rfind("name:", 0) == 0; }),
@@ -192,24 +255,34 @@ TEST_F(Report, ComparisonCsvIsTheTableAndSurvivesAnIndependentParser) {
         run_cli({"experiments", "compare", "1", "--csv", (dir / "c.csv").string(), "--db", db_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     cp::store::RunStore store(db_);
-    const auto c = cp::report::compare_experiment(store, 1);
+    const auto c = cp::report::compare_designs(store, 1);
     const auto rows = python_csv(dir / "c.csv");
-    // Header, the table's rows, then one note row per model that learned nothing.
-    ASSERT_EQ(rows.size(), c.rows.size() + 1 + c.not_learned.size());
-    EXPECT_EQ(rows[0], (std::vector<std::string>{"measure", "A: " + c.a.label(),
-                                                 "B: " + c.b.label(), "A - B", "A / B"}));
+    // Header, the table's rows, then the KV checks, the designs note and one row per model that
+    // learned nothing.
+    ASSERT_EQ(rows.size(), 1 + c.rows.size() + c.kv_checks.size() + 1 + c.not_learned.size());
+    const auto& header = rows[0];
+    ASSERT_EQ(header.size(), 3 + 9 * c.columns.size());
+    EXPECT_EQ(header[3], "pythia mean");
+    EXPECT_EQ(header[3 + 9 + 4], "context-pythia / pythia");
     for (std::size_t i = 0; i < c.rows.size(); ++i) {
         const auto& want = c.rows[i];
         const auto& got = rows[i + 1];
-        ASSERT_EQ(got.size(), 5u);
+        ASSERT_EQ(got.size(), header.size());
         EXPECT_EQ(got[0], want.measure);
-        const std::optional<double> cells[4] = {want.a, want.b, want.difference(), want.ratio()};
-        for (int k = 0; k < 4; ++k) {
-            if (!cells[k]) {
-                EXPECT_EQ(got[k + 1], "") << want.measure;
-                continue;
+        EXPECT_EQ(got[1], want.key);
+        for (std::size_t k = 0; k < c.columns.size(); ++k) {
+            const auto& cell = want.cells[k];
+            const std::optional<double> values[2] = {
+                cell.estimate ? std::optional<double>(cell.estimate->mean) : std::nullopt,
+                cell.ratio};
+            const std::size_t columns[2] = {3 + 9 * k, 3 + 9 * k + 4};
+            for (int v = 0; v < 2; ++v) {
+                if (!values[v]) {
+                    EXPECT_EQ(got[columns[v]], "") << want.measure;
+                    continue;
+                }
+                EXPECT_EQ(python_float(got[columns[v]]), *values[v]) << want.measure << " " << k;
             }
-            EXPECT_EQ(python_float(got[k + 1]), *cells[k]) << want.measure << " column " << k;
         }
     }
     // The terminal shows the same table.
@@ -276,11 +349,11 @@ TEST(Csv, NumbersAreUnchangedUnderALocaleWithADecimalComma) {
 TEST_F(Report, MetricExportKeepsEveryPointExactly) {
     cp::test::TempDir dir;
     cp::store::RunStore store(db_);
-    const std::int64_t run = 2;  // Context-Pythia's Phase 2
+    const std::int64_t run = 3;  // Context-Pythia's Phase 2
     const auto points = store.metrics(run);
     ASSERT_GT(points.size(), 10u);
     const auto r =
-        run_cli({"runs", "export-metrics", "2", "--csv", (dir / "m.csv").string(), "--db", db_});
+        run_cli({"runs", "export-metrics", "3", "--csv", (dir / "m.csv").string(), "--db", db_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto rows = python_csv(dir / "m.csv");
     ASSERT_EQ(rows.size(), points.size() + 1);
@@ -289,7 +362,7 @@ TEST_F(Report, MetricExportKeepsEveryPointExactly) {
     for (std::size_t i = 0; i < points.size(); i += 7) {  // every 7th point through Python
         const auto& p = points[i];
         const auto& row = rows[i + 1];
-        EXPECT_EQ(row[1], "2");
+        EXPECT_EQ(row[1], "3");
         EXPECT_EQ(row[4], p.name);
         EXPECT_EQ(row[5], std::to_string(p.step));
         EXPECT_EQ(row[6], p.epoch >= 0 ? std::to_string(p.epoch) : "");
@@ -303,20 +376,22 @@ TEST_F(Report, SweepSummaryHasOneRowPerModelWithParametersAsColumns) {
         run_cli({"experiments", "export", "--csv", (dir / "s.csv").string(), "--db", db_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto rows = python_csv(dir / "s.csv");
-    ASSERT_EQ(rows.size(), 3u);  // header + context-pythia + pythia
+    ASSERT_EQ(rows.size(), 4u);  // header + the three designs
     const auto& header = rows[0];
     const auto column = [&](const std::string& name) {
         const auto it = std::find(header.begin(), header.end(), name);
         EXPECT_NE(it, header.end()) << name;
         return static_cast<std::size_t>(it - header.begin());
     };
-    EXPECT_EQ(rows[1][column("model")], "context-pythia");
-    EXPECT_EQ(rows[2][column("model")], "pythia");
+    EXPECT_EQ(rows[1][column("model")], "pythia");
+    EXPECT_EQ(rows[2][column("model")], "context-pythia");
+    EXPECT_EQ(rows[3][column("model")], "context-kv");
     EXPECT_EQ(rows[1][column("seq_length")], "16");
     EXPECT_EQ(rows[2][column("phase2.learning_rate")], rows[1][column("phase2.learning_rate")]);
     EXPECT_EQ(rows[1][column("experiment_name")], "'" + kHostileName);  // neutralised formula
-    EXPECT_NE(rows[1][column("phase1_iterations")], "");
-    EXPECT_EQ(rows[2][column("phase1_iterations")], "");
+    EXPECT_EQ(rows[1][column("phase1_iterations")], "");
+    EXPECT_NE(rows[2][column("phase1_iterations")], "");
+    EXPECT_EQ(rows[3][column("phase1_iterations")], rows[2][column("phase1_iterations")]);
 }
 
 TEST_F(Report, ImportTwiceAddsNothingAndKeepsEveryMetricPoint) {
@@ -333,7 +408,7 @@ TEST_F(Report, ImportTwiceAddsNothingAndKeepsEveryMetricPoint) {
     }
     const auto first = run_cli({"db", "import", db_, "--db", target});
     ASSERT_EQ(first.exit_code, 0) << first.err;
-    EXPECT_NE(first.out.find("imported 1 experiments, 3 runs"), std::string::npos) << first.out;
+    EXPECT_NE(first.out.find("imported 1 experiments, 4 runs"), std::string::npos) << first.out;
     const auto second = run_cli({"db", "import", db_, "--db", target});
     ASSERT_EQ(second.exit_code, 0) << second.err;
     EXPECT_NE(second.out.find("imported 0 experiments, 0 runs, 0 metric points and 0 results"),
@@ -362,12 +437,14 @@ TEST_F(Report, ImportTwiceAddsNothingAndKeepsEveryMetricPoint) {
     }
     // The merged copy compares exactly as the original does.
     const auto imported_experiment = merged.runs().back().experiment_id;
-    const auto c1 = cp::report::compare_experiment(source, 1);
-    const auto c2 = cp::report::compare_experiment(merged, imported_experiment);
-    for (std::size_t i = 0; i < c1.rows.size(); ++i) {
-        EXPECT_EQ(c1.rows[i].a, c2.rows[i].a);
-        EXPECT_EQ(c1.rows[i].b, c2.rows[i].b);
-    }
+    const auto c1 = cp::report::compare_designs(source, 1);
+    const auto c2 = cp::report::compare_designs(merged, imported_experiment);
+    ASSERT_EQ(c1.rows.size(), c2.rows.size());
+    for (std::size_t i = 0; i < c1.rows.size(); ++i)
+        for (std::size_t k = 0; k < c1.columns.size(); ++k)
+            EXPECT_EQ(c1.rows[i].cells[k].values, c2.rows[i].cells[k].values) << c1.rows[i].key;
+    EXPECT_EQ(c2.columns[1].phase1_run, std::optional<std::int64_t>(merged.runs()[1].id))
+        << "the provenance is remapped with the ids";
 }
 
 TEST_F(Report, ListingShowsEveryRunWithItsResults) {
@@ -377,9 +454,9 @@ TEST_F(Report, ListingShowsEveryRunWithItsResults) {
     const auto r = run_cli({"runs", "list", "--json", "--db", db_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const json runs = json::parse(r.out);
-    ASSERT_EQ(runs.size(), 3u);
-    EXPECT_EQ(runs[2]["model"], "pythia");
-    EXPECT_TRUE(runs[2]["results"].contains("test_ppl"));
+    ASSERT_EQ(runs.size(), 4u);
+    EXPECT_EQ(runs[1]["model"], "pythia");
+    EXPECT_TRUE(runs[1]["results"].contains("test_ppl"));
     const auto e = run_cli({"experiments", "list", "--json", "--db", db_});
     ASSERT_EQ(e.exit_code, 0) << e.err;
     EXPECT_EQ(json::parse(e.out)[0]["params"]["seq_length"], 16);
@@ -391,19 +468,19 @@ TEST_F(Report, ListingShowsEveryRunWithItsResults) {
 TEST_F(Report, DeleteAsksAndKeepsTheRunUnlessConfirmed) {
     cp::test::TempDir dir;
     const std::string db = copy_db(dir);
-    const auto no = run_cli({"runs", "delete", "3", "--db", db}, "n\n");
+    const auto no = run_cli({"runs", "delete", "2", "--db", db}, "n\n");
     EXPECT_EQ(no.exit_code, 1);
-    EXPECT_NE(no.err.find("Delete run 3 (pythia phase2, finished,"), std::string::npos) << no.err;
-    EXPECT_EQ(cp::store::RunStore(db).runs().size(), 3u);
-    const auto yes = run_cli({"runs", "delete", "3", "--db", db}, "y\n");
+    EXPECT_NE(no.err.find("Delete run 2 (pythia phase2, finished,"), std::string::npos) << no.err;
+    EXPECT_EQ(cp::store::RunStore(db).runs().size(), 4u);
+    const auto yes = run_cli({"runs", "delete", "2", "--db", db}, "y\n");
     ASSERT_EQ(yes.exit_code, 0) << yes.err;
     cp::store::RunStore store(db);
-    EXPECT_EQ(store.runs().size(), 2u);
-    EXPECT_EQ(store.metrics(3).size(), 0u) << "metric points go with the run";
-    EXPECT_EQ(store.results(3).size(), 0u);
-    const auto unasked = run_cli({"runs", "delete", "2", "--yes", "--db", db});
+    EXPECT_EQ(store.runs().size(), 3u);
+    EXPECT_EQ(store.metrics(2).size(), 0u) << "metric points go with the run";
+    EXPECT_EQ(store.results(2).size(), 0u);
+    const auto unasked = run_cli({"runs", "delete", "3", "--yes", "--db", db});
     EXPECT_EQ(unasked.exit_code, 0) << unasked.err;
-    EXPECT_EQ(store.runs().size(), 1u);
+    EXPECT_EQ(store.runs().size(), 2u);
 }
 
 TEST_F(Report, BadInputGetsOneClearMessageAndChangesNothing) {
@@ -535,7 +612,7 @@ TEST(SeedGroup, FourSeedsWithOneFailedGiveMeansIntervalsAndPairedDifferencesOver
     fs::create_directories(dir / "ckpt");
     cp::test::write_text(dir / "ckpt" / "experiment-2", "a file where seed 6's folder would go");
     const auto r = run_cli({"run", "--samples", "100", "--seq-length", "16", "--epochs", "1",
-                            "--seeds", "4", "--seed", "5", "--p1-max-iterations", "3",
+                            "--models", "context-pythia,pythia", "--seeds", "4", "--seed", "5", "--p1-max-iterations", "3",
                             "--eval-test-chunks", "8", "--eval-last-word-passages", "10",
                             "--eval-kv-lengths", "32", "--db", db, "--checkpoint-dir",
                             (dir / "ckpt").string(), "--quiet"});
@@ -545,7 +622,9 @@ TEST(SeedGroup, FourSeedsWithOneFailedGiveMeansIntervalsAndPairedDifferencesOver
     EXPECT_NE(r.out.find("seeds 5, 7, 8 (n = 3); seed 6 (experiment 2) left out"),
               std::string::npos)
         << r.out;
-    EXPECT_NE(r.out.find("excludes 0"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Difference to Pythia, from the per-seed paired differences"),
+              std::string::npos)
+        << r.out;
 
     cp::store::RunStore store(db);
     const auto experiments = store.experiments();
@@ -555,7 +634,8 @@ TEST(SeedGroup, FourSeedsWithOneFailedGiveMeansIntervalsAndPairedDifferencesOver
     for (const auto& e : experiments) EXPECT_EQ(e.group_uid, uid);
     EXPECT_NE(experiments[3].name.find("seed 8"), std::string::npos) << experiments[3].name;
 
-    const auto g = cp::report::compare_group(store, uid);
+    const auto g = cp::report::compare_designs(store, 3);
+    EXPECT_EQ(g.group_uid, uid);
     EXPECT_EQ(g.n(), 3);
     ASSERT_EQ(g.members.size(), 4u);
     EXPECT_FALSE(g.members[1].used());
@@ -580,21 +660,23 @@ TEST(SeedGroup, FourSeedsWithOneFailedGiveMeansIntervalsAndPairedDifferencesOver
     const auto row = row_of("Test perplexity");
     EXPECT_EQ(row[col("n")], "3");
     const ByHand ha = by_hand(a), hb = by_hand(b);
-    EXPECT_NEAR(python_float(row[col("A mean")]), ha.mean, 1e-9 * ha.mean);
-    EXPECT_NEAR(python_float(row[col("A sd")]), ha.sd, 1e-9 * ha.mean);
-    EXPECT_NEAR(python_float(row[col("A 95% low")]), ha.mean - ha.half, 1e-3 * ha.half);
-    EXPECT_NEAR(python_float(row[col("B 95% high")]), hb.mean + hb.half, 1e-3 * hb.half);
+    EXPECT_NEAR(python_float(row[col("context-pythia mean")]), ha.mean, 1e-9 * ha.mean);
+    EXPECT_NEAR(python_float(row[col("context-pythia sd")]), ha.sd, 1e-9 * ha.mean);
+    EXPECT_NEAR(python_float(row[col("context-pythia 95% low")]), ha.mean - ha.half,
+                1e-3 * ha.half);
+    EXPECT_NEAR(python_float(row[col("pythia 95% high")]), hb.mean + hb.half, 1e-3 * hb.half);
     // The difference from the per-seed pairs, not from the two means and sds.
     const ByHand hd = by_hand({a[0] - b[0], a[1] - b[1], a[2] - b[2]});
-    EXPECT_NEAR(python_float(row[col("A - B mean")]), hd.mean, 1e-9 * std::fabs(ha.mean));
-    EXPECT_NEAR(python_float(row[col("A - B sd")]), hd.sd, 1e-9 * std::fabs(ha.mean));
-    EXPECT_NEAR(python_float(row[col("A - B 95% high")]), hd.mean + hd.half, 1e-3 * hd.half);
+    const std::string paired = "context-pythia - pythia, paired: ";
+    EXPECT_NEAR(python_float(row[col(paired + "mean")]), hd.mean, 1e-9 * std::fabs(ha.mean));
+    EXPECT_NEAR(python_float(row[col(paired + "95% high")]), hd.mean + hd.half, 1e-3 * hd.half);
+    EXPECT_NEAR(python_float(row[col(paired + "95% low")]), hd.mean - hd.half, 1e-3 * hd.half);
     const bool excludes = hd.mean - hd.half > 0 || hd.mean + hd.half < 0;
-    EXPECT_EQ(row[col("A - B interval excludes 0")], excludes ? "yes" : "no");
+    EXPECT_EQ(row[col(paired + "excludes 0")], excludes ? "yes" : "no");
     // Measured KV bytes do not vary with the seed: sd 0, ratio 1/2 (context 32 vs hidden 64).
     const auto kv = row_of("KV cache at 32 tokens (bytes/token, measured)");
-    EXPECT_EQ(python_float(kv[col("A sd")]), 0.0);
-    EXPECT_EQ(python_float(kv[col("A / B (means)")]), 0.5);
+    EXPECT_EQ(python_float(kv[col("context-pythia sd")]), 0.0);
+    EXPECT_EQ(python_float(kv[col("context-pythia / pythia")]), 0.5);
     // The note row names the seeds used and the one left out.
     bool noted = false;
     for (const auto& x : rows) noted = noted || x[0].find("seed 6 (experiment 2) left out") != std::string::npos;
@@ -607,22 +689,20 @@ TEST(SeedGroup, FourSeedsWithOneFailedGiveMeansIntervalsAndPairedDifferencesOver
 // the banner on the comparison: terminal, CSV, and the learned row (0).
 TEST_F(Report, AModelThatLearnedNothingPutsTheBannerOnTheComparison) {
     cp::store::RunStore store(db_);
-    const auto c = cp::report::compare_experiment(store, 1);
-    for (const auto* side : {&c.row("uniform_ppl").a, &c.row("uniform_ppl").b}) {
-        ASSERT_TRUE(side->has_value());
-        EXPECT_EQ(**side, 50304.0);
-    }
-    const double unigram = *c.row("unigram_test_ppl").a;
+    const auto c = cp::report::compare_designs(store, 1);
+    const double unigram = c.row("unigram_test_ppl").cells[0].estimate->mean;
     EXPECT_GT(unigram, 1.0);
     EXPECT_LT(unigram, 50304.0);
-    EXPECT_EQ(*c.row("unigram_test_ppl").b, unigram) << "the same training tokens";
     int not_learned = 0;
-    for (const auto* side : {&c.row("test_ppl").a, &c.row("test_ppl").b}) {
-        const bool learned = **side < unigram;
+    for (std::size_t k = 0; k < c.columns.size(); ++k) {
+        EXPECT_EQ(c.row("uniform_ppl").cells[k].estimate->mean, 50304.0);
+        EXPECT_EQ(c.row("unigram_test_ppl").cells[k].estimate->mean, unigram)
+            << "the same training tokens";
+        const bool learned = c.row("test_ppl").cells[k].estimate->mean < unigram;
+        EXPECT_EQ(c.row("learned").cells[k].estimate->mean, learned ? 1.0 : 0.0);
         not_learned += !learned;
     }
     EXPECT_EQ(static_cast<int>(c.not_learned.size()), not_learned);
-    EXPECT_EQ(*c.row("learned").a, *c.row("test_ppl").a < unigram ? 1.0 : 0.0);
     ASSERT_GT(not_learned, 0) << "64 x 16 for 2 epochs is far too little to learn";
     cp::test::TempDir dir;
     const auto r =
@@ -633,9 +713,10 @@ TEST_F(Report, AModelThatLearnedNothingPutsTheBannerOnTheComparison) {
     EXPECT_EQ(rows.back()[0].rfind("Not learned — this comparison says nothing yet: ", 0), 0u);
 }
 
-// #15, the designs so far: one experiment trains every design on the same chunks (Phase 1 once,
-// for Context-Pythia), evaluates each and stores the KV bytes its cache measured, equal to
-// KV_METHODS.md's count worked out here from each tiny preset's widths.
+// #15: 'all' trains every design on the same chunks (Phase 1 once, for Context-Pythia and
+// context-kv), evaluates each and stores the KV bytes its cache measured, equal to
+// KV_METHODS.md's count worked out here from each tiny preset's widths; the comparison has a
+// column for each and finds every measurement equal to its formula.
 TEST(Designs, EveryDesignTrainsInOneExperimentAndStoresItsMeasuredCache) {
     cp::test::TempDir dir;
     const std::string db = (dir / "w.db").string();
@@ -657,13 +738,23 @@ TEST(Designs, EveryDesignTrainsInOneExperimentAndStoresItsMeasuredCache) {
             run.model == cp::model::Design::pythia_gqa   ? 2 * c.kv_heads * head_dim
             : run.model == cp::model::Design::pythia_mla ? c.kv_latent + head_dim / 4
                                                          : 2 * c.layer_width();
+        // context-kv: layer 0 holds one context (32 wide) per position within its window of
+        // 32 x 32 positions, the other layers K and V.
+        const std::int64_t values = run.model == cp::model::Design::context_kv
+                                        ? per_layer * (c.layers - 1) + c.context_dim
+                                        : per_layer * c.layers;
         double measured = -1;
         for (const auto& [name, value] : store.results(run.id))
             if (name == "kv_bytes_per_token_at_32") measured = value;
-        EXPECT_EQ(measured, static_cast<double>(per_layer * c.layers * 4)) << key;
+        EXPECT_EQ(measured, static_cast<double>(values * 4)) << key;
     }
     std::set<std::string> every;
-    for (const auto& n : cp::model::kDesignNames) every.insert(n.key);
-    EXPECT_EQ(trained, every);
+    for (const auto& n : cp::model::kDesignNames)
+        if (n.design != cp::model::Design::context_pythia_untrained) every.insert(n.key);
+    EXPECT_EQ(trained, every) << "'all' is every design but the ablation";
     EXPECT_EQ(store.runs().size(), every.size() + 1) << "one Phase 1 for the whole experiment";
+    const auto comparison = cp::report::compare_designs(store, 1);
+    EXPECT_EQ(comparison.columns.size(), every.size());
+    EXPECT_EQ(comparison.kv_checks.size(), every.size() - 1);
+    for (const auto& k : comparison.kv_checks) EXPECT_FALSE(k.disagrees()) << k.design;
 }

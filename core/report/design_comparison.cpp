@@ -1,0 +1,602 @@
+#include "report/design_comparison.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "common/error.h"
+#include "model/model_registry.h"
+#include "report/comparison.h"
+#include "report/csv.h"
+#include "report/run_values.h"
+#include "report/tables.h"
+#include "store/metric_names.h"
+
+namespace cp::report {
+namespace {
+
+std::uint64_t seed_of(const store::ExperimentRow& e) {
+    const auto params = flatten_params(e.params_json);
+    const auto it = params.find("seed");
+    return it != params.end() && it->second.is_number_unsigned() ? it->second.get<std::uint64_t>()
+                                                                  : 0;
+}
+
+// One experiment's Phase 2 runs, the latest of each design (a resumed or repeated run supersedes
+// an earlier one), in the order the designs were first trained.
+struct MemberRuns {
+    std::vector<model::Design> order;
+    std::map<model::Design, RunValues> runs;
+};
+
+MemberRuns member_runs(store::RunStore& store, std::int64_t experiment_id) {
+    MemberRuns m;
+    for (const store::RunRow& r : store.runs(experiment_id)) {
+        if (r.phase != store::Phase::phase2) continue;
+        if (!m.runs.count(r.model)) m.order.push_back(r.model);
+        m.runs[r.model] = load_run_values(store, r.id);
+    }
+    return m;
+}
+
+std::optional<SeedEstimate> estimate_of(const std::vector<std::optional<double>>& values) {
+    std::vector<double> present;
+    for (const auto& v : values)
+        if (v) present.push_back(*v);
+    return estimate(present);
+}
+
+std::string number(double x) {
+    std::ostringstream s;
+    s.imbue(std::locale::classic());
+    const double ax = std::fabs(x);
+    if (x != 0 && (ax >= 1e7 || ax < 1e-3))
+        s << std::setprecision(3) << std::scientific << x;
+    else if (ax >= 1000 || std::fabs(x - std::round(x)) < 1e-9)
+        s << std::fixed << std::setprecision(0) << x;
+    else
+        s << std::fixed << std::setprecision(ax >= 10 ? 2 : 4) << x;
+    return s.str();
+}
+
+std::string ratio_text(double r) {
+    std::ostringstream s;
+    s.imbue(std::locale::classic());
+    s << "×" << std::fixed << std::setprecision(r >= 100 ? 0 : 3) << r;
+    return s.str();
+}
+
+// "1585", "1585 ± 61.60 [1432, 1738]"; a seed-independent measure (sd 0) shows "± 0" alone.
+std::string estimate_text(const std::optional<SeedEstimate>& e) {
+    if (!e) return "-";
+    std::string s = number(e->mean);
+    if (!e->sd) return s;
+    s += " ± " + number(*e->sd);
+    if (e->interval && *e->sd != 0)
+        s += " [" + number(e->interval->low) + ", " + number(e->interval->high) + "]";
+    return s;
+}
+
+// The rows a seed-independent difference makes no sense for (costs and the measure of Phase 1).
+bool differs_meaningfully(const std::string& key) {
+    return key != "parameters_total" && key != "parameters_trainable" && key != "tokens_trained" &&
+           key.rfind("kv_", 0) != 0 && key.rfind("phase1_", 0) != 0 && key != "uniform_ppl" &&
+           key != "unigram_test_ppl" && key != "last_word_passages";
+}
+
+// Rows whose ratio to Pythia means nothing: counts of the evaluation, flags, interval bounds,
+// baselines shared by every design, and Phase 1 (Pythia has none).
+bool has_ratio(const std::string& key) {
+    static const std::set<std::string> none = {
+        "best_epoch",         "unigram_test_ppl",        "uniform_ppl",
+        "learned",            "last_word_accuracy_low",  "last_word_accuracy_high",
+        "last_word_passages"};
+    return !none.count(key) && key.rfind("phase1_", 0) != 0;
+}
+
+void fill_cells(DesignRow& row, const DesignComparison& c) {
+    for (DesignCell& cell : row.cells) cell.estimate = estimate_of(cell.values);
+    if (!c.baseline || !has_ratio(row.key)) return;
+    const DesignCell& base = row.cells[*c.baseline];
+    for (std::size_t k = 0; k < row.cells.size(); ++k) {
+        DesignCell& cell = row.cells[k];
+        if (cell.estimate && base.estimate && base.estimate->mean != 0)
+            cell.ratio = cell.estimate->mean / base.estimate->mean;
+        if (k == *c.baseline) continue;
+        std::vector<std::optional<double>> paired;
+        for (std::size_t s = 0; s < cell.values.size(); ++s)
+            paired.push_back(cell.values[s] && base.values[s]
+                                 ? std::optional<double>(*cell.values[s] - *base.values[s])
+                                 : std::nullopt);
+        cell.difference = estimate_of(paired);
+    }
+}
+
+struct Used {
+    std::uint64_t seed;
+    MemberRuns runs;
+};
+
+void build_rows(DesignComparison& c, const std::vector<Used>& used) {
+    std::vector<const RunValues*> all;
+    for (const Used& u : used)
+        for (const auto& [d, v] : u.runs.runs) all.push_back(&v);
+    const std::set<std::int64_t> lengths = measured_kv_lengths(all);
+    c.kv_lengths.assign(lengths.begin(), lengths.end());
+    const auto value_row = [&](const std::string& key, const std::string& label,
+                               const auto& value_of) {
+        DesignRow row;
+        row.key = key;
+        row.measure = label;
+        for (const DesignColumn& col : c.columns) {
+            DesignCell cell;
+            for (const Used& u : used) {
+                const auto it = u.runs.runs.find(col.design);
+                cell.values.push_back(it == u.runs.runs.end() ? std::nullopt : value_of(it->second));
+            }
+            row.cells.push_back(cell);
+        }
+        fill_cells(row, c);
+        c.rows.push_back(row);
+    };
+    for (const Measure& m : measures()) {
+        value_row(m.key, m.label, [&](const RunValues& v) { return measure_value(v, m); });
+        if (std::string(m.key) == kv_rows_follow)
+            for (std::int64_t length : c.kv_lengths)
+                value_row(kv_row_key(length), kv_row_label(length), [&](const RunValues& v) {
+                    return lookup(v.results, names::kv_bytes_per_token_at(length));
+                });
+    }
+}
+
+void build_kv_checks(DesignComparison& c, const std::vector<Used>& used) {
+    if (!c.baseline || used.empty()) return;
+    const MemberRuns& first = used.front().runs;
+    const auto base_it = first.runs.find(c.columns[*c.baseline].design);
+    for (std::size_t k = 0; k < c.columns.size(); ++k) {
+        if (k == *c.baseline) continue;
+        KvCheck check;
+        check.design = c.columns[k].design;
+        const model::KvClaim& claim = model::design_entry(check.design).claim;
+        if (claim.ratio > 0) {
+            check.claimed = claim.ratio;
+            check.claim_source = claim.source;
+        }
+        const auto it = first.runs.find(check.design);
+        for (std::int64_t length : c.kv_lengths) {
+            check.lengths.push_back(length);
+            const auto ratio = [&](const std::string& name) -> std::optional<double> {
+                if (it == first.runs.end() || base_it == first.runs.end()) return std::nullopt;
+                const auto a = lookup(it->second.results, name);
+                const auto b = lookup(base_it->second.results, name);
+                if (!a || !b || *b == 0) return std::nullopt;
+                return *a / *b;
+            };
+            check.formula.push_back(ratio(names::kv_formula_values_per_token_at(length)));
+            check.measured.push_back(ratio(names::kv_bytes_per_token_at(length)));
+        }
+        c.kv_checks.push_back(check);
+    }
+}
+
+std::string seeds_prefix(const DesignComparison& c, std::uint64_t seed) {
+    return c.group_uid.empty() ? "" : "seed " + std::to_string(seed) + ": ";
+}
+
+// Why a member of a group cannot enter the statistics, or "".
+std::string problem_of(const MemberRuns& m, const std::vector<DesignColumn>& columns) {
+    for (const DesignColumn& col : columns) {
+        const auto it = m.runs.find(col.design);
+        if (it == m.runs.end())
+            return std::string("no Phase 2 run of ") + model::design_key(col.design);
+        if (!store::completed(it->second.run.status))
+            return "run " + std::to_string(it->second.run.id) + " (" +
+                   model::design_key(col.design) + ") " +
+                   store::status_display_name(it->second.run.status);
+    }
+    return "";
+}
+
+}  // namespace
+
+std::string DesignColumn::heading() const {
+    std::string s = model::design_display_name(design);
+    if (status != store::RunStatus::finished)
+        s += std::string(" (") + store::status_display_name(status) + ")";
+    return s;
+}
+
+bool KvCheck::disagrees() const {
+    for (std::size_t i = 0; i < lengths.size(); ++i)
+        if (formula[i] && measured[i] && std::fabs(*measured[i] / *formula[i] - 1.0) > 0.01)
+            return true;
+    return false;
+}
+
+bool KvCheck::claim_differs() const {
+    if (!claimed) return false;
+    for (const auto& m : measured)
+        if (m && std::fabs(*m - *claimed) > 0.01) return true;
+    return false;
+}
+
+std::int64_t DesignComparison::n() const {
+    std::int64_t used = 0;
+    for (const GroupMember& m : members) used += m.used();
+    return used;
+}
+
+std::string DesignComparison::seeds_text() const {
+    std::string used, left_out;
+    for (const GroupMember& m : members) {
+        if (m.used())
+            used += (used.empty() ? "" : ", ") + std::to_string(m.seed);
+        else
+            left_out += "; seed " + std::to_string(m.seed) + " (experiment " +
+                        std::to_string(m.experiment_id) + ") left out: " + m.problem;
+    }
+    return "seed" + std::string(members.size() == 1 ? " " : "s ") +
+           (used.empty() ? std::string("none") : used) + " (n = " + std::to_string(n()) + ")" +
+           left_out;
+}
+
+const DesignRow& DesignComparison::row(const std::string& key) const {
+    for (const DesignRow& r : rows)
+        if (r.key == key) return r;
+    throw Error("internal error: the design comparison has no row '" + key + "'");
+}
+
+std::optional<std::size_t> DesignComparison::column_of(model::Design d) const {
+    for (std::size_t k = 0; k < columns.size(); ++k)
+        if (columns[k].design == d) return k;
+    return std::nullopt;
+}
+
+std::optional<std::string> seed_group_of(store::RunStore& store, std::int64_t experiment_id) {
+    const std::string uid = store.experiment(experiment_id).group_uid;
+    if (uid.empty() || store.group(uid).size() < 2) return std::nullopt;
+    return uid;
+}
+
+DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment_id,
+                                 bool this_seed_only) {
+    DesignComparison c;
+    std::vector<store::ExperimentRow> experiments;
+    if (const auto group = this_seed_only ? std::nullopt : seed_group_of(store, experiment_id)) {
+        c.group_uid = *group;
+        experiments = store.group(*group);
+    } else {
+        experiments = {store.experiment(experiment_id)};  // names an unknown id
+    }
+    std::vector<std::pair<GroupMember, MemberRuns>> all;
+    for (const store::ExperimentRow& e : experiments) {
+        all.push_back({GroupMember{e.id, seed_of(e), ""}, member_runs(store, e.id)});
+        for (model::Design d : all.back().second.order)
+            if (std::none_of(c.columns.begin(), c.columns.end(),
+                             [&](const DesignColumn& col) { return col.design == d; }))
+                c.columns.push_back(DesignColumn{d, {}, store::RunStatus::finished, {}, {}});
+    }
+    if (c.columns.empty())
+        throw Error("experiment " + std::to_string(experiment_id) + " ('" +
+                    store.experiment(experiment_id).name +
+                    "') has no Phase 2 run to compare yet (compare two runs with 'context-pythia "
+                    "runs compare A B')");
+    std::vector<Used> used;
+    for (auto& [member, runs] : all) {
+        // One experiment shows whatever it has; a group's statistics need every design of a seed.
+        if (!c.group_uid.empty()) member.problem = problem_of(runs, c.columns);
+        if (member.used()) used.push_back({member.seed, runs});
+        c.members.push_back(member);
+    }
+    if (used.empty())
+        throw Error("no seed of group '" + c.group_uid +
+                    "' finished every design, so there is nothing to compare: " + c.seeds_text());
+    for (DesignColumn& col : c.columns) {
+        for (const Used& u : used)
+            if (const auto it = u.runs.runs.find(col.design); it != u.runs.runs.end())
+                col.runs.push_back(it->second.run.id);
+        if (const auto it = used.front().runs.runs.find(col.design);
+            it != used.front().runs.runs.end()) {
+            col.status = it->second.run.status;
+            col.phase1_run = it->second.phase1_run_id;
+            col.phase1_status = it->second.phase1_status;
+        }
+    }
+    c.baseline = c.column_of(model::Design::pythia);
+    build_rows(c, used);
+    build_kv_checks(c, used);
+    for (const Used& u : used)
+        for (const DesignColumn& col : c.columns)
+            if (const auto it = u.runs.runs.find(col.design); it != u.runs.runs.end())
+                if (const std::string why = not_learned_reason(it->second); !why.empty())
+                    c.not_learned.push_back(seeds_prefix(c, u.seed) + why);
+    return c;
+}
+
+std::vector<std::vector<std::string>> design_table_cells(const DesignComparison& c) {
+    const bool group = c.n() > 1;
+    std::vector<std::string> header = {"measure"};
+    for (std::size_t k = 0; k < c.columns.size(); ++k)
+        header.push_back(c.columns[k].heading() +
+                         (group ? ": mean ± sd [95% CI]" : "") +
+                         (c.baseline && k != *c.baseline ? ", ×Pythia" : ""));
+    std::vector<std::vector<std::string>> t = {header};
+    for (const DesignRow& r : c.rows) {
+        std::vector<std::string> line = {r.measure};
+        for (std::size_t k = 0; k < r.cells.size(); ++k) {
+            const DesignCell& cell = r.cells[k];
+            std::string text = estimate_text(cell.estimate);
+            if (cell.ratio && c.baseline && k != *c.baseline) text += "  " + ratio_text(*cell.ratio);
+            line.push_back(text);
+        }
+        t.push_back(line);
+    }
+    return t;
+}
+
+std::vector<std::vector<std::string>> difference_table_cells(const DesignComparison& c) {
+    if (c.n() < 2 || !c.baseline) return {};
+    std::vector<std::string> header = {"measure"};
+    for (std::size_t k = 0; k < c.columns.size(); ++k)
+        if (k != *c.baseline)
+            header.push_back(c.columns[k].heading() + " − Pythia, paired: mean [95% CI]");
+    std::vector<std::vector<std::string>> t = {header};
+    for (const DesignRow& r : c.rows) {
+        if (!differs_meaningfully(r.key)) continue;
+        std::vector<std::string> line = {r.measure};
+        for (std::size_t k = 0; k < r.cells.size(); ++k) {
+            if (k == *c.baseline) continue;
+            const auto& d = r.cells[k].difference;
+            if (!d) {
+                line.push_back("-");
+                continue;
+            }
+            std::string text = (d->mean > 0 ? "+" : "") + number(d->mean);
+            if (d->interval)
+                text += " [" + number(d->interval->low) + ", " + number(d->interval->high) + "]" +
+                        (d->excludes_zero() ? " excl. 0" : "");
+            line.push_back(text);
+        }
+        t.push_back(line);
+    }
+    return t;
+}
+
+std::vector<std::vector<std::string>> kv_check_cells(const DesignComparison& c) {
+    if (c.kv_checks.empty()) return {};
+    std::vector<std::string> header = {"design", "claimed ×Pythia"};
+    for (std::int64_t length : c.kv_lengths)
+        header.push_back("at " + std::to_string(length) + ": measured (formula)");
+    header.push_back("verdict");
+    std::vector<std::vector<std::string>> t = {header};
+    const auto fraction = [](const std::optional<double>& v) {
+        if (!v) return std::string("-");
+        std::ostringstream s;
+        s.imbue(std::locale::classic());
+        s << std::fixed << std::setprecision(3) << *v;
+        return s.str();
+    };
+    for (const KvCheck& k : c.kv_checks) {
+        std::vector<std::string> line = {model::design_display_name(k.design),
+                                         k.claimed ? fraction(k.claimed) + " (" + k.claim_source + ")"
+                                                   : "-"};
+        for (std::size_t i = 0; i < k.lengths.size(); ++i)
+            line.push_back(fraction(k.measured[i]) + " (" + fraction(k.formula[i]) + ")");
+        std::string verdict = k.disagrees() ? "MEASURED ≠ FORMULA: a cache stores what its design "
+                                              "says it does not"
+                                            : "measured = formula";
+        if (k.claim_differs()) verdict += "; the claim is not what was measured";
+        line.push_back(verdict);
+        t.push_back(line);
+    }
+    return t;
+}
+
+std::string design_comparison_text(const DesignComparison& c) {
+    std::ostringstream s;
+    if (!c.not_learned.empty()) s << verdict_text(c.not_learned) << "\n\n";
+    if (c.group_uid.empty())
+        s << "Experiment " << c.members.front().experiment_id << ", "
+          << c.seeds_text().substr(0, c.seeds_text().find(" (n =")) << "\n";
+    else
+        s << "Seed group " << c.group_uid << ": " << c.seeds_text() << "\n";
+    s << "Designs:";
+    for (const DesignColumn& col : c.columns) {
+        s << "\n  " << col.heading() << ": run" << (col.runs.size() == 1 ? " " : "s ");
+        for (std::size_t i = 0; i < col.runs.size(); ++i) s << (i ? ", " : "") << col.runs[i];
+        if (col.phase1_run)
+            s << " (ContextBlock of run " << *col.phase1_run
+              << (col.phase1_status && *col.phase1_status != store::RunStatus::finished
+                      ? std::string(", ") + store::status_display_name(*col.phase1_status)
+                      : std::string())
+              << ")";
+    }
+    s << "\n"
+      << (c.baseline ? "×Pythia: each design's value over Pythia's"
+                     : "No Pythia run in this experiment: no ratios")
+      << (c.n() > 1 ? "; mean ± sd over the seeds, 95% t-intervals" : "") << "\n\n";
+    std::vector<bool> right(c.columns.size() + 1, true);
+    right[0] = false;
+    s << text_table(design_table_cells(c), right);
+    if (const auto d = difference_table_cells(c); !d.empty()) {
+        s << "\nDifference to Pythia, from the per-seed paired differences:\n";
+        std::vector<bool> r(d.front().size(), true);
+        r[0] = false;
+        s << text_table(d, r);
+    }
+    if (const auto k = kv_check_cells(c); !k.empty()) {
+        s << "\nKV cache against Pythia's: the claim, the measurement and the formula of the "
+             "config:\n";
+        std::vector<bool> r(k.front().size(), true);
+        r[0] = false;
+        r.back() = false;
+        r[1] = false;
+        s << text_table(k, r);
+    }
+    return s.str();
+}
+
+void write_design_csv(const DesignComparison& c, std::ostream& out) {
+    CsvWriter csv(out);
+    static const char* per_design[] = {
+        "mean", "sd", "95% low", "95% high", "/ pythia", "- pythia, paired: mean",
+        "- pythia, paired: 95% low", "- pythia, paired: 95% high", "- pythia, paired: excludes 0"};
+    csv.text("measure").text("key").text("n");
+    for (const DesignColumn& col : c.columns)
+        for (const char* what : per_design)
+            csv.text(std::string(model::design_key(col.design)) + " " + what);
+    csv.end_row();
+    const std::size_t width = 3 + c.columns.size() * std::size(per_design);
+    for (const DesignRow& r : c.rows) {
+        std::int64_t n = 0;
+        for (const DesignCell& cell : r.cells)
+            if (cell.estimate) n = std::max(n, cell.estimate->n);
+        csv.text(r.measure).text(r.key).integer(n);
+        for (const DesignCell& cell : r.cells) {
+            const auto& e = cell.estimate;
+            const auto& d = cell.difference;
+            csv.number(e ? std::optional<double>(e->mean) : std::nullopt)
+                .number(e ? e->sd : std::nullopt)
+                .number(e && e->interval ? std::optional<double>(e->interval->low) : std::nullopt)
+                .number(e && e->interval ? std::optional<double>(e->interval->high) : std::nullopt)
+                .number(cell.ratio)
+                .number(d ? std::optional<double>(d->mean) : std::nullopt)
+                .number(d && d->interval ? std::optional<double>(d->interval->low) : std::nullopt)
+                .number(d && d->interval ? std::optional<double>(d->interval->high)
+                                         : std::nullopt)
+                .text(d && d->interval ? (d->excludes_zero() ? "yes" : "no") : "");
+        }
+        csv.end_row();
+    }
+    const auto note = [&](const std::string& text) {
+        csv.text(text);
+        for (std::size_t i = 1; i < width; ++i) csv.empty();
+        csv.end_row();
+    };
+    for (const KvCheck& k : c.kv_checks) {
+        std::ostringstream s;
+        s.imbue(std::locale::classic());
+        s << "KV check " << model::design_key(k.design) << ":";
+        if (k.claimed) s << " claimed " << *k.claimed << " (" << k.claim_source << ");";
+        for (std::size_t i = 0; i < k.lengths.size(); ++i) {
+            s << " at " << k.lengths[i] << " measured ";
+            if (k.measured[i]) s << std::setprecision(17) << *k.measured[i];
+            else s << "-";
+            s << " formula ";
+            if (k.formula[i]) s << std::setprecision(17) << *k.formula[i];
+            else s << "-";
+            s << ";";
+        }
+        s << (k.disagrees() ? " MEASURED DIFFERS FROM THE FORMULA" : " measured = formula");
+        note(s.str());
+    }
+    note("designs: " + [&] {
+        std::string s;
+        for (const DesignColumn& col : c.columns)
+            s += (s.empty() ? "" : ", ") + std::string(model::design_key(col.design));
+        return s;
+    }() + "; " + c.seeds_text());
+    for (const std::string& why : c.not_learned) note(std::string(kNotLearned) + ": " + why);
+}
+
+std::vector<std::size_t> ParetoView::front() const {
+    std::vector<std::size_t> f;
+    for (std::size_t i = 0; i < points.size(); ++i)
+        if (points[i].on_front) f.push_back(i);
+    std::sort(f.begin(), f.end(),
+              [&](std::size_t a, std::size_t b) { return points[a].x < points[b].x; });
+    return f;
+}
+
+ParetoView pareto_view(const DesignComparison& c, const std::string& measure_key,
+                       std::int64_t length) {
+    ParetoView v;
+    if (measure_key != "test_ppl" && measure_key != "last_word_accuracy")
+        throw Error("the Pareto view plots test_ppl or last_word_accuracy, not '" + measure_key +
+                    "'");
+    if (c.kv_lengths.empty())
+        throw Error("no KV cache was measured in this comparison (evaluation skipped?): nothing "
+                    "to plot against");
+    v.length = length == 0 ? c.kv_lengths.back() : length;
+    if (std::find(c.kv_lengths.begin(), c.kv_lengths.end(), v.length) == c.kv_lengths.end())
+        throw Error("no KV cache was measured at " + std::to_string(v.length) +
+                    " tokens (measured: " + [&] {
+                        std::string s;
+                        for (auto l : c.kv_lengths) s += (s.empty() ? "" : ", ") + std::to_string(l);
+                        return s;
+                    }() + ")");
+    v.measure_key = measure_key;
+    v.lower_is_better = measure_key == "test_ppl";
+    const DesignRow& x_row = c.row(kv_row_key(v.length));
+    const DesignRow& y_row = c.row(measure_key);
+    v.x_label = kv_row_label(v.length);
+    v.y_label = y_row.measure;
+    for (std::size_t k = 0; k < c.columns.size(); ++k) {
+        const auto& x = x_row.cells[k].estimate;
+        const auto& y = y_row.cells[k].estimate;
+        if (!x || !y) continue;
+        ParetoPoint p;
+        p.label = c.columns[k].heading();
+        p.design = c.columns[k].design;
+        p.x = x->mean;
+        p.y = y->mean;
+        p.y_interval = y->interval;
+        p.y_sd = y->sd;
+        v.points.push_back(p);
+    }
+    const auto better = [&](double a, double b) { return v.lower_is_better ? a < b : a > b; };
+    for (ParetoPoint& p : v.points) {
+        p.on_front = std::none_of(v.points.begin(), v.points.end(), [&](const ParetoPoint& q) {
+            const bool no_worse = q.x <= p.x && !better(p.y, q.y);
+            const bool strictly = q.x < p.x || better(q.y, p.y);
+            return &q != &p && no_worse && strictly;
+        });
+    }
+    return v;
+}
+
+void write_pareto_csv(const ParetoView& v, std::ostream& out) {
+    CsvWriter csv(out);
+    csv.text("design")
+        .text("label")
+        .text("kv_bytes_per_token_at_" + std::to_string(v.length))
+        .text(v.measure_key + " mean")
+        .text(v.measure_key + " sd")
+        .text(v.measure_key + " 95% low")
+        .text(v.measure_key + " 95% high")
+        .text("on the Pareto front")
+        .end_row();
+    for (const ParetoPoint& p : v.points)
+        csv.text(model::design_key(p.design))
+            .text(p.label)
+            .number(p.x)
+            .number(p.y)
+            .number(p.y_sd)
+            .number(p.y_interval ? std::optional<double>(p.y_interval->low) : std::nullopt)
+            .number(p.y_interval ? std::optional<double>(p.y_interval->high) : std::nullopt)
+            .text(p.on_front ? "yes" : "no")
+            .end_row();
+}
+
+MeanCurve mean_curve(store::RunStore& store, const std::vector<std::int64_t>& run_ids,
+                     const std::string& metric) {
+    MeanCurve curve;
+    curve.runs = static_cast<std::int64_t>(run_ids.size());
+    std::map<std::int64_t, std::vector<double>> by_step;
+    for (const std::int64_t run : run_ids)
+        for (const store::MetricPoint& p : store.metrics(run, metric))
+            by_step[p.step].push_back(p.value);
+    for (const auto& [step, values] : by_step) {
+        if (static_cast<std::int64_t>(values.size()) != curve.runs) continue;  // not every run
+        const auto e = estimate(values);
+        curve.step.push_back(static_cast<double>(step));
+        curve.mean.push_back(e->mean);
+        curve.sd.push_back(e->sd.value_or(0.0));
+    }
+    return curve;
+}
+
+}  // namespace cp::report

@@ -1,0 +1,138 @@
+// The comparison an experiment exists for (KV_METHODS.md part C): one column per design it
+// trained, every measure beside each design's cost (parameters, tokens trained, KV bytes per
+// token), the ratio of each to Pythia's, and the KV cache's claim and formula beside its
+// measurement. Over a seed group (the same experiment with seeds s, s+1, ...) each cell is the
+// mean ± sd over the seeds with its 95% t-interval, and the difference to Pythia is estimated
+// from the per-seed paired differences (the seeds share data, so pairing removes their common
+// part; MODEL_SPEC §5). One seed is the same table with n = 1. Built from the store alone: the
+// CLI, the GUI and the CSV show the same numbers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/stats.h"
+#include "model/design.h"
+#include "store/run_store.h"
+
+namespace cp::report {
+
+struct GroupMember {
+    std::int64_t experiment_id = 0;
+    std::uint64_t seed = 0;
+    std::string problem;  // why this seed is left out of the statistics; empty when used
+    bool used() const { return problem.empty(); }
+};
+
+struct DesignColumn {
+    model::Design design = model::Design::pythia;
+    std::vector<std::int64_t> runs;  // its Phase 2 run in each used seed, in seed order
+    store::RunStatus status = store::RunStatus::finished;  // of the first seed's run
+    std::optional<std::int64_t> phase1_run;                 // the first seed's block provenance
+    std::optional<store::RunStatus> phase1_status;
+    std::string heading() const;  // "Context-Pythia", "Pythia-GQA (failed)"
+};
+
+struct DesignCell {
+    std::vector<std::optional<double>> values;  // one per used seed
+    std::optional<SeedEstimate> estimate;       // over the seeds; n = 1: the value, no sd
+    std::optional<double> ratio;                // mean over the baseline column's mean
+    std::optional<SeedEstimate> difference;     // of the per-seed differences to the baseline
+};
+
+struct DesignRow {
+    std::string key, measure;
+    std::vector<DesignCell> cells;  // one per column
+};
+
+// A design's KV cache against Pythia's at each measured length: what its proponents claim,
+// what the formula of its config says, what its cache tensors measured. A measurement that
+// differs from the formula is the bug the workbench exists to catch (MODEL_SPEC §2).
+struct KvCheck {
+    model::Design design = model::Design::pythia;
+    std::optional<double> claimed;  // the registry's claim, when it makes one
+    std::string claim_source;
+    std::vector<std::int64_t> lengths;
+    std::vector<std::optional<double>> formula, measured;  // ratios to Pythia, per length
+    // Some length where the measured ratio differs from the formula's by more than 1%.
+    bool disagrees() const;
+    // Some length where the claim differs from the measured ratio by more than 1%.
+    bool claim_differs() const;
+};
+
+struct DesignComparison {
+    std::string group_uid;              // empty: one experiment on its own
+    std::vector<GroupMember> members;   // the experiments compared, one per seed
+    std::vector<DesignColumn> columns;  // in training order
+    std::optional<std::size_t> baseline;  // the Pythia column, the ratios' denominator
+    std::vector<DesignRow> rows;
+    std::vector<KvCheck> kv_checks;  // every column but the baseline, when there is one
+    std::vector<std::string> not_learned;  // "seed 3: pythia (run 7): test perplexity ..."
+    std::vector<std::int64_t> kv_lengths;  // measured, ascending
+    std::int64_t n() const;                // seeds in the statistics
+    std::string seeds_text() const;        // "seeds 0, 1, 2 (n = 3); seed 3 ... left out: ..."
+    const DesignRow& row(const std::string& key) const;  // throws for an unknown key
+    std::optional<std::size_t> column_of(model::Design d) const;
+};
+
+// The group an experiment belongs to when it has more than one member; empty otherwise.
+std::optional<std::string> seed_group_of(store::RunStore& store, std::int64_t experiment_id);
+
+// The designs of an experiment, or of its whole seed group (unless `this_seed_only`). Throws
+// naming the way out when there is nothing to compare (no Phase 2 run; no seed that finished
+// every design).
+DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment_id,
+                                 bool this_seed_only = false);
+
+// The table as text cells, header first: what the terminal and the GUI both show. A cell is the
+// value (n = 1) or "mean ± sd [low, high]", then "×ratio" to Pythia.
+std::vector<std::vector<std::string>> design_table_cells(const DesignComparison& c);
+// Over two seeds or more: each design's difference to Pythia from the paired seeds,
+// "mean [low, high]" and whether the interval excludes 0. Empty for one seed or no Pythia.
+std::vector<std::vector<std::string>> difference_table_cells(const DesignComparison& c);
+// The KV check: each design's claim, formula and measurement against Pythia per length.
+std::vector<std::vector<std::string>> kv_check_cells(const DesignComparison& c);
+std::string design_comparison_text(const DesignComparison& c);
+// One row per measure; per design its mean, sd, 95% low and high, ratio to Pythia, and the paired
+// difference to Pythia (mean, 95% low and high, excludes 0); then the KV check and the notes.
+void write_design_csv(const DesignComparison& c, std::ostream& out);
+
+// One design on the Pareto plot: its measured KV bytes per token at one length (x) against a
+// quality measure (y), the 95% t-interval of y when seeds repeat, and whether no other design is
+// at least as good on both with one strictly better.
+struct ParetoPoint {
+    std::string label;  // the column's heading
+    model::Design design = model::Design::pythia;
+    double x = 0, y = 0;
+    std::optional<Interval> y_interval;
+    std::optional<double> y_sd;
+    bool on_front = false;
+};
+struct ParetoView {
+    std::int64_t length = 0;    // the cache length of x
+    std::string measure_key;    // "test_ppl" or "last_word_accuracy"
+    std::string x_label, y_label;
+    bool lower_is_better = true;  // perplexity: lower; accuracy: higher
+    std::vector<ParetoPoint> points;  // columns with both values, in column order
+    std::vector<std::size_t> front() const;  // indices on the front, by ascending x
+};
+// `measure_key` is test_ppl or last_word_accuracy (anything else is refused by name); `length`
+// one of the lengths measured (0: the longest).
+ParetoView pareto_view(const DesignComparison& c, const std::string& measure_key,
+                       std::int64_t length = 0);
+void write_pareto_csv(const ParetoView& v, std::ostream& out);
+
+// One metric over several runs (a group's seeds of one design), step by step: the mean and the
+// sample standard deviation at every step all the runs recorded, for a mean line with a ±1 sd
+// band. With one run the sd is 0.
+struct MeanCurve {
+    std::vector<double> step, mean, sd;
+    std::int64_t runs = 0;
+};
+MeanCurve mean_curve(store::RunStore& store, const std::vector<std::int64_t>& run_ids,
+                     const std::string& metric);
+
+}  // namespace cp::report

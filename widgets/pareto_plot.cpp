@@ -1,0 +1,172 @@
+#include "widgets/pareto_plot.h"
+
+#include <qcustomplot.h>
+
+#include <QComboBox>
+#include <QFileDialog>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QVBoxLayout>
+
+#include "common/error.h"
+#include "report/csv.h"
+#include "widgets/plot_panel.h"
+
+namespace cp::widgets {
+
+ParetoPlot::ParetoPlot(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QVBoxLayout(this);
+    auto* top = new QHBoxLayout;
+    measure_ = new QComboBox(this);
+    measure_->setObjectName("paretoMeasure");
+    measure_->addItem("Test perplexity (lower is better)", "test_ppl");
+    measure_->addItem("Last-word accuracy (higher is better)", "last_word_accuracy");
+    length_ = new QComboBox(this);
+    length_->setObjectName("paretoLength");
+    auto* csv = new QPushButton("Export data CSV…", this);
+    csv->setObjectName("paretoCsv");
+    top->addWidget(new QLabel("y:", this));
+    top->addWidget(measure_, 1);
+    top->addWidget(new QLabel("KV bytes per token at", this));
+    top->addWidget(length_);
+    top->addWidget(new QLabel("tokens", this));
+    top->addWidget(csv);
+    layout->addLayout(top);
+    note_ = new QLabel(this);
+    note_->setWordWrap(true);
+    layout->addWidget(note_);
+    panel_ = new PlotPanel("KV cache against quality: the Pareto front",
+                           "KV cache (bytes/token, measured)", "test perplexity", this);
+    layout->addWidget(panel_, 1);
+    connect(measure_, qOverload<int>(&QComboBox::currentIndexChanged), this, &ParetoPlot::redraw);
+    connect(length_, qOverload<int>(&QComboBox::currentIndexChanged), this, &ParetoPlot::redraw);
+    connect(csv, &QPushButton::clicked, this, &ParetoPlot::exportCsvDialog);
+}
+
+void ParetoPlot::setComparison(const report::DesignComparison& c) {
+    comparison_ = c;
+    const QVariant chosen = length_->currentData();
+    const QSignalBlocker block(length_);
+    length_->clear();
+    for (std::int64_t l : c.kv_lengths) length_->addItem(QString::number(l), qlonglong(l));
+    const int keep = length_->findData(chosen);
+    length_->setCurrentIndex(keep >= 0 ? keep : length_->count() - 1);  // the longest by default
+    redraw();
+}
+
+void ParetoPlot::clear() {
+    comparison_.reset();
+    view_.reset();
+    panel_->clear();
+    panel_->plot()->replot();
+}
+
+void ParetoPlot::redraw() {
+    panel_->clear();
+    view_.reset();
+    QCustomPlot* plot = panel_->plot();
+    if (!comparison_ || length_->count() == 0) {
+        note_->setText(comparison_ ? "No KV cache was measured in this experiment." : "");
+        plot->replot();
+        return;
+    }
+    try {
+        view_ = report::pareto_view(*comparison_, measure_->currentData().toString().toStdString(),
+                                    length_->currentData().toLongLong());
+    } catch (const Error& e) {
+        note_->setText(e.what());
+        plot->replot();
+        return;
+    }
+    const report::ParetoView& v = *view_;
+    plot->yAxis->setLabel(QString::fromStdString(v.y_label));
+    plot->xAxis->setLabel(QString::fromStdString(v.x_label));
+    double y_low = std::numeric_limits<double>::max(), y_high = -y_low;
+    double x_low = y_low, x_high = -y_low;
+    for (const report::ParetoPoint& p : v.points) {
+        // One graph per design: its colour, its legend entry, its error bar.
+        QCPGraph* g = plot->addGraph();
+        g->setName(QString::fromStdString(p.label) + (p.on_front ? "  (on the front)" : ""));
+        const QColor color = model_color(p.design);
+        g->setPen(QPen(color, 1.5));
+        g->setLineStyle(QCPGraph::lsNone);
+        g->setScatterStyle(QCPScatterStyle(p.on_front ? QCPScatterStyle::ssDisc
+                                                      : QCPScatterStyle::ssCircle,
+                                           color, color, 9));
+        g->setData(QVector<double>{p.x}, QVector<double>{p.y});
+        double lo = p.y, hi = p.y;
+        if (p.y_interval) {
+            auto* bars = new QCPErrorBars(plot->xAxis, plot->yAxis);
+            bars->setDataPlottable(g);
+            bars->setPen(QPen(color, 1.3));
+            bars->setData(QVector<double>{p.y - p.y_interval->low},
+                          QVector<double>{p.y_interval->high - p.y});
+            bars->removeFromLegend();
+            lo = p.y_interval->low;
+            hi = p.y_interval->high;
+        }
+        auto* label = new QCPItemText(plot);
+        label->position->setCoords(p.x, p.y);
+        label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+        label->setPadding(QMargins(6, 0, 0, 4));
+        label->setText(QString::fromStdString(p.label));
+        label->setColor(color.darker(130));
+        y_low = std::min(y_low, lo);
+        y_high = std::max(y_high, hi);
+        x_low = std::min(x_low, p.x);
+        x_high = std::max(x_high, p.x);
+    }
+    // The front as a staircase through its points, left to right.
+    QVector<double> fx, fy;
+    for (std::size_t i : v.front()) {
+        fx.push_back(v.points[i].x);
+        fy.push_back(v.points[i].y);
+    }
+    if (fx.size() > 1) {
+        QCPGraph* front = plot->addGraph();
+        front->setName("Pareto front");
+        QPen pen(QColor(60, 60, 60), 1.2, Qt::DashLine);
+        front->setPen(pen);
+        front->setLineStyle(QCPGraph::lsStepLeft);
+        front->setData(fx, fy, true);
+    }
+    const double xr = std::max(x_high - x_low, 0.1 * std::max(1.0, x_high));
+    const double yr = std::max(y_high - y_low, 0.1 * std::max(1e-3, std::fabs(y_high)));
+    plot->xAxis->setRange(std::max(0.0, x_low - 0.15 * xr), x_high + 0.35 * xr);
+    plot->yAxis->setRange(y_low - 0.12 * yr, y_high + 0.18 * yr);
+    panel_->holdView();
+    plot->legend->setVisible(!v.points.empty());
+    note_->setText(QString("%1 designs; %2. Filled points are on the Pareto front (no other design "
+                           "has a smaller cache and a %3 %4).%5")
+                       .arg(v.points.size())
+                       .arg(QString::fromStdString(comparison_->seeds_text()))
+                       .arg(v.lower_is_better ? "lower" : "higher")
+                       .arg(v.lower_is_better ? "perplexity" : "accuracy")
+                       .arg(comparison_->n() > 1 ? " Error bars: 95% t-intervals over the seeds."
+                                                 : ""));
+    plot->replot();
+}
+
+QString ParetoPlot::exportCsv(const QString& path) const {
+    if (!view_) return "nothing to export: compare an experiment first";
+    try {
+        report::CsvFile file(path.toStdString());
+        report::write_pareto_csv(*view_, file.stream());
+        file.commit();
+        return {};
+    } catch (const Error& e) {
+        return e.what();
+    }
+}
+
+void ParetoPlot::exportCsvDialog() {
+    const QString path = QFileDialog::getSaveFileName(this, "Export the Pareto data as CSV",
+                                                      "pareto.csv", "CSV (*.csv)");
+    if (path.isEmpty()) return;
+    if (const QString error = exportCsv(path); !error.isEmpty())
+        QMessageBox::warning(this, "Export failed", error);
+}
+
+}  // namespace cp::widgets
