@@ -23,5 +23,6 @@ int score_command(int argc, char** argv, int first);
 int generate_command(int argc, char** argv, int first);
 int run_command(int argc, char** argv, int first);
 int bench_command(int argc, char** argv, int first);
+int cache_eval_command(int argc, char** argv, int first);
 
 }  // namespace cp::cli

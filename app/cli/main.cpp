@@ -27,17 +27,18 @@ const char* kUsage =
     "  info           parameter counts and measured KV-cache bytes of a preset\n"
     "  score          log-probabilities of a text under a checkpoint\n"
     "  generate       continue a prompt with a checkpoint (KV-cached decoding)\n"
-    "  run            one experiment: Phase 1, Phase 2 of both models, evaluation\n"
-    "  bench          measured training and generation speed of both models, as JSON\n"
+    "  run            one experiment: Phase 1, Phase 2 of each design, evaluation\n"
+    "  bench          measured training and generation speed of the designs, as JSON\n"
+    "  cache-eval     a trained model under KV-cache policies (int8, lowrank, h2o, ...)\n"
     "  runs           list, show, compare, export-metrics, delete the stored runs\n"
-    "  experiments    list, compare (the two models) and export (sweep summary)\n"
+    "  experiments    list, compare (one column per design) and export (sweep summary)\n"
     "  db import      merge another machine's database into this one\n"
     "\n"
     "'context-pythia COMMAND --help' describes each command's options.\n";
 
 bool is_engine_command(const std::string& c) {
     return c == "init" || c == "info" || c == "score" || c == "generate" || c == "run" ||
-           c == "bench";
+           c == "bench" || c == "cache-eval";
 }
 
 [[noreturn]] void exec_engine(char** argv) {

@@ -10,6 +10,11 @@
 
 namespace cp::data {
 
+// One scored passage as ids: the context, and the ids of " " + word to predict after it.
+struct LastWordItem {
+    std::vector<std::int64_t> context, target;
+};
+
 struct LastWordPassage {
     std::string context;  // the passage without " " + word
     std::string word;     // the alphabetic final word (the target is " " + word)

@@ -7,6 +7,7 @@
 #include <torch/version.h>
 
 #include "common/error.h"
+#include "model/cache_layers.h"
 
 namespace cp::model {
 namespace F = torch::nn::functional;
@@ -98,17 +99,40 @@ std::int64_t ContextWindow::allocated_bytes() const {
     return ring_.defined() ? static_cast<std::int64_t>(ring_.nbytes()) : 0;
 }
 
+std::int64_t LayerCache::stored_bytes() const {
+    std::int64_t total = 0;
+    for (const torch::Tensor& t : stored())
+        if (t.defined()) total += static_cast<std::int64_t>(t.nbytes());
+    return total;
+}
+
+std::int64_t LayerCache::allocated_bytes() const {
+    return stored_bytes();
+}
+
+std::pair<torch::Tensor, torch::Tensor> FullLayerCache::append(const torch::Tensor& k,
+                                                               const torch::Tensor& v) {
+    return {keys.append(k), values.append(v)};
+}
+
+std::vector<torch::Tensor> FullLayerCache::stored() const {
+    if (keys.length() == 0) return {};
+    return {keys.view(), values.view()};
+}
+
+std::int64_t FullLayerCache::allocated_bytes() const {
+    return keys.allocated_bytes() + values.allocated_bytes();
+}
+
 std::int64_t KvCache::kv_bytes() const {
     std::int64_t total = contexts.used_bytes();
-    for (const auto& k : keys) total += k.used_bytes();
-    for (const auto& v : values) total += v.used_bytes();
+    for (const auto& layer : layers) total += layer->stored_bytes();
     return total;
 }
 
 std::int64_t KvCache::kv_allocated_bytes() const {
     std::int64_t total = contexts.allocated_bytes();
-    for (const auto& k : keys) total += k.allocated_bytes();
-    for (const auto& v : values) total += v.allocated_bytes();
+    for (const auto& layer : layers) total += layer->allocated_bytes();
     return total;
 }
 
@@ -116,10 +140,10 @@ std::int64_t KvCache::state_bytes() const {
     return context_state.defined() ? static_cast<std::int64_t>(context_state.nbytes()) : 0;
 }
 
-KvCache CausalLm::make_cache() const {
+KvCache CausalLm::make_cache(const CachePolicy& policy, const KvBases* bases) const {
     KvCache cache;
-    cache.keys.resize(config_.layers);
-    cache.values.resize(config_.layers);
+    for (std::int64_t i = 0; i < config_.layers; ++i)
+        cache.layers.push_back(make_layer_cache(policy, i, bases));
     if (config_.architecture == Design::context_kv)
         cache.contexts = ContextWindow(config_.context_window());
     return cache;
@@ -219,36 +243,25 @@ torch::Tensor GptNeoxAttentionImpl::rotate(const torch::Tensor& x, std::int64_t 
 }
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> GptNeoxAttentionImpl::cached_qkv(
-    const torch::Tensor& x, std::int64_t past, GrowingSequence* keys, GrowingSequence* values) {
+    const torch::Tensor& x, std::int64_t past, LayerCache* cache) {
     auto [q, k, v] = project(x);  // q (B, nh, T, hs); k, v (B, kv heads, T, hs)
     q = rotate(q, past);
     k = rotate(k, past);
-    if (keys) {
-        k = keys->append(k);    // (B, kv heads, past + T, hs): the cache holds the K/V heads only
-        v = values->append(v);
-    }
-    if (options.kv_heads() > 0 && options.kv_heads() != options.heads()) {
-        // Query head h reads K/V head h / group (Llama's repeat_kv order), expanded for the
-        // product only, never stored.
-        const std::int64_t group = options.heads() / options.kv_heads();
-        k = k.repeat_interleave(group, 1);
-        v = v.repeat_interleave(group, 1);
-    }
+    // The cache holds the K/V heads only: expanded for the product, never stored.
+    if (cache) std::tie(k, v) = cache->append(k, v);  // (B, kv heads, S, hs)
     return {q, k, v};
 }
 
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> GptNeoxAttentionImpl::latent_qkv(
-    const torch::Tensor& x, std::int64_t past, GrowingSequence* keys, GrowingSequence* values) {
+    const torch::Tensor& x, std::int64_t past, LayerCache* cache) {
     const std::int64_t B = x.size(0), T = x.size(1), nh = options.heads();
     const std::int64_t rd = options.rotary_dims(), latent_width = options.kv_latent();
     // Queries as in GPT-NeoX: rotary on each head's first rd dims.
     const torch::Tensor q = rotate(q_proj(x).view({B, T, nh, head_dim_}).permute({0, 2, 1, 3}), past);
     torch::Tensor key_rope = rotate(k_rope(x).view({B, T, 1, rd}).permute({0, 2, 1, 3}), past);
     torch::Tensor latent = kv_down(x).view({B, T, 1, latent_width}).permute({0, 2, 1, 3});
-    if (keys) {
-        key_rope = keys->append(key_rope);  // (B, 1, past + T, rd)
-        latent = values->append(latent);    // (B, 1, past + T, kv_latent): never K or V
-    }
+    // The cache keeps (B, 1, S, rd) and (B, 1, S, kv_latent): never K or V.
+    if (cache) std::tie(key_rope, latent) = cache->append(key_rope, latent);
     const std::int64_t S = latent.size(2);
     const torch::Tensor c = latent.squeeze(1);  // (B, S, kv_latent)
     // Each head's key: the shared rotary dims first, then its own dims rebuilt from the latent.
@@ -260,41 +273,63 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> GptNeoxAttentionImpl::la
 }
 
 torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t past,
-                                            GrowingSequence* keys, GrowingSequence* values) {
-    const std::int64_t B = x.size(0), T = x.size(1), width = x.size(2);
-    auto [q, k, v] = options.kv_latent() > 0 ? latent_qkv(x, past, keys, values)
-                                             : cached_qkv(x, past, keys, values);
-    const std::int64_t S = k.size(2);
-#if TORCH_VERSION_MAJOR >= 2
-    // libtorch 2.x: the fused kernel (flash or memory-efficient attention on CUDA), same maths.
-    // Its is_causal aligns the mask to the top-left corner, right only when there is no past; a
-    // single new token sees the whole cache; a chunk after a past gets the explicit mask.
-    torch::Tensor attended;
-    if (past == 0) {
-        attended = at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
-    } else if (T == 1) {
-        attended = at::scaled_dot_product_attention(q, k, v);
-    } else {
-        const torch::Tensor visible =
-            torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
-                .tril(past);
-        attended = at::scaled_dot_product_attention(q, k, v, visible);
+                                            LayerCache* cache) {
+    const std::int64_t B = x.size(0), T = x.size(1), width = x.size(2), nh = options.heads();
+    auto [q, k, v] = options.kv_latent() > 0 ? latent_qkv(x, past, cache)
+                                             : cached_qkv(x, past, cache);
+    // What the cache returned: the kept entries first, then the new T; a query sees every kept
+    // entry and the new ones up to itself. Without eviction `kept` is the past.
+    // Heads the cache keeps: the K/V heads (GQA), one for the latent, else every head.
+    const std::int64_t S = k.size(2), kept = S - T;
+    const std::int64_t cached_heads = options.kv_latent() > 0 ? 1 : k.size(1);
+    if (k.size(1) != nh) {
+        // Query head h reads cached head h / group (Llama's repeat_kv order).
+        const std::int64_t group = nh / cached_heads;
+        k = k.repeat_interleave(group, 1);
+        v = v.repeat_interleave(group, 1);
     }
-    return dense(attended.permute({0, 2, 1, 3}).reshape({B, T, width}));
-#else
-    // Scores in float32, scaled by 1/sqrt(hs); query i (absolute past + i) sees keys j <= past + i.
+    const bool observe = cache && cache->wants_attention();
+#if TORCH_VERSION_MAJOR >= 2
+    if (!observe) {
+        const struct EndStep {
+            LayerCache* cache;
+            ~EndStep() {
+                if (cache) cache->end_step(torch::Tensor());
+            }
+        } end_step{cache};
+        // libtorch 2.x: the fused kernel (flash or memory-efficient attention on CUDA), same
+        // maths. Its is_causal aligns the mask to the top-left corner, right only when nothing is
+        // kept; a single new token sees everything; a chunk after kept entries gets the mask.
+        torch::Tensor attended;
+        if (kept == 0) {
+            attended = at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
+        } else if (T == 1) {
+            attended = at::scaled_dot_product_attention(q, k, v);
+        } else {
+            const torch::Tensor visible =
+                torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
+                    .tril(kept);
+            attended = at::scaled_dot_product_attention(q, k, v, visible);
+        }
+        return dense(attended.permute({0, 2, 1, 3}).reshape({B, T, width}));
+    }
+#endif
+    // Scores in float32, scaled by 1/sqrt(hs); new query i sees entries j <= kept + i.
     torch::Tensor scores =
         torch::matmul(q.to(torch::kFloat32), k.to(torch::kFloat32).transpose(-1, -2)) /
         std::sqrt(static_cast<double>(head_dim_));  // (B, nh, T, S)
     const torch::Tensor future =
         torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
-            .triu(past + 1);
+            .triu(kept + 1);
     scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
-    const torch::Tensor probs = torch::softmax(scores, -1).to(v.dtype());
-    const torch::Tensor out =
-        torch::matmul(probs, v).permute({0, 2, 1, 3}).reshape({B, T, width});  // (B, T, width)
+    const torch::Tensor probs = torch::softmax(scores, -1);
+    const torch::Tensor out = torch::matmul(probs.to(v.dtype()), v)
+                                  .permute({0, 2, 1, 3})
+                                  .reshape({B, T, width});  // (B, T, width)
+    if (cache)  // per cached head: the query heads that share it summed
+        cache->end_step(observe ? probs.view({B, cached_heads, nh / cached_heads, T, S}).sum(2)
+                                : torch::Tensor());
     return dense(out);
-#endif
 }
 
 GptNeoxMlpImpl::GptNeoxMlpImpl(const GptNeoxMlpOptions& o) : options(o) {
@@ -340,9 +375,9 @@ void GptNeoxLayerImpl::reset() {
 }
 
 torch::Tensor GptNeoxLayerImpl::forward(const torch::Tensor& x, std::int64_t past,
-                                        GrowingSequence* keys, GrowingSequence* values) {
+                                        LayerCache* cache) {
     // Parallel residual (use_parallel_residual=True): x + attn(ln_in(x)) + mlp(ln_post(x)).
-    return x + attention(input_layernorm(x), past, keys, values) + mlp(post_attention_layernorm(x));
+    return x + attention(input_layernorm(x), past, cache) + mlp(post_attention_layernorm(x));
 }
 
 // ---- context-kv's layer 0 ------------------------------------------------------------------
@@ -517,8 +552,8 @@ namespace {
 torch::Tensor run_layers(torch::nn::ModuleList& layers, torch::Tensor h, KvCache* cache) {
     const std::int64_t past = cache ? cache->length : 0;
     for (std::size_t i = 0; i < layers->size(); ++i)
-        h = layers->ptr<GptNeoxLayerImpl>(i)->forward(h, past, cache ? &cache->keys[i] : nullptr,
-                                                      cache ? &cache->values[i] : nullptr);
+        h = layers->ptr<GptNeoxLayerImpl>(i)->forward(h, past,
+                                                      cache ? cache->layers[i].get() : nullptr);
     return h;
 }
 
@@ -685,8 +720,8 @@ torch::Tensor ContextKvModel::forward(const torch::Tensor& ids, KvCache* cache) 
     }
     torch::Tensor h = layer0.forward(tokens, past, contexts, positions);
     for (std::size_t i = 1; i < layers->size(); ++i)
-        h = layers->ptr<GptNeoxLayerImpl>(i)->forward(h, past, cache ? &cache->keys[i] : nullptr,
-                                                      cache ? &cache->values[i] : nullptr);
+        h = layers->ptr<GptNeoxLayerImpl>(i)->forward(h, past,
+                                                      cache ? cache->layers[i].get() : nullptr);
     if (cache) cache->length += T;
     return embed_out(final_layer_norm(h));  // (B, T, vocab)
 }
@@ -739,15 +774,30 @@ ParameterCounts count_parameters(CausalLm& model) {
 }
 
 KvTrace measure_kv_cache(CausalLm& model, const std::vector<std::int64_t>& prompt,
-                         const std::vector<std::int64_t>& lengths, const std::atomic<bool>* stop) {
+                         const std::vector<std::int64_t>& lengths, const std::atomic<bool>* stop,
+                         const KvTraceOptions& options) {
     if (lengths.empty()) return {};
     if (prompt.empty()) throw Error("measuring the KV cache needs a prompt of real text");
     torch::NoGradGuard no_grad;
     const torch::Device device = model.parameters().front().device();
     KvTrace trace;
-    KvCache cache = model.make_cache();
+    KvCache cache = model.make_cache(options.policy, options.bases);
     std::size_t next_prompt = 0;
     std::int64_t next = prompt[0];
+    // A prefill of the prompt's first tokens, in one step (not timed as generation).
+    const std::int64_t prefill = std::min<std::int64_t>(
+        {options.prefill, lengths.front(), static_cast<std::int64_t>(prompt.size())});
+    if (prefill > 1) {
+        const torch::Tensor logits = model.forward(
+            torch::tensor(std::vector<std::int64_t>(prompt.begin(), prompt.begin() + prefill),
+                          torch::kInt64)
+                .view({1, prefill})
+                .to(device),
+            &cache);
+        next_prompt = static_cast<std::size_t>(prefill);
+        next = next_prompt < prompt.size() ? prompt[next_prompt]
+                                           : logits[0][prefill - 1].argmax().item<std::int64_t>();
+    }
     for (std::int64_t target : lengths) {
         while (cache.length < target) {
             if (stop && stop->load()) return trace;

@@ -9,10 +9,13 @@
 #include <memory>
 #include <vector>
 
+#include "model/cache_policy.h"
 #include "model/kv_cache.h"
 #include "model/model_config.h"
 
 namespace cp::model {
+
+struct KvBases;
 
 // Modules follow the PyTorch C++ frontend's shape: an options struct per module, submodules
 // created and initialised by the module's own reset() (MODEL_SPEC.md's init: Linear/Embedding
@@ -41,10 +44,9 @@ class GptNeoxAttentionImpl : public torch::nn::Module {
     explicit GptNeoxAttentionImpl(const GptNeoxAttentionOptions& options);
     void reset();
     void reset_parameters();
-    // x: (B, T, width); positions start at `past` (the cached length). Appends to `keys` and
-    // `values` when given.
-    torch::Tensor forward(const torch::Tensor& x, std::int64_t past, GrowingSequence* keys,
-                          GrowingSequence* values);
+    // x: (B, T, width); positions start at `past` (the tokens seen). With a cache, the new keys
+    // and values go to it and attention reads what it keeps.
+    torch::Tensor forward(const torch::Tensor& x, std::int64_t past, LayerCache* cache);
 
     GptNeoxAttentionOptions options;
     torch::nn::Linear query_key_value{nullptr}, dense{nullptr};
@@ -57,16 +59,16 @@ class GptNeoxAttentionImpl : public torch::nn::Module {
     torch::Tensor rotate(const torch::Tensor& x, std::int64_t past) const;  // x: (B, nh, T, hs)
     // q (B, nh, T, hs), k and v (B, kv heads, T, hs) of x, before rotary.
     std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> project(const torch::Tensor& x);
-    // q, k, v (B, nh, S, hs) for attention, the cache grown by x's keys and values.
+    // q, k, v for attention, the cache grown by x's keys and values: q (B, nh, T, hs); k and v
+    // as the cache keeps them, (B, kv heads, S, hs).
     std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> cached_qkv(const torch::Tensor& x,
                                                                       std::int64_t past,
-                                                                      GrowingSequence* keys,
-                                                                      GrowingSequence* values);
-    // The latent variant: the cache holds the rotary key (keys) and the latent (values).
+                                                                      LayerCache* cache);
+    // The latent variant: the cache holds the rotary key (K's place) and the latent (V's); k and
+    // v come back rebuilt per head, (B, nh, S, hs).
     std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> latent_qkv(const torch::Tensor& x,
                                                                       std::int64_t past,
-                                                                      GrowingSequence* keys,
-                                                                      GrowingSequence* values);
+                                                                      LayerCache* cache);
     std::int64_t head_dim_ = 0;
 };
 TORCH_MODULE(GptNeoxAttention);
@@ -95,8 +97,7 @@ class GptNeoxLayerImpl : public torch::nn::Module {
   public:
     explicit GptNeoxLayerImpl(const ModelConfig& config);
     void reset();
-    torch::Tensor forward(const torch::Tensor& x, std::int64_t past, GrowingSequence* keys,
-                          GrowingSequence* values);
+    torch::Tensor forward(const torch::Tensor& x, std::int64_t past, LayerCache* cache);
     ModelConfig config;
     torch::nn::LayerNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
     GptNeoxAttention attention{nullptr};
@@ -204,7 +205,9 @@ class CausalLm : public torch::nn::Module {
     // cache->length and the cache grows by T. Ids are not range-checked here (that would read
     // the device back on every step): check_token_ids() where they enter.
     virtual torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr) = 0;
-    KvCache make_cache() const;
+    // An empty cache kept under `policy` (full: K and V as computed); the low-rank policy's PCA
+    // basis comes from `bases` (model/cache_layers.h).
+    KvCache make_cache(const CachePolicy& policy = {}, const KvBases* bases = nullptr) const;
 
   protected:
     ModelConfig config_;
@@ -305,11 +308,21 @@ struct KvTrace {
     std::int64_t decoded_tokens = 0;          // single-token forward passes run
     double decode_seconds = 0;                // time spent in them
 };
+// How the cache is kept while measuring: its policy (full: K and V as computed), the basis the
+// low-rank policy projects on, and how many of the prompt's first tokens are fed at once (a
+// prefill, after which a prompt-compressing policy such as SnapKV compresses) before the rest
+// one at a time.
+struct KvTraceOptions {
+    CachePolicy policy = {};
+    const KvBases* bases = nullptr;
+    std::int64_t prefill = 0;
+};
 // Decodes `prompt` (real text) and then the model's own greedy continuation one token at a time
-// with the KV cache, measuring the cache when it holds each of `lengths` (ascending) tokens.
+// with the KV cache, measuring the cache when it has read each of `lengths` (ascending) tokens.
 // Stops early, with what it measured, when `stop` is set.
 KvTrace measure_kv_cache(CausalLm& model, const std::vector<std::int64_t>& prompt,
                          const std::vector<std::int64_t>& lengths,
-                         const std::atomic<bool>* stop = nullptr);
+                         const std::atomic<bool>* stop = nullptr,
+                         const KvTraceOptions& options = {});
 
 }  // namespace cp::model

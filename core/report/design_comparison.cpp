@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "model/cache_policy.h"
 #include "model/model_registry.h"
 #include "report/comparison.h"
 #include "report/csv.h"
@@ -25,19 +26,25 @@ std::uint64_t seed_of(const store::ExperimentRow& e) {
                                                                   : 0;
 }
 
-// One experiment's Phase 2 runs, the latest of each design (a resumed or repeated run supersedes
-// an earlier one), in the order the designs were first trained.
+// One experiment's columns: the latest Phase 2 run of each design (a resumed or repeated run
+// supersedes an earlier one) and the latest evaluation of each (design, cache policy), in the
+// order they were first recorded.
 struct MemberRuns {
-    std::vector<model::Design> order;
-    std::map<model::Design, RunValues> runs;
+    std::vector<DesignColumn> order;
+    std::map<std::string, RunValues> runs;  // by column key
 };
 
 MemberRuns member_runs(store::RunStore& store, std::int64_t experiment_id) {
     MemberRuns m;
     for (const store::RunRow& r : store.runs(experiment_id)) {
-        if (r.phase != store::Phase::phase2) continue;
-        if (!m.runs.count(r.model)) m.order.push_back(r.model);
-        m.runs[r.model] = load_run_values(store, r.id);
+        const bool trained = r.phase == store::Phase::phase2;
+        const bool policy = r.phase == store::Phase::evaluation && !r.cache_policy.empty();
+        if (!trained && !policy) continue;
+        DesignColumn col;
+        col.design = r.model;
+        col.policy = r.cache_policy;
+        if (!m.runs.count(col.key())) m.order.push_back(col);
+        m.runs[col.key()] = load_run_values(store, r.id);
     }
     return m;
 }
@@ -134,7 +141,7 @@ void build_rows(DesignComparison& c, const std::vector<Used>& used) {
         for (const DesignColumn& col : c.columns) {
             DesignCell cell;
             for (const Used& u : used) {
-                const auto it = u.runs.runs.find(col.design);
+                const auto it = u.runs.runs.find(col.key());
                 cell.values.push_back(it == u.runs.runs.end() ? std::nullopt : value_of(it->second));
             }
             row.cells.push_back(cell);
@@ -155,9 +162,10 @@ void build_rows(DesignComparison& c, const std::vector<Used>& used) {
 void build_kv_checks(DesignComparison& c, const std::vector<Used>& used) {
     if (!c.baseline || used.empty()) return;
     const MemberRuns& first = used.front().runs;
-    const auto base_it = first.runs.find(c.columns[*c.baseline].design);
+    const auto base_it = first.runs.find(c.columns[*c.baseline].key());
     for (std::size_t k = 0; k < c.columns.size(); ++k) {
-        if (k == *c.baseline) continue;
+        // A policy column has no formula (its bytes are measured, KV_METHODS.md part B).
+        if (k == *c.baseline || !c.columns[k].policy.empty()) continue;
         KvCheck check;
         check.design = c.columns[k].design;
         const model::KvClaim& claim = model::design_entry(check.design).claim;
@@ -165,7 +173,7 @@ void build_kv_checks(DesignComparison& c, const std::vector<Used>& used) {
             check.claimed = claim.ratio;
             check.claim_source = claim.source;
         }
-        const auto it = first.runs.find(check.design);
+        const auto it = first.runs.find(c.columns[k].key());
         for (std::int64_t length : c.kv_lengths) {
             check.lengths.push_back(length);
             const auto ratio = [&](const std::string& name) -> std::optional<double> {
@@ -189,7 +197,8 @@ std::string seeds_prefix(const DesignComparison& c, std::uint64_t seed) {
 // Why a member of a group cannot enter the statistics, or "".
 std::string problem_of(const MemberRuns& m, const std::vector<DesignColumn>& columns) {
     for (const DesignColumn& col : columns) {
-        const auto it = m.runs.find(col.design);
+        if (!col.policy.empty()) continue;  // policies do not decide whether a seed counts
+        const auto it = m.runs.find(col.key());
         if (it == m.runs.end())
             return std::string("no Phase 2 run of ") + model::design_key(col.design);
         if (!store::completed(it->second.run.status))
@@ -202,8 +211,19 @@ std::string problem_of(const MemberRuns& m, const std::vector<DesignColumn>& col
 
 }  // namespace
 
+std::string DesignColumn::key() const {
+    return std::string(model::design_key(design)) + (policy.empty() ? "" : "+" + policy);
+}
+
 std::string DesignColumn::heading() const {
     std::string s = model::design_display_name(design);
+    if (!policy.empty()) {
+        try {
+            s += " + " + model::parse_policy(policy).label();
+        } catch (const Error&) {
+            s += " + " + policy;  // a policy this workbench no longer reads: its text
+        }
+    }
     if (status != store::RunStatus::finished)
         s += std::string(" (") + store::status_display_name(status) + ")";
     return s;
@@ -249,9 +269,10 @@ const DesignRow& DesignComparison::row(const std::string& key) const {
     throw Error("internal error: the design comparison has no row '" + key + "'");
 }
 
-std::optional<std::size_t> DesignComparison::column_of(model::Design d) const {
+std::optional<std::size_t> DesignComparison::column_of(model::Design d,
+                                                        const std::string& policy) const {
     for (std::size_t k = 0; k < columns.size(); ++k)
-        if (columns[k].design == d) return k;
+        if (columns[k].design == d && columns[k].policy == policy) return k;
     return std::nullopt;
 }
 
@@ -274,10 +295,10 @@ DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment
     std::vector<std::pair<GroupMember, MemberRuns>> all;
     for (const store::ExperimentRow& e : experiments) {
         all.push_back({GroupMember{e.id, seed_of(e), ""}, member_runs(store, e.id)});
-        for (model::Design d : all.back().second.order)
+        for (const DesignColumn& col : all.back().second.order)
             if (std::none_of(c.columns.begin(), c.columns.end(),
-                             [&](const DesignColumn& col) { return col.design == d; }))
-                c.columns.push_back(DesignColumn{d, {}, store::RunStatus::finished, {}, {}});
+                             [&](const DesignColumn& x) { return x.key() == col.key(); }))
+                c.columns.push_back(col);
     }
     if (c.columns.empty())
         throw Error("experiment " + std::to_string(experiment_id) + " ('" +
@@ -294,23 +315,40 @@ DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment
     if (used.empty())
         throw Error("no seed of group '" + c.group_uid +
                     "' finished every design, so there is nothing to compare: " + c.seeds_text());
+    // A policy column of a group stands only where every used seed was evaluated under it.
+    std::vector<DesignColumn> kept;
+    for (const DesignColumn& col : c.columns) {
+        const bool everywhere = std::all_of(used.begin(), used.end(), [&](const Used& u) {
+            const auto it = u.runs.runs.find(col.key());
+            return it != u.runs.runs.end() && store::completed(it->second.run.status);
+        });
+        if (col.policy.empty() || everywhere || c.group_uid.empty())
+            kept.push_back(col);
+        else
+            c.notes.push_back(col.heading() + " left out: not every seed was evaluated under it");
+    }
+    c.columns = kept;
     for (DesignColumn& col : c.columns) {
         for (const Used& u : used)
-            if (const auto it = u.runs.runs.find(col.design); it != u.runs.runs.end())
+            if (const auto it = u.runs.runs.find(col.key()); it != u.runs.runs.end())
                 col.runs.push_back(it->second.run.id);
-        if (const auto it = used.front().runs.runs.find(col.design);
+        if (const auto it = used.front().runs.runs.find(col.key());
             it != used.front().runs.runs.end()) {
             col.status = it->second.run.status;
             col.phase1_run = it->second.phase1_run_id;
             col.phase1_status = it->second.phase1_status;
         }
     }
+    // Pythia as trained; a checkpoint's evaluation has Pythia under the full cache instead.
     c.baseline = c.column_of(model::Design::pythia);
+    if (!c.baseline) c.baseline = c.column_of(model::Design::pythia, "full");
     build_rows(c, used);
     build_kv_checks(c, used);
+    // The verdict is the trained model's: a policy column shares its trained run's.
     for (const Used& u : used)
         for (const DesignColumn& col : c.columns)
-            if (const auto it = u.runs.runs.find(col.design); it != u.runs.runs.end())
+            if (const auto it = u.runs.runs.find(col.key());
+                col.policy.empty() && it != u.runs.runs.end())
                 if (const std::string why = not_learned_reason(it->second); !why.empty())
                     c.not_learned.push_back(seeds_prefix(c, u.seed) + why);
     return c;
@@ -421,6 +459,7 @@ std::string design_comparison_text(const DesignComparison& c) {
     std::vector<bool> right(c.columns.size() + 1, true);
     right[0] = false;
     s << text_table(design_table_cells(c), right);
+    for (const std::string& note : c.notes) s << "Note: " << note << "\n";
     if (const auto d = difference_table_cells(c); !d.empty()) {
         s << "\nDifference to Pythia, from the per-seed paired differences:\n";
         std::vector<bool> r(d.front().size(), true);
@@ -447,7 +486,7 @@ void write_design_csv(const DesignComparison& c, std::ostream& out) {
     csv.text("measure").text("key").text("n");
     for (const DesignColumn& col : c.columns)
         for (const char* what : per_design)
-            csv.text(std::string(model::design_key(col.design)) + " " + what);
+            csv.text(col.key() + " " + what);
     csv.end_row();
     const std::size_t width = 3 + c.columns.size() * std::size(per_design);
     for (const DesignRow& r : c.rows) {
@@ -496,9 +535,10 @@ void write_design_csv(const DesignComparison& c, std::ostream& out) {
     note("designs: " + [&] {
         std::string s;
         for (const DesignColumn& col : c.columns)
-            s += (s.empty() ? "" : ", ") + std::string(model::design_key(col.design));
+            s += (s.empty() ? "" : ", ") + col.key();
         return s;
     }() + "; " + c.seeds_text());
+    for (const std::string& n : c.notes) note("Note: " + n);
     for (const std::string& why : c.not_learned) note(std::string(kNotLearned) + ": " + why);
 }
 
@@ -541,6 +581,7 @@ ParetoView pareto_view(const DesignComparison& c, const std::string& measure_key
         ParetoPoint p;
         p.label = c.columns[k].heading();
         p.design = c.columns[k].design;
+        p.policy = c.columns[k].policy;
         p.x = x->mean;
         p.y = y->mean;
         p.y_interval = y->interval;
@@ -560,7 +601,7 @@ ParetoView pareto_view(const DesignComparison& c, const std::string& measure_key
 
 void write_pareto_csv(const ParetoView& v, std::ostream& out) {
     CsvWriter csv(out);
-    csv.text("design")
+    csv.text("column")
         .text("label")
         .text("kv_bytes_per_token_at_" + std::to_string(v.length))
         .text(v.measure_key + " mean")
@@ -570,7 +611,7 @@ void write_pareto_csv(const ParetoView& v, std::ostream& out) {
         .text("on the Pareto front")
         .end_row();
     for (const ParetoPoint& p : v.points)
-        csv.text(model::design_key(p.design))
+        csv.text(std::string(model::design_key(p.design)) + (p.policy.empty() ? "" : "+" + p.policy))
             .text(p.label)
             .number(p.x)
             .number(p.y)

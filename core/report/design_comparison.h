@@ -27,13 +27,17 @@ struct GroupMember {
     bool used() const { return problem.empty(); }
 };
 
+// A column: a trained design, or a trained design evaluated under a cache policy (its
+// evaluation runs, linked to the trained run, recorded by cache-eval).
 struct DesignColumn {
     model::Design design = model::Design::pythia;
-    std::vector<std::int64_t> runs;  // its Phase 2 run in each used seed, in seed order
+    std::string policy;              // the cache policy's text; empty for the trained design
+    std::vector<std::int64_t> runs;  // its run in each used seed, in seed order
     store::RunStatus status = store::RunStatus::finished;  // of the first seed's run
     std::optional<std::int64_t> phase1_run;                 // the first seed's block provenance
     std::optional<store::RunStatus> phase1_status;
-    std::string heading() const;  // "Context-Pythia", "Pythia-GQA (failed)"
+    std::string heading() const;  // "Context-Pythia", "Pythia-GQA (failed)", "Pythia + int8"
+    std::string key() const;      // "pythia", "pythia+int8:group=32,residual=32"
 };
 
 struct DesignCell {
@@ -71,19 +75,22 @@ struct DesignComparison {
     std::vector<DesignRow> rows;
     std::vector<KvCheck> kv_checks;  // every column but the baseline, when there is one
     std::vector<std::string> not_learned;  // "seed 3: pythia (run 7): test perplexity ..."
+    std::vector<std::string> notes;        // policy columns left out of a group, ...
     std::vector<std::int64_t> kv_lengths;  // measured, ascending
     std::int64_t n() const;                // seeds in the statistics
     std::string seeds_text() const;        // "seeds 0, 1, 2 (n = 3); seed 3 ... left out: ..."
     const DesignRow& row(const std::string& key) const;  // throws for an unknown key
-    std::optional<std::size_t> column_of(model::Design d) const;
+    // The trained design's column (policy empty), or its column under a policy.
+    std::optional<std::size_t> column_of(model::Design d, const std::string& policy = "") const;
 };
 
 // The group an experiment belongs to when it has more than one member; empty otherwise.
 std::optional<std::string> seed_group_of(store::RunStore& store, std::int64_t experiment_id);
 
-// The designs of an experiment, or of its whole seed group (unless `this_seed_only`). Throws
-// naming the way out when there is nothing to compare (no Phase 2 run; no seed that finished
-// every design).
+// The designs of an experiment, or of its whole seed group (unless `this_seed_only`), and the
+// cache policies its runs were evaluated under (a column each; in a group, only the policies every
+// used seed has). Throws naming the way out when there is nothing to compare (no Phase 2 run nor
+// policy evaluation; no seed that finished every design).
 DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment_id,
                                  bool this_seed_only = false);
 
@@ -106,6 +113,7 @@ void write_design_csv(const DesignComparison& c, std::ostream& out);
 struct ParetoPoint {
     std::string label;  // the column's heading
     model::Design design = model::Design::pythia;
+    std::string policy;  // empty for a trained design
     double x = 0, y = 0;
     std::optional<Interval> y_interval;
     std::optional<double> y_sd;

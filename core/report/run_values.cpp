@@ -129,7 +129,8 @@ std::string not_learned_reason(const RunValues& v) {
     const double unigram = v.results.at(names::unigram_test_ppl);
     std::ostringstream s;
     s.imbue(std::locale::classic());
-    s << std::fixed << std::setprecision(1) << model::design_key(v.run.model) << " (run "
+    s << std::fixed << std::setprecision(1) << model::design_key(v.run.model)
+      << (v.run.cache_policy.empty() ? "" : " under " + v.run.cache_policy) << " (run "
       << v.run.id << "): test perplexity " << ppl
       << " is not below the unigram baseline of its training tokens (" << unigram << ")";
     if (const auto uniform = lookup(v.results, names::uniform_ppl))

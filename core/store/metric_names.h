@@ -72,6 +72,12 @@ inline constexpr const char* phase1_tokens = "phase1_tokens";  // tokens Phase 1
 // Phase 2: target tokens the optimizer stepped on (every epoch run, the early-stopped one too).
 inline constexpr const char* tokens_trained = "tokens_trained";
 
+// Evaluation under a cache policy (train/cache_eval.h): the perplexity of the positions after
+// each chunk's prompt alone, the prompt's length, and the calibration the bases came from.
+inline constexpr const char* test_ppl_continuation = "test_ppl_continuation";
+inline constexpr const char* policy_prefill = "policy_prefill";
+inline constexpr const char* calibration_tokens = "calibration_tokens";
+
 // KV cache measured at a cache length: kv_bytes_per_token_at_512, kv_bytes_at_512, ...
 inline constexpr const char* kv_bytes_per_token_at_prefix = "kv_bytes_per_token_at_";
 inline constexpr const char* kv_bytes_at_prefix = "kv_bytes_at_";

@@ -180,6 +180,7 @@ void RunStore::migrate() {
     if (user_version(db_) < 2) migrate_to_v2();
     if (user_version(db_) < 3) migrate_to_v3();
     if (user_version(db_) < 4) migrate_to_v4();
+    if (user_version(db_) < 5) migrate_to_v5();
 }
 
 void RunStore::migrate_to_v2() {
@@ -233,6 +234,22 @@ void RunStore::migrate_to_v4() {
     exec("COMMIT");
 }
 
+// v5: evaluations of a trained run under a KV-cache policy. Deleting the trained run deletes
+// them (they say nothing without it).
+void RunStore::migrate_to_v5() {
+    exec("BEGIN IMMEDIATE");
+    if (user_version(db_) < 5) {
+        exec(R"(
+            ALTER TABLE runs ADD COLUMN evaluates_run_id INTEGER
+                REFERENCES runs(id) ON DELETE CASCADE;
+            ALTER TABLE runs ADD COLUMN cache_policy TEXT NOT NULL DEFAULT '';
+            CREATE INDEX runs_by_evaluated ON runs(evaluates_run_id);
+            PRAGMA user_version = 5;
+        )");
+    }
+    exec("COMMIT");
+}
+
 std::string RunStore::new_group_uid() {
     Statement q(db_, "SELECT lower(hex(randomblob(16)))");
     q.step();
@@ -264,8 +281,8 @@ std::int64_t RunStore::create_experiment(const std::string& name, const std::str
 std::int64_t RunStore::create_run(const NewRun& run) {
     Statement s(db_,
                 "INSERT INTO runs(experiment_id, model, phase, status, started_at, device, name, "
-                "owner_pid, uid, context_block_run_id) "
-                "VALUES(?, ?, ?, ?, ?, ?, ?, ?, lower(hex(randomblob(16))), ?)");
+                "owner_pid, uid, context_block_run_id, evaluates_run_id, cache_policy) "
+                "VALUES(?, ?, ?, ?, ?, ?, ?, ?, lower(hex(randomblob(16))), ?, ?, ?)");
     s.bind(1, run.experiment_id)
         .bind(2, std::string(model::design_key(run.model)))
         .bind(3, std::string(phase_key(run.phase)))
@@ -278,6 +295,11 @@ std::int64_t RunStore::create_run(const NewRun& run) {
         s.bind(9, *run.context_block_run_id);
     else
         s.bind_null(9);
+    if (run.evaluates_run_id)
+        s.bind(10, *run.evaluates_run_id);
+    else
+        s.bind_null(10);
+    s.bind(11, run.cache_policy);
     s.step();
     return sqlite3_last_insert_rowid(db_);
 }
@@ -369,7 +391,8 @@ ExperimentRow RunStore::experiment(std::int64_t experiment_id) {
 namespace {
 const char* kRunColumns =
     "SELECT id, experiment_id, model, phase, status, started_at, finished_at, device, error, "
-    "checkpoint_path, name, notes, uid, context_block_run_id FROM runs ";
+    "checkpoint_path, name, notes, uid, context_block_run_id, evaluates_run_id, cache_policy "
+    "FROM runs ";
 // The store boundary: stored text becomes enums here and nowhere else. A value this workbench
 // does not know (a newer workbench wrote it) is named, with the way out.
 template <typename E>
@@ -395,6 +418,8 @@ RunRow read_run(Statement& q) {
     r.notes = q.text(11);
     r.uid = q.text(12);
     if (!q.null(13)) r.context_block_run_id = q.integer(13);
+    if (!q.null(14)) r.evaluates_run_id = q.integer(14);
+    r.cache_policy = q.text(15);
     return r;
 }
 }  // namespace
@@ -528,13 +553,14 @@ ImportCounts RunStore::import_database(const std::string& other_path) {
             counts.experiments = changes();
             exec(R"(
                 INSERT INTO main.runs(experiment_id, model, phase, status, started_at, finished_at,
-                                      device, error, checkpoint_path, name, notes, owner_pid, uid)
+                                      device, error, checkpoint_path, name, notes, owner_pid, uid,
+                                      cache_policy)
                     SELECT e.id, r.model, r.phase,
                            CASE r.status WHEN 'running' THEN 'interrupted' ELSE r.status END,
                            r.started_at, r.finished_at, r.device,
                            CASE r.status WHEN 'running'
                                THEN 'imported while it was still running elsewhere' ELSE r.error END,
-                           r.checkpoint_path, r.name, r.notes, 0, r.uid
+                           r.checkpoint_path, r.name, r.notes, 0, r.uid, r.cache_policy
                     FROM src.runs r
                     JOIN src.experiments se ON se.id = r.experiment_id
                     JOIN main.experiments e ON e.uid = se.uid
@@ -546,6 +572,14 @@ ImportCounts RunStore::import_database(const std::string& other_path) {
                 UPDATE main.runs SET context_block_run_id = (
                     SELECT mp.id FROM src.runs r
                     JOIN src.runs p ON p.id = r.context_block_run_id
+                    JOIN main.runs mp ON mp.uid = p.uid
+                    WHERE r.uid = main.runs.uid)
+                WHERE uid IN (SELECT uid FROM temp.import_runs);
+            )");
+            exec(R"(
+                UPDATE main.runs SET evaluates_run_id = (
+                    SELECT mp.id FROM src.runs r
+                    JOIN src.runs p ON p.id = r.evaluates_run_id
                     JOIN main.runs mp ON mp.uid = p.uid
                     WHERE r.uid = main.runs.uid)
                 WHERE uid IN (SELECT uid FROM temp.import_runs);

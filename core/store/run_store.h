@@ -23,7 +23,9 @@ namespace cp::store {
 // 3: a run records the run its ContextBlock came from (context_block_run_id), so provenance is a
 // column, not a guess from names or run order.
 // 4: experiments repeated with consecutive seeds share a group uid (experiments.group_uid).
-constexpr int kSchemaVersion = 4;
+// 5: a run can be the evaluation of a trained run under a KV-cache policy (evaluates_run_id,
+// cache_policy: "int8:group=32,residual=32"), so policies sit beside the trained designs.
+constexpr int kSchemaVersion = 5;
 
 struct MetricPoint {
     std::int64_t run_id = 0;
@@ -43,6 +45,10 @@ struct RunRow {
     // The Phase 1 run whose ContextBlock this run trained on (Phase 2 of a design that needs
     // one); empty otherwise, for the untrained-block ablation, or for a block from a file.
     std::optional<std::int64_t> context_block_run_id;
+    // An evaluation under a cache policy: the trained run it evaluates (empty for a checkpoint
+    // file from elsewhere) and the policy's text; "" for every other run.
+    std::optional<std::int64_t> evaluates_run_id;
+    std::string cache_policy;
 };
 
 // What a new run is; everything else about it is filled in as it goes.
@@ -52,6 +58,8 @@ struct NewRun {
     Phase phase = Phase::phase2;
     std::string device, name;
     std::optional<std::int64_t> context_block_run_id;
+    std::optional<std::int64_t> evaluates_run_id = std::nullopt;
+    std::string cache_policy = "";
 };
 
 struct ExperimentRow {
@@ -125,6 +133,7 @@ class RunStore {
     void migrate_to_v2();
     void migrate_to_v3();
     void migrate_to_v4();
+    void migrate_to_v5();
     void recover_interrupted();
 
     sqlite3* db_ = nullptr;

@@ -222,7 +222,7 @@ json bench_model(const std::string& preset, const torch::Device& device, const B
             {"tokens_per_second",
              static_cast<double>(cache.length - decode_start) / decode_seconds},
             {"cache_tokens", cache.length},
-            {"cache_dtype", std::string(c10::toString(cache.keys[0].view().scalar_type()))},
+            {"cache_dtype", std::string(c10::toString(cache.layers.back()->stored().at(0).scalar_type()))},
             {"kv_bytes_per_token_tensors", static_cast<double>(cache.kv_bytes()) / length},
             {"kv_allocated_bytes_tensors", cache.kv_allocated_bytes()},
             {"context_state_bytes", cache.state_bytes()},

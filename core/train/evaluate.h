@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "data/last_word.h"
 #include "model/inference.h"
 #include "model/models.h"
 #include "train/experiment_params.h"
@@ -11,9 +12,7 @@
 
 namespace cp::train {
 
-struct LastWordItem {
-    std::vector<std::int64_t> context, target;  // target: the ids of " " + word
-};
+using LastWordItem = data::LastWordItem;
 
 struct EvalResult {
     double test_loss = 0, test_ppl = 0, test_accuracy = 0;

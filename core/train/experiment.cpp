@@ -345,9 +345,7 @@ void Experiment::make_tensors(Execution& x) {
     x.val_chunks = chunks.narrow(0, split.train_chunks, split.validation_chunks);
     // Phase 1 reads the training chunks' tokens only: never a validation or test token.
     x.phase1_stream = chunks.view({-1}).narrow(0, split.phase1.begin, split.phase1.size()).clone();
-    const std::int64_t test_count =
-        std::min<std::int64_t>(p.eval.max_test_chunks, budget_.test_tokens / (seq + 1));
-    x.test_chunks = chunks_of(data_->test_stream, test_count, seq + 1);
+    x.test_chunks = chunks_of(data_->test_stream, test_chunk_count(), seq + 1);
     // A fixed sample of held-out text for Phase 1's context_rank (MODEL_SPEC §3).
     const std::size_t held_out = std::min<std::size_t>(2048, data_->test_stream.size());
     x.held_out_sample =
@@ -359,6 +357,27 @@ void Experiment::make_tensors(Execution& x) {
         model::design_preset(p.models.front(), *model::size_from_key(p.size));
     model::check_token_ids(chunks, any);
     model::check_token_ids(x.test_chunks, any);
+}
+
+std::int64_t Experiment::test_chunk_count() const {
+    return std::min<std::int64_t>(params_.eval.max_test_chunks,
+                                  budget_.test_tokens / (*params_.seq_length + 1));
+}
+
+HeldOutData Experiment::held_out_data() const {
+    HeldOutData d;
+    const std::int64_t seq = *params_.seq_length;
+    d.chunk_width = seq + 1;
+    d.test_chunks = test_chunk_count();
+    d.test_tokens.assign(data_->test_stream.begin(),
+                         data_->test_stream.begin() + d.test_chunks * d.chunk_width);
+    d.last_words = data_->last_words;
+    d.prompt = data_->prompt;
+    const data::ChunkSplit split =
+        data::chunk_split(*params_.samples, seq, params_.phase2.validation_fraction);
+    d.training_tokens.assign(data_->train_stream.begin(),
+                             data_->train_stream.begin() + split.train_chunks * d.chunk_width);
+    return d;
 }
 
 void Experiment::run_step(const PlanStep& step, Execution& x) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "data/last_word.h"
 #include "model/inference.h"
 #include "train/experiment_params.h"
 #include "train/plan.h"
@@ -67,6 +68,16 @@ struct DataBudget {
     std::int64_t max_samples = 0;  // for the given seq_length
 };
 
+// What the evaluation of an experiment reads, as plain ids, for evaluating a trained model again
+// under a cache policy (train/cache_eval.h) on exactly the text its own evaluation read.
+struct HeldOutData {
+    std::vector<std::int64_t> test_tokens;  // test_chunks x chunk_width, row by row
+    std::int64_t test_chunks = 0, chunk_width = 0;
+    std::vector<data::LastWordItem> last_words;
+    std::vector<std::int64_t> prompt;           // real text for the cache measurement
+    std::vector<std::int64_t> training_tokens;  // the training chunks' tokens (calibration)
+};
+
 // Data preparation saw the stop flag: nothing was run or stored.
 struct StoppedBeforeStart : Error {
     StoppedBeforeStart() : Error("stopped before the experiment started: nothing was stored") {}
@@ -83,6 +94,8 @@ class Experiment {
 
     const ExperimentParams& params() const { return params_; }
     const DataBudget& budget() const { return budget_; }
+    // The text its evaluation reads and its training chunks' tokens.
+    HeldOutData held_out_data() const;
     LaunchMode mode() const { return mode_; }
 
     // Runs everything in order. Throws cp::Error on failure after marking the current run failed
@@ -105,6 +118,8 @@ class Experiment {
     // The parameters as stored: with the tokenizer, the device, preset values, reference notes.
     nlohmann::json record(const std::string& device) const;
     void make_tensors(Execution& x);
+    // Held-out chunks evaluated: at most eval.max_test_chunks, as many as the text holds.
+    std::int64_t test_chunk_count() const;
     void run_step(const PlanStep& step, Execution& x);
     void run_phase1_step(Execution& x);
     void run_phase2_step(const PlanStep& step, Execution& x);

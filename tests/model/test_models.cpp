@@ -600,9 +600,11 @@ TEST(LatentAttention, CacheHoldsTheLatentAndOneRotaryKeyNeverExpandedKv) {
     KvCache cache = model->make_cache();
     model->forward(batch(real_ids(40)), &cache);
     model->forward(batch({real_ids(41)[40]}), &cache);
-    ASSERT_EQ(cache.keys.size(), static_cast<std::size_t>(c.layers));
+    ASSERT_EQ(cache.layers.size(), static_cast<std::size_t>(c.layers));
     for (std::int64_t l = 0; l < c.layers; ++l) {
-        const auto k = cache.keys[l].view().sizes().vec(), v = cache.values[l].view().sizes().vec();
+        const auto tensors = cache.layers[static_cast<std::size_t>(l)]->stored();
+        ASSERT_EQ(tensors.size(), 2u);
+        const auto k = tensors[0].sizes().vec(), v = tensors[1].sizes().vec();
         EXPECT_EQ(k, (std::vector<std::int64_t>{1, 1, 41, c.rotary_dims()})) << "layer " << l;
         EXPECT_EQ(v, (std::vector<std::int64_t>{1, 1, 41, c.kv_latent})) << "layer " << l;
         for (const auto& shape : {k, v})
@@ -631,7 +633,7 @@ TEST(LatentAttention, IdentityLikeUpProjectionsMatchAHandComputedCase) {
     const torch::Tensor x =
         torch::tensor({x0[0], x0[1], x0[2], x0[3], x1[0], x1[1], x1[2], x1[3]}, torch::kFloat32)
             .view({1, 2, 4});
-    const torch::Tensor out = a->forward(x, 0, nullptr, nullptr);
+    const torch::Tensor out = a->forward(x, 0, nullptr);
     // By hand: position 0 does not rotate; position 1 rotates (a, b) to (a cos 1 - b sin 1,
     // b cos 1 + a sin 1).
     const double c1 = std::cos(1.0), s1 = std::sin(1.0);

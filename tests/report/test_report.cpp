@@ -758,3 +758,86 @@ TEST(Designs, EveryDesignTrainsInOneExperimentAndStoresItsMeasuredCache) {
     EXPECT_EQ(comparison.kv_checks.size(), every.size() - 1);
     for (const auto& k : comparison.kv_checks) EXPECT_FALSE(k.disagrees()) << k.design;
 }
+
+// #16: cache-eval on the suite's Pythia run records one evaluation run per policy, linked to the
+// trained run; `full` reproduces the run's own evaluation (the harness test); the comparison and
+// its CSV show the policies beside the trained designs; the K/V anatomy is recorded.
+TEST_F(Report, CacheEvalRecordsEachPolicyLinkedToTheTrainedRunAndTheComparisonShowsThem) {
+    cp::test::TempDir dir;
+    const std::string db = copy_db(dir);
+    const auto r = run_cli({"cache-eval", "--db", db, "--run", "2", "--policy", "full", "--policy",
+                            "int8:group=16,residual=4", "--policy", "streaming:sinks=2,window=4",
+                            "--kv-lengths", "128", "--calibration-tokens", "512", "--quiet"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    cp::store::RunStore store(db);
+    std::vector<cp::store::RunRow> evaluations;
+    std::optional<cp::store::RunRow> anatomy;
+    for (const auto& run : store.runs())
+        if (run.phase == cp::store::Phase::evaluation)
+            (run.cache_policy.empty() ? (void)(anatomy = run) : evaluations.push_back(run));
+    ASSERT_EQ(evaluations.size(), 3u);
+    for (const auto& e : evaluations) {
+        EXPECT_EQ(e.evaluates_run_id, std::optional<std::int64_t>(2));
+        EXPECT_EQ(e.model, cp::model::Design::pythia);
+        EXPECT_EQ(e.experiment_id, 1);
+        EXPECT_EQ(e.status, cp::store::RunStatus::finished);
+    }
+    EXPECT_EQ(evaluations[1].cache_policy, "int8:group=16,residual=4");
+    const auto result = [&](std::int64_t run, const std::string& name) {
+        for (const auto& [k, v] : store.results(run))
+            if (k == name) return v;
+        ADD_FAILURE() << "run " << run << " has no " << name;
+        return 0.0;
+    };
+    // Decoding token by token with the full cache scores every position as the batched
+    // evaluation did.
+    EXPECT_NEAR(result(evaluations[0].id, "test_ppl"), result(2, "test_ppl"),
+                1e-5 * result(2, "test_ppl"));
+    EXPECT_EQ(result(evaluations[0].id, "kv_bytes_per_token_at_128"), 2 * 64 * 2 * 4.0);
+    // Streaming keeps sinks + window = 6 entries of K and V (4 heads of 16) per layer.
+    EXPECT_EQ(result(evaluations[2].id, "kv_bytes_at_128"), 2 * (2 * 6 * 4 * 16 * 4.0));
+    ASSERT_TRUE(anatomy.has_value());
+    EXPECT_EQ(store.metrics(anatomy->id, "k_spectrum_layer_1").size(), 64u) << "4 heads x 16";
+    EXPECT_GT(result(anatomy->id, "k_spread_layer_1"), 1.0);
+
+    const auto c = cp::report::compare_designs(store, 1);
+    ASSERT_EQ(c.columns.size(), 6u) << "three designs and three policies";
+    const auto int8 = c.column_of(cp::model::Design::pythia, "int8:group=16,residual=4");
+    ASSERT_TRUE(int8.has_value());
+    EXPECT_EQ(c.columns[*int8].heading(), "Pythia + int8");
+    EXPECT_EQ(c.row("parameters_total").cells[*int8].estimate->mean,
+              c.row("parameters_total").cells[0].estimate->mean)
+        << "a policy's column carries its trained run's costs";
+    EXPECT_EQ(c.kv_checks.size(), 2u) << "policies have no formula: measured only";
+    const auto pareto = cp::report::pareto_view(c, "test_ppl", 128);
+    EXPECT_EQ(pareto.points.size(), 6u);
+    const auto text = run_cli({"experiments", "compare", "1", "--db", db});
+    EXPECT_NE(text.out.find("Pythia + streaming 2+4"), std::string::npos) << text.out;
+    // Deleting the trained run deletes its evaluations (they say nothing without it).
+    store.delete_run(2);
+    for (const auto& run : store.runs()) EXPECT_NE(run.evaluates_run_id, std::optional<std::int64_t>(2));
+}
+
+// Bad input to cache-eval: one clear message naming the policy and the parameter, and nothing
+// written to the database.
+TEST_F(Report, CacheEvalRefusesBadPoliciesBeforeWritingAnything) {
+    cp::test::TempDir dir;
+    const std::string db = copy_db(dir);
+    const auto runs_before = count_rows(db, "runs");
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--policy", "int9"}, "unknown cache policy 'int9'"},
+        {{"--policy", "int8:depth=2"}, "policy 'int8' has no parameter 'depth'"},
+        {{"--policy", "lowrank:rank=99"}, "rank 99 is larger than the head_dim (16)"},
+        {{"--policy", "h2o:budget=4,window=8"}, "budget 4 is below sinks + window"},
+        {{"--policy", "int4:group=7"}, "group 7 is odd"},
+        {{"--policy", "full", "--run", "1"}, "run 1 (context-pythia) is not a finished Phase 2 run"},
+    };
+    for (const auto& [extra, message] : cases) {
+        std::vector<std::string> args = {"cache-eval", "--db", db, "--run", "2"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const auto r = run_cli(args);
+        EXPECT_EQ(r.exit_code, 1) << message;
+        EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    }
+    EXPECT_EQ(count_rows(db, "runs"), runs_before);
+}

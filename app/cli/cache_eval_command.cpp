@@ -1,0 +1,149 @@
+// `context-pythia cache-eval`: a trained run (or a checkpoint file) evaluated under each KV-cache
+// policy, each result recorded as an evaluation run linked to the trained run
+// (core/train/cache_eval.h); prints the table of policies and the K/V anatomy.
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "common/error.h"
+#include "store/run_kinds.h"
+#include "train/cache_eval.h"
+
+namespace cp::cli {
+namespace {
+
+class PrintingObserver : public train::ExperimentObserver {
+  public:
+    explicit PrintingObserver(bool quiet) : quiet_(quiet) {}
+    void on_run_started(std::int64_t run_id, model::Design, store::Phase) override {
+        if (!quiet_) std::cerr << "run " << run_id << " started\n";
+    }
+    void on_progress(const train::Progress& p) override {
+        if (quiet_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_ < std::chrono::seconds(2) && p.step != p.total) return;
+        last_ = now;
+        std::cerr << "  " << p.step << "/" << p.total << " held-out chunks, loss " << p.loss << "\n";
+    }
+    void on_message(const std::string& text) override {
+        if (!quiet_) std::cerr << text << "\n";
+    }
+    void on_run_finished(std::int64_t run_id, store::RunStatus status) override {
+        if (!quiet_) std::cerr << "run " << run_id << ": " << store::status_display_name(status) << "\n";
+    }
+
+  private:
+    bool quiet_;
+    std::chrono::steady_clock::time_point last_{};
+};
+
+std::string fixed(double v, int digits) {
+    std::ostringstream s;
+    s.imbue(std::locale::classic());
+    s << std::fixed << std::setprecision(digits) << v;
+    return s.str();
+}
+
+void print(const train::CacheEvalSummary& s) {
+    for (const train::TrainedOutcome& t : s.trained) {
+        std::cout << t.what << " (experiment " << t.experiment_id << ")\n";
+        std::cout << "  " << std::left << std::setw(38) << "policy" << std::right << std::setw(8)
+                  << "run" << std::setw(12) << "test ppl" << std::setw(14) << "after prompt"
+                  << std::setw(11) << "last-word" << std::setw(11) << "gen tok/s"
+                  << "  KV bytes/token (length: bytes)\n";
+        for (const train::PolicyOutcome& o : t.policies) {
+            std::cout << "  " << std::left << std::setw(38) << o.policy << std::right << std::setw(8)
+                      << o.run_id;
+            if (o.status != store::RunStatus::finished) {
+                std::cout << "  " << store::status_display_name(o.status)
+                          << (o.message.empty() ? "" : ": " + o.message) << "\n";
+                continue;
+            }
+            std::cout << std::setw(12) << fixed(o.test_ppl, 2) << std::setw(14)
+                      << fixed(o.continuation_ppl, 2) << std::setw(11)
+                      << fixed(o.last_word_accuracy, 3) << std::setw(11)
+                      << fixed(o.generation_tokens_per_second, 1) << " ";
+            for (const auto& [length, bytes] : o.kv_bytes_per_token)
+                std::cout << " " << length << ": " << fixed(bytes, 1);
+            std::cout << "\n";
+        }
+        if (t.anatomy) {
+            std::cout << "  K/V anatomy (run " << t.anatomy->run_id
+                      << "): spread = largest / median eigenvalue of each layer's cached K and V\n";
+            std::cout << "    layer   K spread   V spread\n";
+            for (std::size_t l = 0; l < t.anatomy->k_spread.size(); ++l)
+                std::cout << "    " << std::setw(5) << l << std::setw(11)
+                          << fixed(t.anatomy->k_spread[l], 1) << std::setw(11)
+                          << fixed(l < t.anatomy->v_spread.size() ? t.anatomy->v_spread[l] : 0, 1)
+                          << "\n";
+        }
+    }
+    std::cout << "Compare them beside the trained designs with 'context-pythia experiments compare "
+              << (s.trained.empty() ? 0 : s.trained.front().experiment_id) << "'.\n";
+}
+
+}  // namespace
+
+int cache_eval_command(int argc, char** argv, int first) {
+    Args args(
+        "context-pythia cache-eval (--run ID ... | --checkpoint FILE --seq-length L) "
+        "--policy NAME[:k=v,...] [--policy ...] [options]",
+        "Evaluates a trained model with its KV cache kept under each policy: held-out\n"
+        "perplexity decoding token by token with that cache (after each chunk's prompt),\n"
+        "the last-word task (passage -> compress -> predict), generation tokens/s and the\n"
+        "bytes the cache really stores at several lengths. Each result is recorded as an\n"
+        "evaluation run linked to the trained run, so 'experiments compare' and the Pareto\n"
+        "view show it beside the trained designs. Policies: " +
+            model::policy_help() + ".",
+        {{"db", "FILE", "the database (default: $CP_DB or the workbench's)"},
+         {"run", "ID", "a finished Phase 2 run to evaluate (repeatable)", true},
+         {"checkpoint", "FILE", "or a checkpoint file (ours, or a Hugging Face GPT-NeoX model.safetensors)"},
+         {"seq-length", "L", "with --checkpoint: the held-out chunks' length (required, no default)"},
+         {"corpus", "NAME|PATH", "with --checkpoint: its held-out text (default: brown; repeatable)", true},
+         {"policy", "NAME[:k=v,...]", "a cache policy (repeatable; at least one)", true},
+         {"calibration-tokens", "N", "training tokens for lowrank's PCA and the K/V anatomy (default: 16384)"},
+         {"prefill", "N", "tokens of each chunk fed at once before decoding (default: half the chunk; 0: none)"},
+         {"test-chunks", "N", "held-out chunks (default: the run's own evaluation's)"},
+         {"last-word-passages", "N", "last-word passages (default: the run's own evaluation's)"},
+         {"kv-lengths", "L,L,...", "cache lengths measured (default: the run's own evaluation's)"},
+         {"batch", "B", "held-out chunks decoded side by side (default: 16)"},
+         {"no-anatomy", "", "do not record the K/V spectra"},
+         {"device", "auto|cpu|cuda", "(default: auto)"},
+         {"threads", "N", "torch CPU threads (default: torch's choice)"},
+         {"quiet", "", "no progress on stderr"}});
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
+    train::CacheEvalParams p;
+    p.db = args.get("db");
+    for (const std::string& r : args.all("run")) p.runs.push_back(parse_int_option("run", r));
+    p.checkpoint = args.get("checkpoint");
+    if (args.has("seq-length")) p.seq_length = parse_int_option("seq-length", args.get("seq-length"));
+    if (args.has("corpus")) p.corpora = args.all("corpus");
+    for (const std::string& text : args.all("policy")) p.policies.push_back(model::parse_policy(text));
+    const auto integer = [&](const char* name, std::int64_t fallback) {
+        return args.has(name) ? parse_int_option(name, args.get(name)) : fallback;
+    };
+    p.calibration_tokens = integer("calibration-tokens", p.calibration_tokens);
+    p.prefill = integer("prefill", p.prefill);
+    p.max_test_chunks = integer("test-chunks", 0);
+    p.max_last_word_passages = integer("last-word-passages", 0);
+    p.batch = integer("batch", p.batch);
+    p.threads = integer("threads", 0);
+    p.device = args.get("device", "auto");
+    p.anatomy = !args.has("no-anatomy");
+    if (args.has("kv-lengths")) {
+        std::stringstream in(args.get("kv-lengths"));
+        std::string part;
+        while (std::getline(in, part, ',')) p.kv_lengths.push_back(parse_int_option("kv-lengths", part));
+    }
+    std::atomic<bool> stop{false};
+    train::CacheEval eval(p, &stop);  // every check before any work
+    PrintingObserver observer(args.has("quiet"));
+    const train::CacheEvalSummary s = eval.run(&observer, stop);
+    print(s);
+    return s.status == store::RunStatus::finished ? 0 : 1;
+}
+
+}  // namespace cp::cli

@@ -1,0 +1,99 @@
+// Compressing the cache of a trained model (KV_METHODS.md part B): evaluate a finished run (or
+// a checkpoint file, a real Pythia model.safetensors too) under each cache policy by decoding with
+// that cache, on exactly the held-out text its own evaluation read; record each result as an
+// evaluation run linked to the trained run, so the comparison, the Pareto view and the CSV show
+// policies beside the trained designs. The low-rank policy's PCA bases and the K/V anatomy (each
+// layer's eigenvalue spectrum of K and of V) come from one calibration pass over training text.
+// Torch-free interface: the CLI and the GUI's worker call it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/cache_policy.h"
+#include "store/run_kinds.h"
+#include "train/progress.h"
+
+namespace cp::train {
+
+struct CacheEvalParams {
+    std::string db;                   // empty: the workbench's default database
+    std::vector<std::int64_t> runs;   // finished Phase 2 runs of the store to evaluate
+    std::string checkpoint;           // or a checkpoint file (ours, or Hugging Face GPT-NeoX)
+    std::optional<std::int64_t> seq_length;  // required with a checkpoint: the test chunks' length
+    std::vector<std::string> corpora = {"brown"};  // a checkpoint's text (a run reads its own)
+    std::vector<model::CachePolicy> policies;
+    // Training tokens the calibration reads: lowrank's PCA bases and the K/V anatomy.
+    std::int64_t calibration_tokens = 16384;
+    // Tokens of each held-out chunk fed at once before the rest are decoded one at a time: the
+    // prompt a compressing policy compresses. -1: half the chunk; 0: one token at a time from
+    // the first (evicting policies evict as they go throughout).
+    std::int64_t prefill = -1;
+    std::int64_t max_test_chunks = 0;         // 0: the run's own evaluation's
+    std::int64_t max_last_word_passages = 0;  // 0: the run's own evaluation's
+    std::vector<std::int64_t> kv_lengths;     // empty: the run's own evaluation's
+    std::int64_t batch = 16;                  // held-out chunks decoded side by side
+    bool anatomy = true;                      // record the K/V spectra
+    std::string device = "auto";
+    std::int64_t threads = 0;
+};
+
+struct PolicyOutcome {
+    std::int64_t run_id = 0;  // the evaluation run recorded
+    std::string policy;       // its text
+    store::RunStatus status = store::RunStatus::finished;
+    std::string message;
+    double test_ppl = 0, continuation_ppl = 0, test_accuracy = 0;
+    double last_word_accuracy = 0;
+    std::int64_t last_word_passages = 0;
+    double generation_tokens_per_second = 0;
+    std::vector<std::pair<std::int64_t, double>> kv_bytes_per_token;  // (length, bytes/token)
+};
+
+// Per layer, the spectrum's spread: largest over median eigenvalue (the seed measured 132x for
+// K against 4x for V on a 7B model).
+struct AnatomyOutcome {
+    std::int64_t run_id = 0;
+    std::vector<double> k_spread, v_spread;  // one per layer with a K/V cache
+};
+
+struct TrainedOutcome {
+    std::int64_t trained_run_id = 0;  // 0 for a checkpoint file
+    std::int64_t experiment_id = 0;   // where the evaluation runs were recorded
+    std::string what;                 // "run 3 (pythia)", "checkpoint FILE"
+    std::vector<PolicyOutcome> policies;
+    std::optional<AnatomyOutcome> anatomy;
+};
+
+struct CacheEvalSummary {
+    std::vector<TrainedOutcome> trained;
+    store::RunStatus status = store::RunStatus::finished;  // the first policy that did not finish
+    double wall_seconds = 0;
+};
+
+class CacheEval {
+  public:
+    // Checks everything before any work (each policy against each model: a rank above the head
+    // width, a group that does not divide the cached width; runs that are not finished Phase 2
+    // runs; a checkpoint without --seq-length) and prepares the text; nothing is written yet.
+    CacheEval(CacheEvalParams params, const std::atomic<bool>* stop = nullptr);
+    ~CacheEval();
+    CacheEvalSummary run(ExperimentObserver* observer, const std::atomic<bool>& stop);
+    const CacheEvalParams& params() const { return params_; }
+    struct Target;  // a model to evaluate and its text
+
+  private:
+    CacheEvalParams params_;
+    std::vector<std::unique_ptr<Target>> targets_;
+};
+
+// Names of the anatomy's metric series and results, per layer: "k_spectrum_layer_3" (step j =
+// the j-th eigenvalue, descending), "k_spread_layer_3".
+std::string spectrum_metric(char kv, std::int64_t layer);
+std::string spread_result(char kv, std::int64_t layer);
+
+}  // namespace cp::train
