@@ -41,23 +41,27 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
         c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
         c->setMinimumContentsLength(14);
     }
+    mode_->setMinimumContentsLength(22);
     auto* compare = new QPushButton("Compare", this);
     auto* export_button = new QPushButton("Export CSV…", this);
     export_button->setObjectName("exportCsv");
     top->addWidget(mode_);
     top->addWidget(experiment_, 1);
-    top->addWidget(new QLabel("A", this));
+    auto* label_a = new QLabel("A", this);
+    auto* label_b = new QLabel("B", this);
+    top->addWidget(label_a);
     top->addWidget(run_a_, 1);
-    top->addWidget(new QLabel("B", this));
+    top->addWidget(label_b);
     top->addWidget(run_b_, 1);
     top->addWidget(compare);
     top->addWidget(export_button);
     layout->addLayout(top);
-    const auto update_mode = [this] {
+    const auto update_mode = [this, label_a, label_b] {
         const bool runs = mode_->currentIndex() == 1;
         experiment_->setVisible(!runs);
-        run_a_->setVisible(runs);
-        run_b_->setVisible(runs);
+        for (QWidget* w : {static_cast<QWidget*>(run_a_), static_cast<QWidget*>(run_b_),
+                           static_cast<QWidget*>(label_a), static_cast<QWidget*>(label_b)})
+            w->setVisible(runs);
     };
     update_mode();
     connect(mode_, qOverload<int>(&QComboBox::currentIndexChanged), this, update_mode);
@@ -71,6 +75,7 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     layout->addWidget(verdict_);
     heading_ = new QLabel(this);
     heading_->setWordWrap(true);
+    heading_->setObjectName("comparisonHeading");
     layout->addWidget(heading_);
     split_ = new QSplitter(Qt::Vertical, this);
     const auto make_table = [this](const char* name) {
@@ -102,8 +107,8 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     details_->addTab(kv_table_, "KV cache: claim, formula, measurement");
     split_->addWidget(table_);
     split_->addWidget(details_);
-    split_->setStretchFactor(0, 3);
-    split_->setStretchFactor(1, 2);
+    split_->setStretchFactor(0, 1);
+    split_->setStretchFactor(1, 1);
     layout->addWidget(split_, 1);
     differences_ = new QLabel(this);
     differences_->setWordWrap(true);
@@ -213,7 +218,11 @@ void ComparisonView::showDesigns(const report::DesignComparison& c) {
                  QString::fromStdString(c.seeds_text()).toHtmlEscaped(),
                  c.baseline ? "; ×Pythia: each value over Pythia's" : "; no Pythia run: no ratios") +
         (c.n() > 1 ? "; mean ± sd over the seeds [95% t-interval]" : "") + "<br>" +
-        columns.join(" · "));
+        (columns.size() <= 6 ? columns.join(" · ")
+                             : columns.mid(0, 5).join(" · ") +
+                                   QString(" · … %1 more columns (hover for every run)")
+                                       .arg(columns.size() - 5)));
+    heading_->setToolTip(columns.join("<br>"));
     design_model_->setCells(report::design_table_cells(c));  // core's cells, as the CLI prints
     table_->setModel(design_model_);
     table_->resizeColumnsToContents();

@@ -15,6 +15,18 @@
 #include "widgets/plot_panel.h"
 
 namespace cp::widgets {
+namespace {
+
+QCPScatterStyle::ScatterShape marker_shape(const std::string& policy) {
+    if (policy.empty()) return QCPScatterStyle::ssCircle;
+    const std::string kind = policy.substr(0, policy.find(':'));
+    if (kind == "int8" || kind == "int4") return QCPScatterStyle::ssSquare;
+    if (kind == "lowrank") return QCPScatterStyle::ssDiamond;
+    if (kind == "full") return QCPScatterStyle::ssCrossSquare;
+    return QCPScatterStyle::ssTriangle;  // streaming, h2o, snapkv
+}
+
+}  // namespace
 
 ParetoPlot::ParetoPlot(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
@@ -85,6 +97,7 @@ void ParetoPlot::redraw() {
     plot->xAxis->setLabel(QString::fromStdString(v.x_label));
     double y_low = std::numeric_limits<double>::max(), y_high = -y_low;
     double x_low = y_low, x_high = -y_low;
+    int index = 0;
     for (const report::ParetoPoint& p : v.points) {
         // One graph per design: its colour, its legend entry, its error bar.
         QCPGraph* g = plot->addGraph();
@@ -92,9 +105,9 @@ void ParetoPlot::redraw() {
         const QColor color = model_color(p.design);
         g->setPen(QPen(color, 1.5));
         g->setLineStyle(QCPGraph::lsNone);
-        g->setScatterStyle(QCPScatterStyle(p.on_front ? QCPScatterStyle::ssDisc
-                                                      : QCPScatterStyle::ssCircle,
-                                           color, color, 9));
+        // The shape says what kind of point it is; filled: on the front.
+        const QCPScatterStyle::ScatterShape shape = marker_shape(p.policy);
+        g->setScatterStyle(QCPScatterStyle(shape, color, p.on_front ? color : QColor(Qt::white), 10));
         g->setData(QVector<double>{p.x}, QVector<double>{p.y});
         double lo = p.y, hi = p.y;
         if (p.y_interval) {
@@ -107,10 +120,12 @@ void ParetoPlot::redraw() {
             lo = p.y_interval->low;
             hi = p.y_interval->high;
         }
+        // Labels alternate above and below their point, so neighbours do not print over each other.
         auto* label = new QCPItemText(plot);
         label->position->setCoords(p.x, p.y);
-        label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
-        label->setPadding(QMargins(6, 0, 0, 4));
+        const bool above = index++ % 2 == 0;
+        label->setPositionAlignment(Qt::AlignLeft | (above ? Qt::AlignBottom : Qt::AlignTop));
+        label->setPadding(above ? QMargins(6, 0, 0, 4) : QMargins(6, 4, 0, 0));
         label->setText(QString::fromStdString(p.label));
         label->setColor(color.darker(130));
         y_low = std::min(y_low, lo);
@@ -137,9 +152,11 @@ void ParetoPlot::redraw() {
     plot->xAxis->setRange(std::max(0.0, x_low - 0.15 * xr), x_high + 0.35 * xr);
     plot->yAxis->setRange(y_low - 0.12 * yr, y_high + 0.18 * yr);
     panel_->holdView();
-    plot->legend->setVisible(!v.points.empty());
-    note_->setText(QString("%1 designs; %2. Filled points are on the Pareto front (no other design "
-                           "has a smaller cache and a %3 %4).%5")
+    // Every point is labelled; a legend of many entries would only cover the points.
+    plot->legend->setVisible(!v.points.empty() && v.points.size() <= 6);
+    note_->setText(QString("%1 points; %2. Filled: on the Pareto front (nothing else has a smaller "
+                           "cache and a %3 %4). ● trained design, ■ quantized, ◆ low rank, ▲ "
+                           "evicting, ✚ full cache.%5")
                        .arg(v.points.size())
                        .arg(QString::fromStdString(comparison_->seeds_text()))
                        .arg(v.lower_is_better ? "lower" : "higher")

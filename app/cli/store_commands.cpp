@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "report/comparison.h"
 #include "report/design_comparison.h"
+#include "report/kv_anatomy.h"
 #include "report/csv.h"
 #include "report/exports.h"
 #include "store/run_store.h"
@@ -292,12 +293,44 @@ int dispatch(const char* group, int argc, char** argv, int first,
 
 }  // namespace
 
+int runs_anatomy(int argc, char** argv, int first) {
+    Args args("context-pythia runs anatomy ID [--csv FILE] [--db FILE]",
+              "The K/V anatomy of a trained run (recorded by cache-eval): per layer the spread\n"
+              "(largest / median eigenvalue) of the cached K and V, and with --csv every\n"
+              "eigenvalue. ID is the trained run or the anatomy's own run.",
+              {db_option(), {"csv", "FILE", "also write the spectra as CSV"}}, "ID  the run", 1);
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
+    const std::int64_t id = id_argument(args, 0, "run ID");
+    std::optional<report::CsvFile> csv;
+    if (args.has("csv")) csv.emplace(args.get("csv"));
+    store::RunStore store(existing_db_path(args));
+    const store::RunRow run = store.run(id);
+    std::int64_t anatomy = id;
+    if (run.phase == store::Phase::phase2) {
+        const auto found = report::latest_anatomy_of_run(store, id);
+        if (!found)
+            throw Error("run " + std::to_string(id) +
+                        " has no K/V anatomy yet: record one with 'context-pythia cache-eval --run " +
+                        std::to_string(id) + " --policy full'");
+        anatomy = *found;
+    }
+    const report::KvAnatomy a = report::load_anatomy(store, anatomy);
+    if (csv) {
+        report::write_anatomy_csv(a, csv->stream());
+        csv->commit();
+        std::cerr << "wrote " << args.get("csv") << "\n";
+    }
+    std::cout << report::anatomy_text(a);
+    return 0;
+}
+
 int runs_command(int argc, char** argv, int first) {
     return dispatch("runs", argc, argv, first,
                     {{"list", runs_list},
                      {"show", runs_show},
                      {"compare", runs_compare},
                      {"export-metrics", runs_export_metrics},
+                     {"anatomy", runs_anatomy},
                      {"delete", runs_delete}});
 }
 

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "train/cache_eval.h"
 #include "train/seed_group.h"
 
 namespace cp::workbench {
@@ -71,6 +72,28 @@ void ExperimentWorker::run(const cp::train::ExperimentParams& params, cp::train:
         emit finished(g.status, failed.trimmed(), last);
     } catch (const train::StoppedBeforeStart& e) {
         emit finished(store::RunStatus::stopped, QString::fromUtf8(e.what()), -1);
+    } catch (const Error& e) {
+        emit finished(store::RunStatus::failed, QString::fromUtf8(e.what()), -1);
+    } catch (const std::exception& e) {
+        emit finished(store::RunStatus::failed, QString("internal error: ") + e.what(), -1);
+    }
+}
+
+void ExperimentWorker::runCacheEval(const cp::train::CacheEvalParams& params) {
+    SignalObserver observer(*this);
+    try {
+        train::CacheEval eval(params, &stop_);  // checks and prepares the text: nothing stored yet
+        const train::CacheEvalSummary s = eval.run(&observer, stop_);
+        QString failed;
+        for (const auto& t : s.trained)
+            for (const auto& o : t.policies)
+                if (o.status != store::RunStatus::finished)
+                    failed += QString("%1: %2 %3\n")
+                                  .arg(QString::fromStdString(o.policy),
+                                       QString::fromUtf8(store::status_display_name(o.status)),
+                                       QString::fromStdString(o.message));
+        emit finished(s.status, failed.trimmed(),
+                      s.trained.empty() ? -1 : s.trained.front().experiment_id);
     } catch (const Error& e) {
         emit finished(store::RunStatus::failed, QString::fromUtf8(e.what()), -1);
     } catch (const std::exception& e) {

@@ -8,6 +8,7 @@
 #include <QString>
 #include <atomic>
 
+#include "train/cache_eval_params.h"
 #include "train/experiment_params.h"
 #include "train/plan.h"
 #include "widgets/kinds_meta.h"
@@ -27,6 +28,9 @@ class ExperimentWorker : public QObject {
   public slots:
     // Runs on the worker's thread (invoked queued).
     void run(const cp::train::ExperimentParams& params, cp::train::LaunchMode mode);
+    // A trained run evaluated under cache policies (train/cache_eval.h), on the same thread and
+    // with the same signals; finished() carries the trained run's experiment.
+    void runCacheEval(const cp::train::CacheEvalParams& params);
 
   signals:
     void runStarted(qint64 run_id, cp::model::Design model, cp::store::Phase phase);
@@ -49,3 +53,4 @@ class ExperimentWorker : public QObject {
 
 Q_DECLARE_METATYPE(cp::train::ExperimentParams)
 Q_DECLARE_METATYPE(cp::train::LaunchMode)
+Q_DECLARE_METATYPE(cp::train::CacheEvalParams)

@@ -31,7 +31,9 @@
 #include "report/selection.h"
 #include "store/run_store.h"
 #include "train/experiment.h"
+#include "widgets/cache_view.h"
 #include "widgets/comparison_view.h"
+#include <QTabWidget>
 #include "widgets/diversity_view.h"
 #include "widgets/live_view.h"
 #include "widgets/parameter_form.h"
@@ -59,6 +61,7 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     setWindowIcon(QIcon(":/icons/context-pythia.svg"));
     qRegisterMetaType<cp::train::ExperimentParams>();
     qRegisterMetaType<cp::train::LaunchMode>();
+    qRegisterMetaType<cp::train::CacheEvalParams>();
     widgets::register_kind_metatypes();
 
     // Left: parameters and launch, scrollable so that 800 px of height suffice.
@@ -85,14 +88,22 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     browser_ = new widgets::RunBrowser;
     comparison_ = new widgets::ComparisonView;
     diversity_ = new widgets::DiversityView;
+    cache_ = new widgets::CacheView;
     tabs_->addTab(live_, "Live plots");
     tabs_->addTab(browser_, "Runs");
     tabs_->addTab(comparison_, "Comparison");
     tabs_->addTab(diversity_, "Context diversity");
+    tabs_->addTab(cache_, "Cache compression");
     setCentralWidget(tabs_);
     browser_->setDatabase(database_);
     comparison_->setDatabase(database_);
     diversity_->setDatabase(database_);
+    cache_->setDatabase(database_);
+    cache_->refreshResults();
+    connect(cache_, &widgets::CacheView::runRequested, this, [this] { launchCacheEval(); });
+    connect(cache_, &widgets::CacheView::stopRequested, this, &MainWindow::stop);
+    connect(browser_, &widgets::RunBrowser::runsChanged, cache_,
+            &widgets::CacheView::refreshChoices);
     connect(browser_, &widgets::RunBrowser::openRun, this, &MainWindow::openRun);
     connect(browser_, &widgets::RunBrowser::runsChanged, comparison_,
             &widgets::ComparisonView::refreshChoices);
@@ -304,6 +315,27 @@ QString MainWindow::launch(LaunchMode mode) {
     return {};
 }
 
+QString MainWindow::launchCacheEval() {
+    if (running_) return "an experiment or evaluation is already running";
+    QString problem;
+    std::optional<train::CacheEvalParams> p = cache_->request(&problem);  // core's checks
+    if (!p) {
+        cache_->setMessage(problem);
+        return problem;
+    }
+    if (p->threads == 0) p->threads = std::max(1, QThread::idealThreadCount() - 1);
+    running_ = true;
+    cache_eval_ = true;
+    last_status_.reset();
+    last_error_.clear();
+    cache_->setRunning(true);
+    updateLaunchButtons();
+    worker_->arm();
+    QMetaObject::invokeMethod(
+        worker_, [w = worker_, params = *p] { w->runCacheEval(params); }, Qt::QueuedConnection);
+    return {};
+}
+
 void MainWindow::stop() {
     if (!running_) return;
     worker_->requestStop();
@@ -312,6 +344,15 @@ void MainWindow::stop() {
 
 void MainWindow::onProgress(model::Design model, store::Phase phase, qint64 step, qint64 total,
                             qint64 epoch, double loss, double eta_seconds) {
+    if (cache_eval_) {
+        cache_->setProgress(step, total,
+                            QString("%1 · held-out chunk %2/%3 · loss %4")
+                                .arg(widgets::display_name(model))
+                                .arg(step)
+                                .arg(total)
+                                .arg(loss, 0, 'f', 4));
+        return;
+    }
     progress_->setRange(0, static_cast<int>(std::max<qint64>(total, 1)));
     progress_->setValue(static_cast<int>(std::min(step, total)));
     QString text = seed_text_ + QString("%1 · %2").arg(widgets::display_name(model),
@@ -331,6 +372,22 @@ void MainWindow::onFinished(store::RunStatus status, QString error, qint64 exper
     last_status_ = status;
     last_error_ = error;
     last_experiment_ = experiment_id;
+    if (cache_eval_) {
+        cache_eval_ = false;
+        cache_->setRunning(false);
+        cache_->setMessage(error);
+        browser_->refresh();
+        comparison_->refreshChoices();
+        cache_->refreshResults();
+        updateLaunchButtons();
+        statusBar()->showMessage(QString("Cache evaluation: %1").arg(widgets::display_name(status)), 10000);
+        emit experimentFinished(QString::fromUtf8(store::status_key(status)));
+        if (close_when_stopped_) {
+            setEnabled(true);
+            close();
+        }
+        return;
+    }
     const bool finished = status == store::RunStatus::finished;
     progress_->setRange(0, 1);
     progress_->setValue(finished ? 1 : 0);
@@ -393,12 +450,13 @@ void MainWindow::openRun(qint64 run_id) {
 QStringList MainWindow::saveScreenshots(const QString& dir) {
     QDir().mkpath(dir);
     QStringList files;
-    qint64 experiment = -1, diversity_run = -1;
+    qint64 experiment = -1, diversity_run = -1, compressed_run = -1;
     try {
         store::RunStore store(database_.toStdString());
         // Core chooses what to show.
         experiment = report::showcase_experiment(store).value_or(-1);
         diversity_run = report::latest_diversity_run(store).value_or(-1);
+        compressed_run = report::latest_compressed_run(store).value_or(-1);
         if (experiment >= 0) {
             const auto params =
                 nlohmann::json::parse(store.experiment(experiment).params_json, nullptr, false);
@@ -423,9 +481,15 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     browser_->refresh();
     shoot(browser_, "run-browser.png");
     if (experiment >= 0) comparison_->showExperiment(experiment);
+    comparison_->details()->setCurrentIndex(1);  // the loss curves under the table
     shoot(comparison_, "comparison.png");
+    comparison_->details()->setCurrentIndex(0);  // the Pareto view
+    shoot(comparison_, "comparison-pareto.png");
     if (diversity_run >= 0) diversity_->showRun(diversity_run);
     shoot(diversity_, "context-diversity.png");
+    cache_->refreshChoices();
+    if (compressed_run >= 0) cache_->showRun(compressed_run);
+    shoot(cache_, "cache-compression.png");
     return files;
 }
 

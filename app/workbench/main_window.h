@@ -12,6 +12,7 @@
 #include "widgets/kinds_meta.h"
 
 namespace cp::widgets {
+class CacheView;
 class ComparisonView;
 class DiversityView;
 class LiveView;
@@ -41,6 +42,8 @@ class MainWindow : public QMainWindow {
 
     // Starts an experiment from the form; returns "" or why nothing was launched.
     QString launch(LaunchMode mode);
+    // Starts the Cache compression view's evaluation; returns "" or why nothing was launched.
+    QString launchCacheEval();
     bool isRunning() const { return running_; }
     std::optional<cp::store::RunStatus> lastStatus() const { return last_status_; }
     QString lastError() const { return last_error_; }
@@ -51,6 +54,7 @@ class MainWindow : public QMainWindow {
     widgets::RunBrowser* runBrowser() const { return browser_; }
     widgets::ComparisonView* comparisonView() const { return comparison_; }
     widgets::DiversityView* diversityView() const { return diversity_; }
+    widgets::CacheView* cacheView() const { return cache_; }
     QTabWidget* tabs() const { return tabs_; }
 
     // Close as after answering "Stop and quit" (tests; the dialog calls the same path).
@@ -86,6 +90,7 @@ class MainWindow : public QMainWindow {
     widgets::RunBrowser* browser_;
     widgets::ComparisonView* comparison_;
     widgets::DiversityView* diversity_;
+    widgets::CacheView* cache_;
     QTabWidget* tabs_;
     QPushButton *launch_full_, *launch_phase1_, *launch_phase2_, *stop_;
     QComboBox* phase2_model_;
@@ -97,6 +102,7 @@ class MainWindow : public QMainWindow {
     QThread thread_;
     ExperimentWorker* worker_;
     bool running_ = false;
+    bool cache_eval_ = false;  // the running job is the Cache compression view's
     LaunchMode mode_ = LaunchMode::full_comparison;
     std::optional<cp::store::RunStatus> last_status_;
     QString last_error_;

@@ -76,7 +76,7 @@ fs::path kv_bases_path(const std::string& checkpoint) {
     return checkpoint + ".kv-basis.safetensors";
 }
 
-void save_kv_bases(const KvBases& b, const std::string& checkpoint) {
+void save_kv_bases(const KvBases& b, const std::string& checkpoint, std::int64_t requested) {
     std::vector<torch::Tensor> keep;
     std::vector<TensorBytes> tensors;
     const auto add = [&](const std::string& name, const torch::Tensor& t) {
@@ -93,23 +93,24 @@ void save_kv_bases(const KvBases& b, const std::string& checkpoint) {
             add(prefix + "layer_eigenvalues", basis->layer_eigenvalues);
         }
     write_safetensors(kv_bases_path(checkpoint), tensors,
-                             {{"calibration_tokens", std::to_string(b.tokens)},
+                             {{"calibration_tokens", std::to_string(requested)},
+                              {"tokens_read", std::to_string(b.tokens)},
                               {"layers", std::to_string(b.k.size())},
                               {"checkpoint_bytes", std::to_string(fs::file_size(checkpoint))}});
 }
 
-std::optional<KvBases> load_kv_bases(const std::string& checkpoint, std::int64_t tokens) {
+std::optional<KvBases> load_kv_bases(const std::string& checkpoint, std::int64_t requested) {
     const fs::path path = kv_bases_path(checkpoint);
     if (!fs::exists(path)) return std::nullopt;
     try {
         const SafetensorsFile file(path);
         const auto& meta = file.metadata();
-        if (!meta.count("calibration_tokens") || std::stoll(meta.at("calibration_tokens")) != tokens ||
+        if (!meta.count("calibration_tokens") || std::stoll(meta.at("calibration_tokens")) != requested ||
             !meta.count("checkpoint_bytes") ||
             std::stoull(meta.at("checkpoint_bytes")) != fs::file_size(checkpoint))
             return std::nullopt;  // other calibration, or another checkpoint under the name
         KvBases b;
-        b.tokens = tokens;
+        b.tokens = meta.count("tokens_read") ? std::stoll(meta.at("tokens_read")) : requested;
         const std::int64_t layers = std::stoll(meta.at("layers"));
         const auto read = [&](const std::string& name) {
             const TensorEntry& e = file.at(name);

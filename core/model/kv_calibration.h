@@ -39,9 +39,11 @@ KvBases calibrate_kv_bases(CausalLm& net, const std::vector<std::int64_t>& token
 
 // "<checkpoint>.kv-basis.safetensors".
 std::filesystem::path kv_bases_path(const std::string& checkpoint);
-void save_kv_bases(const KvBases& bases, const std::string& checkpoint);
-// The saved bases when they were calibrated on `tokens` tokens of this very file (its size is
-// recorded); nothing otherwise.
-std::optional<KvBases> load_kv_bases(const std::string& checkpoint, std::int64_t tokens);
+// `requested`: the calibration tokens asked for (the text may hold fewer: bases.tokens says what
+// was read), the key a later load matches.
+void save_kv_bases(const KvBases& bases, const std::string& checkpoint, std::int64_t requested);
+// The saved bases when they were calibrated on `requested` tokens for this very file (its size
+// is recorded); nothing otherwise.
+std::optional<KvBases> load_kv_bases(const std::string& checkpoint, std::int64_t requested);
 
 }  // namespace cp::model

@@ -23,4 +23,11 @@ std::optional<std::int64_t> latest_diversity_run(store::RunStore& store) {
     return chosen;
 }
 
+std::optional<std::int64_t> latest_compressed_run(store::RunStore& store) {
+    std::optional<std::int64_t> chosen;
+    for (const store::RunRow& r : store.runs())
+        if (r.evaluates_run_id && !r.cache_policy.empty()) chosen = r.evaluates_run_id;
+    return chosen;
+}
+
 }  // namespace cp::report

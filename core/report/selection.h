@@ -16,4 +16,8 @@ std::optional<std::int64_t> showcase_experiment(store::RunStore& store);
 // trains on a ContextBlock) with a checkpoint; empty when there is none.
 std::optional<std::int64_t> latest_diversity_run(store::RunStore& store);
 
+// The trained run most recently evaluated under a cache policy (what the Cache compression view
+// shows first); empty when none was.
+std::optional<std::int64_t> latest_compressed_run(store::RunStore& store);
+
 }  // namespace cp::report

@@ -238,33 +238,15 @@ ExperimentParams data_params(const CacheEvalParams& c, ExperimentParams p) {
     return p;
 }
 
-void check_params(const CacheEvalParams& c) {
-    std::vector<std::string> problems;
-    if (c.policies.empty()) problems.push_back("choose at least one policy (--policy NAME)");
-    if (c.runs.empty() == c.checkpoint.empty())
-        problems.push_back("evaluate either stored runs (--run ID) or a checkpoint file "
-                           "(--checkpoint FILE)");
-    if (!c.checkpoint.empty() && !c.seq_length)
-        problems.push_back("a checkpoint file needs --seq-length L: the length of the held-out "
-                           "chunks it is evaluated on (no default)");
-    if (c.seq_length && *c.seq_length < 2) problems.push_back("seq-length must be at least 2");
-    if (c.calibration_tokens < 1) problems.push_back("calibration-tokens must be at least 1");
-    if (c.prefill < -1) problems.push_back("prefill must be -1 (half the chunk), 0 or more");
-    if (c.batch < 1) problems.push_back("batch must be at least 1");
-    for (std::size_t i = 0; i < c.kv_lengths.size(); ++i)
-        if (c.kv_lengths[i] < 1 || (i > 0 && c.kv_lengths[i] <= c.kv_lengths[i - 1]))
-            problems.push_back("kv-lengths must be positive and ascending");
-    if (problems.empty()) return;
-    std::string m = "cache-eval cannot start:";
-    for (const std::string& p : problems) m += "\n  - " + p;
-    throw Error(m);
-}
-
 }  // namespace
 
 CacheEval::CacheEval(CacheEvalParams params, const std::atomic<bool>* stop)
     : params_(std::move(params)) {
-    check_params(params_);
+    if (const auto problems = params_.problems(); !problems.empty()) {
+        std::string m = "cache-eval cannot start:";
+        for (const std::string& p : problems) m += "\n  - " + p;
+        throw Error(m);
+    }
     choose_device(params_.device);
     const std::string db = params_.db.empty() ? default_database_path() : params_.db;
     std::vector<std::string> problems;
@@ -379,8 +361,7 @@ CacheEvalSummary CacheEval::run(ExperimentObserver* observer, const std::atomic<
                                                    " training tokens");
                 bases = model::calibrate_kv_bases(*net, t->data.training_tokens, t->data.chunk_width,
                                                    params_.calibration_tokens, &stop);
-                bases->tokens = params_.calibration_tokens;
-                model::save_kv_bases(*bases, t->checkpoint);
+                model::save_kv_bases(*bases, t->checkpoint, params_.calibration_tokens);
             }
         }
         const auto run_of = [&](const std::string& name, const std::string& policy) {

@@ -14,33 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "model/cache_policy.h"
 #include "store/run_kinds.h"
+#include "train/cache_eval_params.h"
 #include "train/progress.h"
 
 namespace cp::train {
-
-struct CacheEvalParams {
-    std::string db;                   // empty: the workbench's default database
-    std::vector<std::int64_t> runs;   // finished Phase 2 runs of the store to evaluate
-    std::string checkpoint;           // or a checkpoint file (ours, or Hugging Face GPT-NeoX)
-    std::optional<std::int64_t> seq_length;  // required with a checkpoint: the test chunks' length
-    std::vector<std::string> corpora = {"brown"};  // a checkpoint's text (a run reads its own)
-    std::vector<model::CachePolicy> policies;
-    // Training tokens the calibration reads: lowrank's PCA bases and the K/V anatomy.
-    std::int64_t calibration_tokens = 16384;
-    // Tokens of each held-out chunk fed at once before the rest are decoded one at a time: the
-    // prompt a compressing policy compresses. -1: half the chunk; 0: one token at a time from
-    // the first (evicting policies evict as they go throughout).
-    std::int64_t prefill = -1;
-    std::int64_t max_test_chunks = 0;         // 0: the run's own evaluation's
-    std::int64_t max_last_word_passages = 0;  // 0: the run's own evaluation's
-    std::vector<std::int64_t> kv_lengths;     // empty: the run's own evaluation's
-    std::int64_t batch = 16;                  // held-out chunks decoded side by side
-    bool anatomy = true;                      // record the K/V spectra
-    std::string device = "auto";
-    std::int64_t threads = 0;
-};
 
 struct PolicyOutcome {
     std::int64_t run_id = 0;  // the evaluation run recorded

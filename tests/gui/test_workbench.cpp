@@ -21,9 +21,11 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "report/design_comparison.h"
 #include "store/run_store.h"
 #include "test_support.h"
 #include "train/context_diversity.h"
+#include "widgets/cache_view.h"
 #include "widgets/comparison_view.h"
 #include "widgets/pareto_plot.h"
 #include "widgets/diversity_view.h"
@@ -447,6 +449,76 @@ TEST_F(Workbench, Phase1ThenEachPhase2FromClicksGivesAFullComparisonWithPhase1) 
     ASSERT_EQ(diversity->showRun(runs[1].id), "");
     // Context rank from iteration 0 (the untrained block) on.
     EXPECT_EQ(diversity->rankPlot()->pointCount("context rank"), static_cast<int>(iterations));
+}
+
+// #16 from clicks: the Cache compression view evaluates a finished Pythia run under the ticked
+// policies on the worker thread; each lands in the store linked to the run, the Pareto plot draws
+// them beside the trained design with the table's numbers, and the K/V spectra are plotted and
+// export as CSV. A rank above the head width is refused by core before anything runs.
+TEST_F(Workbench, CacheCompressionEvaluatesPoliciesFromClicksAndPlotsThem) {
+    const auto trained = cp::test::run_cli(
+        {"run", "--models", "pythia", "--samples", "64", "--seq-length", "16", "--epochs", "1",
+         "--eval-test-chunks", "4", "--eval-last-word-passages", "4", "--eval-kv-lengths", "64",
+         "--db", db_, "--checkpoint-dir", (dir_ / "ckpt").string(), "--quiet"});
+    ASSERT_EQ(trained.exit_code, 0) << trained.err;
+    MainWindow w(db());
+    w.resize(1280, 800);
+    w.show();
+    auto* view = w.cacheView();
+    view->refreshChoices();
+    ASSERT_EQ(view->showRun(1), "");
+    for (auto kind : {cp::model::PolicyKind::int4, cp::model::PolicyKind::h2o,
+                      cp::model::PolicyKind::lowrank})
+        view->policyCheck(kind)->setChecked(false);
+    // Core refuses a rank above the tiny Pythia's 16-wide heads; nothing is launched.
+    view->policyCheck(cp::model::PolicyKind::lowrank)->setChecked(true);
+    view->policyParameters(cp::model::PolicyKind::lowrank)->setText("rank=99");
+    const QString why = w.launchCacheEval();
+    EXPECT_TRUE(why.contains("rank 99 is larger than the head_dim (16)")) << why.toStdString();
+    EXPECT_FALSE(w.isRunning());
+    view->policyParameters(cp::model::PolicyKind::lowrank)->setText("rank=4,target=v");
+    view->policyParameters(cp::model::PolicyKind::int8)->setText("group=16,residual=4");
+    view->policyParameters(cp::model::PolicyKind::streaming)->setText("sinks=2,window=4");
+    child<QLineEdit>(&w, "calibrationTokens")->setText("512");
+    QSignalSpy finished(&w, &MainWindow::experimentFinished);
+    QTest::mouseClick(child<QPushButton>(&w, "cacheEvaluate"), Qt::LeftButton);
+    ASSERT_TRUE(w.isRunning());
+    EXPECT_TRUE(child<QPushButton>(&w, "cacheStop")->isEnabled());
+    ASSERT_TRUE(finished.wait(300'000));
+    EXPECT_EQ(w.lastStatus(), cp::store::RunStatus::finished) << w.lastError().toStdString();
+    cp::store::RunStore store(db_);
+    std::set<std::string> policies;
+    for (const auto& r : store.runs())
+        if (r.evaluates_run_id == std::optional<std::int64_t>(1) && !r.cache_policy.empty())
+            policies.insert(r.cache_policy);
+    EXPECT_EQ(policies, (std::set<std::string>{"full", "int8:group=16,residual=4",
+                                               "lowrank:rank=4,target=v,basis=pca",
+                                               "streaming:sinks=2,window=4"}));
+    // The plot's points are the comparison's numbers: KV bytes per token at 64, test perplexity.
+    const auto c = cp::report::compare_designs(store, 1, true);
+    const auto& pareto = view->pareto()->view();
+    ASSERT_TRUE(pareto.has_value());
+    EXPECT_EQ(pareto->points.size(), 5u) << "Pythia and four policies";
+    QCustomPlot* plot = view->pareto()->panel()->plot();
+    for (const auto& p : pareto->points) {
+        const auto k = *c.column_of(p.design, p.policy);
+        EXPECT_EQ(p.x, c.row("kv_64").cells[k].estimate->mean) << p.label;
+        EXPECT_EQ(p.y, c.row("test_ppl").cells[k].estimate->mean) << p.label;
+        bool drawn = false;
+        for (int g = 0; g < plot->graphCount(); ++g) {
+            const QString name = plot->graph(g)->name();
+            const QString label = QString::fromStdString(p.label);
+            if ((name == label || name == label + "  (on the front)") && plot->graph(g)->dataCount() == 1)
+                drawn = plot->graph(g)->data()->at(0)->key == p.x &&
+                        plot->graph(g)->data()->at(0)->value == p.y;
+        }
+        EXPECT_TRUE(drawn) << p.label;
+    }
+    // The spectra: a K and a V series per layer (2 layers), and their CSV.
+    ASSERT_TRUE(view->anatomy().has_value());
+    EXPECT_EQ(view->spectra()->seriesNames().size(), 4);
+    ASSERT_EQ(view->exportSpectraCsv(QString::fromStdString((dir_ / "spectra.csv").string())), "");
+    EXPECT_NE(cp::test::read_text(dir_ / "spectra.csv").find("K eigenvalue"), std::string::npos);
 }
 
 // A Stop pressed after Launch but before the worker thread picks the job up is not lost.

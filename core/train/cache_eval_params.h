@@ -1,0 +1,57 @@
+// What a cache evaluation is asked to do (train/cache_eval.h runs it), torch-free so that the
+// CLI and the GUI check a request, and each policy against the model it will compress, before
+// any work.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/cache_policy.h"
+#include "model/design.h"
+#include "train/experiment_params.h"
+
+namespace cp::train {
+
+struct CacheEvalParams {
+    std::string db;                   // empty: the workbench's default database
+    std::vector<std::int64_t> runs;   // finished Phase 2 runs of the store to evaluate
+    std::string checkpoint;           // or a checkpoint file (ours, or Hugging Face GPT-NeoX)
+    std::optional<std::int64_t> seq_length;  // required with a checkpoint: the test chunks' length
+    std::vector<std::string> corpora = {"brown"};  // a checkpoint's text (a run reads its own)
+    std::vector<model::CachePolicy> policies;
+    // Training tokens the calibration reads: lowrank's PCA bases and the K/V anatomy.
+    std::int64_t calibration_tokens = 16384;
+    // Tokens of each held-out chunk fed at once before the rest are decoded one at a time: the
+    // prompt a compressing policy compresses. -1: half the chunk; 0: one token at a time from
+    // the first (evicting policies evict as they go throughout).
+    std::int64_t prefill = -1;
+    std::int64_t max_test_chunks = 0;         // 0: the run's own evaluation's
+    std::int64_t max_last_word_passages = 0;  // 0: the run's own evaluation's
+    std::vector<std::int64_t> kv_lengths;     // empty: the run's own evaluation's
+    std::int64_t batch = 16;                  // held-out chunks decoded side by side
+    bool anatomy = true;                      // record the K/V spectra
+    std::string device = "auto";
+    std::int64_t threads = 0;
+
+    // Every problem of these parameters alone (no model, no store), each naming the option.
+    std::vector<std::string> problems() const;
+};
+
+// The policies of one line of parameter sets, "rank=8,target=k; rank=8,target=v" for `kind`
+// (the GUI's field per policy): one policy each, parsed as "kind:params". Throws cp::Error as
+// parse_policy does.
+std::vector<model::CachePolicy> parse_policy_sets(model::PolicyKind kind, const std::string& sets);
+
+// Parameters that suit held-out chunks of `seq_length` tokens, for a form to start from: the
+// evicting policies keep about half the chunk (so they evict within it), low rank half a head of
+// the tiny presets; the rest their defaults (KV_METHODS.md).
+std::string suggested_parameters(model::PolicyKind kind, std::int64_t seq_length);
+
+// Each policy's problems for the model `design` trains as in an experiment with `params` (a rank
+// above its head width, a group that does not divide its cached width); empty when they fit.
+std::vector<std::string> policy_problems(const ExperimentParams& params, model::Design design,
+                                         const std::vector<model::CachePolicy>& policies);
+
+}  // namespace cp::train
