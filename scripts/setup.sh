@@ -34,6 +34,7 @@ packages=(
     clang libclang-rt-14-dev zstd   # the sanitizer + libFuzzer build (scripts/test-sanitizers.sh); zstd: fuzz seeds
     locales   # localedef: the CSV test writes numbers under a decimal-comma locale
     xvfb xauth openssl ca-certificates python3 python3-numpy   # numpy: the independent reference model in tests
+    poppler-utils   # pdftotext: the report test reads the PDF back
 )
 
 install_packages() {

@@ -31,7 +31,7 @@ const char* kUsage =
     "  bench          measured training and generation speed of the designs, as JSON\n"
     "  cache-eval     a trained model under KV-cache policies (int8, lowrank, h2o, ...)\n"
     "  runs           list, show, compare, export-metrics, delete the stored runs\n"
-    "  experiments    list, compare (one column per design) and export (sweep summary)\n"
+    "  experiments    list, compare (one column per design), report (HTML/PDF), export\n"
     "  db import      merge another machine's database into this one\n"
     "\n"
     "'context-pythia COMMAND --help' describes each command's options.\n";
@@ -41,17 +41,31 @@ bool is_engine_command(const std::string& c) {
            c == "bench" || c == "cache-eval";
 }
 
-[[noreturn]] void exec_engine(char** argv) {
+// A PDF report needs Qt (QPdfWriter, QSvgRenderer): context-pythia-report does it.
+bool is_pdf_report(int argc, char** argv) {
+    if (argc < 3 || std::strcmp(argv[1], "experiments") || std::strcmp(argv[2], "report"))
+        return false;
+    for (int i = 3; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a.size() > 4 && a.compare(a.size() - 4, 4, ".pdf") == 0) return true;
+    }
+    return false;
+}
+
+[[noreturn]] void exec_helper(char** argv, const char* program) {
     std::error_code ec;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
     const std::string engine =
-        (ec ? std::filesystem::path(argv[0]).parent_path() : self.parent_path()) /
-        "context-pythia-engine";
+        (ec ? std::filesystem::path(argv[0]).parent_path() : self.parent_path()) / program;
     argv[0] = const_cast<char*>(engine.c_str());
     ::execv(engine.c_str(), argv);
     std::cerr << "error: cannot start '" << engine << "': " << std::strerror(errno)
               << " (build it with scripts/build.sh; it belongs beside context-pythia)\n";
     std::exit(3);
+}
+
+[[noreturn]] void exec_engine(char** argv) {
+    exec_helper(argv, "context-pythia-engine");
 }
 
 }  // namespace
@@ -65,6 +79,7 @@ int main(int argc, char** argv) {
     }
     const std::string command = argv[1];
     if (is_engine_command(command)) exec_engine(argv);
+    if (is_pdf_report(argc, argv)) exec_helper(argv, "context-pythia-report");
     return guarded([&] {
         if (command == "tokenize") return tokenize_command(argc, argv, 2);
         if (command == "runs") return runs_command(argc, argv, 2);

@@ -12,9 +12,12 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/files.h"
 #include "report/comparison.h"
 #include "report/design_comparison.h"
+#include "report/experiment_report.h"
 #include "report/kv_anatomy.h"
+#include "report/stamp.h"
 #include "report/csv.h"
 #include "report/exports.h"
 #include "store/run_store.h"
@@ -84,12 +87,15 @@ int runs_show(int argc, char** argv, int first) {
     store.for_each_metric(id, [&](const store::MetricPoint& p) { ++series[p.name]; });
     json j = report::run_listing_json(l);
     j["metric_points"] = series;
+    j["stamp"] = json::parse(store.experiment(l.run.experiment_id).params_json, nullptr, false)
+                     .value("stamp", json::object());
     if (args.has("json")) {
         std::cout << j.dump(2) << "\n";
         return 0;
     }
     const store::RunRow& r = l.run;
-    std::cout << "run " << r.id << "  " << r.model << " " << r.phase << "  "
+    std::cout << "run " << r.id << "  " << model::design_key(r.model) << " "
+              << store::phase_key(r.phase) << "  "
               << store::status_display_name(r.status) << "\n"
               << "experiment  " << r.experiment_id << " '" << l.experiment_name << "'\n"
               << "started     " << r.started_at << "\nfinished    " << r.finished_at << "\n"
@@ -100,6 +106,8 @@ int runs_show(int argc, char** argv, int first) {
     if (!r.error.empty()) std::cout << "message     " << r.error << "\n";
     if (!r.checkpoint_path.empty()) std::cout << "checkpoint  " << r.checkpoint_path << "\n";
     if (!r.notes.empty()) std::cout << "notes       " << r.notes << "\n";
+    std::cout << "\nreproducibility stamp of experiment " << r.experiment_id << ":\n"
+              << report::stamp_text(report::stamp_of(store, r.experiment_id));
     std::cout << "\nresults:\n";
     for (const auto& [k, v] : l.results)
         std::cout << "  " << k << " = " << report::format_number(v) << "\n";
@@ -199,7 +207,11 @@ int experiments_list(int argc, char** argv, int first) {
         json run_ids = json::array();
         for (const auto& r : runs[e.id])
             run_ids.push_back(
-                {{"id", r.id}, {"model", r.model}, {"phase", r.phase}, {"status", r.status}});
+                {{"id", r.id},
+                 {"model", model::design_key(r.model)},
+                 {"phase", store::phase_key(r.phase)},
+                 {"status", store::status_key(r.status)},
+                 {"cache_policy", r.cache_policy}});
         json params = json::parse(e.params_json, nullptr, false);
         out.push_back({{"id", e.id},
                        {"name", e.name},
@@ -221,7 +233,11 @@ int experiments_list(int argc, char** argv, int first) {
         for (const json& r : e["runs"])
             std::cout << "     run " << r["id"].get<std::int64_t>() << "  "
                       << r["model"].get<std::string>() << " " << r["phase"].get<std::string>()
-                      << "  " << r["status"].get<std::string>() << "\n";
+                      << "  " << r["status"].get<std::string>()
+                      << (r["cache_policy"].get<std::string>().empty()
+                              ? ""
+                              : "  under " + r["cache_policy"].get<std::string>())
+                      << "\n";
     }
     return 0;
 }
@@ -244,6 +260,31 @@ int experiments_compare(int argc, char** argv, int first) {
     return print_comparison<report::DesignComparison>(
         args, [&] { return report::compare_designs(store, id, args.has("this-seed")); },
         &report::write_design_csv, &report::design_comparison_text);
+}
+
+int experiments_report(int argc, char** argv, int first) {
+    Args args("context-pythia experiments report ID --out FILE.html|FILE.pdf [--db FILE]",
+              "Writes the experiment's report: the question and parameters, the comparison\n"
+              "table with intervals and verdicts, the loss curves, the measured KV memory, the\n"
+              "Pareto view, the context-diversity plots and the reproducibility stamp. HTML is\n"
+              "one self-contained file (plots inline as SVG); PDF draws the plots as vectors.",
+              {db_option(), {"out", "FILE", "the report to write: .html or .pdf (required)"}},
+              "ID  the experiment (a seed group's member: the whole group)", 1);
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
+    const std::int64_t id = id_argument(args, 0, "experiment ID");
+    const std::string out = args.get("out");
+    const auto ends_with = [&](const char* ext) {
+        return out.size() > 5 && out.compare(out.size() - 5, 5, ext) == 0;
+    };
+    if (out.empty()) throw Error("experiments report needs --out FILE.html or FILE.pdf");
+    if (ends_with(".pdf"))
+        throw Error("PDF reports are written by context-pythia-report (the Qt build): build it "
+                    "with scripts/build.sh, or ask for --out FILE.html");
+    if (!ends_with(".html")) throw Error("--out must end in .html or .pdf (got '" + out + "')");
+    store::RunStore store(existing_db_path(args));
+    write_file_atomic(out, report::report_html(report::build_report(store, id)));
+    std::cerr << "wrote " << out << "\n";
+    return 0;
 }
 
 int experiments_export(int argc, char** argv, int first) {
@@ -338,6 +379,7 @@ int experiments_command(int argc, char** argv, int first) {
     return dispatch("experiments", argc, argv, first,
                     {{"list", experiments_list},
                      {"compare", experiments_compare},
+                     {"report", experiments_report},
                      {"export", experiments_export}});
 }
 

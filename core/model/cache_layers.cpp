@@ -66,7 +66,8 @@ torch::Tensor take_positions(const torch::Tensor& x, const torch::Tensor& idx) {
 // ---- int8 / int4 (KIVI) ---------------------------------------------------------------------
 
 // K is quantized per channel over blocks of `group` tokens once `residual` newer tokens follow
-// them; V per token over groups of channels once the token leaves the last `residual`.
+// them; V per token over groups of channels once the token leaves the last `residual`. Codes,
+// scales and zero points grow in one buffer each, so reading the cache is one dequantization.
 class QuantizedLayerCache : public LayerCache {
   public:
     explicit QuantizedLayerCache(const CachePolicy& p)
@@ -76,56 +77,68 @@ class QuantizedLayerCache : public LayerCache {
                                                    const torch::Tensor& v) override {
         k_tail_ = cat_entries(k_tail_, k);
         v_tail_ = cat_entries(v_tail_, v);
-        while (k_tail_.size(2) >= residual_ + group_) {
-            // (B, h, group, d) -> per channel: groups along the tokens, (B, h, d, group).
-            k_blocks_.push_back(
-                quantize_groups(k_tail_.narrow(2, 0, group_).transpose(2, 3).contiguous(), bits_));
-            k_tail_ = k_tail_.narrow(2, group_, k_tail_.size(2) - group_).clone();
+        const std::int64_t blocks = (k_tail_.size(2) - residual_) / group_;
+        if (k_tail_.size(2) >= residual_ + group_ && blocks > 0) {
+            // (B, h, blocks x group, d) -> per block and channel, groups along the tokens:
+            // (B, h, blocks, d, group).
+            const torch::Tensor old = k_tail_.narrow(2, 0, blocks * group_);
+            const QuantizedGroups q = quantize_groups(
+                old.reshape({old.size(0), old.size(1), blocks, group_, old.size(3)})
+                    .transpose(3, 4)
+                    .contiguous(),
+                bits_);
+            k_codes_.append(q.codes);
+            k_scales_.append(q.scale);
+            k_zeros_.append(q.zero);
+            k_tail_ = k_tail_.narrow(2, blocks * group_, k_tail_.size(2) - blocks * group_).clone();
         }
         if (v_tail_.size(2) > residual_) {
             const std::int64_t n = v_tail_.size(2) - residual_, d = v_tail_.size(3);
             const std::int64_t g = std::min(group_, d);
             const torch::Tensor old = v_tail_.narrow(2, 0, n);
-            v_blocks_.push_back(quantize_groups(
-                old.reshape({old.size(0), old.size(1), n, d / g, g}), bits_));
+            const QuantizedGroups q =
+                quantize_groups(old.reshape({old.size(0), old.size(1), n, d / g, g}), bits_);
+            v_codes_.append(q.codes);
+            v_scales_.append(q.scale);
+            v_zeros_.append(q.zero);
             v_tail_ = v_tail_.narrow(2, n, residual_).clone();
         }
         length_ += k.size(2);
-        return {read_keys(), read_values()};
+        return {read(k_codes_, k_scales_, k_zeros_, k_tail_, true),
+                read(v_codes_, v_scales_, v_zeros_, v_tail_, false)};
     }
     std::int64_t length() const override { return length_; }
     std::vector<torch::Tensor> stored() const override {
-        std::vector<torch::Tensor> out;
-        for (const auto* blocks : {&k_blocks_, &v_blocks_})
-            for (const QuantizedGroups& q : *blocks) {
-                out.push_back(q.codes);
-                out.push_back(q.scale);
-                out.push_back(q.zero);
-            }
+        std::vector<torch::Tensor> out =
+            views({&k_codes_, &k_scales_, &k_zeros_, &v_codes_, &v_scales_, &v_zeros_});
         for (const torch::Tensor& t : {k_tail_, v_tail_})
             if (t.defined() && t.size(2) > 0) out.push_back(t);
         return out;
     }
+    std::int64_t allocated_bytes() const override {
+        std::int64_t total = 0;
+        for (const auto* s : {&k_codes_, &k_scales_, &k_zeros_, &v_codes_, &v_scales_, &v_zeros_})
+            total += s->allocated_bytes();
+        for (const torch::Tensor& t : {k_tail_, v_tail_})
+            if (t.defined()) total += static_cast<std::int64_t>(t.nbytes());
+        return total;
+    }
 
   private:
-    torch::Tensor read_keys() const {
-        std::vector<torch::Tensor> parts;
-        for (const QuantizedGroups& q : k_blocks_) parts.push_back(dequantize_groups(q).transpose(2, 3));
-        if (k_tail_.size(2) > 0) parts.push_back(k_tail_);
-        return torch::cat(parts, 2);
-    }
-    torch::Tensor read_values() const {
-        std::vector<torch::Tensor> parts;
-        for (const QuantizedGroups& q : v_blocks_) {
-            const torch::Tensor x = dequantize_groups(q);  // (B, h, n, d / g, g)
-            parts.push_back(x.reshape({x.size(0), x.size(1), x.size(2), -1}));
-        }
-        if (v_tail_.size(2) > 0) parts.push_back(v_tail_);
-        return torch::cat(parts, 2);
+    // The dequantized entries (B, h, quantized, d) then the unquantized tail.
+    torch::Tensor read(const GrowingSequence& codes, const GrowingSequence& scales,
+                       const GrowingSequence& zeros, const torch::Tensor& tail, bool keys) const {
+        if (codes.length() == 0) return tail;
+        const torch::Tensor x = dequantize_groups({codes.view(), scales.view(), zeros.view(), bits_});
+        // K: (B, h, blocks, d, group) -> (B, h, blocks x group, d); V: (B, h, n, d / g, g).
+        const torch::Tensor entries =
+            keys ? x.transpose(3, 4).reshape({x.size(0), x.size(1), -1, x.size(3)})
+                 : x.reshape({x.size(0), x.size(1), x.size(2), -1});
+        return tail.size(2) > 0 ? torch::cat({entries, tail}, 2) : entries;
     }
     int bits_;
     std::int64_t group_, residual_, length_ = 0;
-    std::vector<QuantizedGroups> k_blocks_, v_blocks_;
+    GrowingSequence k_codes_, k_scales_, k_zeros_, v_codes_, v_scales_, v_zeros_;
     torch::Tensor k_tail_, v_tail_;  // the unquantized residual, (B, h, t, d)
 };
 

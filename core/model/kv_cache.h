@@ -14,10 +14,11 @@
 namespace cp::model {
 
 // One layer's keys or values, (B, heads, length, head_dim), in storage that grows by doubling
-// so that appending one token is amortised O(1) instead of a copy of the whole cache.
+// so that appending one token is amortised O(1) instead of a copy of the whole cache. Any
+// trailing dimensions after the length work the same (quantized codes and their scales).
 class GrowingSequence {
   public:
-    // Appends `step` (B, heads, T, head_dim) along the sequence axis; returns the whole sequence.
+    // Appends `step` (B, heads, T, ...) along the sequence axis; returns the whole sequence.
     torch::Tensor append(const torch::Tensor& step);
     torch::Tensor view() const;
     std::int64_t length() const { return length_; }

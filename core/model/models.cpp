@@ -20,8 +20,9 @@ torch::Tensor GrowingSequence::append(const torch::Tensor& step) {
     if (!storage_.defined() || needed > storage_.size(2)) {
         const std::int64_t capacity =
             std::max<std::int64_t>(needed, storage_.defined() ? 2 * storage_.size(2) : 16);
-        torch::Tensor grown =
-            torch::empty({step.size(0), step.size(1), capacity, step.size(3)}, step.options());
+        auto sizes = step.sizes().vec();  // (B, h, T, ...): any trailing dimensions
+        sizes[2] = capacity;
+        torch::Tensor grown = torch::empty(sizes, step.options());
         if (length_ > 0) grown.narrow(2, 0, length_).copy_(storage_.narrow(2, 0, length_));
         storage_ = grown;
     }

@@ -27,7 +27,8 @@ std::vector<std::string> parameter_differences(const std::map<std::string, nlohm
     for (const auto& [k, v] : fb) keys.insert(k);
     std::vector<std::string> out;
     for (const std::string& k : keys) {
-        if (ignored.count(k)) continue;
+        // The stamp says where and with what it ran, not what was trained.
+        if (ignored.count(k) || k.rfind("stamp.", 0) == 0) continue;
         const auto ia = fa.find(k), ib = fb.find(k);
         const std::string va = ia == fa.end() ? "(absent)" : ia->second.dump();
         const std::string vb = ib == fb.end() ? "(absent)" : ib->second.dump();

@@ -159,7 +159,15 @@ void write_sweep_summary_csv(store::RunStore& store, std::ostream& out) {
     std::set<std::string> param_columns;
     auto results = store.all_results();
     for (const store::ExperimentRow& e : store.experiments()) {
-        const std::map<std::string, nlohmann::json> params = flatten_params(e.params_json);
+        std::map<std::string, nlohmann::json> params = flatten_params(e.params_json);
+        // Of the reproducibility stamp, what tells sweep cells apart: the commit, the device and
+        // the command (library versions and data hashes stay in runs show and the report).
+        for (auto it = params.begin(); it != params.end();)
+            if (it->first.rfind("stamp.", 0) == 0 && it->first != "stamp.workbench.commit" &&
+                it->first != "stamp.device" && it->first != "stamp.command")
+                it = params.erase(it);
+            else
+                ++it;
         for (const auto& [k, v] : params) param_columns.insert(k);
         std::map<model::Design, store::RunRow> by_model;  // latest Phase 2 run per model
         std::optional<store::RunRow> phase1;

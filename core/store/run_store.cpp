@@ -250,6 +250,10 @@ void RunStore::migrate_to_v5() {
     exec("COMMIT");
 }
 
+std::string sqlite_version() {
+    return sqlite3_libversion();
+}
+
 std::string RunStore::new_group_uid() {
     Statement q(db_, "SELECT lower(hex(randomblob(16)))");
     q.step();

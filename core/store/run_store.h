@@ -73,6 +73,9 @@ struct ImportCounts {
     std::int64_t experiments = 0, runs = 0, metric_points = 0, results = 0;
 };
 
+// The SQLite library's version ("3.40.1"), for the reproducibility stamp and the About box.
+std::string sqlite_version();
+
 class RunStore {
   public:
     // Opens (creating when missing) the database; throws cp::Error naming the path for a file

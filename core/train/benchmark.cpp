@@ -14,6 +14,7 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include "common/build_info.h"
 #include "common/error.h"
 #include "data/bpe_tokenizer.h"
 #include "data/data_paths.h"
@@ -52,29 +53,12 @@ void BenchOptions::validate() const {
 
 namespace {
 
-std::string first_match(const std::filesystem::path& file, const std::regex& pattern) {
-    std::ifstream in(file);
-    std::string line;
-    std::smatch m;
-    while (std::getline(in, line))
-        if (std::regex_search(line, m, pattern)) return m[1].str();
-    return "";
-}
-
-// The device's name from the kernel, so no vendor headers are needed.
+// The device's name from the kernel (common/build_info.h), so no vendor headers are needed.
 std::string device_name(const torch::Device& device) {
-    if (device.is_cpu()) {
-        const std::string name =
-            first_match("/proc/cpuinfo", std::regex(R"(^model name\s*:\s*(.*)$)"));
-        return name.empty() ? "CPU" : name;
-    }
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec)) {
-        const std::string name =
-            first_match(entry.path() / "information", std::regex(R"(^Model:\s*(.*)$)"));
-        if (!name.empty()) return name;
-    }
-    return "CUDA device " + std::to_string(device.index() < 0 ? 0 : device.index());
+    if (device.is_cpu()) return cpu_model();
+    const std::string gpu = gpu_model();
+    return gpu.empty() ? "CUDA device " + std::to_string(device.index() < 0 ? 0 : device.index())
+                       : gpu;
 }
 
 void synchronize(const torch::Device& device) {

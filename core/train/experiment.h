@@ -115,8 +115,10 @@ class Experiment {
     void check_plan();
     // "tiny 2000x64 seed 0", or the user's name (with its seed in a group).
     std::string experiment_name() const;
-    // The parameters as stored: with the tokenizer, the device, preset values, reference notes.
+    // The parameters as stored: with the tokenizer, the device, preset values, reference notes,
+    // and the reproducibility stamp (what ran it, on what, on which data, and the command).
     nlohmann::json record(const std::string& device) const;
+    nlohmann::json stamp(const std::string& device) const;
     void make_tensors(Execution& x);
     // Held-out chunks evaluated: at most eval.max_test_chunks, as many as the text holds.
     std::int64_t test_chunk_count() const;
@@ -130,6 +132,12 @@ class Experiment {
                         const std::string& stage);
 
     ExperimentParams params_;
+    // The parameters as given, before the size presets filled anything in: what the stamp's
+    // command reproduces (a seed group's command, with its first seed).
+    ExperimentParams given_;
+    // Each corpus read: its name as given, where it was read from, the npm data package it came
+    // in and the token cache file that holds its ids (the stamp's data).
+    nlohmann::json corpora_read_ = nlohmann::json::array();
     std::string group_uid_;  // empty: an experiment on its own
     std::vector<std::string> preset_values_;  // "key: value (from the tiny preset: ...)"
     LaunchMode mode_;

@@ -730,6 +730,32 @@ const std::vector<ParamSpec>& param_schema() {
     return schema;
 }
 
+std::string shell_quote(const std::string& text) {
+    const bool plain = !text.empty() && text.find_first_not_of(
+                                            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789-_.,/:=+@%") == std::string::npos;
+    if (plain) return text;
+    std::string quoted = "'";
+    for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+std::string reproducing_command(const ExperimentParams& p) {
+    const ExperimentParams defaults;
+    std::string command = "context-pythia run";
+    for (const ParamSpec& spec : param_schema()) {
+        const json value = spec.get(p);
+        if (value.is_null()) continue;  // left unset (to the preset)
+        if (spec.type != ParamType::required_integer && value == spec.get(defaults)) continue;
+        if (spec.type == ParamType::flag) {
+            if (value.get<bool>()) command += " --" + spec.cli;
+            continue;
+        }
+        command += " --" + spec.cli + " " + shell_quote(spec.to_text(p));
+    }
+    return command;
+}
+
 std::vector<std::string> experiment_differences(const ExperimentParams& a_given,
                                                 const ExperimentParams& b_given) {
     // A value left to the size preset trains exactly as that value given by hand.

@@ -73,6 +73,13 @@ const std::vector<ParamSpec>& param_schema();
 // budget and hyper-parameters): "key: a vs b" for each that differs, empty when they agree.
 std::vector<std::string> experiment_differences(const ExperimentParams& a,
                                                 const ExperimentParams& b);
+// The `context-pythia run` command that gives exactly these parameters: the required ones and
+// every other that differs from its default, each as the user would type it, quoted for a POSIX
+// shell. The reproducibility stamp records it for every experiment (a GUI launch too).
+std::string reproducing_command(const ExperimentParams& p);
+// `text` quoted for a POSIX shell when it needs to be ('it''s' -> 'it'\''s').
+std::string shell_quote(const std::string& text);
+
 const ParamSpec& param(const std::string& key);  // throws for an unknown key
 const ParamSpec* param_by_cli(const std::string& cli);
 

