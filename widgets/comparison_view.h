@@ -49,10 +49,10 @@ class ComparisonView : public QWidget {
 
   public slots:
     void refreshChoices();
+    void exportDialog();  // "Export CSV…" (also the File menu's)
 
   private slots:
     void compareChosen();
-    void exportDialog();
 
   private:
     void show(const report::Comparison& c);

@@ -37,6 +37,11 @@ LiveView::LiveView(QWidget* parent) : QWidget(parent) {
     controls->addStretch();
     controls->addWidget(new QLabel("drag: pan · wheel: zoom · hover: values", this));
     layout->addLayout(controls);
+    caption_ = new QLabel(this);
+    caption_->setObjectName("liveCaption");
+    caption_->setWordWrap(true);
+    caption_->setVisible(false);
+    layout->addWidget(caption_);
 
     loss_ = new PlotPanel("Loss (nats/token)", "step", "loss", this);
     oacd_ = new PlotPanel("Phase 1: OACD loss and its terms", "iteration", "value", this);
@@ -130,6 +135,15 @@ void LiveView::addMetric(qint64, model::Design model, store::Phase phase, const 
         if (name == names::effective_rank_pct)  // databases from before the two ranks
             add(convergence_, "effective rank / context width", value / 100.0, 5);
     }
+}
+
+void LiveView::setCaption(const QString& text) {
+    caption_->setText(text);
+    caption_->setVisible(!text.isEmpty());
+}
+
+QString LiveView::caption() const {
+    return caption_->text();
 }
 
 }  // namespace cp::widgets

@@ -12,6 +12,7 @@
 #include "widgets/kinds_meta.h"
 
 class QCheckBox;
+class QLabel;
 class QComboBox;
 class QSlider;
 
@@ -42,6 +43,10 @@ class LiveView : public QWidget {
 
     // Every stored point of a run, as if it arrived live.
     void addStoredRun(store::RunStore& store, const store::RunRow& run);
+    // A line above the plots saying what they show, or what to do next when they are empty
+    // ("" hides it).
+    void setCaption(const QString& text);
+    QString caption() const;
 
   public slots:
     void addMetric(qint64 run_id, cp::model::Design model, cp::store::Phase phase,
@@ -52,6 +57,7 @@ class LiveView : public QWidget {
     void redrawLoss();
 
     PlotPanel *loss_, *oacd_, *convergence_, *kv_;
+    QLabel* caption_;
     QSlider* smoothing_;
     QCheckBox* log_y_;
     QComboBox* x_axis_;

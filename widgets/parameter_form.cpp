@@ -132,6 +132,7 @@ QWidget* ParameterForm::makeField(const train::ParamSpec& spec) {
         (spec.reference_note.empty() ? "" : " (" + spec.reference_note + ")"));
     if (spec.type == train::ParamType::flag) {
         f.check = new QCheckBox(this);
+        connect(f.check, &QCheckBox::clicked, this, [this, key = spec.key] { touched_.insert(key); });
         connect(f.check, &QCheckBox::toggled, this, &ParameterForm::revalidate);
         widget = f.check;
     } else if (!spec.choices.empty()) {
@@ -143,6 +144,8 @@ QWidget* ParameterForm::makeField(const train::ParamSpec& spec) {
                 QString::fromStdString(spec.choices[i]));
         const int d = f.combo->findData(QString::fromStdString(spec.default_text()));
         f.combo->setCurrentIndex(std::max(0, d));
+        connect(f.combo, qOverload<int>(&QComboBox::activated), this,
+                [this, key = spec.key] { touched_.insert(key); });
         connect(f.combo, qOverload<int>(&QComboBox::currentIndexChanged), this,
                 &ParameterForm::revalidate);
         widget = f.combo;
@@ -158,6 +161,11 @@ QWidget* ParameterForm::makeField(const train::ParamSpec& spec) {
         f.line->setClearButtonEnabled(true);
         if (is_integer(spec.type))
             f.line->setValidator(new QIntValidator(0, 2'000'000'000, f.line));
+        // A field counts as edited once the user types in it (not when it is filled in).
+        connect(f.line, &QLineEdit::textEdited, this, [this, key = spec.key] {
+            touched_.insert(key);
+            revalidate();
+        });
         connect(f.line, &QLineEdit::textChanged, this, &ParameterForm::revalidate);
         widget = f.line;
     }
@@ -230,20 +238,33 @@ void ParameterForm::revalidate() {
     budget_->setVisible(budget.has_value());
     const auto found = problems();
     QStringList lines;
-    for (const auto& p : found) lines << QString::fromStdString(p.message);
+    for (const auto& p : found)
+        if (reveal_all_ || touched_.count(p.field)) lines << QString::fromStdString(p.message);
     problems_->setText(lines.join("\n"));
     // Mark the typed fields that are wrong.
     for (const Field& f : fields_) {
         if (!f.line) continue;
         bool bad = false;
         for (const auto& p : found) bad = bad || p.field == f.spec->key;
-        f.line->setStyleSheet(bad && !f.line->text().isEmpty() ? "border: 1px solid #b00020;" : "");
+        const bool shown = reveal_all_ || touched_.count(f.spec->key);
+        f.line->setStyleSheet(bad && shown && !f.line->text().isEmpty()
+                                  ? "border: 1px solid #b00020;"
+                                  : "");
     }
     const bool valid = found.empty();
     if (valid != last_valid_) {
         last_valid_ = valid;
         emit validityChanged(valid);
     }
+}
+
+void ParameterForm::revealProblems() {
+    reveal_all_ = true;
+    revalidate();
+}
+
+QString ParameterForm::shownProblems() const {
+    return problems_->text();
 }
 
 void ParameterForm::setValue(const std::string& key, const QString& text) {
@@ -276,6 +297,8 @@ void ParameterForm::setRequired(const QString& samples, const QString& seq_lengt
 void ParameterForm::applyPreset(int index) {
     if (index <= 0 || index >= static_cast<int>(std::size(kPresets))) return;
     const Preset& p = kPresets[index];
+    for (const char* key : {"samples", "seq_length", "epochs", "size", "phase2.learning_rate"})
+        touched_.insert(key);  // the user chose these values
     setRequired(p.samples, p.seq, p.epochs);
     setValue("size", p.size);
     setValue("phase2.learning_rate", p.lr);

@@ -7,6 +7,7 @@
 
 #include <QWidget>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 
@@ -44,6 +45,12 @@ class ParameterForm : public QWidget {
     void applyPreset(int index);  // 1.. as in the preset list; 0 does nothing
     void setDatabase(const QString& path) { database_ = path; }
 
+    // Shows every problem, also of fields not yet edited (after a launch was tried). Until then
+    // the form shows only the problems of fields the user has edited: a new window does not
+    // open with a list of errors before anything was typed.
+    void revealProblems();
+    QString shownProblems() const;
+
     // The last launched parameters (the user's own values, not defaults).
     void save(QSettings& settings) const;
     void restore(const QSettings& settings);
@@ -72,6 +79,8 @@ class ParameterForm : public QWidget {
     QLabel* budget_;  // steps and tokens per phase, and the warning when too few
     QString database_;
     bool last_valid_ = false;
+    bool reveal_all_ = false;
+    std::set<std::string> touched_;  // fields the user edited
 };
 
 }  // namespace cp::widgets

@@ -153,7 +153,7 @@ void ParetoPlot::redraw() {
     plot->yAxis->setRange(y_low - 0.12 * yr, y_high + 0.18 * yr);
     panel_->holdView();
     // Every point is labelled; a legend of many entries would only cover the points.
-    plot->legend->setVisible(!v.points.empty() && v.points.size() <= 6);
+    panel_->setLegendWanted(v.points.size() <= 6);
     note_->setText(QString("%1 points; %2. Filled: on the Pareto front (nothing else has a smaller "
                            "cache and a %3 %4). ● trained design, ■ quantized, ◆ low rank, ▲ "
                            "evicting, ✚ full cache.%5")

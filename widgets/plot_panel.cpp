@@ -15,6 +15,10 @@
 
 namespace cp::widgets {
 
+QString qcustomplot_version() {
+    return QCUSTOMPLOT_VERSION_STR;
+}
+
 QColor series_color(int index) {
     static const QColor colors[] = {
         QColor(0, 114, 178), QColor(213, 94, 0),   QColor(0, 158, 115),   QColor(204, 121, 167),
@@ -81,7 +85,7 @@ PlotPanel::PlotPanel(const QString& title, const QString& x_label, const QString
     plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     plot_->xAxis->setLabel(x_label);
     plot_->yAxis->setLabel(y_label);
-    plot_->legend->setVisible(true);
+    plot_->legend->setVisible(false);  // until it has entries
     plot_->legend->setFont(QFont(font().family(), 8));
     plot_->legend->setBrush(QColor(255, 255, 255, 200));
     plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
@@ -166,6 +170,7 @@ void PlotPanel::clear() {
     readout_->clear();
     auto_range_ = true;
     dirty_ = true;
+    plot_->legend->setVisible(false);
 }
 
 int PlotPanel::pointCount(const QString& name) const {
@@ -204,9 +209,24 @@ void PlotPanel::rebuild(Series& s) {
     s.graph->setData(s.x, y, true);
 }
 
+void PlotPanel::setLegendWanted(bool wanted) {
+    legend_wanted_ = wanted;
+    plot_->legend->setVisible(legend_wanted_ && plot_->legend->itemCount() > 0);
+    dirty_ = true;
+}
+
+void PlotPanel::settle() {
+    redraw(QCustomPlot::rpImmediateRefresh);
+}
+
 void PlotPanel::replotIfChanged() {
     if (!dirty_ || !isVisible()) return;
+    redraw(QCustomPlot::rpQueuedReplot);
+}
+
+void PlotPanel::redraw(int priority) {
     dirty_ = false;
+    plot_->legend->setVisible(legend_wanted_ && plot_->legend->itemCount() > 0);
     for (auto& s : series_) rebuild(s);
     if (auto_range_) {
         plot_->rescaleAxes();
@@ -215,7 +235,7 @@ void PlotPanel::replotIfChanged() {
         if (plot_->yAxis->scaleType() == QCPAxis::stLinear && r.size() > 0)
             plot_->yAxis->setRange(r.lower - 0.05 * r.size(), r.upper + 0.05 * r.size());
     }
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    plot_->replot(static_cast<QCustomPlot::RefreshPriority>(priority));
 }
 
 void PlotPanel::resetView() {
@@ -247,7 +267,7 @@ void PlotPanel::showReadout(double px, double py) {
 }
 
 QString PlotPanel::exportTo(const QString& path) {
-    replotIfChanged();
+    settle();
     const int w = std::max(plot_->width(), 800), h = std::max(plot_->height(), 450);
     bool ok = false;
     if (path.endsWith(".png", Qt::CaseInsensitive)) {

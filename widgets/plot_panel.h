@@ -48,6 +48,10 @@ class PlotPanel : public QWidget {
     // The axes as the caller set them stay (no rescale on redraw) until the user presses Fit:
     // for plots drawn on plot() directly with ranges of their own (the Pareto view's margins).
     void holdView() { auto_range_ = false; }
+    // Whether the legend may show: it shows only when it has entries (an empty plot shows none).
+    void setLegendWanted(bool wanted);
+    // Draws now what is pending (screenshots wait for this, not for a timer).
+    void settle();
     void setSmoothing(double factor);  // 0: raw; up to 0.99: heavy EMA
     void setLogY(bool on);
     // Writes the plot as .png, .pdf or .svg (by extension); returns an error message or "".
@@ -66,6 +70,7 @@ class PlotPanel : public QWidget {
     };
     Series& series(const QString& name, const SeriesStyle& style);
     void rebuild(Series& s);
+    void redraw(int priority);  // a QCustomPlot::RefreshPriority
     void showReadout(double px, double py);
 
     QCustomPlot* plot_;
@@ -74,9 +79,12 @@ class PlotPanel : public QWidget {
     QHash<QString, Series> series_;
     QStringList order_;
     double smoothing_ = 0;
-    bool dirty_ = false, auto_range_ = true;
+    bool dirty_ = false, auto_range_ = true, legend_wanted_ = true;
     int bands_ = 0;
 };
+
+// The QCustomPlot the workbench was built with ("2.1.1"), for the About box and the stamp.
+QString qcustomplot_version();
 
 // Distinct, colour-blind-safe colours (Okabe-Ito), by index.
 QColor series_color(int index);

@@ -1,6 +1,9 @@
 #include "widgets/run_browser.h"
 
+#include <QClipboard>
 #include <QFileInfo>
+#include <QGuiApplication>
+#include <QItemSelectionModel>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QInputDialog>
@@ -14,6 +17,7 @@
 
 #include "common/error.h"
 #include "report/exports.h"
+#include "report/stamp.h"
 #include "store/run_store.h"
 #include "widgets/table_models.h"
 
@@ -39,8 +43,11 @@ RunBrowser::RunBrowser(QWidget* parent)
     auto* notes = new QPushButton("Notes…", this);
     auto* remove = new QPushButton("Delete…", this);
     auto* refresh_button = new QPushButton("Refresh", this);
+    auto* copy = new QPushButton("Copy command", this);
+    copy->setObjectName("copyCommand");
+    copy->setToolTip("Copy the command that reproduces the selected run's experiment");
     remove->setObjectName("deleteRun");
-    for (QPushButton* b : {open, rename, notes, remove, refresh_button}) top->addWidget(b);
+    for (QPushButton* b : {open, copy, rename, notes, remove, refresh_button}) top->addWidget(b);
     layout->addLayout(top);
 
     proxy_->setSourceModel(model_);
@@ -62,12 +69,22 @@ RunBrowser::RunBrowser(QWidget* parent)
     error_ = new QLabel(this);
     error_->setStyleSheet("color: #b00020;");
     layout->addWidget(error_);
+    stamp_ = new QLabel(this);
+    stamp_->setObjectName("runStamp");
+    stamp_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    stamp_->setWordWrap(true);
+    stamp_->setStyleSheet("font-family: monospace; font-size: 11px; background: #f6f6f6; padding: 4px;");
+    layout->addWidget(stamp_);
     auto* hint = new QLabel(
         "Double-click a run to show its curves. Deleting a run removes its metric points and "
         "results from the database; its checkpoint file stays on disk.",
         this);
     hint->setWordWrap(true);
     layout->addWidget(hint);
+    connect(copy, &QPushButton::clicked, this, [this] { copyCommand(); });
+    connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            &RunBrowser::showStamp);
+    showStamp();
 
     connect(filter_, &QLineEdit::textChanged, proxy_, &QSortFilterProxyModel::setFilterFixedString);
     connect(table_, &QTableView::doubleClicked, this, [this] {
@@ -186,6 +203,43 @@ void RunBrowser::deleteSelected() {
     if (answer != QMessageBox::Yes) return;
     QString error;
     if (!deleteRun(id, &error)) QMessageBox::warning(this, "Run not deleted", error);
+}
+
+QString RunBrowser::stampText() const {
+    return stamp_->text();
+}
+
+QString RunBrowser::reproducingCommand() const {
+    const qint64 run = selectedRun();
+    if (run < 0 || database_.isEmpty()) return {};
+    try {
+        store::RunStore store(database_.toStdString());
+        return QString::fromStdString(report::stamp_of(store, store.run(run).experiment_id).command);
+    } catch (const Error&) {
+        return {};
+    }
+}
+
+QString RunBrowser::copyCommand() {
+    const QString command = reproducingCommand();
+    if (!command.isEmpty()) QGuiApplication::clipboard()->setText(command);
+    return command;
+}
+
+void RunBrowser::showStamp() {
+    const qint64 run = selectedRun();
+    if (run < 0 || database_.isEmpty()) {
+        stamp_->setText("Select a run to see how its experiment can be reproduced.");
+        return;
+    }
+    try {
+        store::RunStore store(database_.toStdString());
+        const auto experiment = store.run(run).experiment_id;
+        stamp_->setText(QString("Experiment %1, reproducibility stamp:\n").arg(experiment) +
+                        QString::fromStdString(report::stamp_text(report::stamp_of(store, experiment))));
+    } catch (const Error& e) {
+        stamp_->setText(e.what());
+    }
 }
 
 }  // namespace cp::widgets

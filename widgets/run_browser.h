@@ -25,6 +25,12 @@ class RunBrowser : public QWidget {
     qint64 selectedRun() const;  // -1 when none
     // Without asking: the confirmation dialog's "yes" (used by tests and the dialog itself).
     bool deleteRun(qint64 run_id, QString* error = nullptr);
+    // The selected run's experiment: its reproducibility stamp as shown, and the command that
+    // reproduces it ("" when none is selected or the experiment predates the stamp).
+    QString stampText() const;
+    QString reproducingCommand() const;
+    // Puts reproducingCommand() on the clipboard; returns it.
+    QString copyCommand();
 
   public slots:
     void refresh();
@@ -45,6 +51,8 @@ class RunBrowser : public QWidget {
     QTableView* table_;
     QLineEdit* filter_;
     QLabel* error_ = nullptr;
+    QLabel* stamp_ = nullptr;
+    void showStamp();
 };
 
 }  // namespace cp::widgets

@@ -7,7 +7,10 @@
 #include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
+#include <QFileDialog>
 #include <QFileInfo>
+#include <QMenu>
+#include <functional>
 #include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -31,7 +34,14 @@
 #include "report/selection.h"
 #include "store/run_store.h"
 #include "train/experiment.h"
+#include "common/build_info.h"
+#include "common/files.h"
+#include "report/csv.h"
+#include "report/experiment_report.h"
+#include "report/exports.h"
+#include "report/report_pdf.h"
 #include "widgets/cache_view.h"
+#include "widgets/plot_panel.h"
 #include "widgets/comparison_view.h"
 #include <QTabWidget>
 #include "widgets/diversity_view.h"
@@ -62,6 +72,9 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     qRegisterMetaType<cp::train::ExperimentParams>();
     qRegisterMetaType<cp::train::LaunchMode>();
     qRegisterMetaType<cp::train::CacheEvalParams>();
+    // The libraries this front end adds, for the stamp of every experiment it launches.
+    register_library("Qt", qVersion());
+    register_library("QCustomPlot", widgets::qcustomplot_version().toStdString());
     widgets::register_kind_metatypes();
 
     // Left: parameters and launch, scrollable so that 800 px of height suffice.
@@ -110,26 +123,7 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     connect(browser_, &widgets::RunBrowser::runsChanged, diversity_,
             &widgets::DiversityView::refreshChoices);
 
-    // Menus with the standard shortcuts.
-    auto* file = menuBar()->addMenu("&File");
-    auto* refresh = file->addAction("&Refresh runs", browser_, &widgets::RunBrowser::refresh);
-    refresh->setShortcut(QKeySequence::Refresh);
-    file->addSeparator();
-    auto* quit = file->addAction("&Quit", this, &QWidget::close);
-    quit->setShortcut(QKeySequence::Quit);
-    auto* run_menu = menuBar()->addMenu("&Run");
-    auto* full = run_menu->addAction("&Full comparison", this,
-                                     [this] { launch(LaunchMode::full_comparison); });
-    full->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
-    auto* stop_action = run_menu->addAction("&Stop", this, &MainWindow::stop);
-    stop_action->setShortcut(QKeySequence(Qt::Key_Escape));
-    auto* view = menuBar()->addMenu("&View");
-    for (int i = 0; i < tabs_->count(); ++i) {
-        auto* a =
-            view->addAction(tabs_->tabText(i), this, [this, i] { tabs_->setCurrentIndex(i); });
-        a->setShortcut(QKeySequence(Qt::ALT | static_cast<Qt::Key>(Qt::Key_1 + i)));
-    }
-    view->addAction(dock->toggleViewAction());
+    buildMenus(dock);
 
     // Status bar: device and database, then progress.
     device_label_ = new QLabel(this);
@@ -140,6 +134,7 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
             .arg(device == "cuda" ? "CUDA GPU" : "CPU")
             .arg(std::max(1, QThread::idealThreadCount() - 1))
             .arg(database_));
+    device_label_->setProperty("device", device == "cuda" ? "CUDA GPU" : "CPU");
     statusBar()->addWidget(device_label_, 1);
 
     // The worker and its thread.
@@ -169,6 +164,276 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     restoreState(settings.value("window/state").toByteArray());
     if (!settings.contains("window/geometry")) resize(1280, 800);
     updateLaunchButtons();
+    rememberRecent(database_);
+    showStartup();
+}
+
+void MainWindow::buildMenus(QDockWidget* dock) {
+    // The File menu of a desktop program: databases, import, exports, report; standard keys.
+    auto* file = menuBar()->addMenu("&File");
+    const auto pick_open = [this](const QString& title) {
+        return QFileDialog::getOpenFileName(this, title, QFileInfo(database_).absolutePath(),
+                                            "Workbench databases (*.db);;All files (*)");
+    };
+    const auto warn = [this](const QString& title, const QString& error) {
+        if (!error.isEmpty()) QMessageBox::warning(this, title, error);
+    };
+    auto* new_db = file->addAction("&New database…", this, [this, warn] {
+        const QString path = QFileDialog::getSaveFileName(
+            this, "New database", QFileInfo(database_).absolutePath() + "/experiments.db",
+            "Workbench databases (*.db)");
+        if (!path.isEmpty()) warn("New database", newDatabase(path));
+    });
+    new_db->setShortcut(QKeySequence::New);
+    auto* open_db = file->addAction("&Open database…", this, [this, pick_open, warn] {
+        const QString path = pick_open("Open database");
+        if (!path.isEmpty()) warn("Open database", openDatabase(path));
+    });
+    open_db->setShortcut(QKeySequence::Open);
+    recent_menu_ = file->addMenu("Open &recent");
+    rebuildRecentMenu();
+    file->addSeparator();
+    file->addAction("&Import runs from another database…", this, [this, pick_open] {
+        const QString path = pick_open("Import runs from another database");
+        if (path.isEmpty()) return;
+        bool ok = false;
+        const QString summary = importDatabase(path, &ok);
+        if (ok)
+            QMessageBox::information(this, "Import", summary);
+        else
+            QMessageBox::warning(this, "Import failed", summary);
+    });
+    file->addSeparator();
+    file->addAction("Export &comparison CSV…", this, [this] {
+        tabs_->setCurrentWidget(comparison_);
+        comparison_->exportDialog();
+    });
+    file->addAction("Export &metric series CSV…", this, [this, warn] {
+        qint64 run = browser_->selectedRun();
+        if (run < 0 && !browser_->runIds().isEmpty()) run = browser_->runIds().front();
+        if (run < 0) {
+            QMessageBox::information(this, "Export metric series", "There is no run yet.");
+            return;
+        }
+        const QString path = QFileDialog::getSaveFileName(
+            this, QString("Export the metric series of run %1").arg(run),
+            QString("run%1-metrics.csv").arg(run), "CSV (*.csv)");
+        if (!path.isEmpty()) warn("Export failed", exportMetrics(run, path));
+    });
+    auto* report = file->addAction("Export &report…", this, [this, warn] {
+        const qint64 experiment = currentExperiment();
+        if (experiment < 0) {
+            QMessageBox::information(this, "Export report", "There is no experiment to report yet.");
+            return;
+        }
+        const QString path = QFileDialog::getSaveFileName(
+            this, QString("Export the report of experiment %1").arg(experiment),
+            QString("experiment%1-report.html").arg(experiment),
+            "HTML, opens in any browser (*.html);;PDF (*.pdf)");
+        if (!path.isEmpty()) warn("Export failed", exportReport(experiment, path));
+    });
+    report->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    file->addSeparator();
+    auto* refresh = file->addAction("Re&fresh runs", browser_, &widgets::RunBrowser::refresh);
+    refresh->setShortcut(QKeySequence::Refresh);
+    auto* quit = file->addAction("&Quit", this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+
+    auto* run_menu = menuBar()->addMenu("&Run");
+    auto* full = run_menu->addAction("&Full comparison", this,
+                                     [this] { launch(LaunchMode::full_comparison); });
+    full->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
+    auto* stop_action = run_menu->addAction("&Stop", this, &MainWindow::stop);
+    stop_action->setShortcut(QKeySequence(Qt::Key_Escape));
+    auto* view = menuBar()->addMenu("&View");
+    for (int i = 0; i < tabs_->count(); ++i) {
+        auto* a =
+            view->addAction(tabs_->tabText(i), this, [this, i] { tabs_->setCurrentIndex(i); });
+        a->setShortcut(QKeySequence(Qt::ALT | static_cast<Qt::Key>(Qt::Key_1 + i)));
+    }
+    view->addAction(dock->toggleViewAction());
+    auto* help = menuBar()->addMenu("&Help");
+    help->addAction("&Keyboard shortcuts", this, [this] {
+        QMessageBox::information(this, "Keyboard shortcuts", shortcutsText());
+    })->setShortcut(QKeySequence::HelpContents);
+    help->addAction("&About Context-Pythia Workbench", this,
+                    [this] { QMessageBox::about(this, "About", aboutText()); });
+}
+
+QString MainWindow::aboutText() const {
+    return QString("<h3>Context-Pythia Workbench %1</h3>"
+                   "<p>commit %2</p>"
+                   "<p>What Context-Pythia's halved KV cache costs against Pythia, and against the "
+                   "other ways to save the same memory: trained side by side on real text, "
+                   "measured from the tensors each cache stores.</p>"
+                   "<p><b>Libraries</b><br>Qt %3<br>libtorch %4<br>SQLite %5<br>QCustomPlot %6</p>"
+                   "<p><b>Device</b><br>%8</p><p><b>Database</b><br>%9</p>")
+        .arg(workbench_version(), workbench_commit(), qVersion(),
+             QString::fromStdString(train::libtorch_version()),
+             QString::fromStdString(store::sqlite_version()), widgets::qcustomplot_version(),
+             QString::fromStdString(device_description(train::choose_device("auto"))),
+             database_.toHtmlEscaped());
+}
+
+QString MainWindow::shortcutsText() const {
+    return "Ctrl+N   new database\nCtrl+O   open database\nCtrl+E   export the report\n"
+           "Ctrl+Q   quit\nF5       refresh runs\nCtrl+Enter   launch a full comparison\n"
+           "Esc      stop after the current step\nAlt+1…5  live plots, runs, comparison, "
+           "context diversity, cache compression\nF1       this list";
+}
+
+QStringList MainWindow::recentDatabases() const {
+    return QSettings().value("recent/databases").toStringList();
+}
+
+void MainWindow::rememberRecent(const QString& path) {
+    QStringList recent = recentDatabases();
+    const QString absolute = QFileInfo(path).absoluteFilePath();
+    recent.removeAll(absolute);
+    recent.prepend(absolute);
+    while (recent.size() > 8) recent.removeLast();
+    QSettings().setValue("recent/databases", recent);
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+    if (!recent_menu_) return;
+    recent_menu_->clear();
+    for (const QString& path : recentDatabases())
+        recent_menu_->addAction(path, this, [this, path] {
+            const QString error = openDatabase(path);
+            if (!error.isEmpty()) QMessageBox::warning(this, "Open database", error);
+        });
+    recent_menu_->setEnabled(!recent_menu_->isEmpty());
+}
+
+QString MainWindow::openDatabase(const QString& path, bool ask) {
+    if (!QFileInfo::exists(path)) return "no database at '" + path + "'";
+    try {
+        store::RunStore check(path.toStdString());  // a workbench database, not newer than ours
+    } catch (const Error& e) {
+        return QString::fromUtf8(e.what());
+    }
+    if (running_) {
+        if (ask && QMessageBox::question(
+                       this, "Switch database",
+                       "An experiment is running. Stop it (it is kept, marked stopped) and open '" +
+                           path + "' once it has stopped?",
+                       QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel) != QMessageBox::Yes)
+            return "an experiment is running: the database stays '" + database_ + "'";
+        pending_database_ = path;
+        stop();
+        return {};
+    }
+    switchTo(path);
+    return {};
+}
+
+QString MainWindow::newDatabase(const QString& path) {
+    if (QFileInfo::exists(path)) return "'" + path + "' exists: open it instead";
+    try {
+        store::RunStore create(path.toStdString());
+    } catch (const Error& e) {
+        return QString::fromUtf8(e.what());
+    }
+    return openDatabase(path);
+}
+
+QString MainWindow::importDatabase(const QString& path, bool* ok) {
+    if (ok) *ok = false;
+    try {
+        store::RunStore store(database_.toStdString());
+        const store::ImportCounts c = store.import_database(path.toStdString());
+        if (ok) *ok = true;
+        browser_->refresh();
+        comparison_->refreshChoices();
+        diversity_->refreshChoices();
+        cache_->refreshChoices();
+        return QString("Imported %1 experiments, %2 runs, %3 metric points and %4 results from '%5'.")
+            .arg(c.experiments)
+            .arg(c.runs)
+            .arg(c.metric_points)
+            .arg(c.results)
+            .arg(path);
+    } catch (const Error& e) {
+        return QString::fromUtf8(e.what());
+    }
+}
+
+QString MainWindow::exportReport(qint64 experiment_id, const QString& path) {
+    try {
+        store::RunStore store(database_.toStdString());
+        const report::ExperimentReport r = report::build_report(store, experiment_id);
+        if (path.endsWith(".pdf", Qt::CaseInsensitive)) return reportpdf::write_report_pdf(r, path);
+        write_file_atomic(path.toStdString(), report::report_html(r));
+        return {};
+    } catch (const Error& e) {
+        return QString::fromUtf8(e.what());
+    }
+}
+
+QString MainWindow::exportMetrics(qint64 run_id, const QString& path) {
+    try {
+        store::RunStore store(database_.toStdString());
+        report::CsvFile file(path.toStdString());
+        report::write_metrics_csv(store, run_id, file.stream());
+        file.commit();
+        return {};
+    } catch (const Error& e) {
+        return QString::fromUtf8(e.what());
+    }
+}
+
+qint64 MainWindow::currentExperiment() const {
+    if (comparison_->designs()) return comparison_->designs()->members.front().experiment_id;
+    try {
+        store::RunStore store(database_.toStdString());
+        return report::showcase_experiment(store).value_or(-1);
+    } catch (const Error&) {
+        return -1;
+    }
+}
+
+void MainWindow::switchTo(const QString& path) {
+    database_ = path;
+    form_->setDatabase(database_);
+    browser_->setDatabase(database_);
+    comparison_->setDatabase(database_);
+    diversity_->setDatabase(database_);
+    cache_->setDatabase(database_);
+    cache_->refreshResults();
+    device_label_->setText(
+        QString("Device: %1 · training threads: %2 (one core left to the GUI) · Database: %3")
+            .arg(device_label_->property("device").toString())
+            .arg(std::max(1, QThread::idealThreadCount() - 1))
+            .arg(database_));
+    setWindowTitle("Context-Pythia Workbench — " + QFileInfo(database_).fileName());
+    rememberRecent(database_);
+    showStartup();
+}
+
+void MainWindow::showStartup() {
+    std::optional<std::int64_t> experiment;
+    try {
+        if (QFileInfo::exists(database_)) {
+            store::RunStore store(database_.toStdString());
+            experiment = report::showcase_experiment(store);
+        }
+    } catch (const Error&) {
+    }
+    if (!experiment) {
+        live_->clear();
+        live_->setCaption(
+            "<b>No experiments in this database yet.</b> Fill in samples, sequence length and "
+            "epochs on the left (or pick a preset), tick the designs to compare, then "
+            "<b>Full comparison</b> (Ctrl+Enter). File → Open database… (Ctrl+O) opens another.");
+        return;
+    }
+    showExperimentCurves(*experiment);
+    live_->setCaption(QString("Experiment %1 of this database: its stored curves. Launch a new one "
+                              "from the left, or compare in the Comparison tab.")
+                          .arg(*experiment));
+    comparison_->showExperiment(*experiment);
 }
 
 MainWindow::~MainWindow() {
@@ -267,6 +532,12 @@ void MainWindow::updateLaunchButtons() {
 
 QString MainWindow::launch(LaunchMode mode) {
     if (running_) return "an experiment is already running";
+    if (!form_->isValid()) {
+        form_->revealProblems();  // a launch was tried: every problem is shown now
+        const QString why = form_->shownProblems();
+        launch_message_->setText("Fix the fields above first.");
+        return why.isEmpty() ? QString("the form is not valid") : why;
+    }
     train::ExperimentParams form = form_->params();
     if (mode != LaunchMode::phase1 && ablation_->isChecked())
         form.ablation_untrained_context_block = true;
@@ -291,6 +562,7 @@ QString MainWindow::launch(LaunchMode mode) {
         return QString::fromUtf8(e.what());
     }
     launch_message_->clear();
+    live_->setCaption("");
     QSettings settings;
     form_->save(settings);
     QStringList checked;
@@ -369,6 +641,17 @@ void MainWindow::onProgress(model::Design model, store::Phase phase, qint64 step
 
 void MainWindow::onFinished(store::RunStatus status, QString error, qint64 experiment_id) {
     running_ = false;
+    // A database switch asked for while this ran happens now.
+    const auto switch_pending = [this] {
+        if (pending_database_.isEmpty()) return;
+        const QString path = pending_database_;
+        pending_database_.clear();
+        switchTo(path);
+    };
+    struct AtEnd {
+        std::function<void()> f;
+        ~AtEnd() { f(); }
+    } at_end{switch_pending};
     last_status_ = status;
     last_error_ = error;
     last_experiment_ = experiment_id;
@@ -467,12 +750,14 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
         }
     } catch (const Error&) {
     }
+    // Each picture waits until its plots have drawn what they hold (PlotPanel::settle), however
+    // loaded the machine: no fixed sleeps.
     const auto shoot = [&](QWidget* tab, const QString& name) {
         tabs_->setCurrentWidget(tab);
-        for (int i = 0; i < 5; ++i) {
-            QApplication::processEvents();
-            QThread::msleep(60);
-        }
+        QApplication::processEvents();  // layout of the newly shown tab
+        for (widgets::PlotPanel* plot : tab->findChildren<widgets::PlotPanel*>())
+            if (plot->isVisible()) plot->settle();
+        QApplication::processEvents();
         const QString path = QDir(dir).filePath(name);
         if (grab().save(path)) files << path;
     };
@@ -490,6 +775,13 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     cache_->refreshChoices();
     if (compressed_run >= 0) cache_->showRun(compressed_run);
     shoot(cache_, "cache-compression.png");
+    // The About box, as a user opens it from Help.
+    QMessageBox about(QMessageBox::Information, "About", aboutText(), QMessageBox::Ok, this);
+    about.show();
+    QApplication::processEvents();
+    const QString about_path = QDir(dir).filePath("about.png");
+    if (about.grab().save(about_path)) files << about_path;
+    about.close();
     return files;
 }
 

@@ -60,6 +60,24 @@ class MainWindow : public QMainWindow {
     // Close as after answering "Stop and quit" (tests; the dialog calls the same path).
     void closeWithoutAsking();
 
+    // The File menu's actions without their dialogs (the dialogs call these). Each returns ""
+    // or why nothing was done.
+    // Every view follows the other database; with a run going, asks (unless told not to) to stop
+    // it and switches once it has stopped.
+    QString openDatabase(const QString& path, bool ask = true);
+    QString newDatabase(const QString& path);
+    // Merges another workbench database into this one (core's import): a summary or the error.
+    QString importDatabase(const QString& path, bool* ok = nullptr);
+    QString exportReport(qint64 experiment_id, const QString& path);
+    QString exportMetrics(qint64 run_id, const QString& path);
+    const QString& database() const { return database_; }
+    QStringList recentDatabases() const;
+    // What a new window shows: the latest experiment's curves and comparison, or, for an empty
+    // database, what to do next.
+    void showStartup();
+    QString aboutText() const;
+    QString shortcutsText() const;
+
     // Shows a stored experiment's curves in the live view (as after a run).
     void showExperimentCurves(qint64 experiment_id);
     // Saves one PNG per main view into `dir`, on the latest experiment; returns the files.
@@ -83,6 +101,13 @@ class MainWindow : public QMainWindow {
 
   private:
     QWidget* buildLaunchPanel();
+    void buildMenus(class QDockWidget* dock);
+    void switchTo(const QString& path);
+    void rememberRecent(const QString& path);
+    void rebuildRecentMenu();
+    qint64 currentExperiment() const;
+    class QMenu* recent_menu_ = nullptr;
+    QString pending_database_;  // to open once the running job has stopped
 
     QString database_;
     widgets::ParameterForm* form_;

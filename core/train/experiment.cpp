@@ -45,6 +45,10 @@ struct Experiment::Data {
     std::vector<double> diversity_frequencies;
 };
 
+std::string libtorch_version() {
+    return TORCH_VERSION;
+}
+
 std::string choose_device(const std::string& requested) {
     const bool cuda = torch::cuda::is_available();
     if (requested == "cuda" && !cuda)

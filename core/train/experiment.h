@@ -145,6 +145,9 @@ class Experiment {
     std::unique_ptr<Data> data_;
 };
 
+// The libtorch this build runs ("1.13.1"), for the About box and the stamp.
+std::string libtorch_version();
+
 // "cuda" when asked or available (auto), else "cpu"; throws when cuda is asked but absent.
 std::string choose_device(const std::string& requested);
 

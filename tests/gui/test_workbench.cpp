@@ -5,6 +5,8 @@
 #include <qcustomplot.h>
 #include <QApplication>
 #include <QCheckBox>
+#include <QClipboard>
+#include <QGuiApplication>
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QGroupBox>
@@ -115,6 +117,10 @@ TEST_F(Workbench, RequiredFieldsStartEmptyAndInvalidInputLaunchesNothing) {
     EXPECT_EQ(child<QLineEdit>(&w, "epochs")->text(), "");
     auto* launch = child<QPushButton>(&w, "launchFull");
     EXPECT_FALSE(launch->isEnabled());
+    // #17: a new window shows no list of errors before anything was typed...
+    EXPECT_EQ(child<QLabel>(&w, "problems")->text(), "");
+    // ...and every problem once a launch is tried.
+    EXPECT_FALSE(w.launch(LaunchMode::full_comparison).isEmpty());
     const QString problems = child<QLabel>(&w, "problems")->text();
     EXPECT_TRUE(problems.contains("samples")) << problems.toStdString();
 
@@ -519,6 +525,62 @@ TEST_F(Workbench, CacheCompressionEvaluatesPoliciesFromClicksAndPlotsThem) {
     EXPECT_EQ(view->spectra()->seriesNames().size(), 4);
     ASSERT_EQ(view->exportSpectraCsv(QString::fromStdString((dir_ / "spectra.csv").string())), "");
     EXPECT_NE(cp::test::read_text(dir_ / "spectra.csv").find("K eigenvalue"), std::string::npos);
+}
+
+// #17: the first impression. An empty database opens on what to do next, with no legend on
+// the empty plots; a database with an experiment opens on its curves and its comparison. File →
+// Open database switches every view; the About box lists the versions; the Runs view shows the
+// stamp and copies the command that reproduces the experiment.
+TEST_F(Workbench, StartupShowsTheLatestExperimentOrWhatToDoAndOpenDatabaseSwitchesTheViews) {
+    {
+        MainWindow empty(db());
+        empty.show();
+        EXPECT_TRUE(empty.liveView()->caption().contains("No experiments in this database yet"))
+            << empty.liveView()->caption().toStdString();
+        empty.liveView()->lossPlot()->settle();
+        EXPECT_FALSE(empty.liveView()->lossPlot()->plot()->legend->visible())
+            << "an empty plot shows no empty legend";
+        EXPECT_EQ(empty.runBrowser()->rowCount(), 0);
+    }
+    const std::string other = (dir_ / "other.db").string();
+    const auto r = cp::test::run_cli(
+        {"run", "--models", "pythia", "--samples", "40", "--seq-length", "16", "--epochs", "1",
+         "--skip-evaluation", "--db", other, "--checkpoint-dir", (dir_ / "ckpt").string(),
+         "--quiet"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    MainWindow w(db());
+    w.show();
+    EXPECT_EQ(w.openDatabase(QString::fromStdString(other)), "");
+    EXPECT_EQ(w.database().toStdString(), other);
+    EXPECT_EQ(w.runBrowser()->rowCount(), 1);
+    EXPECT_GT(w.liveView()->lossPlot()->pointCount("Pythia training"), 1);
+    EXPECT_TRUE(w.liveView()->caption().contains("Experiment 1")) << w.liveView()->caption().toStdString();
+    ASSERT_TRUE(w.comparisonView()->designs().has_value());
+    EXPECT_EQ(w.comparisonView()->designs()->members.front().experiment_id, 1);
+    EXPECT_EQ(w.recentDatabases().front().toStdString(), std::filesystem::absolute(other).string());
+    EXPECT_FALSE(w.openDatabase(QString::fromStdString((dir_ / "missing.db").string())).isEmpty());
+    EXPECT_EQ(w.database().toStdString(), other) << "a failed open keeps the database";
+    // A new window on it opens on its experiment too.
+    MainWindow again(QString::fromStdString(other));
+    EXPECT_GT(again.liveView()->lossPlot()->pointCount("Pythia training"), 1);
+    // About: the workbench's version and commit, Qt, libtorch, SQLite, QCustomPlot, the device.
+    const QString about = w.aboutText();
+    for (const char* what : {"Context-Pythia Workbench 0.", "commit ", "Qt 6.", "libtorch 1.",
+                             "SQLite 3.", "QCustomPlot 2.", "CPU: "})
+        EXPECT_TRUE(about.contains(what)) << what << " in " << about.toStdString();
+    // The Runs view: the stamp and the command.
+    w.runBrowser()->selectRun(1);
+    EXPECT_TRUE(w.runBrowser()->stampText().contains("command     context-pythia run"))
+        << w.runBrowser()->stampText().toStdString();
+    const QString command = w.runBrowser()->copyCommand();
+    EXPECT_TRUE(command.startsWith("context-pythia run --samples 40 --seq-length 16 --epochs 1"))
+        << command.toStdString();
+    EXPECT_EQ(QGuiApplication::clipboard()->text(), command);
+    // The report of the experiment from the File menu's action: HTML and PDF.
+    EXPECT_EQ(w.exportReport(1, QString::fromStdString((dir_ / "r.html").string())), "");
+    EXPECT_NE(cp::test::read_text(dir_ / "r.html").find("<svg"), std::string::npos);
+    EXPECT_EQ(w.exportReport(1, QString::fromStdString((dir_ / "r.pdf").string())), "");
+    EXPECT_EQ(cp::test::read_text(dir_ / "r.pdf").rfind("%PDF", 0), 0u);
 }
 
 // A Stop pressed after Launch but before the worker thread picks the job up is not lost.

@@ -884,3 +884,65 @@ TEST(Stamp, TheRecordedCommandRunAgainReproducesTheParametersExactly) {
     const auto show = run_cli({"runs", "show", "1", "--db", db});
     EXPECT_NE(show.out.find("command     context-pythia run"), std::string::npos) << show.out;
 }
+
+// #17 item 4: the report of the suite's experiment, read back by parsers we did not write: the
+// HTML is well-formed XML (Python's ElementTree), its comparison table is core's cells and each
+// number in it agrees with the CSV's full-precision value; every plot is there as SVG; the PDF
+// opens and pdftotext finds the table's headline numbers in it.
+TEST_F(Report, TheReportIsWellFormedCarriesTheComparisonsNumbersAndEveryPlot) {
+    cp::test::TempDir dir;
+    const auto html = dir / "report.html", pdf = dir / "report.pdf", csv = dir / "c.csv";
+    ASSERT_EQ(run_cli({"experiments", "report", "1", "--out", html.string(), "--db", db_}).exit_code, 0);
+    ASSERT_EQ(run_cli({"experiments", "compare", "1", "--csv", csv.string(), "--db", db_}).exit_code, 0);
+    const auto parsed = cp::test::run_command(
+        {CP_TEST_PYTHON, "-c",
+         "import json, sys, xml.etree.ElementTree as ET\n"
+         "ns = {'h': 'http://www.w3.org/1999/xhtml', 's': 'http://www.w3.org/2000/svg'}\n"
+         "root = ET.parse(sys.argv[1]).getroot()\n"
+         "table = [t for t in root.iter('{http://www.w3.org/1999/xhtml}table') if t.get('id') == 'comparison'][0]\n"
+         "rows = [[''.join(c.itertext()) for c in r] for r in table.iter('{http://www.w3.org/1999/xhtml}tr')]\n"
+         "svgs = [s.get('id') for s in root.iter('{http://www.w3.org/2000/svg}svg')]\n"
+         "command = [''.join(p.itertext()) for p in root.iter('{http://www.w3.org/1999/xhtml}pre') if p.get('id') == 'command']\n"
+         "print(json.dumps({'rows': rows, 'svgs': svgs, 'command': command}))\n",
+         html.string()});
+    ASSERT_EQ(parsed.exit_code, 0) << "not well-formed: " << parsed.err;
+    const json got = json::parse(parsed.out);
+    cp::store::RunStore store(db_);
+    const auto c = cp::report::compare_designs(store, 1);
+    const auto cells = cp::report::design_table_cells(c);
+    ASSERT_EQ(got["rows"].size(), cells.size());
+    for (std::size_t r = 0; r < cells.size(); ++r)
+        EXPECT_EQ(got["rows"][r].get<std::vector<std::string>>(), cells[r]) << "row " << r;
+    // Each shown number against the CSV's full precision (via Python's float).
+    const auto csv_rows = python_csv(csv);
+    for (std::size_t r = 1; r < cells.size(); ++r)
+        for (std::size_t k = 0; k < c.columns.size(); ++k) {
+            const std::string cell = cells[r][k + 1];
+            if (cell == "-") continue;
+            const std::string shown = cell.substr(0, cell.find(' '));
+            const double full = python_float(csv_rows[r][3 + 9 * k]);
+            EXPECT_NEAR(std::stod(shown), full, 5e-3 * std::fabs(full) + 1e-4)
+                << c.rows[r - 1].measure << " " << c.columns[k].heading();
+        }
+    std::set<std::string> svgs;
+    for (const auto& id : got["svgs"]) svgs.insert(id.get<std::string>());
+    for (const char* id : {"loss-curves", "kv-memory", "pareto-ppl", "pareto-last-word",
+                           "diversity-pca", "diversity-cosine", "context-rank"})
+        EXPECT_TRUE(svgs.count(id)) << id;
+    ASSERT_EQ(got["command"].size(), 1u);
+    EXPECT_EQ(got["command"][0].get<std::string>().rfind("context-pythia run ", 0), 0u);
+
+    const auto r = run_cli({"experiments", "report", "1", "--out", pdf.string(), "--db", db_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto text = cp::test::run_command({"/usr/bin/pdftotext", "-layout", pdf.string(), "-"});
+    ASSERT_EQ(text.exit_code, 0) << "pdftotext (poppler-utils) could not read it: " << text.err;
+    const std::string test_ppl = cells[1 + std::distance(c.rows.begin(), std::find_if(c.rows.begin(), c.rows.end(), [](const auto& row) { return row.key == "test_ppl"; }))][1];
+    for (const std::string& want : {std::string("Comparison"), std::string("Reproducibility"),
+                                    test_ppl.substr(0, test_ppl.find(' '))})
+        EXPECT_NE(text.out.find(want), std::string::npos) << want;
+    // Bad input: no file written.
+    const auto bad = run_cli({"experiments", "report", "1", "--out", (dir / "r.txt").string(), "--db", db_});
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.err.find("--out must end in .html or .pdf"), std::string::npos) << bad.err;
+    EXPECT_FALSE(fs::exists(dir / "r.txt"));
+}
