@@ -6,6 +6,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -16,6 +19,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "report/design_comparison.h"
+#include "train/distributed.h"
 #include "train/experiment.h"
 #include "train/seed_group.h"
 #include "train/param_schema.h"
@@ -24,6 +28,21 @@ namespace cp::cli {
 using nlohmann::json;
 
 namespace {
+
+// A folder of this process's own, removed when it ends: where a rank other than 0 keeps the
+// database and checkpoints nobody reads.
+struct TempFolder {
+    std::filesystem::path path;
+    explicit TempFolder(const std::string& prefix) {
+        std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+        if (!::mkdtemp(pattern.data())) throw Error("cannot create a temporary folder for " + prefix);
+        path = pattern;
+    }
+    ~TempFolder() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+};
 
 std::atomic<bool> g_stop{false};
 void on_interrupt(int) {
@@ -237,10 +256,28 @@ int run_command(int argc, char** argv, int first) {
         "samples, seq-length and epochs have no default. Ctrl-C stops cleanly (run 'stopped').",
         run_options());
     if (args.parse_and_print_help(argc, argv, first)) return 0;
-    const train::ExperimentParams p = params_from(args);
+    train::ExperimentParams p = params_from(args);
+    // Launched by torchrun or srun: one rank of a data-parallel job. Only rank 0 writes the
+    // database and the checkpoints; the others keep theirs in a private temporary folder.
+    const train::DistributedEnv env = train::distributed_env_from_process();
+    std::optional<TempFolder> private_folder;
+    if (env.distributed()) {
+        if (p.experiment > 0 || p.context_block_run > 0 || !p.phase2.resume_from.empty())
+            throw Error("a data-parallel run starts its own experiment: --experiment, "
+                        "--context-block-run and --resume-from need a single process");
+        if (env.rank != 0) {
+            private_folder.emplace("cp-rank" + std::to_string(env.rank));
+            p.db = (private_folder->path / "rank.db").string();
+            p.checkpoint_dir = (private_folder->path / "checkpoints").string();
+        }
+    }
 
     // Validates everything, resolves the plan and checks the data, before any write.
     train::SeedGroup group(p, train::launch_mode_of(p));
+    if (env.distributed()) {
+        train::join_process_group(env, std::chrono::seconds(p.dist_timeout));
+        std::cerr << "data-parallel: " << env.describe() << "\n";
+    }
     // How much each phase will train, and a warning when it is too little to learn.
     if (const auto budget = train::training_budget(group.experiment().params(),
                                                    train::launch_mode_of(p))) {

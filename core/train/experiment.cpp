@@ -23,6 +23,7 @@
 #include "model/models.h"
 #include "store/metric_names.h"
 #include "store/run_store.h"
+#include "train/distributed.h"
 #include "train/evaluate.h"
 #include "train/param_schema.h"
 #include "train/phase1.h"
@@ -360,7 +361,12 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
         Recorder(store, observer, sizes),
         summary,
         stop,
-        torch::Device(summary.device == "cuda" ? torch::kCUDA : torch::kCPU),
+        // A data-parallel rank trains on its node's GPU LOCAL_RANK.
+        summary.device == "cuda"
+            ? torch::Device(torch::kCUDA, process_group()
+                                              ? static_cast<c10::DeviceIndex>(process_group()->env().local_rank)
+                                              : 0)
+            : torch::Device(torch::kCPU),
         (p.checkpoint_dir.empty() ? data::data_dir() / "runs" : fs::path(p.checkpoint_dir)) /
             ("experiment-" + std::to_string(summary.experiment_id)),
         {},
@@ -441,8 +447,7 @@ void Experiment::run_step(const PlanStep& step, Execution& x) {
 
 void Experiment::run_phase1_step(Execution& x) {
     const ExperimentParams& p = params_;
-    auto net = model::make_model(
-        model::design_preset(model::Design::context_pythia, *model::size_from_key(p.size)), p.seed);
+    auto net = model::make_model(p.model_config(model::Design::context_pythia), p.seed);
     net->to(x.device);
     auto& context = static_cast<model::ContextPythiaModel&>(*net);
     const store::NewRun run{x.summary.experiment_id,

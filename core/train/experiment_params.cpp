@@ -67,6 +67,13 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
                                          std::to_string(heads) + " query heads of the " + size +
                                          " presets (1 is multi-query attention)"});
     }
+    if (context_dim > 0 && model::size_from_key(size)) {
+        const std::int64_t heads = model_config(model::Design::context_pythia).heads;
+        if (context_dim % heads != 0)
+            p.push_back({"context_dim", "context_dim " + std::to_string(context_dim) +
+                                            " must be a multiple of the " + std::to_string(heads) +
+                                            " heads of the " + size + " presets"});
+    }
     if (seeds > 1 && experiment > 0)
         p.push_back({"seeds", "--seeds " + std::to_string(seeds) +
                                   " makes a new seed group; --experiment adds to one stored "
@@ -87,6 +94,13 @@ model::ModelConfig ExperimentParams::model_config(model::Design design) const {
     if (design == model::Design::context_kv && context_interval > 0)
         c.context_interval = context_interval;
     if (design == model::Design::context_kv && max_contexts > 0) c.max_contexts = max_contexts;
+    const bool has_context = c.has_context_block() || design == model::Design::projection_256 ||
+                             design == model::Design::context_pythia_untrained;
+    if (has_context && context_dim > 0) {
+        c.context_dim = context_dim;
+        // The context-width layers' MLP stays 4 x their width (MODEL_SPEC §2).
+        if (!c.layers_at_embed_width()) c.intermediate = 4 * context_dim;
+    }
     return c;
 }
 

@@ -83,6 +83,13 @@ struct ExperimentParams {
     // of them; 0: the preset's (the reference 32 and 32).
     std::int64_t context_interval = 0;
     std::int64_t max_contexts = 0;
+    // The context stream's width for every design that has one (Context-Pythia, its
+    // untrained-block ablation, projection-256, context-kv) and its Phase 1; 0: the preset's
+    // (256 at 70m, 32 at tiny).
+    std::int64_t context_dim = 0;
+    // Data-parallel runs (torchrun or srun): seconds a rank waits for the others before the
+    // job ends with an error naming the silent rank.
+    std::int64_t dist_timeout = 120;
     // The designs to train, in this order (KV_METHODS.md part C's default).
     std::vector<model::Design> models = model::default_designs();
     bool ablation_untrained_context_block = false;  // Phase 2 of Context-Pythia without Phase 1

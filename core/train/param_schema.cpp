@@ -366,6 +366,13 @@ void add_seeds_and_model_parameters(std::vector<ParamSpec>& s) {
         non_negative_integer([](P & p) -> auto& { return p.context_interval; },
                              "context_interval", "the preset's")));
     s.push_back(integer(
+        "context_dim", "context-dim", "N",
+        "width of the context stream of Context-Pythia, projection-256, context-kv and their "
+        "Phase 1 (0: the preset's, 256 at 70m, 32 at tiny)",
+        ParamGroup::run, [](P & p) -> auto& { return p.context_dim; },
+        non_negative_integer([](P & p) -> auto& { return p.context_dim; }, "context_dim",
+                             "the preset's")));
+    s.push_back(integer(
         "max_contexts", "max-contexts", "N",
         "context-kv: the most contexts layer 0 reads (0: the preset's, the reference 32)",
         ParamGroup::run, [](P & p) -> auto& { return p.max_contexts; },
@@ -405,6 +412,17 @@ void add_required_and_run(std::vector<ParamSpec>& s) {
         [](P & p) -> auto& { return p.threads; },
         non_negative_integer(
             [](P & p) -> auto& { return p.threads; }, "threads", "torch's choice")));
+    s.push_back(integer(
+        "dist_timeout", "dist-timeout", "S",
+        "data-parallel runs (torchrun, srun): seconds a rank waits for the others before the job "
+        "ends, naming the rank that stopped",
+        ParamGroup::run, [](P & p) -> auto& { return p.dist_timeout; },
+        [](const P& p) -> std::string {
+            return p.dist_timeout < 5 ? "dist_timeout must be at least 5 seconds (got " +
+                                            std::to_string(p.dist_timeout) + ")"
+                                      : "";
+        }));
+    s.back().in_gui = false;
     s.push_back(text(
         "tokenizer", "tokenizer", "PATH",
         "tokenizer folder or tokenizer.json (empty: the installed GPT-2)", ParamGroup::run,
@@ -595,7 +613,8 @@ void mark_bookkeeping(std::vector<ParamSpec>& s) {
         for (const char* key :
              {"name", "models", "threads", "ablation_untrained_context_block", "skip_evaluation",
               "phase1_only", "context_block_from", "context_block_run", "phase2.resume_from",
-              "phase2.readback_every", "db", "checkpoint_dir", "experiment", "seeds"})
+              "phase2.readback_every", "db", "checkpoint_dir", "experiment", "seeds",
+              "dist_timeout"})
             if (spec.key == key) spec.bookkeeping = true;
 }
 
@@ -622,6 +641,7 @@ void lay_out_form(std::vector<ParamSpec>& s) {
     gui("kv_latent", "Latent width (pythia-mla)")->placeholder = "the preset's (70M: 496, tiny: 60)";
     gui("context_interval", "Context interval (context-kv)")->placeholder = "the preset's (32)";
     gui("max_contexts", "Contexts read (context-kv)")->placeholder = "the preset's (32)";
+    gui("context_dim", "Context width")->placeholder = "the preset's (70M: 256, tiny: 32)";
     gui("corpora", "Corpus")->choice_labels = {"Brown", "nlp-corpus", "Brown + nlp-corpus"};
     gui("device", "Device")->choice_labels = {"auto (GPU when present)", "CPU", "CUDA GPU"};
     gui("precision", "Precision")->choice_labels = {"float32",

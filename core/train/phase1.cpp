@@ -5,6 +5,7 @@
 
 #include "store/metric_names.h"
 #include "train/context_metrics.h"
+#include "train/distributed.h"
 
 namespace cp::train {
 
@@ -27,7 +28,7 @@ struct IterationTotals {
 // batches accumulated as loss / num_batches; `current` receives the new contexts.
 IterationTotals oacd_pass(model::ContextBlock& block, const torch::Tensor& previous,
                           const torch::Tensor& embeds, const Phase1Params& params,
-                          torch::Tensor& current) {
+                          torch::Tensor& current, ProcessGroup* group) {
     const std::int64_t n = previous.size(0), d = previous.size(1);
     const std::int64_t batches = (n + params.batch_size - 1) / params.batch_size;
     // S = [0 ; P[:-1]] (the previous token's context) plus Gaussian noise.
@@ -36,6 +37,9 @@ IterationTotals oacd_pass(model::ContextBlock& block, const torch::Tensor& previ
     shifted = shifted + torch::randn_like(shifted) * params.noise_std;
     IterationTotals t;
     for (std::int64_t b = 0; b < batches; ++b) {
+        // Data parallel: each rank takes every world_size-th batch (the noise above is the same
+        // on every rank: the same seed draws it).
+        if (group && b % group->world_size() != group->rank()) continue;
         const std::int64_t start = b * params.batch_size,
                            len = std::min(params.batch_size, n - start);
         const torch::Tensor c =
@@ -54,6 +58,29 @@ IterationTotals oacd_pass(model::ContextBlock& block, const torch::Tensor& previ
         ++t.used;
     }
     return t;
+}
+
+// The iteration's gradients, contexts and totals summed over the ranks (one set of collectives),
+// so every rank steps alike and holds the whole iterate.
+void sum_over_ranks(ProcessGroup& group, model::ContextBlock& block, torch::Tensor& current,
+                    IterationTotals& t) {
+    std::vector<torch::Tensor> summed;
+    for (auto& p : block->parameters()) {
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+        summed.push_back(p.grad());
+    }
+    summed.push_back(current);
+    const torch::Tensor totals = torch::tensor(
+        {t.loss, t.dispersion, t.centroid, static_cast<double>(t.used), static_cast<double>(t.skipped)},
+        torch::kFloat64);
+    summed.push_back(totals);
+    group.allreduce_sum(summed);
+    const auto v = totals.accessor<double, 1>();
+    t.loss = v[0];
+    t.dispersion = v[1];
+    t.centroid = v[2];
+    t.used = static_cast<std::int64_t>(std::llround(v[3]));
+    t.skipped = static_cast<std::int64_t>(std::llround(v[4]));
 }
 
 }  // namespace
@@ -97,8 +124,12 @@ Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& s
         }
         const auto iteration_start = clock::now();
         optimizer.zero_grad();
-        torch::Tensor current = torch::empty({n, d}, previous.options());
-        const IterationTotals t = oacd_pass(block, previous, embeds, params, current);
+        ProcessGroup* group = process_group();
+        // With ranks, each fills its batches' rows and the sum over the ranks fills them all.
+        torch::Tensor current = group ? torch::zeros({n, d}, previous.options())
+                                      : torch::empty({n, d}, previous.options());
+        IterationTotals t = oacd_pass(block, previous, embeds, params, current, group);
+        if (group) sum_over_ranks(*group, block, current, t);
         if (params.clip_grad_norm > 0)
             torch::nn::utils::clip_grad_norm_(block->parameters(), params.clip_grad_norm);
         if (t.used > 0) {

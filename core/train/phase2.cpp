@@ -11,6 +11,7 @@
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
 #include "store/metric_names.h"
+#include "train/distributed.h"
 
 namespace cp::train {
 namespace F = torch::nn::functional;
@@ -118,6 +119,39 @@ LossAndAccuracy evaluate_chunks(model::CausalLm& model, const torch::Tensor& chu
     return r;
 }
 
+DataParallelStep data_parallel_step(model::CausalLm& model, torch::optim::Optimizer& optimizer,
+                                    const torch::Tensor& local_batch, std::int64_t global_rows,
+                                    const std::vector<torch::Tensor>& trainable,
+                                    double clip_grad_norm, ProcessGroup& group) {
+    const std::int64_t seq = local_batch.size(1) - 1;
+    optimizer.zero_grad();
+    const torch::Tensor targets = local_batch.narrow(1, 1, seq);
+    const torch::Tensor logits = model.forward(local_batch.narrow(1, 0, seq)).to(torch::kFloat32);
+    // This rank's part of the global mean: its rows' summed loss over the global batch's tokens.
+    const torch::Tensor part =
+        F::cross_entropy(logits.reshape({-1, logits.size(2)}), targets.reshape({-1}),
+                         F::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+        static_cast<double>(global_rows * seq);
+    part.backward();
+    // One set of collectives: every gradient, the loss and the correct count.
+    std::vector<torch::Tensor> summed;
+    for (const torch::Tensor& p : trainable) {
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+        summed.push_back(p.grad());
+    }
+    DataParallelStep out;
+    out.loss = part.detach().to(torch::kFloat32).reshape({1}).clone();
+    out.correct = (logits.detach().argmax(-1) == targets).sum().to(torch::kFloat32).reshape({1});
+    summed.push_back(out.loss);
+    summed.push_back(out.correct);
+    group.allreduce_sum(summed);
+    if (clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(trainable, clip_grad_norm);
+    optimizer.step();
+    out.loss = out.loss.squeeze();
+    out.correct = out.correct.squeeze().to(torch::kInt64);
+    return out;
+}
+
 namespace {
 
 // One Phase 2 run, as small steps: resume, epochs (steps with deferred loss read-back), validation,
@@ -144,7 +178,12 @@ class Phase2Run {
           // Losses stay on the device and are read back every `readback_` steps: on a GPU a
           // read-back waits for the queue to drain, leaving it idle between steps.
           readback_(params.readback_every > 0 ? params.readback_every
-                                              : (device_.is_cuda() ? 25 : 1)) {}
+                                              : (device_.is_cuda() ? 25 : 1)),
+          group_(process_group()) {
+        // Every rank starts from rank 0's weights (the same seed gives the same, but a rank
+        // that loaded another file must not drift apart).
+        if (group_) group_->broadcast_from_rank0(trainable_);
+    }
 
     Phase2Result run() {
         model_.train();
@@ -236,12 +275,21 @@ class Phase2Run {
             }
             const torch::Tensor batch = next;
             if (b + 1 < steps_per_epoch_) next = load_batch(b + 1);
-            const torch::Tensor targets = batch.narrow(1, 1, seq);
-            const StepOutput out =
-                train_step(model_, optimizer_, batch, trainable_, params_.clip_grad_norm);
             ++step_;
-            pending_.push_back({step_, targets.numel(), out.loss.detach(),
-                                (out.logits.detach().argmax(-1) == targets).sum()});
+            if (group_) {
+                // This rank's share of the global batch; the step sums over the ranks.
+                const auto [begin, end] = group_->shard(batch.size(0));
+                const DataParallelStep out = data_parallel_step(
+                    model_, optimizer_, batch.narrow(0, begin, end - begin), batch.size(0),
+                    trainable_, params_.clip_grad_norm, *group_);
+                pending_.push_back({step_, batch.size(0) * seq, out.loss, out.correct});
+            } else {
+                const torch::Tensor targets = batch.narrow(1, 1, seq);
+                const StepOutput out =
+                    train_step(model_, optimizer_, batch, trainable_, params_.clip_grad_norm);
+                pending_.push_back({step_, targets.numel(), out.loss.detach(),
+                                    (out.logits.detach().argmax(-1) == targets).sum()});
+            }
             if (static_cast<std::int64_t>(pending_.size()) >= readback_) drain(epoch, totals);
         }
         drain(epoch, totals);  // waits for the device: the epoch's time below is the real time
@@ -349,6 +397,7 @@ class Phase2Run {
     torch::optim::AdamW optimizer_;
     std::int64_t steps_per_epoch_, readback_;
     std::int64_t step_ = 0, epochs_without_improvement_ = 0, train_tokens_ = 0;
+    ProcessGroup* group_ = nullptr;  // data-parallel ranks; null for one process
     double train_seconds_ = 0;
     std::vector<PendingStep> pending_;
     Phase2Result result_;

@@ -38,6 +38,8 @@ std::vector<torch::Tensor> trainable_parameters(model::CausalLm& model);
 // blocking, so the copy overlaps the kernels already queued.
 torch::Tensor batch_to_device(const torch::Tensor& batch, const torch::Device& device);
 
+class ProcessGroup;
+
 struct StepOutput {
     torch::Tensor loss;    // float32 cross-entropy, 0-dim, on the device (not read back)
     torch::Tensor logits;  // (B, seq, V)
@@ -47,6 +49,19 @@ struct StepOutput {
 StepOutput train_step(model::CausalLm& model, torch::optim::Optimizer& optimizer,
                       const torch::Tensor& batch, const std::vector<torch::Tensor>& trainable,
                       double clip_grad_norm);
+
+// The same step as one rank's share of a global batch of `global_rows` rows (train/
+// distributed.h): the loss of its rows over the global batch's target tokens, the gradients (and
+// that loss, and the rows' correct predictions) summed over the ranks in buckets, then the clip
+// and the step every rank takes alike. `loss` is the global batch's mean; `correct` its count of
+// right predictions.
+struct DataParallelStep {
+    torch::Tensor loss, correct;  // 0-dim, on the device
+};
+DataParallelStep data_parallel_step(model::CausalLm& model, torch::optim::Optimizer& optimizer,
+                                    const torch::Tensor& local_batch, std::int64_t global_rows,
+                                    const std::vector<torch::Tensor>& trainable,
+                                    double clip_grad_norm, ProcessGroup& group);
 
 struct LossAndAccuracy {
     double loss = 0, accuracy = 0;

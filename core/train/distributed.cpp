@@ -1,0 +1,162 @@
+#include "train/distributed.h"
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <map>
+
+#include "common/error.h"
+
+namespace cp::train {
+namespace {
+
+std::unique_ptr<ProcessGroup>& the_group() {
+    static std::unique_ptr<ProcessGroup> g;
+    return g;
+}
+
+std::string heartbeat_key(std::int64_t rank) {
+    return "cp/heartbeat/" + std::to_string(rank);
+}
+
+}  // namespace
+
+ProcessGroup* process_group() {
+    return the_group().get();
+}
+
+void join_process_group(const DistributedEnv& env, std::chrono::seconds timeout) {
+    if (!env.distributed()) return;
+    the_group() = std::make_unique<ProcessGroup>(env, timeout);
+}
+
+void leave_process_group() {
+    the_group().reset();
+}
+
+ProcessGroup::ProcessGroup(const DistributedEnv& env, std::chrono::seconds timeout)
+    : env_(env), timeout_(timeout) {
+    try {
+        c10d::TCPStoreOptions o;
+        o.port = static_cast<std::uint16_t>(env.master_port);
+        o.isServer = env.rank == 0;
+        o.numWorkers = static_cast<std::size_t>(env.world_size);
+        o.waitWorkers = true;
+        o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+        auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
+        auto options = c10d::ProcessGroupGloo::Options::create(
+            std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+        options->devices.push_back(
+            c10d::ProcessGroupGloo::createDeviceForHostname(env.rank == 0 ? env.master_addr : env.master_addr));
+        auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(
+            store, static_cast<int>(env.rank), static_cast<int>(env.world_size), options);
+        // Keep them as shared_ptr-held intrusive objects for the life of the group.
+        store_ = std::shared_ptr<c10d::Store>(store.release(), [](c10d::Store* s) {
+            c10::raw::intrusive_ptr::decref(s);
+        });
+        group_ = std::shared_ptr<c10d::ProcessGroup>(group.release(), [](c10d::ProcessGroup* g) {
+            c10::raw::intrusive_ptr::decref(g);
+        });
+    } catch (const std::exception& e) {
+        throw Error("cannot join the distributed job as " + env.describe() + ": " +
+                    std::string(e.what()).substr(0, 400) +
+                    " (is the master reachable, the port free, every rank started?)");
+    }
+    store_->set(heartbeat_key(env_.rank), std::vector<std::uint8_t>{0});
+    heartbeat_ = std::thread([this] { beat(); });
+}
+
+ProcessGroup::~ProcessGroup() {
+    beating_.store(false);
+    if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+void ProcessGroup::beat() {
+    std::uint8_t count = 0;
+    while (beating_.load()) {
+        try {
+            store_->set(heartbeat_key(env_.rank), std::vector<std::uint8_t>{++count});
+        } catch (const std::exception&) {
+            // The store's host is gone: collectives will say so.
+        }
+        for (int i = 0; i < 5 && beating_.load(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+void ProcessGroup::failed(const std::string& what, const std::exception& e) {
+    // Which ranks have stopped beating? Read every heartbeat twice, a second and a half apart.
+    std::vector<std::int64_t> silent;
+    try {
+        std::map<std::int64_t, std::vector<std::uint8_t>> first;
+        for (std::int64_t r = 0; r < env_.world_size; ++r)
+            if (r != env_.rank) first[r] = store_->get(heartbeat_key(r));
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        for (const auto& [r, value] : first)
+            if (store_->get(heartbeat_key(r)) == value) silent.push_back(r);
+    } catch (const std::exception&) {
+        silent = {0};  // the store itself is unreachable: its host, rank 0, is gone
+    }
+    std::string who;
+    for (std::int64_t r : silent) who += (who.empty() ? "" : ", ") + std::to_string(r);
+    throw Error("distributed " + what + " failed on rank " + std::to_string(env_.rank) + " of " +
+                std::to_string(env_.world_size) + ": " +
+                (silent.empty() ? std::string("a rank did not answer within ") +
+                                      std::to_string(timeout_.count()) + " s"
+                                : "rank " + who + " stopped (its heartbeat stopped)") +
+                " — the job ends; restart it (a finished run is kept). Detail: " +
+                std::string(e.what()).substr(0, 300));
+}
+
+void ProcessGroup::allreduce_sum(const std::vector<torch::Tensor>& tensors,
+                                 std::int64_t bucket_bytes) {
+    torch::NoGradGuard no_grad;
+    std::size_t i = 0;
+    while (i < tensors.size()) {
+        // A bucket of consecutive tensors of one dtype, flattened into one buffer.
+        std::vector<torch::Tensor> bucket;
+        std::int64_t bytes = 0;
+        const auto dtype = tensors[i].scalar_type();
+        while (i < tensors.size() && tensors[i].scalar_type() == dtype &&
+               (bucket.empty() || bytes + static_cast<std::int64_t>(tensors[i].nbytes()) <= bucket_bytes)) {
+            bytes += static_cast<std::int64_t>(tensors[i].nbytes());
+            bucket.push_back(tensors[i++]);
+        }
+        std::vector<torch::Tensor> flat;
+        for (const torch::Tensor& t : bucket) flat.push_back(t.reshape({-1}));
+        std::vector<torch::Tensor> buffer = {torch::cat(flat)};
+        try {
+            group_->allreduce(buffer)->wait(std::chrono::duration_cast<std::chrono::milliseconds>(timeout_));
+        } catch (const std::exception& e) {
+            failed("all-reduce", e);
+        }
+        std::int64_t at = 0;
+        for (const torch::Tensor& t : bucket) {
+            t.copy_(buffer[0].narrow(0, at, t.numel()).view_as(t));
+            at += t.numel();
+        }
+    }
+}
+
+void ProcessGroup::barrier() {
+    std::vector<torch::Tensor> one = {torch::zeros({1})};
+    allreduce_sum(one);
+}
+
+void ProcessGroup::broadcast_from_rank0(const std::vector<torch::Tensor>& tensors) {
+    torch::NoGradGuard no_grad;
+    // Rank 0's values summed with zeros elsewhere: a broadcast through the one collective.
+    std::vector<torch::Tensor> copies;
+    for (const torch::Tensor& t : tensors)
+        copies.push_back(env_.rank == 0 ? t.detach().clone() : torch::zeros_like(t));
+    allreduce_sum(copies);
+    for (std::size_t i = 0; i < tensors.size(); ++i) tensors[i].copy_(copies[i]);
+}
+
+std::pair<std::int64_t, std::int64_t> ProcessGroup::shard(std::int64_t n) const {
+    const std::int64_t begin = n * env_.rank / env_.world_size;
+    const std::int64_t end = n * (env_.rank + 1) / env_.world_size;
+    return {begin, end};
+}
+
+}  // namespace cp::train

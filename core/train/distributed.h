@@ -1,0 +1,71 @@
+// Data-parallel training on PyTorch's distributed runtime (c10d): one process per rank, joined
+// through a TCPStore on the master and a Gloo process group (NCCL where a CUDA build has it). Each
+// rank takes its share of every global batch; gradients are summed with all-reduce in buckets, so
+// W ranks step exactly as one process with the same global batch would (up to the order of
+// float sums). A rank that dies or hangs ends the others within the timeout with an error that
+// names it (every rank beats a heartbeat in the store; the silent one is named).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "train/distributed_env.h"
+
+namespace c10d {
+class Store;
+class ProcessGroup;
+}  // namespace c10d
+
+namespace cp::train {
+
+class ProcessGroup {
+  public:
+    // Joins the job's process group (rank 0 hosts the store); throws cp::Error naming the master
+    // and the way out when it cannot.
+    ProcessGroup(const DistributedEnv& env, std::chrono::seconds timeout);
+    ~ProcessGroup();
+    ProcessGroup(const ProcessGroup&) = delete;
+    ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+    std::int64_t rank() const { return env_.rank; }
+    std::int64_t world_size() const { return env_.world_size; }
+    const DistributedEnv& env() const { return env_; }
+
+    // Sums the tensors over the ranks, in place, in buckets of at most `bucket_bytes`: one
+    // collective per bucket, not per tensor.
+    void allreduce_sum(const std::vector<torch::Tensor>& tensors,
+                       std::int64_t bucket_bytes = 16 << 20);
+    void barrier();
+    // Rank 0's values of the tensors, on every rank (the starting weights).
+    void broadcast_from_rank0(const std::vector<torch::Tensor>& tensors);
+    // This rank's rows of `n`: [begin, end), the shares as even as n allows.
+    std::pair<std::int64_t, std::int64_t> shard(std::int64_t n) const;
+
+  private:
+    // The error of a failed collective, naming the ranks whose heartbeat stopped.
+    [[noreturn]] void failed(const std::string& what, const std::exception& e);
+    void beat();
+
+    DistributedEnv env_;
+    std::chrono::seconds timeout_;
+    std::shared_ptr<c10d::Store> store_;
+    std::shared_ptr<c10d::ProcessGroup> group_;
+    std::atomic<bool> beating_{true};
+    std::thread heartbeat_;
+};
+
+// The process group this process trains in, or null for a single process. Set by the CLI's
+// `run` when launched by torchrun or srun (join_process_group); Phase 1 and Phase 2 read it.
+ProcessGroup* process_group();
+// Joins the process group of `env` for the life of the process; a single-process env does
+// nothing.
+void join_process_group(const DistributedEnv& env, std::chrono::seconds timeout);
+void leave_process_group();
+
+}  // namespace cp::train
