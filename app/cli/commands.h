@@ -15,6 +15,7 @@ int data_prepare_command(int argc, char** argv, int first);
 int runs_command(int argc, char** argv, int first);
 int experiments_command(int argc, char** argv, int first);
 int db_command(int argc, char** argv, int first);
+int sweep_command(int argc, char** argv, int first);
 
 // Commands of the engine (context-pythia-engine), which links libtorch.
 int init_command(int argc, char** argv, int first);

@@ -33,6 +33,7 @@ const char* kUsage =
     "  runs           list, show, compare, export-metrics, delete the stored runs\n"
     "  experiments    list, compare (one column per design), report (HTML/PDF), export\n"
     "  db import      merge another machine's database into this one\n"
+    "  sweep          a grid of experiments, here (--local) or as a Slurm job array\n"
     "\n"
     "'context-pythia COMMAND --help' describes each command's options.\n";
 
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
         if (command == "runs") return runs_command(argc, argv, 2);
         if (command == "experiments") return experiments_command(argc, argv, 2);
         if (command == "db") return db_command(argc, argv, 2);
+        if (command == "sweep") return sweep_command(argc, argv, 2);
         if (command == "data") {
             if (argc >= 3 && !std::strcmp(argv[2], "prepare"))
                 return data_prepare_command(argc, argv, 3);

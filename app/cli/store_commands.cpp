@@ -288,15 +288,16 @@ int experiments_report(int argc, char** argv, int first) {
 }
 
 int experiments_export(int argc, char** argv, int first) {
-    Args args("context-pythia experiments export --csv FILE [--db FILE]",
+    Args args("context-pythia experiments export --csv FILE [--sweep UID] [--db FILE]",
               "Writes the sweep summary: one row per experiment x model, its parameters as\n"
-              "columns, then its key results.",
-              {db_option(), {"csv", "FILE", "the CSV file to write (required)"}});
+              "columns, then its key results; with --sweep, that sweep's cells alone.",
+              {db_option(), {"csv", "FILE", "the CSV file to write (required)"},
+               {"sweep", "UID", "only the cells of this sweep ('context-pythia sweep' prints it)"}});
     if (args.parse_and_print_help(argc, argv, first)) return 0;
     if (!args.has("csv")) throw Error("experiments export needs --csv FILE");
     store::RunStore store(existing_db_path(args));
     write_csv(args.get("csv"),
-              [&](std::ostream& out) { report::write_sweep_summary_csv(store, out); });
+              [&](std::ostream& out) { report::write_sweep_summary_csv(store, out, args.get("sweep")); });
     std::cerr << "wrote " << args.get("csv") << "\n";
     return 0;
 }

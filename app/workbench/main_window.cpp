@@ -41,6 +41,7 @@
 #include "report/exports.h"
 #include "report/report_pdf.h"
 #include "widgets/cache_view.h"
+#include "widgets/sweep_view.h"
 #include "widgets/plot_panel.h"
 #include "widgets/comparison_view.h"
 #include <QTabWidget>
@@ -102,17 +103,21 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     comparison_ = new widgets::ComparisonView;
     diversity_ = new widgets::DiversityView;
     cache_ = new widgets::CacheView;
+    sweeps_ = new widgets::SweepView;
     tabs_->addTab(live_, "Live plots");
     tabs_->addTab(browser_, "Runs");
     tabs_->addTab(comparison_, "Comparison");
     tabs_->addTab(diversity_, "Context diversity");
     tabs_->addTab(cache_, "Cache compression");
+    tabs_->addTab(sweeps_, "Sweeps");
     setCentralWidget(tabs_);
     browser_->setDatabase(database_);
     comparison_->setDatabase(database_);
     diversity_->setDatabase(database_);
     cache_->setDatabase(database_);
     cache_->refreshResults();
+    sweeps_->setDatabase(database_);
+    connect(browser_, &widgets::RunBrowser::runsChanged, sweeps_, &widgets::SweepView::refreshChoices);
     connect(cache_, &widgets::CacheView::runRequested, this, [this] { launchCacheEval(); });
     connect(cache_, &widgets::CacheView::stopRequested, this, &MainWindow::stop);
     connect(browser_, &widgets::RunBrowser::runsChanged, cache_,
@@ -278,8 +283,8 @@ QString MainWindow::aboutText() const {
 QString MainWindow::shortcutsText() const {
     return "Ctrl+N   new database\nCtrl+O   open database\nCtrl+E   export the report\n"
            "Ctrl+Q   quit\nF5       refresh runs\nCtrl+Enter   launch a full comparison\n"
-           "Esc      stop after the current step\nAlt+1…5  live plots, runs, comparison, "
-           "context diversity, cache compression\nF1       this list";
+           "Esc      stop after the current step\nAlt+1…6  live plots, runs, comparison, "
+           "context diversity, cache compression, sweeps\nF1       this list";
 }
 
 QStringList MainWindow::recentDatabases() const {
@@ -402,6 +407,7 @@ void MainWindow::switchTo(const QString& path) {
     diversity_->setDatabase(database_);
     cache_->setDatabase(database_);
     cache_->refreshResults();
+    sweeps_->setDatabase(database_);
     device_label_->setText(
         QString("Device: %1 · training threads: %2 (one core left to the GUI) · Database: %3")
             .arg(device_label_->property("device").toString())
@@ -775,6 +781,8 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     cache_->refreshChoices();
     if (compressed_run >= 0) cache_->showRun(compressed_run);
     shoot(cache_, "cache-compression.png");
+    sweeps_->refreshChoices();
+    shoot(sweeps_, "sweeps.png");
     // The About box, as a user opens it from Help.
     QMessageBox about(QMessageBox::Information, "About", aboutText(), QMessageBox::Ok, this);
     about.show();

@@ -13,6 +13,7 @@
 
 namespace cp::widgets {
 class CacheView;
+class SweepView;
 class ComparisonView;
 class DiversityView;
 class LiveView;
@@ -55,6 +56,7 @@ class MainWindow : public QMainWindow {
     widgets::ComparisonView* comparisonView() const { return comparison_; }
     widgets::DiversityView* diversityView() const { return diversity_; }
     widgets::CacheView* cacheView() const { return cache_; }
+    widgets::SweepView* sweepView() const { return sweeps_; }
     QTabWidget* tabs() const { return tabs_; }
 
     // Close as after answering "Stop and quit" (tests; the dialog calls the same path).
@@ -116,6 +118,7 @@ class MainWindow : public QMainWindow {
     widgets::ComparisonView* comparison_;
     widgets::DiversityView* diversity_;
     widgets::CacheView* cache_;
+    widgets::SweepView* sweeps_;
     QTabWidget* tabs_;
     QPushButton *launch_full_, *launch_phase1_, *launch_phase2_, *stop_;
     QComboBox* phase2_model_;

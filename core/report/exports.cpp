@@ -148,7 +148,7 @@ std::int64_t write_metrics_csv(store::RunStore& store, std::int64_t run_id, std:
     return rows;
 }
 
-void write_sweep_summary_csv(store::RunStore& store, std::ostream& out) {
+void write_sweep_summary_csv(store::RunStore& store, std::ostream& out, const std::string& sweep_uid) {
     struct Line {
         store::ExperimentRow experiment;
         std::map<std::string, nlohmann::json> params;
@@ -158,8 +158,29 @@ void write_sweep_summary_csv(store::RunStore& store, std::ostream& out) {
     std::vector<Line> lines;
     std::set<std::string> param_columns;
     auto results = store.all_results();
+    // A sweep's table has each cell once: its latest experiment whose runs all completed (a
+    // retried cell's failed attempts stay out), else its latest.
+    std::map<std::string, std::int64_t> cell_choice;
+    if (!sweep_uid.empty())
+        for (const store::ExperimentRow& e : store.experiments()) {
+            const auto params = flatten_params(e.params_json);
+            const auto cell = params.find("sweep_cell");
+            if (cell == params.end() || !cell->second.is_string()) continue;
+            const std::string tag = cell->second.get<std::string>();
+            if (tag.rfind(sweep_uid + ":", 0) != 0) continue;
+            bool completed = true;
+            for (const store::RunRow& r : store.runs(e.id)) completed = completed && store::completed(r.status);
+            const auto it = cell_choice.find(tag);
+            if (it == cell_choice.end() || completed) cell_choice[tag] = e.id;
+        }
     for (const store::ExperimentRow& e : store.experiments()) {
         std::map<std::string, nlohmann::json> params = flatten_params(e.params_json);
+        if (!sweep_uid.empty()) {
+            const auto cell = params.find("sweep_cell");
+            if (cell == params.end() || !cell->second.is_string()) continue;
+            const auto chosen = cell_choice.find(cell->second.get<std::string>());
+            if (chosen == cell_choice.end() || chosen->second != e.id) continue;
+        }
         // Of the reproducibility stamp, what tells sweep cells apart: the commit, the device and
         // the command (library versions and data hashes stay in runs show and the report).
         for (auto it = params.begin(); it != params.end();)

@@ -30,6 +30,8 @@ std::int64_t write_metrics_csv(store::RunStore& store, std::int64_t run_id, std:
 
 // One row per experiment x model (its latest Phase 2 run, or its Phase 1 run when it has no
 // Phase 2), the experiment's parameters as columns, then the key results.
-void write_sweep_summary_csv(store::RunStore& store, std::ostream& out);
+// With `sweep_uid`, only that sweep's cells (experiments whose sweep_cell names it).
+void write_sweep_summary_csv(store::RunStore& store, std::ostream& out,
+                             const std::string& sweep_uid = "");
 
 }  // namespace cp::report

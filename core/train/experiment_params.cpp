@@ -74,6 +74,13 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
                                             " must be a multiple of the " + std::to_string(heads) +
                                             " heads of the " + size + " presets"});
     }
+    // Each design as this experiment builds it (its model parameters applied): a width its
+    // heads cannot split, an odd number of rotary dims, ... before anything is written.
+    if (model::size_from_key(size) && p.empty())
+        for (model::Design d : models)
+            for (const std::string& problem : model_config(d).problems())
+                p.push_back({"models", std::string(model::design_key(d)) + " as configured here: " +
+                                           problem});
     if (seeds > 1 && experiment > 0)
         p.push_back({"seeds", "--seeds " + std::to_string(seeds) +
                                   " makes a new seed group; --experiment adds to one stored "

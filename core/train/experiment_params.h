@@ -103,6 +103,8 @@ struct ExperimentParams {
     // A stored experiment to add the runs to (its non-bookkeeping parameters must equal these);
     // 0: a new experiment.
     std::int64_t experiment = 0;
+    // A sweep's cell this experiment is ("<sweep uid>:<cell>"; train/sweep.h); empty otherwise.
+    std::string sweep_cell;
     std::string db;              // empty: the workbench's default database
     std::string checkpoint_dir;  // empty: <data dir>/runs
 

@@ -412,6 +412,10 @@ void add_required_and_run(std::vector<ParamSpec>& s) {
         [](P & p) -> auto& { return p.threads; },
         non_negative_integer(
             [](P & p) -> auto& { return p.threads; }, "threads", "torch's choice")));
+    s.push_back(text("sweep_cell", "sweep-cell", "UID:CELL",
+                     "the sweep cell this experiment is (set by 'context-pythia sweep')",
+                     ParamGroup::run, [](P & p) -> auto& { return p.sweep_cell; }));
+    s.back().in_gui = false;
     s.push_back(integer(
         "dist_timeout", "dist-timeout", "S",
         "data-parallel runs (torchrun, srun): seconds a rank waits for the others before the job "
@@ -614,7 +618,7 @@ void mark_bookkeeping(std::vector<ParamSpec>& s) {
              {"name", "models", "threads", "ablation_untrained_context_block", "skip_evaluation",
               "phase1_only", "context_block_from", "context_block_run", "phase2.resume_from",
               "phase2.readback_every", "db", "checkpoint_dir", "experiment", "seeds",
-              "dist_timeout"})
+              "dist_timeout", "sweep_cell"})
             if (spec.key == key) spec.bookkeeping = true;
 }
 
@@ -760,18 +764,31 @@ std::string shell_quote(const std::string& text) {
     return quoted + "'";
 }
 
-std::string reproducing_command(const ExperimentParams& p) {
+std::vector<std::string> reproducing_arguments(const ExperimentParams& p) {
     const ExperimentParams defaults;
-    std::string command = "context-pythia run";
+    std::vector<std::string> args;
     for (const ParamSpec& spec : param_schema()) {
         const json value = spec.get(p);
         if (value.is_null()) continue;  // left unset (to the preset)
         if (spec.type != ParamType::required_integer && value == spec.get(defaults)) continue;
         if (spec.type == ParamType::flag) {
-            if (value.get<bool>()) command += " --" + spec.cli;
+            if (value.get<bool>()) args.push_back("--" + spec.cli);
             continue;
         }
-        command += " --" + spec.cli + " " + shell_quote(spec.to_text(p));
+        args.push_back("--" + spec.cli);
+        args.push_back(spec.to_text(p));
+    }
+    return args;
+}
+
+std::string reproducing_command(const ExperimentParams& p) {
+    std::string command = "context-pythia run";
+    const std::vector<std::string> args = reproducing_arguments(p);
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        command += " " + args[i];
+        const ParamSpec* spec = param_by_cli(args[i].substr(2));
+        if (spec && spec->type != ParamType::flag && i + 1 < args.size())
+            command += " " + shell_quote(args[++i]);  // its value, whatever it starts with
     }
     return command;
 }

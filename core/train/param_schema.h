@@ -77,6 +77,8 @@ std::vector<std::string> experiment_differences(const ExperimentParams& a,
 // every other that differs from its default, each as the user would type it, quoted for a POSIX
 // shell. The reproducibility stamp records it for every experiment (a GUI launch too).
 std::string reproducing_command(const ExperimentParams& p);
+// The same as arguments after `run` ("--samples", "2000", ...), for starting it directly.
+std::vector<std::string> reproducing_arguments(const ExperimentParams& p);
 // `text` quoted for a POSIX shell when it needs to be ('it''s' -> 'it'\''s').
 std::string shell_quote(const std::string& text);
 

@@ -11,6 +11,7 @@
 #include "test_support.h"
 #include "train/param_schema.h"
 #include "train/plan.h"
+#include "train/sweep.h"
 
 using cp::model::Design;
 using cp::store::Phase;
@@ -416,4 +417,50 @@ TEST(Params, KvHeadsReachOnlyTheGroupedQueryDesign) {
     EXPECT_NE(all.find("kv_heads: kv_heads 3 must divide the 8 query heads of the 70m presets"),
               std::string::npos)
         << all;
+}
+
+// #18: a sweep's grid expands into its product (first axis slowest), each cell checked as any
+// experiment; the sweep is named by what it trains (the same grid and options: the same uid;
+// another value: another); the Slurm script has one array task per cell running its cell, with
+// the flags passed through; bad axes are refused by name.
+TEST(Sweep, TheGridExpandsIntoCellsNamedByWhatTheyTrain) {
+    ExperimentParams base = tiny();
+    base.samples.reset();
+    const std::vector<GridAxis> grid = {parse_grid_axis("context_dim=64,128"),
+                                        parse_grid_axis("models=pythia;context-pythia,pythia"),
+                                        parse_grid_axis("samples=100,200")};
+    const Sweep s = make_sweep(base, grid, "widths");
+    ASSERT_EQ(s.cells.size(), 8u);
+    EXPECT_EQ(s.cells[0].label(), "context_dim=64 models=pythia samples=100");
+    EXPECT_EQ(s.cells[1].label(), "context_dim=64 models=pythia samples=200");
+    EXPECT_EQ(s.cells[7].label(), "context_dim=128 models=context-pythia,pythia samples=200");
+    EXPECT_EQ(s.cells[7].params.context_dim, 128);
+    EXPECT_EQ(s.cells[7].params.models, (std::vector<Design>{Design::context_pythia, Design::pythia}));
+    EXPECT_EQ(s.cells[7].params.sweep_cell, s.uid + ":7");
+    EXPECT_EQ(s.uid.size(), 16u);
+    EXPECT_EQ(make_sweep(base, grid, "another name").uid, s.uid) << "the name is not what it trains";
+    ExperimentParams other = base;
+    other.seed = 1;
+    EXPECT_NE(make_sweep(other, grid).uid, s.uid);
+    EXPECT_EQ(Sweep::from_json(s.to_json()).uid, s.uid);
+    const std::string command = s.cell_command(s.cells[3]);
+    EXPECT_NE(command.find("--sweep-cell " + s.uid + ":3"), std::string::npos) << command;
+
+    const std::string script = slurm_script(s, "/tmp/sw", "/opt/cp/context-pythia",
+                                            {"--partition=gpu", "--time=01:00:00"});
+    EXPECT_NE(script.find("#SBATCH --array=0-7\n"), std::string::npos) << script;
+    EXPECT_NE(script.find("#SBATCH --partition=gpu\n"), std::string::npos);
+    EXPECT_NE(script.find("#SBATCH --output=/tmp/sw/logs/slurm-%A_%a.out\n"), std::string::npos);
+    EXPECT_NE(script.find("/opt/cp/context-pythia sweep run-cell --sweep-dir /tmp/sw --cell \"$SLURM_ARRAY_TASK_ID\""),
+              std::string::npos)
+        << script;
+
+    EXPECT_NE(error_of([] { parse_grid_axis("widths=1,2"); }).find("no experiment parameter 'widths'"),
+              std::string::npos);
+    EXPECT_NE(error_of([] { parse_grid_axis("db=a.db,b.db"); }).find("says where or how a run is kept"),
+              std::string::npos);
+    EXPECT_NE(error_of([] { parse_grid_axis("context_dim=64,x"); }).find("value 'x'"), std::string::npos);
+    EXPECT_NE(error_of([&] { make_sweep(base, {parse_grid_axis("context_dim=30")}); })
+                  .find("sweep cell 0 (context_dim=30) is not a valid experiment"),
+              std::string::npos);
 }

@@ -1,0 +1,46 @@
+// A sweep as one table (train/sweep.h): each cell's experiment (the latest that completed) and
+// each of its designs, the parameters that vary across the cells as columns, then the key
+// results; and the same rows as points on the Pareto plane (measured KV bytes per token against
+// test perplexity), grouped by a chosen parameter. Read from the store alone, for the GUI's
+// sweep view.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/design.h"
+#include "store/run_store.h"
+
+namespace cp::report {
+
+struct SweepListing {
+    std::string uid, name;
+    std::int64_t cells = 0;  // cells with an experiment in this database
+};
+// The sweeps the database holds cells of, in the order they were first recorded.
+std::vector<SweepListing> list_sweeps(store::RunStore& store);
+
+struct SweepRow {
+    std::int64_t cell = 0, experiment = 0, run = 0;
+    std::map<std::string, std::string> values;  // the varying parameters, as typed
+    model::Design design = model::Design::pythia;
+    std::string status;
+    std::optional<double> test_ppl, last_word_accuracy, kv_bytes_per_token, parameters,
+        tokens_trained;
+};
+
+struct SweepSummary {
+    std::string uid, name;
+    std::vector<std::string> varying;  // parameter keys that differ between cells
+    std::int64_t kv_length = 0;        // the cache length of kv_bytes_per_token (the longest all measured)
+    std::vector<SweepRow> rows;
+};
+
+// Throws naming the way out when the database holds no cell of the sweep.
+SweepSummary sweep_summary(store::RunStore& store, const std::string& uid);
+std::vector<std::vector<std::string>> sweep_table_cells(const SweepSummary& s);
+
+}  // namespace cp::report
