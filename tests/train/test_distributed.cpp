@@ -50,8 +50,10 @@ int wait_exit(pid_t child) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
-std::map<std::string, std::string> rank_env(int rank, int port) {
-    return {{"MASTER_ADDR", "127.0.0.1"},
+// TMPDIR inside the test's folder: a killed rank's private folder goes with it.
+std::map<std::string, std::string> rank_env(int rank, int port, const std::filesystem::path& dir) {
+    return {{"TMPDIR", dir.string()},
+            {"MASTER_ADDR", "127.0.0.1"},
             {"MASTER_PORT", std::to_string(port)},
             {"WORLD_SIZE", "2"},
             {"RANK", std::to_string(rank)},
@@ -125,8 +127,8 @@ TEST(Distributed, TwoRanksOnLoopbackTrainAsOneProcessWithTheSameGlobalBatch) {
     };
     const int port = free_port(1);
     const std::string shared = (dir / "ranks.db").string();
-    const pid_t r0 = spawn(with_db(shared), rank_env(0, port), dir / "rank0.log");
-    const pid_t r1 = spawn(with_db(shared), rank_env(1, port), dir / "rank1.log");
+    const pid_t r0 = spawn(with_db(shared), rank_env(0, port, dir.path()), dir / "rank0.log");
+    const pid_t r1 = spawn(with_db(shared), rank_env(1, port, dir.path()), dir / "rank1.log");
     ASSERT_EQ(wait_exit(r0), 0) << cp::test::read_text(dir / "rank0.log");
     ASSERT_EQ(wait_exit(r1), 0) << cp::test::read_text(dir / "rank1.log");
     const auto single = cp::test::run_cli(with_db((dir / "single.db").string()));
@@ -163,8 +165,8 @@ TEST(Distributed, ARankThatDiesOrHangsEndsTheOtherWithinTheTimeoutNamingIt) {
             "3", "--batch-size", "8", "--skip-evaluation", "--threads", "1", "--dist-timeout",
             std::to_string(timeout), "--db", db, "--checkpoint-dir", (dir / "ckpt").string()};
         const int port = free_port(signal == SIGKILL ? 2 : 3);
-        const pid_t r0 = spawn(args, rank_env(0, port), dir / "rank0.log");
-        const pid_t r1 = spawn(args, rank_env(1, port), dir / "rank1.log");
+        const pid_t r0 = spawn(args, rank_env(0, port, dir.path()), dir / "rank0.log");
+        const pid_t r1 = spawn(args, rank_env(1, port, dir.path()), dir / "rank1.log");
         // Wait until rank 0 is writing training points, then stop rank 1 without warning.
         std::size_t points = 0;
         const auto deadline = Clock::now() + std::chrono::minutes(3);
