@@ -11,9 +11,9 @@ cli="$build/app/context-pythia"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "== tiny comparison: --size tiny --samples 2000 --seq-length 32 --epochs 3 --lr 1e-2"
+echo "== tiny comparison: --size tiny --models context-pythia,pythia --samples 2000 --seq-length 32 --epochs 3 --lr 1e-2"
 start=$(date +%s)
-"$cli" run --size tiny --samples 2000 --seq-length 32 --epochs 3 --lr 1e-2 --db "$tmp/bench.db" \
+"$cli" run --size tiny --models context-pythia,pythia --samples 2000 --seq-length 32 --epochs 3 --lr 1e-2 --db "$tmp/bench.db" \
     --checkpoint-dir "$tmp/runs" --quiet --json > "$tmp/tiny.json"
 end=$(date +%s)
 python3 - "$tmp/tiny.json" "$((end - start))" <<'PY'
@@ -30,7 +30,7 @@ for name, m in s["models"].items():
 PY
 
 echo "== 70M presets, 2 steps of 32 x 128 tokens each: --size 70m --samples 70 --seq-length 128 --epochs 1"
-"$cli" run --size 70m --samples 70 --seq-length 128 --epochs 1 --skip-evaluation --p1-max-iterations 5 \
+"$cli" run --size 70m --models context-pythia,pythia --samples 70 --seq-length 128 --epochs 1 --skip-evaluation --p1-max-iterations 5 \
     --db "$tmp/bench.db" --checkpoint-dir "$tmp/runs" --quiet --json > "$tmp/70m.json"
 python3 - "$tmp/70m.json" <<'PY'
 import json, sys

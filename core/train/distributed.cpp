@@ -3,6 +3,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <cstdlib>
 #include <map>
 
 #include "common/error.h"
@@ -17,6 +18,17 @@ std::unique_ptr<ProcessGroup>& the_group() {
 
 std::string heartbeat_key(std::int64_t rank) {
     return "cp/heartbeat/" + std::to_string(rank);
+}
+
+// Where this rank's Gloo pairs listen, as PyTorch chooses: the interface GLOO_SOCKET_IFNAME
+// names; on one host (a loopback master) the master's address; otherwise the address this
+// host's own name resolves to. The master's address would not exist on another node.
+std::shared_ptr<::gloo::transport::Device> gloo_device(const DistributedEnv& env) {
+    if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"); interface && *interface)
+        return c10d::ProcessGroupGloo::createDeviceForInterface(interface);
+    const bool loopback = env.master_addr == "localhost" || env.master_addr.rfind("127.", 0) == 0;
+    if (loopback) return c10d::ProcessGroupGloo::createDeviceForHostname(env.master_addr);
+    return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
 }  // namespace
@@ -46,8 +58,7 @@ ProcessGroup::ProcessGroup(const DistributedEnv& env, std::chrono::seconds timeo
         auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
         auto options = c10d::ProcessGroupGloo::Options::create(
             std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
-        options->devices.push_back(
-            c10d::ProcessGroupGloo::createDeviceForHostname(env.rank == 0 ? env.master_addr : env.master_addr));
+        options->devices.push_back(gloo_device(env));
         auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(
             store, static_cast<int>(env.rank), static_cast<int>(env.world_size), options);
         // Keep them as shared_ptr-held intrusive objects for the life of the group.

@@ -252,8 +252,7 @@ ParamSpec models_param() {
     ParamSpec m = base("models", "models", ParamType::design_list, "", "", ParamGroup::run);
     m.value_name = "DESIGN,...";
     m.help = "the designs to train (" + model::design_keys_text() +
-             "; 'all': every design, the untrained-block ablation aside; default: " +
-             model::designs_text(model::default_designs()) + ")";
+             "; 'all': every design, the untrained-block ablation aside)";
     m.get = [](const P& p) {
         json a = json::array();
         for (model::Design d : p.models) a.push_back(model::design_key(d));
