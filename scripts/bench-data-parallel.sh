@@ -26,7 +26,11 @@ common=(run --size "$size" --models pythia "${shape[@]}" --skip-evaluation --qui
 echo "== Pythia $size, ${shape[*]}: Phase 2 training tokens/s"
 
 summary() {  # summary JSON -> tokens/s
-    python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["models"]["pythia"]; print(f"{m[\"train_tokens_per_second\"]:.0f} tok/s, {m[\"seconds_per_epoch\"]:.1f} s/epoch")' "$1"
+    python3 - "$1" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["models"]["pythia"]
+print(f"{m['train_tokens_per_second']:.0f} tok/s, {m['seconds_per_epoch']:.1f} s/epoch, best val ppl {m['best_val_ppl']:.2f}")
+PY
 }
 
 for threads in 1 2; do

@@ -1,6 +1,7 @@
 // `context-pythia cache-eval`: a trained run (or a checkpoint file) evaluated under each KV-cache
 // policy, each result recorded as an evaluation run linked to the trained run
 // (core/train/cache_eval.h); prints the table of policies and the K/V anatomy.
+#include <algorithm>
 #include <chrono>
 #include <iomanip>
 #include <iostream>
@@ -50,12 +51,15 @@ std::string fixed(double v, int digits) {
 void print(const train::CacheEvalSummary& s) {
     for (const train::TrainedOutcome& t : s.trained) {
         std::cout << t.what << " (experiment " << t.experiment_id << ")\n";
-        std::cout << "  " << std::left << std::setw(38) << "policy" << std::right << std::setw(8)
+        int width = 8;  // the policy column fits its longest name
+        for (const train::PolicyOutcome& o : t.policies)
+            width = std::max(width, static_cast<int>(o.policy.size()) + 2);
+        std::cout << "  " << std::left << std::setw(width) << "policy" << std::right << std::setw(8)
                   << "run" << std::setw(12) << "test ppl" << std::setw(14) << "after prompt"
                   << std::setw(11) << "last-word" << std::setw(11) << "gen tok/s"
                   << "  KV bytes/token (length: bytes)\n";
         for (const train::PolicyOutcome& o : t.policies) {
-            std::cout << "  " << std::left << std::setw(38) << o.policy << std::right << std::setw(8)
+            std::cout << "  " << std::left << std::setw(width) << o.policy << std::right << std::setw(8)
                       << o.run_id;
             if (o.status != store::RunStatus::finished) {
                 std::cout << "  " << store::status_display_name(o.status)

@@ -111,12 +111,7 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     tabs_->addTab(cache_, "Cache compression");
     tabs_->addTab(sweeps_, "Sweeps");
     setCentralWidget(tabs_);
-    browser_->setDatabase(database_);
-    comparison_->setDatabase(database_);
-    diversity_->setDatabase(database_);
-    cache_->setDatabase(database_);
-    cache_->refreshResults();
-    sweeps_->setDatabase(database_);
+    pointViewsAtDatabase();
     connect(browser_, &widgets::RunBrowser::runsChanged, sweeps_, &widgets::SweepView::refreshChoices);
     connect(cache_, &widgets::CacheView::runRequested, this, [this] { launchCacheEval(); });
     connect(cache_, &widgets::CacheView::stopRequested, this, &MainWindow::stop);
@@ -399,15 +394,20 @@ qint64 MainWindow::currentExperiment() const {
     }
 }
 
-void MainWindow::switchTo(const QString& path) {
-    database_ = path;
-    form_->setDatabase(database_);
+// Every view that reads the store reads database_.
+void MainWindow::pointViewsAtDatabase() {
     browser_->setDatabase(database_);
     comparison_->setDatabase(database_);
     diversity_->setDatabase(database_);
     cache_->setDatabase(database_);
     cache_->refreshResults();
     sweeps_->setDatabase(database_);
+}
+
+void MainWindow::switchTo(const QString& path) {
+    database_ = path;
+    form_->setDatabase(database_);
+    pointViewsAtDatabase();
     device_label_->setText(
         QString("Device: %1 · training threads: %2 (one core left to the GUI) · Database: %3")
             .arg(device_label_->property("device").toString())

@@ -104,6 +104,7 @@ class MainWindow : public QMainWindow {
   private:
     QWidget* buildLaunchPanel();
     void buildMenus(class QDockWidget* dock);
+    void pointViewsAtDatabase();
     void switchTo(const QString& path);
     void rememberRecent(const QString& path);
     void rebuildRecentMenu();

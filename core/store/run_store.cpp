@@ -571,23 +571,16 @@ ImportCounts RunStore::import_database(const std::string& other_path) {
                     WHERE r.id IN (SELECT src_id FROM temp.import_runs) ORDER BY r.id;
             )");
             counts.runs = changes();
-            // Provenance points at the source's run ids: map them through the uids.
-            exec(R"(
-                UPDATE main.runs SET context_block_run_id = (
-                    SELECT mp.id FROM src.runs r
-                    JOIN src.runs p ON p.id = r.context_block_run_id
-                    JOIN main.runs mp ON mp.uid = p.uid
-                    WHERE r.uid = main.runs.uid)
-                WHERE uid IN (SELECT uid FROM temp.import_runs);
-            )");
-            exec(R"(
-                UPDATE main.runs SET evaluates_run_id = (
-                    SELECT mp.id FROM src.runs r
-                    JOIN src.runs p ON p.id = r.evaluates_run_id
-                    JOIN main.runs mp ON mp.uid = p.uid
-                    WHERE r.uid = main.runs.uid)
-                WHERE uid IN (SELECT uid FROM temp.import_runs);
-            )");
+            // Provenance (the Phase 1 a run read, the run an evaluation evaluated) points at the
+            // source's run ids: map them through the uids.
+            for (const std::string column : {"context_block_run_id", "evaluates_run_id"}) {
+                const std::string remap =
+                    "UPDATE main.runs SET " + column +
+                    " = (SELECT mp.id FROM src.runs r JOIN src.runs p ON p.id = r." + column +
+                    " JOIN main.runs mp ON mp.uid = p.uid WHERE r.uid = main.runs.uid)"
+                    " WHERE uid IN (SELECT uid FROM temp.import_runs);";
+                exec(remap.c_str());
+            }
             exec(R"(
                 INSERT INTO main.metrics(run_id, name, step, epoch, value, wall_time)
                     SELECT mr.id, m.name, m.step, m.epoch, m.value, m.wall_time

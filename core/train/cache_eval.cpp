@@ -238,6 +238,47 @@ ExperimentParams data_params(const CacheEvalParams& c, ExperimentParams p) {
     return p;
 }
 
+// The per-head bases lowrank and the anatomy need: stored beside the checkpoint, or calibrated on
+// the target's training text now (and stored for next time).
+model::KvBases kv_bases_of(model::CausalLm& net, const CacheEval::Target& t,
+                           const CacheEvalParams& params, ExperimentObserver* observer,
+                           const std::atomic<bool>& stop) {
+    if (auto stored = model::load_kv_bases(t.checkpoint, params.calibration_tokens)) return *stored;
+    if (observer)
+        observer->on_message("calibrating the K/V bases of " + t.what + " on " +
+                             std::to_string(params.calibration_tokens) + " training tokens");
+    model::KvBases bases = model::calibrate_kv_bases(net, t.data.training_tokens, t.data.chunk_width,
+                                                     params.calibration_tokens, &stop);
+    model::save_kv_bases(bases, t.checkpoint, params.calibration_tokens);
+    return bases;
+}
+
+// One policy as an evaluation run of its own: the trained run's costs copied beside what the
+// policy measured; a failure is the policy's outcome, not the whole evaluation's.
+PolicyOutcome record_policy(Recorder& recorder, store::RunStore& store, const store::NewRun& run,
+                            model::CausalLm& net, const model::CachePolicy& policy,
+                            const model::KvBases* bases, const CacheEval::Target& t,
+                            const CacheEvalParams& params, const std::atomic<bool>& stop) {
+    PolicyOutcome o;
+    o.policy = policy.text();
+    try {
+        const auto recorded = recorder.record(run, [&](RunLogger& log) {
+            store.set_text(log.run_id(), "checkpoint_path", t.checkpoint);
+            if (t.trained) copy_costs(store, t.trained->id, log);
+            o = evaluate_one(net, policy, bases, t, params, log, stop);
+            log.result(names::wall_seconds, log.elapsed_seconds());
+            return stop.load() ? RunOutcome{store::RunStatus::stopped, "stopped by the user"}
+                               : RunOutcome{};
+        });
+        o.run_id = recorded.run_id;
+        o.status = recorded.outcome.status;
+    } catch (const std::exception& e) {
+        o.status = store::RunStatus::failed;
+        o.message = e.what();
+    }
+    return o;
+}
+
 }  // namespace
 
 CacheEval::CacheEval(CacheEvalParams params, const std::atomic<bool>* stop)
@@ -352,18 +393,9 @@ CacheEvalSummary CacheEval::run(ExperimentObserver* observer, const std::atomic<
         out.experiment_id = t->trained ? t->trained->experiment_id
                                        : store.create_experiment("cache-eval: " + fs::path(t->checkpoint).filename().string(),
                                                                  t->record.dump());
-        std::optional<model::KvBases> bases;
-        if (needs_bases) {
-            bases = model::load_kv_bases(t->checkpoint, params_.calibration_tokens);
-            if (!bases) {
-                if (observer) observer->on_message("calibrating the K/V bases of " + t->what + " on " +
-                                                   std::to_string(params_.calibration_tokens) +
-                                                   " training tokens");
-                bases = model::calibrate_kv_bases(*net, t->data.training_tokens, t->data.chunk_width,
-                                                   params_.calibration_tokens, &stop);
-                model::save_kv_bases(*bases, t->checkpoint, params_.calibration_tokens);
-            }
-        }
+        const std::optional<model::KvBases> bases =
+            needs_bases ? std::optional<model::KvBases>(kv_bases_of(*net, *t, params_, observer, stop))
+                        : std::nullopt;
         const auto run_of = [&](const std::string& name, const std::string& policy) {
             return store::NewRun{out.experiment_id, design, store::Phase::evaluation, device_name, name,
                                  std::nullopt, t->trained ? std::optional<std::int64_t>(t->trained->id) : std::nullopt,
@@ -378,23 +410,8 @@ CacheEvalSummary CacheEval::run(ExperimentObserver* observer, const std::atomic<
         }
         for (const model::CachePolicy& policy : params_.policies) {
             if (stop.load()) break;
-            PolicyOutcome o;
-            o.policy = policy.text();
-            try {
-                const auto recorded = recorder.record(run_of(policy.label(), policy.text()), [&](RunLogger& log) {
-                    store.set_text(log.run_id(), "checkpoint_path", t->checkpoint);
-                    if (t->trained) copy_costs(store, t->trained->id, log);
-                    o = evaluate_one(*net, policy, bases ? &*bases : nullptr, *t, params_, log, stop);
-                    log.result(names::wall_seconds, log.elapsed_seconds());
-                    return stop.load() ? RunOutcome{store::RunStatus::stopped, "stopped by the user"}
-                                       : RunOutcome{};
-                });
-                o.run_id = recorded.run_id;
-                o.status = recorded.outcome.status;
-            } catch (const std::exception& e) {
-                o.status = store::RunStatus::failed;
-                o.message = e.what();
-            }
+            const PolicyOutcome o = record_policy(recorder, store, run_of(policy.label(), policy.text()),
+                                                  *net, policy, bases ? &*bases : nullptr, *t, params_, stop);
             if (o.status != store::RunStatus::finished && summary.status == store::RunStatus::finished)
                 summary.status = o.status;
             out.policies.push_back(o);

@@ -24,6 +24,35 @@ bool ExperimentParams::needs_context_block() const {
     return false;
 }
 
+namespace {
+
+// The models as this experiment builds them (its model parameters applied): K/V heads and
+// context widths the heads cannot split, then each design's own config problems (an odd number
+// of rotary dims, ...); the latter only when nothing else is wrong, so each is named once.
+void add_model_problems(const ExperimentParams& e, std::vector<ExperimentParams::Problem>& p) {
+    if (e.kv_heads > 0 && model::size_from_key(e.size)) {
+        const std::int64_t heads = e.model_config(model::Design::pythia).heads;
+        if (heads % e.kv_heads != 0)
+            p.push_back({"kv_heads", "kv_heads " + std::to_string(e.kv_heads) + " must divide the " +
+                                         std::to_string(heads) + " query heads of the " + e.size +
+                                         " presets (1 is multi-query attention)"});
+    }
+    if (e.context_dim > 0 && model::size_from_key(e.size)) {
+        const std::int64_t heads = e.model_config(model::Design::context_pythia).heads;
+        if (e.context_dim % heads != 0)
+            p.push_back({"context_dim", "context_dim " + std::to_string(e.context_dim) +
+                                            " must be a multiple of the " + std::to_string(heads) +
+                                            " heads of the " + e.size + " presets"});
+    }
+    if (model::size_from_key(e.size) && p.empty())
+        for (model::Design d : e.models)
+            for (const std::string& problem : e.model_config(d).problems())
+                p.push_back({"models", std::string(model::design_key(d)) + " as configured here: " +
+                                           problem});
+}
+
+}  // namespace
+
 std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
     std::vector<Problem> p;
     for (const ParamSpec& spec : param_schema())
@@ -60,27 +89,7 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
     if (phase1_only && (!needs_context_block() || ablation_untrained_context_block))
         p.push_back({"phase1_only",
                      "Phase 1 alone needs Context-Pythia and no untrained-ContextBlock ablation"});
-    if (kv_heads > 0 && model::size_from_key(size)) {
-        const std::int64_t heads = model_config(model::Design::pythia).heads;
-        if (heads % kv_heads != 0)
-            p.push_back({"kv_heads", "kv_heads " + std::to_string(kv_heads) + " must divide the " +
-                                         std::to_string(heads) + " query heads of the " + size +
-                                         " presets (1 is multi-query attention)"});
-    }
-    if (context_dim > 0 && model::size_from_key(size)) {
-        const std::int64_t heads = model_config(model::Design::context_pythia).heads;
-        if (context_dim % heads != 0)
-            p.push_back({"context_dim", "context_dim " + std::to_string(context_dim) +
-                                            " must be a multiple of the " + std::to_string(heads) +
-                                            " heads of the " + size + " presets"});
-    }
-    // Each design as this experiment builds it (its model parameters applied): a width its
-    // heads cannot split, an odd number of rotary dims, ... before anything is written.
-    if (model::size_from_key(size) && p.empty())
-        for (model::Design d : models)
-            for (const std::string& problem : model_config(d).problems())
-                p.push_back({"models", std::string(model::design_key(d)) + " as configured here: " +
-                                           problem});
+    add_model_problems(*this, p);
     if (seeds > 1 && experiment > 0)
         p.push_back({"seeds", "--seeds " + std::to_string(seeds) +
                                   " makes a new seed group; --experiment adds to one stored "

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <locale>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -817,6 +818,26 @@ TEST_F(Report, CacheEvalRecordsEachPolicyLinkedToTheTrainedRunAndTheComparisonSh
     EXPECT_EQ(pareto.points.size(), 6u);
     const auto text = run_cli({"experiments", "compare", "1", "--db", db});
     EXPECT_NE(text.out.find("Pythia + streaming 2+4"), std::string::npos) << text.out;
+    // Imported into a database that already holds runs of its own (so every id shifts), each
+    // evaluation points at the imported copy of run 2 (the same uid), not at the source's id.
+    {
+        const std::string other = (dir / "other.db").string();
+        cp::store::RunStore target(other);
+        const auto e = target.create_experiment("already here", "{}");
+        for (int i = 0; i < 3; ++i) target.create_run({e, cp::model::Design::pythia, cp::store::Phase::phase2, "cpu", "mine"});
+        target.import_database(db);
+        std::map<std::string, std::int64_t> id_of_uid;
+        for (const auto& run : target.runs()) id_of_uid[run.uid] = run.id;
+        const std::int64_t trained_here = id_of_uid.at(store.run(2).uid);
+        EXPECT_NE(trained_here, 2);
+        int linked = 0;
+        for (const auto& run : target.runs())
+            if (!run.cache_policy.empty()) {
+                EXPECT_EQ(run.evaluates_run_id, std::optional<std::int64_t>(trained_here)) << run.cache_policy;
+                ++linked;
+            }
+        EXPECT_EQ(linked, 3);
+    }
     // Deleting the trained run deletes its evaluations (they say nothing without it).
     store.delete_run(2);
     for (const auto& run : store.runs()) EXPECT_NE(run.evaluates_run_id, std::optional<std::int64_t>(2));
