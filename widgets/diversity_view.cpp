@@ -46,6 +46,7 @@ DiversityView::DiversityView(QWidget* parent) : QWidget(parent) {
 
     scatter_ = new PlotPanel("PCA of context vectors (held-out text)", "PC 1", "PC 2", this);
     histogram_ = new PlotPanel("Pairwise cosine similarity", "cosine similarity", "pairs", this);
+    histogram_->setLegendWanted(false);  // one series: the title and the axes say what it is
     rank_ = new PlotPanel("Context rank over Phase 1 (held-out text)", "iteration",
                           "% of context width", this);
     hover_ = new QLabel(this);

@@ -44,6 +44,7 @@ LiveView::LiveView(QWidget* parent) : QWidget(parent) {
     layout->addWidget(caption_);
 
     loss_ = new PlotPanel("Loss (nats/token)", "step", "loss", this);
+    loss_->setLegendColumns(2);  // a design per row: its training and validation curves
     oacd_ = new PlotPanel("Phase 1: OACD loss and its terms", "iteration", "value", this);
     convergence_ =
         new PlotPanel("Phase 1: convergence and context rank", "iteration", "fraction", this);

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "report/csv.h"
 #include "widgets/plot_panel.h"
+#include "widgets/point_labels.h"
 
 namespace cp::widgets {
 namespace {
@@ -52,6 +53,7 @@ ParetoPlot::ParetoPlot(QWidget* parent) : QWidget(parent) {
     panel_ = new PlotPanel("KV cache against quality: the Pareto front",
                            "KV cache (bytes/token, measured)", "test perplexity", this);
     layout->addWidget(panel_, 1);
+    labels_ = new PointLabels(panel_->plot());
     connect(measure_, qOverload<int>(&QComboBox::currentIndexChanged), this, &ParetoPlot::redraw);
     connect(length_, qOverload<int>(&QComboBox::currentIndexChanged), this, &ParetoPlot::redraw);
     connect(csv, &QPushButton::clicked, this, &ParetoPlot::exportCsvDialog);
@@ -71,11 +73,13 @@ void ParetoPlot::setComparison(const report::DesignComparison& c) {
 void ParetoPlot::clear() {
     comparison_.reset();
     view_.reset();
+    labels_->forget();
     panel_->clear();
     panel_->plot()->replot();
 }
 
 void ParetoPlot::redraw() {
+    labels_->forget();  // their items go with the plot's
     panel_->clear();
     view_.reset();
     QCustomPlot* plot = panel_->plot();
@@ -97,7 +101,6 @@ void ParetoPlot::redraw() {
     plot->xAxis->setLabel(QString::fromStdString(v.x_label));
     double y_low = std::numeric_limits<double>::max(), y_high = -y_low;
     double x_low = y_low, x_high = -y_low;
-    int index = 0;
     for (const report::ParetoPoint& p : v.points) {
         // One graph per design: its colour, its legend entry, its error bar.
         QCPGraph* g = plot->addGraph();
@@ -120,14 +123,7 @@ void ParetoPlot::redraw() {
             lo = p.y_interval->low;
             hi = p.y_interval->high;
         }
-        // Labels alternate above and below their point, so neighbours do not print over each other.
-        auto* label = new QCPItemText(plot);
-        label->position->setCoords(p.x, p.y);
-        const bool above = index++ % 2 == 0;
-        label->setPositionAlignment(Qt::AlignLeft | (above ? Qt::AlignBottom : Qt::AlignTop));
-        label->setPadding(above ? QMargins(6, 0, 0, 4) : QMargins(6, 4, 0, 0));
-        label->setText(QString::fromStdString(p.label));
-        label->setColor(color.darker(130));
+        labels_->add(p.x, p.y, QString::fromStdString(p.label), color);
         y_low = std::min(y_low, lo);
         y_high = std::max(y_high, hi);
         x_low = std::min(x_low, p.x);
@@ -151,6 +147,7 @@ void ParetoPlot::redraw() {
     const double yr = std::max(y_high - y_low, 0.1 * std::max(1e-3, std::fabs(y_high)));
     plot->xAxis->setRange(std::max(0.0, x_low - 0.15 * xr), x_high + 0.35 * xr);
     plot->yAxis->setRange(y_low - 0.12 * yr, y_high + 0.18 * yr);
+    plot->yAxis->setRangeUpper(std::max(plot->yAxis->range().upper, labels_->headroom()));
     panel_->holdView();
     // Every point is labelled; a legend of many entries would only cover the points.
     panel_->setLegendWanted(v.points.size() <= 6);

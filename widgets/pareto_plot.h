@@ -16,6 +16,7 @@ class QLabel;
 namespace cp::widgets {
 
 class PlotPanel;
+class PointLabels;
 
 class ParetoPlot : public QWidget {
     Q_OBJECT
@@ -39,6 +40,7 @@ class ParetoPlot : public QWidget {
     QComboBox *measure_, *length_;
     QLabel* note_;
     PlotPanel* panel_;
+    PointLabels* labels_;
     std::optional<report::DesignComparison> comparison_;
     std::optional<report::ParetoView> view_;
 };

@@ -5,14 +5,19 @@
 #include <QComboBox>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSplitter>
 #include <QTableView>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <map>
 
 #include "common/error.h"
@@ -20,12 +25,90 @@
 #include "report/exports.h"
 #include "store/run_store.h"
 #include "widgets/plot_panel.h"
+#include "widgets/point_labels.h"
 #include "widgets/table_models.h"
 
 namespace cp::widgets {
 
+QWidget* SweepView::buildNewSweep() {
+    auto* box = new QGroupBox("New sweep over the experiment form's parameters", this);
+    box->setObjectName("newSweep");
+    auto* row = new QHBoxLayout(box);
+    grid_ = new QPlainTextEdit(box);
+    grid_->setObjectName("sweepGrid");
+    grid_->setPlaceholderText("one parameter and its values per line, e.g.\ncontext_dim=32,64\n"
+                              "lr=3e-3,1e-2\nmodels=pythia,context-pythia;pythia,pythia-256");
+    grid_->setTabChangesFocus(true);
+    grid_->setFixedHeight(fontMetrics().lineSpacing() * 5);
+    row->addWidget(grid_, 3);
+    auto* fields = new QFormLayout;
+    name_ = new QLineEdit(box);
+    name_->setObjectName("sweepName");
+    name_->setPlaceholderText("sweep <uid>");
+    folder_ = new QLineEdit(box);
+    folder_->setObjectName("sweepFolder");
+    folder_->setPlaceholderText("<data>/sweeps/<uid>");
+    sbatch_ = new QLineEdit(box);
+    sbatch_->setObjectName("sbatchFlags");
+    sbatch_->setPlaceholderText("--time=01:00:00 --partition=cpu");
+    fields->addRow("Name", name_);
+    fields->addRow("Folder (Slurm)", folder_);
+    fields->addRow("#SBATCH flags", sbatch_);
+    row->addLayout(fields, 2);
+    auto* buttons = new QVBoxLayout;
+    run_here_ = new QPushButton("Run here", box);
+    run_here_->setObjectName("sweepRunHere");
+    run_here_->setToolTip("Run the unfinished cells one after another on this machine; "
+                          "running it again skips the finished ones");
+    stop_ = new QPushButton("Stop", box);
+    stop_->setObjectName("sweepStop");
+    stop_->setEnabled(false);
+    write_slurm_ = new QPushButton("Write Slurm job", box);
+    write_slurm_->setObjectName("sweepWriteSlurm");
+    write_slurm_->setToolTip("Write the manifest and a job-array script (one task per cell) "
+                             "into the folder, to submit with sbatch");
+    buttons->addWidget(run_here_);
+    buttons->addWidget(stop_);
+    buttons->addWidget(write_slurm_);
+    buttons->addStretch(1);
+    row->addLayout(buttons);
+    connect(run_here_, &QPushButton::clicked, this, &SweepView::runHereRequested);
+    connect(stop_, &QPushButton::clicked, this, &SweepView::stopRequested);
+    connect(write_slurm_, &QPushButton::clicked, this, &SweepView::slurmRequested);
+    return box;
+}
+
+QString SweepView::gridText() const {
+    return grid_->toPlainText();
+}
+QString SweepView::sweepName() const {
+    return name_->text().trimmed();
+}
+QString SweepView::folder() const {
+    return folder_->text().trimmed();
+}
+QString SweepView::sbatchFlags() const {
+    return sbatch_->text().trimmed();
+}
+
+void SweepView::setRunning(bool running) {
+    run_here_->setEnabled(!running);
+    write_slurm_->setEnabled(!running);
+    stop_->setEnabled(running);
+}
+
+void SweepView::setMessage(const QString& text) {
+    request_note_->setText(text);
+}
+
 SweepView::SweepView(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
+    layout->addWidget(buildNewSweep());
+    request_note_ = new QLabel(this);
+    request_note_->setObjectName("sweepRequestNote");
+    request_note_->setWordWrap(true);
+    request_note_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layout->addWidget(request_note_);
     auto* top = new QHBoxLayout;
     sweep_ = new QComboBox(this);
     sweep_->setObjectName("sweepChoice");
@@ -55,6 +138,18 @@ SweepView::SweepView(QWidget* parent) : QWidget(parent) {
                           "test perplexity", split);
     split->addWidget(table_);
     split->addWidget(plot_);
+    split->setStretchFactor(0, 2);
+    split->setStretchFactor(1, 3);  // the plane gets the room
+    // The groups' legend in a row under the axes, where it cannot cover a point.
+    QCustomPlot* qcp = plot_->plot();
+    auto* legend_row = new QCPLayoutGrid;
+    const int row = qcp->plotLayout()->rowCount();  // under the title and the axes
+    qcp->plotLayout()->addElement(row, 0, legend_row);
+    legend_row->addElement(0, 0, qcp->legend);
+    legend_row->setMargins(QMargins(48, 0, 12, 6));
+    qcp->plotLayout()->setRowStretchFactor(row, 0.001);
+    plot_->setLegendColumns(8);
+    labels_ = new PointLabels(qcp);
     layout->addWidget(split, 1);
     connect(sweep_, qOverload<int>(&QComboBox::activated), this,
             [this] { showSweep(sweep_->currentData().toString()); });
@@ -76,8 +171,8 @@ void SweepView::refreshChoices() {
     const QVariant chosen = sweep_->currentData();
     sweep_->clear();
     if (database_.isEmpty() || !QFileInfo::exists(database_)) {
-        note_->setText("No sweeps yet: run one with 'context-pythia sweep --grid KEY=V1,V2 --local' "
-                       "(or --slurm, then 'sweep collect').");
+        note_->setText("No sweeps yet: write a grid above and press Run here, or run "
+                       "'context-pythia sweep --grid KEY=V1,V2 --local' (or --slurm, then 'sweep collect').");
         return;
     }
     try {
@@ -92,8 +187,9 @@ void SweepView::refreshChoices() {
         note_->setText(e.what());
     }
     if (sweep_->count() == 0) {
-        note_->setText("No sweeps in this database yet: run one with 'context-pythia sweep --grid "
-                       "KEY=V1,V2 --local' (or --slurm, then 'sweep collect').");
+        note_->setText("No sweeps in this database yet: write a grid above and press Run here, or "
+                       "run 'context-pythia sweep --grid KEY=V1,V2 --local' (or --slurm, then "
+                       "'sweep collect').");
         return;
     }
     const int keep = sweep_->findData(chosen);
@@ -127,18 +223,29 @@ QString SweepView::showSweep(const QString& uid) {
 }
 
 void SweepView::redraw() {
+    labels_->forget();  // their items go with the plot's
     plot_->clear();
     if (!summary_) return;
     const std::string key = group_->currentData().toString().toStdString();
     std::map<std::string, int> colours;
     QCustomPlot* plot = plot_->plot();
+    // Points at the same place (the same design trained alike in two cells) share one label.
+    struct Label {
+        double x, y;
+        QString design;
+        QStringList cells;
+        QColor colour;
+        std::string group;
+    };
+    std::vector<Label> labels;
     double x_low = 1e300, x_high = -1e300, y_low = 1e300, y_high = -1e300;
     for (const report::SweepRow& r : summary_->rows) {
         if (!r.kv_bytes_per_token || !r.test_ppl) continue;
-        x_low = std::min(x_low, *r.kv_bytes_per_token);
-        x_high = std::max(x_high, *r.kv_bytes_per_token);
-        y_low = std::min(y_low, *r.test_ppl);
-        y_high = std::max(y_high, *r.test_ppl);
+        const double x = *r.kv_bytes_per_token, y = *r.test_ppl;
+        x_low = std::min(x_low, x);
+        x_high = std::max(x_high, x);
+        y_low = std::min(y_low, y);
+        y_high = std::max(y_high, y);
         const std::string group = key.empty() ? model::design_key(r.design) : key + "=" + r.values.at(key);
         if (!colours.count(group)) colours[group] = static_cast<int>(colours.size());
         const QColor c = series_color(colours[group]);
@@ -152,25 +259,33 @@ void SweepView::redraw() {
             graph->setLineStyle(QCPGraph::lsNone);
             graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, c, c, 8));
         }
-        graph->addData(*r.kv_bytes_per_token, *r.test_ppl);
-        auto* label = new QCPItemText(plot);
-        label->position->setCoords(*r.kv_bytes_per_token, *r.test_ppl);
-        label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
-        label->setPadding(QMargins(5, 0, 0, 3));
-        label->setText(QString::fromUtf8(model::design_key(r.design)) + " · cell " + QString::number(r.cell));
-        label->setColor(c.darker(130));
+        graph->addData(x, y);
+        const QString design = QString::fromUtf8(model::design_key(r.design));
+        auto same = std::find_if(labels.begin(), labels.end(), [&](const Label& l) {
+            return l.x == x && l.y == y && l.design == design;
+        });
+        if (same == labels.end()) {
+            labels.push_back({x, y, design, {QString::number(r.cell)}, c, group});
+        } else {
+            same->cells << QString::number(r.cell);
+            if (same->group != group) same->colour = QColor(90, 90, 90);  // the point of several groups
+        }
     }
     plot->xAxis->setLabel(QString("KV cache at %1 tokens (bytes/token, measured)").arg(summary_->kv_length));
     plot_->settle();
-    if (x_low <= x_high) {
-        // Room around the points for their labels.
-        const double xr = std::max(x_high - x_low, 0.2 * std::max(1.0, x_high));
-        const double yr = std::max(y_high - y_low, 0.1 * std::max(1.0, y_high));
-        plot->xAxis->setRange(std::max(0.0, x_low - 0.15 * xr), x_high + 0.35 * xr);
-        plot->yAxis->setRange(y_low - 0.1 * yr, y_high + 0.15 * yr);
-        plot_->holdView();
-        plot->replot();
-    }
+    if (x_low > x_high) return;
+    // Room around the points for their labels.
+    const double xr = std::max(x_high - x_low, 0.2 * std::max(1.0, x_high));
+    const double yr = std::max(y_high - y_low, 0.1 * std::max(1.0, y_high));
+    plot->xAxis->setRange(std::max(0.0, x_low - 0.15 * xr), x_high + 0.45 * xr);
+    plot->yAxis->setRange(y_low - 0.1 * yr, y_high + 0.15 * yr);
+    for (const Label& l : labels)
+        labels_->add(l.x, l.y,
+                     l.design + (l.cells.size() > 1 ? " · cells " : " · cell ") + l.cells.join(", "),
+                     l.colour);
+    plot->yAxis->setRangeUpper(std::max(plot->yAxis->range().upper, labels_->headroom()));
+    plot_->holdView();
+    plot->replot();
 }
 
 QString SweepView::exportCsv(const QString& path) const {

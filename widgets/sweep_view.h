@@ -2,20 +2,28 @@
 // parameter to group by; the table lists each cell's designs with the varying parameters as
 // columns; the Pareto plane shows each (cell, design) as a point, coloured by the chosen
 // parameter's value. Export the table as CSV (the same as `experiments export --sweep`).
+// Above them, a new sweep: the grid (one parameter and its values per line) over the experiment
+// form's parameters, run here on the worker or written as a Slurm job array; the window builds
+// the sweep through core, which checks every cell.
 #pragma once
 
 #include <QWidget>
 #include <optional>
+#include <vector>
 
 #include "report/sweep_table.h"
 
 class QComboBox;
 class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QPushButton;
 class QTableView;
 
 namespace cp::widgets {
 
 class PlotPanel;
+class PointLabels;
 class TextTableModel;
 
 class SweepView : public QWidget {
@@ -30,11 +38,30 @@ class SweepView : public QWidget {
     QTableView* table() const { return table_; }
     QString exportCsv(const QString& path) const;
 
+    // The new sweep's fields, as typed.
+    QString gridText() const;
+    QString sweepName() const;
+    QString folder() const;       // empty: core's default, <data>/sweeps/<uid>
+    QString sbatchFlags() const;  // whitespace-separated #SBATCH flags
+    void setRunning(bool running);
+    void setMessage(const QString& text);  // the outcome of the last request, or a problem
+
+  signals:
+    void runHereRequested();
+    void slurmRequested();
+    void stopRequested();
+
   public slots:
     void refreshChoices();
 
   private:
+    QWidget* buildNewSweep();
     void redraw();
+    PointLabels* labels_;
+    QPlainTextEdit* grid_;
+    QLineEdit *name_, *folder_, *sbatch_;
+    QPushButton *run_here_, *stop_, *write_slurm_;
+    QLabel* request_note_;
     QString database_;
     QComboBox *sweep_, *group_;
     QLabel* note_;

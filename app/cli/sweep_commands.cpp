@@ -52,15 +52,14 @@ int run_child(const fs::path& program, const std::vector<std::string>& args) {
 
 // The cell's `run` arguments, into `db`, its checkpoints in a folder of its own (shards start
 // their experiment ids at 1 alike, so the default experiment-N folders would collide).
-std::vector<std::string> cell_arguments(const train::Sweep& sweep, const train::SweepCell& cell,
-                                        const fs::path& folder, const std::string& db) {
+std::vector<std::string> cell_arguments(const train::SweepCell& cell, const fs::path& folder,
+                                        const std::string& db) {
     train::ExperimentParams p = cell.params;
     p.db = db;
     if (p.checkpoint_dir.empty())
         p.checkpoint_dir = (fs::absolute(folder) / "checkpoints" / ("cell-" + std::to_string(cell.index))).string();
     std::vector<std::string> args = {"run"};
     for (const std::string& a : train::reproducing_arguments(p)) args.push_back(a);
-    (void)sweep;
     return args;
 }
 
@@ -70,7 +69,7 @@ std::string db_of(const Args& args, const train::ExperimentParams& p) {
 }
 
 int run_local(const train::Sweep& sweep, const fs::path& folder, const std::string& db,
-              char** argv) {
+              bool quiet, char** argv) {
     std::int64_t ran = 0, skipped = 0, failed = 0;
     for (const train::SweepCell& cell : sweep.cells) {
         bool finished = false;
@@ -86,7 +85,9 @@ int run_local(const train::Sweep& sweep, const fs::path& folder, const std::stri
         std::cout << "cell " << cell.index << " of " << sweep.cells.size() << " (" << cell.label()
                   << ")\n"
                   << std::flush;
-        const int status = run_child(self_path(argv), cell_arguments(sweep, cell, folder, db));
+        std::vector<std::string> cell_args = cell_arguments(cell, folder, db);
+        if (quiet) cell_args.push_back("--quiet");  // each cell's progress line, not its summary
+        const int status = run_child(self_path(argv), cell_args);
         ++ran;
         if (status == 130 || status == 128 + SIGINT || status == 128 + SIGTERM) {
             std::cout << "stopped at cell " << cell.index
@@ -106,12 +107,9 @@ int run_local(const train::Sweep& sweep, const fs::path& folder, const std::stri
 }
 
 int submit_slurm(const train::Sweep& sweep, const fs::path& folder, const Args& args, char** argv) {
-    const std::string script = train::slurm_script(sweep, folder, self_path(argv), args.all("sbatch"));
-    const fs::path path = folder / "sweep.sbatch";
-    write_file_atomic(path, script);
-    fs::permissions(path, fs::perms::owner_exec, fs::perm_options::add);
+    const fs::path path = train::write_slurm_job(sweep, folder, self_path(argv), args.all("sbatch"));
     if (args.has("dry-run")) {
-        std::cout << script;
+        std::cout << read_file(path);
         std::cerr << "wrote " << path.string() << " (not submitted: --dry-run)\n";
         return 0;
     }
@@ -153,14 +151,14 @@ int sweep_run(int argc, char** argv, int first) {
     const train::ExperimentParams base = params_from(args);
     const train::Sweep sweep = train::make_sweep(base, grid, args.get("sweep-name"));
     const fs::path folder = args.has("sweep-dir") ? fs::path(args.get("sweep-dir"))
-                                                  : data::data_dir() / "sweeps" / sweep.uid;
+                                                  : train::default_sweep_folder(sweep);
     if (fs::exists(train::manifest_path(folder)) && train::read_manifest(folder).uid != sweep.uid)
         throw Error("'" + folder.string() + "' holds another sweep: choose another --sweep-dir");
     train::write_manifest(sweep, folder);
     std::cerr << "sweep " << sweep.uid << " ('" << sweep.name << "'): " << sweep.cells.size()
               << " cells, folder " << folder.string() << "\n";
     if (args.has("slurm")) return submit_slurm(sweep, folder, args, argv);
-    return run_local(sweep, folder, db_of(args, base), argv);
+    return run_local(sweep, folder, db_of(args, base), args.has("quiet"), argv);
 }
 
 int sweep_run_cell(int argc, char** argv, int first) {
@@ -180,7 +178,7 @@ int sweep_run_cell(int argc, char** argv, int first) {
     const train::SweepCell& cell = sweep.cells[static_cast<std::size_t>(i)];
     std::cout << "sweep " << sweep.uid << " cell " << i << " (" << cell.label() << ")\n" << std::flush;
     return run_child(self_path(argv),
-                     cell_arguments(sweep, cell, folder, train::shard_path(folder, i).string()));
+                     cell_arguments(cell, folder, train::shard_path(folder, i).string()));
 }
 
 void print_states(const train::Sweep& sweep, const std::vector<train::CellState>& states) {

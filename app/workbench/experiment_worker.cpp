@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "train/cache_eval.h"
 #include "train/seed_group.h"
+#include "train/sweep_runner.h"
 
 namespace cp::workbench {
 namespace {
@@ -39,6 +40,9 @@ class SignalObserver : public train::ExperimentObserver {
     }
     void on_seed_started(std::uint64_t seed, std::int64_t index, std::int64_t count) override {
         emit w_.seedStarted(static_cast<qint64>(seed), index, count);
+    }
+    void on_sweep_cell(std::int64_t index, std::int64_t count, const std::string& label) override {
+        emit w_.sweepCellStarted(index, count, QString::fromStdString(label));
     }
 
   private:
@@ -94,6 +98,23 @@ void ExperimentWorker::runCacheEval(const cp::train::CacheEvalParams& params) {
                                        QString::fromStdString(o.message));
         emit finished(s.status, failed.trimmed(),
                       s.trained.empty() ? -1 : s.trained.front().experiment_id);
+    } catch (const Error& e) {
+        emit finished(store::RunStatus::failed, QString::fromUtf8(e.what()), -1);
+    } catch (const std::exception& e) {
+        emit finished(store::RunStatus::failed, QString("internal error: ") + e.what(), -1);
+    }
+}
+
+void ExperimentWorker::runSweep(const cp::train::Sweep& sweep) {
+    SignalObserver observer(*this);
+    try {
+        const train::SweepOutcome out = train::run_sweep(sweep, &observer, stop_);
+        QString summary = QString("%1 cells run, %2 skipped (finished before), %3 failed")
+                              .arg(out.ran)
+                              .arg(out.skipped)
+                              .arg(out.failed);
+        if (!out.errors.empty()) summary += "\n" + QString::fromStdString(out.errors).trimmed();
+        emit finished(out.status, summary, out.experiments.empty() ? -1 : out.experiments.back());
     } catch (const Error& e) {
         emit finished(store::RunStatus::failed, QString::fromUtf8(e.what()), -1);
     } catch (const std::exception& e) {

@@ -11,6 +11,7 @@
 #include "train/cache_eval_params.h"
 #include "train/experiment_params.h"
 #include "train/plan.h"
+#include "train/sweep.h"
 #include "widgets/kinds_meta.h"
 
 namespace cp::workbench {
@@ -31,6 +32,9 @@ class ExperimentWorker : public QObject {
     // A trained run evaluated under cache policies (train/cache_eval.h), on the same thread and
     // with the same signals; finished() carries the trained run's experiment.
     void runCacheEval(const cp::train::CacheEvalParams& params);
+    // A sweep's cells one after another in this process (train/sweep_runner.h); finished()
+    // carries the last experiment stored.
+    void runSweep(const cp::train::Sweep& sweep);
 
   signals:
     void runStarted(qint64 run_id, cp::model::Design model, cp::store::Phase phase);
@@ -42,6 +46,8 @@ class ExperimentWorker : public QObject {
     void runFinished(qint64 run_id, cp::store::RunStatus status);
     // A seed group begins seed `seed`, the index-th (0-based) of count.
     void seedStarted(qint64 seed, qint64 index, qint64 count);
+    // A sweep begins its cell `index` (0-based) of count.
+    void sweepCellStarted(qint64 index, qint64 count, QString label);
     // error: the message when not finished; experiment_id -1 when nothing was stored.
     void finished(cp::store::RunStatus status, QString error, qint64 experiment_id);
 

@@ -115,6 +115,9 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     connect(browser_, &widgets::RunBrowser::runsChanged, sweeps_, &widgets::SweepView::refreshChoices);
     connect(cache_, &widgets::CacheView::runRequested, this, [this] { launchCacheEval(); });
     connect(cache_, &widgets::CacheView::stopRequested, this, &MainWindow::stop);
+    connect(sweeps_, &widgets::SweepView::runHereRequested, this, [this] { launchSweep(); });
+    connect(sweeps_, &widgets::SweepView::slurmRequested, this, [this] { writeSlurmSweep(); });
+    connect(sweeps_, &widgets::SweepView::stopRequested, this, &MainWindow::stop);
     connect(browser_, &widgets::RunBrowser::runsChanged, cache_,
             &widgets::CacheView::refreshChoices);
     connect(browser_, &widgets::RunBrowser::openRun, this, &MainWindow::openRun);
@@ -148,6 +151,11 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
             [this](qint64 seed, qint64 index, qint64 count) {
                 if (index > 0) live_->clear();
                 seed_text_ = QString("Seed %1 (%2 of %3) · ").arg(seed).arg(index + 1).arg(count);
+            });
+    connect(worker_, &ExperimentWorker::sweepCellStarted, this,
+            [this](qint64 index, qint64 count, const QString& label) {
+                live_->clear();
+                seed_text_ = QString("Sweep cell %1 of %2 (%3) · ").arg(index + 1).arg(count).arg(label);
             });
     connect(worker_, &ExperimentWorker::runStarted, this, [this] { browser_->refresh(); });
     connect(worker_, &ExperimentWorker::runFinished, this, [this] { browser_->refresh(); });
@@ -544,16 +552,7 @@ QString MainWindow::launch(LaunchMode mode) {
         launch_message_->setText("Fix the fields above first.");
         return why.isEmpty() ? QString("the form is not valid") : why;
     }
-    train::ExperimentParams form = form_->params();
-    if (mode != LaunchMode::phase1 && ablation_->isChecked())
-        form.ablation_untrained_context_block = true;
-    if (mode == LaunchMode::full_comparison) {
-        form.models.clear();  // none checked: core refuses "choose at least one design"
-        for (const auto& [d, check] : designs_)
-            if (check->isChecked()) form.models.push_back(d);
-    }
-    // Leave the GUI a core: torch's intra-op threads, unless the user chose a number.
-    if (form.threads == 0) form.threads = std::max(1, QThread::idealThreadCount() - 1);
+    const train::ExperimentParams form = launchParams(mode);
     const std::optional<model::Design> design =
         mode == LaunchMode::phase2 ? std::optional<model::Design>(static_cast<model::Design>(
                                          phase2_model_->currentData().toInt()))
@@ -591,6 +590,88 @@ QString MainWindow::launch(LaunchMode mode) {
     QMetaObject::invokeMethod(
         worker_, [w = worker_, p, mode] { w->run(p, mode); }, Qt::QueuedConnection);
     return {};
+}
+
+train::ExperimentParams MainWindow::launchParams(LaunchMode mode) const {
+    train::ExperimentParams form = form_->params();
+    if (mode != LaunchMode::phase1 && ablation_->isChecked())
+        form.ablation_untrained_context_block = true;
+    if (mode == LaunchMode::full_comparison) {
+        form.models.clear();  // none checked: core refuses "choose at least one design"
+        for (const auto& [d, check] : designs_)
+            if (check->isChecked()) form.models.push_back(d);
+    }
+    // Leave the GUI a core: torch's intra-op threads, unless the user chose a number.
+    if (form.threads == 0) form.threads = std::max(1, QThread::idealThreadCount() - 1);
+    return form;
+}
+
+std::optional<train::Sweep> MainWindow::sweepRequest(QString* problem) {
+    try {
+        train::ExperimentParams base = launchParams(LaunchMode::full_comparison);
+        base.db = database_.toStdString();
+        // Core parses the grid and checks every cell, naming the first that cannot run.
+        return train::make_sweep(base, train::parse_grid_lines(sweeps_->gridText().toStdString()),
+                                 sweeps_->sweepName().toStdString());
+    } catch (const Error& e) {
+        *problem = QString::fromUtf8(e.what());
+        sweeps_->setMessage(*problem);
+        return std::nullopt;
+    }
+}
+
+QString MainWindow::launchSweep() {
+    if (running_) return "an experiment or evaluation is already running";
+    QString problem;
+    const std::optional<train::Sweep> sweep = sweepRequest(&problem);
+    if (!sweep) return problem;
+    running_ = true;
+    sweep_ = true;
+    mode_ = LaunchMode::full_comparison;
+    last_status_.reset();
+    last_error_.clear();
+    seed_text_.clear();
+    live_->clear();
+    sweeps_->setRunning(true);
+    sweeps_->setMessage(QString("Sweep %1: %2 cells; the live plots show the cell that runs.")
+                            .arg(QString::fromStdString(sweep->uid))
+                            .arg(sweep->cells.size()));
+    progress_->setRange(0, 0);
+    progress_label_->setText("Sweep: preparing the first cell…");
+    updateLaunchButtons();
+    worker_->arm();
+    QMetaObject::invokeMethod(
+        worker_, [w = worker_, s = *sweep] { w->runSweep(s); }, Qt::QueuedConnection);
+    return {};
+}
+
+QString MainWindow::writeSlurmSweep() {
+    QString problem;
+    const std::optional<train::Sweep> sweep = sweepRequest(&problem);
+    if (!sweep) return problem;
+    const std::filesystem::path folder = sweeps_->folder().isEmpty()
+                                             ? train::default_sweep_folder(*sweep)
+                                             : std::filesystem::path(sweeps_->folder().toStdString());
+    const std::filesystem::path cli =
+        std::filesystem::path(QCoreApplication::applicationDirPath().toStdString()) / "context-pythia";
+    std::vector<std::string> flags;
+    for (const QString& f : sweeps_->sbatchFlags().split(' ', Qt::SkipEmptyParts))
+        flags.push_back(f.toStdString());
+    try {
+        const std::filesystem::path script = train::write_slurm_job(*sweep, folder, cli, flags);
+        const QString dir = QString::fromStdString(std::filesystem::absolute(folder).string());
+        sweeps_->setMessage(
+            QString("Wrote %1: %2 array tasks, one per cell. Submit it with\n  sbatch %1\nand when "
+                    "the tasks are done, merge their shards into this database with\n  %3 sweep "
+                    "collect --sweep-dir %4 --db %5")
+                .arg(QString::fromStdString(script.string()))
+                .arg(sweep->cells.size())
+                .arg(QString::fromStdString(cli.string()), dir, database_));
+        return {};
+    } catch (const Error& e) {
+        sweeps_->setMessage(QString::fromUtf8(e.what()));
+        return QString::fromUtf8(e.what());
+    }
 }
 
 QString MainWindow::launchCacheEval() {
@@ -677,6 +758,13 @@ void MainWindow::onFinished(store::RunStatus status, QString error, qint64 exper
         }
         return;
     }
+    if (sweep_) {
+        sweep_ = false;
+        sweeps_->setRunning(false);
+        sweeps_->setMessage(QString("Sweep %1: %2").arg(widgets::display_name(status), error));
+        sweeps_->refreshChoices();
+        error.clear();  // the counts, not a failure, unless a cell failed (said in the view)
+    }
     const bool finished = status == store::RunStatus::finished;
     progress_->setRange(0, 1);
     progress_->setValue(finished ? 1 : 0);
@@ -712,7 +800,8 @@ void MainWindow::showExperimentCurves(qint64 experiment_id) {
         if (params.is_object() && params.contains("phase2") && params["seq_length"].is_number())
             live_->setTokensPerStep(params["phase2"].value("batch_size", 32.0) *
                                     params["seq_length"].get<double>());
-        for (const store::RunRow& r : store.runs(experiment_id)) live_->addStoredRun(store, r);
+        for (const store::RunRow& r : report::trained_runs(store, experiment_id))
+            live_->addStoredRun(store, r);
     } catch (const Error& e) {
         statusBar()->showMessage(e.what(), 10000);
     }

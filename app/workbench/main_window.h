@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "train/plan.h"
+#include "train/sweep.h"
 #include "widgets/kinds_meta.h"
 
 namespace cp::widgets {
@@ -45,6 +46,10 @@ class MainWindow : public QMainWindow {
     QString launch(LaunchMode mode);
     // Starts the Cache compression view's evaluation; returns "" or why nothing was launched.
     QString launchCacheEval();
+    // The Sweeps view's new sweep over the form's parameters: run here on the worker, or written
+    // as a Slurm job array. Each returns "" or why nothing was done (core's message).
+    QString launchSweep();
+    QString writeSlurmSweep();
     bool isRunning() const { return running_; }
     std::optional<cp::store::RunStatus> lastStatus() const { return last_status_; }
     QString lastError() const { return last_error_; }
@@ -132,6 +137,12 @@ class MainWindow : public QMainWindow {
     ExperimentWorker* worker_;
     bool running_ = false;
     bool cache_eval_ = false;  // the running job is the Cache compression view's
+    bool sweep_ = false;       // the running job is the Sweeps view's
+    // The sweep the Sweeps view asks for, built by core from the form and the grid.
+    std::optional<train::Sweep> sweepRequest(QString* problem);
+    // The form's parameters as a launch of `mode` uses them: the design checklist, the
+    // ablation, torch's threads leaving the GUI a core.
+    train::ExperimentParams launchParams(LaunchMode mode) const;
     LaunchMode mode_ = LaunchMode::full_comparison;
     std::optional<cp::store::RunStatus> last_status_;
     QString last_error_;

@@ -30,4 +30,11 @@ std::optional<std::int64_t> latest_compressed_run(store::RunStore& store) {
     return chosen;
 }
 
+std::vector<store::RunRow> trained_runs(store::RunStore& store, std::int64_t experiment_id) {
+    std::vector<store::RunRow> out;
+    for (store::RunRow& r : store.runs(experiment_id))
+        if (!r.evaluates_run_id && r.phase != store::Phase::evaluation) out.push_back(std::move(r));
+    return out;
+}
+
 }  // namespace cp::report

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "store/run_store.h"
 
@@ -19,5 +20,10 @@ std::optional<std::int64_t> latest_diversity_run(store::RunStore& store);
 // The trained run most recently evaluated under a cache policy (what the Cache compression view
 // shows first); empty when none was.
 std::optional<std::int64_t> latest_compressed_run(store::RunStore& store);
+
+// The runs of an experiment whose curves the live plots show: the ones that trained (Phase 1,
+// each Phase 2), not the evaluations recorded against them (cache policies, K/V anatomy), which
+// have views of their own.
+std::vector<store::RunRow> trained_runs(store::RunStore& store, std::int64_t experiment_id);
 
 }  // namespace cp::report

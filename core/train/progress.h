@@ -30,6 +30,9 @@ class ExperimentObserver {
     // A seed group starts its `index`-th seed (0-based) of `count`.
     virtual void on_seed_started(std::uint64_t /*seed*/, std::int64_t /*index*/,
                                  std::int64_t /*count*/) {}
+    // A sweep starts its cell `index` (0-based) of `count`, described by `label`.
+    virtual void on_sweep_cell(std::int64_t /*index*/, std::int64_t /*count*/,
+                               const std::string& /*label*/) {}
 };
 
 // One run's reporting: every metric point goes to the store (batched) and to the observer.

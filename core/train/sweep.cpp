@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "data/data_paths.h"
 #include "data/hash.h"
 #include "train/param_schema.h"
 
@@ -160,6 +161,30 @@ Sweep make_sweep(const ExperimentParams& base, const std::vector<GridAxis>& grid
     return s;
 }
 
+std::vector<GridAxis> parse_grid_lines(const std::string& text) {
+    std::vector<GridAxis> grid;
+    std::istringstream lines(text);
+    std::string line;
+    for (int number = 1; std::getline(lines, line); ++number) {
+        const auto first = line.find_first_not_of(" \t\r");
+        if (first == std::string::npos || line[first] == '#') continue;
+        const auto last = line.find_last_not_of(" \t\r");
+        try {
+            grid.push_back(parse_grid_axis(line.substr(first, last - first + 1)));
+        } catch (const Error& e) {
+            throw Error("grid line " + std::to_string(number) + ": " + e.what());
+        }
+    }
+    if (grid.empty())
+        throw Error("the grid is empty: write one parameter and its values per line, e.g. "
+                    "context_dim=32,64");
+    return grid;
+}
+
+fs::path default_sweep_folder(const Sweep& sweep) {
+    return data::data_dir() / "sweeps" / sweep.uid;
+}
+
 fs::path manifest_path(const fs::path& folder) {
     return folder / "sweep.json";
 }
@@ -264,6 +289,16 @@ std::string slurm_script(const Sweep& sweep, const fs::path& folder, const fs::p
     s << "exec " << shell_quote(fs::absolute(cli).string()) << " sweep run-cell --sweep-dir "
       << shell_quote(dir.string()) << " --cell \"$SLURM_ARRAY_TASK_ID\"\n";
     return s.str();
+}
+
+fs::path write_slurm_job(const Sweep& sweep, const fs::path& folder, const fs::path& cli,
+                         const std::vector<std::string>& sbatch_flags) {
+    write_manifest(sweep, folder);
+    const fs::path path = folder / "sweep.sbatch";
+    write_file_atomic(path, slurm_script(sweep, folder, cli, sbatch_flags));
+    std::error_code ec;
+    fs::permissions(path, fs::perms::owner_exec, fs::perm_options::add, ec);
+    return path;
 }
 
 }  // namespace cp::train

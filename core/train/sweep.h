@@ -51,6 +51,13 @@ struct Sweep {
 Sweep make_sweep(const ExperimentParams& base, const std::vector<GridAxis>& grid,
                  const std::string& name = "");
 
+// The grid as a form gives it: one axis per line ("context_dim=32,64"), blank lines and lines
+// starting with '#' ignored; throws cp::Error naming the line of a bad axis.
+std::vector<GridAxis> parse_grid_lines(const std::string& text);
+
+// Where a sweep keeps its manifest, shards and logs unless told: <data>/sweeps/<uid>.
+std::filesystem::path default_sweep_folder(const Sweep& sweep);
+
 // The manifest's place in a sweep folder, and reading it back.
 std::filesystem::path manifest_path(const std::filesystem::path& folder);
 void write_manifest(const Sweep& sweep, const std::filesystem::path& folder);
@@ -74,5 +81,10 @@ std::vector<CellState> cell_states(const Sweep& sweep, store::RunStore& store);
 // ("--partition=gpu", "--time=02:00:00", "--gres=gpu:1").
 std::string slurm_script(const Sweep& sweep, const std::filesystem::path& folder,
                          const std::filesystem::path& cli, const std::vector<std::string>& sbatch_flags);
+// The manifest and the job-array script (executable) in `folder`; returns the script's path.
+// What `sweep --slurm` and the workbench's "Write Slurm job" both write.
+std::filesystem::path write_slurm_job(const Sweep& sweep, const std::filesystem::path& folder,
+                                      const std::filesystem::path& cli,
+                                      const std::vector<std::string>& sbatch_flags);
 
 }  // namespace cp::train

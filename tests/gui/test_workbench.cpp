@@ -12,6 +12,7 @@
 #include <QGroupBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
@@ -35,6 +36,7 @@
 #include "widgets/parameter_form.h"
 #include "widgets/plot_panel.h"
 #include "widgets/run_browser.h"
+#include "widgets/sweep_view.h"
 #include "widgets/table_models.h"
 #include "workbench/main_window.h"
 
@@ -401,6 +403,68 @@ TEST_F(Workbench, DesignChecklistDecidesWhatAFullComparisonTrains) {
     const QString why = w.launch(LaunchMode::full_comparison);
     EXPECT_TRUE(why.contains("choose at least one design")) << why.toStdString();
     EXPECT_EQ(cp::store::RunStore(db_).runs().size(), 2u);
+}
+
+// #18 from clicks: a grid over the form's parameters runs here, cell by cell, into the open
+// database and shows in the Sweeps view; the same again trains nothing (every cell finished);
+// a bad line is refused by core before anything runs; the Slurm job is written with the flags.
+TEST_F(Workbench, SweepFromClicksRunsHereSkipsFinishedCellsAndWritesASlurmJob) {
+    MainWindow w(db());
+    w.resize(1280, 800);
+    w.show();
+    fill_tiny(w, "40", "16", "1");
+    for (const char* key : {"design-context-pythia", "design-pythia-256", "design-projection-256",
+                            "design-pythia-gqa"})
+        child<QCheckBox>(&w, key)->setChecked(false);
+    auto* grid = child<QPlainTextEdit>(&w, "sweepGrid");
+    grid->setPlainText("lr=1e-2\nwidth=2");
+    const QString why = w.launchSweep();
+    EXPECT_TRUE(why.contains("grid line 2")) << why.toStdString();
+    EXPECT_FALSE(w.isRunning());
+    EXPECT_FALSE(std::filesystem::exists(db_) && !cp::store::RunStore(db_).runs().empty());
+
+    grid->setPlainText("lr=1e-2,3e-3");
+    QSignalSpy finished(&w, &MainWindow::experimentFinished);
+    QTest::mouseClick(child<QPushButton>(&w, "sweepRunHere"), Qt::LeftButton);
+    ASSERT_TRUE(w.isRunning());
+    EXPECT_TRUE(child<QPushButton>(&w, "sweepStop")->isEnabled());
+    ASSERT_TRUE(finished.wait(300'000));
+    EXPECT_EQ(w.lastStatus(), cp::store::RunStatus::finished) << w.lastError().toStdString();
+    std::set<std::string> cells;
+    std::set<double> rates;
+    {
+        cp::store::RunStore store(db_);
+        ASSERT_EQ(store.experiments().size(), 2u);
+        for (const auto& e : store.experiments()) {
+            const auto params = nlohmann::json::parse(e.params_json);
+            cells.insert(params.at("sweep_cell").get<std::string>());
+            rates.insert(params.at("phase2").at("learning_rate").get<double>());
+        }
+        EXPECT_EQ(store.runs().size(), 2u) << "one Pythia Phase 2 per cell";
+    }
+    EXPECT_EQ(rates, (std::set<double>{1e-2, 3e-3}));
+    ASSERT_EQ(cells.size(), 2u);
+    const std::string uid = cells.begin()->substr(0, cells.begin()->find(':'));
+    EXPECT_EQ(cells, (std::set<std::string>{uid + ":0", uid + ":1"}));
+    ASSERT_TRUE(w.sweepView()->summary().has_value());
+    EXPECT_EQ(w.sweepView()->summary()->uid, uid);
+    EXPECT_EQ(w.sweepView()->summary()->rows.size(), 2u);
+
+    // Again: both cells finished, nothing new is trained.
+    QTest::mouseClick(child<QPushButton>(&w, "sweepRunHere"), Qt::LeftButton);
+    ASSERT_TRUE(finished.wait(60'000));
+    EXPECT_TRUE(w.lastError().contains("0 cells run, 2 skipped")) << w.lastError().toStdString();
+    EXPECT_EQ(cp::store::RunStore(db_).runs().size(), 2u);
+
+    // The Slurm job: the manifest and the array script with the typed flags, in the folder.
+    child<QLineEdit>(&w, "sweepFolder")->setText(QString::fromStdString((dir_ / "job").string()));
+    child<QLineEdit>(&w, "sbatchFlags")->setText("--time=00:10:00  --partition=cpu");
+    QTest::mouseClick(child<QPushButton>(&w, "sweepWriteSlurm"), Qt::LeftButton);
+    const std::string script = cp::test::read_text(dir_ / "job" / "sweep.sbatch");
+    EXPECT_NE(script.find("#SBATCH --array=0-1\n"), std::string::npos) << script;
+    EXPECT_NE(script.find("#SBATCH --time=00:10:00\n#SBATCH --partition=cpu\n"), std::string::npos) << script;
+    EXPECT_NE(script.find("sweep run-cell --sweep-dir"), std::string::npos);
+    EXPECT_TRUE(child<QLabel>(&w, "sweepRequestNote")->text().contains("sbatch "));
 }
 
 TEST_F(Workbench, Phase1ThenEachPhase2FromClicksGivesAFullComparisonWithPhase1) {

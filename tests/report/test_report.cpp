@@ -21,6 +21,7 @@
 #include "report/comparison.h"
 #include "report/csv.h"
 #include "report/design_comparison.h"
+#include "report/selection.h"
 #include "report/exports.h"
 #include "store/run_store.h"
 #include "test_support.h"
@@ -818,13 +819,19 @@ TEST_F(Report, CacheEvalRecordsEachPolicyLinkedToTheTrainedRunAndTheComparisonSh
     EXPECT_EQ(pareto.points.size(), 6u);
     const auto text = run_cli({"experiments", "compare", "1", "--db", db});
     EXPECT_NE(text.out.find("Pythia + streaming 2+4"), std::string::npos) << text.out;
+    // What the views show first: the Cache compression view the run evaluated; the live plots
+    // the runs that trained (Phase 1 and the three Phase 2s), not the four evaluations.
+    EXPECT_EQ(cp::report::latest_compressed_run(store), std::optional<std::int64_t>(2));
+    std::vector<std::int64_t> trained;
+    for (const auto& run : cp::report::trained_runs(store, 1)) trained.push_back(run.id);
+    EXPECT_EQ(trained, (std::vector<std::int64_t>{1, 2, 3, 4}));
     // Imported into a database that already holds runs of its own (so every id shifts), each
     // evaluation points at the imported copy of run 2 (the same uid), not at the source's id.
     {
         const std::string other = (dir / "other.db").string();
         cp::store::RunStore target(other);
         const auto e = target.create_experiment("already here", "{}");
-        for (int i = 0; i < 3; ++i) target.create_run({e, cp::model::Design::pythia, cp::store::Phase::phase2, "cpu", "mine"});
+        for (int i = 0; i < 3; ++i) target.create_run({e, cp::model::Design::pythia, cp::store::Phase::phase2, "cpu", "mine", std::nullopt});
         target.import_database(db);
         std::map<std::string, std::int64_t> id_of_uid;
         for (const auto& run : target.runs()) id_of_uid[run.uid] = run.id;

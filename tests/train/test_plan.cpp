@@ -464,3 +464,31 @@ TEST(Sweep, TheGridExpandsIntoCellsNamedByWhatTheyTrain) {
                   .find("sweep cell 0 (context_dim=30) is not a valid experiment"),
               std::string::npos);
 }
+
+// The workbench's grid box: one axis per line; blank and '#' lines ignored, a bad line named by
+// its number; "Write Slurm job" leaves the manifest and an executable script that reads back.
+TEST(Sweep, GridLinesAndTheSlurmJobAsTheWorkbenchWritesThem) {
+    const auto grid = parse_grid_lines("  context_dim=64,128 \n\n# widths first\nlr=3e-3,1e-2\r\n");
+    ASSERT_EQ(grid.size(), 2u);
+    EXPECT_EQ(grid[0].key, "context_dim");
+    EXPECT_EQ(grid[0].values, (std::vector<std::string>{"64", "128"}));
+    EXPECT_EQ(grid[1].key, "phase2.learning_rate");
+    EXPECT_EQ(grid[1].values, (std::vector<std::string>{"3e-3", "1e-2"}));
+    EXPECT_NE(error_of([] { parse_grid_lines("context_dim=64\nwidth=2"); })
+                  .find("grid line 2: --grid: no experiment parameter 'width'"),
+              std::string::npos);
+    EXPECT_NE(error_of([] { parse_grid_lines("\n# nothing\n"); }).find("the grid is empty"),
+              std::string::npos);
+
+    cp::test::TempDir dir;
+    const Sweep s = make_sweep(tiny(), grid, "widths");
+    const auto script = write_slurm_job(s, dir / "job", "/opt/cp/context-pythia", {"--time=00:10:00"});
+    EXPECT_EQ(script, dir / "job" / "sweep.sbatch");
+    EXPECT_NE(std::filesystem::status(script).permissions() & std::filesystem::perms::owner_exec,
+              std::filesystem::perms::none);
+    const std::string text = cp::test::read_text(script);
+    EXPECT_NE(text.find("#SBATCH --array=0-3\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("#SBATCH --time=00:10:00\n"), std::string::npos) << text;
+    EXPECT_EQ(read_manifest(dir / "job").uid, s.uid);
+    EXPECT_EQ(read_manifest(dir / "job").cells.size(), 4u);
+}
