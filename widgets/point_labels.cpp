@@ -3,9 +3,9 @@
 #include <qcustomplot.h>
 
 #include <QFontMetrics>
-#include <QRectF>
 #include <algorithm>
-#include <numeric>
+
+#include "report/label_layout.h"
 
 namespace cp::widgets {
 namespace {
@@ -46,39 +46,20 @@ void PointLabels::place() {
     if (labels_.empty()) return;
     const QFontMetrics metrics(plot_->font());
     const double line = 1.2 * metrics.height();
-    // Lowest points first: each label takes the lowest free place at or above its point.
-    std::vector<std::size_t> order(labels_.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(),
-              [&](std::size_t a, std::size_t b) { return labels_[a].y < labels_[b].y; });
-    // The markers are in the way too (a label starts right of its own).
-    std::vector<QRectF> taken;
+    std::vector<report::LabelBox> boxes;
     for (const Label& l : labels_)
-        taken.emplace_back(plot_->xAxis->coordToPixel(l.x) - 6, plot_->yAxis->coordToPixel(l.y) - 6,
-                           12, 12);
-    for (std::size_t i : order) {
+        boxes.push_back({plot_->xAxis->coordToPixel(l.x), plot_->yAxis->coordToPixel(l.y),
+                         static_cast<double>(metrics.horizontalAdvance(l.text->text()))});
+    // Core's layout, in the plot's current pixels; the markers are in the way too.
+    const std::vector<double> at =
+        report::place_labels(boxes, kGap, line, report::marker_obstacles(boxes, 12));
+    for (std::size_t i = 0; i < labels_.size(); ++i) {
         Label& l = labels_[i];
-        const double px = plot_->xAxis->coordToPixel(l.x) + kGap;
-        const double width = metrics.horizontalAdvance(l.text->text());
-        double py = plot_->yAxis->coordToPixel(l.y);  // pixels grow downwards
-        QRectF box(px, py - line / 2, width, line);
-        // Up past each label in the way (a pixel clear of it, so float rounding cannot hold
-        // the box in place); at most one move per thing already placed.
-        for (std::size_t moves = 0, moved = 1; moved && moves <= taken.size(); ++moves) {
-            moved = 0;
-            for (const QRectF& t : taken)
-                if (box.intersects(t)) {
-                    py = t.top() - line / 2 - 1;
-                    box.moveTop(py - line / 2);
-                    moved = 1;
-                }
-        }
-        taken.push_back(box);
-        const double at = plot_->yAxis->pixelToCoord(py);
-        l.text->position->setCoords(l.x, at);
+        const double y = plot_->yAxis->pixelToCoord(at[i]);
+        l.text->position->setCoords(l.x, y);
         l.leader->start->setCoords(l.x, l.y);
-        l.leader->end->setCoords(l.x, at);
-        l.leader->setVisible(plot_->yAxis->coordToPixel(l.y) - py > line / 2);
+        l.leader->end->setCoords(l.x, y);
+        l.leader->setVisible(boxes[i].y - at[i] > line / 2);  // only for a label moved off its point
     }
 }
 

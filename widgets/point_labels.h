@@ -1,7 +1,7 @@
-// Labels beside the points of a scatter plot that do not print over each other: each label sits
-// just right of its point; where it would cover a label already placed, it moves up a line at a
-// time, with a thin leader back to its point. Placed again before every replot, in the plot's
-// current pixels, so zooming and resizing keep them apart.
+// Labels beside the points of a scatter plot that do not print over each other or over a marker
+// (core's report::place_labels), with a thin leader back to a point a label moved away from.
+// Placed again before every replot, in the plot's current pixels, so zooming and resizing keep
+// them apart.
 #pragma once
 
 #include <QColor>

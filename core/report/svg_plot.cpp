@@ -6,6 +6,8 @@
 #include <limits>
 #include <sstream>
 
+#include "report/label_layout.h"
+
 namespace cp::report {
 namespace {
 
@@ -109,6 +111,41 @@ std::string xml_escape(const std::string& text) {
     return out;
 }
 
+namespace {
+
+struct PointLabel {
+    LabelBox box;
+    std::string text, color;
+};
+
+// The width of a text at the plots' 11 px sans-serif: about 0.6 em a character (UTF-8
+// continuation bytes not counted).
+double text_width(const std::string& text) {
+    double n = 0;
+    for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+    return 0.6 * 11 * n;
+}
+
+// Each label right of its point, none over another or over a marker; a thin leader back to a
+// point whose label had to move.
+void draw_labels(std::ostringstream& s, const std::vector<PointLabel>& labels) {
+    const double gap = 7, line = 13;
+    std::vector<LabelBox> boxes;
+    for (const PointLabel& l : labels) boxes.push_back(l.box);
+    const std::vector<double> at = place_labels(boxes, gap, line, marker_obstacles(boxes, 9));
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        const LabelBox& b = labels[i].box;
+        if (b.y - at[i] > line / 2)
+            s << "<line x1=\"" << num(b.x) << "\" y1=\"" << num(b.y - 4) << "\" x2=\"" << num(b.x)
+              << "\" y2=\"" << num(at[i]) << "\" stroke=\"" << labels[i].color
+              << "\" stroke-opacity=\"0.5\" stroke-width=\"0.8\"/>";
+        s << "<text x=\"" << num(b.x + gap) << "\" y=\"" << num(at[i] + 4) << "\" fill=\""
+          << labels[i].color << "\">" << xml_escape(labels[i].text) << "</text>";
+    }
+}
+
+}  // namespace
+
 std::string SvgPlot::render() const {
     const double left = 78, right = 18, top = 34, bottom = 52;
     // The legend sits under the plot, as many rows as it needs.
@@ -167,6 +204,7 @@ std::string SvgPlot::render() const {
       << "\" text-anchor=\"middle\">" << xml_escape(x_label) << "</text>";
     s << "<text transform=\"translate(16," << num(top + ph / 2) << ") rotate(-90)\" text-anchor=\"middle\">"
       << xml_escape(y_label) << "</text>";
+    std::vector<PointLabel> labels;  // drawn last, apart (label_layout.h)
     // Bands first, then bars, lines and points on top.
     for (const SvgSeries& r : series) {
         if (r.band_low.empty() || r.x.empty()) continue;
@@ -203,11 +241,11 @@ std::string SvgPlot::render() const {
                   << (r.filled ? r.color : std::string("white")) << "\" stroke=\"" << r.color
                   << "\" stroke-width=\"1.5\"/>";
                 if (i < r.labels.size() && !r.labels[i].empty())
-                    s << "<text x=\"" << num(x + 6) << "\" y=\"" << num(y + (i % 2 ? 13 : -6))
-                      << "\" fill=\"" << r.color << "\">" << xml_escape(r.labels[i]) << "</text>";
+                    labels.push_back({{x, y, text_width(r.labels[i])}, r.labels[i], r.color});
             }
         }
     }
+    draw_labels(s, labels);
     // Legend.
     for (std::size_t i = 0; i < named.size(); ++i) {
         const double x = left + static_cast<double>(i % columns) * 240;
