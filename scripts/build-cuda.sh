@@ -12,7 +12,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 debs="$repo/gpu-debs"
 # Headers and libraries the core needs besides libtorch, and pkg-config to find them.
 packages=(libpcre2-dev libpcre2-8-0 libzstd-dev libzstd1 nlohmann-json3-dev libsqlite3-dev
-          libsqlite3-0 libjemalloc-dev libjemalloc2 libgtest-dev pkgconf pkgconf-bin libpkgconf3)
+          libsqlite3-0 libjemalloc-dev libjemalloc2 libgtest-dev pkgconf pkgconf-bin libpkgconf3
+          libgloo-dev)   # the Gloo headers c10d's process group includes (data-parallel runs)
 
 if [[ ${1:-} == --fetch-debs ]]; then
     mkdir -p "$debs"

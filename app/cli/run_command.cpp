@@ -238,7 +238,8 @@ int run_command(int argc, char** argv, int first) {
     // Validates everything, resolves the plan and checks the data, before any write.
     train::SeedGroup group(p, train::launch_mode_of(p));
     if (env.distributed()) {
-        train::join_process_group(env, std::chrono::seconds(p.dist_timeout));
+        train::join_process_group(env, std::chrono::seconds(p.dist_timeout),
+                                  train::choose_device(p.device) == "cuda");
         std::cerr << "data-parallel: " << env.describe() << "\n";
     }
     // How much each phase will train, and a warning when it is too little to learn.

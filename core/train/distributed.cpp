@@ -2,6 +2,9 @@
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if defined(CP_WITH_NCCL)
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <cstdlib>
 #include <map>
@@ -37,16 +40,38 @@ ProcessGroup* process_group() {
     return the_group().get();
 }
 
-void join_process_group(const DistributedEnv& env, std::chrono::seconds timeout) {
+void join_process_group(const DistributedEnv& env, std::chrono::seconds timeout, bool cuda) {
     if (!env.distributed()) return;
-    the_group() = std::make_unique<ProcessGroup>(env, timeout);
+    the_group() = std::make_unique<ProcessGroup>(env, timeout, cuda);
 }
 
 void leave_process_group() {
     the_group().reset();
 }
 
-ProcessGroup::ProcessGroup(const DistributedEnv& env, std::chrono::seconds timeout)
+// The collectives over `store`: NCCL for CUDA tensors where the build has it (UNTESTED here: no
+// GPU was lent; blocking waits so that a dead rank times out instead of hanging), else Gloo.
+c10::intrusive_ptr<ProcessGroup::Collectives> ProcessGroup::collectives(
+    const c10::intrusive_ptr<c10d::Store>& store, bool cuda) const {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout_);
+    const int rank = static_cast<int>(env_.rank), size = static_cast<int>(env_.world_size);
+#if defined(CP_WITH_NCCL)
+    if (cuda) {
+        ::setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
+        ::setenv("NCCL_BLOCKING_WAIT", "1", 0);  // its name before PyTorch 2.2
+        auto options = c10d::ProcessGroupNCCL::Options::create();
+        options->timeout = ms;
+        return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, options);
+    }
+#else
+    (void)cuda;
+#endif
+    auto options = c10d::ProcessGroupGloo::Options::create(ms);
+    options->devices.push_back(gloo_device(env_));
+    return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
+}
+
+ProcessGroup::ProcessGroup(const DistributedEnv& env, std::chrono::seconds timeout, bool cuda)
     : env_(env), timeout_(timeout) {
     try {
         c10d::TCPStoreOptions o;
@@ -56,16 +81,13 @@ ProcessGroup::ProcessGroup(const DistributedEnv& env, std::chrono::seconds timeo
         o.waitWorkers = true;
         o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
         auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
-        auto options = c10d::ProcessGroupGloo::Options::create(
-            std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
-        options->devices.push_back(gloo_device(env));
-        auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(
-            store, static_cast<int>(env.rank), static_cast<int>(env.world_size), options);
+        c10::intrusive_ptr<c10d::Store> as_store = store;
+        auto group = collectives(as_store, cuda);
         // Keep them as shared_ptr-held intrusive objects for the life of the group.
         store_ = std::shared_ptr<c10d::Store>(store.release(), [](c10d::Store* s) {
             c10::raw::intrusive_ptr::decref(s);
         });
-        group_ = std::shared_ptr<c10d::ProcessGroup>(group.release(), [](c10d::ProcessGroup* g) {
+        group_ = std::shared_ptr<Collectives>(group.release(), [](Collectives* g) {
             c10::raw::intrusive_ptr::decref(g);
         });
     } catch (const std::exception& e) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <chrono>
@@ -20,6 +21,7 @@
 namespace c10d {
 class Store;
 class ProcessGroup;
+class Backend;
 }  // namespace c10d
 
 namespace cp::train {
@@ -27,8 +29,10 @@ namespace cp::train {
 class ProcessGroup {
   public:
     // Joins the job's process group (rank 0 hosts the store); throws cp::Error naming the master
-    // and the way out when it cannot.
-    ProcessGroup(const DistributedEnv& env, std::chrono::seconds timeout);
+    // and the way out when it cannot. `cuda`: the tensors live on cuda:LOCAL_RANK, and a build
+    // with NCCL (CP_WITH_NCCL: a CUDA libtorch that has it) all-reduces through NCCL; otherwise
+    // Gloo, which takes CPU and CUDA tensors alike.
+    ProcessGroup(const DistributedEnv& env, std::chrono::seconds timeout, bool cuda = false);
     ~ProcessGroup();
     ProcessGroup(const ProcessGroup&) = delete;
     ProcessGroup& operator=(const ProcessGroup&) = delete;
@@ -48,6 +52,13 @@ class ProcessGroup {
     std::pair<std::int64_t, std::int64_t> shard(std::int64_t n) const;
 
   private:
+#if TORCH_VERSION_MAJOR >= 2
+    using Collectives = c10d::Backend;
+#else
+    using Collectives = c10d::ProcessGroup;
+#endif
+    c10::intrusive_ptr<Collectives> collectives(const c10::intrusive_ptr<c10d::Store>& store,
+                                                bool cuda) const;
     // The error of a failed collective, naming the ranks whose heartbeat stopped.
     [[noreturn]] void failed(const std::string& what, const std::exception& e);
     void beat();
@@ -55,7 +66,7 @@ class ProcessGroup {
     DistributedEnv env_;
     std::chrono::seconds timeout_;
     std::shared_ptr<c10d::Store> store_;
-    std::shared_ptr<c10d::ProcessGroup> group_;
+    std::shared_ptr<Collectives> group_;  // a ProcessGroup in libtorch 1.x; Gloo and NCCL are Backends from 2.0
     std::atomic<bool> beating_{true};
     std::thread heartbeat_;
 };
@@ -65,7 +76,8 @@ class ProcessGroup {
 ProcessGroup* process_group();
 // Joins the process group of `env` for the life of the process; a single-process env does
 // nothing.
-void join_process_group(const DistributedEnv& env, std::chrono::seconds timeout);
+void join_process_group(const DistributedEnv& env, std::chrono::seconds timeout,
+                        bool cuda = false);
 void leave_process_group();
 
 }  // namespace cp::train
