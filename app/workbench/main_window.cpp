@@ -155,7 +155,9 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     connect(worker_, &ExperimentWorker::sweepCellStarted, this,
             [this](qint64 index, qint64 count, const QString& label) {
                 live_->clear();
-                seed_text_ = QString("Sweep cell %1 of %2 (%3) · ").arg(index + 1).arg(count).arg(label);
+                // A cell may itself be a seed group: the cell stays named, the seed follows it.
+                cell_text_ = QString("Sweep cell %1 of %2 (%3) · ").arg(index + 1).arg(count).arg(label);
+                seed_text_.clear();
             });
     connect(worker_, &ExperimentWorker::runStarted, this, [this] { browser_->refresh(); });
     connect(worker_, &ExperimentWorker::runFinished, this, [this] { browser_->refresh(); });
@@ -582,6 +584,7 @@ QString MainWindow::launch(LaunchMode mode) {
     last_status_.reset();
     last_error_.clear();
     seed_text_.clear();
+    cell_text_.clear();
     progress_->setRange(0, 0);  // busy until the first progress report
     progress_label_->setText("Preparing data (tokenizing or reading the token cache)…");
     tabs_->setCurrentWidget(live_);
@@ -631,6 +634,7 @@ QString MainWindow::launchSweep() {
     last_status_.reset();
     last_error_.clear();
     seed_text_.clear();
+    cell_text_.clear();
     live_->clear();
     sweeps_->setRunning(true);
     sweeps_->setMessage(QString("Sweep %1: %2 cells; the live plots show the cell that runs.")
@@ -714,7 +718,7 @@ void MainWindow::onProgress(model::Design model, store::Phase phase, qint64 step
     }
     progress_->setRange(0, static_cast<int>(std::max<qint64>(total, 1)));
     progress_->setValue(static_cast<int>(std::min(step, total)));
-    QString text = seed_text_ + QString("%1 · %2").arg(widgets::display_name(model),
+    QString text = cell_text_ + seed_text_ + QString("%1 · %2").arg(widgets::display_name(model),
                                                        widgets::display_name(phase));
     if (epoch >= 0) text += QString(" · epoch %1").arg(epoch);
     text += QString(" · %1 %2/%3")

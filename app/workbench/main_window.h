@@ -147,6 +147,7 @@ class MainWindow : public QMainWindow {
     std::optional<cp::store::RunStatus> last_status_;
     QString last_error_;
     QString seed_text_;  // "Seed 1 (2 of 3) · " while a seed group runs
+    QString cell_text_;  // "Sweep cell 2 of 4 (context_dim=64) · " while a sweep runs
     qint64 last_experiment_ = -1;
     bool close_when_stopped_ = false;  // the user closed the window while a run was going
 };
