@@ -18,6 +18,7 @@
 
 #include "common/error.h"
 #include "model/model_config.h"
+#include "model/safetensors.h"
 #include "report/comparison.h"
 #include "report/csv.h"
 #include "report/design_comparison.h"
@@ -848,6 +849,76 @@ TEST_F(Report, CacheEvalRecordsEachPolicyLinkedToTheTrainedRunAndTheComparisonSh
     // Deleting the trained run deletes its evaluations (they say nothing without it).
     store.delete_run(2);
     for (const auto& run : store.runs()) EXPECT_NE(run.evaluates_run_id, std::optional<std::int64_t>(2));
+}
+
+// #16 item 5: a Hugging Face GPT-NeoX file (no workbench metadata, HF's extra buffers, its
+// config.json beside it) goes through cache-eval the same way. The file is the suite's trained
+// Pythia rewritten as Hugging Face stores Pythia, with a config.json written here from Pythia's
+// published settings, so its `full` evaluation must give run 2's own perplexity; the results land
+// in an experiment of their own, not linked to any trained run.
+TEST_F(Report, CacheEvalOfAHuggingFaceCheckpointFileEvaluatesItLikeAStoredRun) {
+    cp::test::TempDir dir;
+    const std::string db = copy_db(dir);
+    const std::string trained = cp::store::RunStore(db).run(2).checkpoint_path;
+    ASSERT_FALSE(trained.empty());
+    const fs::path hf = dir / "pythia-hf";
+    fs::create_directories(hf);
+    {
+        const cp::model::SafetensorsFile ours(trained);
+        std::vector<cp::model::TensorBytes> tensors;
+        for (const auto& [name, e] : ours.tensors()) tensors.push_back({name, e.dtype, e.shape, ours.data(e)});
+        const float masked_bias = -1e9f;
+        const std::vector<float> inv_freq = {1.0f, 0.01f};
+        for (int layer = 0; layer < 2; ++layer) {
+            const std::string prefix = "gpt_neox.layers." + std::to_string(layer) + ".attention.";
+            tensors.push_back({prefix + "masked_bias", cp::model::DType::F32, {}, &masked_bias});
+            tensors.push_back({prefix + "rotary_emb.inv_freq", cp::model::DType::F32, {2}, inv_freq.data()});
+        }
+        cp::model::write_safetensors(hf / "model.safetensors", tensors, {{"format", "pt"}});
+        // Pythia's config.json at the tiny widths (the heads cannot be read from the weights).
+        std::ofstream(hf / "config.json") << R"({"architectures": ["GPTNeoXForCausalLM"],
+            "model_type": "gpt_neox", "hidden_size": 64, "num_attention_heads": 4,
+            "num_hidden_layers": 2, "intermediate_size": 256, "rotary_pct": 0.25,
+            "rotary_emb_base": 10000, "layer_norm_eps": 1e-05, "max_position_embeddings": 2048,
+            "use_parallel_residual": true, "tie_word_embeddings": false, "vocab_size": 50304})";
+    }
+    ASSERT_EQ(cp::model::SafetensorsFile(hf / "model.safetensors").metadata().count("cp_config"), 0u);
+    const auto r = run_cli({"cache-eval", "--db", db, "--checkpoint", (hf / "model.safetensors").string(),
+                            "--seq-length", "16", "--test-chunks", "8", "--last-word-passages", "8",
+                            "--policy", "full", "--policy", "int8:group=16,residual=4",
+                            "--kv-lengths", "128", "--calibration-tokens", "128", "--quiet"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    cp::store::RunStore store(db);
+    const auto experiments = store.experiments();
+    ASSERT_EQ(experiments.size(), 2u);
+    const std::int64_t eid = experiments.back().id;
+    EXPECT_NE(experiments.back().name.find("model.safetensors"), std::string::npos) << experiments.back().name;
+    std::vector<cp::store::RunRow> evaluations;
+    bool anatomy = false;
+    for (const auto& run : store.runs())
+        if (run.experiment_id == eid) {
+            EXPECT_EQ(run.phase, cp::store::Phase::evaluation);
+            EXPECT_EQ(run.model, cp::model::Design::pythia);
+            EXPECT_EQ(run.evaluates_run_id, std::nullopt) << "a file is not a stored run";
+            EXPECT_EQ(run.status, cp::store::RunStatus::finished);
+            (run.cache_policy.empty() ? (void)(anatomy = true) : evaluations.push_back(run));
+        }
+    EXPECT_TRUE(anatomy) << "the K/V anatomy of the file";
+    ASSERT_EQ(evaluations.size(), 2u);
+    const auto result = [&](std::int64_t run, const std::string& name) {
+        for (const auto& [k, v] : store.results(run))
+            if (k == name) return v;
+        ADD_FAILURE() << "run " << run << " has no " << name;
+        return 0.0;
+    };
+    EXPECT_NEAR(result(evaluations[0].id, "test_ppl"), result(2, "test_ppl"), 1e-5 * result(2, "test_ppl"))
+        << "the same weights on the same held-out chunks";
+    // 2 layers x (K and V) x 64 wide x 4 bytes per token, as run 2's own cache.
+    EXPECT_EQ(result(evaluations[0].id, "kv_bytes_per_token_at_128"), 2 * 64 * 2 * 4.0);
+    EXPECT_LT(result(evaluations[1].id, "kv_bytes_at_128"), result(evaluations[0].id, "kv_bytes_at_128"));
+    const auto text = run_cli({"experiments", "compare", std::to_string(eid), "--db", db});
+    EXPECT_EQ(text.exit_code, 0) << text.err;
+    EXPECT_NE(text.out.find("Pythia + int8"), std::string::npos) << text.out;
 }
 
 // Bad input to cache-eval: one clear message naming the policy and the parameter, and nothing
