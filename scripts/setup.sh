@@ -29,7 +29,7 @@ packages=(
     libtorch-dev libopenblas0-openmp   # without openblas-openmp libtorch uses the reference BLAS (~10x slower)
     qt6-base-dev qt6-svg-dev libqcustomplot-dev
     libsqlite3-dev libpcre2-dev nlohmann-json3-dev libzstd-dev
-    libjemalloc-dev   # huge-page allocator: app/common/allocator.cpp says why
+    libjemalloc-dev   # the allocator: app/common/allocator.cpp says why
     libgtest-dev googletest
     clang libclang-rt-14-dev zstd   # the sanitizer + libFuzzer build (scripts/test-sanitizers.sh); zstd: fuzz seeds
     locales   # localedef: the CSV test writes numbers under a decimal-comma locale

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 
+#include "common/allocator.h"
 #include "common/error.h"
 #include "train/cache_eval.h"
 #include "train/seed_group.h"
@@ -51,9 +52,20 @@ class SignalObserver : public train::ExperimentObserver {
     std::chrono::steady_clock::time_point last_{};
 };
 
+// When an experiment, evaluation or sweep ends, however it ends, the pages it freed go back to
+// the system: the allocator keeps them while it runs (app/common/allocator.cpp), and the window
+// lives on after it.
+struct ReleaseMemoryWhenDone {
+    ReleaseMemoryWhenDone() = default;
+    ReleaseMemoryWhenDone(const ReleaseMemoryWhenDone&) = delete;
+    ReleaseMemoryWhenDone& operator=(const ReleaseMemoryWhenDone&) = delete;
+    ~ReleaseMemoryWhenDone() { release_cached_memory(); }
+};
+
 }  // namespace
 
 void ExperimentWorker::run(const cp::train::ExperimentParams& params, cp::train::LaunchMode mode) {
+    const ReleaseMemoryWhenDone release;
     // The stop flag is not reset here: arm() did that on the GUI thread before queuing, so a
     // Stop pressed in between is honoured.
     SignalObserver observer(*this);
@@ -84,6 +96,7 @@ void ExperimentWorker::run(const cp::train::ExperimentParams& params, cp::train:
 }
 
 void ExperimentWorker::runCacheEval(const cp::train::CacheEvalParams& params) {
+    const ReleaseMemoryWhenDone release;
     SignalObserver observer(*this);
     try {
         train::CacheEval eval(params, &stop_);  // checks and prepares the text: nothing stored yet
@@ -106,6 +119,7 @@ void ExperimentWorker::runCacheEval(const cp::train::CacheEvalParams& params) {
 }
 
 void ExperimentWorker::runSweep(const cp::train::Sweep& sweep) {
+    const ReleaseMemoryWhenDone release;
     SignalObserver observer(*this);
     try {
         const train::SweepOutcome out = train::run_sweep(sweep, &observer, stop_);
