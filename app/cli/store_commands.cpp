@@ -1,7 +1,5 @@
 // `context-pythia runs ...`, `experiments ...` and `db import`: the run store from the command
 // line. The tables come from core/report, so they equal what the workbench shows and exports.
-#include <unistd.h>
-
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -11,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/db_option.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "report/comparison.h"
@@ -27,23 +26,6 @@ namespace cp::cli {
 using nlohmann::json;
 
 namespace {
-
-Option db_option() {
-    return {"db", "FILE", "database (default: " + train::default_database_path() + ")"};
-}
-
-std::string db_path(const Args& args) {
-    return args.has("db") ? args.get("db") : train::default_database_path();
-}
-
-// Opening the store creates a missing file; a command that only reads must not leave an empty
-// database behind a mistyped --db.
-std::string existing_db_path(const Args& args) {
-    const std::string path = db_path(args);
-    if (::access(path.c_str(), F_OK) != 0)
-        throw Error("no database at '" + path + "' (run an experiment first, or pass --db FILE)");
-    return path;
-}
 
 std::int64_t id_argument(const Args& args, std::size_t index, const std::string& what) {
     if (args.positional().size() <= index) throw Error("missing " + what + " (see --help)");

@@ -12,6 +12,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/db_option.h"
 #include "cli/run_options.h"
 #include "common/error.h"
 #include "common/files.h"
@@ -65,7 +66,7 @@ std::vector<std::string> cell_arguments(const train::SweepCell& cell, const fs::
 
 std::string db_of(const Args& args, const train::ExperimentParams& p) {
     if (!p.db.empty()) return p.db;
-    return args.has("db") ? args.get("db") : train::default_database_path();
+    return db_path(args);
 }
 
 int run_local(const train::Sweep& sweep, const fs::path& folder, const std::string& db,
@@ -205,7 +206,7 @@ int sweep_collect(int argc, char** argv, int first) {
     if (!args.has("sweep-dir")) throw Error("sweep collect needs --sweep-dir DIR");
     const fs::path folder = args.get("sweep-dir");
     const train::Sweep sweep = train::read_manifest(folder);
-    const std::string db = args.has("db") ? args.get("db") : train::default_database_path();
+    const std::string db = db_path(args);
     store::RunStore store(db);
     std::int64_t shards = 0;
     for (const train::SweepCell& cell : sweep.cells) {
@@ -234,9 +235,7 @@ int sweep_status(int argc, char** argv, int first) {
     if (args.parse_and_print_help(argc, argv, first)) return 0;
     if (!args.has("sweep-dir")) throw Error("sweep status needs --sweep-dir DIR");
     const train::Sweep sweep = train::read_manifest(args.get("sweep-dir"));
-    const std::string db = args.has("db") ? args.get("db") : train::default_database_path();
-    if (!fs::exists(db)) throw Error("no database at '" + db + "'");
-    store::RunStore store(db);
+    store::RunStore store(existing_db_path(args));
     const auto states = train::cell_states(sweep, store);
     print_states(sweep, states);
     for (const auto& s : states)

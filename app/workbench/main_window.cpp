@@ -64,6 +64,9 @@ QString clock_text(double seconds) {
                      : QString("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QChar('0'));
 }
 
+// Torch's intra-op threads when the user chose none: every core but one, which the GUI keeps.
+int training_threads() { return std::max(1, QThread::idealThreadCount() - 1); }
+
 }  // namespace
 
 MainWindow::MainWindow(const QString& database, QWidget* parent)
@@ -132,12 +135,8 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     device_label_ = new QLabel(this);
     device_label_->setObjectName("deviceLabel");
     const QString device = QString::fromStdString(train::choose_device("auto"));
-    device_label_->setText(
-        QString("Device: %1 · training threads: %2 (one core left to the GUI) · Database: %3")
-            .arg(device == "cuda" ? "CUDA GPU" : "CPU")
-            .arg(std::max(1, QThread::idealThreadCount() - 1))
-            .arg(database_));
     device_label_->setProperty("device", device == "cuda" ? "CUDA GPU" : "CPU");
+    showDeviceAndDatabase();
     statusBar()->addWidget(device_label_, 1);
 
     // The worker and its thread.
@@ -414,15 +413,27 @@ void MainWindow::pointViewsAtDatabase() {
     sweeps_->setDatabase(database_);
 }
 
+void MainWindow::showDeviceAndDatabase() {
+    device_label_->setText(
+        QString("Device: %1 · training threads: %2 (one core left to the GUI) · Database: %3")
+            .arg(device_label_->property("device").toString())
+            .arg(training_threads())
+            .arg(database_));
+}
+
+void MainWindow::beginWork() {
+    running_ = true;
+    last_status_.reset();
+    last_error_.clear();
+    seed_text_.clear();
+    cell_text_.clear();
+}
+
 void MainWindow::switchTo(const QString& path) {
     database_ = path;
     form_->setDatabase(database_);
     pointViewsAtDatabase();
-    device_label_->setText(
-        QString("Device: %1 · training threads: %2 (one core left to the GUI) · Database: %3")
-            .arg(device_label_->property("device").toString())
-            .arg(std::max(1, QThread::idealThreadCount() - 1))
-            .arg(database_));
+    showDeviceAndDatabase();
     setWindowTitle("Context-Pythia Workbench — " + QFileInfo(database_).fileName());
     rememberRecent(database_);
     showStartup();
@@ -580,11 +591,7 @@ QString MainWindow::launch(LaunchMode mode) {
     const train::ExperimentParams& p = request.params;
     live_->setTokensPerStep(static_cast<double>(p.phase2.batch_size * *p.seq_length));
     mode_ = mode;
-    running_ = true;
-    last_status_.reset();
-    last_error_.clear();
-    seed_text_.clear();
-    cell_text_.clear();
+    beginWork();
     progress_->setRange(0, 0);  // busy until the first progress report
     progress_label_->setText("Preparing data (tokenizing or reading the token cache)…");
     tabs_->setCurrentWidget(live_);
@@ -604,8 +611,7 @@ train::ExperimentParams MainWindow::launchParams(LaunchMode mode) const {
         for (const auto& [d, check] : designs_)
             if (check->isChecked()) form.models.push_back(d);
     }
-    // Leave the GUI a core: torch's intra-op threads, unless the user chose a number.
-    if (form.threads == 0) form.threads = std::max(1, QThread::idealThreadCount() - 1);
+    if (form.threads == 0) form.threads = training_threads();
     return form;
 }
 
@@ -628,13 +634,9 @@ QString MainWindow::launchSweep() {
     QString problem;
     const std::optional<train::Sweep> sweep = sweepRequest(&problem);
     if (!sweep) return problem;
-    running_ = true;
+    beginWork();
     sweep_ = true;
     mode_ = LaunchMode::full_comparison;
-    last_status_.reset();
-    last_error_.clear();
-    seed_text_.clear();
-    cell_text_.clear();
     live_->clear();
     sweeps_->setRunning(true);
     sweeps_->setMessage(QString("Sweep %1: %2 cells; the live plots show the cell that runs.")
@@ -686,11 +688,9 @@ QString MainWindow::launchCacheEval() {
         cache_->setMessage(problem);
         return problem;
     }
-    if (p->threads == 0) p->threads = std::max(1, QThread::idealThreadCount() - 1);
-    running_ = true;
+    if (p->threads == 0) p->threads = training_threads();
+    beginWork();
     cache_eval_ = true;
-    last_status_.reset();
-    last_error_.clear();
     cache_->setRunning(true);
     updateLaunchButtons();
     worker_->arm();

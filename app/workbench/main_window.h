@@ -108,6 +108,10 @@ class MainWindow : public QMainWindow {
 
   private:
     QWidget* buildLaunchPanel();
+    // The status bar's device, training threads and database.
+    void showDeviceAndDatabase();
+    // The state every launch starts from: running, no outcome yet, no seed or cell named.
+    void beginWork();
     void buildMenus(class QDockWidget* dock);
     void pointViewsAtDatabase();
     void switchTo(const QString& path);

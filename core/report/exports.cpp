@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "report/csv.h"
+#include "report/sweep_table.h"
 #include "report/tables.h"
 #include "store/metric_names.h"
 
@@ -158,29 +159,13 @@ void write_sweep_summary_csv(store::RunStore& store, std::ostream& out, const st
     std::vector<Line> lines;
     std::set<std::string> param_columns;
     auto results = store.all_results();
-    // A sweep's table has each cell once: its latest experiment whose runs all completed (a
-    // retried cell's failed attempts stay out), else its latest.
-    std::map<std::string, std::int64_t> cell_choice;
+    // A sweep's table has each cell once (its chosen experiment).
+    std::set<std::int64_t> cell_experiments;
     if (!sweep_uid.empty())
-        for (const store::ExperimentRow& e : store.experiments()) {
-            const auto params = flatten_params(e.params_json);
-            const auto cell = params.find("sweep_cell");
-            if (cell == params.end() || !cell->second.is_string()) continue;
-            const std::string tag = cell->second.get<std::string>();
-            if (tag.rfind(sweep_uid + ":", 0) != 0) continue;
-            bool completed = true;
-            for (const store::RunRow& r : store.runs(e.id)) completed = completed && store::completed(r.status);
-            const auto it = cell_choice.find(tag);
-            if (it == cell_choice.end() || completed) cell_choice[tag] = e.id;
-        }
+        for (const auto& [cell, id] : chosen_cell_experiments(store, sweep_uid)) cell_experiments.insert(id);
     for (const store::ExperimentRow& e : store.experiments()) {
         std::map<std::string, nlohmann::json> params = flatten_params(e.params_json);
-        if (!sweep_uid.empty()) {
-            const auto cell = params.find("sweep_cell");
-            if (cell == params.end() || !cell->second.is_string()) continue;
-            const auto chosen = cell_choice.find(cell->second.get<std::string>());
-            if (chosen == cell_choice.end() || chosen->second != e.id) continue;
-        }
+        if (!sweep_uid.empty() && !cell_experiments.count(e.id)) continue;
         // Of the reproducibility stamp, what tells sweep cells apart: the commit, the device and
         // the command (library versions and data hashes stay in runs show and the report).
         for (auto it = params.begin(); it != params.end();)

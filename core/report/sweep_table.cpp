@@ -9,6 +9,7 @@
 #include "report/run_values.h"
 #include "report/tables.h"
 #include "store/metric_names.h"
+#include "train/sweep.h"
 
 namespace cp::report {
 namespace {
@@ -19,18 +20,11 @@ struct Cell {
     std::map<std::string, nlohmann::json> params;
 };
 
-// "uid:cell" of an experiment, or empty.
-std::pair<std::string, std::int64_t> cell_of(const std::map<std::string, nlohmann::json>& params) {
+// The sweep uid and cell index an experiment's parameters carry, if any.
+std::optional<std::pair<std::string, std::int64_t>> cell_of(const std::map<std::string, nlohmann::json>& params) {
     const auto it = params.find("sweep_cell");
-    if (it == params.end() || !it->second.is_string()) return {"", -1};
-    const std::string tag = it->second.get<std::string>();
-    const auto colon = tag.find(':');
-    if (colon == std::string::npos) return {"", -1};
-    try {
-        return {tag.substr(0, colon), std::stoll(tag.substr(colon + 1))};
-    } catch (const std::exception&) {
-        return {"", -1};
-    }
+    if (it == params.end() || !it->second.is_string()) return std::nullopt;
+    return train::parse_sweep_cell_tag(it->second.get<std::string>());
 }
 
 std::string value_text(const nlohmann::json& v) {
@@ -57,8 +51,9 @@ std::vector<SweepListing> list_sweeps(store::RunStore& store) {
     std::vector<SweepListing> out;
     std::map<std::string, std::set<std::int64_t>> cells;
     for (const store::ExperimentRow& e : store.experiments()) {
-        const auto [uid, cell] = cell_of(flatten_params(e.params_json));
-        if (uid.empty()) continue;
+        const auto tag = cell_of(flatten_params(e.params_json));
+        if (!tag) continue;
+        const auto& [uid, cell] = *tag;
         if (!cells.count(uid)) {
             // The sweep's name is the experiments' name before " [cell]".
             out.push_back({uid, e.name.substr(0, e.name.rfind(" [")), 0});
@@ -69,17 +64,26 @@ std::vector<SweepListing> list_sweeps(store::RunStore& store) {
     return out;
 }
 
+std::map<std::int64_t, std::int64_t> chosen_cell_experiments(store::RunStore& store,
+                                                             const std::string& uid) {
+    std::map<std::int64_t, std::int64_t> chosen;
+    for (const store::ExperimentRow& e : store.experiments()) {
+        const auto tag = cell_of(flatten_params(e.params_json));
+        if (!tag || tag->first != uid) continue;
+        bool completed = true;
+        for (const store::RunRow& r : store.runs(e.id)) completed = completed && store::completed(r.status);
+        if (!chosen.count(tag->second) || completed) chosen[tag->second] = e.id;
+    }
+    return chosen;
+}
+
 SweepSummary sweep_summary(store::RunStore& store, const std::string& uid) {
     SweepSummary s;
     s.uid = uid;
     std::map<std::int64_t, Cell> cells;  // the chosen experiment of each cell
-    for (const store::ExperimentRow& e : store.experiments()) {
-        auto params = flatten_params(e.params_json);
-        const auto [sweep, index] = cell_of(params);
-        if (sweep != uid) continue;
-        bool completed = true;
-        for (const store::RunRow& r : store.runs(e.id)) completed = completed && store::completed(r.status);
-        if (!cells.count(index) || completed) cells[index] = {index, e, params};
+    for (const auto& [index, id] : chosen_cell_experiments(store, uid)) {
+        const store::ExperimentRow e = store.experiment(id);
+        cells[index] = {index, e, flatten_params(e.params_json)};
         if (s.name.empty()) s.name = e.name.substr(0, e.name.rfind(" ["));
     }
     if (cells.empty())
@@ -102,6 +106,7 @@ SweepSummary sweep_summary(store::RunStore& store, const std::string& uid) {
     }
     // Rows: each cell's Phase 2 runs (the latest per design).
     std::set<std::int64_t> lengths_everywhere;
+    std::vector<Results> results_of_row;  // beside s.rows, for the KV bytes once the length is known
     bool first = true;
     for (const auto& [index, c] : cells) {
         std::map<model::Design, store::RunRow> latest;
@@ -130,13 +135,14 @@ SweepSummary sweep_summary(store::RunStore& store, const std::string& uid) {
             row.parameters = lookup(v.results, names::parameters_total);
             row.tokens_trained = lookup(v.results, names::tokens_trained);
             s.rows.push_back(row);
+            results_of_row.push_back(v.results);
         }
     }
     s.kv_length = lengths_everywhere.empty() ? 0 : *lengths_everywhere.rbegin();
     if (s.kv_length > 0)
-        for (SweepRow& row : s.rows)
-            for (const auto& [name, value] : store.results(row.run))
-                if (name == names::kv_bytes_per_token_at(s.kv_length)) row.kv_bytes_per_token = value;
+        for (std::size_t i = 0; i < s.rows.size(); ++i)
+            s.rows[i].kv_bytes_per_token =
+                lookup(results_of_row[i], names::kv_bytes_per_token_at(s.kv_length));
     return s;
 }
 

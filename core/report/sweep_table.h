@@ -23,6 +23,11 @@ struct SweepListing {
 // The sweeps the database holds cells of, in the order they were first recorded.
 std::vector<SweepListing> list_sweeps(store::RunStore& store);
 
+// Each cell's experiment (cell index -> experiment id): the latest whose runs all completed, so a
+// retried cell's failed attempts stay out, else the latest.
+std::map<std::int64_t, std::int64_t> chosen_cell_experiments(store::RunStore& store,
+                                                             const std::string& uid);
+
 struct SweepRow {
     std::int64_t cell = 0, experiment = 0, run = 0;
     std::map<std::string, std::string> values;  // the varying parameters, as typed

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/numbers.h"
+#include "common/text.h"
 #include "model/design.h"
 
 namespace cp::train {
@@ -239,15 +240,6 @@ ParamSpec flag(const char* key, const char* cli, const char* help, ParamGroup gr
     return s;
 }
 
-std::vector<std::string> split_commas(const std::string& text) {
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty()) out.push_back(item);
-    return out;
-}
-
 ParamSpec models_param() {
     ParamSpec m = base("models", "models", ParamType::design_list, "", "", ParamGroup::run);
     m.value_name = "DESIGN,...";
@@ -262,7 +254,7 @@ ParamSpec models_param() {
         // Older records store one word: both, pythia or context-pythia.
         std::vector<std::string> keys;
         if (v.is_string())
-            keys = split_commas(v.get<std::string>());
+            keys = split_skipping_empty(v.get<std::string>(), ',');
         else if (v.is_array())
             for (const json& k : v) keys.push_back(text_value(k, "models"));
         else
@@ -301,7 +293,7 @@ ParamSpec corpora_param() {
     c.get = [](const P& p) { return json(p.corpora); };
     c.set = [](P& p, const json& v) {
         if (v.is_string()) {
-            p.corpora = split_commas(v.get<std::string>());
+            p.corpora = split_skipping_empty(v.get<std::string>(), ',');
             return;
         }
         std::vector<std::string> list;
@@ -723,10 +715,10 @@ json ParamSpec::parse_text(const std::string& raw) const {
             return raw;
         case ParamType::text_list:
         case ParamType::design_list:
-            return json(split_commas(raw));
+            return json(split_skipping_empty(raw, ','));
         case ParamType::integer_list: {
             json a = json::array();
-            for (const std::string& item : split_commas(raw)) a.push_back(whole(item));
+            for (const std::string& item : split_skipping_empty(raw, ',')) a.push_back(whole(item));
             return a;
         }
     }

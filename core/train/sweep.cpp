@@ -1,5 +1,6 @@
 #include "train/sweep.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iomanip>
 #include <set>
@@ -7,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/text.h"
 #include "data/data_paths.h"
 #include "data/hash.h"
 #include "train/param_schema.h"
@@ -16,15 +18,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-std::vector<std::string> split(const std::string& text, char sep) {
-    std::vector<std::string> out;
-    std::string part;
-    std::istringstream in(text);
-    while (std::getline(in, part, sep))
-        if (!part.empty()) out.push_back(part);
-    return out;
-}
 
 bool list_valued(const ParamSpec& spec) {
     return spec.type == ParamType::text_list || spec.type == ParamType::design_list ||
@@ -37,6 +30,20 @@ void apply(ExperimentParams& p, const ParamSpec& spec, const std::string& value)
 }
 
 }  // namespace
+
+std::string sweep_cell_tag(const std::string& uid, std::int64_t index) {
+    return uid + ":" + std::to_string(index);
+}
+
+std::optional<std::pair<std::string, std::int64_t>> parse_sweep_cell_tag(const std::string& tag) {
+    const auto colon = tag.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    try {
+        return std::make_pair(tag.substr(0, colon), static_cast<std::int64_t>(std::stoll(tag.substr(colon + 1))));
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
 
 GridAxis parse_grid_axis(const std::string& text) {
     const auto eq = text.find('=');
@@ -54,7 +61,7 @@ GridAxis parse_grid_axis(const std::string& text) {
                     "give it once as an option instead");
     GridAxis axis;
     axis.key = spec->key;
-    axis.values = split(text.substr(eq + 1), list_valued(*spec) ? ';' : ',');
+    axis.values = split_skipping_empty(text.substr(eq + 1), list_valued(*spec) ? ';' : ',');
     if (axis.values.empty()) throw Error("--grid '" + text + "': no values after '='");
     std::set<std::string> seen;
     for (const std::string& v : axis.values) {
@@ -148,7 +155,7 @@ Sweep make_sweep(const ExperimentParams& base, const std::vector<GridAxis>& grid
         }
         for (const auto& [key, value] : values) apply(cell.params, param(key), value);
         cell.values = values;
-        cell.params.sweep_cell = s.uid + ":" + std::to_string(i);
+        cell.params.sweep_cell = sweep_cell_tag(s.uid, i);
         cell.params.name = (s.base.name.empty() ? s.name : s.base.name) + " [" + cell.label() + "]";
         const auto problems = cell.params.problems();
         if (!problems.empty()) {
@@ -222,19 +229,14 @@ fs::path log_path(const fs::path& folder, std::int64_t cell) {
 std::vector<CellState> cell_states(const Sweep& sweep, store::RunStore& store) {
     std::vector<CellState> states;
     for (const SweepCell& c : sweep.cells) states.push_back({c.index, {}, false, "no experiment yet"});
+    std::vector<std::int64_t> done(states.size(), 0);  // per cell: its experiments that finished
     for (const store::ExperimentRow& e : store.experiments()) {
         const json params = json::parse(e.params_json, nullptr, false);
         if (!params.is_object() || !params.contains("sweep_cell") || !params["sweep_cell"].is_string())
             continue;
-        const std::string tag = params["sweep_cell"].get<std::string>();
-        const auto colon = tag.find(':');
-        if (colon == std::string::npos || tag.substr(0, colon) != sweep.uid) continue;
-        std::int64_t cell = -1;
-        try {
-            cell = std::stoll(tag.substr(colon + 1));
-        } catch (const std::exception&) {
-            continue;
-        }
+        const auto tag = parse_sweep_cell_tag(params["sweep_cell"].get<std::string>());
+        if (!tag || tag->first != sweep.uid) continue;
+        const std::int64_t cell = tag->second;
         if (cell < 0 || cell >= static_cast<std::int64_t>(states.size())) continue;
         CellState& s = states[static_cast<std::size_t>(cell)];
         s.experiments.push_back(e.id);
@@ -246,28 +248,21 @@ std::vector<CellState> cell_states(const Sweep& sweep, store::RunStore& store) {
                 problem = "run " + std::to_string(r.id) + " (" + model::design_key(r.model) + ") " +
                           store::status_display_name(r.status) +
                           (r.error.empty() ? "" : ": " + r.error.substr(0, 120));
-        if (problem.empty()) {
-            s.finished = true;
-            s.problem.clear();
-        } else if (!s.finished) {
+        if (problem.empty())
+            ++done[static_cast<std::size_t>(cell)];
+        else if (done[static_cast<std::size_t>(cell)] == 0)
             s.problem = problem;
-        }
     }
-    // A seed group counts as finished when every seed did.
-    for (CellState& s : states)
-        if (s.finished && sweep.base.seeds > 1) {
-            std::int64_t done = 0;
-            for (std::int64_t e : s.experiments) {
-                bool ok = true;
-                for (const store::RunRow& r : store.runs(e)) ok = ok && store::completed(r.status);
-                done += ok;
-            }
-            if (done < sweep.base.seeds) {
-                s.finished = false;
-                s.problem = std::to_string(done) + " of " + std::to_string(sweep.base.seeds) +
-                            " seeds finished";
-            }
-        }
+    // A cell is finished when one experiment (with --seeds N, N of them: a seed group) finished.
+    const std::int64_t needed = std::max<std::int64_t>(1, sweep.base.seeds);
+    for (CellState& s : states) {
+        const std::int64_t d = done[static_cast<std::size_t>(s.cell)];
+        s.finished = d >= needed;
+        if (s.finished)
+            s.problem.clear();
+        else if (d > 0)
+            s.problem = std::to_string(d) + " of " + std::to_string(needed) + " seeds finished";
+    }
     return states;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,11 @@ struct GridAxis {
 // ("models=pythia,context-pythia;pythia,pythia-256"). Throws cp::Error naming an unknown
 // parameter, a bookkeeping one (db, threads, ...), or a value its type refuses.
 GridAxis parse_grid_axis(const std::string& text);
+
+// The tag every experiment of a cell carries in its parameters (sweep_cell): "UID:INDEX".
+std::string sweep_cell_tag(const std::string& uid, std::int64_t index);
+// The tag's sweep uid and cell index; nullopt for a value that is not such a tag.
+std::optional<std::pair<std::string, std::int64_t>> parse_sweep_cell_tag(const std::string& tag);
 
 struct SweepCell {
     std::int64_t index = 0;
