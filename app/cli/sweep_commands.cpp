@@ -72,13 +72,9 @@ std::string db_of(const Args& args, const train::ExperimentParams& p) {
 int run_local(const train::Sweep& sweep, const fs::path& folder, const std::string& db,
               bool quiet, char** argv) {
     std::int64_t ran = 0, skipped = 0, failed = 0;
+    const std::vector<bool> finished_before = train::finished_cells(sweep, db);
     for (const train::SweepCell& cell : sweep.cells) {
-        bool finished = false;
-        if (fs::exists(db)) {
-            store::RunStore store(db);
-            finished = train::cell_states(sweep, store)[static_cast<std::size_t>(cell.index)].finished;
-        }
-        if (finished) {
+        if (finished_before[static_cast<std::size_t>(cell.index)]) {
             std::cout << "cell " << cell.index << " (" << cell.label() << "): finished before, skipped\n";
             ++skipped;
             continue;

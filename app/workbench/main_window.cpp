@@ -429,6 +429,12 @@ void MainWindow::beginWork() {
     cell_text_.clear();
 }
 
+void MainWindow::startOnWorker(std::function<void()> job) {
+    updateLaunchButtons();
+    worker_->arm();  // from here on a Stop counts, even before the worker starts
+    QMetaObject::invokeMethod(worker_, std::move(job), Qt::QueuedConnection);
+}
+
 void MainWindow::switchTo(const QString& path) {
     database_ = path;
     form_->setDatabase(database_);
@@ -595,10 +601,7 @@ QString MainWindow::launch(LaunchMode mode) {
     progress_->setRange(0, 0);  // busy until the first progress report
     progress_label_->setText("Preparing data (tokenizing or reading the token cache)…");
     tabs_->setCurrentWidget(live_);
-    updateLaunchButtons();
-    worker_->arm();  // from here on a Stop counts, even before the worker starts
-    QMetaObject::invokeMethod(
-        worker_, [w = worker_, p, mode] { w->run(p, mode); }, Qt::QueuedConnection);
+    startOnWorker([w = worker_, p, mode] { w->run(p, mode); });
     return {};
 }
 
@@ -644,10 +647,7 @@ QString MainWindow::launchSweep() {
                             .arg(sweep->cells.size()));
     progress_->setRange(0, 0);
     progress_label_->setText("Sweep: preparing the first cell…");
-    updateLaunchButtons();
-    worker_->arm();
-    QMetaObject::invokeMethod(
-        worker_, [w = worker_, s = *sweep] { w->runSweep(s); }, Qt::QueuedConnection);
+    startOnWorker([w = worker_, s = *sweep] { w->runSweep(s); });
     return {};
 }
 
@@ -692,10 +692,7 @@ QString MainWindow::launchCacheEval() {
     beginWork();
     cache_eval_ = true;
     cache_->setRunning(true);
-    updateLaunchButtons();
-    worker_->arm();
-    QMetaObject::invokeMethod(
-        worker_, [w = worker_, params = *p] { w->runCacheEval(params); }, Qt::QueuedConnection);
+    startOnWorker([w = worker_, params = *p] { w->runCacheEval(params); });
     return {};
 }
 

@@ -3,6 +3,8 @@
 // ExperimentWorker on its own thread.
 #pragma once
 
+#include <functional>
+
 #include <QElapsedTimer>
 #include <QMainWindow>
 #include <QThread>
@@ -112,6 +114,8 @@ class MainWindow : public QMainWindow {
     void showDeviceAndDatabase();
     // The state every launch starts from: running, no outcome yet, no seed or cell named.
     void beginWork();
+    // Queues the job on the worker thread, the launch buttons updated and Stop armed first.
+    void startOnWorker(std::function<void()> job);
     void buildMenus(class QDockWidget* dock);
     void pointViewsAtDatabase();
     void switchTo(const QString& path);

@@ -266,6 +266,15 @@ std::vector<CellState> cell_states(const Sweep& sweep, store::RunStore& store) {
     return states;
 }
 
+std::vector<bool> finished_cells(const Sweep& sweep, const std::string& db) {
+    std::vector<bool> finished(sweep.cells.size(), false);
+    if (!fs::exists(db)) return finished;  // opening the store would create it
+    store::RunStore store(db);
+    for (const CellState& s : cell_states(sweep, store))
+        finished[static_cast<std::size_t>(s.cell)] = s.finished;
+    return finished;
+}
+
 std::string slurm_script(const Sweep& sweep, const fs::path& folder, const fs::path& cli,
                          const std::vector<std::string>& sbatch_flags) {
     const fs::path dir = fs::absolute(folder);

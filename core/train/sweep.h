@@ -81,6 +81,9 @@ struct CellState {
     std::string problem;  // why not: "no experiment", "run 7 failed: ..."
 };
 std::vector<CellState> cell_states(const Sweep& sweep, store::RunStore& store);
+// Per cell, whether the database at `db` holds it finished (all false when there is no database
+// yet): what a local sweep skips, read once before it runs.
+std::vector<bool> finished_cells(const Sweep& sweep, const std::string& db);
 
 // Slurm: the job-array script (one task per cell, `--array=0-(N-1)`), each task running its cell
 // into its own shard with its own log; `sbatch_flags` are passed through as #SBATCH lines

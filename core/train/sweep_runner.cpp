@@ -1,7 +1,5 @@
 #include "train/sweep_runner.h"
 
-#include <filesystem>
-
 #include "common/error.h"
 #include "store/run_store.h"
 #include "train/seed_group.h"
@@ -13,17 +11,15 @@ SweepOutcome run_sweep(const Sweep& sweep, ExperimentObserver* observer,
     SweepOutcome out;
     const std::string db = sweep.base.db.empty() ? default_database_path() : sweep.base.db;
     const auto count = static_cast<std::int64_t>(sweep.cells.size());
+    const std::vector<bool> finished_before = finished_cells(sweep, db);
     for (const SweepCell& cell : sweep.cells) {
         if (stop.load()) {
             out.status = store::RunStatus::stopped;
             break;
         }
-        if (std::filesystem::exists(db)) {
-            store::RunStore store(db);
-            if (cell_states(sweep, store)[static_cast<std::size_t>(cell.index)].finished) {
-                ++out.skipped;
-                continue;
-            }
+        if (finished_before[static_cast<std::size_t>(cell.index)]) {
+            ++out.skipped;
+            continue;
         }
         if (observer) observer->on_sweep_cell(cell.index, count, cell.label());
         ++out.ran;
