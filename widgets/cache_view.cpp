@@ -247,6 +247,11 @@ void CacheView::refreshResults() {
     try {
         store::RunStore store(database_.toStdString());
         const store::RunRow r = store.run(run_id);
+        message_->setText(r.checkpoint_origin == store::FileOrigin::unverified
+                              ? QString::fromStdString(
+                                    "Warning: " +
+                                    store::unverified_note(*store.run_file(run_id, store::file_role::checkpoint)))
+                              : QString());
         const auto params = nlohmann::json::parse(store.experiment(r.experiment_id).params_json,
                                                   nullptr, false);
         if (params.is_object() && params["seq_length"].is_number_integer()) {

@@ -235,8 +235,12 @@ void RunBrowser::showStamp() {
     try {
         store::RunStore store(database_.toStdString());
         const auto experiment = store.run(run).experiment_id;
+        const std::string files = report::run_files_text(store, run);
         stamp_->setText(QString("Experiment %1, reproducibility stamp:\n").arg(experiment) +
-                        QString::fromStdString(report::stamp_text(report::stamp_of(store, experiment))));
+                        QString::fromStdString(report::stamp_text(report::stamp_of(store, experiment))) +
+                        (files.empty() ? QString()
+                                       : QString("\nRun %1's files:\n").arg(run) +
+                                             QString::fromStdString(files)));
     } catch (const Error& e) {
         stamp_->setText(e.what());
     }

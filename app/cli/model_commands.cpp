@@ -7,12 +7,14 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/db_option.h"
 #include "cli/tokenizer_option.h"
 #include "common/error.h"
 #include "data/bpe_tokenizer.h"
 #include "data/corpus.h"
 #include "data/data_paths.h"
 #include "model/inference.h"
+#include "store/run_store.h"
 
 namespace cp::cli {
 using nlohmann::json;
@@ -37,6 +39,24 @@ std::vector<std::int64_t> parse_id_list(const std::string& text) {
     std::string item;
     while (std::getline(in, item, ',')) ids.push_back(parse_int("ids", item, 0));
     return ids;
+}
+
+// The model a command reads: --checkpoint FILE, or --run ID's checkpoint in --db, checked
+// against the size and SHA-256 recorded when it was written before it is read.
+const Option kRunOption{"run", "ID",
+                        "a run of the database instead of --checkpoint: its checkpoint, checked "
+                        "against what was recorded when it was written"};
+std::string checkpoint_argument(const Args& args, const std::string& command) {
+    if (args.has("run") == args.has("checkpoint"))
+        throw Error("give exactly one of --checkpoint and --run (see 'context-pythia " + command +
+                    " --help')");
+    if (args.has("checkpoint")) return args.get("checkpoint");
+    store::RunStore store(existing_db_path(args));
+    const store::RunFile f =
+        store.verified_file(parse_int("run", args.get("run"), 1), store::file_role::checkpoint);
+    if (f.origin == store::FileOrigin::unverified)
+        std::cerr << "Warning: " << store::unverified_note(f) << "\n";
+    return f.path.string();
 }
 
 }  // namespace
@@ -127,18 +147,20 @@ int info_command(int argc, char** argv, int first) {
 }
 
 int score_command(int argc, char** argv, int first) {
-    Args args("context-pythia score --checkpoint FILE (--text STR | --ids 1,2,3) [options]",
+    Args args("context-pythia score (--checkpoint FILE | --run ID) (--text STR | --ids 1,2,3) "
+              "[options]",
               "Log-probability of each token given the ones before it: logprobs[i] = ln p(ids[i+1] "
               "| ids[0..i]).",
               {{"checkpoint", "FILE",
-                "a workbench checkpoint or a Hugging Face GPT-NeoX model.safetensors (required)"},
+                "a workbench checkpoint or a Hugging Face GPT-NeoX model.safetensors"},
+               kRunOption,
+               db_option(),
                {"text", "STR", "text to tokenise and score"},
                {"ids", "1,2,3", "token ids to score"},
                kTokenizerOption,
                {"json", "", "print {\"ids\", \"logprobs\", \"nll\", \"ppl\"} as JSON"}});
     if (args.parse_and_print_help(argc, argv, first)) return 0;
-    if (!args.has("checkpoint"))
-        throw Error("--checkpoint is required (see 'context-pythia score --help')");
+    const std::string checkpoint = checkpoint_argument(args, "score");
     if (args.has("text") == args.has("ids")) throw Error("give exactly one of --text and --ids");
     std::vector<std::int64_t> ids;
     if (args.has("ids")) {
@@ -147,7 +169,7 @@ int score_command(int argc, char** argv, int first) {
         data::BpeTokenizer tokenizer = load_tokenizer(args);
         ids = to_ids(tokenizer.encode(args.get("text")));
     }
-    const model::ScoreResult r = model::score(args.get("checkpoint"), ids);
+    const model::ScoreResult r = model::score(checkpoint, ids);
     const json out = {{"ids", r.ids}, {"logprobs", r.logprobs}, {"nll", r.nll}, {"ppl", r.ppl}};
     if (args.has("json")) {
         std::cout << out.dump() << "\n";
@@ -164,10 +186,12 @@ int score_command(int argc, char** argv, int first) {
 
 int generate_command(int argc, char** argv, int first) {
     Args args(
-        "context-pythia generate --checkpoint FILE --prompt STR [options]",
+        "context-pythia generate (--checkpoint FILE | --run ID) --prompt STR [options]",
         "Continues a prompt with the KV cache: greedy by default, or sampled with a temperature.",
         {{"checkpoint", "FILE",
-          "a workbench checkpoint or a Hugging Face GPT-NeoX model.safetensors (required)"},
+          "a workbench checkpoint or a Hugging Face GPT-NeoX model.safetensors"},
+         kRunOption,
+         db_option(),
          {"prompt", "STR", "the text to continue (required)"},
          {"max-tokens", "N", "tokens to generate at most (default: 64)"},
          {"temperature", "T", "0 is greedy (default: 0)"},
@@ -175,10 +199,9 @@ int generate_command(int argc, char** argv, int first) {
          {"seed", "S", "sampling seed (default: 0)"},
          kTokenizerOption});
     if (args.parse_and_print_help(argc, argv, first)) return 0;
-    for (const char* required : {"checkpoint", "prompt"})
-        if (!args.has(required))
-            throw Error(std::string("--") + required +
-                        " is required (see 'context-pythia generate --help')");
+    if (!args.has("prompt"))
+        throw Error("--prompt is required (see 'context-pythia generate --help')");
+    const std::string checkpoint = checkpoint_argument(args, "generate");
     model::SamplingOptions options;
     options.max_tokens = parse_int("max-tokens", args.get("max-tokens", "64"), 0);
     options.temperature = parse_double_option("temperature", args.get("temperature", "0"));
@@ -186,7 +209,7 @@ int generate_command(int argc, char** argv, int first) {
     options.seed = static_cast<std::uint64_t>(parse_int("seed", args.get("seed", "0"), 0));
     data::BpeTokenizer tokenizer = load_tokenizer(args);
     const auto prompt = to_ids(tokenizer.encode(args.get("prompt")));
-    const auto continuation = model::generate(args.get("checkpoint"), prompt, options);
+    const auto continuation = model::generate(checkpoint, prompt, options);
     std::vector<data::TokenId> ids;
     for (std::int64_t id : continuation) {
         if (id >= tokenizer.vocab_size()) continue;  // padding rows past the tokenizer's vocabulary

@@ -2,6 +2,7 @@
 // line. The tables come from core/report, so they equal what the workbench shows and exports.
 #include <chrono>
 #include <functional>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -86,7 +87,8 @@ int runs_show(int argc, char** argv, int first) {
     if (r.context_block_run_id)
         std::cout << "block from  Phase 1 run " << *r.context_block_run_id << "\n";
     if (!r.error.empty()) std::cout << "message     " << r.error << "\n";
-    if (!r.checkpoint_path.empty()) std::cout << "checkpoint  " << r.checkpoint_path << "\n";
+    if (const std::string files = report::run_files_text(store, id); !files.empty())
+        std::cout << "files (checked against these before every read):\n" << files;
     if (!r.notes.empty()) std::cout << "notes       " << r.notes << "\n";
     std::cout << "\nreproducibility stamp of experiment " << r.experiment_id << ":\n"
               << report::stamp_text(report::stamp_of(store, r.experiment_id));
@@ -285,17 +287,29 @@ int experiments_export(int argc, char** argv, int first) {
 }
 
 int db_import(int argc, char** argv, int first) {
-    Args args("context-pythia db import OTHER.db [--db FILE]",
+    Args args("context-pythia db import OTHER.db [--link] [--db FILE]",
               "Merges another machine's database into this one: new experiments and runs get new\n"
-              "ids; runs already here are skipped, so importing twice adds nothing.",
-              {db_option()}, "OTHER.db  the database to import", 1);
+              "ids; runs already here are skipped, so importing twice adds nothing. The runs'\n"
+              "checkpoints and side files are copied into this database's folder (FILE.files),\n"
+              "each checked against the SHA-256 the other database recorded.",
+              {db_option(),
+               {"link", "",
+                "record the other database's files where they are (checked now and before every "
+                "read) instead of copying them"}},
+              "OTHER.db  the database to import", 1);
     if (args.parse_and_print_help(argc, argv, first)) return 0;
     if (args.positional().empty()) throw Error("missing OTHER.db (see --help)");
     store::RunStore store(db_path(args));
-    const store::ImportCounts c = store.import_database(args.positional()[0]);
+    const store::ImportCounts c = store.import_database(
+        args.positional()[0], args.has("link") ? store::ImportFiles::link : store::ImportFiles::copy);
     std::cout << "imported " << c.experiments << " experiments, " << c.runs << " runs, "
               << c.metric_points << " metric points and " << c.results << " results from "
               << args.positional()[0] << "\n";
+    if (c.files_copied > 0)
+        std::cout << "copied " << c.files_copied << " files into " << store.files_folder().string()
+                  << "\n";
+    if (c.files_linked > 0) std::cout << "linked " << c.files_linked << " files where they are\n";
+    for (const std::string& m : c.files_missing) std::cerr << "Warning: " << m << "\n";
     return 0;
 }
 

@@ -51,14 +51,12 @@ int run_child(const fs::path& program, const std::vector<std::string>& args) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// The cell's `run` arguments, into `db`, its checkpoints in a folder of its own (shards start
-// their experiment ids at 1 alike, so the default experiment-N folders would collide).
-std::vector<std::string> cell_arguments(const train::SweepCell& cell, const fs::path& folder,
-                                        const std::string& db) {
+// The cell's `run` arguments, into `db`; its checkpoints go with that database (<db>.files, one
+// folder per run uid), so shards whose ids all start at 1 never share a file, and `sweep
+// collect` copies them into the merged database's folder.
+std::vector<std::string> cell_arguments(const train::SweepCell& cell, const std::string& db) {
     train::ExperimentParams p = cell.params;
     p.db = db;
-    if (p.checkpoint_dir.empty())
-        p.checkpoint_dir = (fs::absolute(folder) / "checkpoints" / ("cell-" + std::to_string(cell.index))).string();
     std::vector<std::string> args = {"run"};
     for (const std::string& a : train::reproducing_arguments(p)) args.push_back(a);
     return args;
@@ -69,7 +67,7 @@ std::string db_of(const Args& args, const train::ExperimentParams& p) {
     return db_path(args);
 }
 
-int run_local(const train::Sweep& sweep, const fs::path& folder, const std::string& db,
+int run_local(const train::Sweep& sweep, const std::string& db,
               bool quiet, char** argv) {
     std::int64_t ran = 0, skipped = 0, failed = 0;
     const std::vector<bool> finished_before = train::finished_cells(sweep, db);
@@ -82,7 +80,7 @@ int run_local(const train::Sweep& sweep, const fs::path& folder, const std::stri
         std::cout << "cell " << cell.index << " of " << sweep.cells.size() << " (" << cell.label()
                   << ")\n"
                   << std::flush;
-        std::vector<std::string> cell_args = cell_arguments(cell, folder, db);
+        std::vector<std::string> cell_args = cell_arguments(cell, db);
         if (quiet) cell_args.push_back("--quiet");  // each cell's progress line, not its summary
         const int status = run_child(self_path(argv), cell_args);
         ++ran;
@@ -155,7 +153,7 @@ int sweep_run(int argc, char** argv, int first) {
     std::cerr << "sweep " << sweep.uid << " ('" << sweep.name << "'): " << sweep.cells.size()
               << " cells, folder " << folder.string() << "\n";
     if (args.has("slurm")) return submit_slurm(sweep, folder, args, argv);
-    return run_local(sweep, folder, db_of(args, base), args.has("quiet"), argv);
+    return run_local(sweep, db_of(args, base), args.has("quiet"), argv);
 }
 
 int sweep_run_cell(int argc, char** argv, int first) {
@@ -175,7 +173,7 @@ int sweep_run_cell(int argc, char** argv, int first) {
     const train::SweepCell& cell = sweep.cells[static_cast<std::size_t>(i)];
     std::cout << "sweep " << sweep.uid << " cell " << i << " (" << cell.label() << ")\n" << std::flush;
     return run_child(self_path(argv),
-                     cell_arguments(cell, folder, train::shard_path(folder, i).string()));
+                     cell_arguments(cell, train::shard_path(folder, i).string()));
 }
 
 void print_states(const train::Sweep& sweep, const std::vector<train::CellState>& states) {

@@ -72,11 +72,8 @@ KvBases calibrate_kv_bases(CausalLm& net, const std::vector<std::int64_t>& token
 }
 
 // The bases live beside the checkpoint, so a later evaluation of the same model reuses them.
-fs::path kv_bases_path(const std::string& checkpoint) {
-    return checkpoint + ".kv-basis.safetensors";
-}
-
-void save_kv_bases(const KvBases& b, const std::string& checkpoint, std::int64_t requested) {
+void save_kv_bases(const KvBases& b, const fs::path& path, const std::string& checkpoint,
+                   std::int64_t requested) {
     std::vector<torch::Tensor> keep;
     std::vector<TensorBytes> tensors;
     const auto add = [&](const std::string& name, const torch::Tensor& t) {
@@ -92,15 +89,15 @@ void save_kv_bases(const KvBases& b, const std::string& checkpoint, std::int64_t
             add(prefix + "eigenvalues", basis->eigenvalues);
             add(prefix + "layer_eigenvalues", basis->layer_eigenvalues);
         }
-    write_safetensors(kv_bases_path(checkpoint), tensors,
+    write_safetensors(path, tensors,
                              {{"calibration_tokens", std::to_string(requested)},
                               {"tokens_read", std::to_string(b.tokens)},
                               {"layers", std::to_string(b.k.size())},
                               {"checkpoint_bytes", std::to_string(fs::file_size(checkpoint))}});
 }
 
-std::optional<KvBases> load_kv_bases(const std::string& checkpoint, std::int64_t requested) {
-    const fs::path path = kv_bases_path(checkpoint);
+std::optional<KvBases> load_kv_bases(const fs::path& path, const std::string& checkpoint,
+                                     std::int64_t requested) {
     if (!fs::exists(path)) return std::nullopt;
     try {
         const SafetensorsFile file(path);

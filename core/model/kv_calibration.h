@@ -37,13 +37,14 @@ KvBases calibrate_kv_bases(CausalLm& net, const std::vector<std::int64_t>& token
                            std::int64_t width, std::int64_t wanted,
                            const std::atomic<bool>* stop = nullptr);
 
-// "<checkpoint>.kv-basis.safetensors".
-std::filesystem::path kv_bases_path(const std::string& checkpoint);
-// `requested`: the calibration tokens asked for (the text may hold fewer: bases.tokens says what
-// was read), the key a later load matches.
-void save_kv_bases(const KvBases& bases, const std::string& checkpoint, std::int64_t requested);
-// The saved bases when they were calibrated on `requested` tokens for this very file (its size
-// is recorded); nothing otherwise.
-std::optional<KvBases> load_kv_bases(const std::string& checkpoint, std::int64_t requested);
+// The bases of `checkpoint` written to `path` (the store says where: the trained run's own
+// folder). `requested`: the calibration tokens asked for (the text may hold fewer: bases.tokens
+// says what was read), the key a later load matches.
+void save_kv_bases(const KvBases& bases, const std::filesystem::path& path,
+                   const std::string& checkpoint, std::int64_t requested);
+// The bases at `path` when they were calibrated on `requested` tokens for this very checkpoint
+// (its size is recorded); nothing otherwise.
+std::optional<KvBases> load_kv_bases(const std::filesystem::path& path,
+                                     const std::string& checkpoint, std::int64_t requested);
 
 }  // namespace cp::model

@@ -1,5 +1,6 @@
 #include "report/stamp.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -56,6 +57,22 @@ std::string stamp_text(const Stamp& s) {
     if (s.seeds > 1) out << " (one of " << s.seeds << " seeds, group " << s.group << ")";
     out << "\n  command     " << s.command << "\n";
     return out.str();
+}
+
+std::string run_files_text(store::RunStore& store, std::int64_t run_id) {
+    std::string out;
+    for (const store::RunFile& f : store.run_files(run_id)) {
+        std::string role = f.role;
+        role.resize(std::max<std::size_t>(role.size(), 16), ' ');
+        out += "  " + role + f.path.string() + "\n    ";
+        out += f.origin == store::FileOrigin::unverified
+                   ? "UNVERIFIED: written before checkpoints were hashed, into a folder every "
+                     "database shared; it may be another database's"
+                   : std::string(store::file_origin_key(f.origin)) + ", " + std::to_string(f.size) +
+                         " bytes, sha256 " + f.sha256;
+        out += "\n";
+    }
+    return out;
 }
 
 }  // namespace cp::report

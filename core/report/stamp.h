@@ -27,4 +27,8 @@ Stamp stamp_of(store::RunStore& store, std::int64_t experiment_id);
 // Lines "  workbench  0.1.0 (commit a48147e1c2d3)" ... for terminals and the GUI.
 std::string stamp_text(const Stamp& s);
 
+// The files a run depends on, a line each: role, path, and what the store recorded of it
+// ("owned, 1234 bytes, sha256 5f1c…") or that it is UNVERIFIED; "" for a run with none.
+std::string run_files_text(store::RunStore& store, std::int64_t run_id);
+
 }  // namespace cp::report

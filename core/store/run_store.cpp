@@ -9,54 +9,11 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "store/statement.h"
 
 namespace cp::store {
+using detail::Statement;
 namespace {
-
-// One prepared statement, finalised on scope exit; every value is bound, never spliced.
-class Statement {
-  public:
-    Statement(sqlite3* db, const char* sql) : db_(db) {
-        if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
-            throw Error(std::string("database error: ") + sqlite3_errmsg(db));
-    }
-    ~Statement() { sqlite3_finalize(stmt_); }
-    Statement& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
-    Statement& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
-    Statement& bind_null(int i) { return check(sqlite3_bind_null(stmt_, i)); }
-    bool null(int col) { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-    Statement& bind(int i, const std::string& v) {
-        return check(
-            sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    }
-    bool step() {
-        const int rc = sqlite3_step(stmt_);
-        if (rc == SQLITE_ROW) return true;
-        if (rc == SQLITE_DONE) return false;
-        throw Error(std::string("database error: ") + sqlite3_errmsg(db_) +
-                    (rc == SQLITE_FULL       ? " (the disk is full)"
-                     : rc == SQLITE_READONLY ? " (the database is read-only)"
-                                             : ""));
-    }
-    void reset() {
-        sqlite3_reset(stmt_);
-        sqlite3_clear_bindings(stmt_);
-    }
-    std::int64_t integer(int col) { return sqlite3_column_int64(stmt_, col); }
-    double real(int col) { return sqlite3_column_double(stmt_, col); }
-    std::string text(int col) {
-        const unsigned char* t = sqlite3_column_text(stmt_, col);
-        return t ? reinterpret_cast<const char*>(t) : "";
-    }
-
-  private:
-    Statement& check(int rc) {
-        if (rc != SQLITE_OK) throw Error(std::string("database error: ") + sqlite3_errmsg(db_));
-        return *this;
-    }
-    sqlite3* db_;
-    sqlite3_stmt* stmt_ = nullptr;
-};
 
 std::string now_utc() {
     const std::time_t t = std::time(nullptr);
@@ -111,6 +68,7 @@ RunStore::RunStore(const std::string& path)
         exec("PRAGMA journal_mode=WAL");
         exec("PRAGMA foreign_keys=ON");
         migrate();
+        adopt_legacy_files();
         recover_interrupted();
     } catch (const Error& e) {
         sqlite3_close(db_);
@@ -181,6 +139,7 @@ void RunStore::migrate() {
     if (user_version(db_) < 3) migrate_to_v3();
     if (user_version(db_) < 4) migrate_to_v4();
     if (user_version(db_) < 5) migrate_to_v5();
+    if (user_version(db_) < 6) migrate_to_v6();
 }
 
 void RunStore::migrate_to_v2() {
@@ -245,6 +204,29 @@ void RunStore::migrate_to_v5() {
             ALTER TABLE runs ADD COLUMN cache_policy TEXT NOT NULL DEFAULT '';
             CREATE INDEX runs_by_evaluated ON runs(evaluates_run_id);
             PRAGMA user_version = 5;
+        )");
+    }
+    exec("COMMIT");
+}
+
+// v6: the files a run depends on, hashed. Older files recorded only a checkpoint path, which
+// every database wrote under the same <data>/runs/experiment-N folder: those paths arrive as
+// 'legacy' rows that adopt_legacy_files (run_files.cpp) attributes or marks unverified.
+// Evaluation runs' paths name the checkpoint they evaluated (not a file of theirs): not moved.
+void RunStore::migrate_to_v6() {
+    exec("BEGIN IMMEDIATE");
+    if (user_version(db_) < 6) {
+        exec(R"(
+            CREATE TABLE run_files(
+                run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                role TEXT NOT NULL, path TEXT NOT NULL,
+                size INTEGER NOT NULL DEFAULT -1, sha256 TEXT NOT NULL DEFAULT '',
+                origin TEXT NOT NULL DEFAULT 'owned',
+                PRIMARY KEY(run_id, role));
+            INSERT INTO run_files(run_id, role, path, origin)
+                SELECT id, 'checkpoint', checkpoint_path, 'legacy' FROM runs
+                WHERE checkpoint_path != '' AND phase != 'evaluation';
+            PRAGMA user_version = 6;
         )");
     }
     exec("COMMIT");
@@ -395,7 +377,9 @@ ExperimentRow RunStore::experiment(std::int64_t experiment_id) {
 namespace {
 const char* kRunColumns =
     "SELECT id, experiment_id, model, phase, status, started_at, finished_at, device, error, "
-    "checkpoint_path, name, notes, uid, context_block_run_id, evaluates_run_id, cache_policy "
+    "checkpoint_path, name, notes, uid, context_block_run_id, evaluates_run_id, cache_policy, "
+    "(SELECT path FROM run_files f WHERE f.run_id = runs.id AND f.role = 'checkpoint'), "
+    "(SELECT origin FROM run_files f WHERE f.run_id = runs.id AND f.role = 'checkpoint') "
     "FROM runs ";
 // The store boundary: stored text becomes enums here and nowhere else. A value this workbench
 // does not know (a newer workbench wrote it) is named, with the way out.
@@ -406,7 +390,7 @@ E known(std::optional<E> value, const char* column, const std::string& text, std
                     "', unknown to this workbench: update the workbench");
     return *value;
 }
-RunRow read_run(Statement& q) {
+RunRow read_run(Statement& q, const std::filesystem::path& files_folder) {
     RunRow r;
     r.id = q.integer(0);
     r.experiment_id = q.integer(1);
@@ -424,6 +408,16 @@ RunRow read_run(Statement& q) {
     if (!q.null(13)) r.context_block_run_id = q.integer(13);
     if (!q.null(14)) r.evaluates_run_id = q.integer(14);
     r.cache_policy = q.text(15);
+    // A run's own checkpoint is a recorded file (relative to the database's folder); an
+    // evaluation's column names the checkpoint it evaluated.
+    if (!q.null(16)) {
+        const std::filesystem::path stored = q.text(16);
+        r.checkpoint_path = (stored.is_absolute() ? stored : files_folder / stored).string();
+        r.checkpoint_origin =
+            q.text(17) == "owned"      ? FileOrigin::owned
+            : q.text(17) == "external" ? FileOrigin::external
+                                       : FileOrigin::unverified;
+    }
     return r;
 }
 }  // namespace
@@ -434,7 +428,7 @@ std::vector<RunRow> RunStore::runs(std::optional<std::int64_t> experiment_id) {
                       "ORDER BY id")
                          .c_str());
     if (experiment_id) q.bind(1, *experiment_id);
-    while (q.step()) out.push_back(read_run(q));
+    while (q.step()) out.push_back(read_run(q, files_folder()));
     return out;
 }
 
@@ -444,7 +438,7 @@ RunRow RunStore::run(std::int64_t run_id) {
     if (!q.step())
         throw Error("no run " + std::to_string(run_id) + " in '" + path_ +
                     "' (see 'context-pythia runs list')");
-    return read_run(q);
+    return read_run(q, files_folder());
 }
 
 std::vector<MetricPoint> RunStore::metrics(std::int64_t run_id, const std::string& name) {
@@ -519,7 +513,7 @@ void RunStore::delete_run(std::int64_t run_id) {
     exec("COMMIT");
 }
 
-ImportCounts RunStore::import_database(const std::string& other_path) {
+ImportCounts RunStore::import_database(const std::string& other_path, ImportFiles files) {
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!fs::is_regular_file(other_path, ec))
@@ -541,6 +535,9 @@ ImportCounts RunStore::import_database(const std::string& other_path) {
     ImportCounts counts;
     const auto changes = [this] { return static_cast<std::int64_t>(sqlite3_changes(db_)); };
     try {
+        // The files first (copied or checked where they are), into temp.import_file_rows; the
+        // rows that name them go in with the runs, in the one transaction below.
+        import_files(other_path, files, counts);
         exec("BEGIN IMMEDIATE");
         try {
             exec(R"(
@@ -598,13 +595,21 @@ ImportCounts RunStore::import_database(const std::string& other_path) {
                     JOIN src.results x ON x.run_id = ir.src_id;
             )");
             counts.results = changes();
+            exec(R"(
+                INSERT INTO main.run_files(run_id, role, path, size, sha256, origin)
+                    SELECT mr.id, f.role, f.path, f.size, f.sha256, f.origin
+                    FROM temp.import_file_rows f JOIN main.runs mr ON mr.uid = f.uid
+                    WHERE mr.uid IN (SELECT uid FROM temp.import_runs);
+            )");
             exec("DROP TABLE temp.import_runs");
+            exec("DROP TABLE temp.import_file_rows");
             exec("COMMIT");
         } catch (...) {
             exec("ROLLBACK");
             throw;
         }
     } catch (...) {
+        exec("DROP TABLE IF EXISTS temp.import_file_rows");
         exec("DETACH DATABASE src");
         throw;
     }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -25,7 +26,43 @@ namespace cp::store {
 // 4: experiments repeated with consecutive seeds share a group uid (experiments.group_uid).
 // 5: a run can be the evaluation of a trained run under a KV-cache policy (evaluates_run_id,
 // cache_policy: "int8:group=32,residual=32"), so policies sit beside the trained designs.
-constexpr int kSchemaVersion = 5;
+// 6: the files a run depends on (run_files: its checkpoint, optimizer state, context diversity,
+// K/V bases), each with its size and SHA-256 and a path relative to the database's own folder
+// (<database>.files), so two databases never share a file and every read checks what it loads.
+constexpr int kSchemaVersion = 6;
+
+// Where a run's file came from, and so how far a read can trust it.
+enum class FileOrigin {
+    owned,       // written into this database's folder; size and SHA-256 recorded when written
+    external,    // another database's file, linked by `db import --link`; its hash recorded then
+    unverified,  // recorded before checkpoints were hashed and not attributable to this run
+                 // (another database may have overwritten it): used, but always said so
+};
+const char* file_origin_key(FileOrigin origin);
+
+// The roles of a run's files: one file per role and run.
+namespace file_role {
+inline const std::string checkpoint = "checkpoint";
+inline const std::string optimizer_state = "optimizer-state";
+inline const std::string diversity = "diversity";
+// The per-head K/V bases a lowrank policy projects onto, calibrated on `tokens` training tokens.
+inline std::string kv_bases(std::int64_t tokens) {
+    return "kv-bases-" + std::to_string(tokens);
+}
+}  // namespace file_role
+
+struct RunFile {
+    std::int64_t run_id = 0;
+    std::string role;
+    std::filesystem::path path;  // absolute, resolved against the database's folder
+    std::string stored_path;     // as stored: relative to the database's folder, or absolute
+    std::int64_t size = -1;      // -1 and "" when unknown (unverified)
+    std::string sha256;
+    FileOrigin origin = FileOrigin::owned;
+};
+
+// What the user is told whenever an unverified file is used.
+std::string unverified_note(const RunFile& file);
 
 struct MetricPoint {
     std::int64_t run_id = 0;
@@ -42,6 +79,8 @@ struct RunRow {
     Phase phase = Phase::phase2;
     RunStatus status = RunStatus::running;
     std::string started_at, finished_at, device, error, checkpoint_path, name, notes, uid;
+    // How far the checkpoint can be trusted (RunStore::verified_file checks the file itself).
+    FileOrigin checkpoint_origin = FileOrigin::owned;
     // The Phase 1 run whose ContextBlock this run trained on (Phase 2 of a design that needs
     // one); empty otherwise, for the untrained-block ablation, or for a block from a file.
     std::optional<std::int64_t> context_block_run_id;
@@ -71,7 +110,14 @@ struct ExperimentRow {
 // What `import_database` added; importing the same file again adds zeros.
 struct ImportCounts {
     std::int64_t experiments = 0, runs = 0, metric_points = 0, results = 0;
+    std::int64_t files_copied = 0, files_linked = 0;
+    // The files the other database names that are not there (or not as it recorded them): each
+    // run is imported without that file, and the line says so.
+    std::vector<std::string> files_missing;
 };
+// How `import_database` brings the imported runs' files: copied into this database's folder
+// (hashes verified), or recorded where they are as external files.
+enum class ImportFiles { copy, link };
 
 // The SQLite library's version ("3.40.1"), for the reproducibility stamp and the About box.
 std::string sqlite_version();
@@ -112,7 +158,32 @@ class RunStore {
     // not yet here (by uid) are added under new ids with every metric point and result; runs
     // that were `running` there arrive `interrupted`. The other file is upgraded to this schema
     // when older; a missing file, a non-database or a newer schema is refused before any change.
-    ImportCounts import_database(const std::string& other_path);
+    // The runs' files come along (ImportFiles).
+    ImportCounts import_database(const std::string& other_path,
+                                 ImportFiles files = ImportFiles::copy);
+
+    // ---- the files a run depends on (run_files.cpp) ----
+    // The folder this database owns for its runs' files: "<database>.files" beside it.
+    std::filesystem::path files_folder() const;
+    // The run's own folder, <base>/<run uid> (base: files_folder() when empty), created; throws
+    // cp::Error naming the path when it cannot be created or written.
+    std::filesystem::path make_run_folder(std::int64_t run_id,
+                                          const std::filesystem::path& base = {});
+    // Records a run's files, hashing each now, in one transaction; a role recorded before is
+    // replaced. Refuses (before recording anything) a path another run records as its own.
+    void record_files(std::int64_t run_id,
+                      const std::vector<std::pair<std::string, std::filesystem::path>>& files);
+    std::optional<RunFile> run_file(std::int64_t run_id, const std::string& role);
+    std::vector<RunFile> run_files(std::int64_t run_id);
+    // The file a run recorded under `path` (the same file, however the path is spelled), if any.
+    std::optional<RunFile> file_at(const std::filesystem::path& path);
+    // The file, checked before any work reads it: refuses, naming the run and the file, a role
+    // never recorded, a missing file, and a file whose size or SHA-256 is not what was recorded
+    // ("run 2's checkpoint was changed after it was written: expected sha256 …, found …"). An
+    // unverified file is returned as it is: its origin says so and the caller tells the user.
+    RunFile verified_file(std::int64_t run_id, const std::string& role);
+    // Refuses to write `path` for `run_id` when another run records it as its own file.
+    void check_unclaimed(std::int64_t run_id, const std::filesystem::path& path);
 
     std::vector<ExperimentRow> experiments();
     ExperimentRow experiment(std::int64_t experiment_id);  // throws for an unknown id
@@ -137,7 +208,15 @@ class RunStore {
     void migrate_to_v3();
     void migrate_to_v4();
     void migrate_to_v5();
+    void migrate_to_v6();
+    void adopt_legacy_files();
     void recover_interrupted();
+    std::string file_hash(const std::filesystem::path& path);
+    std::string resolve_stored(const std::string& stored) const;
+    std::string stored_form(const std::filesystem::path& path) const;
+    void insert_file(std::int64_t run_id, const std::string& role, const std::string& stored,
+                     std::int64_t size, const std::string& sha256, FileOrigin origin);
+    void import_files(const std::string& other_path, ImportFiles mode, ImportCounts& counts);
 
     sqlite3* db_ = nullptr;
     std::string path_;
@@ -145,6 +224,14 @@ class RunStore {
     std::chrono::steady_clock::time_point last_flush_;
     std::vector<std::int64_t> recovered_;
     std::size_t flush_every_ = 256;
+    // Hashes already computed in this process, by path, size and modification time: a launch
+    // checks a file more than once before it reads it.
+    struct HashMemo {
+        std::int64_t size = -1;
+        std::filesystem::file_time_type mtime;
+        std::string sha256;
+    };
+    std::map<std::string, HashMemo> hashes_;
 };
 
 }  // namespace cp::store

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/stats.h"
 #include "model/cache_layers.h"
+#include "common/sha256.h"
 #include "model/kv_calibration.h"
 #include "model/checkpoint.h"
 #include "model/models.h"
@@ -238,18 +239,35 @@ ExperimentParams data_params(const CacheEvalParams& c, ExperimentParams p) {
     return p;
 }
 
-// The per-head bases lowrank and the anatomy need: stored beside the checkpoint, or calibrated on
-// the target's training text now (and stored for next time).
+// The per-head bases lowrank and the anatomy need: stored with the trained run's files (checked
+// before they are read), or calibrated on the target's training text now and stored for next
+// time. A checkpoint from outside keeps its bases in this database's folder, under its SHA-256.
 model::KvBases kv_bases_of(model::CausalLm& net, const CacheEval::Target& t,
                            const CacheEvalParams& params, ExperimentObserver* observer,
-                           const std::atomic<bool>& stop) {
-    if (auto stored = model::load_kv_bases(t.checkpoint, params.calibration_tokens)) return *stored;
+                           const std::atomic<bool>& stop, store::RunStore& store) {
+    const std::string role = store::file_role::kv_bases(params.calibration_tokens);
+    fs::path path;
+    if (t.trained) {
+        if (store.run_file(t.trained->id, role)) {
+            path = store.verified_file(t.trained->id, role).path;
+            if (auto stored = model::load_kv_bases(path, t.checkpoint, params.calibration_tokens))
+                return *stored;
+        }
+        path = store.make_run_folder(t.trained->id) / (role + ".safetensors");
+    } else {
+        path = store.files_folder() / ("checkpoint-" + sha256_file(t.checkpoint).substr(0, 16)) /
+               (role + ".safetensors");
+        if (auto stored = model::load_kv_bases(path, t.checkpoint, params.calibration_tokens))
+            return *stored;
+        fs::create_directories(path.parent_path());
+    }
     if (observer)
         observer->on_message("calibrating the K/V bases of " + t.what + " on " +
                              std::to_string(params.calibration_tokens) + " training tokens");
     model::KvBases bases = model::calibrate_kv_bases(net, t.data.training_tokens, t.data.chunk_width,
                                                      params.calibration_tokens, &stop);
-    model::save_kv_bases(bases, t.checkpoint, params.calibration_tokens);
+    model::save_kv_bases(bases, path, t.checkpoint, params.calibration_tokens);
+    if (t.trained) store.record_files(t.trained->id, {{role, path}});
     return bases;
 }
 
@@ -306,12 +324,16 @@ CacheEval::CacheEval(CacheEvalParams params, const std::atomic<bool>* stop)
         if (r.phase != store::Phase::phase2 || r.status != store::RunStatus::finished)
             problems.push_back(t->what + " is not a finished Phase 2 run (" +
                                store::phase_key(r.phase) + ", " + store::status_key(r.status) + ")");
-        else if (r.checkpoint_path.empty() || !fs::exists(r.checkpoint_path))
-            problems.push_back(t->what + ": its checkpoint '" + r.checkpoint_path + "' is missing");
-        else {
-            t->checkpoint = r.checkpoint_path;
-            t->config = model::checkpoint_config(t->checkpoint);
-        }
+        else
+            try {
+                // Checked against the size and SHA-256 recorded when it was written.
+                const store::RunFile f = store->verified_file(id, store::file_role::checkpoint);
+                if (f.origin == store::FileOrigin::unverified) warnings_.push_back(store::unverified_note(f));
+                t->checkpoint = f.path.string();
+                t->config = model::checkpoint_config(t->checkpoint);
+            } catch (const Error& e) {
+                problems.push_back(e.what());
+            }
         targets_.push_back(std::move(t));
     }
     if (!params_.checkpoint.empty()) {
@@ -379,6 +401,8 @@ CacheEvalSummary CacheEval::run(ExperimentObserver* observer, const std::atomic<
     if (params_.threads > 0) torch::set_num_threads(static_cast<int>(params_.threads));
     store::RunStore store(params_.db.empty() ? default_database_path() : params_.db);
     Recorder recorder(store, observer, "cache-eval batch " + std::to_string(params_.batch));
+    if (observer)
+        for (const std::string& w : warnings_) observer->on_message("Warning: " + w);
     bool needs_bases = params_.anatomy;
     for (const auto& p : params_.policies) needs_bases = needs_bases || p.kind == model::PolicyKind::lowrank;
     for (const auto& t : targets_) {
@@ -394,7 +418,7 @@ CacheEvalSummary CacheEval::run(ExperimentObserver* observer, const std::atomic<
                                        : store.create_experiment("cache-eval: " + fs::path(t->checkpoint).filename().string(),
                                                                  t->record.dump());
         const std::optional<model::KvBases> bases =
-            needs_bases ? std::optional<model::KvBases>(kv_bases_of(*net, *t, params_, observer, stop))
+            needs_bases ? std::optional<model::KvBases>(kv_bases_of(*net, *t, params_, observer, stop, store))
                         : std::nullopt;
         const auto run_of = [&](const std::string& name, const std::string& policy) {
             return store::NewRun{out.experiment_id, design, store::Phase::evaluation, device_name, name,

@@ -62,11 +62,14 @@ class CacheEval {
     ~CacheEval();
     CacheEvalSummary run(ExperimentObserver* observer, const std::atomic<bool>& stop);
     const CacheEvalParams& params() const { return params_; }
+    const std::vector<std::string>& warnings() const { return warnings_; }
     struct Target;  // a model to evaluate and its text
 
   private:
     CacheEvalParams params_;
     std::vector<std::unique_ptr<Target>> targets_;
+    // Checkpoints that cannot be verified (recorded before they were hashed): said before work.
+    std::vector<std::string> warnings_;
 };
 
 // Names of the anatomy's metric series and results, per layer: "k_spectrum_layer_3" (step j =

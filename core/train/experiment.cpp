@@ -2,6 +2,7 @@
 #include "train/diversity.h"
 
 #include <torch/version.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -170,18 +171,44 @@ void Experiment::choose_diversity_sample(data::BpeTokenizer& tokenizer) {
 // exists: nothing is created for parameters that are refused.
 void Experiment::check_plan() {
     const bool latest_phase1 = uses_latest_phase1(params_, mode_);
-    const bool looks_up = params_.context_block_run > 0 || params_.experiment > 0 || latest_phase1;
+    const bool looks_up = params_.context_block_run > 0 || params_.experiment > 0 ||
+                          latest_phase1 || !params_.phase2.resume_from.empty();
+    const std::string db = params_.db.empty() ? default_database_path() : params_.db;
+    check_files_folder(db);
     if (!looks_up) {
-        plan_for(params_, mode_, nullptr);
+        // A block file from this database is checked against its record, when there is one.
+        if (!params_.context_block_from.empty() && fs::exists(db)) {
+            store::RunStore store(db);
+            plan_for(params_, mode_, &store);
+        } else {
+            plan_for(params_, mode_, nullptr);
+        }
         return;
     }
-    const std::string db = params_.db.empty() ? default_database_path() : params_.db;
     if (!fs::exists(db))
         throw Error("the database '" + db +
                     "' does not exist, so it holds no run or experiment to continue from "
                     "(choose it with --db)");
     store::RunStore store(db);
     plan_for(params_, mode_, &store);
+}
+
+// The runs' files go to the database's own folder (<database>.files) or --checkpoint-dir: a
+// place that cannot be created or written is refused here, naming it, before anything is made.
+void Experiment::check_files_folder(const std::string& db) const {
+    fs::path folder = params_.checkpoint_dir.empty() ? fs::path(db + ".files")
+                                                     : fs::path(params_.checkpoint_dir);
+    folder = fs::absolute(folder);
+    fs::path existing = folder;
+    std::error_code ec;
+    while (!fs::exists(existing, ec) && existing.has_parent_path() &&
+           existing.parent_path() != existing)
+        existing = existing.parent_path();
+    if (!fs::is_directory(existing, ec) || ::access(existing.c_str(), W_OK) != 0)
+        throw Error("the folder for this database's checkpoints '" + folder.string() +
+                    "' cannot be created or written ('" + existing.string() +
+                    "' is not a writable folder): make it writable, or choose another place "
+                    "with --db or --checkpoint-dir");
 }
 
 // Whether the corpus holds the requested samples and one test chunk.
@@ -330,7 +357,7 @@ struct Experiment::Execution {
     ExperimentSummary& summary;
     const std::atomic<bool>& stop;
     torch::Device device;
-    fs::path checkpoints;
+    fs::path files_base;  // empty: the database's own folder
     torch::Tensor train_chunks, val_chunks, phase1_stream, test_chunks;
     torch::Tensor held_out_sample;  // held-out text on which Phase 1 measures context_rank
     std::optional<std::int64_t> phase1_run;
@@ -347,6 +374,8 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
     if (p.threads > 0) torch::set_num_threads(static_cast<int>(p.threads));
     store::RunStore store(p.db.empty() ? default_database_path() : p.db);
     const ExperimentPlan plan = plan_for(p, mode_, &store);
+    if (observer)
+        for (const std::string& w : plan.warnings) observer->on_message("Warning: " + w);
 
     // A new experiment, or the stored one these runs join (plan_for checked its parameters).
     summary.experiment_id =
@@ -367,8 +396,9 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
                                               ? static_cast<c10::DeviceIndex>(process_group()->env().local_rank)
                                               : 0)
             : torch::Device(torch::kCPU),
-        (p.checkpoint_dir.empty() ? data::data_dir() / "runs" : fs::path(p.checkpoint_dir)) /
-            ("experiment-" + std::to_string(summary.experiment_id)),
+        // Each run's files go into a folder of its own, named by its uid: under the database's
+        // folder (<database>.files), or under --checkpoint-dir.
+        fs::path(p.checkpoint_dir),
         {},
         {},
         {},
@@ -376,11 +406,6 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
         {},
         std::nullopt,
         ""};
-    std::error_code ec;
-    fs::create_directories(x.checkpoints, ec);
-    if (ec)
-        throw Error("cannot create the checkpoint folder '" + x.checkpoints.string() +
-                    "': " + ec.message());
 
     make_tensors(x);
     for (const PlanStep& step : plan.steps) {
@@ -466,13 +491,14 @@ void Experiment::run_phase1_step(Execution& x) {
         x.summary.phase1_converged = r.converged;
         record_phase1_results(log, r, context.config().context_dim);
         log.result(names::phase1_tokens, static_cast<double>(x.phase1_stream.numel()));
-        const std::string ckpt = (x.checkpoints / ("context-pythia-phase1-run" +
-                                                   std::to_string(log.run_id()) + ".safetensors"))
-                                     .string();
+        const std::string ckpt =
+            (x.store.make_run_folder(log.run_id(), x.files_base) / "context-pythia-phase1.safetensors")
+                .string();
         model::save_checkpoint(*net, ckpt, {{"cp_phase", "phase1"}});
-        x.store.set_text(log.run_id(), "checkpoint_path", ckpt);
-        x.phase1_checkpoint = ckpt;
         save_diversity(context, ckpt, "after Phase 1");
+        x.store.record_files(log.run_id(), {{store::file_role::checkpoint, ckpt},
+                                            {store::file_role::diversity, diversity_path(ckpt)}});
+        x.phase1_checkpoint = ckpt;
         if (r.stopped) return RunOutcome{store::RunStatus::stopped, "stopped by the user"};
         if (!r.converged)
             return RunOutcome{store::RunStatus::not_converged,
@@ -514,11 +540,10 @@ void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
     const auto recorded = x.recorder.record(run, [&](RunLogger& log) {
         log.result(names::parameters_total, static_cast<double>(s.parameters.total));
         log.result(names::parameters_trainable, static_cast<double>(s.parameters.trainable));
-        // Named by run, so that two runs of a design in one experiment keep their own weights.
-        const std::string ckpt =
-            (x.checkpoints / (std::string(model::design_key(step.design)) + "-run" +
-                              std::to_string(log.run_id()) + ".safetensors"))
-                .string();
+        // In the run's own folder: no other run, of this database or another, writes there.
+        const std::string ckpt = (x.store.make_run_folder(log.run_id(), x.files_base) /
+                                  (std::string(model::design_key(step.design)) + ".safetensors"))
+                                     .string();
         Phase2Result p2;
         {
             // Phase 2 and evaluation only: the diversity sample is computed in float32.
@@ -527,10 +552,12 @@ void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
                             log, x.stop);
         }
         fill_summary(s, p2);
-        x.store.set_text(log.run_id(), "checkpoint_path", p2.checkpoint);
         if (auto* reader = dynamic_cast<model::ContextBlockModel*>(net.get());
-            reader && !p2.checkpoint.empty())
+            reader && !p2.checkpoint.empty()) {
             save_diversity(*reader, p2.checkpoint, "after Phase 2");
+            x.store.record_files(log.run_id(),
+                                 {{store::file_role::diversity, diversity_path(p2.checkpoint)}});
+        }
         record_phase2_results(log, p2);
         if (p2.status == store::RunStatus::finished && step.evaluate) {
             evaluate_step(step, *net, x, s, log);

@@ -113,6 +113,7 @@ class Experiment {
     void choose_diversity_sample(data::BpeTokenizer& tokenizer);
     void check_budget();
     void check_plan();
+    void check_files_folder(const std::string& db) const;
     // "tiny 2000x64 seed 0", or the user's name (with its seed in a group).
     std::string experiment_name() const;
     // The parameters as stored: with the tokenizer, the device, preset values, reference notes,

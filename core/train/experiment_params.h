@@ -106,7 +106,7 @@ struct ExperimentParams {
     // A sweep's cell this experiment is ("<sweep uid>:<cell>"; train/sweep.h); empty otherwise.
     std::string sweep_cell;
     std::string db;              // empty: the workbench's default database
-    std::string checkpoint_dir;  // empty: <data dir>/runs
+    std::string checkpoint_dir;  // empty: the database's own folder, <db>.files
 
     Phase1Params phase1;
     Phase2Params phase2;

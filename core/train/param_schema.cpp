@@ -590,7 +590,8 @@ void add_evaluation_and_storage(std::vector<ParamSpec>& s) {
         [](P & p) -> auto& { return p.db; }));
     s.back().in_gui = false;
     s.push_back(text(
-        "checkpoint_dir", "checkpoint-dir", "DIR", "where checkpoints go (default: <data>/runs)",
+        "checkpoint_dir", "checkpoint-dir", "DIR",
+        "where runs' checkpoints go, a folder per run (default: the database's own, FILE.files)",
         ParamGroup::storage, [](P & p) -> auto& { return p.checkpoint_dir; }));
     s.back().in_gui = false;
     s.push_back(integer(

@@ -11,7 +11,9 @@
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
 #include "store/metric_names.h"
+#include "store/run_store.h"
 #include "train/distributed.h"
+#include "train/plan.h"
 
 namespace cp::train {
 namespace F = torch::nn::functional;
@@ -29,35 +31,43 @@ torch::Device device_of(model::CausalLm& model) {
     return model.parameters().front().device();
 }
 
-// Weights and optimizer state such that a kill at any instant leaves a checkpoint whose optimizer
-// state exists and belongs to it: the state is written first under a per-epoch name (temporary
-// file, then rename), the checkpoint (all-or-nothing) names it, and only then do older states go.
-void save_resumable_checkpoint(model::CausalLm& model, torch::optim::Optimizer& optimizer,
-                               const std::string& checkpoint_path, std::int64_t epoch,
-                               std::int64_t step, double val_ppl) {
+// Weights and optimizer state such that a kill at any instant leaves the run pointing at a whole,
+// hashed pair: both are written under the epoch's own names (temporary file, then rename), the
+// store then records the pair (one transaction), and only then do older epochs' files go. The
+// checkpoint is `<stem>.epoch-E.safetensors`, its state `<stem>.epoch-E.optimizer.pt`.
+std::string save_resumable_checkpoint(model::CausalLm& model, torch::optim::Optimizer& optimizer,
+                                      const std::string& stem_path, std::int64_t epoch,
+                                      std::int64_t step, double val_ppl, RunLogger& log) {
     namespace fs = std::filesystem;
-    const fs::path checkpoint(checkpoint_path);
-    const std::string state_name =
-        checkpoint.filename().string() + ".epoch-" + std::to_string(epoch) + ".optimizer.pt";
-    const fs::path state = checkpoint.parent_path() / state_name;
+    const fs::path stem(stem_path);
+    const fs::path folder = stem.parent_path();
+    const std::string base = stem.stem().string() + ".epoch-" + std::to_string(epoch);
+    const fs::path checkpoint = folder / (base + ".safetensors");
+    const fs::path state = folder / (base + ".optimizer.pt");
+    log.store().check_unclaimed(log.run_id(), checkpoint);
+    log.store().check_unclaimed(log.run_id(), state);
     // Serialised in memory, then written by us: libtorch's own file writer aborts the process
     // (it throws from a destructor) when the disk fills up mid-write.
     std::ostringstream bytes;
     torch::save(optimizer, bytes);
     write_file_atomic(state, bytes.str());
-    model::save_checkpoint(model, checkpoint_path,
+    model::save_checkpoint(model, checkpoint,
                            {{"cp_epoch", std::to_string(epoch)},
                             {"cp_step", std::to_string(step)},
                             {"cp_val_ppl", std::to_string(val_ppl)},
-                            {"cp_optimizer_state", state_name}});
-    const std::string prefix = checkpoint.filename().string() + ".";
+                            {"cp_optimizer_state", state.filename().string()}});
+    log.store().record_files(log.run_id(), {{store::file_role::checkpoint, checkpoint},
+                                            {store::file_role::optimizer_state, state}});
+    const std::string prefix = stem.stem().string() + ".epoch-";
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(checkpoint.parent_path(), ec)) {
-        const std::string name = entry.path().filename().string();
-        if (name != state_name && name.rfind(prefix, 0) == 0 && name.size() > prefix.size() + 13 &&
-            name.compare(name.size() - 13, 13, ".optimizer.pt") == 0)
+    for (const auto& entry : fs::directory_iterator(folder, ec)) {
+        const fs::path name = entry.path().filename();
+        if (name.string().rfind(prefix, 0) == 0 && name != checkpoint.filename() &&
+            name != state.filename() &&
+            (name.extension() == ".safetensors" || name.extension() == ".pt"))
             fs::remove(entry.path(), ec);
     }
+    return checkpoint.string();
 }
 
 }  // namespace
@@ -208,15 +218,18 @@ class Phase2Run {
         std::int64_t correct = 0, tokens = 0;
     };
 
-    // The checkpoint's weights and optimizer state; returns the first epoch still to run.
+    // The checkpoint's weights and optimizer state, checked against the run that recorded them
+    // (plan_for checked them before any work; this is the read); returns the first epoch still
+    // to run. The pair is copied into this run's folder, so this run owns what it continues.
     std::int64_t resume() {
-        const model::SafetensorsFile file(params_.resume_from);
+        const ResumeFiles files = verified_resume_files(log_.store(), params_.resume_from);
+        const std::string from = files.checkpoint.path.string();
+        const model::SafetensorsFile file(from);
         const auto epoch = file.metadata().find("cp_epoch");
         if (epoch == file.metadata().end())
-            throw Error("'" + params_.resume_from +
-                        "' is not a Phase 2 checkpoint (no cp_epoch in its metadata)");
-        model::load_weights(model_, params_.resume_from);
-        load_optimizer_state(file);
+            throw Error("'" + from + "' is not a Phase 2 checkpoint (no cp_epoch in its metadata)");
+        model::load_weights(model_, from);
+        load_optimizer_state(file, files);
         const std::int64_t first_epoch = std::stoll(epoch->second) + 1;
         const auto ppl = file.metadata().find("cp_val_ppl");
         result_.best_epoch = first_epoch - 1;
@@ -224,23 +237,32 @@ class Phase2Run {
                                    ? std::numeric_limits<double>::infinity()
                                    : std::stod(ppl->second);
         result_.best_val_loss = std::log(result_.best_val_ppl);
-        result_.checkpoint = params_.resume_from;
-        log_.message("resuming after epoch " + std::to_string(first_epoch - 1) + " of '" +
-                     params_.resume_from + "'");
+        log_.message("resuming after epoch " + std::to_string(first_epoch - 1) + " of '" + from +
+                     "'");
+        const auto step = file.metadata().find("cp_step");
+        if (!checkpoint_path_.empty())
+            result_.checkpoint = save_resumable_checkpoint(
+                model_, optimizer_, checkpoint_path_, first_epoch - 1,
+                step == file.metadata().end() ? 0 : std::stoll(step->second),
+                result_.best_val_ppl, log_);
         // Shuffles continue as if never interrupted: the generator advances past earlier epochs.
         for (std::int64_t e = 1; e < first_epoch; ++e)
             torch::randperm(train_.size(0), torch::TensorOptions().dtype(torch::kInt64));
         return first_epoch;
     }
 
-    void load_optimizer_state(const model::SafetensorsFile& file) {
-        // The checkpoint names its optimizer state (older checkpoints: <checkpoint>.optimizer.pt).
-        const auto named = file.metadata().find("cp_optimizer_state");
-        const std::string state =
-            named == file.metadata().end()
-                ? params_.resume_from + ".optimizer.pt"
-                : (std::filesystem::path(params_.resume_from).parent_path() / named->second)
-                      .string();
+    void load_optimizer_state(const model::SafetensorsFile& file, const ResumeFiles& files) {
+        // The recorded state; a checkpoint from before schema 6 names it in its metadata.
+        std::string state;
+        if (files.optimizer_state) {
+            state = files.optimizer_state->path.string();
+        } else {
+            const auto named = file.metadata().find("cp_optimizer_state");
+            const std::string from = files.checkpoint.path.string();
+            state = named == file.metadata().end()
+                        ? from + ".optimizer.pt"
+                        : (files.checkpoint.path.parent_path() / named->second).string();
+        }
         if (!std::filesystem::exists(state))
             throw Error("optimizer state '" + state +
                         "' is missing: it is written beside each checkpoint");
@@ -367,9 +389,9 @@ class Phase2Run {
     }
 
     void save_best(std::int64_t epoch, double val_ppl) {
-        if (checkpoint_path_.empty() || checkpoint_path_ == params_.resume_from) return;
-        save_resumable_checkpoint(model_, optimizer_, checkpoint_path_, epoch, step_, val_ppl);
-        result_.checkpoint = checkpoint_path_;
+        if (checkpoint_path_.empty()) return;
+        result_.checkpoint = save_resumable_checkpoint(model_, optimizer_, checkpoint_path_, epoch,
+                                                       step_, val_ppl, log_);
     }
 
     Phase2Result finish() {

@@ -26,6 +26,9 @@ struct Phase2Result {
 };
 
 // chunks: (n, seq_length + 1) int64 token ids of real text; inputs [:-1], targets [1:].
+// checkpoint_path names the run's checkpoints: "<run folder>/pythia.safetensors" writes each best
+// epoch E as pythia.epoch-E.safetensors with pythia.epoch-E.optimizer.pt, recorded in the store
+// as the run's files (result.checkpoint is the last); empty writes none.
 Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunks,
                         const torch::Tensor& val_chunks, const Phase2Params& params,
                         std::int64_t epochs, std::uint64_t seed, const std::string& checkpoint_path,

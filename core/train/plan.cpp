@@ -61,6 +61,22 @@ std::string ExperimentPlan::describe() const {
     return s;
 }
 
+ResumeFiles verified_resume_files(store::RunStore& store, const std::string& resume_from) {
+    const auto known = store.file_at(resume_from);
+    if (!known || known->role != store::file_role::checkpoint)
+        throw Error("'" + resume_from + "' is not the checkpoint of a run in '" + store.path() +
+                    "', so it cannot be checked before it is loaded: resume a run of this "
+                    "database (its checkpoint: 'context-pythia runs show ID'), or choose the "
+                    "database it belongs to with --db");
+    ResumeFiles f{store.verified_file(known->run_id, store::file_role::checkpoint), std::nullopt};
+    if (store.run_file(known->run_id, store::file_role::optimizer_state))
+        f.optimizer_state = store.verified_file(known->run_id, store::file_role::optimizer_state);
+    else if (f.checkpoint.origin != store::FileOrigin::unverified)
+        throw Error("run " + std::to_string(known->run_id) +
+                    " recorded no optimizer state beside its checkpoint, so it cannot be resumed");
+    return f;
+}
+
 std::optional<store::RunRow> latest_completed_phase1(store::RunStore& store) {
     const auto runs = store.runs();
     for (auto it = runs.rbegin(); it != runs.rend(); ++it)
@@ -160,19 +176,18 @@ std::optional<BlockSource> external_block(const ExperimentParams& p, LaunchMode 
             throw Error("run " + std::to_string(r.id) + " is not a finished Phase 1 run (it is " +
                         store::phase_key(r.phase) + ", " + store::status_key(r.status) +
                         "): choose another with --context-block-run, or run Phase 1 first");
-        if (r.checkpoint_path.empty() || !std::filesystem::exists(r.checkpoint_path))
-            throw Error("the checkpoint of Phase 1 run " + std::to_string(r.id) + " ('" +
-                        r.checkpoint_path + "') is missing: run Phase 1 again");
-        return BlockSource{BlockSource::Kind::stored_run, r.id, r.checkpoint_path};
+        const store::RunFile f = store->verified_file(r.id, store::file_role::checkpoint);
+        return BlockSource{BlockSource::Kind::stored_run, r.id, f.path.string()};
     }
     if (!p.context_block_from.empty()) {
         BlockSource b{BlockSource::Kind::checkpoint_file, std::nullopt, p.context_block_from};
-        if (store)  // provenance when the store knows the file's run
-            for (const store::RunRow& r : store->runs()) {
-                std::error_code ec;
-                if (r.phase == store::Phase::phase1 && !r.checkpoint_path.empty() &&
-                    std::filesystem::equivalent(r.checkpoint_path, p.context_block_from, ec))
-                    b.run_id = r.id;
+        // Provenance, and the check, when the file is one of this database's runs' checkpoints.
+        if (store)
+            if (const auto f = store->file_at(p.context_block_from);
+                f && f->role == store::file_role::checkpoint &&
+                store->run(f->run_id).phase == store::Phase::phase1) {
+                store->verified_file(f->run_id, f->role);
+                b.run_id = f->run_id;
             }
         return b;
     }
@@ -182,9 +197,19 @@ std::optional<BlockSource> external_block(const ExperimentParams& p, LaunchMode 
             throw Error(
                 "Context-Pythia's Phase 2 needs a finished Phase 1: launch Phase 1 first, or "
                 "tick the ablation to train on an untrained ContextBlock.");
-        return BlockSource{BlockSource::Kind::stored_run, latest->id, latest->checkpoint_path};
+        const store::RunFile f = store->verified_file(latest->id, store::file_role::checkpoint);
+        return BlockSource{BlockSource::Kind::stored_run, latest->id, f.path.string()};
     }
     return std::nullopt;
+}
+
+// What the plan says before it reads an unverified file.
+void warn_unverified(store::RunStore* store, const std::optional<BlockSource>& block,
+                     std::vector<std::string>& warnings) {
+    if (!store || !block || !block->run_id) return;
+    if (const auto f = store->run_file(*block->run_id, store::file_role::checkpoint);
+        f && f->origin == store::FileOrigin::unverified)
+        warnings.push_back(store::unverified_note(*f));
 }
 
 }  // namespace
@@ -213,9 +238,16 @@ ExperimentPlan plan_for(const ExperimentParams& p, LaunchMode mode, store::RunSt
     }
     // A resumed Phase 2 continues from its own checkpoint: no block source, no Phase 1.
     const bool resuming = !p.phase2.resume_from.empty();
+    if (resuming) {
+        if (!store) throw Error("internal error: resuming needs the store to check the checkpoint");
+        const ResumeFiles f = verified_resume_files(*store, p.phase2.resume_from);
+        if (f.checkpoint.origin == store::FileOrigin::unverified)
+            plan.warnings.push_back(store::unverified_note(f.checkpoint));
+    }
     std::optional<BlockSource> block;
     if (p.needs_context_block() && !resuming) {
         block = external_block(p, mode, store);
+        warn_unverified(store, block, plan.warnings);
         if (!block) {
             plan.steps.push_back({store::Phase::phase1, model::Design::context_pythia, {}, false});
             block = BlockSource{BlockSource::Kind::this_plan, std::nullopt, ""};

@@ -43,16 +43,28 @@ struct PlanStep {
 
 struct ExperimentPlan {
     std::vector<PlanStep> steps;
+    // Files the plan reads that cannot be verified (recorded before checkpoints were hashed):
+    // used, and said so to the user before the work starts.
+    std::vector<std::string> warnings;
     bool has_phase1() const;
     std::string describe() const;  // one line per step, numbered
 };
 
 // The latest Phase 1 run of the store that completed (finished or not converged) and whose
-// checkpoint still exists; empty when there is none.
+// checkpoint still exists; empty when there is none. (Its file is checked when a plan reads it.)
 std::optional<store::RunRow> latest_completed_phase1(store::RunStore& store);
 
 // Adjusts params to the launch mode (Phase 1 alone; Phase 2 of `design`) so that the recorded
 // parameters reproduce the experiment.
+// The checkpoint a resumed Phase 2 reads, checked against the store before any work: it must be
+// a checkpoint one of this database's runs recorded, unchanged since (with its optimizer state).
+// Returns the run's checkpoint and optimizer-state files; throws cp::Error naming the problem.
+struct ResumeFiles {
+    store::RunFile checkpoint;
+    std::optional<store::RunFile> optimizer_state;  // absent for a checkpoint before schema 6
+};
+ResumeFiles verified_resume_files(store::RunStore& store, const std::string& resume_from);
+
 ExperimentParams params_for_launch(ExperimentParams params, LaunchMode mode,
                                    std::optional<model::Design> phase2_design = std::nullopt);
 

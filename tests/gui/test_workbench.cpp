@@ -591,6 +591,59 @@ TEST_F(Workbench, CacheCompressionEvaluatesPoliciesFromClicksAndPlotsThem) {
     EXPECT_NE(cp::test::read_text(dir_ / "spectra.csv").find("K eigenvalue"), std::string::npos);
 }
 
+// #24 from clicks: a first database trained run 1 (Pythia); File → New database, a launch trains
+// that database's run 1; switching back and evaluating the full cache on the first database's run
+// 1 reproduces its own test perplexity, not the second's: each database reads its own weights.
+TEST_F(Workbench, NewDatabaseLaunchSwitchBackAndEvaluateUsesTheFirstDatabasesOwnWeights) {
+    const auto trained = cp::test::run_cli(
+        {"run", "--models", "pythia", "--samples", "64", "--seq-length", "16", "--epochs", "1",
+         "--eval-test-chunks", "4", "--eval-last-word-passages", "4", "--eval-kv-lengths", "64",
+         "--db", db_, "--quiet"});
+    ASSERT_EQ(trained.exit_code, 0) << trained.err;
+    const std::string second = (dir_ / "second.db").string();
+    MainWindow w(db());
+    w.show();
+    ASSERT_EQ(w.newDatabase(QString::fromStdString(second)), "");
+    fill_tiny(w, "64", "16", "1");
+    for (QCheckBox* box : w.findChildren<QCheckBox*>())
+        if (box->objectName().startsWith("design-"))
+            box->setChecked(box->objectName() == "design-pythia");
+    QSignalSpy finished(&w, &MainWindow::experimentFinished);
+    QTest::mouseClick(child<QPushButton>(&w, "launchFull"), Qt::LeftButton);
+    ASSERT_TRUE(finished.wait(300'000));
+    ASSERT_EQ(w.lastStatus(), cp::store::RunStatus::finished) << w.lastError().toStdString();
+    const auto test_ppl = [](const std::string& db, std::int64_t run) {
+        cp::store::RunStore store(db);
+        for (const auto& [k, v] : store.results(run))
+            if (k == "test_ppl") return v;
+        return 0.0;
+    };
+    const double first_own = test_ppl(db_, 1), second_own = test_ppl(second, 1);
+    ASSERT_GT(first_own, 0);
+    ASSERT_NE(first_own, second_own);
+    EXPECT_EQ(std::filesystem::path(cp::store::RunStore(second).run(1).checkpoint_path)
+                  .parent_path()
+                  .parent_path(),
+              dir_.path() / "second.db.files");
+
+    ASSERT_EQ(w.openDatabase(db()), "");
+    auto* view = w.cacheView();
+    view->refreshChoices();
+    ASSERT_EQ(view->showRun(1), "");
+    for (auto kind : {cp::model::PolicyKind::int8, cp::model::PolicyKind::int4,
+                      cp::model::PolicyKind::lowrank, cp::model::PolicyKind::streaming,
+                      cp::model::PolicyKind::h2o, cp::model::PolicyKind::snapkv})
+        view->policyCheck(kind)->setChecked(false);
+    view->policyCheck(cp::model::PolicyKind::full)->setChecked(true);
+    QTest::mouseClick(child<QPushButton>(&w, "cacheEvaluate"), Qt::LeftButton);
+    ASSERT_TRUE(finished.wait(300'000));
+    ASSERT_EQ(w.lastStatus(), cp::store::RunStatus::finished) << w.lastError().toStdString();
+    cp::store::RunStore store(db_);
+    const auto evaluation = store.runs().back();
+    ASSERT_EQ(evaluation.evaluates_run_id, std::optional<std::int64_t>(1));
+    EXPECT_NEAR(test_ppl(db_, evaluation.id), first_own, 1e-5 * first_own);
+}
+
 // #17: the first impression. An empty database opens on what to do next, with no legend on
 // the empty plots; a database with an experiment opens on its curves and its comparison. File →
 // Open database switches every view; the About box lists the versions; the Runs view shows the

@@ -610,21 +610,33 @@ ByHand by_hand(const std::vector<double>& v) {
 }  // namespace
 
 // #14 item 6: --seeds 4 runs one group of four experiments (seeds 5..8). The second seed fails
-// (its checkpoint folder is blocked by a file): the group keeps the others, says which failed,
+// (a trigger in the database refuses to record its experiment's checkpoints, as a failing disk
+// would): the group keeps the others, says which failed,
 // and its statistics use n = 3. The CSV's means, sds, t-intervals and paired differences equal
 // values worked out here from the stored per-seed results.
 TEST(SeedGroup, FourSeedsWithOneFailedGiveMeansIntervalsAndPairedDifferencesOverThree) {
     cp::test::TempDir dir;
     const std::string db = (dir / "w.db").string();
-    fs::create_directories(dir / "ckpt");
-    cp::test::write_text(dir / "ckpt" / "experiment-2", "a file where seed 6's folder would go");
+    { cp::store::RunStore created(db); }
+    {
+        sqlite3* h = nullptr;
+        ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(h, R"(
+            CREATE TRIGGER seed_6_fails BEFORE INSERT ON run_files
+            WHEN (SELECT experiment_id FROM runs WHERE id = NEW.run_id) = 2
+            BEGIN SELECT RAISE(ABORT, 'cannot record the checkpoint (injected)'); END;)",
+                               nullptr, nullptr, nullptr),
+                  SQLITE_OK);
+        sqlite3_close(h);
+    }
     const auto r = run_cli({"run", "--samples", "100", "--seq-length", "16", "--epochs", "1",
                             "--models", "context-pythia,pythia", "--seeds", "4", "--seed", "5", "--p1-max-iterations", "3",
                             "--eval-test-chunks", "8", "--eval-last-word-passages", "10",
                             "--eval-kv-lengths", "32", "--db", db, "--checkpoint-dir",
                             (dir / "ckpt").string(), "--quiet"});
     EXPECT_EQ(r.exit_code, 1) << "a failed seed fails the command\n" << r.out << r.err;
-    EXPECT_NE(r.out.find("seed 6: failed: cannot create the checkpoint folder"), std::string::npos)
+    EXPECT_NE(r.out.find("seed 6: failed: database error: cannot record the checkpoint (injected)"),
+              std::string::npos)
         << r.out;
     EXPECT_NE(r.out.find("seeds 5, 7, 8 (n = 3); seed 6 (experiment 2) left out"),
               std::string::npos)

@@ -186,11 +186,15 @@ TEST(Faults, SigkillAtRandomPointsLeavesAConsistentDatabaseAndAResumableCheckpoi
                             run.status == cp::store::RunStatus::finished)
                     << run.status;
                 interrupted += run.status == cp::store::RunStatus::interrupted;
-                const fs::path ckpt = dir / "runs" /
-                                      ("experiment-" + std::to_string(run.experiment_id)) /
-                                      ("pythia-run" + std::to_string(run.id) + ".safetensors");
-                if (run.status == cp::store::RunStatus::interrupted && fs::exists(ckpt))
-                    checkpoint = ckpt.string();
+                // The checkpoint the run points at is whole: what was recorded is what is there
+                // (size and SHA-256), however the kill fell across its write.
+                if (run.status == cp::store::RunStatus::interrupted &&
+                    store.run_file(run.id, cp::store::file_role::checkpoint)) {
+                    EXPECT_NO_THROW(
+                        store.verified_file(run.id, cp::store::file_role::optimizer_state));
+                    checkpoint = store.verified_file(run.id, cp::store::file_role::checkpoint)
+                                     .path.string();
+                }
             }
             runs_before = static_cast<std::int64_t>(store.runs().size());
         }

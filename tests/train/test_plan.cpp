@@ -37,7 +37,7 @@ std::int64_t stored_run(cp::store::RunStore& store, const cp::test::TempDir& dir
     const auto r = store.create_run({e, d, phase, "cpu", "", std::nullopt});
     const auto ckpt = dir / ("run" + std::to_string(r) + ".safetensors");
     cp::test::write_text(ckpt, "weights");
-    store.set_text(r, "checkpoint_path", ckpt.string());
+    store.record_files(r, {{cp::store::file_role::checkpoint, ckpt}});
     store.finish_run(r, status);
     return r;
 }

@@ -340,7 +340,8 @@ TEST(Phase2, ResumingFromACheckpointContinuesExactlyAsAnUninterruptedRun) {
     std::string checkpoint;
     EXPECT_TRUE(epoch2_losses("b.db", 1, "", &checkpoint).empty());
     ASSERT_FALSE(checkpoint.empty());
-    const auto resumed = epoch2_losses("c.db", 2, checkpoint, nullptr);
+    // Resumed in the database that recorded the checkpoint (it is checked against that record).
+    const auto resumed = epoch2_losses("b.db", 2, checkpoint, nullptr);
     ASSERT_FALSE(uninterrupted.empty());
     EXPECT_EQ(resumed, uninterrupted);
 }
