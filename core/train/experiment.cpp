@@ -196,6 +196,9 @@ void Experiment::check_plan() {
 // The runs' files go to the database's own folder (<database>.files) or --checkpoint-dir: a
 // place that cannot be created or written is refused here, naming it, before anything is made.
 void Experiment::check_files_folder(const std::string& db) const {
+    // A database that exists is checked first (a read-only one is refused naming the file); one
+    // that does not is not created for a launch that may yet be refused.
+    if (fs::exists(db)) store::RunStore existing(db);
     fs::path folder = params_.checkpoint_dir.empty() ? fs::path(db + ".files")
                                                      : fs::path(params_.checkpoint_dir);
     folder = fs::absolute(folder);
