@@ -45,6 +45,8 @@ QColor model_color(cp::model::Design model) {
             return QColor(117, 112, 179);
         case cp::model::Design::context_pythia_untrained:
             return series_color(6);
+        case cp::model::Design::pythia_input_cache:  // Pythia's orange, lighter: its exact twin
+            return series_color(1).lighter(140);
     }
     return series_color(6);
 }

@@ -22,6 +22,7 @@ enum class Design {
     pythia_mla,
     context_kv,
     context_pythia_untrained,
+    pythia_input_cache,
 };
 
 struct DesignName {
@@ -40,6 +41,9 @@ inline constexpr DesignName kDesignNames[] = {
     {Design::pythia_gqa, "pythia-gqa", "Pythia-GQA"},
     {Design::pythia_mla, "pythia-mla", "Pythia-MLA"},
     {Design::context_kv, "context-kv", "Context-KV"},
+    // The exact reference at half the cache (KV_METHODS.md §D): Pythia itself, caching each
+    // layer's normalised input and recomputing K and V from it.
+    {Design::pythia_input_cache, "pythia-input-cache", "Pythia, input cache"},
     // The ablation: Context-Pythia on an untrained ContextBlock (no Phase 1), trained beside the
     // others as a column of its own. Not a design of its own, so 'all' leaves it out.
     {Design::context_pythia_untrained, "context-pythia-untrained", "Context-Pythia, untrained block"},

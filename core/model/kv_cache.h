@@ -98,6 +98,20 @@ class FullLayerCache : public LayerCache {
     GrowingSequence keys, values;
 };
 
+// pythia-input-cache's layer cache: the attention's input x (B, 1, length, width), one tensor
+// where the full cache holds two; K and V are recomputed from it. Only the full policy applies.
+class InputLayerCache : public LayerCache {
+  public:
+    // Takes the new positions' inputs as `k` (B, 1, T, width) (`v` is unused); returns every
+    // cached input, (B, 1, S, width), and an undefined tensor.
+    std::pair<torch::Tensor, torch::Tensor> append(const torch::Tensor& k,
+                                                   const torch::Tensor& v) override;
+    std::int64_t length() const override { return inputs.length(); }
+    std::vector<torch::Tensor> stored() const override;
+    std::int64_t allocated_bytes() const override { return inputs.allocated_bytes(); }
+    GrowingSequence inputs;
+};
+
 struct KvCache {
     std::vector<std::unique_ptr<LayerCache>> layers;  // one per layer
     torch::Tensor context_state;                // Context-Pythia: (B, context_dim); else undefined

@@ -50,7 +50,8 @@ struct ModelConfig {
     bool layers_at_embed_width() const {
         return architecture == Architecture::pythia || architecture == Architecture::pythia_256 ||
                architecture == Architecture::pythia_gqa || architecture == Architecture::pythia_mla ||
-               architecture == Architecture::context_kv;
+               architecture == Architecture::context_kv ||
+               architecture == Architecture::pythia_input_cache;
     }
     // Whether the model reads a ContextBlock (Context-Pythia, context-kv).
     bool has_context_block() const {
@@ -66,6 +67,7 @@ struct ModelConfig {
     // beside the measured bytes, never instead of them.
     std::int64_t kv_values_per_token_formula() const {
         if (kv_latent > 0) return (kv_latent + rotary_dims()) * layers;
+        if (architecture == Architecture::pythia_input_cache) return layer_width() * layers;
         if (architecture == Architecture::context_kv) return 2 * layer_width() * (layers - 1);
         return 2 * (kv_heads > 0 ? kv_heads * head_dim() : layer_width()) * layers;
     }

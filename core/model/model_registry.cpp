@@ -89,6 +89,14 @@ ModelConfig context_kv_preset(ModelSize size) {
     return c;
 }
 
+// Pythia exactly, its cache holding each layer's normalised input (hidden wide) instead of K and
+// V (2 x hidden): the same weights and outputs at half the cache, paid for by recomputing K and V.
+ModelConfig pythia_input_cache_preset(ModelSize size) {
+    ModelConfig c = pythia_preset(size);
+    c.architecture = Design::pythia_input_cache;
+    return c;
+}
+
 // Context-Pythia with the recurrence removed: embed_in -> embed_norm -> Linear(embed -> context)
 // per token, then the same layers at context_dim.
 ModelConfig projection_256_preset(ModelSize size) {
@@ -134,6 +142,12 @@ const std::vector<DesignEntry>& design_registry() {
          "context_interval x max_contexts positions",
          &context_kv_preset,
          {0.5, "the seed documents"}},
+        {Design::pythia_input_cache,
+         "the exact reference at half the cache: Pythia caching each layer's normalised input "
+         "and recomputing K and V from it at every step (Pythia's outputs, Pythia's weights)",
+         /*needs_context_block=*/false, "the layer's normalised input (width hidden) per layer",
+         &pythia_input_cache_preset,
+         {0.5, "KV_METHODS.md §D: exactly Pythia's outputs at half its cache"}},
         {Design::context_pythia_untrained,
          "ablation: Context-Pythia on its ContextBlock as initialised, without Phase 1",
          /*needs_context_block=*/false,

@@ -125,6 +125,16 @@ std::int64_t FullLayerCache::allocated_bytes() const {
     return keys.allocated_bytes() + values.allocated_bytes();
 }
 
+std::pair<torch::Tensor, torch::Tensor> InputLayerCache::append(const torch::Tensor& k,
+                                                                const torch::Tensor& /*v*/) {
+    return {inputs.append(k), torch::Tensor()};
+}
+
+std::vector<torch::Tensor> InputLayerCache::stored() const {
+    if (inputs.length() == 0) return {};
+    return {inputs.view()};
+}
+
 std::int64_t KvCache::kv_bytes() const {
     std::int64_t total = contexts.used_bytes();
     for (const auto& layer : layers) total += layer->stored_bytes();
@@ -143,8 +153,17 @@ std::int64_t KvCache::state_bytes() const {
 
 KvCache CausalLm::make_cache(const CachePolicy& policy, const KvBases* bases) const {
     KvCache cache;
-    for (std::int64_t i = 0; i < config_.layers; ++i)
+    for (std::int64_t i = 0; i < config_.layers; ++i) {
+        if (config_.architecture == Design::pythia_input_cache) {
+            // Only the full policy fits (CachePolicy::problems_for says so before any work).
+            if (policy.kind != PolicyKind::full)
+                throw Error(std::string("policy '") + policy.text() +
+                            "' needs K and V, which pythia-input-cache does not cache");
+            cache.layers.push_back(std::make_unique<InputLayerCache>());
+            continue;
+        }
         cache.layers.push_back(make_layer_cache(policy, i, bases));
+    }
     if (config_.architecture == Design::context_kv)
         cache.contexts = ContextWindow(config_.context_window());
     return cache;
@@ -273,11 +292,24 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> GptNeoxAttentionImpl::la
     return {q, k, v};
 }
 
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> GptNeoxAttentionImpl::input_qkv(
+    const torch::Tensor& x, std::int64_t past, LayerCache* cache) {
+    const std::int64_t T = x.size(1);
+    // Every cached input, the new ones last: (B, S, width), positions past + T - S onwards.
+    const torch::Tensor all = cache->append(x.unsqueeze(1), torch::Tensor()).first.squeeze(1);
+    const std::int64_t S = all.size(1);
+    auto [q, k, v] = project(all);
+    q = rotate(q.narrow(2, S - T, T), past);
+    k = rotate(k, past + T - S);
+    return {q, k, v};
+}
+
 torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t past,
                                             LayerCache* cache) {
     const std::int64_t B = x.size(0), T = x.size(1), width = x.size(2), nh = options.heads();
-    auto [q, k, v] = options.kv_latent() > 0 ? latent_qkv(x, past, cache)
-                                             : cached_qkv(x, past, cache);
+    auto [q, k, v] = options.kv_latent() > 0                ? latent_qkv(x, past, cache)
+                     : options.cache_input() && cache      ? input_qkv(x, past, cache)
+                                                           : cached_qkv(x, past, cache);
     // What the cache returned: the kept entries first, then the new T; a query sees every kept
     // entry and the new ones up to itself. Without eviction `kept` is the past.
     // Heads the cache keeps: the K/V heads (GQA), one for the latent, else every head.
@@ -368,6 +400,7 @@ void GptNeoxLayerImpl::reset() {
     attention = register_module("attention", GptNeoxAttention(GptNeoxAttentionOptions(w, c.heads)
                                                                   .kv_heads(c.kv_heads)
                                                                   .kv_latent(c.kv_latent)
+                                                                  .cache_input(c.architecture == Design::pythia_input_cache)
                                                                   .rotary_dims(c.rotary_dims())
                                                                   .rotary_base(c.rotary_base)
                                                                   .init_std(c.init_std)));
@@ -738,6 +771,7 @@ std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t se
         case Design::pythia_256:
         case Design::pythia_gqa:  // the same body; its layers' attention is grouped-query
         case Design::pythia_mla:  // or latent
+        case Design::pythia_input_cache:  // or recomputes K and V from its cached inputs
             return std::make_shared<PythiaModel>(config);
         case Design::context_pythia:
         case Design::context_pythia_untrained:  // the ablation: the same model, no Phase 1

@@ -33,6 +33,9 @@ struct GptNeoxAttentionOptions {
     // > 0: multi-head latent attention (DeepSeek-V2) caching a latent of this width and one
     // shared rotary key (rotary_dims) instead of K and V.
     TORCH_ARG(std::int64_t, kv_latent) = 0;
+    // pythia-input-cache: the cache holds the attention's input (the normalised hidden state)
+    // and K and V are recomputed from all of it at every step; the weights are Pythia's.
+    TORCH_ARG(bool, cache_input) = false;
     TORCH_ARG(double, rotary_base) = 10000.0;
     TORCH_ARG(double, init_std) = 0.02;
 };
@@ -69,6 +72,11 @@ class GptNeoxAttentionImpl : public torch::nn::Module {
     std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> latent_qkv(const torch::Tensor& x,
                                                                       std::int64_t past,
                                                                       LayerCache* cache);
+    // The input-cache variant: the cache keeps x itself; q of the new positions, k and v of
+    // every cached one, recomputed, (B, nh, S, hs).
+    std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> input_qkv(const torch::Tensor& x,
+                                                                     std::int64_t past,
+                                                                     LayerCache* cache);
     std::int64_t head_dim_ = 0;
 };
 TORCH_MODULE(GptNeoxAttention);

@@ -64,6 +64,7 @@ std::string column_color(const DesignColumn& col, int index) {
         {model::Design::pythia_gqa, 4},     {model::Design::pythia_mla, 5},
         {model::Design::context_kv, 7},     {model::Design::context_pythia_untrained, 6}};
     if (!col.policy.empty()) return svg_color(index);
+    if (col.design == model::Design::pythia_input_cache) return "#f0a36e";  // Pythia's, lighter
     return svg_color(by_design.at(col.design));
 }
 
@@ -96,6 +97,31 @@ SvgPlot loss_plot(store::RunStore& store, const DesignComparison& c) {
                 }
             p.series.push_back(s);
         }
+    }
+    return p;
+}
+
+SvgPlot position_plot(store::RunStore& store, const DesignComparison& c) {
+    SvgPlot p;
+    p.id = "loss-by-position";
+    p.title = "Loss by position in the scored chunks" +
+              std::string(c.n() > 1 ? " (mean ± 1 sd over the seeds)" : "");
+    p.x_label = "position in the chunk (tokens)";
+    p.y_label = "loss (nats/token)";
+    for (const PositionSeries& ps : loss_by_position(store, c)) {
+        const auto k = c.column_of(ps.design, ps.policy);
+        SvgSeries s;
+        s.name = ps.label;
+        s.color = column_color(c.columns[*k], static_cast<int>(*k));
+        s.dashed = !ps.policy.empty();
+        s.x = ps.curve.step;
+        s.y = ps.curve.mean;
+        if (ps.curve.runs > 1)
+            for (std::size_t i = 0; i < ps.curve.mean.size(); ++i) {
+                s.band_low.push_back(ps.curve.mean[i] - ps.curve.sd[i]);
+                s.band_high.push_back(ps.curve.mean[i] + ps.curve.sd[i]);
+            }
+        p.series.push_back(s);
     }
     return p;
 }
@@ -141,7 +167,9 @@ SvgPlot kv_plot(const DesignComparison& c) {
 SvgPlot pareto_plot(const DesignComparison& c, const std::string& measure) {
     const ParetoView v = pareto_view(c, measure);
     SvgPlot p;
-    p.id = measure == "test_ppl" ? "pareto-ppl" : "pareto-last-word";
+    p.id = measure == "test_ppl"             ? std::string("pareto-ppl")
+           : measure == "last_word_accuracy" ? std::string("pareto-last-word")
+                                             : "pareto-" + measure;
     p.title = "KV cache against " + v.y_label + ": the Pareto front";
     p.x_label = v.x_label;
     p.y_label = v.y_label;
@@ -315,16 +343,23 @@ ExperimentReport build_report(store::RunStore& store, std::int64_t experiment_id
         b.push_back(heading("KV memory"));
         b.push_back(plot(kv_plot(c), "bytes per token at each measured length"));
         b.push_back(heading("Pareto view"));
-        for (const char* measure : {"test_ppl", "last_word_accuracy"}) {
+        for (const char* measure : {"test_ppl", "kl_to_full", "last_word_accuracy"}) {
             try {
-                b.push_back(plot(pareto_plot(c, measure),
-                                 "measured KV bytes per token at " + std::to_string(c.kv_lengths.back()) +
-                                     " tokens; filled points are on the front" +
-                                     (c.n() > 1 ? "; error bars: 95% t-intervals" : "")));
+                const SvgPlot pareto = pareto_plot(c, measure);
+                if (pareto.series.empty()) continue;  // no column has this measure
+                b.push_back(plot(pareto,
+                                 "KV bytes per token the cache held while the quality was scored "
+                                 "(measured); filled points are on the front" +
+                                     std::string(c.n() > 1 ? "; error bars: 95% t-intervals" : "")));
             } catch (const Error& err) {
                 b.push_back(paragraph(err.what()));
             }
         }
+    }
+    if (const SvgPlot positions = position_plot(store, c); !positions.series.empty()) {
+        b.push_back(heading("Loss by position"));
+        b.push_back(plot(positions, "mean loss at each position of the scored test chunks "
+                                    "(past 64, buckets); dashed: under a cache policy"));
     }
     diversity_blocks(store, c, b);
     b.push_back(heading("Reproducibility"));

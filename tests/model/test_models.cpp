@@ -207,7 +207,52 @@ TEST_P(CacheEquivalence, IncrementalDecodingEqualsTheFullForwardPass) {
 INSTANTIATE_TEST_SUITE_P(EveryDesign, CacheEquivalence,
                          ::testing::Values("pythia-tiny", "context-pythia-tiny", "pythia-256-tiny",
                                            "projection-256-tiny", "pythia-gqa-tiny",
-                                           "pythia-mla-tiny", "context-kv-tiny"));
+                                           "pythia-mla-tiny", "context-kv-tiny",
+                                           "pythia-input-cache-tiny"));
+
+// pythia-input-cache is Pythia: the same parameters under the same names (so Pythia's weights
+// load into it), and its logits, decoded token by token from its cache of each layer's
+// normalised input, equal Pythia's full forward pass, while the cache it measures is one
+// hidden-wide tensor per layer: half of Pythia's K and V.
+TEST(PythiaInputCache, LogitsEqualPythiasAtHalfTheCache) {
+    auto pythia = make_model(preset("pythia-tiny"), 9);
+    auto input = make_model(preset("pythia-input-cache-tiny"), 3);
+    torch::NoGradGuard no_grad;
+    {
+        const auto from = pythia->named_parameters();
+        auto to = input->named_parameters();
+        ASSERT_EQ(from.size(), to.size());
+        for (const auto& item : from) {
+            ASSERT_TRUE(to.contains(item.key())) << item.key();
+            to[item.key()].copy_(item.value());
+        }
+    }
+    pythia->eval();
+    input->eval();
+    const auto ids = real_ids(200);
+    const torch::Tensor expected = pythia->forward(batch(ids));
+    EXPECT_LT((input->forward(batch(ids)) - expected).abs().max().item<double>(), 1e-5);
+    KvCache cache = input->make_cache(), reference = pythia->make_cache();
+    torch::Tensor logits = input->forward(batch({ids.begin(), ids.begin() + 5}), &cache);
+    pythia->forward(batch({ids.begin(), ids.begin() + 5}), &reference);
+    double worst = (logits - expected.narrow(1, 0, 5)).abs().max().item<double>();
+    for (std::size_t t = 5; t < ids.size(); ++t) {
+        logits = input->forward(batch({ids[t]}), &cache);
+        pythia->forward(batch({ids[t]}), &reference);
+        worst = std::max(worst, (logits[0][0] - expected[0][static_cast<std::int64_t>(t)])
+                                    .abs().max().item<double>());
+    }
+    EXPECT_LT(worst, 1e-5);
+    // Tiny Pythia: 2 layers of width 64; the input cache holds 64 floats per token and layer.
+    EXPECT_EQ(cache.kv_bytes(), 200 * 64 * 2 * 4);
+    EXPECT_EQ(reference.kv_bytes(), 2 * cache.kv_bytes());
+    // Only the full policy applies: the others need K and V.
+    CachePolicy int8;
+    int8.kind = PolicyKind::int8;
+    ASSERT_EQ(int8.problems_for(preset("pythia-input-cache-tiny")).size(), 1u);
+    EXPECT_NE(int8.problems_for(preset("pythia-input-cache-tiny"))[0].find("only the full policy"),
+              std::string::npos);
+}
 
 // KV bytes per token measured from the cache tensors against KV_METHODS.md's formula, worked out
 // here from each config: 2 (K, V) x layer width x layers x 4 bytes; for MLA (latent + rotary
@@ -216,7 +261,9 @@ INSTANTIATE_TEST_SUITE_P(EveryDesign, CacheEquivalence,
 TEST(Models, ComparatorsCacheHalfOfPythiaMeasuredFromTheirTensors) {
     const auto prompt = real_ids(40);
     const ModelInfo pythia = model_info("pythia-70m", prompt, {64});
-    for (const char* name : {"pythia-256-70m", "projection-256-70m", "pythia-mla-70m"}) {
+    // pythia-input-cache caches each layer's input, 512 wide = 2 x 256.
+    for (const char* name :
+         {"pythia-256-70m", "projection-256-70m", "pythia-mla-70m", "pythia-input-cache-70m"}) {
         const ModelConfig c = preset(name);
         const ModelInfo m = model_info(name, prompt, {64});
         ASSERT_EQ(m.kv.size(), 1u);
