@@ -9,6 +9,7 @@
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QTabWidget>
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QProgressBar>
@@ -24,6 +25,7 @@
 #include "store/run_store.h"
 #include "widgets/kinds_meta.h"
 #include "widgets/pareto_plot.h"
+#include "widgets/position_plot.h"
 #include "widgets/plot_panel.h"
 
 namespace cp::widgets {
@@ -86,12 +88,24 @@ CacheView::CacheView(QWidget* parent) : QWidget(parent) {
     test_chunks_ = new QLineEdit(left);
     test_chunks_->setObjectName("cacheTestChunks");
     test_chunks_->setPlaceholderText("the run's own evaluation's");
+    budgets_ = new QLineEdit(left);
+    budgets_->setObjectName("cacheBudgets");
+    budgets_->setPlaceholderText("none: each policy's own knobs (e.g. 0.5, 0.25, 0.125)");
+    budgets_->setToolTip("Fractions of the full cache's bytes at the scored length: every ticked "
+                         "policy but full is solved to fit each one, so it is drawn as a curve.");
+    prefill_chunk_ = new QLineEdit(left);
+    prefill_chunk_->setObjectName("cachePrefillChunk");
+    prefill_chunk_->setPlaceholderText("1 (token by token: every scored token under the policy)");
     prefill_ = new QLineEdit(left);
     prefill_->setObjectName("cachePrefill");
-    prefill_->setPlaceholderText("half the chunk (0: token by token)");
+    prefill_->setPlaceholderText("0 (labelled mode: tokens read uncompressed first)");
+    prefill_->setToolTip("The papers' 'uncompressed prompt' mode: this many tokens attend to each "
+                         "other uncompressed before the policy acts. Labelled on every result.");
     options->addRow("Calibration tokens", calibration_);
     options->addRow("Held-out chunks", test_chunks_);
-    options->addRow("Prompt per chunk", prefill_);
+    options->addRow("Budgets", budgets_);
+    options->addRow("Tokens per step", prefill_chunk_);
+    options->addRow("Uncompressed prompt", prefill_);
     form->addLayout(options);
     auto* buttons = new QHBoxLayout;
     run_button_ = new QPushButton("Evaluate policies", left);
@@ -130,8 +144,13 @@ CacheView::CacheView(QWidget* parent) : QWidget(parent) {
     spectra_csv_->setObjectName("spectraCsv");
     spectra_layout->addWidget(spectra_, 1);
     spectra_layout->addWidget(spectra_csv_, 0, Qt::AlignRight);
+    auto* below = new QTabWidget(split);
+    below->setObjectName("cacheDetails");
+    positions_ = make_position_plot(below);
+    below->addTab(positions_, "Loss by position");
+    below->addTab(spectra_box, "K/V anatomy");
     split->addWidget(pareto_);
-    split->addWidget(spectra_box);
+    split->addWidget(below);
     layout->addWidget(split, 1);
 
     connect(run_button_, &QPushButton::clicked, this, &CacheView::runRequested);
@@ -208,7 +227,9 @@ std::optional<train::CacheEvalParams> CacheView::request(QString* problem) const
         };
         p.calibration_tokens = number(calibration_, "calibration tokens", p.calibration_tokens);
         p.max_test_chunks = number(test_chunks_, "held-out chunks", 0);
-        p.prefill = number(prefill_, "prompt per chunk", -1);
+        p.prefill_chunk = number(prefill_chunk_, "tokens per step", p.prefill_chunk);
+        p.prefill = number(prefill_, "uncompressed prompt", p.prefill);
+        p.budgets = train::parse_budgets(budgets_->text().toStdString());
         // Each policy against the model the run trained: core's checks, before any work.
         store::RunStore store(database_.toStdString());
         const store::RunRow r = store.run(p.runs.front());
@@ -263,7 +284,10 @@ void CacheView::refreshResults() {
                         widgets.second->setText(QString::fromStdString(train::suggested_parameters(k, seq)));
             }
         }
-        pareto_->setComparison(report::compare_designs(store, r.experiment_id, true));
+        const report::DesignComparison comparison = report::compare_designs(store, r.experiment_id, true);
+        pareto_->setComparison(comparison);
+        position_series_ = report::loss_by_position(store, comparison);
+        draw_loss_by_position(*positions_, position_series_);
         if (const auto a = report::latest_anatomy_of_run(store, run_id)) {
             anatomy_ = report::load_anatomy(store, *a);
             int color = 0;

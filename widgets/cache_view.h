@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/cache_policy.h"
+#include "report/design_comparison.h"
 #include "report/kv_anatomy.h"
 #include "train/cache_eval_params.h"
 
@@ -42,6 +43,8 @@ class CacheView : public QWidget {
 
     ParetoPlot* pareto() const { return pareto_; }
     PlotPanel* spectra() const { return spectra_; }
+    PlotPanel* positions() const { return positions_; }
+    const std::vector<report::PositionSeries>& positionSeries() const { return position_series_; }
     const std::optional<report::KvAnatomy>& anatomy() const { return anatomy_; }
     QCheckBox* policyCheck(model::PolicyKind kind) const;
     QLineEdit* policyParameters(model::PolicyKind kind) const;
@@ -59,12 +62,14 @@ class CacheView : public QWidget {
     QString database_;
     QComboBox* run_;
     std::vector<std::pair<model::PolicyKind, std::pair<QCheckBox*, QLineEdit*>>> policies_;
-    QLineEdit *calibration_, *test_chunks_, *prefill_;
+    QLineEdit *calibration_, *test_chunks_, *budgets_, *prefill_chunk_, *prefill_;
     QPushButton *run_button_, *stop_button_, *spectra_csv_;
     QProgressBar* progress_;
     QLabel *status_, *message_;
     ParetoPlot* pareto_;
     PlotPanel* spectra_;
+    PlotPanel* positions_;
+    std::vector<report::PositionSeries> position_series_;
     std::optional<report::KvAnatomy> anatomy_;
     std::int64_t seq_length_ = 64;
 };

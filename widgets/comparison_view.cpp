@@ -21,6 +21,7 @@
 #include "store/metric_names.h"
 #include "store/run_store.h"
 #include "widgets/pareto_plot.h"
+#include "widgets/position_plot.h"
 #include "widgets/plot_panel.h"
 #include "widgets/table_models.h"
 
@@ -103,6 +104,8 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     curves_ = new PlotPanel("Loss of each design", "step", "loss (nats/token)", this);
     details_->addTab(pareto_, "Pareto: KV cache against quality");
     details_->addTab(curves_, "Loss curves");
+    positions_ = make_position_plot(this);
+    details_->addTab(positions_, "Loss by position");
     details_->addTab(difference_table_, "Paired differences to Pythia");
     details_->addTab(kv_table_, "KV cache: claim, formula, measurement");
     split_->addWidget(table_);
@@ -235,16 +238,24 @@ void ComparisonView::showDesigns(const report::DesignComparison& c) {
     kv_model_->setCells(report::kv_check_cells(c));
     kv_table_->resizeColumnsToContents();
     details_->setTabEnabled(0, true);
-    details_->setTabEnabled(2, c.n() > 1 && c.baseline);
-    details_->setTabEnabled(3, !c.kv_checks.empty());
+    details_->setTabEnabled(2, true);
+    details_->setTabEnabled(3, c.n() > 1 && c.baseline);
+    details_->setTabEnabled(4, !c.kv_checks.empty());
     bool flagged = false;
     for (const report::KvCheck& k : c.kv_checks) flagged = flagged || k.disagrees();
-    details_->setTabText(3, flagged ? "KV cache: MEASURED ≠ FORMULA" :
+    details_->setTabText(4, flagged ? "KV cache: MEASURED ≠ FORMULA" :
                                       "KV cache: claim, formula, measurement");
     differences_->setText(c.n() > 1 ? "Every seed trained every design on the same chunks."
                                      : "Every design trained on the same chunks with the same seed.");
     pareto_->setComparison(c);
     drawDesignCurves(c);
+    try {
+        store::RunStore store(database_.toStdString());
+        position_series_ = report::loss_by_position(store, c);
+    } catch (const Error&) {
+        position_series_.clear();
+    }
+    draw_loss_by_position(*positions_, position_series_);
 }
 
 void ComparisonView::drawDesignCurves(const report::DesignComparison& c) {
@@ -289,9 +300,8 @@ void ComparisonView::show(const report::Comparison& c) {
     pareto_->clear();
     difference_model_->setCells({});
     kv_model_->setCells({});
-    details_->setTabEnabled(0, false);
-    details_->setTabEnabled(2, false);
-    details_->setTabEnabled(3, false);
+    // Two runs: no Pareto plane, positions, paired differences or KV check; the loss curves.
+    for (int tab : {0, 2, 3, 4}) details_->setTabEnabled(tab, false);
     details_->setCurrentWidget(curves_);
     curves_->setLegendColumns(1);
     heading_->setText(QString("<b>A</b> = %1 &nbsp;&nbsp; <b>B</b> = %2")

@@ -41,6 +41,8 @@ class ComparisonView : public QWidget {
     const std::optional<report::DesignComparison>& designs() const { return designs_; }
     QLabel* verdict() const { return verdict_; }
     PlotPanel* curves() const { return curves_; }
+    PlotPanel* positions() const { return positions_; }
+    const std::vector<report::PositionSeries>& positionSeries() const { return position_series_; }
     ParetoPlot* pareto() const { return pareto_; }
     QTabWidget* details() const { return details_; }
     QTableView* table() const { return table_; }
@@ -68,6 +70,8 @@ class ComparisonView : public QWidget {
     TextTableModel *design_model_, *difference_model_, *kv_model_;
     QLabel *heading_, *differences_, *verdict_;
     PlotPanel* curves_;
+    PlotPanel* positions_;
+    std::vector<report::PositionSeries> position_series_;
     ParetoPlot* pareto_;
     std::optional<report::Comparison> comparison_;
     std::optional<report::DesignComparison> designs_;

@@ -34,17 +34,16 @@ ParetoPlot::ParetoPlot(QWidget* parent) : QWidget(parent) {
     auto* top = new QHBoxLayout;
     measure_ = new QComboBox(this);
     measure_->setObjectName("paretoMeasure");
-    measure_->addItem("Test perplexity (lower is better)", "test_ppl");
-    measure_->addItem("Last-word accuracy (higher is better)", "last_word_accuracy");
+    for (const report::ParetoMeasure& m : report::pareto_measures())
+        measure_->addItem(m.label, QString(m.key));
     length_ = new QComboBox(this);
     length_->setObjectName("paretoLength");
     auto* csv = new QPushButton("Export data CSV…", this);
     csv->setObjectName("paretoCsv");
     top->addWidget(new QLabel("y:", this));
     top->addWidget(measure_, 1);
-    top->addWidget(new QLabel("KV bytes per token at", this));
+    top->addWidget(new QLabel("x: KV bytes per token", this));
     top->addWidget(length_);
-    top->addWidget(new QLabel("tokens", this));
     top->addWidget(csv);
     layout->addLayout(top);
     note_ = new QLabel(this);
@@ -64,9 +63,12 @@ void ParetoPlot::setComparison(const report::DesignComparison& c) {
     const QVariant chosen = length_->currentData();
     const QSignalBlocker block(length_);
     length_->clear();
-    for (std::int64_t l : c.kv_lengths) length_->addItem(QString::number(l), qlonglong(l));
+    // By default each quality beside the bytes of the tokens it was scored on.
+    length_->addItem("where the quality was scored", qlonglong(0));
+    for (std::int64_t l : c.kv_lengths)
+        length_->addItem(QString("at %1 tokens").arg(l), qlonglong(l));
     const int keep = length_->findData(chosen);
-    length_->setCurrentIndex(keep >= 0 ? keep : length_->count() - 1);  // the longest by default
+    length_->setCurrentIndex(keep >= 0 ? keep : 0);
     redraw();
 }
 
@@ -84,7 +86,7 @@ void ParetoPlot::redraw() {
     view_.reset();
     QCustomPlot* plot = panel_->plot();
     if (!comparison_ || length_->count() == 0) {
-        note_->setText(comparison_ ? "No KV cache was measured in this experiment." : "");
+        note_->setText("");
         plot->replot();
         return;
     }
@@ -104,8 +106,10 @@ void ParetoPlot::redraw() {
     for (const report::ParetoPoint& p : v.points) {
         // One graph per design: its colour, its legend entry, its error bar.
         QCPGraph* g = plot->addGraph();
-        g->setName(QString::fromStdString(p.label) + (p.on_front ? "  (on the front)" : ""));
-        const QColor color = model_color(p.design);
+        g->setName(QString::fromStdString(p.label) + (p.on_front ? "  (on the front)" : "") +
+                   (p.greyed.empty() ? "" : "  (not scored here)"));
+        // Greyed: its quality was scored at another length, so these bytes are not its cost.
+        const QColor color = p.greyed.empty() ? model_color(p.design) : QColor(185, 185, 185);
         g->setPen(QPen(color, 1.5));
         g->setLineStyle(QCPGraph::lsNone);
         // The shape says what kind of point it is; filled: on the front.
@@ -151,15 +155,20 @@ void ParetoPlot::redraw() {
     panel_->holdView();
     // Every point is labelled; a legend of many entries would only cover the points.
     panel_->setLegendWanted(v.points.size() <= 6);
+    QString greyed;
+    for (const report::ParetoPoint& p : v.points)
+        if (!p.greyed.empty())
+            greyed += QString(" Grey: %1 — %2.")
+                          .arg(QString::fromStdString(p.label), QString::fromStdString(p.greyed));
     note_->setText(QString("%1 points; %2. Filled: on the Pareto front (nothing else has a smaller "
-                           "cache and a %3 %4). ● trained design, ■ quantized, ◆ low rank, ▲ "
-                           "evicting, ✚ full cache.%5")
+                           "cache and a better %3). ● trained design, ■ quantized, ◆ low rank, ▲ "
+                           "evicting, ✚ full cache.%4%5")
                        .arg(v.points.size())
                        .arg(QString::fromStdString(comparison_->seeds_text()))
-                       .arg(v.lower_is_better ? "lower" : "higher")
-                       .arg(v.lower_is_better ? "perplexity" : "accuracy")
+                       .arg(QString::fromStdString(v.y_label))
                        .arg(comparison_->n() > 1 ? " Error bars: 95% t-intervals over the seeds."
-                                                 : ""));
+                                                 : "")
+                       .arg(greyed));
     plot->replot();
 }
 

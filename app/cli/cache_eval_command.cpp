@@ -10,6 +10,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/numbers.h"
 #include "store/run_kinds.h"
 #include "train/cache_eval.h"
 
@@ -55,7 +56,8 @@ void print(const train::CacheEvalSummary& s) {
         for (const train::PolicyOutcome& o : t.policies)
             width = std::max(width, static_cast<int>(o.policy.size()) + 2);
         std::cout << "  " << std::left << std::setw(width) << "policy" << std::right << std::setw(8)
-                  << "run" << std::setw(12) << "test ppl" << std::setw(14) << "after prompt"
+                  << "run" << std::setw(12) << "test ppl" << std::setw(12) << "KL to full"
+                  << std::setw(10) << "top-1 =" << std::setw(14) << "scored B/tok"
                   << std::setw(11) << "last-word" << std::setw(11) << "gen tok/s"
                   << "  KV bytes/token (length: bytes)\n";
         for (const train::PolicyOutcome& o : t.policies) {
@@ -66,8 +68,10 @@ void print(const train::CacheEvalSummary& s) {
                           << (o.message.empty() ? "" : ": " + o.message) << "\n";
                 continue;
             }
-            std::cout << std::setw(12) << fixed(o.test_ppl, 2) << std::setw(14)
-                      << fixed(o.continuation_ppl, 2) << std::setw(11)
+            std::cout << std::setw(12) << fixed(o.test_ppl, 2) << std::setw(12)
+                      << fixed(o.kl_to_full, 5) << std::setw(10)
+                      << fixed(o.top1_agreement_to_full, 4) << std::setw(14)
+                      << fixed(o.scored_kv_bytes_per_token, 1) << std::setw(11)
                       << fixed(o.last_word_accuracy, 3) << std::setw(11)
                       << fixed(o.generation_tokens_per_second, 1) << " ";
             for (const auto& [length, bytes] : o.kv_bytes_per_token)
@@ -107,9 +111,20 @@ int cache_eval_command(int argc, char** argv, int first) {
          {"checkpoint", "FILE", "or a checkpoint file (ours, or a Hugging Face GPT-NeoX model.safetensors)"},
          {"seq-length", "L", "with --checkpoint: the held-out chunks' length (required, no default)"},
          {"corpus", "NAME|PATH", "with --checkpoint: its held-out text (default: brown)", true},
-         {"policy", "NAME[:k=v,...]", "a cache policy (at least one)", true},
+         {"policy", "NAME[:k=v,...]",
+          "a cache policy (at least one); budget=F (a fraction of the full cache's bytes) "
+          "instead of its knobs",
+          true},
+         {"budgets", "F,F,...",
+          "evaluate every policy but full at each of these fractions of the full cache's "
+          "scored bytes (e.g. 0.5,0.25,0.125)"},
          {"calibration-tokens", "N", "training tokens for lowrank's PCA and the K/V anatomy (default: 16384)"},
-         {"prefill", "N", "tokens of each chunk fed at once before decoding (default: half the chunk; 0: none)"},
+         {"prefill-chunk", "N",
+          "tokens fed per step, each step attending to the compressed cache of the ones before "
+          "(default: 1, token by token)"},
+         {"prefill", "N",
+          "the labelled 'uncompressed prompt' mode: N tokens of each chunk at once first, "
+          "uncompressed among themselves (-1: half the chunk; default: 0, none)"},
          {"test-chunks", "N", "held-out chunks (default: the run's own evaluation's)"},
          {"last-word-passages", "N", "last-word passages (default: the run's own evaluation's)"},
          {"kv-lengths", "L,L,...", "cache lengths measured (default: the run's own evaluation's)"},
@@ -131,12 +146,14 @@ int cache_eval_command(int argc, char** argv, int first) {
     };
     p.calibration_tokens = integer("calibration-tokens", p.calibration_tokens);
     p.prefill = integer("prefill", p.prefill);
+    p.prefill_chunk = integer("prefill-chunk", p.prefill_chunk);
     p.max_test_chunks = integer("test-chunks", 0);
     p.max_last_word_passages = integer("last-word-passages", 0);
     p.batch = integer("batch", p.batch);
     p.threads = integer("threads", 0);
     p.device = args.get("device", "auto");
     p.anatomy = !args.has("no-anatomy");
+    if (args.has("budgets")) p.budgets = train::parse_budgets(args.get("budgets"));
     if (args.has("kv-lengths")) {
         std::stringstream in(args.get("kv-lengths"));
         std::string part;

@@ -866,6 +866,8 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     shoot(comparison_, "comparison.png");
     comparison_->details()->setCurrentIndex(0);  // the Pareto view
     shoot(comparison_, "comparison-pareto.png");
+    comparison_->details()->setCurrentIndex(2);  // the loss at each position
+    shoot(comparison_, "comparison-loss-by-position.png");
     if (diversity_run >= 0) diversity_->showRun(diversity_run);
     shoot(diversity_, "context-diversity.png");
     cache_->refreshChoices();

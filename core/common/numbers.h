@@ -32,4 +32,12 @@ inline std::optional<double> parse_number(const std::string& text) {
     return v;
 }
 
+// Up to 6 significant digits in the classic locale, no trailing zeros: "0.25", "0.125", "1".
+inline std::string short_number(double v) {
+    std::ostringstream out;
+    out.imbue(std::locale::classic());
+    out << v;
+    return out.str();
+}
+
 }  // namespace cp

@@ -99,4 +99,17 @@ double unigram_perplexity(const std::vector<std::int64_t>& training,
     return n == 0 ? static_cast<double>(vocab) : std::exp(nll / static_cast<double>(n));
 }
 
+double mcnemar_exact_p(std::int64_t b, std::int64_t c) {
+    const std::int64_t n = b + c, k = std::min(b, c);
+    if (n <= 0) return 1.0;
+    // P(X <= k) for X ~ Binomial(n, 1/2), each term exp(log C(n, i) - n log 2).
+    double tail = 0;
+    for (std::int64_t i = 0; i <= k; ++i)
+        tail += std::exp(std::lgamma(static_cast<double>(n) + 1) -
+                         std::lgamma(static_cast<double>(i) + 1) -
+                         std::lgamma(static_cast<double>(n - i) + 1) -
+                         static_cast<double>(n) * std::log(2.0));
+    return std::min(1.0, 2.0 * tail);
+}
+
 }  // namespace cp

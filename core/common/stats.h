@@ -47,6 +47,12 @@ struct SeedEstimate {
 // Absent when `values` is empty.
 std::optional<SeedEstimate> estimate(const std::vector<double>& values);
 
+// McNemar's exact two-sided test of paired binary outcomes from the discordant pairs alone: `b`
+// pairs right under A and wrong under B, `c` the reverse; under the null each discordant pair is
+// a fair coin, p = min(1, 2 · P(Binomial(b + c, 1/2) <= min(b, c))). 1 when there is no
+// discordant pair.
+double mcnemar_exact_p(std::int64_t b, std::int64_t c);
+
 // The perplexity on `targets` of the unigram distribution of `training` tokens, add-one smoothed
 // over a vocabulary of `vocab` ids (so an unseen token costs log(N + vocab), not infinity): the
 // baseline a language model must beat to have learned anything beyond token frequencies. The

@@ -17,10 +17,10 @@ struct PolicyName {
 
 constexpr PolicyName kPolicies[] = {
     {PolicyKind::full, "full", ""},
-    {PolicyKind::int8, "int8", "group,residual"},
-    {PolicyKind::int4, "int4", "group,residual"},
-    {PolicyKind::lowrank, "lowrank", "rank,target,basis,seed"},
-    {PolicyKind::streaming, "streaming", "sinks,window"},
+    {PolicyKind::int8, "int8", "group,residual,budget"},
+    {PolicyKind::int4, "int4", "group,residual,budget"},
+    {PolicyKind::lowrank, "lowrank", "rank,target,basis,seed,budget"},
+    {PolicyKind::streaming, "streaming", "sinks,window,budget"},
     {PolicyKind::h2o, "h2o", "budget,window,sinks"},
     {PolicyKind::snapkv, "snapkv", "budget,observation,kernel"},
 };
@@ -56,6 +56,19 @@ std::int64_t whole(const std::string& policy, const std::string& key, const std:
 // Rules of one policy's own parameters, before any model is known.
 void check(const CachePolicy& p) {
     const std::string who = std::string("policy '") + policy_key(p.kind) + "': ";
+    if (p.fraction != 0 && (p.fraction < 0 || p.fraction > 1))
+        throw Error(who + "budget " + short_number(p.fraction) +
+                    " is outside (0, 1]: a budget is a fraction of the full cache's bytes "
+                    "(e.g. budget=0.25)");
+    if (p.fraction > 0) {
+        // The knob the budget solves is not checked here; the rest are.
+        if (p.kind == PolicyKind::int8 || p.kind == PolicyKind::int4) {
+            CachePolicy knobs = p;
+            knobs.fraction = 0;
+            check(knobs);
+        }
+        return;
+    }
     switch (p.kind) {
         case PolicyKind::int8:
         case PolicyKind::int4:
@@ -128,6 +141,12 @@ bool CachePolicy::evicts() const {
 std::string CachePolicy::text() const {
     std::ostringstream s;
     s << policy_key(kind);
+    if (fraction > 0) {  // not solved yet: the budget is all there is to say
+        s << ":budget=" << short_number(fraction);
+        if (kind == PolicyKind::lowrank)
+            s << ",target=" << (target == LowRankTarget::k ? "k" : target == LowRankTarget::v ? "v" : "kv");
+        return s.str();
+    }
     switch (kind) {
         case PolicyKind::full:
             break;
@@ -155,6 +174,7 @@ std::string CachePolicy::text() const {
 }
 
 std::string CachePolicy::label() const {
+    if (fraction > 0) return std::string(policy_key(kind)) + " at " + short_number(fraction);
     switch (kind) {
         case PolicyKind::full:
         case PolicyKind::int8:
@@ -179,6 +199,11 @@ std::vector<std::string> CachePolicy::problems_for(const ModelConfig& c) const {
     const std::string who = std::string("policy '") + policy_key(kind) + "': ";
     // The cached width per head: head_dim for K/V caches; MLA caches a rotary key and a latent.
     const bool latent = c.kv_latent > 0;
+    if (c.architecture == Design::pythia_input_cache && kind != PolicyKind::full) {
+        p.push_back(who + "pythia-input-cache caches each layer's input, not K and V: only the "
+                          "full policy applies to it");
+        return p;
+    }
     if (kind == PolicyKind::lowrank) {
         const std::int64_t widest = latent ? std::min(c.rotary_dims(), c.kv_latent) : c.head_dim();
         const bool k = target != LowRankTarget::v, v = target != LowRankTarget::k;
@@ -237,7 +262,24 @@ CachePolicy parse_policy(const std::string& text) {
             else if (key == "rank") p.rank = whole(name, key, value);
             else if (key == "sinks") p.sinks = whole(name, key, value);
             else if (key == "window") p.window = whole(name, key, value);
-            else if (key == "budget") p.budget = whole(name, key, value);
+            else if (key == "budget") {
+                // A fraction of the full cache's bytes ("0.25"); for h2o and snapkv a whole
+                // number stays their token budget.
+                const bool tokens = (p.kind == PolicyKind::h2o || p.kind == PolicyKind::snapkv) &&
+                                    value.find('.') == std::string::npos;
+                if (tokens) {
+                    p.budget = whole(name, key, value);
+                } else {
+                    const auto f = parse_number(value);
+                    if (!f)
+                        throw Error("policy '" + name + "': budget must be a number (got '" +
+                                    value + "')");
+                    p.fraction = *f;
+                    if (p.fraction == 0)
+                        throw Error("policy '" + name + "': budget 0 is outside (0, 1]: a budget "
+                                    "is a fraction of the full cache's bytes (e.g. budget=0.25)");
+                }
+            }
             else if (key == "observation") p.observation = whole(name, key, value);
             else if (key == "kernel") p.kernel = whole(name, key, value);
             else if (key == "seed") {

@@ -35,6 +35,11 @@ struct CachePolicy {
     // accumulated attention. snapkv: `budget` tokens, the last `observation` and the positions
     // they attend to most (scores max-pooled over `kernel` positions).
     std::int64_t sinks = 4, window = 60, budget = 64, observation = 32, kernel = 7;
+    // A budget in bytes instead of the policy's own knobs: at most this fraction of the full
+    // cache's scored bytes per token (KV_METHODS.md §D), in (0, 1]; 0: not given. The evaluation
+    // solves the knob (streaming's window, h2o's and snapkv's token budget, lowrank's rank) on the
+    // scored chunks before any work; int8/int4 reach only their own ratio.
+    double fraction = 0;
 
     // "int8:group=32,residual=32": every parameter of the policy, so the text reproduces it.
     std::string text() const;

@@ -551,28 +551,41 @@ std::vector<std::size_t> ParetoView::front() const {
     return f;
 }
 
+const std::vector<ParetoMeasure>& pareto_measures() {
+    static const std::vector<ParetoMeasure> m = {
+        {"test_ppl", "Test perplexity (lower is better)", true},
+        {"kl_to_full", "KL to the full cache, nats/token (lower is better)", true},
+        {"top1_agreement_to_full", "Top-1 agreement with the full cache (higher is better)", false},
+        {"last_word_accuracy", "Last-word accuracy (higher is better)", false},
+    };
+    return m;
+}
+
 ParetoView pareto_view(const DesignComparison& c, const std::string& measure_key,
                        std::int64_t length) {
     ParetoView v;
-    if (measure_key != "test_ppl" && measure_key != "last_word_accuracy")
-        throw Error("the Pareto view plots test_ppl or last_word_accuracy, not '" + measure_key +
-                    "'");
-    if (c.kv_lengths.empty())
-        throw Error("no KV cache was measured in this comparison (evaluation skipped?): nothing "
-                    "to plot against");
-    v.length = length == 0 ? c.kv_lengths.back() : length;
-    if (std::find(c.kv_lengths.begin(), c.kv_lengths.end(), v.length) == c.kv_lengths.end())
-        throw Error("no KV cache was measured at " + std::to_string(v.length) +
+    const auto& choices = pareto_measures();
+    const auto chosen = std::find_if(choices.begin(), choices.end(),
+                                     [&](const ParetoMeasure& m) { return m.key == measure_key; });
+    if (chosen == choices.end())
+        throw Error("the Pareto view plots test_ppl, kl_to_full, top1_agreement_to_full or "
+                    "last_word_accuracy, not '" + measure_key + "'");
+    if (length != 0 &&
+        std::find(c.kv_lengths.begin(), c.kv_lengths.end(), length) == c.kv_lengths.end())
+        throw Error("no KV cache was measured at " + std::to_string(length) +
                     " tokens (measured: " + [&] {
                         std::string s;
                         for (auto l : c.kv_lengths) s += (s.empty() ? "" : ", ") + std::to_string(l);
-                        return s;
+                        return s.empty() ? std::string("none") : s;
                     }() + ")");
+    v.length = length;
     v.measure_key = measure_key;
-    v.lower_is_better = measure_key == "test_ppl";
-    const DesignRow& x_row = c.row(kv_row_key(v.length));
+    v.lower_is_better = chosen->lower_is_better;
+    const DesignRow& x_row = c.row(length == 0 ? "scored_kv_bytes_per_token" : kv_row_key(length));
     const DesignRow& y_row = c.row(measure_key);
-    v.x_label = kv_row_label(v.length);
+    const DesignRow& scored = c.row("scored_length");
+    v.x_label = length == 0 ? "KV cache while the quality was scored (bytes/token, measured)"
+                            : kv_row_label(length);
     v.y_label = y_row.measure;
     for (std::size_t k = 0; k < c.columns.size(); ++k) {
         const auto& x = x_row.cells[k].estimate;
@@ -586,14 +599,23 @@ ParetoView pareto_view(const DesignComparison& c, const std::string& measure_key
         p.y = y->mean;
         p.y_interval = y->interval;
         p.y_sd = y->sd;
+        // Bytes at a length where the quality was not scored are not that quality's cost.
+        const auto& at = scored.cells[k].estimate;
+        if (length != 0 && (!at || static_cast<std::int64_t>(at->mean) != length))
+            p.greyed = "its quality was scored " +
+                       (at ? "on " + std::to_string(static_cast<std::int64_t>(at->mean)) +
+                                 "-token chunks"
+                           : std::string("at a length not recorded")) +
+                       ", not at " + std::to_string(length) + " tokens";
         v.points.push_back(p);
     }
     const auto better = [&](double a, double b) { return v.lower_is_better ? a < b : a > b; };
     for (ParetoPoint& p : v.points) {
+        if (!p.greyed.empty()) continue;
         p.on_front = std::none_of(v.points.begin(), v.points.end(), [&](const ParetoPoint& q) {
             const bool no_worse = q.x <= p.x && !better(p.y, q.y);
             const bool strictly = q.x < p.x || better(q.y, p.y);
-            return &q != &p && no_worse && strictly;
+            return &q != &p && q.greyed.empty() && no_worse && strictly;
         });
     }
     return v;
@@ -603,12 +625,14 @@ void write_pareto_csv(const ParetoView& v, std::ostream& out) {
     CsvWriter csv(out);
     csv.text("column")
         .text("label")
-        .text("kv_bytes_per_token_at_" + std::to_string(v.length))
+        .text(v.length == 0 ? std::string("scored_kv_bytes_per_token")
+                            : "kv_bytes_per_token_at_" + std::to_string(v.length))
         .text(v.measure_key + " mean")
         .text(v.measure_key + " sd")
         .text(v.measure_key + " 95% low")
         .text(v.measure_key + " 95% high")
         .text("on the Pareto front")
+        .text("not comparable at this length")
         .end_row();
     for (const ParetoPoint& p : v.points)
         csv.text(std::string(model::design_key(p.design)) + (p.policy.empty() ? "" : "+" + p.policy))
@@ -619,6 +643,7 @@ void write_pareto_csv(const ParetoView& v, std::ostream& out) {
             .number(p.y_interval ? std::optional<double>(p.y_interval->low) : std::nullopt)
             .number(p.y_interval ? std::optional<double>(p.y_interval->high) : std::nullopt)
             .text(p.on_front ? "yes" : "no")
+            .text(p.greyed)
             .end_row();
 }
 
@@ -638,6 +663,29 @@ MeanCurve mean_curve(store::RunStore& store, const std::vector<std::int64_t>& ru
         curve.sd.push_back(e->sd.value_or(0.0));
     }
     return curve;
+}
+
+std::vector<PositionSeries> loss_by_position(store::RunStore& store, const DesignComparison& c) {
+    std::vector<PositionSeries> out;
+    for (const DesignColumn& col : c.columns) {
+        PositionSeries s{col.heading(), col.design, col.policy,
+                         mean_curve(store, col.runs, names::loss_by_position)};
+        if (!s.curve.step.empty()) out.push_back(std::move(s));
+    }
+    return out;
+}
+
+void write_loss_by_position_csv(const std::vector<PositionSeries>& series, std::ostream& out) {
+    CsvWriter csv(out);
+    csv.text("column").text("label").text("position").text("mean loss").text("sd").end_row();
+    for (const PositionSeries& s : series)
+        for (std::size_t i = 0; i < s.curve.step.size(); ++i)
+            csv.text(std::string(model::design_key(s.design)) + (s.policy.empty() ? "" : "+" + s.policy))
+                .text(s.label)
+                .number(s.curve.step[i])
+                .number(s.curve.mean[i])
+                .number(s.curve.sd[i])
+                .end_row();
 }
 
 }  // namespace cp::report

@@ -107,9 +107,11 @@ std::string design_comparison_text(const DesignComparison& c);
 // difference to Pythia (mean, 95% low and high, excludes 0); then the KV check and the notes.
 void write_design_csv(const DesignComparison& c, std::ostream& out);
 
-// One design on the Pareto plot: its measured KV bytes per token at one length (x) against a
-// quality measure (y), the 95% t-interval of y when seeds repeat, and whether no other design is
-// at least as good on both with one strictly better.
+// One design on the Pareto plot: the KV bytes per token its cache held while its quality was
+// scored (x; or, when asked, the bytes measured at a longer cache length) against that quality
+// (y), the 95% t-interval of y when seeds repeat, and whether no other design is at least as good
+// on both with one strictly better. A point whose quality was not scored at the chosen length is
+// kept but greyed, with the reason, and is never on the front.
 struct ParetoPoint {
     std::string label;  // the column's heading
     model::Design design = model::Design::pythia;
@@ -118,20 +120,29 @@ struct ParetoPoint {
     std::optional<Interval> y_interval;
     std::optional<double> y_sd;
     bool on_front = false;
+    std::string greyed;  // why it is not comparable at this length; "" when it is
 };
 struct ParetoView {
-    std::int64_t length = 0;    // the cache length of x
+    std::int64_t length = 0;    // the cache length of x; 0: where each quality was scored
     std::string measure_key;    // "test_ppl" or "last_word_accuracy"
     std::string x_label, y_label;
     bool lower_is_better = true;  // perplexity: lower; accuracy: higher
     std::vector<ParetoPoint> points;  // columns with both values, in column order
     std::vector<std::size_t> front() const;  // indices on the front, by ascending x
 };
-// `measure_key` is test_ppl or last_word_accuracy (anything else is refused by name); `length`
-// one of the lengths measured (0: the longest).
+// `measure_key` is one of pareto_measures() (anything else is refused by name); `length` 0 (the
+// default) pairs each quality with the bytes of the tokens it was scored on; otherwise one of the
+// lengths measured, where points scored at another length are greyed.
 ParetoView pareto_view(const DesignComparison& c, const std::string& measure_key,
                        std::int64_t length = 0);
 void write_pareto_csv(const ParetoView& v, std::ostream& out);
+// The Pareto view's y choices: (key, label, lower is better).
+struct ParetoMeasure {
+    const char* key;
+    const char* label;
+    bool lower_is_better;
+};
+const std::vector<ParetoMeasure>& pareto_measures();
 
 // One metric over several runs (a group's seeds of one design), step by step: the mean and the
 // sample standard deviation at every step all the runs recorded, for a mean line with a ±1 sd
@@ -142,5 +153,18 @@ struct MeanCurve {
 };
 MeanCurve mean_curve(store::RunStore& store, const std::vector<std::int64_t>& run_ids,
                      const std::string& metric);
+
+// The mean loss at each position of the scored test chunks, per column (trained designs and
+// policies; mean ± sd over the seeds): whether a design or a policy uses its context. Columns
+// without the series (evaluated before it was recorded) are left out.
+struct PositionSeries {
+    std::string label;  // the column's heading
+    model::Design design = model::Design::pythia;
+    std::string policy;
+    MeanCurve curve;  // step = position (1-based; past 64 the first of a bucket)
+};
+std::vector<PositionSeries> loss_by_position(store::RunStore& store, const DesignComparison& c);
+// Long format: column, label, position, mean loss, sd.
+void write_loss_by_position_csv(const std::vector<PositionSeries>& series, std::ostream& out);
 
 }  // namespace cp::report

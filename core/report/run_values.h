@@ -39,7 +39,7 @@ struct Measure {
 // The fixed rows, in order: cost first (the KV rows, one per measured length, come right after
 // them: kv_rows_follow), then quality, then speed, then Phase 1.
 const std::vector<Measure>& measures();
-inline constexpr const char* kv_rows_follow = "tokens_trained";
+inline constexpr const char* kv_rows_follow = "scored_length";
 
 // The value of a fixed measure for a run; absent when not measured.
 std::optional<double> measure_value(const RunValues& v, const Measure& m);

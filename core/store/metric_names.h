@@ -18,6 +18,10 @@ inline constexpr const char* val_accuracy = "val_accuracy";
 inline constexpr const char* seconds_per_epoch = "seconds_per_epoch";
 inline constexpr const char* train_tokens_per_second = "train_tokens_per_second";
 inline constexpr const char* kv_bytes = "kv_bytes";  // step = cache length
+// Mean cross-entropy of the scored test chunks at each position (step = the position, 1-based;
+// past position 64 the first position of a bucket, every bucket's mean): does a design or a
+// policy use its context?
+inline constexpr const char* loss_by_position = "loss_by_position";
 // Phase 1
 inline constexpr const char* oacd_loss = "oacd_loss";
 inline constexpr const char* dispersion_term = "dispersion_term";
@@ -75,7 +79,32 @@ inline constexpr const char* tokens_trained = "tokens_trained";
 // Evaluation under a cache policy (train/cache_eval.h): the perplexity of the positions after
 // each chunk's prompt alone, the prompt's length, and the calibration the bases came from.
 inline constexpr const char* test_ppl_continuation = "test_ppl_continuation";
+// How the chunks were fed: `policy_prefill` tokens at once uncompressed first (0: none, the
+// default), then `policy_prefill_chunk` tokens per step, each step attending to the compressed
+// cache of the ones before.
 inline constexpr const char* policy_prefill = "policy_prefill";
+inline constexpr const char* policy_prefill_chunk = "policy_prefill_chunk";
+// Against the full cache on the same tokens and steps (MODEL_SPEC §5): mean KL(p_full || p_policy)
+// per scored token in nats with its 95% t-interval over chunks, and top-1 agreement; for last
+// words the paired flips (full right and policy wrong, and back) with McNemar's exact p-value.
+inline constexpr const char* kl_to_full = "kl_to_full";
+inline constexpr const char* kl_to_full_low = "kl_to_full_low";
+inline constexpr const char* kl_to_full_high = "kl_to_full_high";
+inline constexpr const char* top1_agreement_to_full = "top1_agreement_to_full";
+inline constexpr const char* last_word_flips_lost = "last_word_flips_lost";
+inline constexpr const char* last_word_flips_gained = "last_word_flips_gained";
+inline constexpr const char* last_word_mcnemar_p = "last_word_mcnemar_p";
+// The bytes the cache held while the quality beside it was scored (MODEL_SPEC §5): the mean over
+// the scored positions t of B(t)/t, B(L)/L at the last, and L, the scored length.
+inline constexpr const char* scored_kv_bytes_per_token = "scored_kv_bytes_per_token";
+inline constexpr const char* scored_kv_bytes_per_token_last = "scored_kv_bytes_per_token_last";
+inline constexpr const char* scored_length = "scored_length";
+// A policy given as a budget: the fraction of the full cache's scored bytes asked, and reached.
+inline constexpr const char* budget_fraction = "budget_fraction";
+inline constexpr const char* budget_reached = "budget_reached";
+// The process's peak resident memory while it decoded the scored chunks (bytes): what
+// dequantizing or rebuilding K/V costs beside the tensors kept.
+inline constexpr const char* peak_rss_decoding = "peak_rss_decoding";
 inline constexpr const char* calibration_tokens = "calibration_tokens";
 
 // KV cache measured at a cache length: kv_bytes_per_token_at_512, kv_bytes_at_512, ...

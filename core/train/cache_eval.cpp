@@ -5,10 +5,13 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/numbers.h"
+#include "common/peak_memory.h"
 #include "common/stats.h"
 #include "model/cache_layers.h"
 #include "common/sha256.h"
@@ -38,6 +41,10 @@ std::string spread_result(char kv, std::int64_t layer) {
 // One model to evaluate: a stored run or a checkpoint file, with the text it is evaluated on.
 struct CacheEval::Target {
     std::string what;
+    // The policies evaluated on it: as asked, a budget solved into the knob that fits (with the
+    // fraction asked and the fraction reached, by the solved policy's text).
+    std::vector<model::CachePolicy> policies;
+    std::map<std::string, std::pair<double, double>> budgets;
     std::optional<store::RunRow> trained;
     std::string checkpoint;
     model::ModelConfig config;
@@ -64,77 +71,139 @@ struct Scored {
     }
 };
 
-struct Perplexity {
-    Scored all, continuation;
+// How the chunks are fed (CacheEvalParams::prefill_chunk and ::prefill, resolved).
+struct Feeding {
+    std::int64_t uncompressed = 0;  // tokens at once first (the labelled papers' mode); 0: none
+    std::int64_t step = 1;          // tokens per step after that
+    std::int64_t size(std::int64_t t, std::int64_t length) const {
+        return std::min(length - t, t == 0 && uncompressed > 0 ? uncompressed : step);
+    }
 };
 
-// Each held-out chunk: its first `prefill` inputs fed at once (the prompt; a compressing policy
-// compresses it), then one token at a time with the policy's cache (evicting policies evict as
-// they go). Every position is scored, so `full` equals the normal evaluation; the continuation
-// (the positions after the prompt) is scored apart too.
-Perplexity decode_chunks(model::CausalLm& net, const model::CachePolicy& policy,
-                         const model::KvBases* bases, const torch::Tensor& chunks,
-                         std::int64_t prefill, std::int64_t batch, RunLogger& log,
-                         const std::atomic<bool>& stop) {
+// What the scored tokens say under a policy, and against the full cache on the same steps.
+struct Scoring {
+    Scored all, continuation;
+    PositionLosses positions;
+    std::vector<double> chunk_kl;  // each chunk's mean KL(full || policy) per token
+    std::int64_t agree = 0, compared = 0;
+    void add(const torch::Tensor& logits, const torch::Tensor& reference,
+             const torch::Tensor& targets, std::int64_t first, std::int64_t continuation_from,
+             torch::Tensor& row_kl) {
+        all.add(logits, targets);
+        const std::int64_t n = targets.size(1);
+        if (first + n > continuation_from) {
+            const std::int64_t skip = std::max<std::int64_t>(0, continuation_from - first);
+            continuation.add(logits.narrow(1, skip, n - skip), targets.narrow(1, skip, n - skip));
+        }
+        const torch::Tensor l = logits.to(torch::kFloat32);
+        positions.add(F::cross_entropy(l.reshape({-1, l.size(2)}), targets.reshape({-1}),
+                                       F::CrossEntropyFuncOptions().reduction(torch::kNone))
+                          .view({targets.size(0), n}),
+                      first);
+        // KL(p_full || p_policy) over the vocabulary in float64; exactly 0 when the logits are
+        // the same tensor (the full cache against itself).
+        const torch::Tensor lp = torch::log_softmax(logits.to(torch::kFloat64), -1);
+        const torch::Tensor lr = torch::log_softmax(reference.to(torch::kFloat64), -1);
+        row_kl += (lr.exp() * (lr - lp)).sum(-1).sum(1).cpu();
+        agree += (logits.argmax(-1) == reference.argmax(-1)).sum().item<std::int64_t>();
+        compared += targets.numel();
+    }
+};
+
+// Each held-out chunk fed as `feeding` says, every position scored under the policy's cache; the
+// full cache reads the same steps beside it (the reference of KL and agreement). `full` equals
+// the normal evaluation. The continuation (after the uncompressed prompt, else the chunk's second
+// half) is scored apart too.
+Scoring decode_chunks(model::CausalLm& net, const model::CachePolicy& policy,
+                      const model::KvBases* bases, const torch::Tensor& chunks,
+                      const Feeding& feeding, std::int64_t batch, RunLogger& log,
+                      const std::atomic<bool>& stop) {
     const torch::Device device = net.parameters().front().device();
-    Perplexity p;
+    Scoring s;
     const std::int64_t seq = chunks.size(1) - 1, n = chunks.size(0);
+    const std::int64_t continuation_from = feeding.uncompressed > 0 ? feeding.uncompressed : seq / 2;
+    const bool is_full = policy.kind == model::PolicyKind::full;
     for (std::int64_t start = 0; start < n && !stop.load(); start += batch) {
         const torch::Tensor b = chunks.narrow(0, start, std::min(batch, n - start)).to(device);
         const torch::Tensor inputs = b.narrow(1, 0, seq), targets = b.narrow(1, 1, seq);
         model::KvCache cache = net.make_cache(policy, bases);
-        std::int64_t t = 0;
-        if (prefill > 1) {
-            p.all.add(net.forward(inputs.narrow(1, 0, prefill), &cache),
-                      targets.narrow(1, 0, prefill));
-            t = prefill;
+        std::optional<model::KvCache> full;
+        if (!is_full) full.emplace(net.make_cache());
+        torch::Tensor row_kl = torch::zeros({b.size(0)}, torch::kFloat64);
+        for (std::int64_t t = 0; t < seq && !stop.load();) {
+            const std::int64_t m = feeding.size(t, seq);
+            const torch::Tensor logits = net.forward(inputs.narrow(1, t, m), &cache);
+            const torch::Tensor reference =
+                is_full ? logits : net.forward(inputs.narrow(1, t, m), &*full);
+            s.add(logits, reference, targets.narrow(1, t, m), t, continuation_from, row_kl);
+            t += m;
         }
-        for (; t < seq && !stop.load(); ++t) {
-            const torch::Tensor logits = net.forward(inputs.narrow(1, t, 1), &cache);
-            p.all.add(logits, targets.narrow(1, t, 1));
-            if (t >= prefill) p.continuation.add(logits, targets.narrow(1, t, 1));
-        }
-        log.progress(std::min(start + batch, n), n, p.all.tokens ? p.all.loss / p.all.tokens : 0);
+        const auto kl = row_kl.accessor<double, 1>();
+        for (std::int64_t i = 0; i < b.size(0); ++i)
+            s.chunk_kl.push_back(kl[i] / static_cast<double>(seq));
+        log.progress(std::min(start + batch, n), n, s.all.tokens ? s.all.loss / s.all.tokens : 0);
     }
-    return p;
+    return s;
 }
 
 struct LastWords {
     std::int64_t correct = 0, passages = 0, target_tokens = 0;
     double target_nll = 0;
+    std::int64_t lost = 0, gained = 0;  // full right and policy wrong; the reverse
 };
 
-// Passage -> compress -> predict: the context in one step (the policy compresses it), then
-// each target token predicted greedily and fed in turn.
+// Passage -> compress -> predict, fed as the chunks are (token by token by default, so the
+// policy has compressed the passage before the first target token is predicted); then each
+// target token predicted greedily and fed in turn. The full cache reads the same steps beside it,
+// for the paired outcomes.
 LastWords last_words(model::CausalLm& net, const model::CachePolicy& policy,
                      const model::KvBases* bases, const std::vector<LastWordItem>& items,
-                     const std::atomic<bool>& stop) {
+                     const Feeding& feeding, const std::atomic<bool>& stop) {
     const torch::Device device = net.parameters().front().device();
+    const bool is_full = policy.kind == model::PolicyKind::full;
     LastWords r;
     for (const LastWordItem& item : items) {
         if (stop.load()) break;
-        model::KvCache cache = net.make_cache(policy, bases);
-        torch::Tensor logits = net.forward(
-            torch::tensor(item.context, torch::kInt64).view({1, -1}).to(device), &cache);
-        bool all = true;
-        for (std::size_t k = 0; k < item.target.size(); ++k) {
-            const torch::Tensor row =
-                torch::log_softmax(logits[0][logits.size(1) - 1].to(torch::kFloat32), -1);
-            all = all && row.argmax().item<std::int64_t>() == item.target[k];
-            r.target_nll -= row[item.target[k]].item<double>();
-            ++r.target_tokens;
-            if (k + 1 < item.target.size())
-                logits = net.forward(
-                    torch::tensor({item.target[k]}, torch::kInt64).view({1, 1}).to(device), &cache);
+        bool right[2] = {true, true};  // [policy, full]
+        for (int which = 0; which < (is_full ? 1 : 2); ++which) {
+            model::KvCache cache = which == 0 ? net.make_cache(policy, bases) : net.make_cache();
+            const torch::Tensor context =
+                torch::tensor(item.context, torch::kInt64).view({1, -1}).to(device);
+            const std::int64_t length = context.size(1);
+            torch::Tensor logits;
+            for (std::int64_t t = 0; t < length;) {
+                const std::int64_t m = feeding.size(t, length);
+                logits = net.forward(context.narrow(1, t, m), &cache);
+                t += m;
+            }
+            for (std::size_t k = 0; k < item.target.size(); ++k) {
+                const torch::Tensor row =
+                    torch::log_softmax(logits[0][logits.size(1) - 1].to(torch::kFloat32), -1);
+                right[which] = right[which] && row.argmax().item<std::int64_t>() == item.target[k];
+                if (which == 0) {
+                    r.target_nll -= row[item.target[k]].item<double>();
+                    ++r.target_tokens;
+                }
+                if (k + 1 < item.target.size())
+                    logits = net.forward(
+                        torch::tensor({item.target[k]}, torch::kInt64).view({1, 1}).to(device), &cache);
+            }
         }
-        r.correct += all ? 1 : 0;
+        if (is_full) right[1] = right[0];
+        r.correct += right[0] ? 1 : 0;
+        r.lost += right[1] && !right[0] ? 1 : 0;
+        r.gained += !right[1] && right[0] ? 1 : 0;
         ++r.passages;
     }
     return r;
 }
 
-std::int64_t resolved_prefill(std::int64_t prefill, std::int64_t seq) {
-    return prefill < 0 ? seq / 2 : std::min(prefill, seq);
+Feeding feeding_of(const CacheEvalParams& params, std::int64_t seq) {
+    Feeding f;
+    f.uncompressed = params.prefill < 0 ? seq / 2 : std::min(params.prefill, seq);
+    if (f.uncompressed == 1) f.uncompressed = 0;  // one token at once is token by token
+    f.step = params.prefill > 0 || params.prefill < 0 ? 1 : params.prefill_chunk;
+    return f;
 }
 
 // Copies what a policy leaves as it was (the model's size, the tokens it trained on, the
@@ -147,6 +216,51 @@ void copy_costs(store::RunStore& store, std::int64_t trained, RunLogger& log) {
             if (name == keep) log.result(name, value);
 }
 
+void record_perplexity(const Scoring& p, PolicyOutcome& o, RunLogger& log) {
+    if (p.all.tokens == 0) return;
+    const double loss = p.all.loss / static_cast<double>(p.all.tokens);
+    o.test_ppl = std::exp(loss);
+    o.test_accuracy = static_cast<double>(p.all.correct) / static_cast<double>(p.all.tokens);
+    log.result(names::test_loss, loss);
+    log.result(names::test_ppl, o.test_ppl);
+    log.result(names::test_accuracy, o.test_accuracy);
+    log.result(names::test_tokens, static_cast<double>(p.all.tokens));
+    if (p.continuation.tokens > 0) {
+        o.continuation_ppl =
+            std::exp(p.continuation.loss / static_cast<double>(p.continuation.tokens));
+        log.result(names::test_ppl_continuation, o.continuation_ppl);
+    }
+    // Against the full cache: the mean over chunks of each chunk's mean KL (chunks are equally
+    // long, so this is the mean per token), its t-interval over chunks, and top-1 agreement.
+    const auto kl = estimate(p.chunk_kl);
+    o.kl_to_full = kl ? kl->mean : 0;
+    o.top1_agreement_to_full =
+        static_cast<double>(p.agree) / static_cast<double>(std::max<std::int64_t>(1, p.compared));
+    log.result(names::kl_to_full, o.kl_to_full);
+    if (kl && kl->interval) {
+        log.result(names::kl_to_full_low, kl->interval->low);
+        log.result(names::kl_to_full_high, kl->interval->high);
+    }
+    log.result(names::top1_agreement_to_full, o.top1_agreement_to_full);
+    record_loss_by_position(p.positions, log);
+}
+
+void record_last_words(const LastWords& w, PolicyOutcome& o, RunLogger& log) {
+    o.last_word_passages = w.passages;
+    if (w.passages == 0) return;
+    o.last_word_accuracy = static_cast<double>(w.correct) / static_cast<double>(w.passages);
+    const Interval ci = wilson_interval(w.correct, w.passages);
+    log.result(names::last_word_accuracy, o.last_word_accuracy);
+    log.result(names::last_word_correct, static_cast<double>(w.correct));
+    log.result(names::last_word_accuracy_low, ci.low);
+    log.result(names::last_word_accuracy_high, ci.high);
+    log.result(names::last_word_ppl, std::exp(w.target_nll / static_cast<double>(w.target_tokens)));
+    log.result(names::last_word_passages, static_cast<double>(w.passages));
+    log.result(names::last_word_flips_lost, static_cast<double>(w.lost));
+    log.result(names::last_word_flips_gained, static_cast<double>(w.gained));
+    log.result(names::last_word_mcnemar_p, mcnemar_exact_p(w.lost, w.gained));
+}
+
 PolicyOutcome evaluate_one(model::CausalLm& net, const model::CachePolicy& policy,
                            const model::KvBases* bases, const CacheEval::Target& t,
                            const CacheEvalParams& params, RunLogger& log,
@@ -155,39 +269,29 @@ PolicyOutcome evaluate_one(model::CausalLm& net, const model::CachePolicy& polic
     net.eval();
     PolicyOutcome o;
     o.policy = policy.text();
-    const std::int64_t prefill = resolved_prefill(params.prefill, t.seq_length);
+    const Feeding feeding = feeding_of(params, t.seq_length);
+    const torch::Device device = net.parameters().front().device();
     const torch::Tensor chunks =
         torch::tensor(t.data.test_tokens, torch::kInt64).view({t.data.test_chunks, t.data.chunk_width});
-    const Perplexity p = decode_chunks(net, policy, bases, chunks, prefill, params.batch, log, stop);
-    if (p.all.tokens > 0) {
-        const double loss = p.all.loss / static_cast<double>(p.all.tokens);
-        o.test_ppl = std::exp(loss);
-        o.test_accuracy = static_cast<double>(p.all.correct) / static_cast<double>(p.all.tokens);
-        log.result(names::test_loss, loss);
-        log.result(names::test_ppl, o.test_ppl);
-        log.result(names::test_accuracy, o.test_accuracy);
-        log.result(names::test_tokens, static_cast<double>(p.all.tokens));
+    const bool peak_known = device.is_cpu() && reset_peak_resident();
+    const Scoring p = decode_chunks(net, policy, bases, chunks, feeding, params.batch, log, stop);
+    if (peak_known) log.result(names::peak_rss_decoding, static_cast<double>(peak_resident_bytes()));
+    record_perplexity(p, o, log);
+    log.result(names::policy_prefill, static_cast<double>(feeding.uncompressed));
+    log.result(names::policy_prefill_chunk, static_cast<double>(feeding.step));
+    // The bytes the cache held over the scored tokens: the first chunk fed the same way.
+    if (t.data.test_chunks > 0) {
+        const ScoredBytes b = scored_kv_bytes(
+            net, chunks.narrow(0, 0, 1).narrow(1, 0, t.seq_length).to(device), policy, bases,
+            feeding.uncompressed, feeding.step);
+        o.scored_kv_bytes_per_token = b.mean_per_token;
+        record_scored_bytes(b, log);
     }
-    if (p.continuation.tokens > 0) {
-        o.continuation_ppl = std::exp(p.continuation.loss / static_cast<double>(p.continuation.tokens));
-        log.result(names::test_ppl_continuation, o.continuation_ppl);
-    }
-    log.result(names::policy_prefill, static_cast<double>(prefill));
-    const LastWords w = last_words(net, policy, bases, t.data.last_words, stop);
-    o.last_word_passages = w.passages;
-    if (w.passages > 0) {
-        o.last_word_accuracy = static_cast<double>(w.correct) / static_cast<double>(w.passages);
-        const Interval ci = wilson_interval(w.correct, w.passages);
-        log.result(names::last_word_accuracy, o.last_word_accuracy);
-        log.result(names::last_word_correct, static_cast<double>(w.correct));
-        log.result(names::last_word_accuracy_low, ci.low);
-        log.result(names::last_word_accuracy_high, ci.high);
-        log.result(names::last_word_ppl, std::exp(w.target_nll / static_cast<double>(w.target_tokens)));
-        log.result(names::last_word_passages, static_cast<double>(w.passages));
-    }
-    // The cache the policy keeps, measured from its tensors, and cached generation speed.
+    record_last_words(last_words(net, policy, bases, t.data.last_words, feeding, stop), o, log);
+    // The cache the policy keeps at longer lengths, measured from its tensors, and cached
+    // generation speed.
     const model::KvTrace trace = model::measure_kv_cache(net, t.data.prompt, t.eval.kv_lengths,
-                                                         &stop, {policy, bases, prefill});
+                                                         &stop, {policy, bases, feeding.uncompressed});
     for (const model::KvMeasurement& m : trace.measurements) {
         log.result(names::kv_bytes_per_token_at(m.tokens), m.kv_bytes_per_token());
         log.result(names::kv_bytes_at(m.tokens), static_cast<double>(m.kv_bytes));
@@ -273,6 +377,157 @@ model::KvBases kv_bases_of(model::CausalLm& net, const CacheEval::Target& t,
 
 // One policy as an evaluation run of its own: the trained run's costs copied beside what the
 // policy measured; a failure is the policy's outcome, not the whole evaluation's.
+// ---- budgets in bytes (KV_METHODS.md §D) ----------------------------------------------------
+
+// Bases of the right shapes for measuring a lowrank policy's bytes (which depend on the shapes
+// only): each layer's cached heads and width, read from a full cache that held the chunk.
+model::KvBases shape_bases(model::CausalLm& net, const torch::Tensor& chunk) {
+    torch::NoGradGuard no_grad;
+    model::KvCache cache = net.make_cache();
+    net.forward(chunk, &cache);
+    model::KvBases b;
+    for (const auto& layer : cache.layers) {
+        const std::vector<torch::Tensor> kv = layer->stored();
+        for (std::size_t i = 0; i < 2; ++i) {
+            model::KvBasis basis;
+            if (kv.size() == 2) {
+                const std::int64_t h = kv[i].size(1), d = kv[i].size(3);
+                basis.mean = torch::zeros({h, d});
+                basis.directions = torch::eye(d).expand({h, d, d}).contiguous();
+                basis.eigenvalues = torch::ones({h, d});
+                basis.layer_eigenvalues = torch::ones({h * d});
+            }
+            (i == 0 ? b.k : b.v).push_back(basis);
+        }
+    }
+    return b;
+}
+
+// The widest rank a lowrank policy of this target can take on these shapes.
+std::int64_t widest_rank(const model::KvBases& b, model::LowRankTarget target) {
+    std::int64_t widest = std::numeric_limits<std::int64_t>::max();
+    for (std::size_t l = 0; l < b.k.size(); ++l) {
+        if (!b.k[l].mean.defined()) continue;
+        if (target != model::LowRankTarget::v) widest = std::min(widest, b.k[l].mean.size(1));
+        if (target != model::LowRankTarget::k) widest = std::min(widest, b.v[l].mean.size(1));
+    }
+    return widest == std::numeric_limits<std::int64_t>::max() ? 0 : widest;
+}
+
+// The policy for a budget: the largest knob whose scored bytes on the chunk are at most the
+// fraction of the full cache's; throws naming the smallest fraction the policy reaches.
+model::CachePolicy solve_budget(model::CausalLm& net, const torch::Tensor& chunk,
+                                const Feeding& feeding, const model::CachePolicy& asked,
+                                const model::KvBases& shapes, std::pair<double, double>& budget) {
+    const std::int64_t length = chunk.size(1);
+    const double full =
+        scored_kv_bytes(net, chunk, {}, nullptr, feeding.uncompressed, feeding.step).mean_per_token;
+    const double limit = asked.fraction * full;
+    model::CachePolicy p = asked;
+    p.fraction = 0;
+    const auto with = [&](std::int64_t knob) {
+        model::CachePolicy c = p;
+        switch (c.kind) {
+            case model::PolicyKind::streaming: c.window = knob; break;
+            case model::PolicyKind::h2o:
+                c.budget = knob;
+                c.window = std::min(knob / 4, knob - c.sinks);
+                break;
+            case model::PolicyKind::snapkv:
+                c.budget = knob;
+                c.observation = std::max<std::int64_t>(1, std::min(asked.observation, knob / 2));
+                break;
+            case model::PolicyKind::lowrank: c.rank = knob; break;
+            default: break;
+        }
+        return c;
+    };
+    const auto bytes = [&](const model::CachePolicy& c) {
+        return scored_kv_bytes(net, chunk, c, &shapes, feeding.uncompressed, feeding.step)
+            .mean_per_token;
+    };
+    std::int64_t low = 1, high = length;
+    if (p.kind == model::PolicyKind::lowrank) high = widest_rank(shapes, p.target);
+    if (p.kind == model::PolicyKind::h2o) low = std::max<std::int64_t>(1, p.sinks + 1);
+    const bool fixed = p.kind == model::PolicyKind::int8 || p.kind == model::PolicyKind::int4 ||
+                       p.kind == model::PolicyKind::full;
+    const model::CachePolicy smallest = fixed ? p : with(low);
+    const double least = bytes(smallest);
+    if (least > limit * (1 + 1e-12))
+        throw Error("policy '" + asked.text() + "' cannot reach a budget of " +
+                    short_number(asked.fraction) + " of the full cache at the scored length " +
+                    std::to_string(length) + ": the smallest it reaches is " +
+                    short_number(least / full) + " (" + smallest.text() +
+                    "); ask for at least that");
+    model::CachePolicy best = smallest;
+    double best_bytes = least;
+    while (!fixed && low < high) {  // the largest knob that fits; bytes grow with it
+        const std::int64_t mid = low + (high - low + 1) / 2;
+        const model::CachePolicy c = with(mid);
+        const double b = bytes(c);
+        if (b <= limit * (1 + 1e-12)) {
+            low = mid;
+            best = c;
+            best_bytes = b;
+        } else {
+            high = mid - 1;
+        }
+    }
+    budget = {asked.fraction, best_bytes / full};
+    return best;
+}
+
+// The policies of one target: each --budgets fraction applied to every policy but full, and
+// every budget solved on the target's first scored chunk.
+std::vector<model::CachePolicy> policies_for(CacheEval::Target& t, const CacheEvalParams& params) {
+    std::vector<model::CachePolicy> asked;
+    for (const model::CachePolicy& p : params.policies) {
+        if (params.budgets.empty() || p.kind == model::PolicyKind::full || p.fraction > 0) {
+            asked.push_back(p);
+            continue;
+        }
+        for (double b : params.budgets) {
+            model::CachePolicy q = p;
+            q.fraction = b;
+            asked.push_back(q);
+        }
+    }
+    const bool any = std::any_of(asked.begin(), asked.end(),
+                                 [](const model::CachePolicy& p) { return p.fraction > 0; });
+    if (!any || t.data.test_chunks == 0) return asked;
+    auto net = model::load_checkpoint(t.checkpoint);
+    net->eval();
+    const torch::Tensor chunk =
+        torch::tensor(std::vector<std::int64_t>(t.data.test_tokens.begin(),
+                                                t.data.test_tokens.begin() + t.seq_length),
+                      torch::kInt64)
+            .view({1, -1});
+    const Feeding feeding = feeding_of(params, t.seq_length);
+    const model::KvBases shapes = shape_bases(*net, chunk);
+    std::vector<model::CachePolicy> out;
+    std::vector<std::string> problems;
+    for (const model::CachePolicy& p : asked) {
+        if (p.fraction == 0) {
+            out.push_back(p);
+            continue;
+        }
+        try {
+            std::pair<double, double> budget;
+            const model::CachePolicy solved = solve_budget(*net, chunk, feeding, p, shapes, budget);
+            t.budgets[solved.text()] = budget;
+            out.push_back(solved);
+        } catch (const Error& e) {
+            problems.push_back(t.what + ": " + e.what());
+        }
+    }
+    if (!problems.empty()) {
+        std::string m = "cache-eval cannot start:";
+        for (const std::string& x : problems) m += "\n  - " + x;
+        throw Error(m);
+    }
+    return out;
+}
+
 PolicyOutcome record_policy(Recorder& recorder, store::RunStore& store, const store::NewRun& run,
                             model::CausalLm& net, const model::CachePolicy& policy,
                             const model::KvBases* bases, const CacheEval::Target& t,
@@ -284,6 +539,10 @@ PolicyOutcome record_policy(Recorder& recorder, store::RunStore& store, const st
             store.set_text(log.run_id(), "checkpoint_path", t.checkpoint);
             if (t.trained) copy_costs(store, t.trained->id, log);
             o = evaluate_one(net, policy, bases, t, params, log, stop);
+            if (const auto b = t.budgets.find(policy.text()); b != t.budgets.end()) {
+                log.result(names::budget_fraction, b->second.first);
+                log.result(names::budget_reached, b->second.second);
+            }
             log.result(names::wall_seconds, log.elapsed_seconds());
             return stop.load() ? RunOutcome{store::RunStatus::stopped, "stopped by the user"}
                                : RunOutcome{};
@@ -389,6 +648,8 @@ CacheEval::CacheEval(CacheEvalParams params, const std::atomic<bool>* stop)
                      {"corpora", params_.corpora},
                      {"eval", source.params().to_json()["eval"]}};
     }
+    // Budgets solved on each target's scored chunk: an unreachable one refused before any work.
+    for (auto& t : targets_) t->policies = policies_for(*t, params_);
 }
 
 CacheEval::~CacheEval() = default;
@@ -404,7 +665,8 @@ CacheEvalSummary CacheEval::run(ExperimentObserver* observer, const std::atomic<
     if (observer)
         for (const std::string& w : warnings_) observer->on_message("Warning: " + w);
     bool needs_bases = params_.anatomy;
-    for (const auto& p : params_.policies) needs_bases = needs_bases || p.kind == model::PolicyKind::lowrank;
+    for (const auto& t : targets_)
+        for (const auto& p : t->policies) needs_bases = needs_bases || p.kind == model::PolicyKind::lowrank;
     for (const auto& t : targets_) {
         if (stop.load()) break;
         TrainedOutcome out;
@@ -432,7 +694,7 @@ CacheEvalSummary CacheEval::run(ExperimentObserver* observer, const std::atomic<
                 return RunOutcome{};
             });
         }
-        for (const model::CachePolicy& policy : params_.policies) {
+        for (const model::CachePolicy& policy : t->policies) {
             if (stop.load()) break;
             const PolicyOutcome o = record_policy(recorder, store, run_of(policy.label(), policy.text()),
                                                   *net, policy, bases ? &*bases : nullptr, *t, params_, stop);

@@ -28,6 +28,8 @@ struct PolicyOutcome {
     double test_ppl = 0, continuation_ppl = 0, test_accuracy = 0;
     double last_word_accuracy = 0;
     std::int64_t last_word_passages = 0;
+    double kl_to_full = 0, top1_agreement_to_full = 0;  // against the full cache, same tokens
+    double scored_kv_bytes_per_token = 0;  // the bytes held while those tokens were scored
     double generation_tokens_per_second = 0;
     std::vector<std::pair<std::int64_t, double>> kv_bytes_per_token;  // (length, bytes/token)
 };

@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/numbers.h"
+#include "common/text.h"
 
 namespace cp::train {
 
@@ -18,12 +20,33 @@ std::vector<std::string> CacheEvalParams::problems() const {
                     "it is evaluated on (no default)");
     if (seq_length && *seq_length < 2) p.push_back("seq-length must be at least 2");
     if (calibration_tokens < 1) p.push_back("calibration-tokens must be at least 1");
-    if (prefill < -1) p.push_back("prefill must be -1 (half the chunk), 0 or more");
+    if (prefill < -1) p.push_back("prefill must be -1 (half the chunk), 0 (none) or more");
+    if (prefill_chunk < 1)
+        p.push_back("prefill-chunk must be at least 1 (1 feeds the chunks token by token)");
     if (batch < 1) p.push_back("batch must be at least 1");
+    for (double b : budgets)
+        if (!(b > 0 && b <= 1))
+            p.push_back("budgets must be fractions of the full cache in (0, 1] (got " +
+                        std::to_string(b) + ")");
     for (std::size_t i = 0; i < kv_lengths.size(); ++i)
         if (kv_lengths[i] < 1 || (i > 0 && kv_lengths[i] <= kv_lengths[i - 1]))
             p.push_back("kv-lengths must be positive and ascending");
     return p;
+}
+
+std::vector<double> parse_budgets(const std::string& text) {
+    std::vector<double> out;
+    for (std::string part : split_skipping_empty(text, ',')) {
+        const auto first = part.find_first_not_of(" \t"), last = part.find_last_not_of(" \t");
+        if (first == std::string::npos) continue;
+        part = part.substr(first, last - first + 1);
+        const auto v = parse_number(part);
+        if (!v)
+            throw Error("budgets: '" + part +
+                        "' is not a number: give fractions of the full cache, e.g. 0.5,0.25");
+        out.push_back(*v);
+    }
+    return out;
 }
 
 std::vector<model::CachePolicy> parse_policy_sets(model::PolicyKind kind, const std::string& sets) {

@@ -21,12 +21,19 @@ struct CacheEvalParams {
     std::optional<std::int64_t> seq_length;  // required with a checkpoint: the test chunks' length
     std::vector<std::string> corpora = {"brown"};  // a checkpoint's text (a run reads its own)
     std::vector<model::CachePolicy> policies;
+    // Every policy but full evaluated at each of these fractions of the full cache's scored bytes
+    // instead of its own knobs (--budgets 0.5,0.25,0.125): each policy a curve on the plane.
+    std::vector<double> budgets;
     // Training tokens the calibration reads: lowrank's PCA bases and the K/V anatomy.
     std::int64_t calibration_tokens = 16384;
-    // Tokens of each held-out chunk fed at once before the rest are decoded one at a time: the
-    // prompt a compressing policy compresses. -1: half the chunk; 0: one token at a time from
-    // the first (evicting policies evict as they go throughout).
-    std::int64_t prefill = -1;
+    // How each held-out chunk (and each last-word passage) is fed: `prefill_chunk` tokens per
+    // step from the first, each step attending to the compressed cache of the ones before, so
+    // every scored token is predicted under the policy (1: token by token, the default).
+    // `prefill` > 0 is the labelled "uncompressed prompt" mode of the papers: that many tokens
+    // at once first (they attend to each other uncompressed), the rest token by token; -1: half
+    // the chunk. 0: none (the default).
+    std::int64_t prefill_chunk = 1;
+    std::int64_t prefill = 0;
     std::int64_t max_test_chunks = 0;         // 0: the run's own evaluation's
     std::int64_t max_last_word_passages = 0;  // 0: the run's own evaluation's
     std::vector<std::int64_t> kv_lengths;     // empty: the run's own evaluation's
@@ -42,6 +49,10 @@ struct CacheEvalParams {
 // The policies of one line of parameter sets, "rank=8,target=k; rank=8,target=v" for `kind`
 // (the GUI's field per policy): one policy each, parsed as "kind:params". Throws cp::Error as
 // parse_policy does.
+// "0.5, 0.25": the budgets as fractions (empty text: none); throws cp::Error naming a part that
+// is not a number. Their range is checked by CacheEvalParams::problems().
+std::vector<double> parse_budgets(const std::string& text);
+
 std::vector<model::CachePolicy> parse_policy_sets(model::PolicyKind kind, const std::string& sets);
 
 // Parameters that suit held-out chunks of `seq_length` tokens, for a form to start from: the

@@ -8,6 +8,88 @@
 #include "store/metric_names.h"
 
 namespace cp::train {
+namespace F = torch::nn::functional;
+
+void PositionLosses::add(const torch::Tensor& losses, std::int64_t first) {
+    const torch::Tensor per_position = losses.to(torch::kFloat64).sum(0).cpu().contiguous();
+    const std::int64_t n = per_position.size(0), rows = losses.size(0);
+    if (static_cast<std::int64_t>(sum.size()) < first + n) {
+        sum.resize(static_cast<std::size_t>(first + n), 0.0);
+        count.resize(static_cast<std::size_t>(first + n), 0);
+    }
+    const double* v = per_position.data_ptr<double>();
+    for (std::int64_t i = 0; i < n; ++i) {
+        sum[static_cast<std::size_t>(first + i)] += v[i];
+        count[static_cast<std::size_t>(first + i)] += rows;
+    }
+}
+
+void record_loss_by_position(const PositionLosses& p, RunLogger& log) {
+    const std::int64_t length = static_cast<std::int64_t>(p.sum.size());
+    const std::int64_t width = length <= 64 ? 1 : std::max<std::int64_t>(1, (length - 64 + 63) / 64);
+    for (std::int64_t first = 0; first < length;) {
+        const std::int64_t span = first < 64 ? 1 : width;
+        double total = 0;
+        std::int64_t n = 0;
+        for (std::int64_t i = first; i < std::min(length, first + span); ++i) {
+            total += p.sum[static_cast<std::size_t>(i)];
+            n += p.count[static_cast<std::size_t>(i)];
+        }
+        if (n > 0) log.metric(names::loss_by_position, first + 1, -1, total / static_cast<double>(n));
+        first += span;
+    }
+}
+
+ScoredBytes scored_kv_bytes(model::CausalLm& net, const torch::Tensor& inputs,
+                            const model::CachePolicy& policy, const model::KvBases* bases,
+                            std::int64_t uncompressed, std::int64_t step) {
+    torch::NoGradGuard no_grad;
+    ScoredBytes b;
+    b.length = inputs.size(1);
+    model::KvCache cache = net.make_cache(policy, bases);
+    double weighted = 0;
+    for (std::int64_t t = 0; t < b.length;) {
+        const std::int64_t n =
+            std::min(b.length - t, t == 0 && uncompressed > 0 ? uncompressed : std::max<std::int64_t>(1, step));
+        net.forward(inputs.narrow(1, t, n), &cache);
+        t += n;
+        const double per_token = static_cast<double>(cache.kv_bytes()) / static_cast<double>(t);
+        weighted += per_token * static_cast<double>(n);
+        b.last_per_token = per_token;
+    }
+    b.mean_per_token = b.length > 0 ? weighted / static_cast<double>(b.length) : 0;
+    return b;
+}
+
+void record_scored_bytes(const ScoredBytes& b, RunLogger& log) {
+    log.result(names::scored_kv_bytes_per_token, b.mean_per_token);
+    log.result(names::scored_kv_bytes_per_token_last, b.last_per_token);
+    log.result(names::scored_length, static_cast<double>(b.length));
+}
+
+namespace {
+
+// The per-position losses of every chunk, in batches (one uncached forward each).
+PositionLosses position_losses(model::CausalLm& model, const torch::Tensor& chunks,
+                               std::int64_t batch) {
+    torch::NoGradGuard no_grad;
+    const torch::Device device = model.parameters().front().device();
+    PositionLosses p;
+    const std::int64_t seq = chunks.size(1) - 1;
+    for (std::int64_t start = 0; start < chunks.size(0); start += batch) {
+        const torch::Tensor b =
+            chunks.narrow(0, start, std::min(batch, chunks.size(0) - start)).to(device);
+        const torch::Tensor logits = model.forward(b.narrow(1, 0, seq)).to(torch::kFloat32);
+        const torch::Tensor losses =
+            F::cross_entropy(logits.reshape({-1, logits.size(2)}), b.narrow(1, 1, seq).reshape({-1}),
+                             F::CrossEntropyFuncOptions().reduction(torch::kNone))
+                .view({b.size(0), seq});
+        p.add(losses, 0);
+    }
+    return p;
+}
+
+}  // namespace
 
 EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chunks,
                           const std::vector<LastWordItem>& last_words,
@@ -28,6 +110,13 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
 
     torch::NoGradGuard no_grad;
     model.eval();
+    // The loss at each position, and the bytes a full cache holds over the same chunks.
+    record_loss_by_position(position_losses(model, test_chunks, batch_size), log);
+    if (test_chunks.size(0) > 0)
+        record_scored_bytes(
+            scored_kv_bytes(model, test_chunks.narrow(0, 0, 1).narrow(1, 0, test_chunks.size(1) - 1).to(device),
+                            model::CachePolicy{}, nullptr, 0, 1),
+            log);
     // 2. Last word: correct iff greedy prediction reproduces every token of " " + word.
     std::int64_t correct = 0, target_tokens = 0;
     double target_nll = 0;

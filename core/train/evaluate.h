@@ -6,6 +6,7 @@
 
 #include "data/last_word.h"
 #include "model/inference.h"
+#include "model/cache_layers.h"
 #include "model/models.h"
 #include "train/experiment_params.h"
 #include "train/progress.h"
@@ -24,8 +25,34 @@ struct EvalResult {
     double generation_tokens_per_second = 0;
 };
 
+// The loss at each position of scored chunks, summed over the chunks (loss_by_position).
+struct PositionLosses {
+    std::vector<double> sum;
+    std::vector<std::int64_t> count;
+    // losses: (B, n) cross-entropies of positions first .. first + n - 1 (0-based).
+    void add(const torch::Tensor& losses, std::int64_t first);
+};
+// Records the means as the loss_by_position series: positions 1..64 one point each, later ones
+// in buckets of ceil((L - 64) / 64) positions (a point at each bucket's first position).
+void record_loss_by_position(const PositionLosses& p, RunLogger& log);
+
+// The bytes a cache held while it scored a chunk (MODEL_SPEC §5): the chunk's inputs (1, L) fed
+// under `policy` as the scored chunks were (`uncompressed` tokens at once first when > 0, then
+// `step` at a time); after each step the cache's bytes B over the t tokens read so far, B(t)/t,
+// weighted by the step's positions. Every byte from the cache's tensors.
+struct ScoredBytes {
+    double mean_per_token = 0;  // mean over positions of B(t)/t
+    double last_per_token = 0;  // B(L)/L
+    std::int64_t length = 0;    // L
+};
+ScoredBytes scored_kv_bytes(model::CausalLm& net, const torch::Tensor& inputs,
+                            const model::CachePolicy& policy, const model::KvBases* bases,
+                            std::int64_t uncompressed, std::int64_t step);
+void record_scored_bytes(const ScoredBytes& b, RunLogger& log);
+
 // test_chunks: (n, seq_length + 1) from the held-out documents; prompt: real text ids for the
-// cache measurement. Results go to `log` as results.
+// cache measurement. Results go to `log` as results: beside the perplexity, the loss by position
+// and the bytes a full cache holds over the same chunks (scored_kv_bytes_per_token).
 EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chunks,
                           const std::vector<LastWordItem>& last_words,
                           const std::vector<std::int64_t>& prompt, const EvalParams& params,

@@ -250,15 +250,16 @@ TEST_F(Workbench, TinyComparisonFromClicksPlotsLiveStoresRunsAndExportsTheTableS
         }
     }
     EXPECT_EQ(view->verdict()->isVisibleTo(view), !c.not_learned.empty());
-    // #15: the Pareto plot's points are the table's numbers: x the KV bytes per token measured
-    // at the longest length, y the test perplexity, each drawn where the plot says.
+    // #15, #25: the Pareto plot's points are the table's numbers: x the KV bytes per token the
+    // cache held over the tokens the quality was scored on (length 0: where it was scored), y the
+    // test perplexity, each drawn where the plot says.
     const auto& pareto = view->pareto()->view();
     ASSERT_TRUE(pareto.has_value());
     ASSERT_EQ(pareto->points.size(), 3u);
-    EXPECT_EQ(pareto->length, 2048);
+    EXPECT_EQ(pareto->length, 0);
     QCustomPlot* plot = view->pareto()->panel()->plot();
     for (std::size_t k = 0; k < c.columns.size(); ++k) {
-        const double x = c.row("kv_2048").cells[k].estimate->mean;
+        const double x = c.row("scored_kv_bytes_per_token").cells[k].estimate->mean;
         const double y = c.row("test_ppl").cells[k].estimate->mean;
         bool drawn = false;
         for (int g = 0; g < plot->graphCount(); ++g) {
@@ -564,7 +565,8 @@ TEST_F(Workbench, CacheCompressionEvaluatesPoliciesFromClicksAndPlotsThem) {
     EXPECT_EQ(policies, (std::set<std::string>{"full", "int8:group=16,residual=4",
                                                "lowrank:rank=4,target=v,basis=pca",
                                                "streaming:sinks=2,window=4"}));
-    // The plot's points are the comparison's numbers: KV bytes per token at 64, test perplexity.
+    // The plot's points are the comparison's numbers: the KV bytes per token the cache held while
+    // the test perplexity was scored (the default x), and that perplexity.
     const auto c = cp::report::compare_designs(store, 1, true);
     const auto& pareto = view->pareto()->view();
     ASSERT_TRUE(pareto.has_value());
@@ -572,7 +574,7 @@ TEST_F(Workbench, CacheCompressionEvaluatesPoliciesFromClicksAndPlotsThem) {
     QCustomPlot* plot = view->pareto()->panel()->plot();
     for (const auto& p : pareto->points) {
         const auto k = *c.column_of(p.design, p.policy);
-        EXPECT_EQ(p.x, c.row("kv_64").cells[k].estimate->mean) << p.label;
+        EXPECT_EQ(p.x, c.row("scored_kv_bytes_per_token").cells[k].estimate->mean) << p.label;
         EXPECT_EQ(p.y, c.row("test_ppl").cells[k].estimate->mean) << p.label;
         bool drawn = false;
         for (int g = 0; g < plot->graphCount(); ++g) {

@@ -264,7 +264,7 @@ TEST(CachePolicies, BadPoliciesAreRefusedNamingThePolicyAndTheParameter) {
     EXPECT_NE(error_of([] { parse_policy("int3"); }).find("unknown cache policy 'int3' (full, int8"),
               std::string::npos);
     EXPECT_NE(error_of([] { parse_policy("int8:bits=3"); })
-                  .find("policy 'int8' has no parameter 'bits' (it takes: group,residual)"),
+                  .find("policy 'int8' has no parameter 'bits' (it takes: group,residual,budget)"),
               std::string::npos);
     EXPECT_NE(error_of([] { parse_policy("int4:group=15"); }).find("group 15 is odd"),
               std::string::npos);
