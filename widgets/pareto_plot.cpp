@@ -133,6 +133,22 @@ void ParetoPlot::redraw() {
         x_low = std::min(x_low, p.x);
         x_high = std::max(x_high, p.x);
     }
+    // Each design family (a design, its quarter and eighth) and each policy at several budgets:
+    // a thin line through its points, left to right.
+    for (const auto& curve : v.curves()) {
+        QVector<double> cx, cy;
+        for (std::size_t i : curve) {
+            cx.push_back(v.points[i].x);
+            cy.push_back(v.points[i].y);
+        }
+        QCPGraph* line = plot->addGraph();
+        QColor color = model_color(v.points[curve.front()].design);
+        color.setAlpha(150);
+        line->setPen(QPen(color, 1.2));
+        line->setLineStyle(QCPGraph::lsLine);
+        line->setData(cx, cy, true);
+        line->removeFromLegend();
+    }
     // The front as a staircase through its points, left to right.
     QVector<double> fx, fy;
     for (std::size_t i : v.front()) {

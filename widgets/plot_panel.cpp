@@ -1,5 +1,7 @@
 #include "widgets/plot_panel.h"
 
+#include "model/model_registry.h"
+
 #include <qcustomplot.h>
 
 #include <QFileDialog>
@@ -47,6 +49,16 @@ QColor model_color(cp::model::Design model) {
             return series_color(6);
         case cp::model::Design::pythia_input_cache:  // Pythia's orange, lighter: its exact twin
             return series_color(1).lighter(140);
+        // Below half: the family's colour, darker the smaller the cache.
+        case cp::model::Design::pythia_128:
+        case cp::model::Design::projection_128:
+        case cp::model::Design::pythia_gqa_2:
+        case cp::model::Design::pythia_mla_240:
+            return model_color(cp::model::design_family(model)).darker(140);
+        case cp::model::Design::projection_64:
+        case cp::model::Design::pythia_gqa_1:
+        case cp::model::Design::pythia_mla_112:
+            return model_color(cp::model::design_family(model)).darker(200);
     }
     return series_color(6);
 }

@@ -23,6 +23,15 @@ enum class Design {
     context_kv,
     context_pythia_untrained,
     pythia_input_cache,
+    // Below half (KV_METHODS.md §D): the comparators at a quarter and an eighth of Pythia's
+    // cache, each a member of its family (model_registry.h's `family`).
+    pythia_128,
+    projection_128,
+    projection_64,
+    pythia_gqa_2,
+    pythia_gqa_1,
+    pythia_mla_240,
+    pythia_mla_112,
 };
 
 struct DesignName {
@@ -44,6 +53,14 @@ inline constexpr DesignName kDesignNames[] = {
     // The exact reference at half the cache (KV_METHODS.md §D): Pythia itself, caching each
     // layer's normalised input and recomputing K and V from it.
     {Design::pythia_input_cache, "pythia-input-cache", "Pythia, input cache"},
+    // Below half: named, like pythia-256, by their widths at 70M.
+    {Design::pythia_128, "pythia-128", "Pythia-128 (¼)"},
+    {Design::projection_128, "projection-128", "Projection-128 (¼)"},
+    {Design::projection_64, "projection-64", "Projection-64 (⅛)"},
+    {Design::pythia_gqa_2, "pythia-gqa-2", "Pythia-GQA, 2 K/V heads (¼)"},
+    {Design::pythia_gqa_1, "pythia-gqa-1", "Pythia-MQA, 1 K/V head (⅛)"},
+    {Design::pythia_mla_240, "pythia-mla-240", "Pythia-MLA, latent 240 (¼)"},
+    {Design::pythia_mla_112, "pythia-mla-112", "Pythia-MLA, latent 112 (⅛)"},
     // The ablation: Context-Pythia on an untrained ContextBlock (no Phase 1), trained beside the
     // others as a column of its own. Not a design of its own, so 'all' leaves it out.
     {Design::context_pythia_untrained, "context-pythia-untrained", "Context-Pythia, untrained block"},

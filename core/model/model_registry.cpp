@@ -97,6 +97,55 @@ ModelConfig pythia_input_cache_preset(ModelSize size) {
     return c;
 }
 
+// ---- below half (KV_METHODS.md §D) ----------------------------------------------------------
+// Each keeps its family's module and changes only what sets the cache; at the tiny size, where
+// a head of 4 dims would leave fewer than 2 rotary dims, the head count drops to keep heads of 8.
+
+// Pythia at a quarter of its width: 128 at 70M (8 heads of 16), 16 at tiny (2 heads of 8).
+ModelConfig pythia_128_preset(ModelSize size) {
+    ModelConfig c = pythia_preset(size);
+    c.architecture = Design::pythia_256;  // the narrow-Pythia family's module
+    c.embed_dim = size == ModelSize::tiny ? 16 : 128;
+    if (size == ModelSize::tiny) c.heads = 2;
+    c.intermediate = 4 * c.embed_dim;
+    return c;
+}
+
+// The projection comparator at context widths of a quarter and an eighth of Pythia's K and V.
+ModelConfig projection_at(ModelSize size, std::int64_t share) {
+    ModelConfig c = context_pythia_preset(size);
+    c.architecture = Design::projection_256;
+    c.context_dim = c.embed_dim / share;
+    if (size == ModelSize::tiny) c.heads = c.context_dim / 8;
+    c.intermediate = 4 * c.context_dim;
+    return c;
+}
+ModelConfig projection_128_preset(ModelSize size) { return projection_at(size, 4); }
+ModelConfig projection_64_preset(ModelSize size) { return projection_at(size, 8); }
+
+// Grouped-query attention with heads / 4 and heads / 8 K/V heads (70M: 2 and 1 of 8); the tiny
+// eighth runs 8 query heads of 8 dims so that one K/V head is an eighth.
+ModelConfig pythia_gqa_2_preset(ModelSize size) {
+    ModelConfig c = pythia_gqa_preset(size);
+    c.kv_heads = c.heads / 4;
+    return c;
+}
+ModelConfig pythia_gqa_1_preset(ModelSize size) {
+    ModelConfig c = pythia_gqa_preset(size);
+    if (size == ModelSize::tiny) c.heads = 8;
+    c.kv_heads = c.heads / 8;
+    return c;
+}
+
+// Latent attention whose latent plus rotary key is a quarter and an eighth of 2 x hidden.
+ModelConfig pythia_mla_at(ModelSize size, std::int64_t share) {
+    ModelConfig c = pythia_mla_preset(size);
+    c.kv_latent = 2 * c.embed_dim / share - c.rotary_dims();
+    return c;
+}
+ModelConfig pythia_mla_240_preset(ModelSize size) { return pythia_mla_at(size, 4); }
+ModelConfig pythia_mla_112_preset(ModelSize size) { return pythia_mla_at(size, 8); }
+
 // Context-Pythia with the recurrence removed: embed_in -> embed_norm -> Linear(embed -> context)
 // per token, then the same layers at context_dim.
 ModelConfig projection_256_preset(ModelSize size) {
@@ -155,6 +204,34 @@ const std::vector<DesignEntry>& design_registry() {
          &context_pythia_preset,
          {},
          /*untrained_block=*/true},
+        {Design::pythia_128, "Pythia at a quarter of its width (128): its cache at a quarter",
+         false, "K and V of width 128 per layer", &pythia_128_preset,
+         {0.25, "KV_METHODS.md §D: a quarter by construction"}, false, Design::pythia_256},
+        {Design::projection_128,
+         "the projection comparator at context width 128: a quarter of Pythia's cache", false,
+         "K and V of width 128 per layer", &projection_128_preset,
+         {0.25, "KV_METHODS.md §D: a quarter by construction"}, false, Design::projection_256},
+        {Design::projection_64,
+         "the projection comparator at context width 64: an eighth of Pythia's cache", false,
+         "K and V of width 64 per layer", &projection_64_preset,
+         {0.125, "KV_METHODS.md §D: an eighth by construction"}, false, Design::projection_256},
+        {Design::pythia_gqa_2, "grouped-query attention with a quarter of the K/V heads", false,
+         "K and V of heads / 4 heads per layer", &pythia_gqa_2_preset,
+         {0.25, "KV_METHODS.md §D: a quarter by construction"}, false, Design::pythia_gqa},
+        {Design::pythia_gqa_1,
+         "multi-query attention: one K/V head for 8 query heads (an eighth of the cache)", false,
+         "K and V of one head per layer", &pythia_gqa_1_preset,
+         {0.125, "KV_METHODS.md §D: an eighth by construction"}, false, Design::pythia_gqa},
+        {Design::pythia_mla_240,
+         "latent attention whose latent and rotary key are a quarter of Pythia's K and V", false,
+         "the latent (hidden / 2 - rotary dims) and one rotary key per layer",
+         &pythia_mla_240_preset, {0.25, "KV_METHODS.md §D: a quarter by construction"}, false,
+         Design::pythia_mla},
+        {Design::pythia_mla_112,
+         "latent attention whose latent and rotary key are an eighth of Pythia's K and V", false,
+         "the latent (hidden / 4 - rotary dims) and one rotary key per layer",
+         &pythia_mla_112_preset, {0.125, "KV_METHODS.md §D: an eighth by construction"}, false,
+         Design::pythia_mla},
     };
     return registry;
 }
@@ -179,8 +256,21 @@ const std::vector<Design>& default_designs() {
 
 std::vector<Design> every_design() {
     std::vector<Design> designs;
+    for (const DesignName& n : kDesignNames) {
+        const DesignEntry& e = design_entry(n.design);
+        if (!e.untrained_block && !e.family) designs.push_back(n.design);
+    }
+    return designs;
+}
+
+Design design_family(Design d) {
+    return design_entry(d).family.value_or(d);
+}
+
+std::vector<Design> below_half_designs() {
+    std::vector<Design> designs;
     for (const DesignName& n : kDesignNames)
-        if (!design_entry(n.design).untrained_block) designs.push_back(n.design);
+        if (design_entry(n.design).family) designs.push_back(n.design);
     return designs;
 }
 

@@ -49,7 +49,16 @@ struct DesignEntry {
     // The untrained-ContextBlock ablation of a ContextBlock design: a column of its own, trained
     // on the block as initialised (no Phase 1); left out of 'all'.
     bool untrained_block = false;
+    // A smaller member of another design's family (the same module at a smaller cache; its
+    // config's architecture is the family's): drawn with it as one curve on the Pareto plane;
+    // left out of 'all'. The family itself has none.
+    std::optional<Design> family = std::nullopt;
 };
+
+// The family a design belongs to: its `family`, or itself.
+Design design_family(Design d);
+// The designs below half of Pythia's cache, for 'below-half'.
+std::vector<Design> below_half_designs();
 
 const std::vector<DesignEntry>& design_registry();
 const DesignEntry& design_entry(Design d);

@@ -772,6 +772,12 @@ std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t se
         case Design::pythia_gqa:  // the same body; its layers' attention is grouped-query
         case Design::pythia_mla:  // or latent
         case Design::pythia_input_cache:  // or recomputes K and V from its cached inputs
+        // Below half: a config names its family's module; listed for completeness.
+        case Design::pythia_128:
+        case Design::pythia_gqa_2:
+        case Design::pythia_gqa_1:
+        case Design::pythia_mla_240:
+        case Design::pythia_mla_112:
             return std::make_shared<PythiaModel>(config);
         case Design::context_pythia:
         case Design::context_pythia_untrained:  // the ablation: the same model, no Phase 1
@@ -779,6 +785,8 @@ std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t se
         case Design::context_kv:
             return std::make_shared<ContextKvModel>(config);
         case Design::projection_256:
+        case Design::projection_128:
+        case Design::projection_64:
             return std::make_shared<ProjectionModel>(config);
     }
     throw Error(std::string("internal error: no module for design '") +

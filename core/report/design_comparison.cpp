@@ -621,6 +621,31 @@ ParetoView pareto_view(const DesignComparison& c, const std::string& measure_key
     return v;
 }
 
+std::vector<std::vector<std::size_t>> ParetoView::curves() const {
+    std::map<std::string, std::vector<std::size_t>> by_key;
+    std::vector<std::string> order;  // first appearance, so curves come in column order
+    for (std::size_t i = 0; i < points.size(); ++i) {
+        const ParetoPoint& p = points[i];
+        if (!p.greyed.empty()) continue;
+        const std::string key =
+            p.policy.empty()
+                ? std::string("design ") + model::design_key(model::design_family(p.design))
+                : std::string("policy ") + model::design_key(p.design) + " " +
+                      p.policy.substr(0, p.policy.find(':'));
+        if (!by_key.count(key)) order.push_back(key);
+        by_key[key].push_back(i);
+    }
+    std::vector<std::vector<std::size_t>> out;
+    for (const std::string& key : order) {
+        std::vector<std::size_t> c = by_key[key];
+        if (c.size() < 2) continue;
+        std::stable_sort(c.begin(), c.end(),
+                         [&](std::size_t a, std::size_t b) { return points[a].x < points[b].x; });
+        out.push_back(c);
+    }
+    return out;
+}
+
 void write_pareto_csv(const ParetoView& v, std::ostream& out) {
     CsvWriter csv(out);
     csv.text("column")

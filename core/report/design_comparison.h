@@ -129,6 +129,11 @@ struct ParetoView {
     bool lower_is_better = true;  // perplexity: lower; accuracy: higher
     std::vector<ParetoPoint> points;  // columns with both values, in column order
     std::vector<std::size_t> front() const;  // indices on the front, by ascending x
+    // Points drawn as one curve, each by ascending x: a design family's trained members (a
+    // design and its quarter and eighth, model_registry.h's `family`), or one trained run's
+    // policy of one kind at several settings (budgets). Greyed points are left out; only curves
+    // of two or more points.
+    std::vector<std::vector<std::size_t>> curves() const;
 };
 // `measure_key` is one of pareto_measures() (anything else is refused by name); `length` 0 (the
 // default) pairs each quality with the bytes of the tokens it was scored on; otherwise one of the

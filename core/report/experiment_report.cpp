@@ -65,7 +65,8 @@ std::string column_color(const DesignColumn& col, int index) {
         {model::Design::context_kv, 7},     {model::Design::context_pythia_untrained, 6}};
     if (!col.policy.empty()) return svg_color(index);
     if (col.design == model::Design::pythia_input_cache) return "#f0a36e";  // Pythia's, lighter
-    return svg_color(by_design.at(col.design));
+    // Below half: the family's colour (its curve on the Pareto plane joins them).
+    return svg_color(by_design.at(model::design_family(col.design)));
 }
 
 SvgPlot loss_plot(store::RunStore& store, const DesignComparison& c) {
@@ -186,6 +187,20 @@ SvgPlot pareto_plot(const DesignComparison& c, const std::string& measure) {
         if (point.y_interval) {
             s.error_low = {point.y_interval->low};
             s.error_high = {point.y_interval->high};
+        }
+        p.series.push_back(s);
+    }
+    // Each design family (a design and its quarter and eighth) and each policy at several
+    // budgets: a thin line through its points, in its points' colour.
+    for (const auto& curve : v.curves()) {
+        SvgSeries s;
+        const ParetoPoint& first = v.points[curve.front()];
+        // As its first point is coloured (policies take colours in the points' order).
+        s.color = column_color(c.columns[*c.column_of(first.design, first.policy)],
+                               static_cast<int>(curve.front()));
+        for (std::size_t i : curve) {
+            s.x.push_back(v.points[i].x);
+            s.y.push_back(v.points[i].y);
         }
         p.series.push_back(s);
     }

@@ -2,12 +2,14 @@
 
 #include <cmath>
 #include <limits>
+#include <algorithm>
 #include <sstream>
 
 #include "common/error.h"
 #include "common/numbers.h"
 #include "common/text.h"
 #include "model/design.h"
+#include "model/model_registry.h"
 
 namespace cp::train {
 using nlohmann::json;
@@ -265,6 +267,15 @@ ParamSpec models_param() {
                 designs = model::every_design();
                 break;
             }
+            if (k == "below-half") {  // every design's quarter and eighth, with the families
+                for (model::Design d : model::below_half_designs()) {
+                    const model::Design f = model::design_family(d);
+                    for (model::Design x : {f, d})
+                        if (std::find(designs.begin(), designs.end(), x) == designs.end())
+                            designs.push_back(x);
+                }
+                continue;
+            }
             if (k == "both") {  // older records: the two models there were then
                 designs = {model::Design::context_pythia, model::Design::pythia};
                 break;
@@ -272,7 +283,7 @@ ParamSpec models_param() {
             const auto d = model::design_from_key(k);
             if (!d)
                 throw Error("models: unknown design '" + k + "' (" + model::design_keys_text() +
-                            ", or all)");
+                            ", all, or below-half)");
             bool seen = false;
             for (model::Design e : designs) seen = seen || e == *d;
             if (!seen) designs.push_back(*d);

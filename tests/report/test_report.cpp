@@ -18,6 +18,7 @@
 
 #include "common/error.h"
 #include "model/model_config.h"
+#include "model/model_registry.h"
 #include "model/safetensors.h"
 #include "report/comparison.h"
 #include "report/csv.h"
@@ -776,13 +777,63 @@ TEST(Designs, EveryDesignTrainsInOneExperimentAndStoresItsMeasuredCache) {
     }
     std::set<std::string> every;
     for (const auto& n : cp::model::kDesignNames)
-        if (n.design != cp::model::Design::context_pythia_untrained) every.insert(n.key);
-    EXPECT_EQ(trained, every) << "'all' is every design but the ablation";
+        if (n.design != cp::model::Design::context_pythia_untrained &&
+            !cp::model::design_entry(n.design).family)
+            every.insert(n.key);
+    EXPECT_EQ(trained, every) << "'all' is every design but the ablation and those below half";
     EXPECT_EQ(store.runs().size(), every.size() + 1) << "one Phase 1 for the whole experiment";
     const auto comparison = cp::report::compare_designs(store, 1);
     EXPECT_EQ(comparison.columns.size(), every.size());
     EXPECT_EQ(comparison.kv_checks.size(), every.size() - 1);
     for (const auto& k : comparison.kv_checks) EXPECT_FALSE(k.disagrees()) << k.design;
+}
+
+// #25: the designs below half train in one experiment ('below-half': each family with its
+// quarter and eighth); each measures a quarter or an eighth of tiny Pythia's 1,024 bytes per
+// token (2 layers x K and V x 64 x 4 bytes), as KV_METHODS.md §D defines them, and the Pareto
+// view draws each family as one curve, its members by ascending cache.
+TEST(Designs, TheDesignsBelowHalfTrainInOneExperimentAndEachFamilyIsACurve) {
+    cp::test::TempDir dir;
+    const std::string db = (dir / "w.db").string();
+    const auto r = run_cli({"run", "--samples", "60", "--seq-length", "16", "--epochs", "1",
+                            "--models", "below-half", "--eval-test-chunks", "4",
+                            "--eval-last-word-passages", "4", "--eval-kv-lengths", "32", "--db",
+                            db, "--quiet"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    cp::store::RunStore store(db);
+    const std::map<std::string, double> share = {
+        {"pythia-256", 0.5},      {"pythia-128", 0.25},     {"projection-256", 0.5},
+        {"projection-128", 0.25}, {"projection-64", 0.125}, {"pythia-gqa", 0.5},
+        {"pythia-gqa-2", 0.25},   {"pythia-gqa-1", 0.125},  {"pythia-mla", 0.5},
+        {"pythia-mla-240", 0.25}, {"pythia-mla-112", 0.125}};
+    std::set<std::string> trained;
+    for (const auto& run : store.runs()) {
+        if (run.phase != cp::store::Phase::phase2) continue;
+        EXPECT_EQ(run.status, cp::store::RunStatus::finished) << run.model;
+        const std::string key = cp::model::design_key(run.model);
+        trained.insert(key);
+        double measured = -1;
+        for (const auto& [name, value] : store.results(run.id))
+            if (name == "kv_bytes_per_token_at_32") measured = value;
+        ASSERT_TRUE(share.count(key)) << key;
+        EXPECT_EQ(measured, share.at(key) * 1024) << key;
+    }
+    EXPECT_EQ(trained.size(), share.size());
+    const auto c = cp::report::compare_designs(store, 1);
+    for (const auto& k : c.kv_checks) EXPECT_FALSE(k.disagrees()) << k.design;
+    const auto v = cp::report::pareto_view(c, "test_ppl");
+    std::set<std::vector<std::string>> curves;
+    for (const auto& curve : v.curves()) {
+        std::vector<std::string> keys;
+        for (std::size_t i : curve) keys.push_back(cp::model::design_key(v.points[i].design));
+        curves.insert(keys);
+    }
+    const std::set<std::vector<std::string>> expected = {
+        {"pythia-128", "pythia-256"},
+        {"projection-64", "projection-128", "projection-256"},
+        {"pythia-gqa-1", "pythia-gqa-2", "pythia-gqa"},
+        {"pythia-mla-112", "pythia-mla-240", "pythia-mla"}};
+    EXPECT_EQ(curves, expected);
 }
 
 // #16: cache-eval on the suite's Pythia run records one evaluation run per policy, linked to the
