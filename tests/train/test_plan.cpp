@@ -89,7 +89,7 @@ TEST(Plan, DefaultDesignsAllAndTheAblationAsAnEntryOfItsOwn) {
                                    Design::projection_256, Design::pythia_gqa}));
     const ExperimentParams all = ExperimentParams::from_json(nlohmann::json::parse(
         R"({"models": "all"})"));
-    EXPECT_EQ(all.models.size(), 7u);
+    EXPECT_EQ(all.models.size(), 8u);  // the seven designs and pythia-input-cache
     EXPECT_EQ(std::find(all.models.begin(), all.models.end(), Design::context_pythia_untrained),
               all.models.end());
     ExperimentParams p = tiny();
