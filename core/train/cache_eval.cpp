@@ -61,13 +61,11 @@ namespace {
 struct Scored {
     double loss = 0;
     std::int64_t correct = 0, tokens = 0;
-    void add(const torch::Tensor& logits, const torch::Tensor& targets) {  // (B, T, V), (B, T)
-        const torch::Tensor l = logits.to(torch::kFloat32);
-        loss += F::cross_entropy(l.reshape({-1, l.size(2)}), targets.reshape({-1}),
-                                 F::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
-        correct += (l.argmax(-1) == targets).sum().item<std::int64_t>();
-        tokens += targets.numel();
+    // Each token's loss and whether its argmax was the target, (B, T) both.
+    void add(const torch::Tensor& losses, const torch::Tensor& right) {
+        loss += losses.sum().item<double>();
+        correct += right.sum().item<std::int64_t>();
+        tokens += losses.numel();
     }
 };
 
@@ -89,24 +87,32 @@ struct Scoring {
     void add(const torch::Tensor& logits, const torch::Tensor& reference,
              const torch::Tensor& targets, std::int64_t first, std::int64_t continuation_from,
              torch::Tensor& row_kl) {
-        all.add(logits, targets);
+        // Each token's loss once, (B, n): the totals, the continuation and the positions read it.
         const std::int64_t n = targets.size(1);
+        const torch::Tensor l = logits.to(torch::kFloat32);
+        const torch::Tensor losses =
+            F::cross_entropy(l.reshape({-1, l.size(2)}), targets.reshape({-1}),
+                             F::CrossEntropyFuncOptions().reduction(torch::kNone))
+                .view({targets.size(0), n});
+        const torch::Tensor top = l.argmax(-1);
+        const torch::Tensor right = top == targets;
+        all.add(losses, right);
         if (first + n > continuation_from) {
             const std::int64_t skip = std::max<std::int64_t>(0, continuation_from - first);
-            continuation.add(logits.narrow(1, skip, n - skip), targets.narrow(1, skip, n - skip));
+            continuation.add(losses.narrow(1, skip, n - skip), right.narrow(1, skip, n - skip));
         }
-        const torch::Tensor l = logits.to(torch::kFloat32);
-        positions.add(F::cross_entropy(l.reshape({-1, l.size(2)}), targets.reshape({-1}),
-                                       F::CrossEntropyFuncOptions().reduction(torch::kNone))
-                          .view({targets.size(0), n}),
-                      first);
-        // KL(p_full || p_policy) over the vocabulary in float64; exactly 0 when the logits are
-        // the same tensor (the full cache against itself).
+        positions.add(losses, first);
+        compared += targets.numel();
+        // The full cache against itself (the same tensor): KL exactly 0, every argmax agrees.
+        if (reference.is_same(logits)) {
+            agree += targets.numel();
+            return;
+        }
+        // KL(p_full || p_policy) over the vocabulary in float64.
         const torch::Tensor lp = torch::log_softmax(logits.to(torch::kFloat64), -1);
         const torch::Tensor lr = torch::log_softmax(reference.to(torch::kFloat64), -1);
         row_kl += (lr.exp() * (lr - lp)).sum(-1).sum(1).cpu();
-        agree += (logits.argmax(-1) == reference.argmax(-1)).sum().item<std::int64_t>();
-        compared += targets.numel();
+        agree += (top == reference.argmax(-1)).sum().item<std::int64_t>();
     }
 };
 
@@ -415,13 +421,13 @@ std::int64_t widest_rank(const model::KvBases& b, model::LowRankTarget target) {
 }
 
 // The policy for a budget: the largest knob whose scored bytes on the chunk are at most the
-// fraction of the full cache's; throws naming the smallest fraction the policy reaches.
+// fraction of the full cache's (`full`, measured once for every budget); throws naming the
+// smallest fraction the policy reaches.
 model::CachePolicy solve_budget(model::CausalLm& net, const torch::Tensor& chunk,
                                 const Feeding& feeding, const model::CachePolicy& asked,
-                                const model::KvBases& shapes, std::pair<double, double>& budget) {
+                                const model::KvBases& shapes, double full,
+                                std::pair<double, double>& budget) {
     const std::int64_t length = chunk.size(1);
-    const double full =
-        scored_kv_bytes(net, chunk, {}, nullptr, feeding.uncompressed, feeding.step).mean_per_token;
     const double limit = asked.fraction * full;
     model::CachePolicy p = asked;
     p.fraction = 0;
@@ -504,6 +510,8 @@ std::vector<model::CachePolicy> policies_for(CacheEval::Target& t, const CacheEv
             .view({1, -1});
     const Feeding feeding = feeding_of(params, t.seq_length);
     const model::KvBases shapes = shape_bases(*net, chunk);
+    const double full =
+        scored_kv_bytes(*net, chunk, {}, nullptr, feeding.uncompressed, feeding.step).mean_per_token;
     std::vector<model::CachePolicy> out;
     std::vector<std::string> problems;
     for (const model::CachePolicy& p : asked) {
@@ -513,7 +521,7 @@ std::vector<model::CachePolicy> policies_for(CacheEval::Target& t, const CacheEv
         }
         try {
             std::pair<double, double> budget;
-            const model::CachePolicy solved = solve_budget(*net, chunk, feeding, p, shapes, budget);
+            const model::CachePolicy solved = solve_budget(*net, chunk, feeding, p, shapes, full, budget);
             t.budgets[solved.text()] = budget;
             out.push_back(solved);
         } catch (const Error& e) {
