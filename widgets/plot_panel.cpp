@@ -51,11 +51,13 @@ QColor model_color(cp::model::Design model) {
             return series_color(1).lighter(140);
         // Below half: the family's colour, darker the smaller the cache.
         case cp::model::Design::pythia_128:
+        case cp::model::Design::context_pythia_128:
         case cp::model::Design::projection_128:
         case cp::model::Design::pythia_gqa_2:
         case cp::model::Design::pythia_mla_240:
             return model_color(cp::model::design_family(model)).darker(140);
         case cp::model::Design::projection_64:
+        case cp::model::Design::context_pythia_64:
         case cp::model::Design::pythia_gqa_1:
         case cp::model::Design::pythia_mla_112:
             return model_color(cp::model::design_family(model)).darker(200);

@@ -42,7 +42,7 @@ torch::Tensor random_orthonormal(std::int64_t heads, std::int64_t width, std::ui
     auto generator = at::detail::createCPUGenerator(seed);
     const torch::Tensor g =
         at::normal(0.0, 1.0, {heads, width, width}, generator, torch::TensorOptions().dtype(torch::kFloat64));
-    return std::get<0>(torch::linalg::qr(g, "reduced")).to(torch::kFloat32);
+    return std::get<0>(torch::linalg_qr(g, "reduced")).to(torch::kFloat32);
 }
 
 namespace {

@@ -26,6 +26,8 @@ enum class Design {
     // Below half (KV_METHODS.md §D): the comparators at a quarter and an eighth of Pythia's
     // cache, each a member of its family (model_registry.h's `family`).
     pythia_128,
+    context_pythia_128,
+    context_pythia_64,
     projection_128,
     projection_64,
     pythia_gqa_2,
@@ -55,6 +57,8 @@ inline constexpr DesignName kDesignNames[] = {
     {Design::pythia_input_cache, "pythia-input-cache", "Pythia, input cache"},
     // Below half: named, like pythia-256, by their widths at 70M.
     {Design::pythia_128, "pythia-128", "Pythia-128 (¼)"},
+    {Design::context_pythia_128, "context-pythia-128", "Context-Pythia-128 (¼)"},
+    {Design::context_pythia_64, "context-pythia-64", "Context-Pythia-64 (⅛)"},
     {Design::projection_128, "projection-128", "Projection-128 (¼)"},
     {Design::projection_64, "projection-64", "Projection-64 (⅛)"},
     {Design::pythia_gqa_2, "pythia-gqa-2", "Pythia-GQA, 2 K/V heads (¼)"},

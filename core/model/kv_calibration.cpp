@@ -27,14 +27,14 @@ KvBasis KvMoments::basis() const {
     const double n = static_cast<double>(count_);
     const torch::Tensor mean = sum_ / n;
     const torch::Tensor cov = gram_ / n - mean.unsqueeze(2) * mean.unsqueeze(1);
-    const auto [values, vectors] = torch::linalg::eigh(cov, "L");  // ascending
+    const auto [values, vectors] = torch::linalg_eigh(cov, "L");  // ascending
     b.mean = mean.to(torch::kFloat32);
     b.eigenvalues = values.flip({-1}).clamp_min(0).to(torch::kFloat32);
     b.directions = vectors.flip({-1}).to(torch::kFloat32).contiguous();
     const torch::Tensor lm = layer_sum_ / n;
     const torch::Tensor lcov = layer_gram_ / n - torch::outer(lm, lm);
     b.layer_eigenvalues =
-        std::get<0>(torch::linalg::eigh(lcov, "L")).flip({0}).clamp_min(0).to(torch::kFloat32);
+        std::get<0>(torch::linalg_eigh(lcov, "L")).flip({0}).clamp_min(0).to(torch::kFloat32);
     return b;
 }
 

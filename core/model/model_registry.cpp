@@ -111,6 +111,18 @@ ModelConfig pythia_128_preset(ModelSize size) {
     return c;
 }
 
+// Context-Pythia at context widths of a quarter and an eighth of Pythia's hidden width (128 and 64
+// at 70M, 16 and 8 at tiny): the same module, its ContextBlock and layers at the narrower width.
+ModelConfig context_pythia_at(ModelSize size, std::int64_t share) {
+    ModelConfig c = context_pythia_preset(size);
+    c.context_dim = c.embed_dim / share;
+    if (size == ModelSize::tiny) c.heads = c.context_dim / 8;
+    c.intermediate = 4 * c.context_dim;
+    return c;
+}
+ModelConfig context_pythia_128_preset(ModelSize size) { return context_pythia_at(size, 4); }
+ModelConfig context_pythia_64_preset(ModelSize size) { return context_pythia_at(size, 8); }
+
 // The projection comparator at context widths of a quarter and an eighth of Pythia's K and V.
 ModelConfig projection_at(ModelSize size, std::int64_t share) {
     ModelConfig c = context_pythia_preset(size);
@@ -207,6 +219,16 @@ const std::vector<DesignEntry>& design_registry() {
         {Design::pythia_128, "Pythia at a quarter of its width (128): its cache at a quarter",
          false, "K and V of width 128 per layer", &pythia_128_preset,
          {0.25, "KV_METHODS.md §D: a quarter by construction"}, false, Design::pythia_256},
+        {Design::context_pythia_128,
+         "Context-Pythia at context width 128: a quarter of Pythia's cache, its own Phase 1",
+         true, "K and V of width 128 per layer, plus one 128-wide recurrent state",
+         &context_pythia_128_preset, {0.25, "MODEL_SPEC.md §2 at context_dim = hidden / 4"},
+         false, Design::context_pythia},
+        {Design::context_pythia_64,
+         "Context-Pythia at context width 64: an eighth of Pythia's cache, its own Phase 1", true,
+         "K and V of width 64 per layer, plus one 64-wide recurrent state",
+         &context_pythia_64_preset, {0.125, "MODEL_SPEC.md §2 at context_dim = hidden / 8"},
+         false, Design::context_pythia},
         {Design::projection_128,
          "the projection comparator at context width 128: a quarter of Pythia's cache", false,
          "K and V of width 128 per layer", &projection_128_preset,
@@ -265,6 +287,10 @@ std::vector<Design> every_design() {
 
 Design design_family(Design d) {
     return design_entry(d).family.value_or(d);
+}
+
+Design block_design(Design d) {
+    return design_family(d) == Design::context_pythia ? d : Design::context_pythia;
 }
 
 std::vector<Design> below_half_designs() {

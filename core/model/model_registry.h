@@ -57,6 +57,10 @@ struct DesignEntry {
 
 // The family a design belongs to: its `family`, or itself.
 Design design_family(Design d);
+// The design whose Phase 1 trains the ContextBlock a ContextBlock design reads: a block is
+// trained at one context width, so Context-Pythia's narrower members have Phase 1s of their own;
+// Context-KV reads Context-Pythia's (its widths are Context-Pythia's).
+Design block_design(Design d);
 // The designs below half of Pythia's cache, for 'below-half'.
 std::vector<Design> below_half_designs();
 

@@ -781,6 +781,8 @@ std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t se
             return std::make_shared<PythiaModel>(config);
         case Design::context_pythia:
         case Design::context_pythia_untrained:  // the ablation: the same model, no Phase 1
+        case Design::context_pythia_128:
+        case Design::context_pythia_64:
             return std::make_shared<ContextPythiaModel>(config);
         case Design::context_kv:
             return std::make_shared<ContextKvModel>(config);

@@ -5,7 +5,8 @@ namespace cp::train {
 OacdLoss oacd_loss(const torch::Tensor& x, double centroid_weight) {
     const double n = static_cast<double>(x.size(0));
     const torch::Tensor mean = x.mean(0);                                   // (d)
-    const torch::Tensor dispersion = -torch::frobenius_norm(x - mean) / n;  // scalar
+    // The norm of every element: Frobenius (at::frobenius_norm changed signature in libtorch 2.x).
+    const torch::Tensor dispersion = -(x - mean).norm() / n;  // scalar
     const torch::Tensor centroid = mean.pow(2).sum();                       // scalar
     return {dispersion + centroid_weight * centroid, dispersion, centroid};
 }
@@ -17,7 +18,7 @@ double convergence_rate(const torch::Tensor& current, const torch::Tensor& previ
 }
 
 double effective_rank(const torch::Tensor& x) {
-    const torch::Tensor s = torch::linalg::svdvals(x.to(torch::kFloat64), c10::nullopt);
+    const torch::Tensor s = torch::linalg_svdvals(x.to(torch::kFloat64), c10::nullopt);
     const torch::Tensor p = s / s.sum();
     const torch::Tensor nz = p.masked_select(p > 0);
     return std::exp(-(nz * nz.log()).sum().item<double>());

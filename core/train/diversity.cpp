@@ -27,7 +27,7 @@ ContextDiversity context_diversity(model::ContextBlockModel& model,
     d.context_dim = c.size(1);
     // PCA: the centred contexts' top two right singular vectors.
     const torch::Tensor centred = c - c.mean(0, true);
-    const auto svd = torch::linalg::svd(centred, false, c10::nullopt);
+    const auto svd = torch::linalg_svd(centred, false, c10::nullopt);
     const torch::Tensor s = std::get<1>(svd), vh = std::get<2>(svd);
     const torch::Tensor projected = centred.matmul(vh.narrow(0, 0, 2).t()).contiguous();
     const torch::Tensor variance = s.pow(2);

@@ -363,8 +363,9 @@ struct Experiment::Execution {
     fs::path files_base;  // empty: the database's own folder
     torch::Tensor train_chunks, val_chunks, phase1_stream, test_chunks;
     torch::Tensor held_out_sample;  // held-out text on which Phase 1 measures context_rank
-    std::optional<std::int64_t> phase1_run;
-    std::string phase1_checkpoint;
+    // This plan's Phase 1 runs and checkpoints, by the design whose block each trained.
+    std::map<model::Design, std::int64_t> phase1_runs;
+    std::map<model::Design, std::string> phase1_checkpoints;
     std::optional<double> unigram_test_ppl = std::nullopt;  // the baseline, once for every model
 };
 
@@ -407,8 +408,8 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
         {},
         {},
         {},
-        std::nullopt,
-        ""};
+        {},
+        {}};
 
     make_tensors(x);
     for (const PlanStep& step : plan.steps) {
@@ -468,18 +469,21 @@ HeldOutData Experiment::held_out_data() const {
 
 void Experiment::run_step(const PlanStep& step, Execution& x) {
     if (step.phase == store::Phase::phase1)
-        run_phase1_step(x);
+        run_phase1_step(step, x);
     else
         run_phase2_step(step, x);
 }
 
-void Experiment::run_phase1_step(Execution& x) {
+void Experiment::run_phase1_step(const PlanStep& step, Execution& x) {
     const ExperimentParams& p = params_;
-    auto net = model::make_model(p.model_config(model::Design::context_pythia), p.seed);
+    auto net = model::make_model(p.model_config(step.design), p.seed);
     net->to(x.device);
     auto& context = static_cast<model::ContextPythiaModel&>(*net);
+    // The summary's Phase 1 is Context-Pythia's when it has one, else the first.
+    const bool summarised =
+        step.design == model::Design::context_pythia || x.phase1_runs.empty();
     const store::NewRun run{x.summary.experiment_id,
-                            model::Design::context_pythia,
+                            step.design,
                             store::Phase::phase1,
                             x.summary.device,
                             "",
@@ -487,29 +491,32 @@ void Experiment::run_phase1_step(Execution& x) {
     const auto recorded = x.recorder.record(run, [&](RunLogger& log) {
         const Phase1Result r = run_phase1(context, x.phase1_stream.to(x.device), p.phase1, p.seed,
                                           log, x.stop, x.held_out_sample);
-        x.summary.phase1_iterations = r.iterations;
-        x.summary.phase1_convergence_rate = r.convergence_rate;
-        x.summary.phase1_context_rank = r.context_rank;
-        x.summary.phase1_context_rank_initial = r.context_rank_initial;
-        x.summary.phase1_converged = r.converged;
+        if (summarised) {
+            x.summary.phase1_iterations = r.iterations;
+            x.summary.phase1_convergence_rate = r.convergence_rate;
+            x.summary.phase1_context_rank = r.context_rank;
+            x.summary.phase1_context_rank_initial = r.context_rank_initial;
+            x.summary.phase1_converged = r.converged;
+        }
         record_phase1_results(log, r, context.config().context_dim);
         log.result(names::phase1_tokens, static_cast<double>(x.phase1_stream.numel()));
         const std::string ckpt =
-            (x.store.make_run_folder(log.run_id(), x.files_base) / "context-pythia-phase1.safetensors")
+            (x.store.make_run_folder(log.run_id(), x.files_base) /
+             (std::string(model::design_key(step.design)) + "-phase1.safetensors"))
                 .string();
         model::save_checkpoint(*net, ckpt, {{"cp_phase", "phase1"}});
         save_diversity(context, ckpt, "after Phase 1");
         x.store.record_files(log.run_id(), {{store::file_role::checkpoint, ckpt},
                                             {store::file_role::diversity, diversity_path(ckpt)}});
-        x.phase1_checkpoint = ckpt;
+        x.phase1_checkpoints[step.design] = ckpt;
         if (r.stopped) return RunOutcome{store::RunStatus::stopped, "stopped by the user"};
         if (!r.converged)
             return RunOutcome{store::RunStatus::not_converged,
                               "reached max iterations before the convergence target"};
         return RunOutcome{};
     });
-    x.phase1_run = recorded.run_id;
-    x.summary.phase1_run_id = recorded.run_id;
+    x.phase1_runs[step.design] = recorded.run_id;
+    if (summarised) x.summary.phase1_run_id = recorded.run_id;
     if (recorded.outcome.status == store::RunStatus::stopped)
         x.summary.status = store::RunStatus::stopped;
 }
@@ -524,12 +531,17 @@ void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
     if (step.block) {
         const BlockSource& b = *step.block;
         const bool this_plan = b.kind == BlockSource::Kind::this_plan;
-        block_run = this_plan ? x.phase1_run : b.run_id;
+        const model::Design block_design = model::block_design(step.design);
+        if (this_plan && x.phase1_runs.count(block_design))
+            block_run = x.phase1_runs.at(block_design);
+        else if (!this_plan)
+            block_run = b.run_id;
         label = b.label();
         // The Phase 1 checkpoint holds the trained ContextBlock and the embedding it read; the
         // ablation keeps the block as initialised.
         if (b.kind != BlockSource::Kind::untrained_ablation)
-            model::load_context_block(*net, this_plan ? x.phase1_checkpoint : b.checkpoint);
+            model::load_context_block(
+                *net, this_plan ? x.phase1_checkpoints.at(block_design) : b.checkpoint);
     }
     // Phase 2 trains the language model only, whichever way the block came to be (a resumed
     // run's block is in its checkpoint).

@@ -124,7 +124,7 @@ class Experiment {
     // Held-out chunks evaluated: at most eval.max_test_chunks, as many as the text holds.
     std::int64_t test_chunk_count() const;
     void run_step(const PlanStep& step, Execution& x);
-    void run_phase1_step(Execution& x);
+    void run_phase1_step(const PlanStep& step, Execution& x);
     void run_phase2_step(const PlanStep& step, Execution& x);
     void evaluate_step(const PlanStep& step, model::CausalLm& net, Execution& x, ModelSummary& s,
                        RunLogger& log);

@@ -110,8 +110,10 @@ model::ModelConfig ExperimentParams::model_config(model::Design design) const {
     if (design == model::Design::context_kv && context_interval > 0)
         c.context_interval = context_interval;
     if (design == model::Design::context_kv && max_contexts > 0) c.max_contexts = max_contexts;
-    const bool has_context = c.has_context_block() || design == model::Design::projection_256 ||
-                             design == model::Design::context_pythia_untrained;
+    // The designs below half keep their own widths: --context-dim sets the family's.
+    const bool has_context = (c.has_context_block() || design == model::Design::projection_256 ||
+                              design == model::Design::context_pythia_untrained) &&
+                             !model::design_entry(design).family;
     if (has_context && context_dim > 0) {
         c.context_dim = context_dim;
         // The context-width layers' MLP stays 4 x their width (MODEL_SPEC §2).

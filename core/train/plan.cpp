@@ -1,6 +1,8 @@
 #include "train/plan.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "common/error.h"
@@ -77,20 +79,44 @@ ResumeFiles verified_resume_files(store::RunStore& store, const std::string& res
     return f;
 }
 
-std::optional<store::RunRow> latest_completed_phase1(store::RunStore& store) {
+std::optional<store::RunRow> latest_completed_phase1(store::RunStore& store, model::Design block) {
     const auto runs = store.runs();
     for (auto it = runs.rbegin(); it != runs.rend(); ++it)
-        if (it->phase == store::Phase::phase1 && store::completed(it->status) &&
+        if (it->phase == store::Phase::phase1 && it->model == block &&
+            store::completed(it->status) &&
             !it->checkpoint_path.empty() && std::filesystem::exists(it->checkpoint_path))
             return *it;
     return std::nullopt;
 }
 
+namespace {
+
+// The ContextBlocks a launch's Phase 1 trains: one per context width its designs read (their
+// block designs), Context-Pythia's when none of them reads one.
+std::vector<model::Design> phase1_designs(const std::vector<model::Design>& models) {
+    std::vector<model::Design> blocks;
+    for (model::Design d : models)
+        if (model::design_entry(d).needs_context_block) {
+            const model::Design b = model::block_design(d);
+            if (std::find(blocks.begin(), blocks.end(), b) == blocks.end()) blocks.push_back(b);
+        }
+    if (blocks.empty()) blocks.push_back(model::Design::context_pythia);
+    return blocks;
+}
+
+std::string no_phase1_message(model::Design block) {
+    return std::string(model::design_display_name(block)) +
+           "'s Phase 2 needs a finished Phase 1: launch Phase 1 first, or "
+           "tick the ablation to train on an untrained ContextBlock.";
+}
+
+}  // namespace
+
 ExperimentParams params_for_launch(ExperimentParams p, LaunchMode mode,
                                    std::optional<model::Design> phase2_design) {
     if (mode == LaunchMode::phase1) {
         p.phase1_only = true;
-        p.models = {model::Design::context_pythia};
+        p.models = phase1_designs(p.models);
         p.ablation_untrained_context_block = false;
     } else if (mode == LaunchMode::phase2 && phase2_design) {
         p.models = {*phase2_design};
@@ -107,11 +133,9 @@ LaunchRequest resolve_launch(const ExperimentParams& params, LaunchMode mode,
     r.params = params_for_launch(params, mode, phase2_design);
     ExperimentParams& p = r.params;
     if (uses_latest_phase1(p, mode)) {
-        const auto latest = latest_completed_phase1(store);
-        if (!latest)
-            throw Error(
-                "Context-Pythia's Phase 2 needs a finished Phase 1: launch Phase 1 first, or "
-                "tick the ablation to train on an untrained ContextBlock.");
+        const model::Design block = model::block_design(p.models.front());
+        const auto latest = latest_completed_phase1(store, block);
+        if (!latest) throw Error(no_phase1_message(block));
         p.context_block_run = latest->id;
     }
     // Step by step (Phase 1, then Phase 2 of each design), the runs build one experiment: a
@@ -164,9 +188,20 @@ LaunchMode launch_mode_of(const ExperimentParams& params) {
 
 namespace {
 
-// The ContextBlock a Phase 2 of this plan trains on, when it is not this plan's own Phase 1.
+// The design whose Phase 1 trained a stored block source (a file the store does not know is taken
+// for Context-Pythia's, the only width before the designs below half).
+model::Design stored_block_design(const ExperimentParams& p, store::RunStore* store) {
+    if (p.context_block_run > 0 && store) return store->run(p.context_block_run).model;
+    if (store)
+        if (const auto f = store->file_at(p.context_block_from)) return store->run(f->run_id).model;
+    return model::Design::context_pythia;
+}
+
+// The ContextBlock that the designs reading `block`'s blocks train on, when it is not this plan's
+// own Phase 1. A stored block serves the designs of its own width only (nullopt for the others:
+// they get a Phase 1 of this plan).
 std::optional<BlockSource> external_block(const ExperimentParams& p, LaunchMode mode,
-                                          store::RunStore* store) {
+                                          store::RunStore* store, model::Design block) {
     if (p.ablation_untrained_context_block)
         return BlockSource{BlockSource::Kind::untrained_ablation, std::nullopt, ""};
     if (p.context_block_run > 0) {
@@ -176,6 +211,11 @@ std::optional<BlockSource> external_block(const ExperimentParams& p, LaunchMode 
             throw Error("run " + std::to_string(r.id) + " is not a finished Phase 1 run (it is " +
                         store::phase_key(r.phase) + ", " + store::status_key(r.status) +
                         "): choose another with --context-block-run, or run Phase 1 first");
+    }
+    const bool stored = p.context_block_run > 0 || !p.context_block_from.empty();
+    if (stored && stored_block_design(p, store) != block) return std::nullopt;
+    if (p.context_block_run > 0) {
+        const store::RunRow r = store->run(p.context_block_run);
         const store::RunFile f = store->verified_file(r.id, store::file_role::checkpoint);
         return BlockSource{BlockSource::Kind::stored_run, r.id, f.path.string()};
     }
@@ -192,15 +232,29 @@ std::optional<BlockSource> external_block(const ExperimentParams& p, LaunchMode 
         return b;
     }
     if (mode == LaunchMode::phase2) {
-        const auto latest = store ? latest_completed_phase1(*store) : std::nullopt;
-        if (!latest)
-            throw Error(
-                "Context-Pythia's Phase 2 needs a finished Phase 1: launch Phase 1 first, or "
-                "tick the ablation to train on an untrained ContextBlock.");
+        const auto latest = store ? latest_completed_phase1(*store, block) : std::nullopt;
+        if (!latest) throw Error(no_phase1_message(block));
         const store::RunFile f = store->verified_file(latest->id, store::file_role::checkpoint);
         return BlockSource{BlockSource::Kind::stored_run, latest->id, f.path.string()};
     }
     return std::nullopt;
+}
+
+// A stored block that none of the chosen designs can read (another context width).
+[[noreturn]] void throw_unread_block(const ExperimentParams& p, store::RunStore* store) {
+    const model::Design trained = stored_block_design(p, store);
+    std::string widths;
+    for (model::Design d : p.models)
+        if (model::design_entry(d).needs_context_block)
+            widths += std::string(widths.empty() ? "" : ", ") + model::design_key(d) + " reads " +
+                      std::to_string(p.model_config(d).context_dim);
+    throw Error("the ContextBlock of " +
+                (p.context_block_run > 0 ? "run " + std::to_string(p.context_block_run)
+                                         : p.context_block_from) +
+                " was trained for " + model::design_display_name(trained) + " at context width " +
+                std::to_string(p.model_config(trained).context_dim) +
+                "; none of the chosen designs reads a block of that width (" + widths +
+                "): choose a Phase 1 of the same width, or leave the block source out to train one");
 }
 
 // What the plan says before it reads an unverified file.
@@ -233,7 +287,8 @@ ExperimentPlan plan_for(const ExperimentParams& p, LaunchMode mode, store::RunSt
     check_joined_experiment(p, store);
     ExperimentPlan plan;
     if (mode == LaunchMode::phase1 || p.phase1_only) {
-        plan.steps.push_back({store::Phase::phase1, model::Design::context_pythia, {}, false});
+        for (model::Design b : phase1_designs(p.models))
+            plan.steps.push_back({store::Phase::phase1, b, {}, false});
         return plan;
     }
     // A resumed Phase 2 continues from its own checkpoint: no block source, no Phase 1.
@@ -244,18 +299,28 @@ ExperimentPlan plan_for(const ExperimentParams& p, LaunchMode mode, store::RunSt
         if (f.checkpoint.origin == store::FileOrigin::unverified)
             plan.warnings.push_back(store::unverified_note(f.checkpoint));
     }
-    std::optional<BlockSource> block;
+    // One block source per context width the designs read (model::block_design).
+    std::map<model::Design, BlockSource> blocks;
     if (p.needs_context_block() && !resuming) {
-        block = external_block(p, mode, store);
-        warn_unverified(store, block, plan.warnings);
-        if (!block) {
-            plan.steps.push_back({store::Phase::phase1, model::Design::context_pythia, {}, false});
-            block = BlockSource{BlockSource::Kind::this_plan, std::nullopt, ""};
+        bool stored_block_read = false;
+        for (model::Design b : phase1_designs(p.models)) {
+            std::optional<BlockSource> block = external_block(p, mode, store, b);
+            warn_unverified(store, block, plan.warnings);
+            if (block && block->kind != BlockSource::Kind::untrained_ablation)
+                stored_block_read = true;
+            if (!block) {
+                plan.steps.push_back({store::Phase::phase1, b, {}, false});
+                block = BlockSource{BlockSource::Kind::this_plan, std::nullopt, ""};
+            }
+            blocks.emplace(b, *block);
         }
+        if ((p.context_block_run > 0 || !p.context_block_from.empty()) &&
+            !p.ablation_untrained_context_block && !stored_block_read)
+            throw_unread_block(p, store);
     }
     for (model::Design d : p.models) {
         PlanStep step{store::Phase::phase2, d, {}, !p.skip_evaluation};
-        if (model::design_entry(d).needs_context_block) step.block = block;
+        if (model::design_entry(d).needs_context_block) step.block = blocks.at(model::block_design(d));
         if (model::design_entry(d).untrained_block)  // the ablation's own column
             step.block = BlockSource{BlockSource::Kind::untrained_ablation, std::nullopt, ""};
         plan.steps.push_back(step);

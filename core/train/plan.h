@@ -50,9 +50,11 @@ struct ExperimentPlan {
     std::string describe() const;  // one line per step, numbered
 };
 
-// The latest Phase 1 run of the store that completed (finished or not converged) and whose
-// checkpoint still exists; empty when there is none. (Its file is checked when a plan reads it.)
-std::optional<store::RunRow> latest_completed_phase1(store::RunStore& store);
+// The latest Phase 1 run of the store that trained `block`'s ContextBlock (model::block_design),
+// completed (finished or not converged) and whose checkpoint still exists; empty when there is
+// none. (Its file is checked when a plan reads it.)
+std::optional<store::RunRow> latest_completed_phase1(
+    store::RunStore& store, model::Design block = model::Design::context_pythia);
 
 // Adjusts params to the launch mode (Phase 1 alone; Phase 2 of `design`) so that the recorded
 // parameters reproduce the experiment.

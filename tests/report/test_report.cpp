@@ -791,7 +791,9 @@ TEST(Designs, EveryDesignTrainsInOneExperimentAndStoresItsMeasuredCache) {
 // #25: the designs below half train in one experiment ('below-half': each family with its
 // quarter and eighth); each measures a quarter or an eighth of tiny Pythia's 1,024 bytes per
 // token (2 layers x K and V x 64 x 4 bytes), as KV_METHODS.md §D defines them, and the Pareto
-// view draws each family as one curve, its members by ascending cache.
+// view draws each family as one curve, its members by ascending cache. Context-Pythia's members
+// each train a Phase 1 of their own width, and hold beside their K and V one recurrent state of
+// context_dim floats per sequence (recorded apart: kv_state_bytes_at_32).
 TEST(Designs, TheDesignsBelowHalfTrainInOneExperimentAndEachFamilyIsACurve) {
     cp::test::TempDir dir;
     const std::string db = (dir / "w.db").string();
@@ -805,18 +807,35 @@ TEST(Designs, TheDesignsBelowHalfTrainInOneExperimentAndEachFamilyIsACurve) {
         {"pythia-256", 0.5},      {"pythia-128", 0.25},     {"projection-256", 0.5},
         {"projection-128", 0.25}, {"projection-64", 0.125}, {"pythia-gqa", 0.5},
         {"pythia-gqa-2", 0.25},   {"pythia-gqa-1", 0.125},  {"pythia-mla", 0.5},
-        {"pythia-mla-240", 0.25}, {"pythia-mla-112", 0.125}};
+        {"pythia-mla-240", 0.25}, {"pythia-mla-112", 0.125}, {"context-pythia", 0.5},
+        {"context-pythia-128", 0.25}, {"context-pythia-64", 0.125}};
+    const std::map<std::string, double> state_bytes = {
+        {"context-pythia", 32 * 4}, {"context-pythia-128", 16 * 4}, {"context-pythia-64", 8 * 4}};
+    std::map<std::string, std::int64_t> phase1_runs;
+    for (const auto& run : store.runs())
+        if (run.phase == cp::store::Phase::phase1) {
+            EXPECT_TRUE(cp::store::completed(run.status)) << run.model;
+            phase1_runs[cp::model::design_key(run.model)] = run.id;
+        }
+    EXPECT_EQ(phase1_runs.size(), 3u) << "a Phase 1 per context width";
     std::set<std::string> trained;
     for (const auto& run : store.runs()) {
         if (run.phase != cp::store::Phase::phase2) continue;
         EXPECT_EQ(run.status, cp::store::RunStatus::finished) << run.model;
         const std::string key = cp::model::design_key(run.model);
         trained.insert(key);
-        double measured = -1;
-        for (const auto& [name, value] : store.results(run.id))
+        double measured = -1, state = 0;
+        for (const auto& [name, value] : store.results(run.id)) {
             if (name == "kv_bytes_per_token_at_32") measured = value;
+            if (name == "kv_state_bytes_at_32") state = value;
+        }
         ASSERT_TRUE(share.count(key)) << key;
         EXPECT_EQ(measured, share.at(key) * 1024) << key;
+        EXPECT_EQ(state, state_bytes.count(key) ? state_bytes.at(key) : 0.0) << key;
+        if (state_bytes.count(key)) {  // the Phase 2 read the block its own Phase 1 trained
+            ASSERT_TRUE(run.context_block_run_id.has_value()) << key;
+            EXPECT_EQ(*run.context_block_run_id, phase1_runs[key]) << key;
+        }
     }
     EXPECT_EQ(trained.size(), share.size());
     const auto c = cp::report::compare_designs(store, 1);
@@ -832,7 +851,8 @@ TEST(Designs, TheDesignsBelowHalfTrainInOneExperimentAndEachFamilyIsACurve) {
         {"pythia-128", "pythia-256"},
         {"projection-64", "projection-128", "projection-256"},
         {"pythia-gqa-1", "pythia-gqa-2", "pythia-gqa"},
-        {"pythia-mla-112", "pythia-mla-240", "pythia-mla"}};
+        {"pythia-mla-112", "pythia-mla-240", "pythia-mla"},
+        {"context-pythia-64", "context-pythia-128", "context-pythia"}};
     EXPECT_EQ(curves, expected);
 }
 

@@ -224,6 +224,70 @@ TEST(Launch, LatestCompletedPhase1SkipsStoppedRunsAndMissingCheckpoints) {
     EXPECT_EQ(latest_completed_phase1(store)->id, good);
 }
 
+// #25: a ContextBlock is trained at one context width, so Context-Pythia at a quarter and an
+// eighth of the width gets a Phase 1 of its own, and Context-KV (Context-Pythia's widths) reads
+// Context-Pythia's: three designs, two Phase 1s, each Phase 2 on the block of its width.
+TEST(Plan, EachContextWidthGetsItsOwnPhase1AndEachDesignReadsTheBlockOfItsWidth) {
+    ExperimentParams p = tiny();
+    p.models = {Design::context_pythia_128, Design::pythia, Design::context_kv,
+                Design::context_pythia};
+    const ExperimentPlan plan = plan_for(p, LaunchMode::full_comparison, nullptr);
+    ASSERT_EQ(plan.steps.size(), 6u) << plan.describe();
+    EXPECT_EQ(plan.steps[0].phase, Phase::phase1);
+    EXPECT_EQ(plan.steps[0].design, Design::context_pythia_128);
+    EXPECT_EQ(plan.steps[1].phase, Phase::phase1);
+    EXPECT_EQ(plan.steps[1].design, Design::context_pythia);
+    for (std::size_t i = 2; i < 6; ++i) EXPECT_EQ(plan.steps[i].phase, Phase::phase2);
+    // The widths they read: 16 and 32 at tiny (a quarter and a half of Pythia's 64).
+    EXPECT_EQ(p.model_config(Design::context_pythia_128).context_dim, 16);
+    EXPECT_EQ(p.model_config(Design::context_pythia_64).context_dim, 8);
+    EXPECT_EQ(p.model_config(Design::context_kv).context_dim, 32);
+    // --context-dim sets the family's width, not its quarter's.
+    p.context_dim = 48;
+    EXPECT_EQ(p.model_config(Design::context_pythia).context_dim, 48);
+    EXPECT_EQ(p.model_config(Design::context_pythia_128).context_dim, 16);
+}
+
+TEST(Plan, AStoredBlockServesTheDesignsOfItsWidthAndTheOthersTrainTheirOwn) {
+    cp::test::TempDir dir;
+    cp::store::RunStore store((dir / "w.db").string());
+    ExperimentParams p = tiny();
+    p.context_block_run = stored_run(store, dir, Design::context_pythia, Phase::phase1,
+                                     RunStatus::finished, tiny());
+    p.models = {Design::context_pythia, Design::context_pythia_64};
+    const ExperimentPlan plan = plan_for(p, LaunchMode::full_comparison, &store);
+    ASSERT_EQ(plan.steps.size(), 3u) << plan.describe();
+    EXPECT_EQ(plan.steps[0].phase, Phase::phase1);
+    EXPECT_EQ(plan.steps[0].design, Design::context_pythia_64);
+    EXPECT_EQ(plan.steps[1].block->kind, BlockSource::Kind::stored_run);
+    EXPECT_EQ(plan.steps[1].block->run_id, p.context_block_run);
+    EXPECT_EQ(plan.steps[2].block->kind, BlockSource::Kind::this_plan);
+    // A block that no chosen design can read is refused, naming both widths.
+    p.models = {Design::context_pythia_64};
+    const std::string m = error_of([&] { plan_for(p, LaunchMode::full_comparison, &store); });
+    EXPECT_NE(m.find("at context width 32"), std::string::npos) << m;
+    EXPECT_NE(m.find("context-pythia-64 reads 8"), std::string::npos) << m;
+}
+
+TEST(Launch, Phase2OfANarrowContextPythiaReadsTheLatestPhase1OfItsWidthOnly) {
+    cp::test::TempDir dir;
+    cp::store::RunStore store((dir / "w.db").string());
+    const auto narrow = stored_run(store, dir, Design::context_pythia_128, Phase::phase1,
+                                   RunStatus::finished, tiny());
+    const auto wide = stored_run(store, dir, Design::context_pythia, Phase::phase1,
+                                 RunStatus::finished, tiny());
+    EXPECT_EQ(latest_completed_phase1(store)->id, wide);
+    EXPECT_EQ(latest_completed_phase1(store, Design::context_pythia_128)->id, narrow);
+    EXPECT_FALSE(latest_completed_phase1(store, Design::context_pythia_64).has_value());
+    const LaunchRequest r =
+        resolve_launch(tiny(), LaunchMode::phase2, Design::context_pythia_128, store);
+    EXPECT_EQ(r.params.context_block_run, narrow);
+    const std::string m = error_of(
+        [&] { resolve_launch(tiny(), LaunchMode::phase2, Design::context_pythia_64, store); });
+    EXPECT_NE(m.find("Context-Pythia-64"), std::string::npos) << m;
+    EXPECT_NE(m.find("launch Phase 1 first"), std::string::npos) << m;
+}
+
 // ---- the parameter schema ----
 
 TEST(ParamSchema, KeysAndOptionsAreUniqueAndEveryEntryIsComplete) {
