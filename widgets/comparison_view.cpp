@@ -43,6 +43,13 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
         c->setMinimumContentsLength(14);
     }
     mode_->setMinimumContentsLength(22);
+    reference_ = new QComboBox(this);
+    reference_->setObjectName("compareReference");
+    reference_->setToolTip(
+        "The column the ratios and paired differences are to (the KV check stays against Pythia)");
+    reference_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    reference_->setMinimumContentsLength(12);
+    reference_label_ = new QLabel("relative to", this);
     auto* compare = new QPushButton("Compare", this);
     auto* export_button = new QPushButton("Export CSV…", this);
     export_button->setObjectName("exportCsv");
@@ -54,6 +61,8 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     top->addWidget(run_a_, 1);
     top->addWidget(label_b);
     top->addWidget(run_b_, 1);
+    top->addWidget(reference_label_);
+    top->addWidget(reference_);
     top->addWidget(compare);
     top->addWidget(export_button);
     layout->addLayout(top);
@@ -63,6 +72,8 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
         for (QWidget* w : {static_cast<QWidget*>(run_a_), static_cast<QWidget*>(run_b_),
                            static_cast<QWidget*>(label_a), static_cast<QWidget*>(label_b)})
             w->setVisible(runs);
+        reference_->setVisible(!runs);
+        reference_label_->setVisible(!runs);
     };
     update_mode();
     connect(mode_, qOverload<int>(&QComboBox::currentIndexChanged), this, update_mode);
@@ -120,6 +131,8 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     connect(compare, &QPushButton::clicked, this, &ComparisonView::compareChosen);
     connect(experiment_, qOverload<int>(&QComboBox::activated), this,
             &ComparisonView::compareChosen);
+    connect(reference_, qOverload<int>(&QComboBox::activated), this,
+            &ComparisonView::compareChosen);
     connect(export_button, &QPushButton::clicked, this, &ComparisonView::exportDialog);
 }
 
@@ -168,7 +181,18 @@ void ComparisonView::compareChosen() {
 QString ComparisonView::showExperiment(qint64 id) {
     try {
         store::RunStore store(database_.toStdString());
-        showDesigns(report::compare_designs(store, id));
+        // The chosen reference holds for the experiment it was chosen on; another starts at Pythia.
+        const std::string reference = shown_experiment_ == id && reference_->currentIndex() >= 0
+                                          ? reference_->currentData().toString().toStdString()
+                                          : "";
+        const report::DesignComparison c = report::compare_designs(store, id, false, reference);
+        shown_experiment_ = id;
+        reference_->clear();
+        for (const report::DesignColumn& col : c.columns)
+            reference_->addItem(QString::fromStdString(col.heading()),
+                                QString::fromStdString(col.key()));
+        if (c.reference) reference_->setCurrentIndex(static_cast<int>(*c.reference));
+        showDesigns(c);
         if (const int i = experiment_->findData(static_cast<qlonglong>(id)); i >= 0)
             experiment_->setCurrentIndex(i);
         return {};
@@ -187,24 +211,31 @@ QString ComparisonView::showRuns(qint64 a, qint64 b) {
     }
 }
 
-void ComparisonView::showVerdict(const std::vector<std::string>& not_learned) {
+void ComparisonView::showVerdict(const std::vector<std::string>& not_learned,
+                                 const std::vector<std::string>& barely_learned) {
     // The banner and the first reasons; every reason in the tooltip (a group has one per seed).
+    // A model that learned nothing outweighs one that learned little: the milder label shows
+    // only when every model beat the unigram.
+    const bool nothing = !not_learned.empty();
+    const std::vector<std::string>& reasons = nothing ? not_learned : barely_learned;
     constexpr std::size_t shown = 2;
-    QString text = QString("<b>%1</b>").arg(QString::fromUtf8(report::kNotLearned));
-    for (std::size_t i = 0; i < std::min(shown, not_learned.size()); ++i)
-        text += "<br>" + QString::fromStdString(not_learned[i]).toHtmlEscaped();
-    if (not_learned.size() > shown)
-        text += QString("<br>… and %1 more (hover for all). ").arg(not_learned.size() - shown);
+    QString text = QString("<b>%1</b>").arg(
+        QString::fromUtf8(nothing ? report::kNotLearned : report::kBarelyLearned));
+    for (std::size_t i = 0; i < std::min(shown, reasons.size()); ++i)
+        text += "<br>" + QString::fromStdString(reasons[i]).toHtmlEscaped();
+    if (reasons.size() > shown)
+        text += QString("<br>… and %1 more (hover for all). ").arg(reasons.size() - shown);
     text += "<br>Train longer (more samples or epochs) or at the size preset's learning rate.";
     verdict_->setText(text);
-    verdict_->setToolTip(QString::fromStdString(report::verdict_text(not_learned)));
-    verdict_->setVisible(!not_learned.empty());
+    verdict_->setToolTip(QString::fromStdString(
+        nothing ? report::verdict_text(not_learned) : report::barely_learned_text(barely_learned)));
+    verdict_->setVisible(!reasons.empty());
 }
 
 void ComparisonView::showDesigns(const report::DesignComparison& c) {
     comparison_.reset();
     designs_ = c;
-    showVerdict(c.not_learned);
+    showVerdict(c.not_learned, c.barely_learned);
     QStringList columns;
     for (const report::DesignColumn& col : c.columns) {
         QString runs;
@@ -219,7 +250,10 @@ void ComparisonView::showDesigns(const report::DesignComparison& c) {
                                                             : "Seed group " + c.group_uid.substr(0, 8))
                      .toHtmlEscaped(),
                  QString::fromStdString(c.seeds_text()).toHtmlEscaped(),
-                 c.baseline ? "; ×Pythia: each value over Pythia's" : "; no Pythia run: no ratios") +
+                 c.reference ? QString::fromStdString("; ×" + c.reference_heading() +
+                                                      ": each value over " +
+                                                      c.reference_heading() + "'s")
+                             : QString("; no Pythia run: no ratios")) +
         (c.n() > 1 ? "; mean ± sd over the seeds [95% t-interval]" : "") + "<br>" +
         (columns.size() <= 6 ? columns.join(" · ")
                              : columns.mid(0, 5).join(" · ") +
@@ -239,14 +273,19 @@ void ComparisonView::showDesigns(const report::DesignComparison& c) {
     kv_table_->resizeColumnsToContents();
     details_->setTabEnabled(0, true);
     details_->setTabEnabled(2, true);
-    details_->setTabEnabled(3, c.n() > 1 && c.baseline);
+    details_->setTabEnabled(3, c.n() > 1 && c.reference);
+    details_->setTabText(3, QString::fromStdString("Paired differences to " +
+                                                   (c.reference ? c.reference_heading() : "Pythia")));
     details_->setTabEnabled(4, !c.kv_checks.empty());
     bool flagged = false;
     for (const report::KvCheck& k : c.kv_checks) flagged = flagged || k.disagrees();
     details_->setTabText(4, flagged ? "KV cache: MEASURED ≠ FORMULA" :
                                       "KV cache: claim, formula, measurement");
-    differences_->setText(c.n() > 1 ? "Every seed trained every design on the same chunks."
-                                     : "Every design trained on the same chunks with the same seed.");
+    QString same = c.n() > 1 ? "Every seed trained every design on the same chunks."
+                             : "Every design trained on the same chunks with the same seed.";
+    for (const report::Effect& e : report::context_pythia_effects(c))
+        same += "<br>Effect of " + QString::fromStdString(report::effect_text(e)).toHtmlEscaped();
+    differences_->setText(same);
     pareto_->setComparison(c);
     drawDesignCurves(c);
     try {

@@ -48,6 +48,7 @@ class ComparisonView : public QWidget {
     QTableView* table() const { return table_; }
     QTableView* differenceTable() const { return difference_table_; }
     QTableView* kvTable() const { return kv_table_; }
+    QComboBox* reference() const { return reference_; }
 
   public slots:
     void refreshChoices();
@@ -60,9 +61,15 @@ class ComparisonView : public QWidget {
     void show(const report::Comparison& c);
     void showDesigns(const report::DesignComparison& c);
     void drawDesignCurves(const report::DesignComparison& c);
-    void showVerdict(const std::vector<std::string>& not_learned);
+    void showVerdict(const std::vector<std::string>& not_learned,
+                     const std::vector<std::string>& barely_learned = {});
     QString database_;
     QComboBox *mode_, *experiment_, *run_a_, *run_b_;
+    // The column the ratios and paired differences are to (its key as data); Pythia by default,
+    // and again whenever another experiment is shown.
+    QComboBox* reference_;
+    QLabel* reference_label_;
+    std::optional<qint64> shown_experiment_;
     QTableView *table_, *difference_table_, *kv_table_;
     QSplitter* split_;
     QTabWidget* details_;

@@ -162,6 +162,9 @@ void print_summary(const train::ExperimentSummary& summary, bool as_json) {
                   << (m.unigram_test_ppl > 0 && !m.learned()
                           ? " (not below the unigram baseline " +
                                 std::to_string(std::lround(m.unigram_test_ppl)) + ": not learned)"
+                      : m.barely_learned()
+                          ? " (not below the bigram baseline " +
+                                std::to_string(std::lround(m.bigram_test_ppl)) + ": barely learned)"
                           : "")
                   << ", last-word acc " << m.last_word_accuracy << ", "
                   << static_cast<long>(m.train_tokens_per_second) << " train tok/s\n";

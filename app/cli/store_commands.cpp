@@ -227,22 +227,32 @@ int experiments_list(int argc, char** argv, int first) {
 }
 
 int experiments_compare(int argc, char** argv, int first) {
-    Args args("context-pythia experiments compare ID [--this-seed] [--csv FILE] [--db FILE]",
+    Args args("context-pythia experiments compare ID [--this-seed] [--reference KEY] [--csv FILE] "
+              "[--db FILE]",
               "Compares the designs an experiment trained: one column per design, each measure\n"
               "beside the design's parameters, tokens trained and measured KV bytes per token,\n"
               "with its ratio to Pythia; then each design's KV cache against Pythia's: the\n"
               "claim, the measurement and the formula of its config, flagged when they differ.\n"
               "An experiment of a seed group (run --seeds N) shows the whole group: mean ± sd,\n"
-              "95% t-intervals and each design's paired difference to Pythia over the seeds.",
+              "95% t-intervals and each design's paired difference to Pythia over the seeds.\n"
+              "--reference puts another column in Pythia's place for the ratios and the\n"
+              "paired differences (the KV check stays against Pythia).",
               {db_option(),
                {"csv", "FILE", "also write the table as CSV"},
+               {"reference", "KEY",
+                "the column the ratios and paired differences are to: a design "
+                "(projection-256) or a design under a policy (pythia+int8:...); default pythia"},
                {"this-seed", "", "only this experiment, not its seed group"}},
               "ID  the experiment", 1);
     if (args.parse_and_print_help(argc, argv, first)) return 0;
     const std::int64_t id = id_argument(args, 0, "experiment ID");
     store::RunStore store(existing_db_path(args));
     return print_comparison<report::DesignComparison>(
-        args, [&] { return report::compare_designs(store, id, args.has("this-seed")); },
+        args,
+        [&] {
+            return report::compare_designs(store, id, args.has("this-seed"),
+                                           args.has("reference") ? args.get("reference") : "");
+        },
         &report::write_design_csv, &report::design_comparison_text);
 }
 

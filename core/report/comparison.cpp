@@ -142,6 +142,13 @@ std::string verdict_text(const std::vector<std::string>& not_learned) {
     return s + "\n  Train longer (more samples or epochs) or with the size preset's learning rate.";
 }
 
+std::string barely_learned_text(const std::vector<std::string>& barely_learned) {
+    if (barely_learned.empty()) return "";
+    std::string s = std::string(kBarelyLearned) + ":";
+    for (const std::string& why : barely_learned) s += "\n  " + why;
+    return s;
+}
+
 void write_comparison_csv(const Comparison& c, std::ostream& out) {
     CsvWriter csv(out);
     csv.text("measure")

@@ -35,6 +35,9 @@ struct ComparisonRow {
 
 // The banner on a comparison in which a model learned nothing (MODEL_SPEC §5, "learned").
 inline constexpr const char* kNotLearned = "Not learned — this comparison says nothing yet";
+// The label of a model that beat the unigram but not the bigram baseline (MODEL_SPEC §5).
+inline constexpr const char* kBarelyLearned =
+    "Barely learned — no better than the previous token alone predicts";
 
 struct Comparison {
     ComparisonSide a, b;
@@ -57,6 +60,8 @@ Comparison compare_runs(store::RunStore& store, std::int64_t run_a, std::int64_t
 
 // The banner and its reasons, for terminals and the GUI; "" when every model learned.
 std::string verdict_text(const std::vector<std::string>& not_learned);
+// The label and its reasons; "" when every model that learned beat the bigram.
+std::string barely_learned_text(const std::vector<std::string>& barely_learned);
 
 // The CSV of exactly this table: measure, A, B, A - B, A / B, then the parameter differences.
 void write_comparison_csv(const Comparison& c, std::ostream& out);

@@ -91,7 +91,8 @@ std::string estimate_text(const std::optional<SeedEstimate>& e) {
 bool differs_meaningfully(const std::string& key) {
     return key != "parameters_total" && key != "parameters_trainable" && key != "tokens_trained" &&
            key.rfind("kv_", 0) != 0 && key.rfind("phase1_", 0) != 0 && key != "uniform_ppl" &&
-           key != "unigram_test_ppl" && key != "last_word_passages";
+           key != "unigram_test_ppl" && key != "bigram_test_ppl" && key != "last_word_passages" &&
+           key != "test_documents" && key != "test_genres";
 }
 
 // Rows whose ratio to Pythia means nothing: counts of the evaluation, flags, interval bounds,
@@ -99,6 +100,7 @@ bool differs_meaningfully(const std::string& key) {
 bool has_ratio(const std::string& key) {
     static const std::set<std::string> none = {
         "best_epoch",         "unigram_test_ppl",        "uniform_ppl",
+        "bigram_test_ppl",    "beyond_bigram",           "test_documents",  "test_genres",
         "learned",            "last_word_accuracy_low",  "last_word_accuracy_high",
         "last_word_passages"};
     return !none.count(key) && key.rfind("phase1_", 0) != 0;
@@ -106,13 +108,13 @@ bool has_ratio(const std::string& key) {
 
 void fill_cells(DesignRow& row, const DesignComparison& c) {
     for (DesignCell& cell : row.cells) cell.estimate = estimate_of(cell.values);
-    if (!c.baseline || !has_ratio(row.key)) return;
-    const DesignCell& base = row.cells[*c.baseline];
+    if (!c.reference || !has_ratio(row.key)) return;
+    const DesignCell& base = row.cells[*c.reference];
     for (std::size_t k = 0; k < row.cells.size(); ++k) {
         DesignCell& cell = row.cells[k];
         if (cell.estimate && base.estimate && base.estimate->mean != 0)
             cell.ratio = cell.estimate->mean / base.estimate->mean;
-        if (k == *c.baseline) continue;
+        if (k == *c.reference) continue;
         std::vector<std::optional<double>> paired;
         for (std::size_t s = 0; s < cell.values.size(); ++s)
             paired.push_back(cell.values[s] && base.values[s]
@@ -269,6 +271,14 @@ const DesignRow& DesignComparison::row(const std::string& key) const {
     throw Error("internal error: the design comparison has no row '" + key + "'");
 }
 
+std::string DesignComparison::reference_heading() const {
+    return reference ? columns[*reference].heading() : "";
+}
+
+std::string DesignComparison::reference_key() const {
+    return reference ? columns[*reference].key() : "";
+}
+
 std::optional<std::size_t> DesignComparison::column_of(model::Design d,
                                                         const std::string& policy) const {
     for (std::size_t k = 0; k < columns.size(); ++k)
@@ -283,7 +293,7 @@ std::optional<std::string> seed_group_of(store::RunStore& store, std::int64_t ex
 }
 
 DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment_id,
-                                 bool this_seed_only) {
+                                 bool this_seed_only, const std::string& reference) {
     DesignComparison c;
     std::vector<store::ExperimentRow> experiments;
     if (const auto group = this_seed_only ? std::nullopt : seed_group_of(store, experiment_id)) {
@@ -342,6 +352,19 @@ DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment
     // Pythia as trained; a checkpoint's evaluation has Pythia under the full cache instead.
     c.baseline = c.column_of(model::Design::pythia);
     if (!c.baseline) c.baseline = c.column_of(model::Design::pythia, "full");
+    c.reference = c.baseline;
+    if (!reference.empty()) {
+        c.reference.reset();
+        std::string keys;
+        for (std::size_t k = 0; k < c.columns.size(); ++k) {
+            if (c.columns[k].key() == reference) c.reference = k;
+            keys += (keys.empty() ? "" : ", ") + c.columns[k].key();
+        }
+        if (!c.reference)
+            throw Error("reference '" + reference + "' is not a column of experiment " +
+                        std::to_string(experiment_id) + " (its columns: " + keys +
+                        "): choose one of them, or leave --reference out for Pythia");
+    }
     build_rows(c, used);
     build_kv_checks(c, used);
     // The verdict is the trained model's: a policy column shares its trained run's.
@@ -349,8 +372,12 @@ DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment
         for (const DesignColumn& col : c.columns)
             if (const auto it = u.runs.runs.find(col.key());
                 col.policy.empty() && it != u.runs.runs.end())
+            {
                 if (const std::string why = not_learned_reason(it->second); !why.empty())
                     c.not_learned.push_back(seeds_prefix(c, u.seed) + why);
+                if (const std::string why = barely_learned_reason(it->second); !why.empty())
+                    c.barely_learned.push_back(seeds_prefix(c, u.seed) + why);
+            }
     return c;
 }
 
@@ -360,14 +387,14 @@ std::vector<std::vector<std::string>> design_table_cells(const DesignComparison&
     for (std::size_t k = 0; k < c.columns.size(); ++k)
         header.push_back(c.columns[k].heading() +
                          (group ? ": mean ± sd [95% CI]" : "") +
-                         (c.baseline && k != *c.baseline ? ", ×Pythia" : ""));
+                         (c.reference && k != *c.reference ? ", ×" + c.reference_heading() : ""));
     std::vector<std::vector<std::string>> t = {header};
     for (const DesignRow& r : c.rows) {
         std::vector<std::string> line = {r.measure};
         for (std::size_t k = 0; k < r.cells.size(); ++k) {
             const DesignCell& cell = r.cells[k];
             std::string text = estimate_text(cell.estimate);
-            if (cell.ratio && c.baseline && k != *c.baseline) text += "  " + ratio_text(*cell.ratio);
+            if (cell.ratio && c.reference && k != *c.reference) text += "  " + ratio_text(*cell.ratio);
             line.push_back(text);
         }
         t.push_back(line);
@@ -376,17 +403,18 @@ std::vector<std::vector<std::string>> design_table_cells(const DesignComparison&
 }
 
 std::vector<std::vector<std::string>> difference_table_cells(const DesignComparison& c) {
-    if (c.n() < 2 || !c.baseline) return {};
+    if (c.n() < 2 || !c.reference) return {};
     std::vector<std::string> header = {"measure"};
     for (std::size_t k = 0; k < c.columns.size(); ++k)
-        if (k != *c.baseline)
-            header.push_back(c.columns[k].heading() + " − Pythia, paired: mean [95% CI]");
+        if (k != *c.reference)
+            header.push_back(c.columns[k].heading() + " − " + c.reference_heading() +
+                             ", paired: mean [95% CI]");
     std::vector<std::vector<std::string>> t = {header};
     for (const DesignRow& r : c.rows) {
         if (!differs_meaningfully(r.key)) continue;
         std::vector<std::string> line = {r.measure};
         for (std::size_t k = 0; k < r.cells.size(); ++k) {
-            if (k == *c.baseline) continue;
+            if (k == *c.reference) continue;
             const auto& d = r.cells[k].difference;
             if (!d) {
                 line.push_back("-");
@@ -433,9 +461,45 @@ std::vector<std::vector<std::string>> kv_check_cells(const DesignComparison& c) 
     return t;
 }
 
+std::vector<Effect> context_pythia_effects(const DesignComparison& c) {
+    std::vector<Effect> effects;
+    const auto with = c.column_of(model::Design::context_pythia);
+    if (!with) return effects;
+    const DesignRow& ppl = c.row("test_ppl");
+    const auto effect = [&](model::Design without, const std::string& key, const std::string& what) {
+        const auto other = c.column_of(without);
+        if (!other) return;
+        std::vector<std::optional<double>> paired;
+        const DesignCell &a = ppl.cells[*with], &b = ppl.cells[*other];
+        for (std::size_t s = 0; s < a.values.size(); ++s)
+            paired.push_back(a.values[s] && b.values[s]
+                                 ? std::optional<double>(*a.values[s] - *b.values[s])
+                                 : std::nullopt);
+        effects.push_back({what + " (Context-Pythia − " + c.columns[*other].heading() + ")", key,
+                           estimate_of(paired)});
+    };
+    effect(model::Design::projection_256, "recurrence", "the recurrence");
+    effect(model::Design::context_pythia_untrained, "phase1", "Phase 1");
+    return effects;
+}
+
+std::string effect_text(const Effect& e) {
+    if (!e.difference) return e.name + ": -";
+    const SeedEstimate& d = *e.difference;
+    std::string s = e.name + ": " + (d.mean > 0 ? "+" : "") + number(d.mean) + " test perplexity";
+    if (d.interval)
+        s += ", 95% t-interval [" + number(d.interval->low) + ", " + number(d.interval->high) +
+             "] over " + std::to_string(d.n) + " seeds" +
+             (d.excludes_zero() ? " (excludes 0)" : " (includes 0: not significant)");
+    else
+        s += " (one seed: no interval)";
+    return s;
+}
+
 std::string design_comparison_text(const DesignComparison& c) {
     std::ostringstream s;
     if (!c.not_learned.empty()) s << verdict_text(c.not_learned) << "\n\n";
+    if (!c.barely_learned.empty()) s << barely_learned_text(c.barely_learned) << "\n\n";
     if (c.group_uid.empty())
         s << "Experiment " << c.members.front().experiment_id << ", "
           << c.seeds_text().substr(0, c.seeds_text().find(" (n =")) << "\n";
@@ -453,18 +517,24 @@ std::string design_comparison_text(const DesignComparison& c) {
               << ")";
     }
     s << "\n"
-      << (c.baseline ? "×Pythia: each design's value over Pythia's"
-                     : "No Pythia run in this experiment: no ratios")
+      << (c.reference ? "×" + c.reference_heading() + ": each design's value over " +
+                            c.reference_heading() + "'s"
+                      : std::string("No Pythia run in this experiment: no ratios"))
       << (c.n() > 1 ? "; mean ± sd over the seeds, 95% t-intervals" : "") << "\n\n";
     std::vector<bool> right(c.columns.size() + 1, true);
     right[0] = false;
     s << text_table(design_table_cells(c), right);
     for (const std::string& note : c.notes) s << "Note: " << note << "\n";
     if (const auto d = difference_table_cells(c); !d.empty()) {
-        s << "\nDifference to Pythia, from the per-seed paired differences:\n";
+        s << "\nDifference to " << c.reference_heading()
+          << ", from the per-seed paired differences:\n";
         std::vector<bool> r(d.front().size(), true);
         r[0] = false;
         s << text_table(d, r);
+    }
+    if (const auto effects = context_pythia_effects(c); !effects.empty()) {
+        s << "\nContext-Pythia's ingredients, each on its own:\n";
+        for (const Effect& e : effects) s << "  " << effect_text(e) << "\n";
     }
     if (const auto k = kv_check_cells(c); !k.empty()) {
         s << "\nKV cache against Pythia's: the claim, the measurement and the formula of the "
@@ -480,15 +550,20 @@ std::string design_comparison_text(const DesignComparison& c) {
 
 void write_design_csv(const DesignComparison& c, std::ostream& out) {
     CsvWriter csv(out);
-    static const char* per_design[] = {
-        "mean", "sd", "95% low", "95% high", "/ pythia", "- pythia, paired: mean",
-        "- pythia, paired: 95% low", "- pythia, paired: 95% high", "- pythia, paired: excludes 0"};
+    // The reference is named in the headers: "/ pythia", "- projection-256, paired: mean".
+    const std::string ref = c.reference ? c.reference_key() : "pythia";
+    const std::vector<std::string> per_design = {
+        "mean",           "sd",
+        "95% low",        "95% high",
+        "/ " + ref,       "- " + ref + ", paired: mean",
+        "- " + ref + ", paired: 95% low", "- " + ref + ", paired: 95% high",
+        "- " + ref + ", paired: excludes 0"};
     csv.text("measure").text("key").text("n");
     for (const DesignColumn& col : c.columns)
-        for (const char* what : per_design)
+        for (const std::string& what : per_design)
             csv.text(col.key() + " " + what);
     csv.end_row();
-    const std::size_t width = 3 + c.columns.size() * std::size(per_design);
+    const std::size_t width = 3 + c.columns.size() * per_design.size();
     for (const DesignRow& r : c.rows) {
         std::int64_t n = 0;
         for (const DesignCell& cell : r.cells)
@@ -539,7 +614,9 @@ void write_design_csv(const DesignComparison& c, std::ostream& out) {
         return s;
     }() + "; " + c.seeds_text());
     for (const std::string& n : c.notes) note("Note: " + n);
+    for (const Effect& e : context_pythia_effects(c)) note("Effect of " + effect_text(e));
     for (const std::string& why : c.not_learned) note(std::string(kNotLearned) + ": " + why);
+    for (const std::string& why : c.barely_learned) note(std::string(kBarelyLearned) + ": " + why);
 }
 
 std::vector<std::size_t> ParetoView::front() const {

@@ -43,8 +43,8 @@ struct DesignColumn {
 struct DesignCell {
     std::vector<std::optional<double>> values;  // one per used seed
     std::optional<SeedEstimate> estimate;       // over the seeds; n = 1: the value, no sd
-    std::optional<double> ratio;                // mean over the baseline column's mean
-    std::optional<SeedEstimate> difference;     // of the per-seed differences to the baseline
+    std::optional<double> ratio;                // mean over the reference column's mean
+    std::optional<SeedEstimate> difference;     // of the per-seed differences to the reference
 };
 
 struct DesignRow {
@@ -71,10 +71,15 @@ struct DesignComparison {
     std::string group_uid;              // empty: one experiment on its own
     std::vector<GroupMember> members;   // the experiments compared, one per seed
     std::vector<DesignColumn> columns;  // in training order
-    std::optional<std::size_t> baseline;  // the Pythia column, the ratios' denominator
+    std::optional<std::size_t> baseline;  // the Pythia column: what the KV checks measure against
+    // The column the ratios and paired differences are to: Pythia unless another was chosen.
+    std::optional<std::size_t> reference;
+    std::string reference_heading() const;  // "Pythia", "Projection-256"
+    std::string reference_key() const;      // "pythia", "projection-256"
     std::vector<DesignRow> rows;
     std::vector<KvCheck> kv_checks;  // every column but the baseline, when there is one
     std::vector<std::string> not_learned;  // "seed 3: pythia (run 7): test perplexity ..."
+    std::vector<std::string> barely_learned;  // learned, but not below the bigram baseline
     std::vector<std::string> notes;        // policy columns left out of a group, ...
     std::vector<std::int64_t> kv_lengths;  // measured, ascending
     std::int64_t n() const;                // seeds in the statistics
@@ -91,8 +96,10 @@ std::optional<std::string> seed_group_of(store::RunStore& store, std::int64_t ex
 // cache policies its runs were evaluated under (a column each; in a group, only the policies every
 // used seed has). Throws naming the way out when there is nothing to compare (no Phase 2 run nor
 // policy evaluation; no seed that finished every design).
+// `reference` is the column key (a design's, "pythia+int8:...") the ratios and paired differences
+// are to; empty: Pythia. A key not among the columns is refused naming the columns there are.
 DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment_id,
-                                 bool this_seed_only = false);
+                                 bool this_seed_only = false, const std::string& reference = "");
 
 // The table as text cells, header first: what the terminal and the GUI both show. A cell is the
 // value (n = 1) or "mean ± sd [low, high]", then "×ratio" to Pythia.
@@ -102,6 +109,18 @@ std::vector<std::vector<std::string>> design_table_cells(const DesignComparison&
 std::vector<std::vector<std::string>> difference_table_cells(const DesignComparison& c);
 // The KV check: each design's claim, formula and measurement against Pythia per length.
 std::vector<std::vector<std::string>> kv_check_cells(const DesignComparison& c);
+// Context-Pythia's two ingredients, each judged on its own (#26): the recurrence (Context-Pythia
+// − projection-256: the same layers behind a per-token projection instead of the ContextBlock)
+// and Phase 1 (Context-Pythia − the untrained-block ablation), as paired per-seed differences of
+// the test perplexity. One per pair of columns present.
+struct Effect {
+    std::string name;   // "the recurrence (Context-Pythia − Projection-256)"
+    std::string key;    // "recurrence", "phase1"
+    std::optional<SeedEstimate> difference;  // test perplexity, paired over the seeds
+};
+std::vector<Effect> context_pythia_effects(const DesignComparison& c);
+// "the recurrence (...): +312 test perplexity, 95% t-interval [...] over 3 seeds (excludes 0)"
+std::string effect_text(const Effect& e);
 std::string design_comparison_text(const DesignComparison& c);
 // One row per measure; per design its mean, sd, 95% low and high, ratio to Pythia, and the paired
 // difference to Pythia (mean, 95% low and high, excludes 0); then the KV check and the notes.

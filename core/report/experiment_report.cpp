@@ -339,6 +339,8 @@ ExperimentReport build_report(store::RunStore& store, std::int64_t experiment_id
         "the same chunks of real text with the same seeds; KV bytes are measured from the tensors "
         "each cache really stores. Compared here: " + designs + "; " + c.seeds_text() + "."));
     if (!c.not_learned.empty()) b.push_back(paragraph(verdict_text(c.not_learned), Kind::banner));
+    if (!c.barely_learned.empty())
+        b.push_back(paragraph(barely_learned_text(c.barely_learned), Kind::banner));
     b.push_back(heading("Parameters"));
     b.push_back(table("parameters", "The experiment's parameters as recorded",
                       parameter_cells(e.params_json)));

@@ -35,11 +35,18 @@ const std::vector<Measure>& measures() {
         {"best_val_ppl", "Best validation perplexity", names::best_val_ppl, false},
         {"best_epoch", "Epoch of the best validation perplexity (epoch)", names::best_epoch, false},
         {"test_ppl", "Test perplexity", names::test_ppl, false},
+        {"test_documents", "  test chunks drawn from held-out documents (n)", names::test_documents,
+         false},
+        {"test_genres", "  ... of genres (n)", names::test_genres, false},
         {"unigram_test_ppl", "  baseline: unigram of the training tokens, test perplexity",
          names::unigram_test_ppl, false},
         {"uniform_ppl", "  baseline: uniform over the vocabulary, test perplexity",
          names::uniform_ppl, false},
+        {"bigram_test_ppl", "  baseline: bigram of the training tokens, test perplexity",
+         names::bigram_test_ppl, false},
         {"learned", "  learned: test perplexity below the unigram baseline (1 = yes)", "", false},
+        {"beyond_bigram", "  beyond the previous token: below the bigram baseline (1 = yes)", "",
+         false},
         {"test_accuracy", "Token accuracy, test (fraction)", names::test_accuracy, false},
         {"kl_to_full", "KL to the full cache, per scored token (nats)", names::kl_to_full, false},
         {"kl_to_full_low", "  its 95% t-interval over chunks, low (nats)", names::kl_to_full_low,
@@ -102,6 +109,7 @@ std::optional<double> measure_value(const RunValues& v, const Measure& m) {
     const std::string key = m.key;
     if (key == "wall_seconds") return v.wall_seconds;
     if (key == "learned") return learned(v.results);
+    if (key == "beyond_bigram") return beyond_bigram(v.results);
     return lookup(m.from_phase1 ? v.phase1_results : v.results, m.result);
 }
 
@@ -137,6 +145,27 @@ std::optional<double> learned(const Results& r) {
     const auto ppl = lookup(r, names::test_ppl), unigram = lookup(r, names::unigram_test_ppl);
     if (!ppl || !unigram) return std::nullopt;
     return *ppl < *unigram ? 1.0 : 0.0;
+}
+
+std::optional<double> beyond_bigram(const Results& r) {
+    const auto ppl = lookup(r, names::test_ppl), bigram = lookup(r, names::bigram_test_ppl);
+    if (!ppl || !bigram) return std::nullopt;
+    return *ppl < *bigram ? 1.0 : 0.0;
+}
+
+std::string barely_learned_reason(const RunValues& v) {
+    const auto is_learned = learned(v.results);
+    const auto beyond = beyond_bigram(v.results);
+    if (!is_learned || *is_learned != 1.0 || !beyond || *beyond == 1.0) return "";
+    std::ostringstream s;
+    s.imbue(std::locale::classic());
+    s << std::fixed << std::setprecision(1) << model::design_key(v.run.model)
+      << (v.run.cache_policy.empty() ? "" : " under " + v.run.cache_policy) << " (run "
+      << v.run.id << "): test perplexity " << v.results.at(names::test_ppl)
+      << " is below the unigram baseline (" << v.results.at(names::unigram_test_ppl)
+      << ") but not below the bigram baseline of its training tokens ("
+      << v.results.at(names::bigram_test_ppl) << ")";
+    return s.str();
 }
 
 std::string not_learned_reason(const RunValues& v) {

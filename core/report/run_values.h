@@ -55,5 +55,10 @@ std::optional<double> lookup(const Results& r, const std::string& name);
 std::optional<double> learned(const Results& r);
 // Why a run's comparison says nothing yet (it did not beat its unigram baseline), or "".
 std::string not_learned_reason(const RunValues& v);
+// 1 when the run's test perplexity is below the bigram baseline of its training tokens, 0 when
+// not, absent without both (runs before #26 have no bigram).
+std::optional<double> beyond_bigram(const Results& r);
+// Why a run that learned is only "barely learned" (not below the bigram baseline), or "".
+std::string barely_learned_reason(const RunValues& v);
 
 }  // namespace cp::report

@@ -62,9 +62,18 @@ inline constexpr const char* last_word_correct = "last_word_correct";
 // 95% Wilson score interval of the last-word accuracy.
 inline constexpr const char* last_word_accuracy_low = "last_word_accuracy_low";
 inline constexpr const char* last_word_accuracy_high = "last_word_accuracy_high";
-// Baselines on the same test tokens: the add-one-smoothed unigram distribution of the run's
-// training tokens, and the uniform distribution over the model's vocabulary rows.
+// Baselines on the same test tokens (common/ngram_baselines.h): the unigram and bigram
+// distributions of the run's training tokens, each smoothed with the value (additive alpha;
+// interpolation lambda with the unigram) that did best on the validation chunks, and the uniform
+// distribution over the model's vocabulary rows. Runs before #26 stored an add-one unigram.
 inline constexpr const char* unigram_test_ppl = "unigram_test_ppl";
+inline constexpr const char* unigram_alpha = "unigram_alpha";
+inline constexpr const char* bigram_test_ppl = "bigram_test_ppl";
+inline constexpr const char* bigram_lambda = "bigram_lambda";
+// What the test chunks span: drawn evenly across the held-out stream (data/test_chunks.h), the
+// held-out documents and genres they begin in.
+inline constexpr const char* test_documents = "test_documents";
+inline constexpr const char* test_genres = "test_genres";
 inline constexpr const char* uniform_ppl = "uniform_ppl";
 inline constexpr const char* generation_tokens_per_second = "generation_tokens_per_second";
 inline constexpr const char* iterations = "iterations";

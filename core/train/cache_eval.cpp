@@ -218,6 +218,7 @@ void copy_costs(store::RunStore& store, std::int64_t trained, RunLogger& log) {
     for (const auto& [name, value] : store.results(trained))
         for (const char* keep : {names::parameters_total, names::parameters_trainable,
                                  names::tokens_trained, names::epochs_run, names::unigram_test_ppl,
+                                 names::unigram_alpha, names::bigram_test_ppl, names::bigram_lambda,
                                  names::uniform_ppl})
             if (name == keep) log.result(name, value);
 }
@@ -546,6 +547,8 @@ PolicyOutcome record_policy(Recorder& recorder, store::RunStore& store, const st
         const auto recorded = recorder.record(run, [&](RunLogger& log) {
             store.set_text(log.run_id(), "checkpoint_path", t.checkpoint);
             if (t.trained) copy_costs(store, t.trained->id, log);
+            log.result(names::test_documents, static_cast<double>(t.data.test_documents));
+            log.result(names::test_genres, static_cast<double>(t.data.test_genres));
             o = evaluate_one(net, policy, bases, t, params, log, stop);
             if (const auto b = t.budgets.find(policy.text()); b != t.budgets.end()) {
                 log.result(names::budget_fraction, b->second.first);

@@ -12,6 +12,7 @@
 
 #include "common/build_info.h"
 #include "common/error.h"
+#include "common/ngram_baselines.h"
 #include "common/stats.h"
 #include "data/bpe_tokenizer.h"
 #include "data/data_paths.h"
@@ -36,6 +37,7 @@ namespace fs = std::filesystem;
 
 struct Experiment::Data {
     std::vector<std::int64_t> train_stream, test_stream;
+    std::vector<data::HeldOutDocument> test_documents;  // where each begins in test_stream
     std::vector<LastWordItem> last_words;
     std::vector<std::int64_t> prompt;  // real text for the cache measurement
     std::string tokenizer_description;
@@ -133,8 +135,19 @@ void Experiment::load_corpora(data::BpeTokenizer& tokenizer, const model::ModelC
                                  {"token_cache", report.tokens_path.filename().string()}});
         for (data::TokenId id : tc.stream(data::Split::train, tokenizer.end_of_text()))
             data_->train_stream.push_back(id);
+        // Each held-out document begins where the one before ended, after its end-of-text.
+        std::size_t at = data_->test_stream.size();
+        for (const data::TokenizedDocument& doc : tc.documents())
+            if (doc.split == data::Split::test) {
+                data_->test_documents.push_back(
+                    {at, data::genre_of(doc.name, tc.kind() == data::CorpusKind::brown, corpus)});
+                at += static_cast<std::size_t>(doc.tokens) + 1;
+            }
         for (data::TokenId id : tc.stream(data::Split::test, tokenizer.end_of_text()))
             data_->test_stream.push_back(id);
+        if (at != data_->test_stream.size())
+            throw Error("internal error: the held-out documents of " + corpus +
+                        " do not add up to their stream");
         for (std::size_t d = 0; d < tc.documents().size(); ++d) {
             if (tc.documents()[d].split != data::Split::test) continue;
             stopped();
@@ -366,7 +379,7 @@ struct Experiment::Execution {
     // This plan's Phase 1 runs and checkpoints, by the design whose block each trained.
     std::map<model::Design, std::int64_t> phase1_runs;
     std::map<model::Design, std::string> phase1_checkpoints;
-    std::optional<double> unigram_test_ppl = std::nullopt;  // the baseline, once for every model
+    std::optional<NgramBaselines> baselines = std::nullopt;  // once for every model
 };
 
 ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomic<bool>& stop) {
@@ -432,7 +445,8 @@ void Experiment::make_tensors(Execution& x) {
     x.val_chunks = chunks.narrow(0, split.train_chunks, split.validation_chunks);
     // Phase 1 reads the training chunks' tokens only: never a validation or test token.
     x.phase1_stream = chunks.view({-1}).narrow(0, split.phase1.begin, split.phase1.size()).clone();
-    x.test_chunks = chunks_of(data_->test_stream, test_chunk_count(), seq + 1);
+    const std::vector<std::int64_t> test_tokens = test_chunk_tokens();
+    x.test_chunks = torch::tensor(test_tokens, torch::kInt64).view({-1, seq + 1});
     // A fixed sample of held-out text for Phase 1's context_rank (MODEL_SPEC §3).
     const std::size_t held_out = std::min<std::size_t>(2048, data_->test_stream.size());
     x.held_out_sample =
@@ -451,13 +465,31 @@ std::int64_t Experiment::test_chunk_count() const {
                                   budget_.test_tokens / (*params_.seq_length + 1));
 }
 
+data::TestChunkChoice Experiment::test_chunk_choice() const {
+    return data::choose_test_chunks(data_->test_stream.size(),
+                                    static_cast<std::size_t>(*params_.seq_length + 1),
+                                    static_cast<std::size_t>(test_chunk_count()),
+                                    data_->test_documents);
+}
+
+std::vector<std::int64_t> Experiment::test_chunk_tokens() const {
+    const std::size_t width = static_cast<std::size_t>(*params_.seq_length + 1);
+    std::vector<std::int64_t> tokens;
+    for (std::size_t start : test_chunk_choice().starts)
+        tokens.insert(tokens.end(), data_->test_stream.begin() + static_cast<std::ptrdiff_t>(start),
+                      data_->test_stream.begin() + static_cast<std::ptrdiff_t>(start + width));
+    return tokens;
+}
+
 HeldOutData Experiment::held_out_data() const {
     HeldOutData d;
     const std::int64_t seq = *params_.seq_length;
     d.chunk_width = seq + 1;
     d.test_chunks = test_chunk_count();
-    d.test_tokens.assign(data_->test_stream.begin(),
-                         data_->test_stream.begin() + d.test_chunks * d.chunk_width);
+    d.test_tokens = test_chunk_tokens();
+    const data::TestChunkChoice choice = test_chunk_choice();
+    d.test_documents = choice.distinct_documents;
+    d.test_genres = choice.distinct_genres;
     d.last_words = data_->last_words;
     d.prompt = data_->prompt;
     const data::ChunkSplit split =
@@ -612,20 +644,27 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
     // What the model must beat to have learned anything: the same test targets under the
     // unigram distribution of the training tokens, and under the uniform distribution.
     const std::int64_t vocab = net.config().vocab_rows;
-    if (!x.unigram_test_ppl) {
-        const auto values = [](const torch::Tensor& t) {
-            const torch::Tensor c = t.to(torch::kCPU).contiguous().view({-1});
-            return std::vector<std::int64_t>(c.data_ptr<std::int64_t>(),
-                                             c.data_ptr<std::int64_t>() + c.numel());
+    // Their smoothing is chosen on the validation chunks, never on the test chunks.
+    if (!x.baselines) {
+        const auto chunks = [](const torch::Tensor& t) {
+            const torch::Tensor c = t.to(torch::kCPU).contiguous();
+            return TokenChunks{std::vector<std::int64_t>(c.data_ptr<std::int64_t>(),
+                                                         c.data_ptr<std::int64_t>() + c.numel()),
+                               c.size(1)};
         };
-        const std::int64_t seq = *p.seq_length;
-        x.unigram_test_ppl = unigram_perplexity(
-            values(x.train_chunks.narrow(1, 1, seq)), values(x.test_chunks.narrow(1, 1, seq)),
-            vocab);
+        x.baselines = ngram_baselines(chunks(x.train_chunks), chunks(x.val_chunks),
+                                      chunks(x.test_chunks), vocab);
     }
-    s.unigram_test_ppl = *x.unigram_test_ppl;
+    s.unigram_test_ppl = x.baselines->unigram_test_ppl;
+    s.bigram_test_ppl = x.baselines->bigram_test_ppl;
     s.uniform_ppl = static_cast<double>(vocab);
     log.result(names::unigram_test_ppl, s.unigram_test_ppl);
+    log.result(names::unigram_alpha, x.baselines->unigram_alpha);
+    log.result(names::bigram_test_ppl, s.bigram_test_ppl);
+    log.result(names::bigram_lambda, x.baselines->bigram_lambda);
+    const data::TestChunkChoice choice = test_chunk_choice();
+    log.result(names::test_documents, static_cast<double>(choice.distinct_documents));
+    log.result(names::test_genres, static_cast<double>(choice.distinct_genres));
     log.result(names::uniform_ppl, s.uniform_ppl);
     if (x.stop.load()) s.status = store::RunStatus::stopped;
 }

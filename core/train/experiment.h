@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "data/last_word.h"
+#include "data/test_chunks.h"
 #include "model/inference.h"
 #include "train/experiment_params.h"
 #include "train/plan.h"
@@ -41,10 +42,13 @@ struct ModelSummary {
     std::int64_t last_word_passages = 0;                             // n
     double last_word_accuracy_low = 0, last_word_accuracy_high = 0;  // 95% Wilson interval
     double generation_tokens_per_second = 0;
-    double unigram_test_ppl = 0, uniform_ppl = 0;  // baselines on the same test targets
+    // Baselines on the same test targets, smoothed on validation (common/ngram_baselines.h).
+    double unigram_test_ppl = 0, bigram_test_ppl = 0, uniform_ppl = 0;
     // Whether the model learned anything beyond token frequencies: its test perplexity is below
     // the unigram baseline of its training tokens (which is below the uniform distribution's).
     bool learned() const { return test_ppl > 0 && test_ppl < unigram_test_ppl; }
+    // Learned, but not beyond what the previous token alone tells (not below the bigram).
+    bool barely_learned() const { return learned() && !(test_ppl < bigram_test_ppl); }
     std::vector<model::KvMeasurement> kv;
     std::string checkpoint;
 };
@@ -73,6 +77,7 @@ struct DataBudget {
 struct HeldOutData {
     std::vector<std::int64_t> test_tokens;  // test_chunks x chunk_width, row by row
     std::int64_t test_chunks = 0, chunk_width = 0;
+    std::size_t test_documents = 0, test_genres = 0;  // the held-out documents and genres they span
     std::vector<data::LastWordItem> last_words;
     std::vector<std::int64_t> prompt;           // real text for the cache measurement
     std::vector<std::int64_t> training_tokens;  // the training chunks' tokens (calibration)
@@ -121,8 +126,11 @@ class Experiment {
     nlohmann::json record(const std::string& device) const;
     nlohmann::json stamp(const std::string& device) const;
     void make_tensors(Execution& x);
-    // Held-out chunks evaluated: at most eval.max_test_chunks, as many as the text holds.
+    // Held-out chunks evaluated: at most eval.max_test_chunks, as many as the text holds; drawn
+    // evenly across the held-out stream (data/test_chunks.h), their tokens row by row.
     std::int64_t test_chunk_count() const;
+    data::TestChunkChoice test_chunk_choice() const;
+    std::vector<std::int64_t> test_chunk_tokens() const;
     void run_step(const PlanStep& step, Execution& x);
     void run_phase1_step(const PlanStep& step, Execution& x);
     void run_phase2_step(const PlanStep& step, Execution& x);

@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/ngram_baselines.h"
 #include "common/stats.h"
+#include "data/test_chunks.h"
 #include "data/brown.h"
 #include "data/corpus.h"
 #include "data/last_word.h"
@@ -292,6 +294,74 @@ TEST(Stats, SeedEstimateIsMeanSdAndTInterval) {
 TEST(Stats, UnigramBaselineMatchesTheHandWorkedValue) {
     EXPECT_NEAR(cp::unigram_perplexity({0, 0, 1}, {0, 2}, 4), std::sqrt(49.0 / 3.0), 1e-12);
     EXPECT_NEAR(cp::unigram_perplexity({}, {3, 1, 2}, 4), 4.0, 1e-12);
+}
+
+// #26: the baselines by hand on a small real text, one word per id: the = 0, cat = 1, sat = 2,
+// ran = 3, dog = 4 (vocabulary 5). Training rows "the cat sat" and "the cat ran": target counts
+// cat 2, sat 1, ran 1 (N = 4); contexts the 2, cat 2; pairs (the, cat) 2, (cat, sat) 1,
+// (cat, ran) 1.
+namespace {
+const cp::TokenChunks kTraining{{0, 1, 2, 0, 1, 3}, 3};
+const cp::TokenChunks kTheCatSat{{0, 1, 2}, 3};
+const cp::TokenChunks kTheDogRan{{0, 4, 3}, 3};
+const cp::TokenChunks kTheCatRan{{0, 1, 3}, 3};
+}  // namespace
+
+// At alpha 1: p(cat) = 3/9, p(sat) = 2/9, perplexity of "cat sat" sqrt(27 / 2). The bigram at
+// lambda 0.5: p(cat | the) = 0.5 + 0.5 / 3 = 2/3, p(sat | cat) = 0.25 + 1/9 = 13/36, perplexity
+// sqrt(108 / 26).
+TEST(Baselines, UnigramAndBigramMatchTheHandWorkedValues) {
+    EXPECT_NEAR(cp::unigram_chunk_perplexity(kTraining, kTheCatSat, 5, 1.0), std::sqrt(13.5),
+                1e-12);
+    EXPECT_NEAR(cp::bigram_chunk_perplexity(kTraining, kTheCatSat, 5, 1.0, 0.5),
+                std::sqrt(108.0 / 26.0), 1e-12);
+    // lambda 0 is the unigram; a context never seen before a target falls back to it.
+    EXPECT_NEAR(cp::bigram_chunk_perplexity(kTraining, kTheCatSat, 5, 1.0, 0.0), std::sqrt(13.5),
+                1e-12);
+    EXPECT_NEAR(cp::bigram_chunk_perplexity(kTraining, {{4, 2}, 2}, 5, 1.0, 0.9), 4.5, 1e-12);
+}
+
+// The smoothing is chosen on validation and only evaluated on test. Validation "the dog ran" holds
+// an unseen word: alpha(1 + alpha) / (4 + 5 alpha)^2 grows with alpha (its log's derivative is
+// (4 + 3 alpha) / (...) > 0), so the largest alpha searched, 10, wins, although the test text "the
+// cat sat" (all seen) would pick the smallest; at 10 its perplexity is 54 / sqrt(12 x 11). The
+// bigram never helps "dog" (lambda 0). Validation "the cat sat" instead picks the smallest alpha
+// (the derivative at 0 is 1/2 + 1 - 10/4 < 0) and the largest lambda (both pairs were seen).
+TEST(Baselines, SmoothingIsChosenOnValidationNotOnTest) {
+    const cp::NgramBaselines unseen = cp::ngram_baselines(kTraining, kTheDogRan, kTheCatSat, 5);
+    EXPECT_DOUBLE_EQ(unseen.unigram_alpha, 10.0);
+    EXPECT_NEAR(unseen.unigram_test_ppl, 54.0 / std::sqrt(132.0), 1e-9);
+    EXPECT_EQ(unseen.bigram_lambda, 0.0);
+    EXPECT_NEAR(unseen.bigram_test_ppl, unseen.unigram_test_ppl, 1e-12);
+
+    const cp::NgramBaselines seen = cp::ngram_baselines(kTraining, kTheCatSat, kTheCatRan, 5);
+    const double a = 1e-4;
+    EXPECT_NEAR(seen.unigram_alpha, a, 1e-12);
+    EXPECT_NEAR(seen.bigram_lambda, 0.95, 1e-12);
+    const double uni_cat = (2 + a) / (4 + 5 * a), uni_ran = (1 + a) / (4 + 5 * a);
+    EXPECT_NEAR(seen.unigram_test_ppl, 1 / std::sqrt(uni_cat * uni_ran), 1e-9);
+    const double cat_after_the = 0.95 + 0.05 * uni_cat, ran_after_cat = 0.95 * 0.5 + 0.05 * uni_ran;
+    EXPECT_NEAR(seen.bigram_test_ppl, 1 / std::sqrt(cat_after_the * ran_after_cat), 1e-9);
+    EXPECT_LT(seen.bigram_test_ppl, seen.unigram_test_ppl);
+}
+
+// #26: test chunks drawn evenly across the held-out stream. 100 tokens hold 10 chunks of 10;
+// 4 of them are chunks 0, 2, 5 and 7 (i x 10 / 4), beginning at tokens 0, 20, 50, 70: in the
+// documents starting at 0, 0, 30 and 60, so 3 documents of 2 genres ("a", "a", "b"). The first
+// 4 chunks would have been one document.
+TEST(TestChunks, AreDrawnEvenlyAcrossTheHeldOutDocumentsAndCounted) {
+    const std::vector<cp::data::HeldOutDocument> docs = {{0, "a"}, {30, "a"}, {60, "b"}};
+    const auto c = cp::data::choose_test_chunks(100, 10, 4, docs);
+    EXPECT_EQ(c.starts, (std::vector<std::size_t>{0, 20, 50, 70}));
+    EXPECT_EQ(c.documents, (std::vector<std::size_t>{0, 0, 1, 2}));
+    EXPECT_EQ(c.distinct_documents, 3u);
+    EXPECT_EQ(c.distinct_genres, 2u);
+    // More chunks asked than the stream holds: every whole chunk, once.
+    EXPECT_EQ(cp::data::choose_test_chunks(25, 10, 9, docs).starts,
+              (std::vector<std::size_t>{0, 10}));
+    EXPECT_EQ(cp::data::genre_of("ca01", true, "brown"), "a");
+    EXPECT_EQ(cp::data::genre_of("cr09", true, "brown"), "r");
+    EXPECT_EQ(cp::data::genre_of("notes.txt", false, "my-notes"), "my-notes");
 }
 
 // Passages drawn evenly across all held-out documents, and contexts cut on the left to the

@@ -259,6 +259,61 @@ TEST_F(Report, ComparingRunsOfDifferentExperimentsNamesTheParametersThatDiffer) 
         << "the name is not a training parameter";
 }
 
+// #26: the 8 test chunks are drawn evenly across Brown's 50 held-out documents, which lie in
+// genre order (every 10th of the 500 sorted files; the genres' shares of them, from Brown's
+// document counts: a 8.8%, b 5.4%, ... r 1.8%): at 0, 1/8, ..., 7/8 of the held-out stream the
+// chunks fall in 8 different documents and, but for documents' lengths, in genres a, b, e, f, g,
+// j, k and n. The first 8 chunks (the old choice) were all in ca10.
+TEST_F(Report, TestChunksSpanTheHeldOutDocumentsAndGenres) {
+    cp::store::RunStore store(db_);
+    int evaluated = 0;
+    for (const auto& run : store.runs()) {
+        if (run.phase != cp::store::Phase::phase2) continue;
+        std::map<std::string, double> r;
+        for (const auto& [k, v] : store.results(run.id)) r[k] = v;
+        ASSERT_TRUE(r.count("test_documents") && r.count("test_genres")) << run.id;
+        EXPECT_EQ(r["test_documents"], 8.0) << run.id;
+        EXPECT_GE(r["test_genres"], 6.0) << run.id;
+        ++evaluated;
+    }
+    EXPECT_EQ(evaluated, 3);
+}
+
+// #26: any column can be the reference of the ratios: relative to Context-Pythia, Pythia's test
+// perplexity ratio is its stored test perplexity over Context-Pythia's, read from the runs here;
+// a reference that is not a column is refused by name, and no CSV is written.
+TEST_F(Report, TheRatiosCanBeToAnyColumn) {
+    cp::store::RunStore store(db_);
+    std::map<std::string, double> ppl;
+    for (const auto& run : store.runs())
+        if (run.phase == cp::store::Phase::phase2)
+            for (const auto& [k, v] : store.results(run.id))
+                if (k == "test_ppl") ppl[cp::model::design_key(run.model)] = v;
+    const auto c = cp::report::compare_designs(store, 1, false, "context-pythia");
+    ASSERT_TRUE(c.reference.has_value());
+    EXPECT_EQ(c.reference_heading(), "Context-Pythia");
+    const auto pythia = c.column_of(cp::model::Design::pythia);
+    ASSERT_TRUE(pythia.has_value());
+    EXPECT_DOUBLE_EQ(*c.row("test_ppl").cells[*pythia].ratio, ppl["pythia"] / ppl["context-pythia"]);
+    EXPECT_EQ(c.baseline, pythia) << "the KV check stays against Pythia";
+    cp::test::TempDir dir;
+    auto r = run_cli({"experiments", "compare", "1", "--reference", "context-pythia", "--csv",
+                      (dir / "c.csv").string(), "--db", db_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("×Context-Pythia: each design's value over Context-Pythia's"),
+              std::string::npos)
+        << r.out;
+    const auto rows = python_csv(dir / "c.csv");
+    EXPECT_NE(std::find(rows[0].begin(), rows[0].end(), "pythia / context-pythia"), rows[0].end());
+    r = run_cli({"experiments", "compare", "1", "--reference", "projection-256", "--csv",
+                 (dir / "d.csv").string(), "--db", db_});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("reference 'projection-256' is not a column of experiment 1"),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir / "d.csv"));
+}
+
 TEST_F(Report, ComparisonCsvIsTheTableAndSurvivesAnIndependentParser) {
     cp::test::TempDir dir;
     const auto r =
@@ -268,8 +323,9 @@ TEST_F(Report, ComparisonCsvIsTheTableAndSurvivesAnIndependentParser) {
     const auto c = cp::report::compare_designs(store, 1);
     const auto rows = python_csv(dir / "c.csv");
     // Header, the table's rows, then the KV checks, the designs note and one row per model that
-    // learned nothing.
-    ASSERT_EQ(rows.size(), 1 + c.rows.size() + c.kv_checks.size() + 1 + c.not_learned.size());
+    // learned nothing or barely learned.
+    ASSERT_EQ(rows.size(), 1 + c.rows.size() + c.kv_checks.size() + 1 + c.not_learned.size() +
+                               c.barely_learned.size());
     const auto& header = rows[0];
     ASSERT_EQ(header.size(), 3 + 9 * c.columns.size());
     EXPECT_EQ(header[3], "pythia mean");
@@ -719,16 +775,23 @@ TEST_F(Report, AModelThatLearnedNothingPutsTheBannerOnTheComparison) {
     const double unigram = c.row("unigram_test_ppl").cells[0].estimate->mean;
     EXPECT_GT(unigram, 1.0);
     EXPECT_LT(unigram, 50304.0);
-    int not_learned = 0;
+    int not_learned = 0, barely = 0;
     for (std::size_t k = 0; k < c.columns.size(); ++k) {
         EXPECT_EQ(c.row("uniform_ppl").cells[k].estimate->mean, 50304.0);
         EXPECT_EQ(c.row("unigram_test_ppl").cells[k].estimate->mean, unigram)
             << "the same training tokens";
-        const bool learned = c.row("test_ppl").cells[k].estimate->mean < unigram;
+        const double ppl = c.row("test_ppl").cells[k].estimate->mean;
+        const bool learned = ppl < unigram;
         EXPECT_EQ(c.row("learned").cells[k].estimate->mean, learned ? 1.0 : 0.0);
         not_learned += !learned;
+        // #26: the bigram of the same tokens, smoothed on validation, is the second bar.
+        const double bigram = c.row("bigram_test_ppl").cells[k].estimate->mean;
+        EXPECT_GT(bigram, 1.0);
+        EXPECT_EQ(c.row("beyond_bigram").cells[k].estimate->mean, ppl < bigram ? 1.0 : 0.0);
+        barely += learned && !(ppl < bigram);
     }
     EXPECT_EQ(static_cast<int>(c.not_learned.size()), not_learned);
+    EXPECT_EQ(static_cast<int>(c.barely_learned.size()), barely);
     ASSERT_GT(not_learned, 0) << "64 x 16 for 2 epochs is far too little to learn";
     cp::test::TempDir dir;
     const auto r =
@@ -854,6 +917,19 @@ TEST(Designs, TheDesignsBelowHalfTrainInOneExperimentAndEachFamilyIsACurve) {
         {"pythia-mla-112", "pythia-mla-240", "pythia-mla"},
         {"context-pythia-64", "context-pythia-128", "context-pythia"}};
     EXPECT_EQ(curves, expected);
+    // #26: the recurrence's effect is Context-Pythia's test perplexity less projection-256's, as
+    // the runs stored them; without the ablation there is no Phase 1 effect.
+    std::map<std::string, double> ppl;
+    for (const auto& run : store.runs())
+        if (run.phase == cp::store::Phase::phase2)
+            for (const auto& [name, value] : store.results(run.id))
+                if (name == "test_ppl") ppl[cp::model::design_key(run.model)] = value;
+    const auto effects = cp::report::context_pythia_effects(c);
+    ASSERT_EQ(effects.size(), 1u);
+    EXPECT_EQ(effects[0].key, "recurrence");
+    ASSERT_TRUE(effects[0].difference.has_value());
+    EXPECT_DOUBLE_EQ(effects[0].difference->mean, ppl["context-pythia"] - ppl["projection-256"]);
+    EXPECT_NE(cp::report::effect_text(effects[0]).find("one seed: no interval"), std::string::npos);
 }
 
 // #16: cache-eval on the suite's Pythia run records one evaluation run per policy, linked to the
@@ -1139,9 +1215,10 @@ TEST(CacheBudgets, EveryPolicyIsSolvedToItsBudgetAndMeasuredAgainstTheFullCache)
         EXPECT_TRUE(fraction == 0.5 || fraction == 0.25 || fraction == 0.125) << fraction;
         EXPECT_LE(bytes, fraction * full_bytes * (1 + 1e-12)) << run.cache_policy;
         EXPECT_NEAR(value(run.id, "budget_reached"), bytes / full_bytes, 1e-9) << run.cache_policy;
-        if (kind == "streaming")
+        if (kind == "streaming") {
             EXPECT_EQ(run.cache_policy,
                       "streaming:sinks=4,window=" + std::to_string(streaming_window(fraction)));
+        }
         if (kind == "lowrank") {
             // Rank r of 16 per head for K and V, plus each layer's fixed basis and mean: the
             // largest r whose mean bytes fit.
