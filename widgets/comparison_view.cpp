@@ -273,7 +273,7 @@ void ComparisonView::showDesigns(const report::DesignComparison& c) {
     kv_table_->resizeColumnsToContents();
     details_->setTabEnabled(0, true);
     details_->setTabEnabled(2, true);
-    details_->setTabEnabled(3, c.n() > 1 && c.reference);
+    details_->setTabEnabled(3, !report::difference_table_cells(c).empty());
     details_->setTabText(3, QString::fromStdString("Paired differences to " +
                                                    (c.reference ? c.reference_heading() : "Pythia")));
     details_->setTabEnabled(4, !c.kv_checks.empty());

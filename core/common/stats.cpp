@@ -1,7 +1,9 @@
 #include "common/stats.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
+#include <random>
 
 namespace cp {
 namespace {
@@ -78,6 +80,45 @@ std::optional<SeedEstimate> estimate(const std::vector<double>& values) {
                         std::sqrt(static_cast<double>(e.n));
     e.interval = Interval{e.mean - half, e.mean + half};
     return e;
+}
+
+Interval document_bootstrap_interval(const std::vector<std::vector<double>>& a,
+                                     const std::vector<std::vector<double>>& b,
+                                     const std::vector<std::int64_t>& document,
+                                     std::int64_t resamples, std::uint64_t seed) {
+    // The chunks of each document.
+    std::map<std::int64_t, std::vector<std::size_t>> chunks_of;
+    for (std::size_t i = 0; i < document.size(); ++i) chunks_of[document[i]].push_back(i);
+    std::vector<const std::vector<std::size_t>*> docs;
+    for (const auto& [d, chunks] : chunks_of) docs.push_back(&chunks);
+    if (docs.empty() || a.empty() || a.size() != b.size() || resamples < 1) return {};
+    std::mt19937_64 rng(seed);
+    std::vector<double> differences;
+    differences.reserve(static_cast<std::size_t>(resamples));
+    std::vector<std::int64_t> weight(docs.size());
+    for (std::int64_t r = 0; r < resamples; ++r) {
+        std::fill(weight.begin(), weight.end(), 0);
+        for (std::size_t k = 0; k < docs.size(); ++k) ++weight[rng() % docs.size()];
+        double difference = 0;
+        for (std::size_t s = 0; s < a.size(); ++s) {
+            double sum_a = 0, sum_b = 0, n = 0;
+            for (std::size_t d = 0; d < docs.size(); ++d) {
+                if (weight[d] == 0) continue;
+                const double w = static_cast<double>(weight[d]);
+                for (std::size_t i : *docs[d]) {
+                    sum_a += w * a[s][i];
+                    sum_b += w * b[s][i];
+                    n += w;
+                }
+            }
+            difference += std::exp(sum_a / n) - std::exp(sum_b / n);
+        }
+        differences.push_back(difference / static_cast<double>(a.size()));
+    }
+    std::sort(differences.begin(), differences.end());
+    const double last = static_cast<double>(differences.size() - 1);
+    return {differences[static_cast<std::size_t>(std::floor(0.025 * last))],
+            differences[static_cast<std::size_t>(std::ceil(0.975 * last))]};
 }
 
 double unigram_perplexity(const std::vector<std::int64_t>& training,

@@ -53,6 +53,18 @@ std::optional<SeedEstimate> estimate(const std::vector<double>& values);
 // discordant pair.
 double mcnemar_exact_p(std::int64_t b, std::int64_t c);
 
+// A paired difference of perplexities judged against the variation of the text (#26): the 95%
+// percentile interval, over `resamples` resamplings of the held-out documents with replacement,
+// of mean over seeds s of exp(mean loss of a[s]) - exp(mean loss of b[s]), each mean taken over
+// the chunks of the drawn documents (a document drawn twice counts twice). a[s][i] and b[s][i]
+// are chunk i's mean loss under the two sides in seed s; document[i] the document chunk i
+// begins in. The same draws for every pair compared (the generator starts from `seed` each
+// call), so two designs are judged on the same resampled texts. {0, 0} without chunks.
+Interval document_bootstrap_interval(const std::vector<std::vector<double>>& a,
+                                     const std::vector<std::vector<double>>& b,
+                                     const std::vector<std::int64_t>& document,
+                                     std::int64_t resamples = 2000, std::uint64_t seed = 20261206);
+
 // The perplexity on `targets` of the unigram distribution of `training` tokens, add-one smoothed
 // over a vocabulary of `vocab` ids (so an unseen token costs log(N + vocab), not infinity): the
 // baseline a language model must beat to have learned anything beyond token frequencies. The

@@ -129,6 +129,54 @@ struct Used {
     MemberRuns runs;
 };
 
+// A run's test chunks as its evaluation recorded them: each chunk's mean loss and document.
+struct ChunkLosses {
+    std::vector<double> loss;
+    std::vector<std::int64_t> document;
+};
+ChunkLosses chunk_losses(store::RunStore& store, std::int64_t run) {
+    ChunkLosses c;
+    for (const store::MetricPoint& m : store.metrics(run, names::test_chunk_loss))
+        c.loss.push_back(m.value);
+    for (const store::MetricPoint& m : store.metrics(run, names::test_chunk_document))
+        c.document.push_back(static_cast<std::int64_t>(m.value));
+    return c;
+}
+
+// Each column's paired test-perplexity difference to the reference, resampling documents: the
+// same chunks in every seed and column, or no interval.
+void add_document_intervals(DesignComparison& c, store::RunStore& store) {
+    if (!c.reference) return;
+    DesignRow* row = nullptr;
+    for (DesignRow& r : c.rows)
+        if (r.key == "test_ppl") row = &r;
+    if (!row) return;
+    const auto load = [&](const DesignColumn& col) {
+        std::vector<ChunkLosses> seeds;
+        for (std::int64_t run : col.runs) seeds.push_back(chunk_losses(store, run));
+        return seeds;
+    };
+    const std::vector<ChunkLosses> reference = load(c.columns[*c.reference]);
+    if (reference.empty() || reference.front().loss.empty() ||
+        reference.front().document.size() != reference.front().loss.size())
+        return;
+    const std::vector<std::int64_t>& documents = reference.front().document;
+    c.test_documents = std::set<std::int64_t>(documents.begin(), documents.end()).size();
+    std::vector<std::vector<double>> b;
+    for (const ChunkLosses& s : reference) {
+        if (s.document != documents) return;
+        b.push_back(s.loss);
+    }
+    for (std::size_t k = 0; k < c.columns.size(); ++k) {
+        if (k == *c.reference) continue;
+        std::vector<std::vector<double>> a;
+        for (const ChunkLosses& s : load(c.columns[k]))
+            if (s.document == documents) a.push_back(s.loss);
+        if (a.size() == b.size())
+            row->cells[k].document_interval = document_bootstrap_interval(a, b, documents);
+    }
+}
+
 void build_rows(DesignComparison& c, const std::vector<Used>& used) {
     std::vector<const RunValues*> all;
     for (const Used& u : used)
@@ -366,6 +414,7 @@ DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment
                         "): choose one of them, or leave --reference out for Pythia");
     }
     build_rows(c, used);
+    add_document_intervals(c, store);
     build_kv_checks(c, used);
     // The verdict is the trained model's: a policy column shares its trained run's.
     for (const Used& u : used)
@@ -403,12 +452,16 @@ std::vector<std::vector<std::string>> design_table_cells(const DesignComparison&
 }
 
 std::vector<std::vector<std::string>> difference_table_cells(const DesignComparison& c) {
-    if (c.n() < 2 || !c.reference) return {};
+    bool documents = false;
+    for (const DesignRow& r : c.rows)
+        for (const DesignCell& cell : r.cells) documents = documents || cell.document_interval;
+    if (!c.reference || (c.n() < 2 && !documents)) return {};
     std::vector<std::string> header = {"measure"};
     for (std::size_t k = 0; k < c.columns.size(); ++k)
         if (k != *c.reference)
             header.push_back(c.columns[k].heading() + " − " + c.reference_heading() +
-                             ", paired: mean [95% CI]");
+                             ", paired: mean [95% CI over seeds]" +
+                             (documents ? " · [95% over documents]" : ""));
     std::vector<std::vector<std::string>> t = {header};
     for (const DesignRow& r : c.rows) {
         if (!differs_meaningfully(r.key)) continue;
@@ -424,6 +477,9 @@ std::vector<std::vector<std::string>> difference_table_cells(const DesignCompari
             if (d->interval)
                 text += " [" + number(d->interval->low) + ", " + number(d->interval->high) + "]" +
                         (d->excludes_zero() ? " excl. 0" : "");
+            if (const auto& doc = r.cells[k].document_interval)
+                text += " · [" + number(doc->low) + ", " + number(doc->high) + "]" +
+                        (doc->low > 0 || doc->high < 0 ? " excl. 0" : "");
             line.push_back(text);
         }
         t.push_back(line);
@@ -527,7 +583,12 @@ std::string design_comparison_text(const DesignComparison& c) {
     for (const std::string& note : c.notes) s << "Note: " << note << "\n";
     if (const auto d = difference_table_cells(c); !d.empty()) {
         s << "\nDifference to " << c.reference_heading()
-          << ", from the per-seed paired differences:\n";
+          << ", from the per-seed paired differences"
+          << (c.test_documents > 0
+                  ? "; test perplexity also over " + std::to_string(c.test_documents) +
+                        " held-out documents resampled (2,000 paired bootstrap draws)"
+                  : std::string())
+          << ":\n";
         std::vector<bool> r(d.front().size(), true);
         r[0] = false;
         s << text_table(d, r);
@@ -557,7 +618,8 @@ void write_design_csv(const DesignComparison& c, std::ostream& out) {
         "95% low",        "95% high",
         "/ " + ref,       "- " + ref + ", paired: mean",
         "- " + ref + ", paired: 95% low", "- " + ref + ", paired: 95% high",
-        "- " + ref + ", paired: excludes 0"};
+        "- " + ref + ", paired: excludes 0",
+        "- " + ref + ", paired: documents 95% low", "- " + ref + ", paired: documents 95% high"};
     csv.text("measure").text("key").text("n");
     for (const DesignColumn& col : c.columns)
         for (const std::string& what : per_design)
@@ -581,7 +643,13 @@ void write_design_csv(const DesignComparison& c, std::ostream& out) {
                 .number(d && d->interval ? std::optional<double>(d->interval->low) : std::nullopt)
                 .number(d && d->interval ? std::optional<double>(d->interval->high)
                                          : std::nullopt)
-                .text(d && d->interval ? (d->excludes_zero() ? "yes" : "no") : "");
+                .text(d && d->interval ? (d->excludes_zero() ? "yes" : "no") : "")
+                .number(cell.document_interval
+                            ? std::optional<double>(cell.document_interval->low)
+                            : std::nullopt)
+                .number(cell.document_interval
+                            ? std::optional<double>(cell.document_interval->high)
+                            : std::nullopt);
         }
         csv.end_row();
     }

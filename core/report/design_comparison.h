@@ -45,6 +45,10 @@ struct DesignCell {
     std::optional<SeedEstimate> estimate;       // over the seeds; n = 1: the value, no sd
     std::optional<double> ratio;                // mean over the reference column's mean
     std::optional<SeedEstimate> difference;     // of the per-seed differences to the reference
+    // Test perplexity only: the paired difference's 95% interval over resampled held-out
+    // documents (common/stats.h), the same resamples for every column; absent for runs that did
+    // not record their chunks' losses (before #26) or were scored on other chunks.
+    std::optional<Interval> document_interval;
 };
 
 struct DesignRow {
@@ -82,6 +86,7 @@ struct DesignComparison {
     std::vector<std::string> barely_learned;  // learned, but not below the bigram baseline
     std::vector<std::string> notes;        // policy columns left out of a group, ...
     std::vector<std::int64_t> kv_lengths;  // measured, ascending
+    std::size_t test_documents = 0;        // the held-out documents the intervals resample
     std::int64_t n() const;                // seeds in the statistics
     std::string seeds_text() const;        // "seeds 0, 1, 2 (n = 3); seed 3 ... left out: ..."
     const DesignRow& row(const std::string& key) const;  // throws for an unknown key

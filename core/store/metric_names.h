@@ -22,6 +22,10 @@ inline constexpr const char* kv_bytes = "kv_bytes";  // step = cache length
 // past position 64 the first position of a bucket, every bucket's mean): does a design or a
 // policy use its context?
 inline constexpr const char* loss_by_position = "loss_by_position";
+// Each test chunk's mean loss (step = the chunk's index) and the held-out document it begins in:
+// what the comparison resamples for its intervals over documents.
+inline constexpr const char* test_chunk_loss = "test_chunk_loss";
+inline constexpr const char* test_chunk_document = "test_chunk_document";
 // Phase 1
 inline constexpr const char* oacd_loss = "oacd_loss";
 inline constexpr const char* dispersion_term = "dispersion_term";

@@ -82,11 +82,12 @@ struct Feeding {
 struct Scoring {
     Scored all, continuation;
     PositionLosses positions;
-    std::vector<double> chunk_kl;  // each chunk's mean KL(full || policy) per token
+    std::vector<double> chunk_kl;    // each chunk's mean KL(full || policy) per token
+    std::vector<double> chunk_loss;  // each chunk's mean loss under the policy
     std::int64_t agree = 0, compared = 0;
     void add(const torch::Tensor& logits, const torch::Tensor& reference,
              const torch::Tensor& targets, std::int64_t first, std::int64_t continuation_from,
-             torch::Tensor& row_kl) {
+             torch::Tensor& row_kl, torch::Tensor& row_loss) {
         // Each token's loss once, (B, n): the totals, the continuation and the positions read it.
         const std::int64_t n = targets.size(1);
         const torch::Tensor l = logits.to(torch::kFloat32);
@@ -102,6 +103,7 @@ struct Scoring {
             continuation.add(losses.narrow(1, skip, n - skip), right.narrow(1, skip, n - skip));
         }
         positions.add(losses, first);
+        row_loss += losses.to(torch::kFloat64).sum(1).cpu();
         compared += targets.numel();
         // The full cache against itself (the same tensor): KL exactly 0, every argmax agrees.
         if (reference.is_same(logits)) {
@@ -136,17 +138,22 @@ Scoring decode_chunks(model::CausalLm& net, const model::CachePolicy& policy,
         std::optional<model::KvCache> full;
         if (!is_full) full.emplace(net.make_cache());
         torch::Tensor row_kl = torch::zeros({b.size(0)}, torch::kFloat64);
+        torch::Tensor row_loss = torch::zeros({b.size(0)}, torch::kFloat64);
         for (std::int64_t t = 0; t < seq && !stop.load();) {
             const std::int64_t m = feeding.size(t, seq);
             const torch::Tensor logits = net.forward(inputs.narrow(1, t, m), &cache);
             const torch::Tensor reference =
                 is_full ? logits : net.forward(inputs.narrow(1, t, m), &*full);
-            s.add(logits, reference, targets.narrow(1, t, m), t, continuation_from, row_kl);
+            s.add(logits, reference, targets.narrow(1, t, m), t, continuation_from, row_kl,
+                  row_loss);
             t += m;
         }
         const auto kl = row_kl.accessor<double, 1>();
-        for (std::int64_t i = 0; i < b.size(0); ++i)
+        const auto loss = row_loss.accessor<double, 1>();
+        for (std::int64_t i = 0; i < b.size(0); ++i) {
             s.chunk_kl.push_back(kl[i] / static_cast<double>(seq));
+            s.chunk_loss.push_back(loss[i] / static_cast<double>(seq));
+        }
         log.progress(std::min(start + batch, n), n, s.all.tokens ? s.all.loss / s.all.tokens : 0);
     }
     return s;
@@ -284,6 +291,7 @@ PolicyOutcome evaluate_one(model::CausalLm& net, const model::CachePolicy& polic
     const Scoring p = decode_chunks(net, policy, bases, chunks, feeding, params.batch, log, stop);
     if (peak_known) log.result(names::peak_rss_decoding, static_cast<double>(peak_resident_bytes()));
     record_perplexity(p, o, log);
+    record_chunk_losses(p.chunk_loss, t.data.test_chunk_documents, log);
     log.result(names::policy_prefill, static_cast<double>(feeding.uncompressed));
     log.result(names::policy_prefill_chunk, static_cast<double>(feeding.step));
     // The bytes the cache held over the scored tokens: the first chunk fed the same way.

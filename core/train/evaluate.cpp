@@ -10,6 +10,23 @@
 namespace cp::train {
 namespace F = torch::nn::functional;
 
+void PositionLosses::add_chunks(const torch::Tensor& losses) {
+    add(losses, 0);
+    const torch::Tensor means = losses.to(torch::kFloat64).mean(1).cpu().contiguous();
+    const double* m = means.data_ptr<double>();
+    chunk_loss.insert(chunk_loss.end(), m, m + means.size(0));
+}
+
+void record_chunk_losses(const std::vector<double>& chunk_loss,
+                         const std::vector<std::size_t>& chunk_document, RunLogger& log) {
+    for (std::size_t i = 0; i < chunk_loss.size(); ++i) {
+        log.metric(names::test_chunk_loss, static_cast<std::int64_t>(i), -1, chunk_loss[i]);
+        if (i < chunk_document.size())
+            log.metric(names::test_chunk_document, static_cast<std::int64_t>(i), -1,
+                       static_cast<double>(chunk_document[i]));
+    }
+}
+
 void PositionLosses::add(const torch::Tensor& losses, std::int64_t first) {
     const torch::Tensor per_position = losses.to(torch::kFloat64).sum(0).cpu().contiguous();
     const std::int64_t n = per_position.size(0), rows = losses.size(0);
@@ -84,7 +101,7 @@ PositionLosses position_losses(model::CausalLm& model, const torch::Tensor& chun
             F::cross_entropy(logits.reshape({-1, logits.size(2)}), b.narrow(1, 1, seq).reshape({-1}),
                              F::CrossEntropyFuncOptions().reduction(torch::kNone))
                 .view({b.size(0), seq});
-        p.add(losses, 0);
+        p.add_chunks(losses);
     }
     return p;
 }
@@ -111,7 +128,9 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
     torch::NoGradGuard no_grad;
     model.eval();
     // The loss at each position, and the bytes a full cache holds over the same chunks.
-    record_loss_by_position(position_losses(model, test_chunks, batch_size), log);
+    const PositionLosses positions = position_losses(model, test_chunks, batch_size);
+    record_loss_by_position(positions, log);
+    r.chunk_loss = positions.chunk_loss;
     if (test_chunks.size(0) > 0)
         record_scored_bytes(
             scored_kv_bytes(model, test_chunks.narrow(0, 0, 1).narrow(1, 0, test_chunks.size(1) - 1).to(device),

@@ -490,6 +490,7 @@ HeldOutData Experiment::held_out_data() const {
     const data::TestChunkChoice choice = test_chunk_choice();
     d.test_documents = choice.distinct_documents;
     d.test_genres = choice.distinct_genres;
+    d.test_chunk_documents = choice.documents;
     d.last_words = data_->last_words;
     d.prompt = data_->prompt;
     const data::ChunkSplit split =
@@ -632,6 +633,7 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
                        store::Phase::evaluation);
     const EvalResult e = evaluate_model(net, x.test_chunks, data_->last_words, data_->prompt,
                                         p.eval, p.phase2.batch_size, eval_log, x.stop);
+    record_chunk_losses(e.chunk_loss, test_chunk_choice().documents, eval_log);
     s.test_ppl = e.test_ppl;
     s.test_accuracy = e.test_accuracy;
     s.last_word_accuracy = e.last_word_accuracy;

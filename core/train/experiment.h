@@ -78,6 +78,7 @@ struct HeldOutData {
     std::vector<std::int64_t> test_tokens;  // test_chunks x chunk_width, row by row
     std::int64_t test_chunks = 0, chunk_width = 0;
     std::size_t test_documents = 0, test_genres = 0;  // the held-out documents and genres they span
+    std::vector<std::size_t> test_chunk_documents;    // the document each test chunk begins in
     std::vector<data::LastWordItem> last_words;
     std::vector<std::int64_t> prompt;           // real text for the cache measurement
     std::vector<std::int64_t> training_tokens;  // the training chunks' tokens (calibration)

@@ -296,6 +296,29 @@ TEST(Stats, UnigramBaselineMatchesTheHandWorkedValue) {
     EXPECT_NEAR(cp::unigram_perplexity({}, {3, 1, 2}, 4), 4.0, 1e-12);
 }
 
+// #26: the document bootstrap by hand. One seed, two documents of one chunk each, losses a = (1, 2)
+// and b = (1, 1): a resample draws documents {0, 0} (a quarter of the time: difference 0), {0, 1}
+// (half: e^1.5 - e) or {1, 1} (a quarter: e^2 - e). With 4,000 resamples the 2.5th percentile is
+// 0 and the 97.5th e^2 - e. Equal sides give exactly [0, 0]; a chunk of a document counted twice
+// weighs twice.
+TEST(Stats, DocumentBootstrapIntervalMatchesTheHandWorkedDistribution) {
+    const cp::Interval i =
+        cp::document_bootstrap_interval({{1.0, 2.0}}, {{1.0, 1.0}}, {0, 1}, 4000);
+    EXPECT_EQ(i.low, 0.0);
+    EXPECT_NEAR(i.high, std::exp(2.0) - std::exp(1.0), 1e-12);
+    const cp::Interval same = cp::document_bootstrap_interval({{1.0, 2.0}}, {{1.0, 2.0}}, {0, 1});
+    EXPECT_EQ(same.low, 0.0);
+    EXPECT_EQ(same.high, 0.0);
+    // One document holding both chunks: every resample is the whole text, e^1.5 - e.
+    const cp::Interval one = cp::document_bootstrap_interval({{1.0, 2.0}}, {{1.0, 1.0}}, {7, 7});
+    EXPECT_NEAR(one.low, std::exp(1.5) - std::exp(1.0), 1e-12);
+    EXPECT_NEAR(one.high, std::exp(1.5) - std::exp(1.0), 1e-12);
+    // Two seeds: the mean of the seeds' differences (here 0 and e^1.5 - e in the one document).
+    const cp::Interval seeds = cp::document_bootstrap_interval({{1.0, 2.0}, {1.0, 1.0}},
+                                                               {{1.0, 1.0}, {1.0, 1.0}}, {3, 3});
+    EXPECT_NEAR(seeds.low, (std::exp(1.5) - std::exp(1.0)) / 2, 1e-12);
+}
+
 // #26: the baselines by hand on a small real text, one word per id: the = 0, cat = 1, sat = 2,
 // ran = 3, dog = 4 (vocabulary 5). Training rows "the cat sat" and "the cat ran": target counts
 // cat 2, sat 1, ran 1 (N = 4); contexts the 2, cat 2; pairs (the, cat) 2, (cat, sat) 1,

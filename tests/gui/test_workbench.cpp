@@ -376,7 +376,10 @@ TEST_F(Workbench, RepeatWithTwoSeedsShowsTheGroupWithIntervalsAndBands) {
     QAbstractItemModel* differences = view->differenceTable()->model();
     ASSERT_GT(differences->rowCount(), 3);
     EXPECT_EQ(differences->headerData(1, Qt::Horizontal).toString(),
-              "Context-Pythia − Pythia, paired: mean [95% CI]");
+              "Context-Pythia − Pythia, paired: mean [95% CI over seeds] · [95% over documents]");
+    // #26: the test perplexity's difference also carries its interval over documents.
+    ASSERT_TRUE(c.row("test_ppl").cells[*c.column_of(cp::model::Design::context_pythia)]
+                    .document_interval.has_value());
     // Two designs x (training, validation): a band each under its mean line.
     EXPECT_EQ(view->curves()->bandCount(), 4);
     EXPECT_GT(view->curves()->pointCount("Context-Pythia training (mean ± 1 sd of 2)"), 1);

@@ -274,9 +274,29 @@ TEST_F(Report, TestChunksSpanTheHeldOutDocumentsAndGenres) {
         ASSERT_TRUE(r.count("test_documents") && r.count("test_genres")) << run.id;
         EXPECT_EQ(r["test_documents"], 8.0) << run.id;
         EXPECT_GE(r["test_genres"], 6.0) << run.id;
+        // Each chunk's loss as recorded for the document intervals: equal chunks, so the test
+        // perplexity is exp of their mean.
+        const auto losses = store.metrics(run.id, "test_chunk_loss");
+        ASSERT_EQ(losses.size(), 8u);
+        ASSERT_EQ(store.metrics(run.id, "test_chunk_document").size(), 8u);
+        double sum = 0;
+        for (const auto& m : losses) sum += m.value;
+        // (within float32 summation: the evaluation sums its losses in float32)
+        EXPECT_NEAR(std::exp(sum / 8), r["test_ppl"], 1e-5 * r["test_ppl"]) << run.id;
         ++evaluated;
     }
     EXPECT_EQ(evaluated, 3);
+    // One seed: the difference table still judges test perplexity against the documents.
+    const auto c = cp::report::compare_designs(store, 1);
+    EXPECT_EQ(c.test_documents, 8u);
+    for (std::size_t k = 0; k < c.columns.size(); ++k) {
+        const auto& interval = c.row("test_ppl").cells[k].document_interval;
+        EXPECT_EQ(interval.has_value(), k != *c.reference) << k;
+        if (interval) {
+            EXPECT_LE(interval->low, interval->high);
+        }
+    }
+    EXPECT_FALSE(cp::report::difference_table_cells(c).empty());
 }
 
 // #26: any column can be the reference of the ratios: relative to Context-Pythia, Pythia's test
@@ -327,9 +347,10 @@ TEST_F(Report, ComparisonCsvIsTheTableAndSurvivesAnIndependentParser) {
     ASSERT_EQ(rows.size(), 1 + c.rows.size() + c.kv_checks.size() + 1 + c.not_learned.size() +
                                c.barely_learned.size());
     const auto& header = rows[0];
-    ASSERT_EQ(header.size(), 3 + 9 * c.columns.size());
+    ASSERT_EQ(header.size(), 3 + 11 * c.columns.size());
     EXPECT_EQ(header[3], "pythia mean");
-    EXPECT_EQ(header[3 + 9 + 4], "context-pythia / pythia");
+    EXPECT_EQ(header[3 + 11 + 4], "context-pythia / pythia");
+    EXPECT_EQ(header[3 + 11 + 10], "context-pythia - pythia, paired: documents 95% high");
     for (std::size_t i = 0; i < c.rows.size(); ++i) {
         const auto& want = c.rows[i];
         const auto& got = rows[i + 1];
@@ -341,7 +362,7 @@ TEST_F(Report, ComparisonCsvIsTheTableAndSurvivesAnIndependentParser) {
             const std::optional<double> values[2] = {
                 cell.estimate ? std::optional<double>(cell.estimate->mean) : std::nullopt,
                 cell.ratio};
-            const std::size_t columns[2] = {3 + 9 * k, 3 + 9 * k + 4};
+            const std::size_t columns[2] = {3 + 11 * k, 3 + 11 * k + 4};
             for (int v = 0; v < 2; ++v) {
                 if (!values[v]) {
                     EXPECT_EQ(got[columns[v]], "") << want.measure;
@@ -1421,7 +1442,7 @@ TEST_F(Report, TheReportIsWellFormedCarriesTheComparisonsNumbersAndEveryPlot) {
             const std::string cell = cells[r][k + 1];
             if (cell == "-") continue;
             const std::string shown = cell.substr(0, cell.find(' '));
-            const double full = python_float(csv_rows[r][3 + 9 * k]);
+            const double full = python_float(csv_rows[r][3 + 11 * k]);
             EXPECT_NEAR(std::stod(shown), full, 5e-3 * std::fabs(full) + 1e-4)
                 << c.rows[r - 1].measure << " " << c.columns[k].heading();
         }
