@@ -17,6 +17,8 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "data/data_paths.h"
+#include "report/sweep_table.h"
+#include "report/tables.h"
 #include "store/run_store.h"
 #include "train/param_schema.h"
 #include "train/sweep.h"
@@ -136,7 +138,7 @@ int sweep_run(int argc, char** argv, int first) {
               "--local runs them here one after another; the same command again skips finished\n"
               "cells and retries failed ones. --slurm writes a job array, each task running its\n"
               "cell into its own database shard; 'sweep collect' merges the shards.\n"
-              "Also: sweep run-cell (a Slurm task), sweep collect, sweep status.",
+              "Also: sweep run-cell (a Slurm task), sweep collect, sweep status, sweep select.",
               options);
     if (args.parse_and_print_help(argc, argv, first)) return 0;
     if (args.has("local") == args.has("slurm"))
@@ -237,6 +239,29 @@ int sweep_status(int argc, char** argv, int first) {
     return 0;
 }
 
+int sweep_select(int argc, char** argv, int first) {
+    Args args("context-pythia sweep select --sweep UID --select-on val [--db FILE]",
+              "Tuning on validation only: for each design, the cell of the sweep whose run\n"
+              "reached the lowest best validation perplexity, with the values it was trained\n"
+              "with and only that run's test numbers (no test number chooses a value).",
+              {{"sweep", "UID", "the sweep (its uid: 'experiments export --sweep' and the Sweeps view "
+                                "name it) (required)"},
+               {"select-on", "val", "what selects: val, the best validation perplexity (required)"},
+               {"db", "FILE", "the database (default: $CP_DB or the workbench's)"}});
+    if (args.parse_and_print_help(argc, argv, first)) return 0;
+    if (!args.has("sweep")) throw Error("sweep select needs --sweep UID");
+    if (!args.has("select-on") || args.get("select-on") != "val")
+        throw Error("sweep select needs --select-on val (the validation perplexity; test numbers "
+                    "never select)");
+    store::RunStore store(existing_db_path(args));
+    const report::SweepSelection s =
+        report::select_on_validation(report::sweep_summary(store, args.get("sweep")));
+    const auto cells = report::selection_table_cells(s);
+    std::cout << "Selected on validation perplexity; test numbers of the selected runs only:\n"
+              << report::text_table(cells, std::vector<bool>(cells.front().size(), false));
+    return 0;
+}
+
 }  // namespace
 
 int sweep_command(int argc, char** argv, int first) {
@@ -245,6 +270,7 @@ int sweep_command(int argc, char** argv, int first) {
         if (sub == "run-cell") return sweep_run_cell(argc, argv, first + 1);
         if (sub == "collect") return sweep_collect(argc, argv, first + 1);
         if (sub == "status") return sweep_status(argc, argv, first + 1);
+        if (sub == "select") return sweep_select(argc, argv, first + 1);
     }
     return sweep_run(argc, argv, first);
 }

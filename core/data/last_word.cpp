@@ -2,6 +2,11 @@
 
 #include <cctype>
 #include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
 
 #include "data/utf8.h"
 
@@ -33,6 +38,42 @@ std::vector<LastWordPassage> last_word_passages(const std::string& text, std::si
         while (context_begin < start && passage[context_begin] == ' ') ++context_begin;
         out.push_back({passage.substr(context_begin, start - 1 - context_begin), word});
     }
+    return out;
+}
+
+std::vector<LastWordPassage> lambada_file_passages(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error("cannot read the LAMBADA file '" + file.string() + "' (check the path)");
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        lines.push_back(line);
+    }
+    while (!lines.empty() && lines.back().find_first_not_of(" \t") == std::string::npos)
+        lines.pop_back();
+    std::vector<LastWordPassage> out;
+    for (std::size_t n = 0; n < lines.size(); ++n) {
+        const std::string where = file.string() + ":" + std::to_string(n + 1);
+        std::string text = lines[n];
+        const std::size_t first = text.find_first_not_of(" \t");
+        if (first != std::string::npos && text[first] == '{') {
+            const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+            if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
+                throw Error(where + ": not a JSON object with a \"text\" string (the "
+                                    "lambada_openai format is one {\"text\": ...} per line)");
+            text = j["text"].get<std::string>();
+        }
+        if (!is_valid_utf8(text)) throw Error(where + ": not valid UTF-8");
+        if (text.find_first_not_of(" \t") == std::string::npos)
+            throw Error(where + ": the line has no text (one passage per line)");
+        const std::size_t space = text.rfind(' ');
+        if (space == std::string::npos || space == 0 || space + 1 == text.size() ||
+            text.find_first_not_of(" \t") >= space)
+            throw Error(where + ": the passage has one word only, so it has no context before "
+                                "its last word");
+        out.push_back({text.substr(0, space), text.substr(space + 1)});
+    }
+    if (out.empty()) throw Error("the LAMBADA file '" + file.string() + "' holds no passage");
     return out;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,14 @@ struct LastWordPassage {
 // Cuts `text` into sentences (after . ! ? followed by a space), gathers consecutive sentences
 // until they hold at least `min_words` words, drops the final sentence's closing punctuation and
 // keeps the passage when its last word is alphabetic.
+// LAMBADA's own passages (#26), as lm-eval-harness's lambada_openai reads them: one passage per
+// line of a JSONL file ({"text": "..."} per line) or of a plain text file (a line that starts with
+// '{' is read as JSON). The target is what follows the line's last space (" " + word), the
+// context everything before that space, unchanged. Throws cp::Error naming the file and line for
+// a line with no text, one word only, or JSON without a "text" string; blank lines at the end
+// are ignored.
+std::vector<LastWordPassage> lambada_file_passages(const std::filesystem::path& file);
+
 std::vector<LastWordPassage> last_word_passages(const std::string& text,
                                                 std::size_t min_words = 50);
 

@@ -1,5 +1,6 @@
 #include "report/sweep_table.h"
 
+#include <algorithm>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -130,6 +131,7 @@ SweepSummary sweep_summary(store::RunStore& store, const std::string& uid) {
                 const auto it = c.params.find(k);
                 row.values[k] = it == c.params.end() ? "-" : value_text(it->second);
             }
+            row.best_val_ppl = lookup(v.results, names::best_val_ppl);
             row.test_ppl = lookup(v.results, names::test_ppl);
             row.last_word_accuracy = lookup(v.results, names::last_word_accuracy);
             row.parameters = lookup(v.results, names::parameters_total);
@@ -165,6 +167,55 @@ std::vector<std::vector<std::string>> sweep_table_cells(const SweepSummary& s) {
         line.push_back(number(r.kv_bytes_per_token, 1));
         line.push_back(number(r.parameters, 0));
         line.push_back(number(r.tokens_trained, 0));
+        t.push_back(line);
+    }
+    return t;
+}
+
+SweepSelection select_on_validation(const SweepSummary& s) {
+    if (s.varying.empty())
+        throw Error("sweep '" + s.uid +
+                    "' varies no parameter, so there is nothing to select: --select-on needs a "
+                    "sweep with a --grid of at least two values");
+    SweepSelection out;
+    out.varying = s.varying;
+    std::vector<model::Design> order;
+    std::map<model::Design, std::int64_t> count;
+    std::map<model::Design, const SweepRow*> best;
+    for (const SweepRow& r : s.rows) {
+        if (std::find(order.begin(), order.end(), r.design) == order.end())
+            order.push_back(r.design);
+        if (!r.best_val_ppl) continue;
+        ++count[r.design];
+        if (!best.count(r.design) || *r.best_val_ppl < *best[r.design]->best_val_ppl)
+            best[r.design] = &r;
+    }
+    for (model::Design d : order) {
+        if (!best.count(d))
+            throw Error(std::string("no run of ") + model::design_key(d) + " in sweep '" + s.uid +
+                        "' has a validation perplexity to select on (did every cell fail?)");
+        out.chosen.push_back(*best[d]);
+        out.candidates.push_back(count[d]);
+    }
+    return out;
+}
+
+std::vector<std::vector<std::string>> selection_table_cells(const SweepSelection& s) {
+    std::vector<std::string> header = {"design"};
+    for (const std::string& k : s.varying) header.push_back(k + " (selected)");
+    for (const char* h : {"among cells", "best validation perplexity", "test perplexity",
+                          "last-word accuracy", "run"})
+        header.push_back(h);
+    std::vector<std::vector<std::string>> t = {header};
+    for (std::size_t i = 0; i < s.chosen.size(); ++i) {
+        const SweepRow& r = s.chosen[i];
+        std::vector<std::string> line = {model::design_key(r.design)};
+        for (const std::string& k : s.varying) line.push_back(r.values.at(k));
+        line.push_back(std::to_string(s.candidates[i]));
+        line.push_back(number(r.best_val_ppl, 2));
+        line.push_back(number(r.test_ppl, 2));
+        line.push_back(number(r.last_word_accuracy, 4));
+        line.push_back(std::to_string(r.run));
         t.push_back(line);
     }
     return t;

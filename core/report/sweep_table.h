@@ -33,8 +33,8 @@ struct SweepRow {
     std::map<std::string, std::string> values;  // the varying parameters, as typed
     model::Design design = model::Design::pythia;
     std::string status;
-    std::optional<double> test_ppl, last_word_accuracy, kv_bytes_per_token, parameters,
-        tokens_trained;
+    std::optional<double> best_val_ppl, test_ppl, last_word_accuracy, kv_bytes_per_token,
+        parameters, tokens_trained;
 };
 
 struct SweepSummary {
@@ -47,5 +47,19 @@ struct SweepSummary {
 // Throws naming the way out when the database holds no cell of the sweep.
 SweepSummary sweep_summary(store::RunStore& store, const std::string& uid);
 std::vector<std::vector<std::string>> sweep_table_cells(const SweepSummary& s);
+
+// Tuning on validation only (#26): for each design, the cell whose run reached the lowest best
+// validation perplexity; its test numbers are the only ones reported, so no test number chooses
+// a value. Throws naming the way out when the sweep varies nothing (nothing to select) or no run
+// of a design has a validation perplexity.
+struct SweepSelection {
+    std::vector<std::string> varying;  // what was selected among
+    std::vector<SweepRow> chosen;      // one per design, in the order designs first appear
+    std::vector<std::int64_t> candidates;  // cells each design was chosen among (rows with val)
+};
+SweepSelection select_on_validation(const SweepSummary& s);
+// design, the chosen value of each varying parameter, best validation perplexity, then the
+// chosen run's test perplexity and last-word accuracy.
+std::vector<std::vector<std::string>> selection_table_cells(const SweepSelection& s);
 
 }  // namespace cp::report

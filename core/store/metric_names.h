@@ -61,6 +61,11 @@ inline constexpr const char* test_accuracy = "test_accuracy";
 inline constexpr const char* test_tokens = "test_tokens";
 inline constexpr const char* last_word_accuracy = "last_word_accuracy";
 inline constexpr const char* last_word_ppl = "last_word_ppl";
+// lm-eval-harness's lambada perplexity: exp of the mean over passages of the whole target's
+// negative log-likelihood (MODEL_SPEC §5); last_word_ppl is per target token.
+inline constexpr const char* last_word_ppl_per_passage = "last_word_ppl_per_passage";
+// The lines of the LAMBADA file the passages came from (eval.lambada_file), when one was given.
+inline constexpr const char* lambada_file_lines = "lambada_file_lines";
 inline constexpr const char* last_word_passages = "last_word_passages";  // n
 inline constexpr const char* last_word_correct = "last_word_correct";
 // 95% Wilson score interval of the last-word accuracy.
@@ -88,6 +93,8 @@ inline constexpr const char* context_rank_initial_pct = "context_rank_initial_pc
 inline constexpr const char* phase1_tokens = "phase1_tokens";  // tokens Phase 1 read
 // Phase 2: target tokens the optimizer stepped on (every epoch run, the early-stopped one too).
 inline constexpr const char* tokens_trained = "tokens_trained";
+// The tokens trained on up to the end of the best epoch (the evaluated weights' share of them).
+inline constexpr const char* tokens_to_best = "tokens_to_best";
 
 // Evaluation under a cache policy (train/cache_eval.h): the perplexity of the positions after
 // each chunk's prompt alone, the prompt's length, and the calibration the bases came from.

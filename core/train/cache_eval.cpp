@@ -224,7 +224,8 @@ Feeding feeding_of(const CacheEvalParams& params, std::int64_t seq) {
 void copy_costs(store::RunStore& store, std::int64_t trained, RunLogger& log) {
     for (const auto& [name, value] : store.results(trained))
         for (const char* keep : {names::parameters_total, names::parameters_trainable,
-                                 names::tokens_trained, names::epochs_run, names::unigram_test_ppl,
+                                 names::tokens_trained, names::tokens_to_best, names::epochs_run,
+                                 names::unigram_test_ppl,
                                  names::unigram_alpha, names::bigram_test_ppl, names::bigram_lambda,
                                  names::uniform_ppl})
             if (name == keep) log.result(name, value);

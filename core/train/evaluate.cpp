@@ -177,6 +177,9 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
     log.result(names::last_word_accuracy_low, ci.low);
     log.result(names::last_word_accuracy_high, ci.high);
     log.result(names::last_word_ppl, r.last_word_ppl);
+    if (!last_words.empty())
+        log.result(names::last_word_ppl_per_passage,
+                   std::exp(target_nll / static_cast<double>(last_words.size())));
     log.result(names::last_word_passages, static_cast<double>(r.last_word_passages));
 
     // 3. KV cache bytes from the cache tensors, and cached generation speed.

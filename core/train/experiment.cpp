@@ -154,6 +154,26 @@ void Experiment::load_corpora(data::BpeTokenizer& tokenizer, const model::ModelC
             add_last_words(tc, d, tokenizer, *params_.seq_length, data_->last_words);
         }
     }
+    // A LAMBADA file replaces the corpus's passages: every line (its passages are not the
+    // corpus's, so nothing of them is trained on), each context cut on the left to the length.
+    if (!params_.eval.lambada_file.empty()) {
+        data_->last_words.clear();
+        lambada_passages_ = 0;
+        for (const data::LastWordPassage& passage :
+             data::lambada_file_passages(params_.eval.lambada_file)) {
+            ++lambada_passages_;
+            std::vector<std::int64_t> context;
+            LastWordItem item;
+            for (auto id : tokenizer.encode(passage.context)) context.push_back(id);
+            for (auto id : tokenizer.encode(" " + passage.word)) item.target.push_back(id);
+            data::CutContext cut = data::cut_left(context, item.target.size(),
+                                                  static_cast<std::size_t>(*params_.seq_length));
+            if (!cut.fits) continue;
+            item.context = std::move(cut.context);
+            data_->last_words.push_back(std::move(item));
+        }
+        return;
+    }
     // At most max_lambada_passages, drawn evenly across all held-out documents' passages.
     std::vector<LastWordItem> chosen;
     for (std::size_t i : data::evenly_spaced(
@@ -345,6 +365,7 @@ void record_phase2_results(RunLogger& log, const Phase2Result& p2) {
     log.result(names::train_tokens_per_second, p2.train_tokens_per_second);
     log.result(names::seconds_per_epoch, p2.seconds_per_epoch);
     log.result(names::tokens_trained, static_cast<double>(p2.tokens_trained));
+    log.result(names::tokens_to_best, static_cast<double>(p2.tokens_to_best));
 }
 
 void record_phase1_results(RunLogger& log, const Phase1Result& r, std::int64_t context_dim) {
@@ -634,6 +655,8 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
     const EvalResult e = evaluate_model(net, x.test_chunks, data_->last_words, data_->prompt,
                                         p.eval, p.phase2.batch_size, eval_log, x.stop);
     record_chunk_losses(e.chunk_loss, test_chunk_choice().documents, eval_log);
+    if (!p.eval.lambada_file.empty())
+        eval_log.result(names::lambada_file_lines, static_cast<double>(lambada_passages_));
     s.test_ppl = e.test_ppl;
     s.test_accuracy = e.test_accuracy;
     s.last_word_accuracy = e.last_word_accuracy;

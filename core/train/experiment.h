@@ -142,6 +142,7 @@ class Experiment {
                         const std::string& stage);
 
     ExperimentParams params_;
+    std::int64_t lambada_passages_ = 0;  // lines of the LAMBADA file, when one is given
     // The parameters as given, before the size presets filled anything in: what the stamp's
     // command reproduces (a seed group's command, with its first seed).
     ExperimentParams given_;

@@ -107,6 +107,12 @@ model::ModelConfig ExperimentParams::model_config(model::Design design) const {
         model::design_preset(design, *model::size_from_key(size_key_or_tiny(size)));
     if (design == model::Design::pythia_gqa && kv_heads > 0) c.kv_heads = kv_heads;
     if (design == model::Design::pythia_mla && kv_latent > 0) c.kv_latent = kv_latent;
+    // The tiny preset spaces context-kv's contexts by the trained length: eight of them at its
+    // end (interval seq_length / 8), instead of the 70M reference's fixed 32 that leaves a 32-token
+    // chunk one (#26). Given --context-interval wins.
+    if (design == model::Design::context_kv && size_key_or_tiny(size) == "tiny" && seq_length &&
+        *seq_length > 0)
+        c.context_interval = std::max<std::int64_t>(1, *seq_length / 8);
     if (design == model::Design::context_kv && context_interval > 0)
         c.context_interval = context_interval;
     if (design == model::Design::context_kv && max_contexts > 0) c.max_contexts = max_contexts;

@@ -47,6 +47,9 @@ struct Phase2Params {
 struct EvalParams {
     std::int64_t max_test_chunks = 256;  // seq_length-token chunks of the held-out documents
     std::int64_t max_lambada_passages = 200;
+    // LAMBADA's own passages (lambada_openai JSONL or plain text, one per line) instead of the
+    // held-out corpus's: every line evaluated, never trained on. Empty: the corpus's passages.
+    std::string lambada_file;
     std::vector<std::int64_t> kv_lengths = {128, 512, 2048};
 };
 

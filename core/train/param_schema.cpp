@@ -1,5 +1,7 @@
 #include "train/param_schema.h"
 
+#include <filesystem>
+
 #include <cmath>
 #include <limits>
 #include <algorithm>
@@ -575,6 +577,15 @@ void add_evaluation_and_storage(std::vector<ParamSpec>& s) {
         non_negative_integer(
             [](P & p) -> auto& { return p.eval.max_lambada_passages; },
             "eval.max_lambada_passages")));
+    s.push_back(text("eval.lambada_file", "lambada", "FILE",
+                     "last-word passages from a LAMBADA file (lambada_openai JSONL or one passage "
+                     "per line), every line, instead of the held-out corpus's",
+                     ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.lambada_file; }));
+    s.back().check = [](const P& p) -> std::string {
+        if (p.eval.lambada_file.empty() || std::filesystem::is_regular_file(p.eval.lambada_file))
+            return "";
+        return "the LAMBADA file '" + p.eval.lambada_file + "' does not exist (check --lambada)";
+    };
     {
         ParamSpec k =
             base("eval.kv_lengths", "eval-kv-lengths", ParamType::integer_list, "L1,L2,...",
@@ -675,6 +686,7 @@ void lay_out_form(std::vector<ParamSpec>& s) {
     gui("phase2.readback_every", "Loss read-back every")->placeholder = "auto (1 CPU, 25 CUDA)";
     gui("eval.max_test_chunks", "Test chunks evaluated");
     gui("eval.max_lambada_passages", "Last-word passages");
+    gui("eval.lambada_file", "LAMBADA file")->placeholder = "none: the held-out corpus's passages";
     gui("eval.kv_lengths", "KV lengths (tokens)");
     for (ParamSpec& spec : s)
         if (spec.in_gui && spec.label.empty())

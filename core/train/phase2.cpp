@@ -373,6 +373,7 @@ class Phase2Run {
         log_.metric(names::train_tokens_per_second, step_, epoch, tokens / t.seconds);
         if (result_.best_epoch < 0 || val_ppl < result_.best_val_ppl) {
             result_.best_epoch = epoch;
+            result_.tokens_to_best = train_tokens_;
             result_.best_val_loss = val.loss;
             result_.best_val_ppl = val_ppl;
             result_.best_val_accuracy = val.accuracy;

@@ -22,6 +22,8 @@ struct Phase2Result {
     double seconds_per_epoch = 0;  // training steps of one epoch, validation excluded
     // Target tokens the optimizer stepped on in this run (a resumed run counts from its resume).
     std::int64_t tokens_trained = 0;
+    // Of those, the tokens up to the end of the best epoch: what the evaluated weights saw.
+    std::int64_t tokens_to_best = 0;
     std::string checkpoint;        // the best epoch's weights (safetensors)
 };
 

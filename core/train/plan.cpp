@@ -376,6 +376,22 @@ std::optional<TrainingBudget> training_budget(const ExperimentParams& p, LaunchM
                 " to beat the unigram baseline; raise samples or epochs (the comparison of models "
                 "that learned nothing says nothing)");
     }
+    // context-kv's layer 0 reads one context per context_interval positions back: at the trained
+    // length it must have a few to show its mechanism (#26).
+    if (b.phase2 && std::find(p.models.begin(), p.models.end(), model::Design::context_kv) !=
+                        p.models.end() && model::size_from_key(p.size)) {
+        const model::ModelConfig c = p.model_config(model::Design::context_kv);
+        const std::int64_t contexts =
+            std::min(c.max_contexts, *p.seq_length / std::max<std::int64_t>(1, c.context_interval));
+        if (contexts < kFewestContexts)
+            b.warnings.push_back(
+                "context-kv's layer 0 sees at most " + std::to_string(contexts) +
+                " context" + (contexts == 1 ? "" : "s") + " at the trained length " +
+                std::to_string(*p.seq_length) + " (one per " +
+                std::to_string(c.context_interval) + " positions), too few for its mechanism to " +
+                "act: set --context-interval to at most " +
+                std::to_string(std::max<std::int64_t>(1, *p.seq_length / kFewestContexts)));
+    }
     return b;
 }
 

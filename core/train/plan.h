@@ -111,6 +111,9 @@ struct TrainingBudget {
 // the unigram baseline of their training tokens: measured at 2000 x 64 on Brown, lr 3e-3, 57
 // steps both designs did and at 29 Context-Pythia did not (docs/design/DEVIATIONS.md).
 inline constexpr std::int64_t kFewestStepsToLearn = 60;
+// The fewest contexts context-kv's layer 0 must see at the trained length for its mechanism to
+// act (fewer is warned about, not refused).
+inline constexpr std::int64_t kFewestContexts = 4;
 // Absent until samples, seq_length and epochs are set (the form shows nothing yet).
 std::optional<TrainingBudget> training_budget(const ExperimentParams& params, LaunchMode mode);
 

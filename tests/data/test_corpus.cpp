@@ -319,6 +319,42 @@ TEST(Stats, DocumentBootstrapIntervalMatchesTheHandWorkedDistribution) {
     EXPECT_NEAR(seeds.low, (std::exp(1.5) - std::exp(1.0)) / 2, 1e-12);
 }
 
+// #26: LAMBADA's own format, as lm-eval-harness's lambada_openai splits it: the target is what
+// follows the last space, the context everything before it. Lines from Brown's held-out ca10, one
+// in JSONL, one plain, one JSONL again; a blank last line is ignored.
+TEST(LastWord, LambadaFilePassagesSplitAtTheLastSpace) {
+    cp::test::TempDir dir;
+    const auto file = dir / "lambada.jsonl";
+    cp::test::write_text(
+        file,
+        "{\"text\": \"Vincent G. Ierulli has been appointed temporary assistant district attorney, "
+        "it was announced Monday by Charles E. Raymond, District Attorney\"}\n"
+        "Ierulli will replace Desmond D. Connall who has been called to active military service "
+        "but is expected back on the job by March\r\n"
+        "{\"text\": \"Ierulli, 29, has been practicing in Portland since November\"}\n\n");
+    const auto p = cp::data::lambada_file_passages(file);
+    ASSERT_EQ(p.size(), 3u);
+    EXPECT_EQ(p[0].word, "Attorney");
+    EXPECT_EQ(p[0].context,
+              "Vincent G. Ierulli has been appointed temporary assistant district attorney, it was "
+              "announced Monday by Charles E. Raymond, District");
+    EXPECT_EQ(p[1].word, "March");
+    EXPECT_EQ(p[1].context.substr(p[1].context.size() - 10), "the job by");
+    EXPECT_EQ(p[2].word, "November");
+    EXPECT_EQ(p[2].context, "Ierulli, 29, has been practicing in Portland since");
+    // Bad lines, by file and line.
+    const auto refused = [&](const std::string& text) {
+        cp::test::write_text(file, text);
+        return cp::test::error_of([&] { cp::data::lambada_file_passages(file); });
+    };
+    EXPECT_NE(refused("a b c\n\nd e f\n").find("lambada.jsonl:2: the line has no text"),
+              std::string::npos);
+    EXPECT_NE(refused("a b c\nIerulli\n").find("lambada.jsonl:2: the passage has one word only"),
+              std::string::npos);
+    EXPECT_NE(refused("{\"txt\": \"a b\"}\n").find("lambada.jsonl:1: not a JSON object"),
+              std::string::npos);
+}
+
 // #26: the baselines by hand on a small real text, one word per id: the = 0, cat = 1, sat = 2,
 // ran = 3, dog = 4 (vocabulary 5). Training rows "the cat sat" and "the cat ran": target counts
 // cat 2, sat 1, ran 1 (N = 4); contexts the 2, cat 2; pairs (the, cat) 2, (cat, sat) 1,

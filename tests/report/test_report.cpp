@@ -24,6 +24,7 @@
 #include "report/csv.h"
 #include "common/stats.h"
 #include "report/design_comparison.h"
+#include "report/sweep_table.h"
 #include "report/selection.h"
 #include "report/exports.h"
 #include "store/run_store.h"
@@ -162,7 +163,8 @@ TEST_F(Report, ComparisonOfARealExperimentHasAColumnPerDesignAndTheRatiosToPythi
         // Measures against the full cache belong to cache policies, not to trained designs.
         static const std::set<std::string> policy_rows = {
             "kl_to_full", "kl_to_full_low", "kl_to_full_high", "top1_agreement_to_full",
-            "last_word_flips_lost", "last_word_flips_gained", "last_word_mcnemar_p"};
+            "last_word_flips_lost", "last_word_flips_gained", "last_word_mcnemar_p",
+            "lambada_file_lines"};  // (and this one to runs given a LAMBADA file)
         for (std::size_t k = 0; k < 3; ++k) {
             const bool phase1_row = c.rows[i].key.rfind("phase1_", 0) == 0;
             EXPECT_EQ(c.rows[i].cells[k].estimate.has_value(),
@@ -181,17 +183,25 @@ TEST_F(Report, ComparisonOfARealExperimentHasAColumnPerDesignAndTheRatiosToPythi
     const double epochs = c.row("best_epoch").cells[0].estimate->mean;
     for (std::size_t k = 0; k < 3; ++k)
         EXPECT_GE(c.row("tokens_trained").cells[k].estimate->mean, 57.0 * 16 * epochs);
+    // #26: of them, up to the end of the best epoch: 58 training chunks (64 less the rounded
+    // 10% that validate, 6) x 16 targets per epoch, best_epoch epochs.
+    for (std::size_t k = 0; k < 3; ++k)
+        EXPECT_EQ(c.row("tokens_to_best").cells[k].estimate->mean,
+                  58.0 * 16 * c.row("best_epoch").cells[k].estimate->mean)
+            << k;
     // Measured from the cache tensors; expected from the presets' widths (float32): Pythia
     // 2 (K, V) x 64 x 2 layers; Context-Pythia 2 x 32 x 2; context-kv layer 1's 2 x 64 plus
-    // layer 0's one 32-wide context per position (the window of 1024 is never full here).
-    const double pythia = 2 * 64 * 2 * 4, context = 2 * 32 * 2 * 4, context_kv = (2 * 64 + 32) * 4;
+    // layer 0's contexts of the last interval x max_contexts = (16 / 8) x 32 = 64 positions, 32
+    // wide (the tiny preset's interval is seq_length / 8): at 512 tokens 64 x 32 / 512 = 4 floats
+    // a token.
+    const double pythia = 2 * 64 * 2 * 4, context = 2 * 32 * 2 * 4, context_kv = (2 * 64 + 4) * 4;
     EXPECT_EQ(c.row("kv_2048").cells[0].estimate->mean, pythia);
     EXPECT_EQ(c.row("kv_2048").cells[1].estimate->mean, context);
     EXPECT_EQ(c.row("kv_512").cells[2].estimate->mean, context_kv);
     EXPECT_EQ(*c.row("kv_512").cells[1].ratio, context / pythia);
     EXPECT_EQ(*c.row("kv_512").cells[2].ratio, context_kv / pythia);
-    // At 2048 tokens context-kv keeps 1024 contexts for 2048 positions: half a context a token.
-    EXPECT_EQ(c.row("kv_2048").cells[2].estimate->mean, (2 * 64 + 16) * 4.0);
+    // At 2048 tokens the same 64 contexts: 64 x 32 / 2048 = 1 float a token.
+    EXPECT_EQ(c.row("kv_2048").cells[2].estimate->mean, (2 * 64 + 1) * 4.0);
     EXPECT_DOUBLE_EQ(*c.row("test_ppl").cells[2].ratio,
                      c.row("test_ppl").cells[2].estimate->mean /
                          c.row("test_ppl").cells[0].estimate->mean);
@@ -951,6 +961,101 @@ TEST(Designs, TheDesignsBelowHalfTrainInOneExperimentAndEachFamilyIsACurve) {
     ASSERT_TRUE(effects[0].difference.has_value());
     EXPECT_DOUBLE_EQ(effects[0].difference->mean, ppl["context-pythia"] - ppl["projection-256"]);
     EXPECT_NE(cp::report::effect_text(effects[0]).find("one seed: no interval"), std::string::npos);
+}
+
+// #26: `run --lambada FILE` scores every line of a LAMBADA-format file (lines from Brown's
+// held-out ca10), not the corpus's passages; a bad line is refused by file and line before
+// anything is stored. The per-passage perplexity (lm-eval-harness's) and the per-token one are the
+// same negative log-likelihood over passages and over the targets' tokens, counted here with the
+// tokenizer: ppl_passage = ppl_token ^ (target tokens / passages).
+TEST(LastWord, RunEvaluatesEveryLineOfALambadaFile) {
+    cp::test::TempDir dir;
+    const auto file = dir / "lambada.jsonl";
+    const std::vector<std::string> words = {"Attorney", "March", "November"};
+    cp::test::write_text(
+        file,
+        "{\"text\": \"Vincent G. Ierulli has been appointed temporary assistant district attorney, "
+        "it was announced Monday by Charles E. Raymond, District Attorney\"}\n"
+        "Ierulli will replace Desmond D. Connall who has been called to active military service "
+        "but is expected back on the job by March\n"
+        "{\"text\": \"Ierulli, 29, has been practicing in Portland since November\"}\n");
+    const std::string db = (dir / "w.db").string();
+    const std::vector<std::string> args = {"run", "--models", "pythia", "--samples", "60",
+                                           "--seq-length", "16", "--epochs", "1",
+                                           "--eval-test-chunks", "2", "--eval-kv-lengths", "32",
+                                           "--db", db, "--quiet", "--lambada"};
+    auto with = [&](const std::string& f) {
+        auto a = args;
+        a.push_back(f);
+        return a;
+    };
+    const auto bad = dir / "bad.jsonl";
+    cp::test::write_text(bad, "a b c\nIerulli\n");
+    auto r = run_cli(with(bad.string()));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("bad.jsonl:2: the passage has one word only"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(db)) << "refused before anything was stored";
+
+    r = run_cli(with(file.string()));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    cp::store::RunStore store(db);
+    std::map<std::string, double> v;
+    for (const auto& run : store.runs())
+        if (run.phase == cp::store::Phase::phase2)
+            for (const auto& [k, x] : store.results(run.id)) v[k] = x;
+    EXPECT_EQ(v["last_word_passages"], 3.0);
+    EXPECT_EQ(v["lambada_file_lines"], 3.0);
+    double tokens = 0;
+    for (const std::string& w : words) {
+        const auto text = dir / ("target-" + w + ".txt");
+        cp::test::write_text(text, " " + w);
+        const auto t = run_cli({"tokenize", text.string()});
+        ASSERT_EQ(t.exit_code, 0) << t.err;
+        tokens += static_cast<double>(nlohmann::json::parse(t.out).size());
+    }
+    EXPECT_NEAR(std::log(v["last_word_ppl_per_passage"]),
+                std::log(v["last_word_ppl"]) * tokens / 3.0, 1e-9 * tokens);
+    EXPECT_EQ(v["last_word_correct"], v["last_word_accuracy"] * 3.0);
+}
+
+// #26: tuning on validation only. Two cells of lr for two designs: Pythia's validation prefers
+// cell 1 (8 < 10) though its test would prefer cell 0 (5 < 9), so the selection must be cell 1
+// with its own test number; Context-Pythia's prefers cell 0. A sweep that varies nothing has
+// nothing to select and is refused.
+TEST(SweepSelect, EachDesignTakesTheValueWithTheBestValidationNotTheBestTest) {
+    cp::report::SweepSummary s;
+    s.uid = "u";
+    s.varying = {"phase2.learning_rate"};
+    const auto row = [](std::int64_t cell, cp::model::Design d, const char* lr, double val,
+                        double test) {
+        cp::report::SweepRow r;
+        r.cell = cell;
+        r.run = 10 * cell + (d == cp::model::Design::pythia ? 1 : 2);
+        r.design = d;
+        r.values["phase2.learning_rate"] = lr;
+        r.best_val_ppl = val;
+        r.test_ppl = test;
+        return r;
+    };
+    s.rows = {row(0, cp::model::Design::pythia, "0.003", 10, 5),
+              row(0, cp::model::Design::context_pythia, "0.003", 20, 30),
+              row(1, cp::model::Design::pythia, "0.01", 8, 9),
+              row(1, cp::model::Design::context_pythia, "0.01", 25, 21)};
+    const auto sel = cp::report::select_on_validation(s);
+    ASSERT_EQ(sel.chosen.size(), 2u);
+    EXPECT_EQ(sel.chosen[0].design, cp::model::Design::pythia);
+    EXPECT_EQ(sel.chosen[0].cell, 1);
+    EXPECT_EQ(*sel.chosen[0].test_ppl, 9.0);
+    EXPECT_EQ(sel.chosen[1].cell, 0);
+    EXPECT_EQ(*sel.chosen[1].test_ppl, 30.0);
+    const auto cells = cp::report::selection_table_cells(sel);
+    EXPECT_EQ(cells[1][1], "0.01");
+    EXPECT_EQ(cells[2][1], "0.003");
+    for (const auto& line : cells)
+        for (const auto& cell : line) EXPECT_EQ(cell.find("5.00"), std::string::npos) << "an unselected test number";
+    s.varying.clear();
+    const std::string m = cp::test::error_of([&] { cp::report::select_on_validation(s); });
+    EXPECT_NE(m.find("varies no parameter, so there is nothing to select"), std::string::npos) << m;
 }
 
 // #16: cache-eval on the suite's Pythia run records one evaluation run per policy, linked to the

@@ -288,6 +288,27 @@ TEST(Launch, Phase2OfANarrowContextPythiaReadsTheLatestPhase1OfItsWidthOnly) {
     EXPECT_NE(m.find("launch Phase 1 first"), std::string::npos) << m;
 }
 
+// #26: the tiny preset spaces context-kv's contexts by the trained length (interval 32 / 8 = 4:
+// eight contexts at the end of a 32-token chunk); an interval that leaves layer 0 fewer than 4 at
+// the trained length (16: two) is warned about with the largest that would do (32 / 4 = 8).
+TEST(Plan, ContextKvIsWarnedAboutWhenItsLayer0SeesTooFewContexts) {
+    ExperimentParams p = tiny();
+    p.models = {Design::context_kv};
+    EXPECT_EQ(p.model_config(Design::context_kv).context_interval, 4);
+    const auto has_warning = [](const TrainingBudget& b) {
+        for (const std::string& w : b.warnings)
+            if (w.find("context-kv's layer 0") != std::string::npos) return w;
+        return std::string();
+    };
+    EXPECT_EQ(has_warning(*training_budget(p, LaunchMode::full_comparison)), "");
+    p.context_interval = 16;
+    EXPECT_EQ(p.model_config(Design::context_kv).context_interval, 16);
+    const std::string w = has_warning(*training_budget(p, LaunchMode::full_comparison));
+    EXPECT_NE(w.find("sees at most 2 contexts at the trained length 32"), std::string::npos) << w;
+    EXPECT_NE(w.find("--context-interval to at most 8"), std::string::npos) << w;
+    EXPECT_TRUE(p.problems().empty()) << "warned, not refused";
+}
+
 // ---- the parameter schema ----
 
 TEST(ParamSchema, KeysAndOptionsAreUniqueAndEveryEntryIsComplete) {
