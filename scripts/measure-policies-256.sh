@@ -25,9 +25,10 @@ sql() { python3 -c 'import sqlite3, sys; [print(*r) for r in sqlite3.connect(sys
 while read -r id; do runs+=(--run "$id"); done < <(
     sql "select id from runs where model = 'pythia' and phase = 'phase2' order by id")
 echo "== cache policies on runs ${runs[*]} at budgets 0.5, 0.25, 0.125"
+# (SnapKV compresses a prompt once, after reading it: fed token by token there is no prompt, so it
+# reaches no budget below 1 and cache-eval refuses it by name. It is left out here.)
 time "$cli" cache-eval --db "$db" "${runs[@]}" --policy full --policy streaming --policy h2o \
-    --policy snapkv --policy lowrank:rank=8,target=kv --budgets 0.5,0.25,0.125 --no-anatomy \
-    --threads 2 --quiet
+    --policy lowrank:rank=8,target=kv --budgets 0.5,0.25,0.125 --no-anatomy --threads 2 --quiet
 echo "== int8 and int4 at their own ratios"
 time "$cli" cache-eval --db "$db" "${runs[@]}" --policy int8 --policy int4 --no-anatomy \
     --threads 2 --quiet

@@ -134,12 +134,24 @@ SweepView::SweepView(QWidget* parent) : QWidget(parent) {
     table_->verticalHeader()->setVisible(false);
     table_->setSortingEnabled(false);
     table_->setAlternatingRowColors(true);
+    // Tuning on validation only: each design's selected cell, its test numbers alone.
+    selection_table_ = new QTableView(split);
+    selection_table_->setObjectName("sweepSelection");
+    selection_table_->setToolTip(
+        "Per design, the cell with the lowest best validation perplexity, and only that run's "
+        "test numbers: no test number chooses a value (sweep select --select-on val)");
+    selection_model_ = new TextTableModel(this);
+    selection_table_->setModel(selection_model_);
+    selection_table_->verticalHeader()->setVisible(false);
+    selection_table_->setAlternatingRowColors(true);
     plot_ = new PlotPanel("The sweep on the Pareto plane", "KV cache (bytes/token, measured)",
                           "test perplexity", split);
     split->addWidget(table_);
+    split->addWidget(selection_table_);
     split->addWidget(plot_);
     split->setStretchFactor(0, 2);
-    split->setStretchFactor(1, 3);  // the plane gets the room
+    split->setStretchFactor(1, 1);
+    split->setStretchFactor(2, 3);  // the plane gets the room
     // The groups' legend in a row under the axes, where it cannot cover a point.
     QCustomPlot* qcp = plot_->plot();
     auto* legend_row = new QCPLayoutGrid;
@@ -214,6 +226,15 @@ QString SweepView::showSweep(const QString& uid) {
     if (!summary_->varying.empty()) group_->setCurrentIndex(1);
     model_->setCells(report::sweep_table_cells(*summary_));
     table_->resizeColumnsToContents();
+    try {
+        selection_model_->setCells(
+            report::selection_table_cells(report::select_on_validation(*summary_)));
+        selection_table_->setVisible(true);
+        selection_table_->resizeColumnsToContents();
+    } catch (const Error&) {  // nothing varies, or nothing has a validation perplexity
+        selection_model_->setCells({});
+        selection_table_->setVisible(false);
+    }
     note_->setText(QString("Sweep %1: %2 rows (cell × design); the varying parameters are columns; "
                            "points grouped by the chosen parameter.")
                        .arg(QString::fromStdString(summary_->uid))

@@ -36,6 +36,8 @@ class SweepView : public QWidget {
     QComboBox* groupChoice() const { return group_; }
     PlotPanel* plot() const { return plot_; }
     QTableView* table() const { return table_; }
+    // Per design, the cell selected on validation perplexity (core's select_on_validation).
+    QTableView* selectionTable() const { return selection_table_; }
     QString exportCsv(const QString& path) const;
 
     // The new sweep's fields, as typed.
@@ -67,6 +69,8 @@ class SweepView : public QWidget {
     QLabel* note_;
     QTableView* table_;
     TextTableModel* model_;
+    QTableView* selection_table_;
+    TextTableModel* selection_model_;
     PlotPanel* plot_;
     std::optional<report::SweepSummary> summary_;
 };

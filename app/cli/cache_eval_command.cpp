@@ -111,6 +111,9 @@ int cache_eval_command(int argc, char** argv, int first) {
          {"checkpoint", "FILE", "or a checkpoint file (ours, or a Hugging Face GPT-NeoX model.safetensors)"},
          {"seq-length", "L", "with --checkpoint: the held-out chunks' length (required, no default)"},
          {"corpus", "NAME|PATH", "with --checkpoint: its held-out text (default: brown)", true},
+         {"tokenizer", "PATH",
+          "with --checkpoint: the tokenizer of its ids (default: a Hugging Face checkpoint's "
+          "tokenizer.json beside it, required; ours: the installed GPT-2 one)"},
          {"policy", "NAME[:k=v,...]",
           "a cache policy (at least one); budget=F (a fraction of the full cache's bytes) "
           "instead of its knobs",
@@ -138,6 +141,7 @@ int cache_eval_command(int argc, char** argv, int first) {
     p.db = args.get("db");
     for (const std::string& r : args.all("run")) p.runs.push_back(parse_int_option("run", r));
     p.checkpoint = args.get("checkpoint");
+    p.tokenizer = args.get("tokenizer");
     if (args.has("seq-length")) p.seq_length = parse_int_option("seq-length", args.get("seq-length"));
     if (args.has("corpus")) p.corpora = args.all("corpus");
     for (const std::string& text : args.all("policy")) p.policies.push_back(model::parse_policy(text));

@@ -46,17 +46,25 @@ std::vector<std::int64_t> parse_id_list(const std::string& text) {
 const Option kRunOption{"run", "ID",
                         "a run of the database instead of --checkpoint: its checkpoint, checked "
                         "against what was recorded when it was written"};
-std::string checkpoint_argument(const Args& args, const std::string& command) {
+// The checkpoint a command reads, and the tokenizer its run's experiment recorded (empty for a
+// file, or for an experiment on the installed GPT-2 tokenizer).
+struct CheckpointChoice {
+    std::string path, tokenizer;
+};
+
+CheckpointChoice checkpoint_argument(const Args& args, const std::string& command) {
     if (args.has("run") == args.has("checkpoint"))
         throw Error("give exactly one of --checkpoint and --run (see 'context-pythia " + command +
                     " --help')");
-    if (args.has("checkpoint")) return args.get("checkpoint");
+    if (args.has("checkpoint")) return {args.get("checkpoint"), ""};
     store::RunStore store(existing_db_path(args));
-    const store::RunFile f =
-        store.verified_file(parse_int("run", args.get("run"), 1), store::file_role::checkpoint);
+    const std::int64_t run = parse_int("run", args.get("run"), 1);
+    const store::RunFile f = store.verified_file(run, store::file_role::checkpoint);
     if (f.origin == store::FileOrigin::unverified)
         std::cerr << "Warning: " << store::unverified_note(f) << "\n";
-    return f.path.string();
+    const json params =
+        json::parse(store.experiment(store.run(run).experiment_id).params_json, nullptr, false);
+    return {f.path.string(), params.is_object() ? params.value("tokenizer", std::string()) : ""};
 }
 
 }  // namespace
@@ -157,19 +165,20 @@ int score_command(int argc, char** argv, int first) {
                db_option(),
                {"text", "STR", "text to tokenise and score"},
                {"ids", "1,2,3", "token ids to score"},
-               kTokenizerOption,
+               kCheckpointTokenizerOption,
                {"json", "", "print {\"ids\", \"logprobs\", \"nll\", \"ppl\"} as JSON"}});
     if (args.parse_and_print_help(argc, argv, first)) return 0;
-    const std::string checkpoint = checkpoint_argument(args, "score");
+    const CheckpointChoice checkpoint = checkpoint_argument(args, "score");
     if (args.has("text") == args.has("ids")) throw Error("give exactly one of --text and --ids");
     std::vector<std::int64_t> ids;
     if (args.has("ids")) {
         ids = parse_id_list(args.get("ids"));
     } else {
-        data::BpeTokenizer tokenizer = load_tokenizer(args);
+        data::BpeTokenizer tokenizer =
+            load_checkpoint_tokenizer(args, checkpoint.path, checkpoint.tokenizer);
         ids = to_ids(tokenizer.encode(args.get("text")));
     }
-    const model::ScoreResult r = model::score(checkpoint, ids);
+    const model::ScoreResult r = model::score(checkpoint.path, ids);
     const json out = {{"ids", r.ids}, {"logprobs", r.logprobs}, {"nll", r.nll}, {"ppl", r.ppl}};
     if (args.has("json")) {
         std::cout << out.dump() << "\n";
@@ -197,19 +206,20 @@ int generate_command(int argc, char** argv, int first) {
          {"temperature", "T", "0 is greedy (default: 0)"},
          {"top-k", "K", "sample among the K likeliest tokens; 0 is all (default: 0)"},
          {"seed", "S", "sampling seed (default: 0)"},
-         kTokenizerOption});
+         kCheckpointTokenizerOption});
     if (args.parse_and_print_help(argc, argv, first)) return 0;
     if (!args.has("prompt"))
         throw Error("--prompt is required (see 'context-pythia generate --help')");
-    const std::string checkpoint = checkpoint_argument(args, "generate");
+    const CheckpointChoice checkpoint = checkpoint_argument(args, "generate");
     model::SamplingOptions options;
     options.max_tokens = parse_int("max-tokens", args.get("max-tokens", "64"), 0);
     options.temperature = parse_double_option("temperature", args.get("temperature", "0"));
     options.top_k = parse_int("top-k", args.get("top-k", "0"), 0);
     options.seed = static_cast<std::uint64_t>(parse_int("seed", args.get("seed", "0"), 0));
-    data::BpeTokenizer tokenizer = load_tokenizer(args);
+    data::BpeTokenizer tokenizer =
+        load_checkpoint_tokenizer(args, checkpoint.path, checkpoint.tokenizer);
     const auto prompt = to_ids(tokenizer.encode(args.get("prompt")));
-    const auto continuation = model::generate(checkpoint, prompt, options);
+    const auto continuation = model::generate(checkpoint.path, prompt, options);
     std::vector<data::TokenId> ids;
     for (std::int64_t id : continuation) {
         if (id >= tokenizer.vocab_size()) continue;  // padding rows past the tokenizer's vocabulary

@@ -44,6 +44,7 @@
 #include "widgets/sweep_view.h"
 #include "widgets/plot_panel.h"
 #include "widgets/comparison_view.h"
+#include "widgets/pareto_plot.h"
 #include <QTabWidget>
 #include "widgets/diversity_view.h"
 #include "widgets/live_view.h"
@@ -866,8 +867,25 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     shoot(comparison_, "comparison.png");
     comparison_->details()->setCurrentIndex(0);  // the Pareto view
     shoot(comparison_, "comparison-pareto.png");
+    // With cache policies among the columns, the plane by their KL to the full cache as well.
+    if (QComboBox* y = comparison_->pareto()->measureChoice(); y->findData("kl_to_full") >= 0 &&
+        comparison_->designs() && comparison_->designs()->row("kl_to_full").cells.size() > 0) {
+        bool any = false;
+        for (const auto& cell : comparison_->designs()->row("kl_to_full").cells)
+            any = any || cell.estimate.has_value();
+        if (any) {
+            const int before = y->currentIndex();
+            y->setCurrentIndex(y->findData("kl_to_full"));
+            shoot(comparison_, "comparison-pareto-kl.png");
+            y->setCurrentIndex(before);
+        }
+    }
     comparison_->details()->setCurrentIndex(2);  // the loss at each position
     shoot(comparison_, "comparison-loss-by-position.png");
+    if (comparison_->details()->isTabEnabled(3)) {  // the paired differences, seeds and documents
+        comparison_->details()->setCurrentIndex(3);
+        shoot(comparison_, "comparison-differences.png");
+    }
     if (diversity_run >= 0) diversity_->showRun(diversity_run);
     shoot(diversity_, "context-diversity.png");
     cache_->refreshChoices();

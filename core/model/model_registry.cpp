@@ -111,26 +111,25 @@ ModelConfig pythia_128_preset(ModelSize size) {
     return c;
 }
 
-// Context-Pythia at context widths of a quarter and an eighth of Pythia's hidden width (128 and 64
-// at 70M, 16 and 8 at tiny): the same module, its ContextBlock and layers at the narrower width.
-ModelConfig context_pythia_at(ModelSize size, std::int64_t share) {
+// Context-Pythia's layers at context widths of a quarter and an eighth of Pythia's hidden width
+// (128 and 64 at 70M, 16 and 8 at tiny), behind the ContextBlock (Context-Pythia's family) or the
+// per-token projection (projection-256's): the same module at the narrower width.
+ModelConfig context_width_at(ModelSize size, std::int64_t share, Design module) {
     ModelConfig c = context_pythia_preset(size);
+    c.architecture = module;
     c.context_dim = c.embed_dim / share;
     if (size == ModelSize::tiny) c.heads = c.context_dim / 8;
     c.intermediate = 4 * c.context_dim;
     return c;
 }
-ModelConfig context_pythia_128_preset(ModelSize size) { return context_pythia_at(size, 4); }
-ModelConfig context_pythia_64_preset(ModelSize size) { return context_pythia_at(size, 8); }
-
-// The projection comparator at context widths of a quarter and an eighth of Pythia's K and V.
+ModelConfig context_pythia_128_preset(ModelSize size) {
+    return context_width_at(size, 4, Design::context_pythia);
+}
+ModelConfig context_pythia_64_preset(ModelSize size) {
+    return context_width_at(size, 8, Design::context_pythia);
+}
 ModelConfig projection_at(ModelSize size, std::int64_t share) {
-    ModelConfig c = context_pythia_preset(size);
-    c.architecture = Design::projection_256;
-    c.context_dim = c.embed_dim / share;
-    if (size == ModelSize::tiny) c.heads = c.context_dim / 8;
-    c.intermediate = 4 * c.context_dim;
-    return c;
+    return context_width_at(size, share, Design::projection_256);
 }
 ModelConfig projection_128_preset(ModelSize size) { return projection_at(size, 4); }
 ModelConfig projection_64_preset(ModelSize size) { return projection_at(size, 8); }

@@ -1,5 +1,7 @@
 #include "train/cache_eval.h"
 
+#include "model/checkpoint_tokenizer.h"
+
 #include <torch/torch.h>
 
 #include <chrono>
@@ -659,11 +661,14 @@ CacheEval::CacheEval(CacheEvalParams params, const std::atomic<bool>* stop)
         p.size = "70m";
         p.corpora = params_.corpora;
         p.models = {model::Design::pythia};
+        // The held-out text in the checkpoint's own ids (#27).
+        p.tokenizer = model::checkpoint_tokenizer(params_.checkpoint, params_.tokenizer).string();
         const Experiment source(data_params(params_, p), LaunchMode::full_comparison, stop);
         t->data = source.held_out_data();
         t->eval = source.params().eval;
         t->seq_length = *params_.seq_length;
         t->record = {{"cache_eval_of", params_.checkpoint},
+                     {"tokenizer", p.tokenizer},
                      {"seq_length", t->seq_length},
                      {"corpora", params_.corpora},
                      {"eval", source.params().to_json()["eval"]}};

@@ -18,6 +18,8 @@ struct CacheEvalParams {
     std::string db;                   // empty: the workbench's default database
     std::vector<std::int64_t> runs;   // finished Phase 2 runs of the store to evaluate
     std::string checkpoint;           // or a checkpoint file (ours, or Hugging Face GPT-NeoX)
+    // The tokenizer of a checkpoint's ids; empty: model::checkpoint_tokenizer's choice.
+    std::string tokenizer;
     std::optional<std::int64_t> seq_length;  // required with a checkpoint: the test chunks' length
     std::vector<std::string> corpora = {"brown"};  // a checkpoint's text (a run reads its own)
     std::vector<model::CachePolicy> policies;

@@ -479,6 +479,28 @@ TEST_F(Workbench, SweepFromClicksRunsHereSkipsFinishedCellsAndWritesASlurmJob) {
     ASSERT_TRUE(w.sweepView()->summary().has_value());
     EXPECT_EQ(w.sweepView()->summary()->uid, uid);
     EXPECT_EQ(w.sweepView()->summary()->rows.size(), 2u);
+    // #26: the selection on validation: Pythia's row, at the learning rate whose run has the lower
+    // best validation perplexity in the store, with that run's test perplexity.
+    {
+        cp::store::RunStore store(db_);
+        double best_val = 1e300, test_of_best = 0;
+        std::int64_t best_run = 0;
+        for (const auto& run : store.runs()) {
+            std::map<std::string, double> r;
+            for (const auto& [k, v] : store.results(run.id)) r[k] = v;
+            if (r.at("best_val_ppl") < best_val) {
+                best_val = r.at("best_val_ppl");
+                test_of_best = r.at("test_ppl");
+                best_run = run.id;
+            }
+        }
+        QAbstractItemModel* sel = w.sweepView()->selectionTable()->model();
+        ASSERT_EQ(sel->rowCount(), 1);
+        EXPECT_FALSE(w.sweepView()->selectionTable()->isHidden());
+        const int columns = sel->columnCount();
+        EXPECT_EQ(sel->index(0, columns - 1).data().toString().toLongLong(), best_run);
+        EXPECT_NEAR(sel->index(0, columns - 3).data().toString().toDouble(), test_of_best, 0.01);
+    }
 
     // Again: both cells finished, nothing new is trained.
     QTest::mouseClick(child<QPushButton>(&w, "sweepRunHere"), Qt::LeftButton);

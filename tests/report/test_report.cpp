@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <locale>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "data/data_paths.h"
 #include "model/model_config.h"
 #include "model/model_registry.h"
 #include "model/safetensors.h"
@@ -1379,17 +1381,11 @@ TEST(Stats, McNemarExactPIsTwiceTheBinomialTailOfTheDiscordantPairs) {
     EXPECT_EQ(cp::mcnemar_exact_p(4, 4), 1.0);  // 2 P(X <= 4), X ~ B(8, 1/2), > 1: capped
 }
 
-// #16 item 5: a Hugging Face GPT-NeoX file (no workbench metadata, HF's extra buffers, its
-// config.json beside it) goes through cache-eval the same way. The file is the suite's trained
-// Pythia rewritten as Hugging Face stores Pythia, with a config.json written here from Pythia's
-// published settings, so its `full` evaluation must give run 2's own perplexity; the results land
-// in an experiment of their own, not linked to any trained run.
-TEST_F(Report, CacheEvalOfAHuggingFaceCheckpointFileEvaluatesItLikeAStoredRun) {
-    cp::test::TempDir dir;
-    const std::string db = copy_db(dir);
-    const std::string trained = cp::store::RunStore(db).run(2).checkpoint_path;
-    ASSERT_FALSE(trained.empty());
-    const fs::path hf = dir / "pythia-hf";
+namespace {
+
+// A trained tiny Pythia checkpoint of ours rewritten as Hugging Face stores Pythia (its extra
+// buffers, no workbench metadata), with a config.json written from Pythia's published settings.
+void write_hf_pythia(const std::string& trained, const fs::path& hf) {
     fs::create_directories(hf);
     {
         const cp::model::SafetensorsFile ours(trained);
@@ -1410,6 +1406,46 @@ TEST_F(Report, CacheEvalOfAHuggingFaceCheckpointFileEvaluatesItLikeAStoredRun) {
             "rotary_emb_base": 10000, "layer_norm_eps": 1e-05, "max_position_embeddings": 2048,
             "use_parallel_residual": true, "tie_word_embeddings": false, "vocab_size": 50304})";
     }
+}
+
+// GPT-2's tokenizer (the installed encoder.json and vocab.bpe) written as a Hugging Face
+// tokenizer.json, every id renumbered by `renumber` (a permutation of GPT-2's 50,257 ids).
+void write_hf_tokenizer(const fs::path& out, const std::function<std::int64_t(std::int64_t)>& renumber) {
+    const fs::path gpt2 = cp::data::default_tokenizer_path();
+    const auto encoder = nlohmann::json::parse(cp::test::read_text(gpt2 / "encoder.json"));
+    nlohmann::json vocab = nlohmann::json::object(), merges = nlohmann::json::array();
+    std::int64_t end_of_text = -1;
+    for (const auto& [symbol, id] : encoder.items()) {
+        vocab[symbol] = renumber(id.get<std::int64_t>());
+        if (symbol == "<|endoftext|>") end_of_text = renumber(id.get<std::int64_t>());
+    }
+    std::istringstream lines(cp::test::read_text(gpt2 / "vocab.bpe"));
+    for (std::string line; std::getline(lines, line);)
+        if (!line.empty() && line.rfind("#version", 0) != 0) merges.push_back(line);
+    const nlohmann::json root = {
+        {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}},
+        {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}},
+        {"added_tokens", {{{"id", end_of_text}, {"content", "<|endoftext|>"}, {"special", true}}}}};
+    cp::test::write_text(out, root.dump());
+}
+
+}  // namespace
+
+// #16 item 5: a Hugging Face GPT-NeoX file (no workbench metadata, HF's extra buffers, its
+// config.json beside it) goes through cache-eval the same way. The file is the suite's trained
+// Pythia rewritten as Hugging Face stores Pythia, with a config.json written here from Pythia's
+// published settings, so its `full` evaluation must give run 2's own perplexity; the results land
+// in an experiment of their own, not linked to any trained run.
+TEST_F(Report, CacheEvalOfAHuggingFaceCheckpointFileEvaluatesItLikeAStoredRun) {
+    cp::test::TempDir dir;
+    const std::string db = copy_db(dir);
+    const std::string trained = cp::store::RunStore(db).run(2).checkpoint_path;
+    ASSERT_FALSE(trained.empty());
+    const fs::path hf = dir / "pythia-hf";
+    write_hf_pythia(trained, hf);
+    // Its tokenizer beside it, as Hugging Face ships one (#27): here GPT-2's, the ids it was
+    // trained on.
+    write_hf_tokenizer(hf / "tokenizer.json", [](std::int64_t id) { return id; });
     ASSERT_EQ(cp::model::SafetensorsFile(hf / "model.safetensors").metadata().count("cp_config"), 0u);
     const auto r = run_cli({"cache-eval", "--db", db, "--checkpoint", (hf / "model.safetensors").string(),
                             "--seq-length", "16", "--test-chunks", "8", "--last-word-passages", "8",
@@ -1447,6 +1483,39 @@ TEST_F(Report, CacheEvalOfAHuggingFaceCheckpointFileEvaluatesItLikeAStoredRun) {
     const auto text = run_cli({"experiments", "compare", std::to_string(eid), "--db", db});
     EXPECT_EQ(text.exit_code, 0) << text.err;
     EXPECT_NE(text.out.find("Pythia + int8"), std::string::npos) << text.out;
+}
+
+// #27: a Hugging Face checkpoint's ids are its own tokenizer's. With no tokenizer.json beside it
+// the file is refused by name; with one whose vocabulary is GPT-2's renumbered (id -> 50256 - id:
+// real merges, other ids), `score` reads the text as that tokenizer's ids, which are not GPT-2's;
+// --tokenizer names another explicitly.
+TEST_F(Report, AHuggingFaceCheckpointIsReadWithTheTokenizerBesideIt) {
+    cp::test::TempDir dir;
+    const fs::path hf = dir / "pythia-hf";
+    write_hf_pythia(cp::store::RunStore(db_).run(2).checkpoint_path, hf);
+    const std::string model = (hf / "model.safetensors").string();
+    const std::string text = "The jury said it did find that many of the voters were unaware.";
+    auto r = run_cli({"score", "--checkpoint", model, "--text", text, "--json"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("has no tokenizer.json beside it"), std::string::npos) << r.err;
+
+    const auto text_file = dir / "text.txt";
+    cp::test::write_text(text_file, text);
+    r = run_cli({"tokenize", text_file.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto gpt2 = nlohmann::json::parse(r.out).get<std::vector<std::int64_t>>();
+    ASSERT_GT(gpt2.size(), 5u);
+    write_hf_tokenizer(hf / "tokenizer.json", [](std::int64_t id) { return 50256 - id; });
+    r = run_cli({"score", "--checkpoint", model, "--text", text, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto ids = nlohmann::json::parse(r.out)["ids"].get<std::vector<std::int64_t>>();
+    ASSERT_EQ(ids.size(), gpt2.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(ids[i], 50256 - gpt2[i]) << i;
+
+    r = run_cli({"score", "--checkpoint", model, "--text", text, "--json", "--tokenizer",
+                 cp::data::default_tokenizer_path().string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["ids"].get<std::vector<std::int64_t>>(), gpt2);
 }
 
 // Bad input to cache-eval: one clear message naming the policy and the parameter, and nothing

@@ -1,0 +1,23 @@
+#include "model/checkpoint_tokenizer.h"
+
+#include "common/error.h"
+#include "data/data_paths.h"
+#include "model/safetensors.h"
+
+namespace cp::model {
+
+std::filesystem::path checkpoint_tokenizer(const std::filesystem::path& checkpoint,
+                                           const std::string& given) {
+    if (!given.empty()) return given;
+    if (SafetensorsFile(checkpoint).metadata().count("cp_config"))
+        return data::default_tokenizer_path();
+    const std::filesystem::path beside = checkpoint.parent_path() / "tokenizer.json";
+    if (std::filesystem::is_regular_file(beside)) return beside;
+    throw Error("the Hugging Face checkpoint '" + checkpoint.string() +
+                "' has no tokenizer.json beside it: its token ids are its own tokenizer's (for "
+                "Pythia, GPT-NeoX-20B's), and reading it with GPT-2's would fail nowhere and "
+                "mean nothing. Put the model's tokenizer.json in that folder, or name it with "
+                "--tokenizer PATH");
+}
+
+}  // namespace cp::model

@@ -1,0 +1,19 @@
+// Which tokenizer a checkpoint's token ids belong to (#27). A model only means something on the
+// ids of the tokenizer it was trained with: GPT-2's ids fit real Pythia's 50,304 embedding rows,
+// so reading a Hugging Face Pythia with GPT-2's tokenizer fails nowhere and makes every
+// perplexity meaningless. Torch-free: it reads the file's header and its folder.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace cp::model {
+
+// `given` (--tokenizer) when not empty. Else, for a Hugging Face file (no "cp_config" in its
+// metadata), the tokenizer.json beside it; for our own checkpoints, the installed GPT-2 tokenizer
+// (the one every workbench experiment trains with unless it names another). A Hugging Face file
+// with no tokenizer.json beside it and none given is refused, naming the file and the way out.
+std::filesystem::path checkpoint_tokenizer(const std::filesystem::path& checkpoint,
+                                           const std::string& given);
+
+}  // namespace cp::model
