@@ -4,13 +4,28 @@
 #include "report/csv.h"
 #include "widgets/plot_panel.h"
 
+#include <qcustomplot.h>
+
 namespace cp::widgets {
 
 PlotPanel* make_position_plot(QWidget* parent) {
     auto* panel = new PlotPanel("Loss by position in the scored chunks",
                                 "position in the chunk (tokens)", "loss (nats/token)", parent);
     panel->setObjectName("lossByPosition");
-    panel->setLegendColumns(2);
+    // Every design and policy has a line: the legend goes in a row under the axes, where it
+    // cannot cover the curves (as the sweep view's does).
+    QCustomPlot* qcp = panel->plot();
+    auto* legend_row = new QCPLayoutGrid;
+    const int row = qcp->plotLayout()->rowCount();
+    qcp->plotLayout()->addElement(row, 0, legend_row);
+    legend_row->addElement(0, 0, qcp->legend);
+    legend_row->setMargins(QMargins(48, 0, 12, 6));
+    qcp->plotLayout()->setRowStretchFactor(row, 0.001);
+    QFont small = qcp->legend->font();
+    small.setPointSizeF(small.pointSizeF() * 0.8);
+    qcp->legend->setFont(small);
+    qcp->legend->setRowSpacing(-3);
+    panel->setLegendColumns(5);
     return panel;
 }
 

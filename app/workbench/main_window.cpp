@@ -890,6 +890,13 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     shoot(diversity_, "context-diversity.png");
     cache_->refreshChoices();
     if (compressed_run >= 0) cache_->showRun(compressed_run);
+    // One run's policies, by their KL to the full cache when they were measured against it.
+    if (QComboBox* y = cache_->pareto()->measureChoice(); y->findData("kl_to_full") >= 0) {
+        const int before = y->currentIndex();
+        y->setCurrentIndex(y->findData("kl_to_full"));
+        if (!cache_->pareto()->view() || cache_->pareto()->view()->points.empty())
+            y->setCurrentIndex(before);  // nothing measured against the full cache here
+    }
     shoot(cache_, "cache-compression.png");
     sweeps_->refreshChoices();
     shoot(sweeps_, "sweeps.png");
