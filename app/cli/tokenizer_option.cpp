@@ -28,6 +28,7 @@ data::BpeTokenizer load_checkpoint_tokenizer(const Args& args, const std::string
     const std::string given = args.has("tokenizer") ? args.get("tokenizer") : recorded;
     data::BpeTokenizer tokenizer =
         data::BpeTokenizer::load(model::checkpoint_tokenizer(checkpoint, given));
+    model::check_checkpoint_tokenizer(checkpoint, tokenizer.fingerprint(), tokenizer.description());
     for (const std::string& w : tokenizer.warnings()) std::cerr << "warning: " << w << "\n";
     return tokenizer;
 }

@@ -30,6 +30,32 @@ TestChunkChoice choose_test_chunks(std::size_t stream_tokens, std::size_t width,
     return c;
 }
 
+std::vector<StridedWindow> strided_windows(std::size_t n, std::size_t length, std::size_t stride) {
+    std::vector<StridedWindow> out;
+    if (n < 2 || length < 2 || stride == 0 || stride > length) return out;
+    std::size_t previous_end = 0;
+    for (std::size_t begin = 0; begin < n; begin += stride) {
+        const std::size_t end = std::min(begin + length, n);
+        out.push_back({begin, end, std::max(begin + 1, previous_end)});
+        previous_end = end;
+        if (end == n) break;
+    }
+    return out;
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> strided_spans(const TestChunkChoice& chunks,
+                                                               std::size_t stream_tokens,
+                                                               std::size_t span) {
+    std::vector<std::pair<std::size_t, std::size_t>> out;
+    for (std::size_t i = 0; i < chunks.starts.size(); ++i) {
+        const std::size_t begin = chunks.starts[i];
+        std::size_t end = std::min(begin + span, stream_tokens);
+        if (i + 1 < chunks.starts.size()) end = std::min(end, chunks.starts[i + 1]);
+        if (end > begin) out.push_back({begin, end});
+    }
+    return out;
+}
+
 std::string genre_of(const std::string& document_name, bool brown, const std::string& corpus) {
     if (brown && document_name.size() >= 2 && document_name[0] == 'c')
         return std::string(1, document_name[1]);

@@ -20,4 +20,15 @@ std::filesystem::path checkpoint_tokenizer(const std::filesystem::path& checkpoi
                 "--tokenizer PATH");
 }
 
+void check_checkpoint_tokenizer(const std::filesystem::path& checkpoint, std::uint64_t fingerprint,
+                                const std::string& description) {
+    const auto& metadata = SafetensorsFile(checkpoint).metadata();
+    const auto recorded = metadata.find(kTokenizerFingerprintKey);
+    if (recorded == metadata.end() || recorded->second == std::to_string(fingerprint)) return;
+    throw Error("the checkpoint '" + checkpoint.string() +
+                "' was trained with another tokenizer than the one given (" + description +
+                "): its ids would mean other words. Give the tokenizer it was trained with "
+                "(--tokenizer), or leave --tokenizer out for the one its run recorded");
+}
+
 }  // namespace cp::model

@@ -4,6 +4,7 @@
 // perplexity meaningless. Torch-free: it reads the file's header and its folder.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -15,5 +16,14 @@ namespace cp::model {
 // with no tokenizer.json beside it and none given is refused, naming the file and the way out.
 std::filesystem::path checkpoint_tokenizer(const std::filesystem::path& checkpoint,
                                            const std::string& given);
+
+// The metadata key under which our checkpoints record the fingerprint of the tokenizer they were
+// trained with (data::BpeTokenizer::fingerprint, decimal).
+inline constexpr const char* kTokenizerFingerprintKey = "cp_tokenizer_fingerprint";
+
+// Refuses a tokenizer other than the one a checkpoint of ours recorded, naming both; nothing to
+// check for a file that recorded none (a Hugging Face file, or ours from before #27).
+void check_checkpoint_tokenizer(const std::filesystem::path& checkpoint, std::uint64_t fingerprint,
+                                const std::string& description);
 
 }  // namespace cp::model

@@ -1,5 +1,7 @@
 #include "model/models.h"
 
+#include <atomic>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -323,7 +325,7 @@ torch::Tensor GptNeoxAttentionImpl::forward(const torch::Tensor& x, std::int64_t
     }
     const bool observe = cache && cache->wants_attention();
 #if TORCH_VERSION_MAJOR >= 2
-    if (!observe) {
+    if (!observe && fused_attention()) {
         const struct EndStep {
             LayerCache* cache;
             ~EndStep() {
@@ -761,6 +763,18 @@ torch::Tensor ContextKvModel::forward(const torch::Tensor& ids, KvCache* cache) 
 }
 
 // ---- Construction --------------------------------------------------------------------------
+
+namespace {
+std::atomic<bool> g_fused_attention{true};
+}  // namespace
+
+void set_fused_attention(bool on) {
+    g_fused_attention = on;
+}
+
+bool fused_attention() {
+    return g_fused_attention.load();
+}
 
 std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t seed) {
     config.validate();

@@ -303,6 +303,12 @@ class ContextKvModel : public CausalLm, public ContextBlockModel {
 
 // A freshly initialised model of the config's design (MODEL_SPEC.md's init), deterministic for a
 // seed on the CPU. One case per entry of the design registry (model/model_registry.h).
+// Whether attention uses libtorch 2.x's fused scaled_dot_product_attention where it can (the
+// default) or the explicit float32 path (the reference); for the tests that compare the two.
+// Before libtorch 2 there is only the explicit path.
+void set_fused_attention(bool on);
+bool fused_attention();
+
 std::shared_ptr<CausalLm> make_model(const ModelConfig& config, std::uint64_t seed);
 
 // Throws cp::Error naming the first id outside 0..vocab_rows-1. Called where ids enter (the data

@@ -93,7 +93,7 @@ bool differs_meaningfully(const std::string& key) {
            key != "tokens_to_best" &&
            key.rfind("kv_", 0) != 0 && key.rfind("phase1_", 0) != 0 && key != "uniform_ppl" &&
            key != "unigram_test_ppl" && key != "bigram_test_ppl" && key != "last_word_passages" &&
-           key != "lambada_file_lines" &&
+           key != "lambada_file_lines" && key != "test_tokens_strided" &&
            key != "test_documents" && key != "test_genres";
 }
 
@@ -104,7 +104,7 @@ bool has_ratio(const std::string& key) {
         "best_epoch",         "unigram_test_ppl",        "uniform_ppl",
         "bigram_test_ppl",    "beyond_bigram",           "test_documents",  "test_genres",
         "learned",            "last_word_accuracy_low",  "last_word_accuracy_high",
-        "last_word_passages", "lambada_file_lines"};
+        "last_word_passages", "lambada_file_lines", "test_tokens_strided"};
     return !none.count(key) && key.rfind("phase1_", 0) != 0;
 }
 

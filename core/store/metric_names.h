@@ -82,6 +82,10 @@ inline constexpr const char* bigram_lambda = "bigram_lambda";
 // What the test chunks span: drawn evenly across the held-out stream (data/test_chunks.h), the
 // held-out documents and genres they begin in.
 inline constexpr const char* test_documents = "test_documents";
+// The sliding-window perplexity (eval.stride > 0): its value, the tokens it scored, the stride.
+inline constexpr const char* test_ppl_strided = "test_ppl_strided";
+inline constexpr const char* test_tokens_strided = "test_tokens_strided";
+inline constexpr const char* eval_stride = "eval_stride";
 inline constexpr const char* test_genres = "test_genres";
 inline constexpr const char* uniform_ppl = "uniform_ppl";
 inline constexpr const char* generation_tokens_per_second = "generation_tokens_per_second";

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/stats.h"
+#include "data/test_chunks.h"
 #include "train/phase2.h"
 
 #include "store/metric_names.h"
@@ -107,6 +108,35 @@ PositionLosses position_losses(model::CausalLm& model, const torch::Tensor& chun
 }
 
 }  // namespace
+
+StridedPerplexity strided_perplexity(model::CausalLm& model,
+                                     const std::vector<std::vector<std::int64_t>>& spans,
+                                     std::int64_t length, std::int64_t stride) {
+    torch::NoGradGuard no_grad;
+    model.eval();
+    const torch::Device device = model.parameters().front().device();
+    double nll = 0;
+    StridedPerplexity r;
+    for (const std::vector<std::int64_t>& span : spans)
+        for (const data::StridedWindow& w :
+             data::strided_windows(span.size(), static_cast<std::size_t>(length),
+                                   static_cast<std::size_t>(stride))) {
+            const std::int64_t count = static_cast<std::int64_t>(w.end - w.first_scored);
+            if (count <= 0) continue;
+            const std::vector<std::int64_t> ids(span.begin() + static_cast<std::ptrdiff_t>(w.begin),
+                                                span.begin() + static_cast<std::ptrdiff_t>(w.end));
+            const torch::Tensor input = torch::tensor(ids, torch::kInt64).view({1, -1}).to(device);
+            // Row j of the logits predicts token j + 1 of the window.
+            const std::int64_t first = static_cast<std::int64_t>(w.first_scored - w.begin) - 1;
+            const torch::Tensor logits = model.forward(input)[0].to(torch::kFloat32);
+            nll += F::cross_entropy(logits.narrow(0, first, count), input[0].narrow(0, first + 1, count),
+                                    F::CrossEntropyFuncOptions().reduction(torch::kSum))
+                       .item<double>();
+            r.tokens += count;
+        }
+    r.ppl = r.tokens > 0 ? std::exp(nll / static_cast<double>(r.tokens)) : 0;
+    return r;
+}
 
 EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chunks,
                           const std::vector<LastWordItem>& last_words,

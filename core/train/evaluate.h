@@ -58,6 +58,16 @@ ScoredBytes scored_kv_bytes(model::CausalLm& net, const torch::Tensor& inputs,
                             std::int64_t uncompressed, std::int64_t step);
 void record_scored_bytes(const ScoredBytes& b, RunLogger& log);
 
+// Hugging Face's sliding-window perplexity over each span (token ids): windows of `length`
+// tokens moved `stride` at a time (data::strided_windows), each target scored once.
+struct StridedPerplexity {
+    double ppl = 0;
+    std::int64_t tokens = 0;
+};
+StridedPerplexity strided_perplexity(model::CausalLm& model,
+                                     const std::vector<std::vector<std::int64_t>>& spans,
+                                     std::int64_t length, std::int64_t stride);
+
 // test_chunks: (n, seq_length + 1) from the held-out documents; prompt: real text ids for the
 // cache measurement. Results go to `log` as results: beside the perplexity, the loss by position
 // and the bytes a full cache holds over the same chunks (scored_kv_bytes_per_token).

@@ -19,6 +19,7 @@
 #include "data/last_word.h"
 #include "data/splits.h"
 #include "data/token_cache.h"
+#include "model/checkpoint_tokenizer.h"
 #include "model/autocast.h"
 #include "model/checkpoint.h"
 #include "model/model_registry.h"
@@ -41,6 +42,7 @@ struct Experiment::Data {
     std::vector<LastWordItem> last_words;
     std::vector<std::int64_t> prompt;  // real text for the cache measurement
     std::string tokenizer_description;
+    std::uint64_t tokenizer_fingerprint = 0;  // recorded in every checkpoint (#27)
     std::int64_t tokenizer_vocab = 0;
     // The held-out tokens whose context vectors the diversity view shows, with each token's
     // text (the hover) and its share of the training tokens (a colouring).
@@ -278,6 +280,7 @@ Experiment::Experiment(ExperimentParams params, LaunchMode mode, const std::atom
     stopped();
     data::BpeTokenizer tokenizer = load_tokenizer(params_, config);
     data_->tokenizer_description = tokenizer.description();
+    data_->tokenizer_fingerprint = tokenizer.fingerprint();
     data_->tokenizer_vocab = tokenizer.vocab_size();
     load_corpora(tokenizer, config, stopped);
     choose_diversity_sample(tokenizer);
@@ -558,7 +561,10 @@ void Experiment::run_phase1_step(const PlanStep& step, Execution& x) {
             (x.store.make_run_folder(log.run_id(), x.files_base) /
              (std::string(model::design_key(step.design)) + "-phase1.safetensors"))
                 .string();
-        model::save_checkpoint(*net, ckpt, {{"cp_phase", "phase1"}});
+        model::save_checkpoint(
+            *net, ckpt,
+            {{"cp_phase", "phase1"},
+             {model::kTokenizerFingerprintKey, std::to_string(data_->tokenizer_fingerprint)}});
         save_diversity(context, ckpt, "after Phase 1");
         x.store.record_files(log.run_id(), {{store::file_role::checkpoint, ckpt},
                                             {store::file_role::diversity, diversity_path(ckpt)}});
@@ -617,7 +623,10 @@ void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
         {
             // Phase 2 and evaluation only: the diversity sample is computed in float32.
             const model::AutocastScope autocast(x.device, p.precision);
-            p2 = run_phase2(*net, x.train_chunks, x.val_chunks, p.phase2, *p.epochs, p.seed, ckpt,
+            Phase2Params phase2 = p.phase2;
+            phase2.checkpoint_metadata[model::kTokenizerFingerprintKey] =
+                std::to_string(data_->tokenizer_fingerprint);
+            p2 = run_phase2(*net, x.train_chunks, x.val_chunks, phase2, *p.epochs, p.seed, ckpt,
                             log, x.stop);
         }
         fill_summary(s, p2);
@@ -657,6 +666,19 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
     record_chunk_losses(e.chunk_loss, test_chunk_choice().documents, eval_log);
     if (!p.eval.lambada_file.empty())
         eval_log.result(names::lambada_file_lines, static_cast<double>(lambada_passages_));
+    if (p.eval.stride > 0) {
+        // Spans of four windows from each test chunk's start: long text, scored with context.
+        const std::size_t length = static_cast<std::size_t>(*p.seq_length);
+        std::vector<std::vector<std::int64_t>> spans;
+        for (const auto& [begin, end] :
+             data::strided_spans(test_chunk_choice(), data_->test_stream.size(), 4 * length))
+            spans.emplace_back(data_->test_stream.begin() + static_cast<std::ptrdiff_t>(begin),
+                               data_->test_stream.begin() + static_cast<std::ptrdiff_t>(end));
+        const StridedPerplexity sp = strided_perplexity(net, spans, *p.seq_length, p.eval.stride);
+        eval_log.result(names::test_ppl_strided, sp.ppl);
+        eval_log.result(names::test_tokens_strided, static_cast<double>(sp.tokens));
+        eval_log.result(names::eval_stride, static_cast<double>(p.eval.stride));
+    }
     s.test_ppl = e.test_ppl;
     s.test_accuracy = e.test_accuracy;
     s.last_word_accuracy = e.last_word_accuracy;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,9 @@ struct Phase2Params {
     // on CUDA, where a read-back waits for the GPU and leaves it idle while the next step is
     // queued). Curves still get one point per step; a NaN is found at the next read-back.
     std::int64_t readback_every = 0;
+    // Not a parameter (set by the experiment, never recorded with them): written into every
+    // checkpoint's metadata beside the config, e.g. the tokenizer the model was trained with.
+    std::map<std::string, std::string> checkpoint_metadata;
 };
 
 struct EvalParams {
@@ -50,6 +54,9 @@ struct EvalParams {
     // LAMBADA's own passages (lambada_openai JSONL or plain text, one per line) instead of the
     // held-out corpus's: every line evaluated, never trained on. Empty: the corpus's passages.
     std::string lambada_file;
+    // Sliding-window perplexity (data::strided_windows) over held-out spans of four windows from
+    // each test chunk's start, windows of seq_length tokens moved `stride` at a time; 0: off.
+    std::int64_t stride = 0;
     std::vector<std::int64_t> kv_lengths = {128, 512, 2048};
 };
 

@@ -577,6 +577,21 @@ void add_evaluation_and_storage(std::vector<ParamSpec>& s) {
         non_negative_integer(
             [](P & p) -> auto& { return p.eval.max_lambada_passages; },
             "eval.max_lambada_passages")));
+    s.push_back(integer(
+        "eval.stride", "eval-stride", "S",
+        "also a sliding-window test perplexity: windows of seq-length tokens moved S at a time over "
+        "held-out spans of four windows, every token scored once with up to seq-length - 1 tokens "
+        "of context (Hugging Face's perplexity guide); 0: off",
+        ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.stride; },
+        non_negative_integer([](P & p) -> auto& { return p.eval.stride; }, "eval.stride")));
+    s.back().check = [](const P& p) -> std::string {
+        if (p.eval.stride < 0) return "eval.stride must be 0 (off) or positive";
+        if (p.eval.stride > 0 && p.seq_length && p.eval.stride > *p.seq_length)
+            return "eval.stride " + std::to_string(p.eval.stride) + " is above the sequence length " +
+                   std::to_string(*p.seq_length) +
+                   ": windows would skip tokens (give at most --seq-length)";
+        return "";
+    };
     s.push_back(text("eval.lambada_file", "lambada", "FILE",
                      "last-word passages from a LAMBADA file (lambada_openai JSONL or one passage "
                      "per line), every line, instead of the held-out corpus's",
@@ -686,6 +701,7 @@ void lay_out_form(std::vector<ParamSpec>& s) {
     gui("phase2.readback_every", "Loss read-back every")->placeholder = "auto (1 CPU, 25 CUDA)";
     gui("eval.max_test_chunks", "Test chunks evaluated");
     gui("eval.max_lambada_passages", "Last-word passages");
+    gui("eval.stride", "Sliding-window stride")->placeholder = "0 (off)";
     gui("eval.lambada_file", "LAMBADA file")->placeholder = "none: the held-out corpus's passages";
     gui("eval.kv_lengths", "KV lengths (tokens)");
     for (ParamSpec& spec : s)

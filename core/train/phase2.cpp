@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include "common/error.h"
@@ -37,7 +38,8 @@ torch::Device device_of(model::CausalLm& model) {
 // checkpoint is `<stem>.epoch-E.safetensors`, its state `<stem>.epoch-E.optimizer.pt`.
 std::string save_resumable_checkpoint(model::CausalLm& model, torch::optim::Optimizer& optimizer,
                                       const std::string& stem_path, std::int64_t epoch,
-                                      std::int64_t step, double val_ppl, RunLogger& log) {
+                                      std::int64_t step, double val_ppl, RunLogger& log,
+                                      const std::map<std::string, std::string>& extra) {
     namespace fs = std::filesystem;
     const fs::path stem(stem_path);
     const fs::path folder = stem.parent_path();
@@ -51,11 +53,12 @@ std::string save_resumable_checkpoint(model::CausalLm& model, torch::optim::Opti
     std::ostringstream bytes;
     torch::save(optimizer, bytes);
     write_file_atomic(state, bytes.str());
-    model::save_checkpoint(model, checkpoint,
-                           {{"cp_epoch", std::to_string(epoch)},
-                            {"cp_step", std::to_string(step)},
-                            {"cp_val_ppl", std::to_string(val_ppl)},
-                            {"cp_optimizer_state", state.filename().string()}});
+    std::map<std::string, std::string> metadata = extra;
+    metadata["cp_epoch"] = std::to_string(epoch);
+    metadata["cp_step"] = std::to_string(step);
+    metadata["cp_val_ppl"] = std::to_string(val_ppl);
+    metadata["cp_optimizer_state"] = state.filename().string();
+    model::save_checkpoint(model, checkpoint, metadata);
     log.store().record_files(log.run_id(), {{store::file_role::checkpoint, checkpoint},
                                             {store::file_role::optimizer_state, state}});
     const std::string prefix = stem.stem().string() + ".epoch-";
@@ -244,7 +247,7 @@ class Phase2Run {
             result_.checkpoint = save_resumable_checkpoint(
                 model_, optimizer_, checkpoint_path_, first_epoch - 1,
                 step == file.metadata().end() ? 0 : std::stoll(step->second),
-                result_.best_val_ppl, log_);
+                result_.best_val_ppl, log_, params_.checkpoint_metadata);
         // Shuffles continue as if never interrupted: the generator advances past earlier epochs.
         for (std::int64_t e = 1; e < first_epoch; ++e)
             torch::randperm(train_.size(0), torch::TensorOptions().dtype(torch::kInt64));
@@ -392,7 +395,8 @@ class Phase2Run {
     void save_best(std::int64_t epoch, double val_ppl) {
         if (checkpoint_path_.empty()) return;
         result_.checkpoint = save_resumable_checkpoint(model_, optimizer_, checkpoint_path_, epoch,
-                                                       step_, val_ppl, log_);
+                                                       step_, val_ppl, log_,
+                                                       params_.checkpoint_metadata);
     }
 
     Phase2Result finish() {

@@ -296,6 +296,35 @@ TEST(Stats, UnigramBaselineMatchesTheHandWorkedValue) {
     EXPECT_NEAR(cp::unigram_perplexity({}, {3, 1, 2}, 4), 4.0, 1e-12);
 }
 
+// #26: Hugging Face's sliding window by hand. 10 tokens, windows of 4 moved 2 at a time:
+// [0, 4) scores 1..3, [2, 6) scores 4..5 (3 was scored), [4, 8) 6..7, [6, 10) 8..9: every token but
+// the first, once. Moved 4 at a time (disjoint), each window's first token goes unscored: 1..3,
+// 5..7, 9. A stride of 0 or above the window makes no windows.
+TEST(TestChunks, StridedWindowsScoreEachTokenOnceAsHuggingFacesGuideDoes) {
+    using W = cp::data::StridedWindow;
+    const auto same = [](const std::vector<W>& got, const std::vector<W>& want) {
+        if (got.size() != want.size()) return false;
+        for (std::size_t i = 0; i < got.size(); ++i)
+            if (got[i].begin != want[i].begin || got[i].end != want[i].end ||
+                got[i].first_scored != want[i].first_scored)
+                return false;
+        return true;
+    };
+    EXPECT_TRUE(same(cp::data::strided_windows(10, 4, 2),
+                     {{0, 4, 1}, {2, 6, 4}, {4, 8, 6}, {6, 10, 8}}));
+    EXPECT_TRUE(same(cp::data::strided_windows(10, 4, 4), {{0, 4, 1}, {4, 8, 5}, {8, 10, 9}}));
+    EXPECT_TRUE(cp::data::strided_windows(10, 4, 0).empty());
+    EXPECT_TRUE(cp::data::strided_windows(10, 4, 5).empty());
+    // Spans: from each chunk start, at most 30 tokens, cut at the next chunk's start.
+    cp::data::TestChunkChoice c;
+    c.starts = {0, 20, 90};
+    const auto spans = cp::data::strided_spans(c, 100, 30);
+    ASSERT_EQ(spans.size(), 3u);
+    EXPECT_EQ(spans[0], (std::pair<std::size_t, std::size_t>{0, 20}));
+    EXPECT_EQ(spans[1], (std::pair<std::size_t, std::size_t>{20, 50}));
+    EXPECT_EQ(spans[2], (std::pair<std::size_t, std::size_t>{90, 100}));
+}
+
 // #26: the document bootstrap by hand. One seed, two documents of one chunk each, losses a = (1, 2)
 // and b = (1, 1): a resample draws documents {0, 0} (a quarter of the time: difference 0), {0, 1}
 // (half: e^1.5 - e) or {1, 1} (a quarter: e^2 - e). With 4,000 resamples the 2.5th percentile is

@@ -166,7 +166,8 @@ TEST_F(Report, ComparisonOfARealExperimentHasAColumnPerDesignAndTheRatiosToPythi
         static const std::set<std::string> policy_rows = {
             "kl_to_full", "kl_to_full_low", "kl_to_full_high", "top1_agreement_to_full",
             "last_word_flips_lost", "last_word_flips_gained", "last_word_mcnemar_p",
-            "lambada_file_lines"};  // (and this one to runs given a LAMBADA file)
+            "lambada_file_lines",  // (and these to runs given a LAMBADA file or a stride)
+            "test_ppl_strided", "test_tokens_strided"};
         for (std::size_t k = 0; k < 3; ++k) {
             const bool phase1_row = c.rows[i].key.rfind("phase1_", 0) == 0;
             EXPECT_EQ(c.rows[i].cells[k].estimate.has_value(),
@@ -970,6 +971,36 @@ TEST(Designs, TheDesignsBelowHalfTrainInOneExperimentAndEachFamilyIsACurve) {
 // anything is stored. The per-passage perplexity (lm-eval-harness's) and the per-token one are the
 // same negative log-likelihood over passages and over the targets' tokens, counted here with the
 // tokenizer: ppl_passage = ppl_token ^ (target tokens / passages).
+TEST(Strided, RunScoresEveryTokenOfItsSpansOnceAndRefusesAStrideAboveTheLength) {
+    cp::test::TempDir dir;
+    const std::string db = (dir / "w.db").string();
+    std::vector<std::string> args = {"run", "--models", "pythia", "--samples", "60",
+                                     "--seq-length", "16", "--epochs", "1",
+                                     "--eval-test-chunks", "2", "--eval-kv-lengths", "32",
+                                     "--db", db, "--quiet", "--eval-stride"};
+    auto with = [&](const std::string& s) {
+        auto a = args;
+        a.push_back(s);
+        return a;
+    };
+    auto r = run_cli(with("17"));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("eval.stride 17 is above the sequence length 16"), std::string::npos)
+        << r.err;
+    EXPECT_FALSE(std::filesystem::exists(db));
+    r = run_cli(with("8"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::map<std::string, double> v;
+    for (const auto& run : cp::store::RunStore(db).runs())
+        for (const auto& [k, x] : cp::store::RunStore(db).results(run.id)) v[k] = x;
+    // Two spans of 4 x 16 = 64 tokens (the two test chunks lie far apart in the ~100,000 held-out
+    // tokens), every token but each span's first scored once: 2 x 63.
+    EXPECT_EQ(v["test_tokens_strided"], 126.0);
+    EXPECT_EQ(v["eval_stride"], 8.0);
+    EXPECT_GT(v["test_ppl_strided"], 1.0);
+    EXPECT_LT(v["test_ppl_strided"], 50304.0);
+}
+
 TEST(LastWord, RunEvaluatesEveryLineOfALambadaFile) {
     cp::test::TempDir dir;
     const auto file = dir / "lambada.jsonl";
@@ -1514,6 +1545,19 @@ TEST_F(Report, AHuggingFaceCheckpointIsReadWithTheTokenizerBesideIt) {
 
     r = run_cli({"score", "--checkpoint", model, "--text", text, "--json", "--tokenizer",
                  cp::data::default_tokenizer_path().string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["ids"].get<std::vector<std::int64_t>>(), gpt2);
+
+    // Our own checkpoints record the tokenizer they were trained with: another is refused, and
+    // without --tokenizer the recorded one (GPT-2's) reads the text.
+    const std::string ours = cp::store::RunStore(db_).run(2).checkpoint_path;
+    r = run_cli({"score", "--checkpoint", ours, "--text", text, "--json", "--tokenizer",
+                 (hf / "tokenizer.json").string()});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("was trained with another tokenizer than the one given"),
+              std::string::npos)
+        << r.err;
+    r = run_cli({"score", "--checkpoint", ours, "--text", text, "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)["ids"].get<std::vector<std::int64_t>>(), gpt2);
 }
