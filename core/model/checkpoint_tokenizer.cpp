@@ -22,7 +22,8 @@ std::filesystem::path checkpoint_tokenizer(const std::filesystem::path& checkpoi
 
 void check_checkpoint_tokenizer(const std::filesystem::path& checkpoint, std::uint64_t fingerprint,
                                 const std::string& description) {
-    const auto& metadata = SafetensorsFile(checkpoint).metadata();
+    const SafetensorsFile file(checkpoint);
+    const auto& metadata = file.metadata();
     const auto recorded = metadata.find(kTokenizerFingerprintKey);
     if (recorded == metadata.end() || recorded->second == std::to_string(fingerprint)) return;
     throw Error("the checkpoint '" + checkpoint.string() +

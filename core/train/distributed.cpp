@@ -80,6 +80,11 @@ ProcessGroup::ProcessGroup(const DistributedEnv& env, std::chrono::seconds timeo
         o.numWorkers = static_cast<std::size_t>(env.world_size);
         o.waitWorkers = true;
         o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+        // libtorch 2.4 made libuv the store's default backend; builds without libuv (Debian's)
+        // refuse it, and the classic backend serves a handful of ranks as well.
+        o.useLibUV = false;
+#endif
         auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
         c10::intrusive_ptr<c10d::Store> as_store = store;
         auto group = collectives(as_store, cuda);
