@@ -6,6 +6,9 @@
 # installed data into it, builds the whole project there (GUI included) and runs the model,
 # training, cache-policy, distributed and GUI suites. Needs root (debootstrap, chroot, a /proc
 # mount) and Debian's registry; scripts/test.sh runs it after the main suite.
+# A machine that cannot make the root (no debootstrap from Debian's registry, no chroot or /proc
+# mount) is told so and the stage is skipped with exit 0, unless CP_LIBTORCH2_REQUIRED=1; once the
+# root stands, whatever does not build or pass fails the stage.
 #   scripts/test-libtorch2.sh [ROOT_DIR]        CP_DEBIAN_MIRROR=URL (default: deb.debian.org)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,6 +16,11 @@ root=${1:-$repo/build/trixie-root}
 mirror=${CP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 data_dir=${CP_DATA_DIR:-$repo/data}
 say() { printf '[libtorch2] %s\n' "$*"; }
+cannot() {
+    say "SKIPPED: this machine cannot make the Debian 13 root: $*"
+    [ "${CP_LIBTORCH2_REQUIRED:-0}" = 1 ] && exit 1
+    exit 0
+}
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
 
@@ -29,12 +37,14 @@ packages=(
 if [ ! -x "$root/usr/bin/apt-get" ]; then
     command -v debootstrap >/dev/null 2>&1 || {
         say "installing debootstrap"
-        "${sudo[@]}" apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+        "${sudo[@]}" apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
+            cannot "apt-get install debootstrap failed"
     }
     say "debootstrap trixie into $root (about 2 minutes)"
     rm -rf "$root"
     mkdir -p "$root"
-    "${sudo[@]}" debootstrap --variant=minbase trixie "$root" "$mirror" >/dev/null
+    "${sudo[@]}" debootstrap --variant=minbase trixie "$root" "$mirror" >/dev/null ||
+        cannot "debootstrap trixie from $mirror failed"
 fi
 mounted=()
 cleanup() {
@@ -45,8 +55,8 @@ for fs in proc dev dev/shm; do
     mkdir -p "$root/$fs"
     if ! mountpoint -q "$root/$fs"; then
         case "$fs" in
-            proc) "${sudo[@]}" mount -t proc proc "$root/proc" ;;
-            *) "${sudo[@]}" mount --bind "/$fs" "$root/$fs" ;;
+            proc) "${sudo[@]}" mount -t proc proc "$root/proc" || cannot "mounting /proc in the root failed" ;;
+            *) "${sudo[@]}" mount --bind "/$fs" "$root/$fs" || cannot "bind-mounting /$fs failed" ;;
         esac
         mounted=("$root/$fs" "${mounted[@]}")
     fi
@@ -57,7 +67,8 @@ missing=$(in_root "for p in ${packages[*]}; do dpkg-query -W -f='\${Status}' \$p
 if [ -n "$missing" ]; then
     say "installing in the root: $(echo $missing | tr '\n' ' ')(about 3 minutes)"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
-    in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(echo $missing | tr '\n' ' ') >/dev/null"
+    in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(echo $missing | tr '\n' ' ') >/dev/null" ||
+        cannot "apt-get install in the root failed"
 fi
 in_root "grep -q '^de_DE.UTF-8' /etc/locale.gen 2>/dev/null || { echo 'de_DE.UTF-8 UTF-8' >> /etc/locale.gen; locale-gen >/dev/null; }"
 say "$(in_root "dpkg-query -W -f='libtorch \${Version}' libtorch-dev; echo -n ', '; dpkg-query -W -f='Qt \${Version}' qt6-base-dev; echo -n ', '; g++ --version | head -1")"
