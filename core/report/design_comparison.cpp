@@ -108,6 +108,16 @@ bool has_ratio(const std::string& key) {
     return !none.count(key) && key.rfind("phase1_", 0) != 0;
 }
 
+// The per-seed differences a - b (absent where either side is), summarised over the seeds.
+std::optional<SeedEstimate> paired_difference(const DesignCell& a, const DesignCell& b) {
+    std::vector<std::optional<double>> paired;
+    for (std::size_t s = 0; s < a.values.size(); ++s)
+        paired.push_back(a.values[s] && b.values[s]
+                             ? std::optional<double>(*a.values[s] - *b.values[s])
+                             : std::nullopt);
+    return estimate_of(paired);
+}
+
 void fill_cells(DesignRow& row, const DesignComparison& c) {
     for (DesignCell& cell : row.cells) cell.estimate = estimate_of(cell.values);
     if (!c.reference || !has_ratio(row.key)) return;
@@ -117,12 +127,7 @@ void fill_cells(DesignRow& row, const DesignComparison& c) {
         if (cell.estimate && base.estimate && base.estimate->mean != 0)
             cell.ratio = cell.estimate->mean / base.estimate->mean;
         if (k == *c.reference) continue;
-        std::vector<std::optional<double>> paired;
-        for (std::size_t s = 0; s < cell.values.size(); ++s)
-            paired.push_back(cell.values[s] && base.values[s]
-                                 ? std::optional<double>(*cell.values[s] - *base.values[s])
-                                 : std::nullopt);
-        cell.difference = estimate_of(paired);
+        cell.difference = paired_difference(cell, base);
     }
 }
 
@@ -527,14 +532,8 @@ std::vector<Effect> context_pythia_effects(const DesignComparison& c) {
     const auto effect = [&](model::Design without, const std::string& key, const std::string& what) {
         const auto other = c.column_of(without);
         if (!other) return;
-        std::vector<std::optional<double>> paired;
-        const DesignCell &a = ppl.cells[*with], &b = ppl.cells[*other];
-        for (std::size_t s = 0; s < a.values.size(); ++s)
-            paired.push_back(a.values[s] && b.values[s]
-                                 ? std::optional<double>(*a.values[s] - *b.values[s])
-                                 : std::nullopt);
         effects.push_back({what + " (Context-Pythia − " + c.columns[*other].heading() + ")", key,
-                           estimate_of(paired)});
+                           paired_difference(ppl.cells[*with], ppl.cells[*other])});
     };
     effect(model::Design::projection_256, "recurrence", "the recurrence");
     effect(model::Design::context_pythia_untrained, "phase1", "Phase 1");

@@ -1,7 +1,5 @@
 #include "train/cache_eval.h"
 
-#include "model/checkpoint_tokenizer.h"
-
 #include <torch/torch.h>
 
 #include <chrono>
@@ -19,6 +17,7 @@
 #include "common/sha256.h"
 #include "model/kv_calibration.h"
 #include "model/checkpoint.h"
+#include "model/checkpoint_tokenizer.h"
 #include "model/models.h"
 #include "model/safetensors.h"
 #include "store/metric_names.h"

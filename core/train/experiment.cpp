@@ -79,23 +79,29 @@ data::BpeTokenizer load_tokenizer(const ExperimentParams& p, const model::ModelC
     return tokenizer;
 }
 
-// Every last-word passage of a held-out document's text (decoded from its tokens), its context
-// cut on the left so that context + target fit the trained seq_length (MODEL_SPEC §5).
+// A passage as the model reads it: context and " " + word as ids, the context cut on the left
+// so that context + target fit the trained seq_length (MODEL_SPEC §5); nothing when the target
+// alone does not fit.
+void add_last_word(const data::LastWordPassage& passage, data::BpeTokenizer& tokenizer,
+                   std::int64_t seq_length, std::vector<LastWordItem>& out) {
+    std::vector<std::int64_t> context;
+    LastWordItem item;
+    for (auto id : tokenizer.encode(passage.context)) context.push_back(id);
+    for (auto id : tokenizer.encode(" " + passage.word)) item.target.push_back(id);
+    data::CutContext cut =
+        data::cut_left(context, item.target.size(), static_cast<std::size_t>(seq_length));
+    if (!cut.fits) return;
+    item.context = std::move(cut.context);
+    out.push_back(std::move(item));
+}
+
+// Every last-word passage of a held-out document's text (decoded from its tokens).
 void add_last_words(const data::TokenizedCorpus& tc, std::size_t document,
                     data::BpeTokenizer& tokenizer, std::int64_t seq_length,
                     std::vector<LastWordItem>& out) {
     for (const auto& passage :
-         data::last_word_passages(tokenizer.decode(tc.document_tokens(document)))) {
-        std::vector<std::int64_t> context;
-        LastWordItem item;
-        for (auto id : tokenizer.encode(passage.context)) context.push_back(id);
-        for (auto id : tokenizer.encode(" " + passage.word)) item.target.push_back(id);
-        data::CutContext cut =
-            data::cut_left(context, item.target.size(), static_cast<std::size_t>(seq_length));
-        if (!cut.fits) continue;
-        item.context = std::move(cut.context);
-        out.push_back(std::move(item));
-    }
+         data::last_word_passages(tokenizer.decode(tc.document_tokens(document))))
+        add_last_word(passage, tokenizer, seq_length, out);
 }
 
 }  // namespace
@@ -164,15 +170,7 @@ void Experiment::load_corpora(data::BpeTokenizer& tokenizer, const model::ModelC
         for (const data::LastWordPassage& passage :
              data::lambada_file_passages(params_.eval.lambada_file)) {
             ++lambada_passages_;
-            std::vector<std::int64_t> context;
-            LastWordItem item;
-            for (auto id : tokenizer.encode(passage.context)) context.push_back(id);
-            for (auto id : tokenizer.encode(" " + passage.word)) item.target.push_back(id);
-            data::CutContext cut = data::cut_left(context, item.target.size(),
-                                                  static_cast<std::size_t>(*params_.seq_length));
-            if (!cut.fits) continue;
-            item.context = std::move(cut.context);
-            data_->last_words.push_back(std::move(item));
+            add_last_word(passage, tokenizer, *params_.seq_length, data_->last_words);
         }
         return;
     }
@@ -663,7 +661,8 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
                        store::Phase::evaluation);
     const EvalResult e = evaluate_model(net, x.test_chunks, data_->last_words, data_->prompt,
                                         p.eval, p.phase2.batch_size, eval_log, x.stop);
-    record_chunk_losses(e.chunk_loss, test_chunk_choice().documents, eval_log);
+    const data::TestChunkChoice chunks = test_chunk_choice();
+    record_chunk_losses(e.chunk_loss, chunks.documents, eval_log);
     if (!p.eval.lambada_file.empty())
         eval_log.result(names::lambada_file_lines, static_cast<double>(lambada_passages_));
     if (p.eval.stride > 0) {
@@ -671,7 +670,7 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
         const std::size_t length = static_cast<std::size_t>(*p.seq_length);
         std::vector<std::vector<std::int64_t>> spans;
         for (const auto& [begin, end] :
-             data::strided_spans(test_chunk_choice(), data_->test_stream.size(), 4 * length))
+             data::strided_spans(chunks, data_->test_stream.size(), 4 * length))
             spans.emplace_back(data_->test_stream.begin() + static_cast<std::ptrdiff_t>(begin),
                                data_->test_stream.begin() + static_cast<std::ptrdiff_t>(end));
         const StridedPerplexity sp = strided_perplexity(net, spans, *p.seq_length, p.eval.stride);
@@ -693,14 +692,14 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
     const std::int64_t vocab = net.config().vocab_rows;
     // Their smoothing is chosen on the validation chunks, never on the test chunks.
     if (!x.baselines) {
-        const auto chunks = [](const torch::Tensor& t) {
+        const auto as_chunks = [](const torch::Tensor& t) {
             const torch::Tensor c = t.to(torch::kCPU).contiguous();
             return TokenChunks{std::vector<std::int64_t>(c.data_ptr<std::int64_t>(),
                                                          c.data_ptr<std::int64_t>() + c.numel()),
                                c.size(1)};
         };
-        x.baselines = ngram_baselines(chunks(x.train_chunks), chunks(x.val_chunks),
-                                      chunks(x.test_chunks), vocab);
+        x.baselines = ngram_baselines(as_chunks(x.train_chunks), as_chunks(x.val_chunks),
+                                      as_chunks(x.test_chunks), vocab);
     }
     s.unigram_test_ppl = x.baselines->unigram_test_ppl;
     s.bigram_test_ppl = x.baselines->bigram_test_ppl;
@@ -709,9 +708,8 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
     log.result(names::unigram_alpha, x.baselines->unigram_alpha);
     log.result(names::bigram_test_ppl, s.bigram_test_ppl);
     log.result(names::bigram_lambda, x.baselines->bigram_lambda);
-    const data::TestChunkChoice choice = test_chunk_choice();
-    log.result(names::test_documents, static_cast<double>(choice.distinct_documents));
-    log.result(names::test_genres, static_cast<double>(choice.distinct_genres));
+    log.result(names::test_documents, static_cast<double>(chunks.distinct_documents));
+    log.result(names::test_genres, static_cast<double>(chunks.distinct_genres));
     log.result(names::uniform_ppl, s.uniform_ppl);
     if (x.stop.load()) s.status = store::RunStatus::stopped;
 }

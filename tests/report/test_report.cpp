@@ -966,29 +966,29 @@ TEST(Designs, TheDesignsBelowHalfTrainInOneExperimentAndEachFamilyIsACurve) {
     EXPECT_NE(cp::report::effect_text(effects[0]).find("one seed: no interval"), std::string::npos);
 }
 
-// #26: `run --lambada FILE` scores every line of a LAMBADA-format file (lines from Brown's
-// held-out ca10), not the corpus's passages; a bad line is refused by file and line before
-// anything is stored. The per-passage perplexity (lm-eval-harness's) and the per-token one are the
-// same negative log-likelihood over passages and over the targets' tokens, counted here with the
-// tokenizer: ppl_passage = ppl_token ^ (target tokens / passages).
+namespace {
+// `run` of tiny Pythia on 60 chunks of 16 tokens, one epoch, evaluated on 2 test chunks, with
+// `extra` options.
+std::vector<std::string> tiny_pythia_run(const std::string& db, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"run", "--models", "pythia", "--samples", "60", "--seq-length",
+                                  "16", "--epochs", "1", "--eval-test-chunks", "2",
+                                  "--eval-kv-lengths", "32", "--db", db, "--quiet"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+}
+}  // namespace
+
+// #26: a sliding-window stride above the trained length is refused before anything is stored;
+// a stride of half of it scores every token of its spans but each span's first, once.
 TEST(Strided, RunScoresEveryTokenOfItsSpansOnceAndRefusesAStrideAboveTheLength) {
     cp::test::TempDir dir;
     const std::string db = (dir / "w.db").string();
-    std::vector<std::string> args = {"run", "--models", "pythia", "--samples", "60",
-                                     "--seq-length", "16", "--epochs", "1",
-                                     "--eval-test-chunks", "2", "--eval-kv-lengths", "32",
-                                     "--db", db, "--quiet", "--eval-stride"};
-    auto with = [&](const std::string& s) {
-        auto a = args;
-        a.push_back(s);
-        return a;
-    };
-    auto r = run_cli(with("17"));
+    auto r = run_cli(tiny_pythia_run(db, {"--eval-stride", "17"}));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("eval.stride 17 is above the sequence length 16"), std::string::npos)
         << r.err;
     EXPECT_FALSE(std::filesystem::exists(db));
-    r = run_cli(with("8"));
+    r = run_cli(tiny_pythia_run(db, {"--eval-stride", "8"}));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::map<std::string, double> v;
     for (const auto& run : cp::store::RunStore(db).runs())
@@ -1001,6 +1001,11 @@ TEST(Strided, RunScoresEveryTokenOfItsSpansOnceAndRefusesAStrideAboveTheLength) 
     EXPECT_LT(v["test_ppl_strided"], 50304.0);
 }
 
+// #26: `run --lambada FILE` scores every line of a LAMBADA-format file (lines from Brown's
+// held-out ca10), not the corpus's passages; a bad line is refused by file and line before
+// anything is stored. The per-passage perplexity (lm-eval-harness's) and the per-token one are the
+// same negative log-likelihood over passages and over the targets' tokens, counted here with the
+// tokenizer: ppl_passage = ppl_token ^ (target tokens / passages).
 TEST(LastWord, RunEvaluatesEveryLineOfALambadaFile) {
     cp::test::TempDir dir;
     const auto file = dir / "lambada.jsonl";
@@ -1013,23 +1018,14 @@ TEST(LastWord, RunEvaluatesEveryLineOfALambadaFile) {
         "but is expected back on the job by March\n"
         "{\"text\": \"Ierulli, 29, has been practicing in Portland since November\"}\n");
     const std::string db = (dir / "w.db").string();
-    const std::vector<std::string> args = {"run", "--models", "pythia", "--samples", "60",
-                                           "--seq-length", "16", "--epochs", "1",
-                                           "--eval-test-chunks", "2", "--eval-kv-lengths", "32",
-                                           "--db", db, "--quiet", "--lambada"};
-    auto with = [&](const std::string& f) {
-        auto a = args;
-        a.push_back(f);
-        return a;
-    };
     const auto bad = dir / "bad.jsonl";
     cp::test::write_text(bad, "a b c\nIerulli\n");
-    auto r = run_cli(with(bad.string()));
+    auto r = run_cli(tiny_pythia_run(db, {"--lambada", bad.string()}));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("bad.jsonl:2: the passage has one word only"), std::string::npos) << r.err;
     EXPECT_FALSE(std::filesystem::exists(db)) << "refused before anything was stored";
 
-    r = run_cli(with(file.string()));
+    r = run_cli(tiny_pythia_run(db, {"--lambada", file.string()}));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     cp::store::RunStore store(db);
     std::map<std::string, double> v;
