@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 namespace cp::cli {
 
@@ -25,5 +26,8 @@ int generate_command(int argc, char** argv, int first);
 int run_command(int argc, char** argv, int first);
 int bench_command(int argc, char** argv, int first);
 int cache_eval_command(int argc, char** argv, int first);
+int convert_command(int argc, char** argv, int first);
+// `info --checkpoint FILE`: a converted checkpoint's per-tensor record.
+int checkpoint_info(const std::string& checkpoint);
 
 }  // namespace cp::cli

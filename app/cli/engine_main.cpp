@@ -16,8 +16,9 @@ int main(int argc, char** argv) {
         if (command == "generate") return generate_command(argc, argv, 2);
         if (command == "bench") return bench_command(argc, argv, 2);
         if (command == "cache-eval") return cache_eval_command(argc, argv, 2);
+        if (command == "convert") return convert_command(argc, argv, 2);
         std::cerr << "context-pythia-engine: unknown command '" << command
-                  << "' (this program runs init, info, score, generate, run, bench and cache-eval; see "
+                  << "' (this program runs init, info, score, generate, run, bench, cache-eval and convert; see "
                      "'context-pythia --help')\n";
         return 2;
     });

@@ -24,12 +24,14 @@ const char* kUsage =
     "  tokenize       print the token ids of a text as a JSON array\n"
     "  data prepare   build or verify the token caches and print split statistics\n"
     "  init           write a freshly initialised model checkpoint\n"
-    "  info           parameter counts and measured KV-cache bytes of a preset\n"
+    "  info           parameter counts and measured KV-cache bytes of a preset; a\n"
+    "                 converted checkpoint's record (--checkpoint)\n"
     "  score          log-probabilities of a text under a checkpoint\n"
     "  generate       continue a prompt with a checkpoint (KV-cached decoding)\n"
     "  run            one experiment: Phase 1, Phase 2 of each design, evaluation\n"
     "  bench          measured training and generation speed of the designs, as JSON\n"
     "  cache-eval     a trained model under KV-cache policies (int8, lowrank, h2o, ...)\n"
+    "  convert        a design initialised from a pretrained checkpoint, with its record\n"
     "  runs           list, show, compare, export-metrics, delete the stored runs\n"
     "  experiments    list, compare (one column per design), report (HTML/PDF), export\n"
     "  db import      merge another machine's database into this one\n"
@@ -39,7 +41,7 @@ const char* kUsage =
 
 bool is_engine_command(const std::string& c) {
     return c == "init" || c == "info" || c == "score" || c == "generate" || c == "run" ||
-           c == "bench" || c == "cache-eval";
+           c == "bench" || c == "cache-eval" || c == "convert";
 }
 
 // A PDF report needs Qt (QPdfWriter, QSvgRenderer): context-pythia-report does it.

@@ -90,16 +90,23 @@ int init_command(int argc, char** argv, int first) {
 
 int info_command(int argc, char** argv, int first) {
     Args args(
-        "context-pythia info --preset NAME [options]",
+        "context-pythia info (--preset NAME | --checkpoint FILE) [options]",
         "Parameter counts by part, and KV-cache bytes measured from a real cache after decoding\n"
         "real text (Brown's first document) and the model's own continuation one token at a time.",
         {{"preset", "NAME",
-          "pythia-70m, context-pythia-70m, pythia-tiny or context-pythia-tiny (required)"},
+          "pythia-70m, context-pythia-70m, pythia-tiny or context-pythia-tiny"},
+         {"checkpoint", "FILE",
+          "instead of a preset: what a converted checkpoint holds (copied, derived, new per tensor)"},
          {"lengths", "L1,L2,...", "cache lengths to measure at (default: 128,512,2048)"},
          kTokenizerOption,
          {"json", "", "print one JSON object"}});
     if (args.parse_and_print_help(argc, argv, first)) return 0;
-    if (!args.has("preset")) throw Error("--preset is required (see 'context-pythia info --help')");
+    if (args.has("checkpoint")) {
+        if (args.has("preset")) throw Error("give one of --preset and --checkpoint, not both");
+        return checkpoint_info(args.get("checkpoint"));
+    }
+    if (!args.has("preset"))
+        throw Error("--preset or --checkpoint is required (see 'context-pythia info --help')");
     const std::vector<std::int64_t> lengths = parse_id_list(args.get("lengths", "128,512,2048"));
     for (std::size_t i = 1; i < lengths.size(); ++i)
         if (lengths[i] <= lengths[i - 1]) throw Error("--lengths must be ascending");

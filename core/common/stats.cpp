@@ -85,7 +85,11 @@ std::optional<SeedEstimate> estimate(const std::vector<double>& values) {
 Interval document_bootstrap_interval(const std::vector<std::vector<double>>& a,
                                      const std::vector<std::vector<double>>& b,
                                      const std::vector<std::int64_t>& document,
-                                     std::int64_t resamples, std::uint64_t seed) {
+                                     std::int64_t resamples, std::uint64_t seed,
+                                     BootstrapScale scale) {
+    const auto value = [scale](double mean) {
+        return scale == BootstrapScale::exp_of_mean ? std::exp(mean) : mean;
+    };
     // The chunks of each document.
     std::map<std::int64_t, std::vector<std::size_t>> chunks_of;
     for (std::size_t i = 0; i < document.size(); ++i) chunks_of[document[i]].push_back(i);
@@ -111,7 +115,7 @@ Interval document_bootstrap_interval(const std::vector<std::vector<double>>& a,
                     n += w;
                 }
             }
-            difference += std::exp(sum_a / n) - std::exp(sum_b / n);
+            difference += value(sum_a / n) - value(sum_b / n);
         }
         differences.push_back(difference / static_cast<double>(a.size()));
     }

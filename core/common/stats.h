@@ -60,10 +60,14 @@ double mcnemar_exact_p(std::int64_t b, std::int64_t c);
 // are chunk i's mean loss under the two sides in seed s; document[i] the document chunk i
 // begins in. The same draws for every pair compared (the generator starts from `seed` each
 // call), so two designs are judged on the same resampled texts. {0, 0} without chunks.
+// `scale` says what a side's value is: exp of the mean (a perplexity, from chunk losses) or the
+// mean itself (a loss, an accuracy, a passage's 0/1 outcome).
+enum class BootstrapScale { exp_of_mean, mean };
 Interval document_bootstrap_interval(const std::vector<std::vector<double>>& a,
                                      const std::vector<std::vector<double>>& b,
                                      const std::vector<std::int64_t>& document,
-                                     std::int64_t resamples = 2000, std::uint64_t seed = 20261206);
+                                     std::int64_t resamples = 2000, std::uint64_t seed = 20261206,
+                                     BootstrapScale scale = BootstrapScale::exp_of_mean);
 
 // The perplexity on `targets` of the unigram distribution of `training` tokens, add-one smoothed
 // over a vocabulary of `vocab` ids (so an unseen token costs log(N + vocab), not infinity): the

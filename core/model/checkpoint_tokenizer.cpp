@@ -9,9 +9,15 @@ namespace cp::model {
 std::filesystem::path checkpoint_tokenizer(const std::filesystem::path& checkpoint,
                                            const std::string& given) {
     if (!given.empty()) return given;
-    if (SafetensorsFile(checkpoint).metadata().count("cp_config"))
-        return data::default_tokenizer_path();
     const std::filesystem::path beside = checkpoint.parent_path() / "tokenizer.json";
+    const auto& metadata = SafetensorsFile(checkpoint).metadata();
+    // Ours: GPT-2's, unless converted from a checkpoint whose tokenizer.json `convert` put
+    // beside it (its fingerprint, recorded, is checked where the ids are read).
+    if (metadata.count("cp_config")) {
+        if (metadata.count(kConversionMetadataKey) && std::filesystem::is_regular_file(beside))
+            return beside;
+        return data::default_tokenizer_path();
+    }
     if (std::filesystem::is_regular_file(beside)) return beside;
     throw Error("the Hugging Face checkpoint '" + checkpoint.string() +
                 "' has no tokenizer.json beside it: its token ids are its own tokenizer's (for "

@@ -12,7 +12,8 @@ namespace cp::model {
 
 // `given` (--tokenizer) when not empty. Else, for a Hugging Face file (no "cp_config" in its
 // metadata), the tokenizer.json beside it; for our own checkpoints, the installed GPT-2 tokenizer
-// (the one every workbench experiment trains with unless it names another). A Hugging Face file
+// (the one every workbench experiment trains with unless it names another), or for one converted
+// from a pretrained checkpoint (`convert`) the tokenizer.json written beside it. A Hugging Face file
 // with no tokenizer.json beside it and none given is refused, naming the file and the way out.
 std::filesystem::path checkpoint_tokenizer(const std::filesystem::path& checkpoint,
                                            const std::string& given);
@@ -20,6 +21,8 @@ std::filesystem::path checkpoint_tokenizer(const std::filesystem::path& checkpoi
 // The metadata key under which our checkpoints record the fingerprint of the tokenizer they were
 // trained with (data::BpeTokenizer::fingerprint, decimal).
 inline constexpr const char* kTokenizerFingerprintKey = "cp_tokenizer_fingerprint";
+// The metadata key of a checkpoint converted from a pretrained one (model/conversion.h).
+inline constexpr const char* kConversionMetadataKey = "cp_conversion";
 
 // Refuses a tokenizer other than the one a checkpoint of ours recorded, naming both; nothing to
 // check for a file that recorded none (a Hugging Face file, or ours from before #27).

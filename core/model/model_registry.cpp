@@ -1,5 +1,7 @@
 #include "model/model_registry.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace cp::model {
@@ -269,9 +271,11 @@ ModelConfig design_preset(Design d, ModelSize size) {
 }
 
 const std::vector<Design>& default_designs() {
-    static const std::vector<Design> designs = {Design::pythia, Design::context_pythia,
-                                                Design::pythia_256, Design::projection_256,
-                                                Design::pythia_gqa};
+    // #26: with Context-Pythia, the two designs that separate its ingredients join by default:
+    // projection-256 (the recurrence) and the untrained-block ablation (Phase 1).
+    static const std::vector<Design> designs = {
+        Design::pythia,         Design::context_pythia, Design::context_pythia_untrained,
+        Design::pythia_256,     Design::projection_256, Design::pythia_gqa};
     return designs;
 }
 
@@ -281,6 +285,10 @@ std::vector<Design> every_design() {
         const DesignEntry& e = design_entry(n.design);
         if (!e.untrained_block && !e.family) designs.push_back(n.design);
     }
+    // #26: the untrained-block ablation beside Context-Pythia, so the comparison separates
+    // Phase 1's effect from the recurrence's (projection-256 is a design of its own).
+    const auto cp = std::find(designs.begin(), designs.end(), Design::context_pythia);
+    if (cp != designs.end()) designs.insert(cp + 1, Design::context_pythia_untrained);
     return designs;
 }
 

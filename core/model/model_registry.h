@@ -69,9 +69,11 @@ const DesignEntry& design_entry(Design d);
 ModelConfig design_preset(Design d, ModelSize size);
 
 // What one experiment trains unless told otherwise (KV_METHODS.md part C): Pythia, Context-Pythia
-// and the three comparators that need no other parameter.
+// and the three comparators that need no other parameter, and (#26) the untrained-block ablation,
+// so the recurrence's and Phase 1's effects are both measured.
 const std::vector<Design>& default_designs();
-// Every design, for 'all': the registry without the ablation entry.
+// Every design, for 'all': the registry's designs (not the below-half members), the
+// untrained-block ablation right after Context-Pythia.
 std::vector<Design> every_design();
 // "pythia,context-pythia,...": for help texts.
 std::string designs_text(const std::vector<Design>& designs);

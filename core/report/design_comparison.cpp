@@ -136,51 +136,66 @@ struct Used {
     MemberRuns runs;
 };
 
-// A run's test chunks as its evaluation recorded them: each chunk's mean loss and document.
-struct ChunkLosses {
-    std::vector<double> loss;
-    std::vector<std::int64_t> document;
+// The measures judged against the variation of the text, and what each resamples: the series of
+// per-chunk (or per-passage) values, the series naming each value's unit (empty: every value its
+// own unit), and how a side's value follows from the units' mean.
+struct TextMeasure {
+    const char* key;
+    const char* values;
+    const char* units;
+    BootstrapScale scale;
 };
-ChunkLosses chunk_losses(store::RunStore& store, std::int64_t run) {
-    ChunkLosses c;
-    for (const store::MetricPoint& m : store.metrics(run, names::test_chunk_loss))
-        c.loss.push_back(m.value);
-    for (const store::MetricPoint& m : store.metrics(run, names::test_chunk_document))
-        c.document.push_back(static_cast<std::int64_t>(m.value));
-    return c;
+constexpr TextMeasure kTextMeasures[] = {
+    {"test_ppl", names::test_chunk_loss, names::test_chunk_document, BootstrapScale::exp_of_mean},
+    {"test_accuracy", names::test_chunk_accuracy, names::test_chunk_document, BootstrapScale::mean},
+    {"last_word_accuracy", names::last_word_passage_correct, "", BootstrapScale::mean},
+};
+
+std::vector<double> series(store::RunStore& store, std::int64_t run, const char* name) {
+    std::vector<double> v;
+    for (const store::MetricPoint& m : store.metrics(run, name)) v.push_back(m.value);
+    return v;
 }
 
-// Each column's paired test-perplexity difference to the reference, resampling documents: the
-// same chunks in every seed and column, or no interval.
-void add_document_intervals(DesignComparison& c, store::RunStore& store) {
-    if (!c.reference) return;
-    DesignRow* row = nullptr;
-    for (DesignRow& r : c.rows)
-        if (r.key == "test_ppl") row = &r;
-    if (!row) return;
-    const auto load = [&](const DesignColumn& col) {
-        std::vector<ChunkLosses> seeds;
-        for (std::int64_t run : col.runs) seeds.push_back(chunk_losses(store, run));
-        return seeds;
-    };
-    const std::vector<ChunkLosses> reference = load(c.columns[*c.reference]);
-    if (reference.empty() || reference.front().loss.empty() ||
-        reference.front().document.size() != reference.front().loss.size())
-        return;
-    const std::vector<std::int64_t>& documents = reference.front().document;
-    c.test_documents = std::set<std::int64_t>(documents.begin(), documents.end()).size();
-    std::vector<std::vector<double>> b;
-    for (const ChunkLosses& s : reference) {
-        if (s.document != documents) return;
-        b.push_back(s.loss);
+// A column's values of one measure in every seed, when each seed recorded them on the same units.
+std::optional<DesignComparison::TextUnits> text_units_of(store::RunStore& store,
+                                                         const DesignColumn& col,
+                                                         const TextMeasure& m) {
+    DesignComparison::TextUnits t;
+    for (std::size_t s = 0; s < col.runs.size(); ++s) {
+        std::vector<double> values = series(store, col.runs[s], m.values);
+        std::vector<std::int64_t> unit;
+        if (*m.units)
+            for (double u : series(store, col.runs[s], m.units))
+                unit.push_back(static_cast<std::int64_t>(u));
+        else
+            for (std::size_t i = 0; i < values.size(); ++i)
+                unit.push_back(static_cast<std::int64_t>(i));
+        if (values.empty() || unit.size() != values.size()) return std::nullopt;
+        if (s == 0)
+            t.unit = unit;
+        else if (unit != t.unit)
+            return std::nullopt;
+        t.per_seed.push_back(std::move(values));
     }
-    for (std::size_t k = 0; k < c.columns.size(); ++k) {
-        if (k == *c.reference) continue;
-        std::vector<std::vector<double>> a;
-        for (const ChunkLosses& s : load(c.columns[k]))
-            if (s.document == documents) a.push_back(s.loss);
-        if (a.size() == b.size())
-            row->cells[k].document_interval = document_bootstrap_interval(a, b, documents);
+    if (t.per_seed.empty()) return std::nullopt;
+    return t;
+}
+
+// Each measure's paired differences to the reference over resampled text.
+void add_document_intervals(DesignComparison& c, store::RunStore& store) {
+    for (const TextMeasure& m : kTextMeasures) {
+        auto& columns = c.text_units[m.key];
+        for (const DesignColumn& col : c.columns) columns.push_back(text_units_of(store, col, m));
+    }
+    if (c.reference)
+        if (const auto& r = c.text_units["test_ppl"][*c.reference])
+            c.test_documents = std::set<std::int64_t>(r->unit.begin(), r->unit.end()).size();
+    if (!c.reference) return;
+    for (DesignRow& row : c.rows) {
+        if (!c.text_units.count(row.key)) continue;
+        for (std::size_t k = 0; k < c.columns.size(); ++k)
+            if (k != *c.reference) row.cells[k].document_interval = c.text_interval(row.key, k, *c.reference);
     }
 }
 
@@ -318,6 +333,20 @@ std::string DesignComparison::seeds_text() const {
     return "seed" + std::string(members.size() == 1 ? " " : "s ") +
            (used.empty() ? std::string("none") : used) + " (n = " + std::to_string(n()) + ")" +
            left_out;
+}
+
+std::optional<Interval> DesignComparison::text_interval(const std::string& key, std::size_t a,
+                                                        std::size_t b) const {
+    const auto it = text_units.find(key);
+    if (it == text_units.end() || a >= it->second.size() || b >= it->second.size()) return std::nullopt;
+    const auto& x = it->second[a];
+    const auto& y = it->second[b];
+    if (!x || !y || x->unit != y->unit || x->per_seed.size() != y->per_seed.size())
+        return std::nullopt;
+    BootstrapScale scale = BootstrapScale::mean;
+    for (const TextMeasure& m : kTextMeasures)
+        if (key == m.key) scale = m.scale;
+    return document_bootstrap_interval(x->per_seed, y->per_seed, x->unit, 2000, 20261206, scale);
 }
 
 const DesignRow& DesignComparison::row(const std::string& key) const {
@@ -533,7 +562,8 @@ std::vector<Effect> context_pythia_effects(const DesignComparison& c) {
         const auto other = c.column_of(without);
         if (!other) return;
         effects.push_back({what + " (Context-Pythia − " + c.columns[*other].heading() + ")", key,
-                           paired_difference(ppl.cells[*with], ppl.cells[*other])});
+                           paired_difference(ppl.cells[*with], ppl.cells[*other]),
+                           c.text_interval("test_ppl", *with, *other)});
     };
     effect(model::Design::projection_256, "recurrence", "the recurrence");
     effect(model::Design::context_pythia_untrained, "phase1", "Phase 1");
@@ -550,6 +580,9 @@ std::string effect_text(const Effect& e) {
              (d.excludes_zero() ? " (excludes 0)" : " (includes 0: not significant)");
     else
         s += " (one seed: no interval)";
+    if (const auto& doc = e.document_interval)
+        s += "; over resampled documents [" + number(doc->low) + ", " + number(doc->high) + "]" +
+             (doc->low > 0 || doc->high < 0 ? " (excludes 0)" : " (includes 0)");
     return s;
 }
 
@@ -586,8 +619,10 @@ std::string design_comparison_text(const DesignComparison& c) {
         s << "\nDifference to " << c.reference_heading()
           << ", from the per-seed paired differences"
           << (c.test_documents > 0
-                  ? "; test perplexity also over " + std::to_string(c.test_documents) +
-                        " held-out documents resampled (2,000 paired bootstrap draws)"
+                  ? "; test perplexity and token accuracy also over " +
+                        std::to_string(c.test_documents) +
+                        " held-out documents resampled, last-word accuracy over its passages "
+                        "(2,000 paired bootstrap draws)"
                   : std::string())
           << ":\n";
         std::vector<bool> r(d.front().size(), true);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -45,9 +46,10 @@ struct DesignCell {
     std::optional<SeedEstimate> estimate;       // over the seeds; n = 1: the value, no sd
     std::optional<double> ratio;                // mean over the reference column's mean
     std::optional<SeedEstimate> difference;     // of the per-seed differences to the reference
-    // Test perplexity only: the paired difference's 95% interval over resampled held-out
-    // documents (common/stats.h), the same resamples for every column; absent for runs that did
-    // not record their chunks' losses (before #26) or were scored on other chunks.
+    // The paired difference's 95% interval over resampled held-out text (common/stats.h), the
+    // same resamples for every column: documents for test perplexity and token accuracy, passages
+    // for last-word accuracy (text_units). Absent for runs that did not record their per-chunk
+    // or per-passage outcomes (before #26) or were scored on other text.
     std::optional<Interval> document_interval;
 };
 
@@ -87,6 +89,17 @@ struct DesignComparison {
     std::vector<std::string> notes;        // policy columns left out of a group, ...
     std::vector<std::int64_t> kv_lengths;  // measured, ascending
     std::size_t test_documents = 0;        // the held-out documents the intervals resample
+    // Per measure with a text interval (test_ppl, test_accuracy, last_word_accuracy), per column:
+    // each seed's per-chunk (or per-passage) values and the unit each belongs to.
+    struct TextUnits {
+        std::vector<std::vector<double>> per_seed;
+        std::vector<std::int64_t> unit;
+    };
+    std::map<std::string, std::vector<std::optional<TextUnits>>> text_units;
+    // The paired difference column a − column b of `key` over resampled text, when both have the
+    // same units in every seed.
+    std::optional<Interval> text_interval(const std::string& key, std::size_t a,
+                                          std::size_t b) const;
     std::int64_t n() const;                // seeds in the statistics
     std::string seeds_text() const;        // "seeds 0, 1, 2 (n = 3); seed 3 ... left out: ..."
     const DesignRow& row(const std::string& key) const;  // throws for an unknown key
@@ -122,6 +135,7 @@ struct Effect {
     std::string name;   // "the recurrence (Context-Pythia − Projection-256)"
     std::string key;    // "recurrence", "phase1"
     std::optional<SeedEstimate> difference;  // test perplexity, paired over the seeds
+    std::optional<Interval> document_interval;  // the same, paired over resampled documents
 };
 std::vector<Effect> context_pythia_effects(const DesignComparison& c);
 // "the recurrence (...): +312 test perplexity, 95% t-interval [...] over 3 seeds (excludes 0)"

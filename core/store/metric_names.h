@@ -26,6 +26,11 @@ inline constexpr const char* loss_by_position = "loss_by_position";
 // what the comparison resamples for its intervals over documents.
 inline constexpr const char* test_chunk_loss = "test_chunk_loss";
 inline constexpr const char* test_chunk_document = "test_chunk_document";
+// Each test chunk's token accuracy (step = the chunk's index), resampled like its loss.
+inline constexpr const char* test_chunk_accuracy = "test_chunk_accuracy";
+// Each last-word passage's outcome, 1 right or 0 wrong (step = the passage's index): the unit
+// the comparison resamples for last-word accuracy (every passage its own text).
+inline constexpr const char* last_word_passage_correct = "last_word_passage_correct";
 // Phase 1
 inline constexpr const char* oacd_loss = "oacd_loss";
 inline constexpr const char* dispersion_term = "dispersion_term";
@@ -79,6 +84,10 @@ inline constexpr const char* unigram_test_ppl = "unigram_test_ppl";
 inline constexpr const char* unigram_alpha = "unigram_alpha";
 inline constexpr const char* bigram_test_ppl = "bigram_test_ppl";
 inline constexpr const char* bigram_lambda = "bigram_lambda";
+// The baselines' perplexity on the validation chunks their smoothing was chosen on: what a
+// validation-only criterion (the step warning's derivation) compares best_val_ppl with.
+inline constexpr const char* unigram_val_ppl = "unigram_val_ppl";
+inline constexpr const char* bigram_val_ppl = "bigram_val_ppl";
 // What the test chunks span: drawn evenly across the held-out stream (data/test_chunks.h), the
 // held-out documents and genres they begin in.
 inline constexpr const char* test_documents = "test_documents";

@@ -84,11 +84,12 @@ struct Scoring {
     Scored all, continuation;
     PositionLosses positions;
     std::vector<double> chunk_kl;    // each chunk's mean KL(full || policy) per token
-    std::vector<double> chunk_loss;  // each chunk's mean loss under the policy
+    std::vector<double> chunk_loss;      // each chunk's mean loss under the policy
+    std::vector<double> chunk_accuracy;  // each chunk's share of greedy-right tokens
     std::int64_t agree = 0, compared = 0;
     void add(const torch::Tensor& logits, const torch::Tensor& reference,
              const torch::Tensor& targets, std::int64_t first, std::int64_t continuation_from,
-             torch::Tensor& row_kl, torch::Tensor& row_loss) {
+             torch::Tensor& row_kl, torch::Tensor& row_loss, torch::Tensor& row_correct) {
         // Each token's loss once, (B, n): the totals, the continuation and the positions read it.
         const std::int64_t n = targets.size(1);
         const torch::Tensor l = logits.to(torch::kFloat32);
@@ -105,6 +106,7 @@ struct Scoring {
         }
         positions.add(losses, first);
         row_loss += losses.to(torch::kFloat64).sum(1).cpu();
+        row_correct += right.to(torch::kFloat64).sum(1).cpu();
         compared += targets.numel();
         // The full cache against itself (the same tensor): KL exactly 0, every argmax agrees.
         if (reference.is_same(logits)) {
@@ -140,20 +142,23 @@ Scoring decode_chunks(model::CausalLm& net, const model::CachePolicy& policy,
         if (!is_full) full.emplace(net.make_cache());
         torch::Tensor row_kl = torch::zeros({b.size(0)}, torch::kFloat64);
         torch::Tensor row_loss = torch::zeros({b.size(0)}, torch::kFloat64);
+        torch::Tensor row_correct = torch::zeros({b.size(0)}, torch::kFloat64);
         for (std::int64_t t = 0; t < seq && !stop.load();) {
             const std::int64_t m = feeding.size(t, seq);
             const torch::Tensor logits = net.forward(inputs.narrow(1, t, m), &cache);
             const torch::Tensor reference =
                 is_full ? logits : net.forward(inputs.narrow(1, t, m), &*full);
             s.add(logits, reference, targets.narrow(1, t, m), t, continuation_from, row_kl,
-                  row_loss);
+                  row_loss, row_correct);
             t += m;
         }
         const auto kl = row_kl.accessor<double, 1>();
         const auto loss = row_loss.accessor<double, 1>();
+        const auto correct = row_correct.accessor<double, 1>();
         for (std::int64_t i = 0; i < b.size(0); ++i) {
             s.chunk_kl.push_back(kl[i] / static_cast<double>(seq));
             s.chunk_loss.push_back(loss[i] / static_cast<double>(seq));
+            s.chunk_accuracy.push_back(correct[i] / static_cast<double>(seq));
         }
         log.progress(std::min(start + batch, n), n, s.all.tokens ? s.all.loss / s.all.tokens : 0);
     }
@@ -164,6 +169,7 @@ struct LastWords {
     std::int64_t correct = 0, passages = 0, target_tokens = 0;
     double target_nll = 0;
     std::int64_t lost = 0, gained = 0;  // full right and policy wrong; the reverse
+    std::vector<bool> right;            // each passage's outcome under the policy
 };
 
 // Passage -> compress -> predict, fed as the chunks are (token by token by default, so the
@@ -205,6 +211,7 @@ LastWords last_words(model::CausalLm& net, const model::CachePolicy& policy,
         }
         if (is_full) right[1] = right[0];
         r.correct += right[0] ? 1 : 0;
+        r.right.push_back(right[0]);
         r.lost += right[1] && !right[0] ? 1 : 0;
         r.gained += !right[1] && right[0] ? 1 : 0;
         ++r.passages;
@@ -275,6 +282,7 @@ void record_last_words(const LastWords& w, PolicyOutcome& o, RunLogger& log) {
     log.result(names::last_word_flips_lost, static_cast<double>(w.lost));
     log.result(names::last_word_flips_gained, static_cast<double>(w.gained));
     log.result(names::last_word_mcnemar_p, mcnemar_exact_p(w.lost, w.gained));
+    record_passage_outcomes(w.right, log);
 }
 
 PolicyOutcome evaluate_one(model::CausalLm& net, const model::CachePolicy& policy,
@@ -293,7 +301,7 @@ PolicyOutcome evaluate_one(model::CausalLm& net, const model::CachePolicy& polic
     const Scoring p = decode_chunks(net, policy, bases, chunks, feeding, params.batch, log, stop);
     if (peak_known) log.result(names::peak_rss_decoding, static_cast<double>(peak_resident_bytes()));
     record_perplexity(p, o, log);
-    record_chunk_losses(p.chunk_loss, t.data.test_chunk_documents, log);
+    record_chunk_outcomes(p.chunk_loss, p.chunk_accuracy, t.data.test_chunk_documents, log);
     log.result(names::policy_prefill, static_cast<double>(feeding.uncompressed));
     log.result(names::policy_prefill_chunk, static_cast<double>(feeding.step));
     // The bytes the cache held over the scored tokens: the first chunk fed the same way.

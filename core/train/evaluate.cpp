@@ -11,21 +11,35 @@
 namespace cp::train {
 namespace F = torch::nn::functional;
 
-void PositionLosses::add_chunks(const torch::Tensor& losses) {
+void PositionLosses::add_chunks(const torch::Tensor& losses, const torch::Tensor& right) {
     add(losses, 0);
-    const torch::Tensor means = losses.to(torch::kFloat64).mean(1).cpu().contiguous();
-    const double* m = means.data_ptr<double>();
-    chunk_loss.insert(chunk_loss.end(), m, m + means.size(0));
+    const auto append_means = [](const torch::Tensor& t, std::vector<double>& to) {
+        const torch::Tensor means = t.to(torch::kFloat64).mean(1).cpu().contiguous();
+        const double* m = means.data_ptr<double>();
+        to.insert(to.end(), m, m + means.size(0));
+    };
+    append_means(losses, chunk_loss);
+    append_means(right, chunk_accuracy);
 }
 
-void record_chunk_losses(const std::vector<double>& chunk_loss,
-                         const std::vector<std::size_t>& chunk_document, RunLogger& log) {
+void record_chunk_outcomes(const std::vector<double>& chunk_loss,
+                           const std::vector<double>& chunk_accuracy,
+                           const std::vector<std::size_t>& chunk_document, RunLogger& log) {
     for (std::size_t i = 0; i < chunk_loss.size(); ++i) {
-        log.metric(names::test_chunk_loss, static_cast<std::int64_t>(i), -1, chunk_loss[i]);
+        const auto step = static_cast<std::int64_t>(i);
+        log.metric(names::test_chunk_loss, step, -1, chunk_loss[i]);
+        if (i < chunk_accuracy.size())
+            log.metric(names::test_chunk_accuracy, step, -1, chunk_accuracy[i]);
         if (i < chunk_document.size())
-            log.metric(names::test_chunk_document, static_cast<std::int64_t>(i), -1,
+            log.metric(names::test_chunk_document, step, -1,
                        static_cast<double>(chunk_document[i]));
     }
+}
+
+void record_passage_outcomes(const std::vector<bool>& right, RunLogger& log) {
+    for (std::size_t i = 0; i < right.size(); ++i)
+        log.metric(names::last_word_passage_correct, static_cast<std::int64_t>(i), -1,
+                   right[i] ? 1.0 : 0.0);
 }
 
 void PositionLosses::add(const torch::Tensor& losses, std::int64_t first) {
@@ -98,11 +112,12 @@ PositionLosses position_losses(model::CausalLm& model, const torch::Tensor& chun
         const torch::Tensor b =
             chunks.narrow(0, start, std::min(batch, chunks.size(0) - start)).to(device);
         const torch::Tensor logits = model.forward(b.narrow(1, 0, seq)).to(torch::kFloat32);
+        const torch::Tensor targets = b.narrow(1, 1, seq);
         const torch::Tensor losses =
-            F::cross_entropy(logits.reshape({-1, logits.size(2)}), b.narrow(1, 1, seq).reshape({-1}),
+            F::cross_entropy(logits.reshape({-1, logits.size(2)}), targets.reshape({-1}),
                              F::CrossEntropyFuncOptions().reduction(torch::kNone))
                 .view({b.size(0), seq});
-        p.add_chunks(losses);
+        p.add_chunks(losses, logits.argmax(-1) == targets);
     }
     return p;
 }
@@ -161,6 +176,7 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
     const PositionLosses positions = position_losses(model, test_chunks, batch_size);
     record_loss_by_position(positions, log);
     r.chunk_loss = positions.chunk_loss;
+    r.chunk_accuracy = positions.chunk_accuracy;
     if (test_chunks.size(0) > 0)
         record_scored_bytes(
             scored_kv_bytes(model, test_chunks.narrow(0, 0, 1).narrow(1, 0, test_chunks.size(1) - 1).to(device),
@@ -169,6 +185,7 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
     // 2. Last word: correct iff greedy prediction reproduces every token of " " + word.
     std::int64_t correct = 0, target_tokens = 0;
     double target_nll = 0;
+    std::vector<bool> right;
     for (std::size_t i = 0; i < last_words.size() && !stop.load(); ++i) {
         const LastWordItem& item = last_words[i];
         std::vector<std::int64_t> ids = item.context;
@@ -188,6 +205,7 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
             ++target_tokens;
         }
         correct += all ? 1 : 0;
+        right.push_back(all);
         if (i % 20 == 0)
             log.progress(static_cast<std::int64_t>(i), static_cast<std::int64_t>(last_words.size()),
                          0);
@@ -211,6 +229,7 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
         log.result(names::last_word_ppl_per_passage,
                    std::exp(target_nll / static_cast<double>(last_words.size())));
     log.result(names::last_word_passages, static_cast<double>(r.last_word_passages));
+    record_passage_outcomes(right, log);
 
     // 3. KV cache bytes from the cache tensors, and cached generation speed.
     const model::KvTrace trace = model::measure_kv_cache(model, prompt, params.kv_lengths, &stop);

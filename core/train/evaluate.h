@@ -23,23 +23,29 @@ struct EvalResult {
     double last_word_accuracy_low = 0, last_word_accuracy_high = 0;  // 95% Wilson interval
     std::vector<model::KvMeasurement> kv;
     double generation_tokens_per_second = 0;
-    std::vector<double> chunk_loss;  // each test chunk's mean loss, in order
+    std::vector<double> chunk_loss;      // each test chunk's mean loss, in order
+    std::vector<double> chunk_accuracy;  // each test chunk's token accuracy, in order
 };
 
 // The loss at each position of scored chunks, summed over the chunks (loss_by_position).
 struct PositionLosses {
     std::vector<double> sum;
     std::vector<std::int64_t> count;
-    std::vector<double> chunk_loss;  // each whole chunk's mean loss, when added with add_chunks
+    std::vector<double> chunk_loss;      // each whole chunk's mean loss, when added with add_chunks
+    std::vector<double> chunk_accuracy;  // each whole chunk's token accuracy, when given to it
     // losses: (B, n) cross-entropies of positions first .. first + n - 1 (0-based).
     void add(const torch::Tensor& losses, std::int64_t first);
-    // losses: (B, seq) of B whole chunks: add(losses, 0) and each chunk's mean.
-    void add_chunks(const torch::Tensor& losses);
+    // losses: (B, seq) of B whole chunks: add(losses, 0) and each chunk's mean; right: (B, seq)
+    // whether each position's greedy choice was the target, for each chunk's accuracy.
+    void add_chunks(const torch::Tensor& losses, const torch::Tensor& right);
 };
-// Records each test chunk's mean loss and the held-out document it begins in (both series, step
-// = the chunk's index), for the comparison's intervals over documents.
-void record_chunk_losses(const std::vector<double>& chunk_loss,
-                         const std::vector<std::size_t>& chunk_document, RunLogger& log);
+// Records each test chunk's mean loss, its token accuracy and the held-out document it begins in
+// (series, step = the chunk's index), for the comparison's intervals over documents.
+void record_chunk_outcomes(const std::vector<double>& chunk_loss,
+                           const std::vector<double>& chunk_accuracy,
+                           const std::vector<std::size_t>& chunk_document, RunLogger& log);
+// Records each last-word passage's outcome (last_word_passage_correct), for the same intervals.
+void record_passage_outcomes(const std::vector<bool>& right, RunLogger& log);
 // Records the means as the loss_by_position series: positions 1..64 one point each, later ones
 // in buckets of ceil((L - 64) / 64) positions (a point at each bucket's first position).
 void record_loss_by_position(const PositionLosses& p, RunLogger& log);

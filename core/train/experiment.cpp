@@ -662,7 +662,7 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
     const EvalResult e = evaluate_model(net, x.test_chunks, data_->last_words, data_->prompt,
                                         p.eval, p.phase2.batch_size, eval_log, x.stop);
     const data::TestChunkChoice chunks = test_chunk_choice();
-    record_chunk_losses(e.chunk_loss, chunks.documents, eval_log);
+    record_chunk_outcomes(e.chunk_loss, e.chunk_accuracy, chunks.documents, eval_log);
     if (!p.eval.lambada_file.empty())
         eval_log.result(names::lambada_file_lines, static_cast<double>(lambada_passages_));
     if (p.eval.stride > 0) {
@@ -708,6 +708,8 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
     log.result(names::unigram_alpha, x.baselines->unigram_alpha);
     log.result(names::bigram_test_ppl, s.bigram_test_ppl);
     log.result(names::bigram_lambda, x.baselines->bigram_lambda);
+    log.result(names::unigram_val_ppl, x.baselines->unigram_val_ppl);
+    log.result(names::bigram_val_ppl, x.baselines->bigram_val_ppl);
     log.result(names::test_documents, static_cast<double>(chunks.distinct_documents));
     log.result(names::test_genres, static_cast<double>(chunks.distinct_genres));
     log.result(names::uniform_ppl, s.uniform_ppl);

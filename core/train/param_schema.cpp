@@ -248,7 +248,7 @@ ParamSpec models_param() {
     ParamSpec m = base("models", "models", ParamType::design_list, "", "", ParamGroup::run);
     m.value_name = "DESIGN,...";
     m.help = "the designs to train (" + model::design_keys_text() +
-             "; 'all': every design, the untrained-block ablation aside)";
+             "; 'all': every design and the untrained-block ablation)";
     m.get = [](const P& p) {
         json a = json::array();
         for (model::Design d : p.models) a.push_back(model::design_key(d));
@@ -265,7 +265,7 @@ ParamSpec models_param() {
             throw Error("experiment parameters: models must be a list of designs");
         std::vector<model::Design> designs;
         for (const std::string& k : keys) {
-            if (k == "all") {  // every design; the untrained-block ablation is asked by name
+            if (k == "all") {  // every design, the untrained-block ablation beside Context-Pythia
                 designs = model::every_design();
                 break;
             }
@@ -584,6 +584,7 @@ void add_evaluation_and_storage(std::vector<ParamSpec>& s) {
         "of context (Hugging Face's perplexity guide); 0: off",
         ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.stride; },
         non_negative_integer([](P & p) -> auto& { return p.eval.stride; }, "eval.stride")));
+    s.back().zero_when_typed = "leave --eval-stride out for no sliding-window perplexity";
     s.back().check = [](const P& p) -> std::string {
         if (p.eval.stride < 0) return "eval.stride must be 0 (off) or positive";
         if (p.eval.stride > 0 && p.seq_length && p.eval.stride > *p.seq_length)
@@ -738,8 +739,12 @@ json ParamSpec::parse_text(const std::string& raw) const {
     switch (type) {
         case ParamType::required_integer:
         case ParamType::integer:
-        case ParamType::seed:
-            return whole(raw);
+        case ParamType::seed: {
+            const std::int64_t v = whole(raw);
+            if (v == 0 && !zero_when_typed.empty())
+                throw Error(option + " must be positive (got 0): " + zero_when_typed);
+            return v;
+        }
         case ParamType::real: {
             const auto v = parse_number(raw);
             if (!v) throw Error(option + " must be a number (got '" + raw + "')");

@@ -51,6 +51,9 @@ struct ParamSpec {
     std::vector<std::string> choice_labels;  // shown for `choices` (same order), when given
     std::string placeholder;                 // the form's hint when it differs from the default
     std::string reference_note;              // "reference: 5000" when the default differs from it
+    // An integer whose 0 is only the default ("off"): typed as a value it is refused with this
+    // way out ("leave --eval-stride out for none"). Empty: 0 is a value like any other.
+    std::string zero_when_typed;
 
     // The member's value as JSON, and setting it from JSON (throws cp::Error naming the key).
     std::function<nlohmann::json(const ExperimentParams&)> get;

@@ -348,6 +348,23 @@ TEST(Stats, DocumentBootstrapIntervalMatchesTheHandWorkedDistribution) {
     EXPECT_NEAR(seeds.low, (std::exp(1.5) - std::exp(1.0)) / 2, 1e-12);
 }
 
+// #26: the same bootstrap on the mean scale (token accuracy, a passage's 0/1 outcome): with
+// a = (1, 0) and b = (0, 0) over two one-chunk documents the difference of means is 0 (a quarter
+// of the draws: document 1 twice), 0.5 (half) or 1 (a quarter: document 0 twice), so the interval
+// is [0, 1]; in one document it is the plain difference of means, 0.5, where the exp scale would
+// give e^0.5 - 1.
+TEST(Stats, DocumentBootstrapOnTheMeanScaleTakesNoExponential) {
+    const auto mean = cp::BootstrapScale::mean;
+    const cp::Interval i =
+        cp::document_bootstrap_interval({{1.0, 0.0}}, {{0.0, 0.0}}, {0, 1}, 4000, 1, mean);
+    EXPECT_EQ(i.low, 0.0);
+    EXPECT_EQ(i.high, 1.0);
+    const cp::Interval one =
+        cp::document_bootstrap_interval({{1.0, 0.0}}, {{0.0, 0.0}}, {5, 5}, 100, 1, mean);
+    EXPECT_DOUBLE_EQ(one.low, 0.5);
+    EXPECT_DOUBLE_EQ(one.high, 0.5);
+}
+
 // #26: LAMBADA's own format, as lm-eval-harness's lambada_openai splits it: the target is what
 // follows the last space, the context everything before it. Lines from Brown's held-out ca10, one
 // in JSONL, one plain, one JSONL again; a blank last line is ignored.

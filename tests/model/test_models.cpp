@@ -1,6 +1,7 @@
 // The libtorch models: parameter counts, KV-cached decoding equal to the full forward pass, the
 // measured KV saving, checkpoints (round trip, F16/BF16, wrong names or shapes), HF export.
 #include <algorithm>
+#include <functional>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,8 @@
 #include "data/corpus.h"
 #include "model/cache_policy.h"
 #include "model/checkpoint.h"
+#include "model/conversion.h"
+#include "model/model_registry.h"
 #include "model/inference.h"
 #include "model/models.h"
 #include "model/safetensors.h"
@@ -740,4 +743,166 @@ TEST(LatentAttention, IdentityLikeUpProjectionsMatchAHandComputedCase) {
     // Position 0 sees itself alone: v of x0.
     EXPECT_NEAR(out[0][0][0].item<double>(), x0[2], 1e-6);
     EXPECT_NEAR(out[0][0][1].item<double>(), x0[3], 1e-6);
+}
+
+// ---- #27: designs converted from a pretrained checkpoint ----------------------------------------
+namespace {
+
+// A tiny Pythia written as a checkpoint after `edit` changed its weights; returns the file.
+fs::path write_pythia(const fs::path& dir, const std::function<void(CausalLm&)>& edit) {
+    auto pythia = make_model(preset("pythia-tiny"), 7);
+    {
+        torch::NoGradGuard no_grad;
+        edit(*pythia);
+    }
+    const fs::path file = dir / "pythia.safetensors";
+    save_checkpoint(*pythia, file);
+    return file;
+}
+
+// The fused query_key_value of every layer, viewed per head: (heads, 3, head_dim, ...).
+void for_each_qkv(CausalLm& m, const std::function<void(torch::Tensor)>& f) {
+    for (auto& item : m.named_parameters())
+        if (item.key().find("query_key_value") != std::string::npos)
+            f(item.value().view(item.value().dim() == 2
+                                    ? std::vector<std::int64_t>{4, 3, 16, item.value().size(1)}
+                                    : std::vector<std::int64_t>{4, 3, 16}));
+}
+
+// Converts `from` into `design` at the tiny size; returns the converted model and its record.
+std::pair<std::shared_ptr<CausalLm>, ConversionRecord> convert(const fs::path& from, Design design,
+                                                               const fs::path& out,
+                                                               const std::function<void(ModelConfig&)>& option = {}) {
+    ModelConfig c = design_preset(design, ModelSize::tiny);
+    if (option) option(c);
+    const ConversionRecord r = convert_checkpoint(
+        from, design_key(design), {{"tiny", design_preset(Design::pythia, ModelSize::tiny), c}}, 0, out);
+    return {load_checkpoint(out), r};
+}
+
+double max_logit_difference(CausalLm& a, CausalLm& b) {
+    a.eval();
+    b.eval();
+    const torch::Tensor ids = batch(real_ids(48));
+    return (a.forward(ids) - b.forward(ids)).abs().max().item<double>();
+}
+
+const TensorOrigin& origin(const ConversionRecord& r, const std::string& name) {
+    for (const TensorOrigin& t : r.tensors)
+        if (t.name == name) return t;
+    static const TensorOrigin none{"(absent)", TensorOrigin::Kind::fresh, "absent"};
+    ADD_FAILURE() << name << " is not in the record";
+    return none;
+}
+
+}  // namespace
+
+// Pythia converted into Pythia is the checkpoint: every tensor copied, the same logits.
+TEST(Conversion, PythiaIsTheCheckpointItself) {
+    cp::test::TempDir dir;
+    const fs::path from = write_pythia(dir.path(), [](CausalLm&) {});
+    auto [model, record] = convert(from, Design::pythia, dir / "pythia-converted.safetensors");
+    EXPECT_EQ(record.count(TensorOrigin::Kind::copied), static_cast<std::int64_t>(record.tensors.size()));
+    EXPECT_EQ(record.source_sha256.size(), 64u);
+    EXPECT_EQ(max_logit_difference(*model, *load_checkpoint(from)), 0.0);
+    // The record is stored in the checkpoint and beside it.
+    const auto stored = conversion_record(dir / "pythia-converted.safetensors");
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->tensors.size(), record.tensors.size());
+    EXPECT_TRUE(fs::exists(dir / "pythia-converted.safetensors.conversion.json"));
+}
+
+// GQA by mean-pooling (Ainslie et al.): with a K/V head per query head nothing is pooled and the
+// model is the checkpoint; with 2 K/V heads for 4 query heads, a checkpoint whose heads 0 and 1
+// (and 2 and 3) already hold the same K and V is unchanged by the pooling, and one whose heads
+// differ is not.
+TEST(Conversion, GqaMeanPoolsEachGroupsHeads) {
+    cp::test::TempDir dir;
+    const fs::path from = write_pythia(dir.path(), [](CausalLm&) {});
+    auto [full, r] = convert(from, Design::pythia_gqa, dir / "gqa4.safetensors",
+                             [](ModelConfig& c) { c.kv_heads = 4; });
+    EXPECT_LT(max_logit_difference(*full, *load_checkpoint(from)), 1e-5);
+    EXPECT_EQ(origin(r, "gpt_neox.layers.0.attention.k_proj.weight").kind, TensorOrigin::Kind::derived);
+    EXPECT_EQ(origin(r, "gpt_neox.layers.1.attention.q_proj.bias").kind, TensorOrigin::Kind::derived);
+
+    auto [pooled, r2] = convert(from, Design::pythia_gqa, dir / "gqa2.safetensors");
+    EXPECT_GT(max_logit_difference(*pooled, *load_checkpoint(from)), 1e-3);
+    EXPECT_NE(origin(r2, "gpt_neox.layers.0.attention.v_proj.weight").how.find("mean of each group's 2"),
+              std::string::npos);
+
+    cp::test::TempDir paired;
+    const fs::path same = write_pythia(paired.path(), [](CausalLm& m) {
+        for_each_qkv(m, [](torch::Tensor h) {
+            for (int g : {0, 2})
+                for (int kv : {1, 2}) h[g + 1][kv].copy_(h[g][kv]);
+        });
+    });
+    auto [exact, r3] = convert(same, Design::pythia_gqa, paired / "gqa2.safetensors");
+    EXPECT_LT(max_logit_difference(*exact, *load_checkpoint(same)), 1e-5);
+}
+
+// MLA from a truncated SVD of K (non-rotary dims) and V, one rotary key shared by the heads
+// (DeepSeek-V2): at full rank (latent = hidden 64) a checkpoint whose heads already share their
+// rotary key rows is reproduced; at rank 8 it is not, and the record says how much was kept.
+TEST(Conversion, MlaAtFullRankReproducesACheckpointWhoseHeadsShareTheRotaryKey) {
+    cp::test::TempDir dir;
+    const fs::path from = write_pythia(dir.path(), [](CausalLm& m) {
+        for_each_qkv(m, [](torch::Tensor h) {  // rotary dims: the first 4 of each head
+            for (int head = 1; head < 4; ++head) h[head][1].narrow(0, 0, 4).copy_(h[0][1].narrow(0, 0, 4));
+        });
+    });
+    auto [full, r] = convert(from, Design::pythia_mla, dir / "mla64.safetensors",
+                             [](ModelConfig& c) { c.kv_latent = 64; });
+    EXPECT_LT(max_logit_difference(*full, *load_checkpoint(from)), 1e-4);
+    EXPECT_NE(origin(r, "gpt_neox.layers.0.attention.kv_down.weight").how.find("rank 64 of 64"),
+              std::string::npos);
+    auto [low, r2] = convert(from, Design::pythia_mla, dir / "mla8.safetensors",
+                             [](ModelConfig& c) { c.kv_latent = 8; });
+    EXPECT_GT(max_logit_difference(*low, *load_checkpoint(from)), 1e-3);
+    EXPECT_NE(origin(r2, "gpt_neox.layers.1.attention.v_up.weight").how.find("rank 8 of 64"),
+              std::string::npos);
+    EXPECT_EQ(origin(r2, "gpt_neox.layers.1.attention.k_rope.weight").kind, TensorOrigin::Kind::derived);
+}
+
+// context-kv (seed 001): the embedding, layers 1.., the final norm and the head copied; layer 0's
+// query from the pretrained one; the contexts' keys and values and the ContextBlock new. A
+// narrower design keeps only what has the same shape (the embedding).
+TEST(Conversion, ContextKvReplacesLayerZerosKeysAndValuesAndKeepsTheRest) {
+    cp::test::TempDir dir;
+    const fs::path from = write_pythia(dir.path(), [](CausalLm&) {});
+    auto [model, r] = convert(from, Design::context_kv, dir / "ckv.safetensors");
+    using K = TensorOrigin::Kind;
+    EXPECT_EQ(origin(r, "gpt_neox.layers.0.attention.q_proj.weight").kind, K::derived);
+    EXPECT_EQ(origin(r, "gpt_neox.layers.0.attention.k_proj.weight").kind, K::fresh);
+    EXPECT_EQ(origin(r, "gpt_neox.layers.0.attention.v_proj.weight").kind, K::fresh);
+    EXPECT_EQ(origin(r, "gpt_neox.layers.0.attention.dense.weight").kind, K::copied);
+    EXPECT_EQ(origin(r, "gpt_neox.layers.1.attention.query_key_value.weight").kind, K::copied);
+    EXPECT_EQ(origin(r, "gpt_neox.embed_in.weight").kind, K::copied);
+    EXPECT_EQ(origin(r, "embed_out.weight").kind, K::copied);
+    std::int64_t block = 0;
+    for (const TensorOrigin& t : r.tensors)
+        if (t.name.find("context_block.") != std::string::npos) {
+            ++block;
+            EXPECT_EQ(t.kind, K::fresh) << t.name;
+        }
+    EXPECT_GT(block, 0);
+    auto [narrow, rc] = convert(from, Design::context_pythia, dir / "cp.safetensors");
+    EXPECT_EQ(origin(rc, "embed_in.weight").kind, K::copied);
+    EXPECT_EQ(origin(rc, "embed_out.weight").kind, K::fresh);  // 32 wide, not 64
+    EXPECT_EQ(rc.count(K::derived), 0);
+}
+
+// A checkpoint that is not Pythia at the size asked is refused naming both shapes and --size.
+TEST(Conversion, ACheckpointOfAnotherSizeIsRefusedByName) {
+    cp::test::TempDir dir;
+    const fs::path from = write_pythia(dir.path(), [](CausalLm&) {});
+    const std::string m = error_of([&] {
+        convert_checkpoint(from, "pythia",
+                           {{"70m", design_preset(Design::pythia, ModelSize::m70),
+                             design_preset(Design::pythia, ModelSize::m70)}},
+                           0, dir / "x.safetensors");
+    });
+    EXPECT_NE(m.find("hidden 64, 2 layers, 4 heads, MLP 256"), std::string::npos) << m;
+    EXPECT_NE(m.find("70m: hidden 512, 6 layers"), std::string::npos) << m;
+    EXPECT_FALSE(fs::exists(dir / "x.safetensors"));
 }

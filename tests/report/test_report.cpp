@@ -296,19 +296,32 @@ TEST_F(Report, TestChunksSpanTheHeldOutDocumentsAndGenres) {
         for (const auto& m : losses) sum += m.value;
         // (within float32 summation: the evaluation sums its losses in float32)
         EXPECT_NEAR(std::exp(sum / 8), r["test_ppl"], 1e-5 * r["test_ppl"]) << run.id;
+        // Each chunk's token accuracy: equal chunks, so their mean is the run's accuracy; each
+        // last-word passage's outcome: as many as passages, summing to the number right.
+        const auto accuracy = store.metrics(run.id, "test_chunk_accuracy");
+        ASSERT_EQ(accuracy.size(), 8u);
+        double right = 0;
+        for (const auto& m : accuracy) right += m.value;
+        EXPECT_NEAR(right / 8, r["test_accuracy"], 1e-6) << run.id;
+        const auto passages = store.metrics(run.id, "last_word_passage_correct");
+        ASSERT_EQ(static_cast<double>(passages.size()), r["last_word_passages"]) << run.id;
+        double correct = 0;
+        for (const auto& m : passages) correct += m.value;
+        EXPECT_EQ(correct, r["last_word_correct"]) << run.id;
         ++evaluated;
     }
     EXPECT_EQ(evaluated, 3);
     // One seed: the difference table still judges test perplexity against the documents.
     const auto c = cp::report::compare_designs(store, 1);
     EXPECT_EQ(c.test_documents, 8u);
-    for (std::size_t k = 0; k < c.columns.size(); ++k) {
-        const auto& interval = c.row("test_ppl").cells[k].document_interval;
-        EXPECT_EQ(interval.has_value(), k != *c.reference) << k;
-        if (interval) {
-            EXPECT_LE(interval->low, interval->high);
+    for (const char* measure : {"test_ppl", "test_accuracy", "last_word_accuracy"})
+        for (std::size_t k = 0; k < c.columns.size(); ++k) {
+            const auto& interval = c.row(measure).cells[k].document_interval;
+            EXPECT_EQ(interval.has_value(), k != *c.reference) << measure << " " << k;
+            if (interval) {
+                EXPECT_LE(interval->low, interval->high);
+            }
         }
-    }
     EXPECT_FALSE(cp::report::difference_table_cells(c).empty());
 }
 
@@ -964,6 +977,11 @@ TEST(Designs, TheDesignsBelowHalfTrainInOneExperimentAndEachFamilyIsACurve) {
     ASSERT_TRUE(effects[0].difference.has_value());
     EXPECT_DOUBLE_EQ(effects[0].difference->mean, ppl["context-pythia"] - ppl["projection-256"]);
     EXPECT_NE(cp::report::effect_text(effects[0]).find("one seed: no interval"), std::string::npos);
+    // One seed still has the text's variation: the effect's interval over resampled documents.
+    ASSERT_TRUE(effects[0].document_interval.has_value());
+    EXPECT_LE(effects[0].document_interval->low, effects[0].document_interval->high);
+    EXPECT_NE(cp::report::effect_text(effects[0]).find("over resampled documents ["),
+              std::string::npos);
 }
 
 namespace {
@@ -986,6 +1004,13 @@ TEST(Strided, RunScoresEveryTokenOfItsSpansOnceAndRefusesAStrideAboveTheLength) 
     auto r = run_cli(tiny_pythia_run(db, {"--eval-stride", "17"}));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("eval.stride 17 is above the sequence length 16"), std::string::npos)
+        << r.err;
+    EXPECT_FALSE(std::filesystem::exists(db));
+    // 0 is only the default (no sliding window): typed, it is refused with the way out.
+    r = run_cli(tiny_pythia_run(db, {"--eval-stride", "0"}));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("--eval-stride must be positive (got 0): leave --eval-stride out"),
+              std::string::npos)
         << r.err;
     EXPECT_FALSE(std::filesystem::exists(db));
     r = run_cli(tiny_pythia_run(db, {"--eval-stride", "8"}));
@@ -1556,6 +1581,69 @@ TEST_F(Report, AHuggingFaceCheckpointIsReadWithTheTokenizerBesideIt) {
     r = run_cli({"score", "--checkpoint", ours, "--text", text, "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)["ids"].get<std::vector<std::int64_t>>(), gpt2);
+}
+
+// #27 item 2: `convert` from a Hugging Face Pythia with its own tokenizer.json (GPT-2's renumbered)
+// writes the design, its record (printed, stored, and shown again by `info --checkpoint`) and the
+// tokenizer beside it, so `score` of the converted Pythia reads the text with the checkpoint's ids
+// and gives the checkpoint's log-probabilities. Bad input is refused before anything is written.
+TEST_F(Report, ConvertWritesTheDesignItsRecordAndTheCheckpointsTokenizer) {
+    cp::test::TempDir dir;
+    const fs::path hf = dir / "pythia-hf";
+    write_hf_pythia(cp::store::RunStore(db_).run(2).checkpoint_path, hf);
+    write_hf_tokenizer(hf / "tokenizer.json", [](std::int64_t id) { return 50256 - id; });
+    const std::string from = (hf / "model.safetensors").string();
+    const fs::path out_dir = dir / "converted";
+    fs::create_directories(out_dir);
+    const std::string out = (out_dir / "pythia.safetensors").string();
+    for (const auto& [extra, message] :
+         std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"--design", "pythia-xl"}, "--design: unknown design 'pythia-xl'"},
+             {{"--design", "pythia", "--size", "70m"}, "is not Pythia at the --size given"},
+             {{"--design", "pythia-gqa", "--kv-heads", "-1"}, "kv_heads must be"},
+             {{"--design", "pythia", "--from", (dir / "none.safetensors").string()}, "is not a file"}}) {
+        std::vector<std::string> a = {"convert", "--out", out};
+        if (std::find(extra.begin(), extra.end(), "--from") == extra.end())
+            a.insert(a.end(), {"--from", from});
+        a.insert(a.end(), extra.begin(), extra.end());
+        const auto r = run_cli(a);
+        EXPECT_EQ(r.exit_code, 1) << message;
+        EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+        EXPECT_FALSE(fs::exists(out)) << message;
+        EXPECT_FALSE(fs::exists(out_dir / "tokenizer.json")) << message;
+    }
+    auto r = run_cli({"convert", "--from", from, "--design", "pythia", "--out", out});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // Pythia into Pythia: every tensor copied, nothing derived or new.
+    EXPECT_NE(r.out.find("  derived    0 tensors,"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("  new        0 tensors,"), std::string::npos) << r.out;
+    EXPECT_TRUE(fs::exists(out_dir / "tokenizer.json"));
+    const std::string text = "The jury said it did find that many of the voters were unaware.";
+    r = run_cli({"score", "--checkpoint", from, "--text", text, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto source = nlohmann::json::parse(r.out);
+    r = run_cli({"score", "--checkpoint", out, "--text", text, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto converted = nlohmann::json::parse(r.out);
+    EXPECT_EQ(converted["ids"], source["ids"]);  // the renumbered ids, not GPT-2's
+    EXPECT_EQ(converted["logprobs"], source["logprobs"]);
+    // Its recorded tokenizer is the checkpoint's: GPT-2's is refused.
+    r = run_cli({"score", "--checkpoint", out, "--text", text, "--json", "--tokenizer",
+                 cp::data::default_tokenizer_path().string()});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("was trained with another tokenizer"), std::string::npos) << r.err;
+    // A second design into the same folder: the same tokenizer is already there.
+    const std::string gqa = (out_dir / "gqa.safetensors").string();
+    r = run_cli({"convert", "--from", from, "--design", "pythia-gqa", "--out", gqa});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = run_cli({"info", "--checkpoint", gqa});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("into pythia-gqa"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("derived: mean of each group's 2 pretrained K heads"), std::string::npos)
+        << r.out;
+    r = run_cli({"convert", "--from", from, "--design", "pythia", "--out", out});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("exists: choose a new file"), std::string::npos) << r.err;
 }
 
 // Bad input to cache-eval: one clear message naming the policy and the parameter, and nothing

@@ -80,17 +80,23 @@ TEST(Plan, PythiaAloneHasNoPhase1AndTheAblationHasNone) {
     EXPECT_EQ(ablation.steps[0].block->label(), "ablation: untrained ContextBlock (no Phase 1)");
 }
 
-// #15 item 2: KV_METHODS.md part C's default designs, in its order; 'all' is every design of the
-// registry but the ablation, which is asked by name and trains, beside the others, on the block
-// as initialised while the Phase 1 of the experiment feeds every design that reads a block.
+// #15 item 2: KV_METHODS.md part C's default designs, in its order, and #26: with Context-Pythia
+// the two designs that separate its ingredients join by default, projection-256 (already there)
+// and the untrained-block ablation, which trains beside the others on the block as initialised
+// while the Phase 1 of the experiment feeds every design that reads a block. 'all' is every
+// design of the registry (the below-half members aside) with the ablation beside Context-Pythia.
 TEST(Plan, DefaultDesignsAllAndTheAblationAsAnEntryOfItsOwn) {
     EXPECT_EQ(ExperimentParams().models,
-              (std::vector<Design>{Design::pythia, Design::context_pythia, Design::pythia_256,
+              (std::vector<Design>{Design::pythia, Design::context_pythia,
+                                   Design::context_pythia_untrained, Design::pythia_256,
                                    Design::projection_256, Design::pythia_gqa}));
     const ExperimentParams all = ExperimentParams::from_json(nlohmann::json::parse(
         R"({"models": "all"})"));
-    EXPECT_EQ(all.models.size(), 8u);  // the seven designs and pythia-input-cache
-    EXPECT_EQ(std::find(all.models.begin(), all.models.end(), Design::context_pythia_untrained),
+    // the seven designs, pythia-input-cache and the ablation
+    ASSERT_EQ(all.models.size(), 9u);
+    EXPECT_EQ(all.models[1], Design::context_pythia);
+    EXPECT_EQ(all.models[2], Design::context_pythia_untrained);
+    EXPECT_NE(std::find(all.models.begin(), all.models.end(), Design::projection_256),
               all.models.end());
     ExperimentParams p = tiny();
     p.models = {Design::pythia, Design::context_pythia, Design::context_kv,
