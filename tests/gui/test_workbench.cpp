@@ -60,6 +60,17 @@ void type(QWidget* window, const char* field, const QString& text) {
 }
 
 // Fills the form for a tiny real experiment that takes seconds.
+// Checks exactly the designs named (object names "design-KEY") in the full comparison's
+// checklist, whatever the defaults are.
+void check_only(MainWindow& w, std::initializer_list<const char*> designs) {
+    for (QCheckBox* box : w.findChildren<QCheckBox*>())
+        if (box->objectName().startsWith("design-")) {
+            bool on = false;
+            for (const char* d : designs) on = on || box->objectName() == d;
+            box->setChecked(on);
+        }
+}
+
 void fill_tiny(MainWindow& w, const QString& samples, const QString& seq, const QString& epochs) {
     type(&w, "samples", samples);
     type(&w, "seqLength", seq);
@@ -168,9 +179,8 @@ TEST_F(Workbench, TinyComparisonFromClicksPlotsLiveStoresRunsAndExportsTheTableS
         idle_p99 = idle.percentile(0.99);
         idle_max = idle.max();
     }
-    // Three designs (two of the default five unchecked): Phase 1 once, three Phase 2 runs.
-    child<QCheckBox>(&w, "design-projection-256")->setChecked(false);
-    child<QCheckBox>(&w, "design-pythia-gqa")->setChecked(false);
+    // Three designs: Phase 1 once, three Phase 2 runs.
+    check_only(w, {"design-pythia", "design-context-pythia", "design-pythia-256"});
     LatencyProbe probe;
     QTest::mouseClick(child<QPushButton>(&w, "launchFull"), Qt::LeftButton);
     ASSERT_TRUE(w.isRunning());
@@ -347,8 +357,7 @@ TEST_F(Workbench, RepeatWithTwoSeedsShowsTheGroupWithIntervalsAndBands) {
     w.show();
     fill_tiny(w, "64", "16", "1");
     type(&w, "seeds", "2");
-    for (const char* key : {"design-pythia-256", "design-projection-256", "design-pythia-gqa"})
-        child<QCheckBox>(&w, key)->setChecked(false);
+    check_only(w, {"design-pythia", "design-context-pythia"});
     QSignalSpy finished(&w, &MainWindow::experimentFinished);
     QTest::mouseClick(child<QPushButton>(&w, "launchFull"), Qt::LeftButton);
     ASSERT_TRUE(finished.wait(300'000));
@@ -400,19 +409,21 @@ TEST_F(Workbench, RepeatWithTwoSeedsShowsTheGroupWithIntervalsAndBands) {
 }
 
 // #15 item 2: the launch panel's design checklist decides what a full comparison trains. By
-// default KV_METHODS.md's five; Pythia and Pythia-256 alone train on the same chunks with no
-// Phase 1 (nothing needs a ContextBlock).
+// default KV_METHODS.md's five and (#26) the untrained-block ablation beside Context-Pythia;
+// Pythia and Pythia-256 alone train on the same chunks with no Phase 1 (nothing needs a
+// ContextBlock).
 TEST_F(Workbench, DesignChecklistDecidesWhatAFullComparisonTrains) {
     MainWindow w(db());
     w.show();
     for (const char* key : {"design-pythia", "design-context-pythia", "design-pythia-256",
-                            "design-projection-256", "design-pythia-gqa"})
+                            "design-projection-256", "design-pythia-gqa",
+                            "design-context-pythia-untrained"})
         EXPECT_TRUE(child<QCheckBox>(&w, key)->isChecked()) << key;
-    for (const char* key :
-         {"design-pythia-mla", "design-context-kv", "design-context-pythia-untrained"})
+    for (const char* key : {"design-pythia-mla", "design-context-kv", "design-pythia-input-cache"})
         EXPECT_FALSE(child<QCheckBox>(&w, key)->isChecked()) << key;
     fill_tiny(w, "64", "16", "1");
-    for (const char* key : {"design-context-pythia", "design-projection-256", "design-pythia-gqa"})
+    for (const char* key : {"design-context-pythia", "design-projection-256", "design-pythia-gqa",
+                            "design-context-pythia-untrained"})
         child<QCheckBox>(&w, key)->setChecked(false);
     QSignalSpy finished(&w, &MainWindow::experimentFinished);
     QTest::mouseClick(child<QPushButton>(&w, "launchFull"), Qt::LeftButton);
@@ -444,9 +455,7 @@ TEST_F(Workbench, SweepFromClicksRunsHereSkipsFinishedCellsAndWritesASlurmJob) {
     w.resize(1280, 800);
     w.show();
     fill_tiny(w, "40", "16", "1");
-    for (const char* key : {"design-context-pythia", "design-pythia-256", "design-projection-256",
-                            "design-pythia-gqa"})
-        child<QCheckBox>(&w, key)->setChecked(false);
+    check_only(w, {"design-pythia"});
     auto* grid = child<QPlainTextEdit>(&w, "sweepGrid");
     grid->setPlainText("lr=1e-2\nwidth=2");
     const QString why = w.launchSweep();
@@ -659,9 +668,7 @@ TEST_F(Workbench, NewDatabaseLaunchSwitchBackAndEvaluateUsesTheFirstDatabasesOwn
     w.show();
     ASSERT_EQ(w.newDatabase(QString::fromStdString(second)), "");
     fill_tiny(w, "64", "16", "1");
-    for (QCheckBox* box : w.findChildren<QCheckBox*>())
-        if (box->objectName().startsWith("design-"))
-            box->setChecked(box->objectName() == "design-pythia");
+    check_only(w, {"design-pythia"});
     QSignalSpy finished(&w, &MainWindow::experimentFinished);
     QTest::mouseClick(child<QPushButton>(&w, "launchFull"), Qt::LeftButton);
     ASSERT_TRUE(finished.wait(300'000));
