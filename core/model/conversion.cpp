@@ -241,35 +241,66 @@ std::optional<Derived> derive(const Tensors& source, const std::string& name,
 
 }  // namespace
 
-ConversionRecord convert_checkpoint(const fs::path& from, const std::string& design_key,
-                                    const std::vector<ConversionTarget>& targets, std::uint64_t seed,
-                                    const fs::path& out,
-                                    const std::vector<std::pair<std::string, std::string>>&
-                                        extra_metadata) {
-    const ModelConfig config = converted_config(checkpoint_config(from), targets);
+namespace {
+
+// The rules applied to every tensor of `model` (config `config`) from the checkpoint's tensors.
+ConversionRecord apply_rules(CausalLm& model, const ModelConfig& config, const fs::path& from,
+                             const std::string& design_key) {
     const Tensors source = read_tensors(from);
-    auto model = make_model(config, seed);
     ConversionRecord r;
     r.source = from.string();
     r.source_sha256 = sha256_file(from);
     r.design = design_key;
     std::map<std::string, std::map<std::string, Derived>> mla_cache;
     torch::NoGradGuard no_grad;
-    for (auto& item : model->named_parameters()) {
+    for (auto& item : model.named_parameters()) {
         const std::string& name = item.key();
         torch::Tensor& p = item.value();
         TensorOrigin o{name, TensorOrigin::Kind::fresh, "new: the design's own initialisation"};
         if (const auto d = derive(source, name, p, config, mla_cache)) {
-            p.copy_(d->value.to(p.dtype()));
+            p.copy_(d->value.to(p.dtype()).to(p.device()));
             o = {name, TensorOrigin::Kind::derived, d->how};
         } else if (const auto s = source_name(source, name);
                    s && source.at(*s).sizes() == p.sizes()) {
-            p.copy_(source.at(*s).to(p.dtype()));
+            p.copy_(source.at(*s).to(p.dtype()).to(p.device()));
             o = {name, TensorOrigin::Kind::copied, *s == name ? "copied" : "copied from " + *s};
         }
         r.tensors.push_back(o);
         r.sizes.push_back(p.numel());
     }
+    return r;
+}
+
+}  // namespace
+
+ConversionRecord initialise_from(CausalLm& model, const std::string& design_key,
+                                 const fs::path& from, const ModelConfig& size_pythia,
+                                 const std::string& size) {
+    const ModelConfig config =
+        converted_config(checkpoint_config(from), {{size, size_pythia, model.config()}});
+    if (config.vocab_rows != model.config().vocab_rows)
+        throw Error("the checkpoint '" + from.string() + "' has " +
+                    std::to_string(config.vocab_rows) + " vocabulary rows but the model " +
+                    std::to_string(model.config().vocab_rows) +
+                    ": its embedding cannot be copied");
+    if (config.rotary_pct != model.config().rotary_pct ||
+        config.rotary_base != model.config().rotary_base ||
+        config.layer_norm_eps != model.config().layer_norm_eps)
+        throw Error("the checkpoint '" + from.string() +
+                    "' rotates or normalises otherwise than the preset (rotary_pct, "
+                    "rotary_emb_base or layer_norm_eps in its config.json): convert it with "
+                    "'context-pythia convert', which keeps the checkpoint's");
+    return apply_rules(model, model.config(), from, design_key);
+}
+
+ConversionRecord convert_checkpoint(const fs::path& from, const std::string& design_key,
+                                    const std::vector<ConversionTarget>& targets, std::uint64_t seed,
+                                    const fs::path& out,
+                                    const std::vector<std::pair<std::string, std::string>>&
+                                        extra_metadata) {
+    const ModelConfig config = converted_config(checkpoint_config(from), targets);
+    auto model = make_model(config, seed);
+    const ConversionRecord r = apply_rules(*model, config, from, design_key);
     std::map<std::string, std::string> metadata(extra_metadata.begin(), extra_metadata.end());
     metadata[kConversionMetadataKey] = r.to_json();
     save_checkpoint(*model, out, metadata);

@@ -63,6 +63,15 @@ struct ConversionTarget {
 // matches.
 ModelConfig converted_config(const ModelConfig& source, const std::vector<ConversionTarget>& targets);
 
+class CausalLm;
+
+// Initialises `model` in place from the pretrained checkpoint `from` by the rules above (what the
+// rules do not reach keeps the model's own initialisation); `size_pythia` is Pythia at the
+// model's size, which the checkpoint must be (else cp::Error naming both shapes and --size).
+ConversionRecord initialise_from(CausalLm& model, const std::string& design_key,
+                                 const std::filesystem::path& from, const ModelConfig& size_pythia,
+                                 const std::string& size);
+
 // Writes `out` (safetensors, our checkpoint format, the record in its metadata) and
 // `out` + ".conversion.json" beside it; `extra_metadata` is added (the tokenizer's fingerprint).
 ConversionRecord convert_checkpoint(const std::filesystem::path& from, const std::string& design_key,

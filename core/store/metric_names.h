@@ -86,6 +86,10 @@ inline constexpr const char* bigram_test_ppl = "bigram_test_ppl";
 inline constexpr const char* bigram_lambda = "bigram_lambda";
 // The baselines' perplexity on the validation chunks their smoothing was chosen on: what a
 // validation-only criterion (the step warning's derivation) compares best_val_ppl with.
+// A run started from a pretrained checkpoint (init_from): its parameters copied, derived and new.
+inline constexpr const char* init_copied_parameters = "init_copied_parameters";
+inline constexpr const char* init_derived_parameters = "init_derived_parameters";
+inline constexpr const char* init_new_parameters = "init_new_parameters";
 inline constexpr const char* unigram_val_ppl = "unigram_val_ppl";
 inline constexpr const char* bigram_val_ppl = "bigram_val_ppl";
 // What the test chunks span: drawn evenly across the held-out stream (data/test_chunks.h), the

@@ -45,6 +45,8 @@ namespace file_role {
 inline const std::string checkpoint = "checkpoint";
 inline const std::string optimizer_state = "optimizer-state";
 inline const std::string diversity = "diversity";
+// Where a run's initial weights came from: the conversion record of its pretrained checkpoint.
+inline const std::string init_record = "init-record";
 // The per-head K/V bases a lowrank policy projects onto, calibrated on `tokens` training tokens.
 inline std::string kv_bases(std::int64_t tokens) {
     return "kv-bases-" + std::to_string(tokens);

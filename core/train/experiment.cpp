@@ -13,6 +13,7 @@
 #include "common/build_info.h"
 #include "common/error.h"
 #include "common/ngram_baselines.h"
+#include "model/conversion.h"
 #include "common/stats.h"
 #include "data/bpe_tokenizer.h"
 #include "data/data_paths.h"
@@ -199,10 +200,22 @@ void Experiment::choose_diversity_sample(data::BpeTokenizer& tokenizer) {
     }
 }
 
+// A pretrained checkpoint to start from must be Pythia at this experiment's size, for every
+// design (model/conversion.h says what each takes from it): checked before any work.
+void Experiment::check_init_from() const {
+    if (params_.init_from.empty()) return;
+    const model::ModelConfig source = model::checkpoint_config(params_.init_from);
+    for (model::Design d : params_.models)
+        model::converted_config(source, {{params_.size,
+                                          params_.model_config(model::Design::pythia),
+                                          params_.model_config(d)}});
+}
+
 // The plan is checked before any work. It reads the store only when it must look something up
 // (a stored Phase 1 run, a joined experiment, the latest Phase 1), and then only a database that
 // exists: nothing is created for parameters that are refused.
 void Experiment::check_plan() {
+    check_init_from();
     const bool latest_phase1 = uses_latest_phase1(params_, mode_);
     const bool looks_up = params_.context_block_run > 0 || params_.experiment > 0 ||
                           latest_phase1 || !params_.phase2.resume_from.empty();
@@ -279,6 +292,9 @@ Experiment::Experiment(ExperimentParams params, LaunchMode mode, const std::atom
     data::BpeTokenizer tokenizer = load_tokenizer(params_, config);
     data_->tokenizer_description = tokenizer.description();
     data_->tokenizer_fingerprint = tokenizer.fingerprint();
+    if (!params_.init_from.empty())  // a checkpoint of ours recorded its tokenizer
+        model::check_checkpoint_tokenizer(params_.init_from, data_->tokenizer_fingerprint,
+                                          tokenizer.description());
     data_->tokenizer_vocab = tokenizer.vocab_size();
     load_corpora(tokenizer, config, stopped);
     choose_diversity_sample(tokenizer);
@@ -522,6 +538,33 @@ HeldOutData Experiment::held_out_data() const {
     return d;
 }
 
+std::optional<model::ConversionRecord> Experiment::initialise(model::CausalLm& net,
+                                                             model::Design design) const {
+    if (params_.init_from.empty()) return std::nullopt;
+    return model::initialise_from(net, model::design_key(design), params_.init_from,
+                                  params_.model_config(model::Design::pythia),
+                                  params_.size);
+}
+
+std::string Experiment::init_label(const model::ConversionRecord& r) {
+    return "from pretrained " + fs::path(r.source).filename().string() + " (sha256 " +
+           r.source_sha256.substr(0, 12) + ")";
+}
+
+// The run's provenance: the conversion's record in its folder (and in the store), and how many
+// parameters it copied, derived and left new.
+void Experiment::record_init(const model::ConversionRecord& r, model::Design design,
+                             const std::string& suffix, RunLogger& log, Execution& x) {
+    using K = model::TensorOrigin::Kind;
+    const fs::path file = x.store.make_run_folder(log.run_id(), x.files_base) /
+                          (std::string(model::design_key(design)) + suffix + ".init-from.json");
+    std::ofstream(file) << r.to_json() << "\n";
+    x.store.record_files(log.run_id(), {{store::file_role::init_record, file}});
+    log.result(names::init_copied_parameters, static_cast<double>(r.values(K::copied)));
+    log.result(names::init_derived_parameters, static_cast<double>(r.values(K::derived)));
+    log.result(names::init_new_parameters, static_cast<double>(r.values(K::fresh)));
+}
+
 void Experiment::run_step(const PlanStep& step, Execution& x) {
     if (step.phase == store::Phase::phase1)
         run_phase1_step(step, x);
@@ -532,6 +575,8 @@ void Experiment::run_step(const PlanStep& step, Execution& x) {
 void Experiment::run_phase1_step(const PlanStep& step, Execution& x) {
     const ExperimentParams& p = params_;
     auto net = model::make_model(p.model_config(step.design), p.seed);
+    // From a pretrained checkpoint, Phase 1 reads its embedding (the block itself is new).
+    const std::optional<model::ConversionRecord> init = initialise(*net, step.design);
     net->to(x.device);
     auto& context = static_cast<model::ContextPythiaModel&>(*net);
     // The summary's Phase 1 is Context-Pythia's when it has one, else the first.
@@ -541,9 +586,10 @@ void Experiment::run_phase1_step(const PlanStep& step, Execution& x) {
                             step.design,
                             store::Phase::phase1,
                             x.summary.device,
-                            "",
+                            init ? init_label(*init) : "",
                             std::nullopt};
     const auto recorded = x.recorder.record(run, [&](RunLogger& log) {
+        if (init) record_init(*init, step.design, "-phase1", log, x);
         const Phase1Result r = run_phase1(context, x.phase1_stream.to(x.device), p.phase1, p.seed,
                                           log, x.stop, x.held_out_sample);
         if (summarised) {
@@ -583,6 +629,9 @@ void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
     const ExperimentParams& p = params_;
     auto net =
         model::make_model(p.model_config(step.design), p.seed);
+    // From a pretrained checkpoint: the design's conversion; a ContextBlock (and the embedding
+    // it read) then comes from Phase 1 as always.
+    const std::optional<model::ConversionRecord> init = initialise(*net, step.design);
     net->to(x.device);
     std::optional<std::int64_t> block_run;
     std::string label = p.phase2.resume_from.empty() ? "" : "resumed from " + p.phase2.resume_from;
@@ -608,9 +657,11 @@ void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
     ModelSummary s;
     s.model = step.design;
     s.parameters = model::count_parameters(*net);
+    if (init) label = label.empty() ? init_label(*init) : label + "; " + init_label(*init);
     const store::NewRun run{x.summary.experiment_id, step.design, store::Phase::phase2,
                             x.summary.device,        label,       block_run};
     const auto recorded = x.recorder.record(run, [&](RunLogger& log) {
+        if (init) record_init(*init, step.design, "", log, x);
         log.result(names::parameters_total, static_cast<double>(s.parameters.total));
         log.result(names::parameters_trainable, static_cast<double>(s.parameters.trainable));
         // In the run's own folder: no other run, of this database or another, writes there.

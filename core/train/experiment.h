@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "data/last_word.h"
 #include "data/test_chunks.h"
+#include "model/conversion.h"
 #include "model/inference.h"
 #include "train/experiment_params.h"
 #include "train/plan.h"
@@ -119,6 +120,7 @@ class Experiment {
     void choose_diversity_sample(data::BpeTokenizer& tokenizer);
     void check_budget();
     void check_plan();
+    void check_init_from() const;
     void check_files_folder(const std::string& db) const;
     // "tiny 2000x64 seed 0", or the user's name (with its seed in a group).
     std::string experiment_name() const;
@@ -135,6 +137,13 @@ class Experiment {
     void run_step(const PlanStep& step, Execution& x);
     void run_phase1_step(const PlanStep& step, Execution& x);
     void run_phase2_step(const PlanStep& step, Execution& x);
+    // From init_from (#27): the design's conversion applied to `net`, nothing without one; its
+    // run label and its record (a file in the run's folder, parameter counts as results).
+    std::optional<model::ConversionRecord> initialise(model::CausalLm& net,
+                                                      model::Design design) const;
+    static std::string init_label(const model::ConversionRecord& r);
+    void record_init(const model::ConversionRecord& r, model::Design design,
+                     const std::string& suffix, RunLogger& log, Execution& x);
     void evaluate_step(const PlanStep& step, model::CausalLm& net, Execution& x, ModelSummary& s,
                        RunLogger& log);
     // Context vectors of held-out text for the workbench's diversity view, beside the checkpoint.

@@ -108,6 +108,10 @@ struct ExperimentParams {
     // A finished Phase 1's checkpoint: Context-Pythia's Phase 2 starts from it (frozen
     // ContextBlock) instead of running Phase 1 again. Empty: Phase 1 runs first.
     std::string context_block_from;
+    // A pretrained GPT-NeoX checkpoint every design starts from (#27, KV_METHODS.md §E): each
+    // design's conversion (model/conversion.h), Phase 1 included where a design has a ContextBlock
+    // (it reads the pretrained embedding). Empty: every design from its own initialisation.
+    std::string init_from;
     // A stored, finished Phase 1 run (by id): the same, found through the store; 0: none.
     std::int64_t context_block_run = 0;
     // A stored experiment to add the runs to (its non-bookkeeping parameters must equal these);

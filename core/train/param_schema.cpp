@@ -10,6 +10,8 @@
 #include "common/error.h"
 #include "common/numbers.h"
 #include "common/text.h"
+#include "data/data_paths.h"
+#include "model/checkpoint_tokenizer.h"
 #include "model/design.h"
 #include "model/model_registry.h"
 
@@ -459,6 +461,31 @@ void add_step_choices(std::vector<ParamSpec>& s) {
         "Phase 2 on the ContextBlock of this Phase 1 checkpoint", ParamGroup::run,
         [](P & p) -> auto& { return p.context_block_from; }));
     s.back().in_gui = false;
+    s.push_back(text(
+        "init_from", "init-from", "CHECKPOINT",
+        "start every design from this pretrained GPT-NeoX checkpoint (Hugging Face's "
+        "model.safetensors or a workbench Pythia): each design's conversion, as 'convert' writes "
+        "it; empty: from the design's own initialisation",
+        ParamGroup::run, [](P & p) -> auto& { return p.init_from; }));
+    s.back().check = [](const P& p) -> std::string {
+        if (p.init_from.empty()) return "";
+        if (!std::filesystem::is_regular_file(p.init_from))
+            return "init_from '" + p.init_from + "' is not a file (give a model.safetensors)";
+        // Its ids are its own tokenizer's: the experiment must read the text with that one.
+        try {
+            const std::filesystem::path wanted = model::checkpoint_tokenizer(p.init_from, "");
+            const std::filesystem::path used =
+                p.tokenizer.empty() ? data::default_tokenizer_path() : std::filesystem::path(p.tokenizer);
+            std::error_code ec;
+            if (!std::filesystem::equivalent(wanted, used, ec))
+                return "init_from '" + p.init_from + "' reads its text with " + wanted.string() +
+                       ", this experiment with " + used.string() + ": give --tokenizer " +
+                       wanted.string();
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "";
+    };
     s.push_back(integer(
         "context_block_run", "context-block-run", "ID",
         "Phase 2 on the ContextBlock of this stored Phase 1 run (0: none)", ParamGroup::run,
@@ -704,6 +731,8 @@ void lay_out_form(std::vector<ParamSpec>& s) {
     gui("eval.max_lambada_passages", "Last-word passages");
     gui("eval.stride", "Sliding-window stride")->placeholder = "0 (off)";
     gui("eval.lambada_file", "LAMBADA file")->placeholder = "none: the held-out corpus's passages";
+    gui("init_from", "Start from checkpoint")->placeholder =
+        "none: every design from its own initialisation";
     gui("eval.kv_lengths", "KV lengths (tokens)");
     for (ParamSpec& spec : s)
         if (spec.in_gui && spec.label.empty())

@@ -1646,6 +1646,80 @@ TEST_F(Report, ConvertWritesTheDesignItsRecordAndTheCheckpointsTokenizer) {
     EXPECT_NE(r.err.find("exists: choose a new file"), std::string::npos) << r.err;
 }
 
+// #27 item 3: `run --init-from` starts every design from its conversion of a pretrained checkpoint
+// (here the suite's trained tiny Pythia in Hugging Face's layout, its tokenizer.json GPT-2's ids
+// unchanged): Pythia from it is the checkpoint itself, so its first training loss is far below a
+// Pythia from scratch on the same chunks (run 2 of the suite, which the checkpoint is); GQA
+// derives its K/V; Context-Pythia's Phase 1 reads the pretrained embedding. Each run names the
+// checkpoint by file and sha256 and records the conversion. Bad input is refused before anything
+// is stored.
+TEST_F(Report, RunInitFromStartsEveryDesignFromItsConversion) {
+    cp::test::TempDir dir;
+    const fs::path hf = dir / "pythia-hf";
+    write_hf_pythia(cp::store::RunStore(db_).run(2).checkpoint_path, hf);
+    write_hf_tokenizer(hf / "tokenizer.json", [](std::int64_t id) { return id; });
+    const std::string from = (hf / "model.safetensors").string();
+    const std::string tokenizer = (hf / "tokenizer.json").string();
+    const std::string db = (dir / "init.db").string();
+    const std::vector<std::string> base = {"run", "--samples", "64", "--seq-length", "16",
+                                           "--epochs", "1", "--p1-max-iterations", "5",
+                                           "--eval-test-chunks", "2", "--eval-last-word-passages",
+                                           "2", "--eval-kv-lengths", "32", "--db", db, "--quiet"};
+    const auto with = [&](std::vector<std::string> extra) {
+        std::vector<std::string> a = base;
+        a.insert(a.end(), extra.begin(), extra.end());
+        return run_cli(a);
+    };
+    for (const auto& [extra, message] :
+         std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"--init-from", (dir / "none.safetensors").string()}, "is not a file"},
+             {{"--init-from", from}, "give --tokenizer " + tokenizer},
+             {{"--init-from", from, "--tokenizer", tokenizer, "--size", "70m"},
+              "is not Pythia at the --size given"}}) {
+        const auto r = with(extra);
+        EXPECT_EQ(r.exit_code, 1) << message;
+        EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+        EXPECT_FALSE(fs::exists(db)) << message;
+    }
+    const auto r = with({"--init-from", from, "--tokenizer", tokenizer, "--models",
+                         "pythia,pythia-gqa,context-pythia"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    cp::store::RunStore store(db);
+    cp::store::RunStore suite(db_);
+    std::map<std::string, std::map<std::string, double>> results;
+    for (const auto& run : store.runs()) {
+        const std::string key = std::string(cp::model::design_key(run.model)) +
+                                (run.phase == cp::store::Phase::phase1 ? "/phase1" : "");
+        for (const auto& [k, v] : store.results(run.id)) results[key][k] = v;
+        EXPECT_NE(run.name.find("from pretrained model.safetensors (sha256 "), std::string::npos)
+            << key << ": " << run.name;
+        EXPECT_TRUE(store.run_file(run.id, "init-record").has_value()) << key;
+    }
+    ASSERT_EQ(results.size(), 4u);
+    // Pythia: every parameter copied, none new; its first step starts from the checkpoint.
+    EXPECT_GT(results["pythia"]["init_copied_parameters"], 0);
+    EXPECT_EQ(results["pythia"]["init_derived_parameters"], 0);
+    EXPECT_EQ(results["pythia"]["init_new_parameters"], 0);
+    EXPECT_EQ(results["pythia"]["init_copied_parameters"], results["pythia"]["parameters_total"]);
+    EXPECT_GT(results["pythia-gqa"]["init_derived_parameters"], 0);
+    EXPECT_EQ(results["pythia-gqa"]["init_new_parameters"], 0);
+    // Context-Pythia's Phase 1 copies the embedding and nothing else it has.
+    EXPECT_GT(results["context-pythia/phase1"]["init_copied_parameters"], 0);
+    EXPECT_GT(results["context-pythia/phase1"]["init_new_parameters"], 0);
+    const auto first_loss = [](cp::store::RunStore& s, cp::model::Design d) {
+        for (const auto& run : s.runs())
+            if (run.model == d && run.phase == cp::store::Phase::phase2) {
+                const auto points = s.metrics(run.id, "train_loss");
+                return points.empty() ? 0.0 : points.front().value;
+            }
+        return 0.0;
+    };
+    const double pretrained = first_loss(store, cp::model::Design::pythia);
+    const double scratch = first_loss(suite, cp::model::Design::pythia);
+    EXPECT_LT(pretrained, scratch - 0.5) << "from the checkpoint " << pretrained
+                                         << ", from scratch " << scratch;
+}
+
 // Bad input to cache-eval: one clear message naming the policy and the parameter, and nothing
 // written to the database.
 TEST_F(Report, CacheEvalRefusesBadPoliciesBeforeWritingAnything) {
