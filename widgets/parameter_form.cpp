@@ -2,13 +2,16 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QFileDialog>
 #include <QFormLayout>
+#include <QHBoxLayout>
 #include <QGroupBox>
 #include <QIntValidator>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
 #include <QSettings>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 #include "common/error.h"
@@ -172,7 +175,46 @@ QWidget* ParameterForm::makeField(const train::ParamSpec& spec) {
     widget->setObjectName(object_name(spec.cli));
     widget->setToolTip(tip);
     fields_.push_back(f);
-    return widget;
+    if (!spec.is_file) return widget;
+    // A file's field: a picker beside it and, where core can describe the file, what it is.
+    auto* box = new QWidget(this);
+    auto* column = new QVBoxLayout(box);
+    column->setContentsMargins(0, 0, 0, 0);
+    auto* row = new QHBoxLayout;
+    row->addWidget(f.line, 1);
+    auto* choose = new QToolButton(box);
+    choose->setText("Choose…");
+    choose->setObjectName(object_name(spec.cli) + "Choose");
+    row->addWidget(choose);
+    column->addLayout(row);
+    QLineEdit* line = f.line;
+    connect(choose, &QToolButton::clicked, this, [this, line, key = spec.key] {
+        const QString file = QFileDialog::getOpenFileName(this, "Choose a file", line->text());
+        if (file.isEmpty()) return;
+        touched_.insert(key);
+        line->setText(file);
+    });
+    if (spec.describe) {
+        auto* about = new QLabel(box);
+        about->setObjectName(object_name(spec.cli) + "About");
+        about->setWordWrap(true);
+        about->setStyleSheet("color: palette(mid);");
+        about->hide();
+        column->addWidget(about);
+        connect(line, &QLineEdit::textChanged, this, [about, describe = spec.describe](const QString& t) {
+            if (t.trimmed().isEmpty()) {
+                about->hide();
+                return;
+            }
+            try {
+                about->setText(QString::fromStdString(describe(t.trimmed().toStdString())));
+            } catch (const std::exception& e) {
+                about->setText(QString::fromStdString(e.what()));
+            }
+            about->show();
+        });
+    }
+    return box;
 }
 
 train::ExperimentParams ParameterForm::read(

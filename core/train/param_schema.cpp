@@ -11,6 +11,7 @@
 #include "common/numbers.h"
 #include "common/text.h"
 #include "data/data_paths.h"
+#include "model/checkpoint_summary.h"
 #include "model/checkpoint_tokenizer.h"
 #include "model/design.h"
 #include "model/model_registry.h"
@@ -467,6 +468,8 @@ void add_step_choices(std::vector<ParamSpec>& s) {
         "model.safetensors or a workbench Pythia): each design's conversion, as 'convert' writes "
         "it; empty: from the design's own initialisation",
         ParamGroup::run, [](P & p) -> auto& { return p.init_from; }));
+    s.back().is_file = true;
+    s.back().describe = [](const std::string& path) { return model::checkpoint_summary(path); };
     s.back().check = [](const P& p) -> std::string {
         if (p.init_from.empty()) return "";
         if (!std::filesystem::is_regular_file(p.init_from))
@@ -624,6 +627,7 @@ void add_evaluation_and_storage(std::vector<ParamSpec>& s) {
                      "last-word passages from a LAMBADA file (lambada_openai JSONL or one passage "
                      "per line), every line, instead of the held-out corpus's",
                      ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.lambada_file; }));
+    s.back().is_file = true;
     s.back().check = [](const P& p) -> std::string {
         if (p.eval.lambada_file.empty() || std::filesystem::is_regular_file(p.eval.lambada_file))
             return "";

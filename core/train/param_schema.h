@@ -54,6 +54,11 @@ struct ParamSpec {
     // An integer whose 0 is only the default ("off"): typed as a value it is refused with this
     // way out ("leave --eval-stride out for none"). Empty: 0 is a value like any other.
     std::string zero_when_typed;
+    // A file's parameter: the form offers a file picker beside the field.
+    bool is_file = false;
+    // What the value names, in one line for the form to show under the field ("Hugging Face
+    // GPT-NeoX: hidden 512, ..."); throws cp::Error when it names nothing readable. Empty: none.
+    std::function<std::string(const std::string&)> describe;
 
     // The member's value as JSON, and setting it from JSON (throws cp::Error naming the key).
     std::function<nlohmann::json(const ExperimentParams&)> get;

@@ -21,6 +21,7 @@
 #include <QTableWidget>
 #include <QTest>
 #include <QTimer>
+#include <QToolButton>
 #include <algorithm>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -122,6 +123,34 @@ class Workbench : public ::testing::Test {
 };
 
 }  // namespace
+
+// #27: the form's "Start from checkpoint" (init_from) has a file picker beside it and, under it,
+// core's one-line description of the file: a tiny Pythia written by `init` reads as the preset
+// says (hidden 64, 2 layers, 4 heads, 50,304 rows; 6,539,008 parameters, counted by hand in
+// Models.ParameterCountsMatchTheSpec's way); a file that is not there is a problem of the form.
+TEST_F(Workbench, StartFromCheckpointShowsWhatTheFileIs) {
+    const std::string checkpoint = (dir_ / "pythia.safetensors").string();
+    ASSERT_EQ(cp::test::run_cli({"init", "--preset", "pythia-tiny", "--seed", "1", "--out", checkpoint})
+                  .exit_code,
+              0);
+    MainWindow w(db());
+    w.show();
+    child<QGroupBox>(&w, "advanced")->setChecked(true);
+    EXPECT_NE(child<QToolButton>(&w, "initFromChoose"), nullptr);
+    auto* about = child<QLabel>(&w, "initFromAbout");
+    EXPECT_FALSE(about->isVisibleTo(&w));
+    type(&w, "initFrom", QString::fromStdString(checkpoint));
+    EXPECT_TRUE(about->isVisibleTo(&w));
+    EXPECT_TRUE(about->text().contains(
+        "workbench checkpoint (pythia): hidden 64, 2 layers, 4 heads, vocabulary 50304"))
+        << about->text().toStdString();
+    EXPECT_TRUE(about->text().contains("6.5 M parameters")) << about->text().toStdString();
+    type(&w, "initFrom", QString::fromStdString((dir_ / "missing.safetensors").string()));
+    EXPECT_FALSE(about->text().contains("workbench checkpoint")) << about->text().toStdString();
+    w.launch(LaunchMode::full_comparison);
+    EXPECT_TRUE(child<QLabel>(&w, "problems")->text().contains("is not a file"))
+        << child<QLabel>(&w, "problems")->text().toStdString();
+}
 
 TEST_F(Workbench, RequiredFieldsStartEmptyAndInvalidInputLaunchesNothing) {
     MainWindow w(db());

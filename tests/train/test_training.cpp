@@ -138,8 +138,10 @@ TEST(Phase1, FollowsTheReferenceIterationScheme) {
 
 // What Phase 1's updates do, against the same 30 iterations with learning rate 0 (the block held
 // fixed, the fixed-point iteration alone), same seed and text. Measured at the tiny width: the
-// loss 0.04 vs 0.45 at iteration 29, convergence 0.15 vs 0.12, context rank 24.99 vs 25.25.
-TEST(Phase1, UpdatesHoldDownTheLossTheFixedPointDrivesUpAndDoNotRaiseTheContextRank) {
+// loss 0.04 vs 0.45 at iteration 29, convergence 0.15 vs 0.12. Which way the context rank moves
+// is not asserted (#26): over three seeds it went -1.8, +3.4 and +5.5 points, no direction the
+// seeds resolve (README, "Phase 1 hardly moves the rank"); a fixed block keeps its rank exactly.
+TEST(Phase1, UpdatesHoldDownTheLossTheFixedPointDrivesUp) {
     const Phase1Run trained = phase1_of_tiny(0.003, 30), fixed = phase1_of_tiny(0.0, 30);
     ASSERT_EQ(trained.loss.size(), 29u);
     ASSERT_EQ(fixed.loss.size(), 29u);
@@ -148,12 +150,8 @@ TEST(Phase1, UpdatesHoldDownTheLossTheFixedPointDrivesUpAndDoNotRaiseTheContextR
     EXPECT_LT(trained.loss.back(), fixed.loss.back() - 0.1);
     // More tokens settle when the block is trained for it.
     EXPECT_GT(trained.convergence.back(), fixed.convergence.back());
-    // The finding (MODEL_SPEC §3): with a LayerNorm output, ||C - mean(C)|| depends only on the
-    // centroid and the gain, so OACD does not reward spreading variance across directions; the
-    // contexts Phase 2 reads end with no higher a rank than the untrained block's.
     EXPECT_EQ(fixed.context_rank.back(),
               fixed.context_rank.front());  // a fixed block, a fixed rank
-    EXPECT_LE(trained.context_rank.back(), trained.context_rank.front());
     std::cout << "context rank at width 32: " << trained.context_rank.front() << " untrained -> "
               << trained.context_rank.back() << " after 30 iterations; OACD " << trained.loss.back()
               << " vs " << fixed.loss.back() << " with the block fixed\n";
