@@ -10,7 +10,8 @@ std::filesystem::path checkpoint_tokenizer(const std::filesystem::path& checkpoi
                                            const std::string& given) {
     if (!given.empty()) return given;
     const std::filesystem::path beside = checkpoint.parent_path() / "tokenizer.json";
-    const auto& metadata = SafetensorsFile(checkpoint).metadata();
+    const SafetensorsFile file(checkpoint);
+    const auto& metadata = file.metadata();
     // Ours: GPT-2's, unless converted from a checkpoint whose tokenizer.json `convert` put
     // beside it (its fingerprint, recorded, is checked where the ids are read).
     if (metadata.count("cp_config")) {
