@@ -64,7 +64,9 @@ tar -C "$data_dir" --exclude=./cache -cf - . | tar -C "$root/src/data" -xf -
 # ---- 3. the project's packages, by the README's own set-up command (#28: it must work on 13) ---
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 say "scripts/setup.sh in the root (the first time about 4 minutes)"
-in_root "cd /src && scripts/setup.sh" | sed 's/^/  /'
+in_root "cd /src && scripts/setup.sh" > "$root/setup.log" 2>&1 ||
+    { tail -40 "$root/setup.log"; say "scripts/setup.sh failed in the root (its log: $root/setup.log)"; exit 1; }
+grep '^\[setup\]' "$root/setup.log" | sed 's/^/  /'
 in_root "grep -q '^de_DE.UTF-8' /etc/locale.gen 2>/dev/null || { echo 'de_DE.UTF-8 UTF-8' >> /etc/locale.gen; locale-gen >/dev/null; }"
 say "$(in_root "dpkg-query -W -f='libtorch \${Version}' libtorch-dev; echo -n ', '; dpkg-query -W -f='Qt \${Version}' qt6-base-dev; echo -n ', '; g++ --version | head -1")"
 

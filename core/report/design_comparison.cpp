@@ -149,6 +149,7 @@ constexpr TextMeasure kTextMeasures[] = {
     {"test_ppl", names::test_chunk_loss, names::test_chunk_document, BootstrapScale::exp_of_mean},
     {"test_accuracy", names::test_chunk_accuracy, names::test_chunk_document, BootstrapScale::mean},
     {"last_word_accuracy", names::last_word_passage_correct, "", BootstrapScale::mean},
+    {"last_word_ppl_per_passage", names::last_word_passage_nll, "", BootstrapScale::exp_of_mean},
 };
 
 std::vector<double> series(store::RunStore& store, std::int64_t run, const char* name) {
@@ -621,8 +622,8 @@ std::string design_comparison_text(const DesignComparison& c) {
           << (c.test_documents > 0
                   ? "; test perplexity and token accuracy also over " +
                         std::to_string(c.test_documents) +
-                        " held-out documents resampled, last-word accuracy over its passages "
-                        "(2,000 paired bootstrap draws)"
+                        " held-out documents resampled, last-word accuracy and perplexity over "
+                        "their passages (2,000 paired bootstrap draws)"
                   : std::string())
           << ":\n";
         std::vector<bool> r(d.front().size(), true);

@@ -31,6 +31,9 @@ inline constexpr const char* test_chunk_accuracy = "test_chunk_accuracy";
 // Each last-word passage's outcome, 1 right or 0 wrong (step = the passage's index): the unit
 // the comparison resamples for last-word accuracy (every passage its own text).
 inline constexpr const char* last_word_passage_correct = "last_word_passage_correct";
+// Each last-word passage's target negative log-likelihood, summed over the target's tokens (step =
+// the passage's index): resampled by passage for the per-passage perplexity's interval.
+inline constexpr const char* last_word_passage_nll = "last_word_passage_nll";
 // Phase 1
 inline constexpr const char* oacd_loss = "oacd_loss";
 inline constexpr const char* dispersion_term = "dispersion_term";

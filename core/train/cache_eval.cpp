@@ -169,7 +169,7 @@ struct LastWords {
     std::int64_t correct = 0, passages = 0, target_tokens = 0;
     double target_nll = 0;
     std::int64_t lost = 0, gained = 0;  // full right and policy wrong; the reverse
-    std::vector<bool> right;            // each passage's outcome under the policy
+    PassageOutcomes outcomes;           // each passage's outcome and tokens under the policy
 };
 
 // Passage -> compress -> predict, fed as the chunks are (token by token by default, so the
@@ -185,6 +185,7 @@ LastWords last_words(model::CausalLm& net, const model::CachePolicy& policy,
     for (const LastWordItem& item : items) {
         if (stop.load()) break;
         bool right[2] = {true, true};  // [policy, full]
+        std::vector<double> nll;       // the policy's, per target token
         for (int which = 0; which < (is_full ? 1 : 2); ++which) {
             model::KvCache cache = which == 0 ? net.make_cache(policy, bases) : net.make_cache();
             const torch::Tensor context =
@@ -201,7 +202,8 @@ LastWords last_words(model::CausalLm& net, const model::CachePolicy& policy,
                     torch::log_softmax(logits[0][logits.size(1) - 1].to(torch::kFloat32), -1);
                 right[which] = right[which] && row.argmax().item<std::int64_t>() == item.target[k];
                 if (which == 0) {
-                    r.target_nll -= row[item.target[k]].item<double>();
+                    nll.push_back(-row[item.target[k]].item<double>());
+                    r.target_nll += nll.back();
                     ++r.target_tokens;
                 }
                 if (k + 1 < item.target.size())
@@ -211,7 +213,7 @@ LastWords last_words(model::CausalLm& net, const model::CachePolicy& policy,
         }
         if (is_full) right[1] = right[0];
         r.correct += right[0] ? 1 : 0;
-        r.right.push_back(right[0]);
+        r.outcomes.add(right[0], nll);
         r.lost += right[1] && !right[0] ? 1 : 0;
         r.gained += !right[1] && right[0] ? 1 : 0;
         ++r.passages;
@@ -282,7 +284,7 @@ void record_last_words(const LastWords& w, PolicyOutcome& o, RunLogger& log) {
     log.result(names::last_word_flips_lost, static_cast<double>(w.lost));
     log.result(names::last_word_flips_gained, static_cast<double>(w.gained));
     log.result(names::last_word_mcnemar_p, mcnemar_exact_p(w.lost, w.gained));
-    record_passage_outcomes(w.right, log);
+    record_passage_outcomes(w.outcomes, log);
 }
 
 PolicyOutcome evaluate_one(model::CausalLm& net, const model::CachePolicy& policy,

@@ -36,10 +36,19 @@ void record_chunk_outcomes(const std::vector<double>& chunk_loss,
     }
 }
 
-void record_passage_outcomes(const std::vector<bool>& right, RunLogger& log) {
-    for (std::size_t i = 0; i < right.size(); ++i)
-        log.metric(names::last_word_passage_correct, static_cast<std::int64_t>(i), -1,
-                   right[i] ? 1.0 : 0.0);
+void PassageOutcomes::add(bool passage_right, const std::vector<double>& token_nll) {
+    right.push_back(passage_right);
+    double sum = 0;
+    for (double x : token_nll) sum += x;
+    nll.push_back(sum);
+}
+
+void record_passage_outcomes(const PassageOutcomes& o, RunLogger& log) {
+    for (std::size_t i = 0; i < o.right.size(); ++i) {
+        const auto step = static_cast<std::int64_t>(i);
+        log.metric(names::last_word_passage_correct, step, -1, o.right[i] ? 1.0 : 0.0);
+        if (i < o.nll.size()) log.metric(names::last_word_passage_nll, step, -1, o.nll[i]);
+    }
 }
 
 void PositionLosses::add(const torch::Tensor& losses, std::int64_t first) {
@@ -185,7 +194,7 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
     // 2. Last word: correct iff greedy prediction reproduces every token of " " + word.
     std::int64_t correct = 0, target_tokens = 0;
     double target_nll = 0;
-    std::vector<bool> right;
+    PassageOutcomes outcomes;
     for (std::size_t i = 0; i < last_words.size() && !stop.load(); ++i) {
         const LastWordItem& item = last_words[i];
         std::vector<std::int64_t> ids = item.context;
@@ -197,15 +206,17 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
         const torch::Tensor logp = torch::log_softmax(
             model.forward(input)[0].narrow(0, first, count).to(torch::kFloat32), -1);  // (count, V)
         bool all = true;
+        std::vector<double> nll;
         for (std::int64_t k = 0; k < count; ++k) {
             const torch::Tensor row = logp[k];  // predicts target[k]
             all = all &&
                   row.argmax().item<std::int64_t>() == item.target[static_cast<std::size_t>(k)];
-            target_nll -= row[item.target[static_cast<std::size_t>(k)]].item<double>();
+            nll.push_back(-row[item.target[static_cast<std::size_t>(k)]].item<double>());
+            target_nll += nll.back();
             ++target_tokens;
         }
         correct += all ? 1 : 0;
-        right.push_back(all);
+        outcomes.add(all, nll);
         if (i % 20 == 0)
             log.progress(static_cast<std::int64_t>(i), static_cast<std::int64_t>(last_words.size()),
                          0);
@@ -229,7 +240,7 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
         log.result(names::last_word_ppl_per_passage,
                    std::exp(target_nll / static_cast<double>(last_words.size())));
     log.result(names::last_word_passages, static_cast<double>(r.last_word_passages));
-    record_passage_outcomes(right, log);
+    record_passage_outcomes(outcomes, log);
 
     // 3. KV cache bytes from the cache tensors, and cached generation speed.
     const model::KvTrace trace = model::measure_kv_cache(model, prompt, params.kv_lengths, &stop);

@@ -44,8 +44,15 @@ struct PositionLosses {
 void record_chunk_outcomes(const std::vector<double>& chunk_loss,
                            const std::vector<double>& chunk_accuracy,
                            const std::vector<std::size_t>& chunk_document, RunLogger& log);
-// Records each last-word passage's outcome (last_word_passage_correct), for the same intervals.
-void record_passage_outcomes(const std::vector<bool>& right, RunLogger& log);
+// Each last-word passage's outcome and its target's negative log-likelihood (summed over the
+// target's tokens): what the comparison resamples for the intervals of last-word accuracy and
+// of lm-eval's per-passage perplexity.
+struct PassageOutcomes {
+    std::vector<bool> right;
+    std::vector<double> nll;
+    void add(bool passage_right, const std::vector<double>& token_nll);
+};
+void record_passage_outcomes(const PassageOutcomes& o, RunLogger& log);
 // Records the means as the loss_by_position series: positions 1..64 one point each, later ones
 // in buckets of ceil((L - 64) / 64) positions (a point at each bucket's first position).
 void record_loss_by_position(const PositionLosses& p, RunLogger& log);

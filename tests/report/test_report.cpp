@@ -308,13 +308,22 @@ TEST_F(Report, TestChunksSpanTheHeldOutDocumentsAndGenres) {
         double correct = 0;
         for (const auto& m : passages) correct += m.value;
         EXPECT_EQ(correct, r["last_word_correct"]) << run.id;
+        // Each passage's target NLL: lm-eval's per-passage perplexity is exp of their mean.
+        const auto nll = store.metrics(run.id, "last_word_passage_nll");
+        ASSERT_EQ(nll.size(), passages.size()) << run.id;
+        double total = 0;
+        for (const auto& m : nll) total += m.value;
+        EXPECT_NEAR(std::exp(total / static_cast<double>(nll.size())),
+                    r["last_word_ppl_per_passage"], 1e-6 * r["last_word_ppl_per_passage"])
+            << run.id;
         ++evaluated;
     }
     EXPECT_EQ(evaluated, 3);
     // One seed: the difference table still judges test perplexity against the documents.
     const auto c = cp::report::compare_designs(store, 1);
     EXPECT_EQ(c.test_documents, 8u);
-    for (const char* measure : {"test_ppl", "test_accuracy", "last_word_accuracy"})
+    for (const char* measure :
+         {"test_ppl", "test_accuracy", "last_word_accuracy", "last_word_ppl_per_passage"})
         for (std::size_t k = 0; k < c.columns.size(); ++k) {
             const auto& interval = c.row(measure).cells[k].document_interval;
             EXPECT_EQ(interval.has_value(), k != *c.reference) << measure << " " << k;
