@@ -31,6 +31,9 @@ int bench_command(int argc, char** argv, int first) {
          {"peak-tflops", "T",
           "peak for MFU (default: stated for H100/H200, measured matmul peak on a CPU)"},
          {"threads", "N", "torch CPU threads (default: torch's choice)"},
+         {"attention", "fused|explicit",
+          "fused: libtorch 2.x's scaled-dot-product attention kernel; explicit: softmax(QK^T)V "
+          "(default: fused; libtorch 1.13 always runs explicit)"},
          {"out", "FILE", "also write the JSON to FILE"},
          {"profile", "DIR",
           "trace each model's timed steps with libtorch's profiler into DIR (slows them)"}});
@@ -56,6 +59,7 @@ int bench_command(int argc, char** argv, int first) {
     o.threads = integer("threads", defaults.threads);
     if (args.has("peak-tflops"))
         o.peak_tflops = parse_double_option("peak-tflops", args.get("peak-tflops"));
+    o.attention = args.get("attention", defaults.attention);
     o.profile_dir = args.get("profile");
     o.command = "context-pythia";
     for (int i = first - 1; i < argc; ++i) o.command += std::string(" ") + argv[i];

@@ -48,6 +48,8 @@ void BenchOptions::validate() const {
     if (peak_tflops < 0) problem("--peak-tflops must be positive (or 0 for the default)");
     if (threads < 0) problem("--threads must be 0 (torch's choice) or positive");
     if (models.empty()) problem("--models: choose at least one design");
+    if (attention != "fused" && attention != "explicit")
+        problem("--attention must be fused or explicit (got '" + attention + "')");
     if (!problems.empty()) throw Error("bench: bad options:" + problems);
 }
 
@@ -258,6 +260,13 @@ json ratios_to_pythia(const json& models, const std::vector<model::Design>& desi
 
 json run_benchmark(const BenchOptions& o) {
     o.validate();
+    // The attention path for every model here, restored afterwards (the switch is global).
+    const bool fused_before = model::fused_attention();
+    model::set_fused_attention(o.attention == "fused");
+    struct Restore {
+        bool on;
+        ~Restore() { model::set_fused_attention(on); }
+    } restore{fused_before};
     if (o.threads > 0) torch::set_num_threads(static_cast<int>(o.threads));
     const std::string device_type = choose_device(o.device);
     const torch::Device device(device_type == "cuda" ? torch::kCUDA : torch::kCPU);
@@ -293,6 +302,8 @@ json run_benchmark(const BenchOptions& o) {
         {"libtorch", TORCH_VERSION},
         {"size", o.size},
         {"dtype", o.precision},
+        // What ran: the fused kernel exists from libtorch 2.0 on.
+        {"attention", o.attention == "fused" && TORCH_VERSION_MAJOR >= 2 ? "fused (SDPA)" : "explicit"},
         {"batch", o.batch},
         {"seq_length", o.seq_length},
         {"steps", o.steps},

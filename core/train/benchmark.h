@@ -26,6 +26,9 @@ struct BenchOptions {
     std::int64_t generate_tokens = 512;  // cache length reached by greedy decoding
     double peak_tflops = 0;              // 0: stated for known GPUs, measured matmul peak on a CPU
     std::int64_t threads = 0;            // torch CPU threads; 0: torch's choice
+    // fused: libtorch 2.x's scaled_dot_product_attention (1.13 has none: always explicit);
+    // explicit: the softmax(QK^T)V path, to measure what the fused kernel changes.
+    std::string attention = "fused";
     std::string command;                 // the command line, recorded in the JSON
     // A folder: each model's timed training steps are traced with libtorch's profiler into
     // <folder>/<design>-trace.json (Chrome trace format; tests/benchmarks/profile_summary.py

@@ -198,6 +198,9 @@ TEST(CliBench, PrintsOneJsonObjectOfMeasuredSpeedsAndTheKvRatio) {
     EXPECT_EQ(j, nlohmann::json::parse(std::ifstream(out)));
     EXPECT_EQ(j["device"]["type"], "cpu");
     EXPECT_EQ(j["dtype"], "fp32");
+    // The attention path that ran: the fused kernel only from libtorch 2.0 on.
+    const bool before_2 = j["libtorch"].get<std::string>().rfind("1.", 0) == 0;
+    EXPECT_EQ(j["attention"], before_2 ? "explicit" : "fused (SDPA)");
     EXPECT_EQ(j["batch"], 2);
     EXPECT_EQ(j["seq_length"], 16);
     EXPECT_GT(j["peak"]["flops"].get<double>(), 0);
@@ -240,10 +243,12 @@ TEST(CliBench, MeasuresTheChosenDesignsAgainstPythia) {
 }
 
 TEST(CliBench, BadOptionsAreAllNamedBeforeAnyWork) {
-    const auto r = run_cli({"bench", "--dtype", "fp16", "--batch", "0", "--size", "1b"});
+    const auto r = run_cli(
+        {"bench", "--dtype", "fp16", "--batch", "0", "--size", "1b", "--attention", "sparse"});
     EXPECT_EQ(r.exit_code, 1);
     for (const char* named : {"--dtype must be fp32 or bf16 (got 'fp16')",
-                              "--batch must be at least 1", "--size must be tiny or 70m"})
+                              "--batch must be at least 1", "--size must be tiny or 70m",
+                              "--attention must be fused or explicit (got 'sparse')"})
         EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
     EXPECT_TRUE(r.out.empty());
 }
