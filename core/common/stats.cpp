@@ -64,7 +64,7 @@ double student_t_quantile(double p, double df) {
 }
 
 bool SeedEstimate::excludes_zero() const {
-    return interval && (interval->low > 0 || interval->high < 0);
+    return interval && interval->excludes_zero();
 }
 
 std::optional<SeedEstimate> estimate(const std::vector<double>& values) {

@@ -12,6 +12,7 @@ namespace cp {
 
 struct Interval {
     double low = 0, high = 0;
+    bool excludes_zero() const { return low > 0 || high < 0; }
 };
 
 // Wilson score interval of `successes` out of `n` at the normal quantile z (1.96 for 95%);

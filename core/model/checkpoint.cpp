@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "model/checkpoint_summary.h"
 #include "model/safetensors.h"
 
 namespace cp::model {
@@ -13,18 +14,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-// Buffers that older Hugging Face GPT-NeoX checkpoints carry beside the weights; they are
-// recomputed here (causal mask, rotary frequencies), so they are skipped on load.
-bool is_known_hf_buffer(const std::string& name) {
-    for (const char* suffix :
-         {".attention.bias", ".attention.masked_bias", ".attention.rotary_emb.inv_freq"}) {
-        const std::string s = suffix;
-        if (name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0)
-            return true;
-    }
-    return false;
-}
 
 std::string shape_text(const std::vector<std::int64_t>& shape) {
     std::string s = "[";
@@ -87,9 +76,7 @@ ModelConfig checkpoint_config(const fs::path& path) {
     if (embed.shape.size() != 2) throw Error("gpt_neox.embed_in.weight must be 2-D");
     c.vocab_rows = embed.shape[0];
     c.embed_dim = embed.shape[1];
-    c.layers = 0;
-    while (file.contains("gpt_neox.layers." + std::to_string(c.layers) + ".attention.dense.weight"))
-        ++c.layers;
+    c.layers = gpt_neox_layers(file);
     const std::string h_to_4h = "gpt_neox.layers.0.mlp.dense_h_to_4h.weight";
     if (file.contains(h_to_4h)) c.intermediate = file.at(h_to_4h).shape.at(0);
     const fs::path config_json = path.parent_path() / "config.json";
@@ -137,7 +124,7 @@ void load_weights(CausalLm& model, const fs::path& path) {
         torch_dtype(e.dtype, where + ": tensor '" + name + "'");
     }
     for (const auto& [name, e] : file.tensors())
-        if (!params.contains(name) && !is_known_hf_buffer(name))
+        if (!params.contains(name) && !is_hf_buffer(name))  // recomputed here: skipped
             throw Error(where + " has tensor '" + name + "' that a " +
                         to_string(model.config().architecture) +
                         " model does not have: is it a checkpoint of the other architecture?");

@@ -14,16 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& tail) {
-    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-// Hugging Face's non-parameter buffers, which a parameter count leaves out.
-bool is_buffer(const std::string& name) {
-    return ends_with(name, ".attention.bias") || ends_with(name, ".attention.masked_bias") ||
-           ends_with(name, ".rotary_emb.inv_freq");
-}
-
 std::string millions(std::int64_t n) {
     std::ostringstream s;
     s.precision(n >= 10'000'000 ? 3 : 2);
@@ -33,11 +23,28 @@ std::string millions(std::int64_t n) {
 
 }  // namespace
 
+bool is_hf_buffer(const std::string& name) {
+    for (const char* suffix :
+         {".attention.bias", ".attention.masked_bias", ".attention.rotary_emb.inv_freq"}) {
+        const std::string s = suffix;
+        if (name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0)
+            return true;
+    }
+    return false;
+}
+
+std::int64_t gpt_neox_layers(const SafetensorsFile& file) {
+    std::int64_t layers = 0;
+    while (file.contains("gpt_neox.layers." + std::to_string(layers) + ".attention.dense.weight"))
+        ++layers;
+    return layers;
+}
+
 std::string checkpoint_summary(const fs::path& checkpoint) {
     const SafetensorsFile file(checkpoint);
     std::int64_t parameters = 0;
     for (const auto& [name, e] : file.tensors())
-        if (!is_buffer(name)) parameters += e.numel();
+        if (!is_hf_buffer(name)) parameters += e.numel();
     std::ostringstream s;
     const auto& meta = file.metadata();
     if (const auto it = meta.find("cp_config"); it != meta.end()) {
@@ -55,11 +62,8 @@ std::string checkpoint_summary(const fs::path& checkpoint) {
                         "' is neither a workbench checkpoint nor a Hugging Face GPT-NeoX file "
                         "(no gpt_neox.embed_in.weight)");
         const auto& embed = file.at("gpt_neox.embed_in.weight").shape;
-        std::int64_t layers = 0;
-        while (file.contains("gpt_neox.layers." + std::to_string(layers) + ".attention.dense.weight"))
-            ++layers;
         s << "Hugging Face GPT-NeoX: hidden " << (embed.size() == 2 ? embed[1] : 0) << ", "
-          << layers << " layers";
+          << gpt_neox_layers(file) << " layers";
         const fs::path config = checkpoint.parent_path() / "config.json";
         const json hf = fs::exists(config) ? json::parse(read_file(config), nullptr, false)
                                            : json(nullptr);

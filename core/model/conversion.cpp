@@ -1,11 +1,11 @@
 #include "model/conversion.h"
 
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "common/sha256.h"
 #include "model/checkpoint.h"
 #include "model/models.h"
@@ -114,7 +114,7 @@ Tensors read_tensors(const fs::path& path) {
     auto source = load_checkpoint(path);
     Tensors t;
     for (const auto& item : source->named_parameters())
-        t[item.key()] = item.value().detach().to(torch::kFloat32).clone();
+        t[item.key()] = item.value().detach().to(torch::kFloat32);  // the storage outlives `source`
     return t;
 }
 
@@ -239,10 +239,6 @@ std::optional<Derived> derive(const Tensors& source, const std::string& name,
     return std::nullopt;
 }
 
-}  // namespace
-
-namespace {
-
 // The rules applied to every tensor of `model` (config `config`) from the checkpoint's tensors.
 ConversionRecord apply_rules(CausalLm& model, const ModelConfig& config, const fs::path& from,
                              const std::string& design_key) {
@@ -304,7 +300,7 @@ ConversionRecord convert_checkpoint(const fs::path& from, const std::string& des
     std::map<std::string, std::string> metadata(extra_metadata.begin(), extra_metadata.end());
     metadata[kConversionMetadataKey] = r.to_json();
     save_checkpoint(*model, out, metadata);
-    std::ofstream(fs::path(out.string() + ".conversion.json")) << r.to_json() << "\n";
+    write_file_atomic(out.string() + ".conversion.json", r.to_json() + "\n");
     return r;
 }
 

@@ -189,10 +189,9 @@ void add_document_intervals(DesignComparison& c, store::RunStore& store) {
         auto& columns = c.text_units[m.key];
         for (const DesignColumn& col : c.columns) columns.push_back(text_units_of(store, col, m));
     }
-    if (c.reference)
-        if (const auto& r = c.text_units["test_ppl"][*c.reference])
-            c.test_documents = std::set<std::int64_t>(r->unit.begin(), r->unit.end()).size();
     if (!c.reference) return;
+    if (const auto& r = c.text_units["test_ppl"][*c.reference])
+        c.test_documents = std::set<std::int64_t>(r->unit.begin(), r->unit.end()).size();
     for (DesignRow& row : c.rows) {
         if (!c.text_units.count(row.key)) continue;
         for (std::size_t k = 0; k < c.columns.size(); ++k)
@@ -516,7 +515,7 @@ std::vector<std::vector<std::string>> difference_table_cells(const DesignCompari
                         (d->excludes_zero() ? " excl. 0" : "");
             if (const auto& doc = r.cells[k].document_interval)
                 text += " · [" + number(doc->low) + ", " + number(doc->high) + "]" +
-                        (doc->low > 0 || doc->high < 0 ? " excl. 0" : "");
+                        (doc->excludes_zero() ? " excl. 0" : "");
             line.push_back(text);
         }
         t.push_back(line);
@@ -583,7 +582,7 @@ std::string effect_text(const Effect& e) {
         s += " (one seed: no interval)";
     if (const auto& doc = e.document_interval)
         s += "; over resampled documents [" + number(doc->low) + ", " + number(doc->high) + "]" +
-             (doc->low > 0 || doc->high < 0 ? " (excludes 0)" : " (includes 0)");
+             (doc->excludes_zero() ? " (excludes 0)" : " (includes 0)");
     return s;
 }
 

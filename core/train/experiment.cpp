@@ -12,17 +12,18 @@
 
 #include "common/build_info.h"
 #include "common/error.h"
+#include "common/files.h"
 #include "common/ngram_baselines.h"
-#include "model/conversion.h"
 #include "common/stats.h"
 #include "data/bpe_tokenizer.h"
 #include "data/data_paths.h"
 #include "data/last_word.h"
 #include "data/splits.h"
 #include "data/token_cache.h"
-#include "model/checkpoint_tokenizer.h"
 #include "model/autocast.h"
 #include "model/checkpoint.h"
+#include "model/checkpoint_tokenizer.h"
+#include "model/conversion.h"
 #include "model/model_registry.h"
 #include "model/models.h"
 #include "store/metric_names.h"
@@ -558,7 +559,7 @@ void Experiment::record_init(const model::ConversionRecord& r, model::Design des
     using K = model::TensorOrigin::Kind;
     const fs::path file = x.store.make_run_folder(log.run_id(), x.files_base) /
                           (std::string(model::design_key(design)) + suffix + ".init-from.json");
-    std::ofstream(file) << r.to_json() << "\n";
+    write_file_atomic(file, r.to_json() + "\n");
     x.store.record_files(log.run_id(), {{store::file_role::init_record, file}});
     log.result(names::init_copied_parameters, static_cast<double>(r.values(K::copied)));
     log.result(names::init_derived_parameters, static_cast<double>(r.values(K::derived)));
