@@ -248,12 +248,25 @@ ConversionRecord apply_rules(CausalLm& model, const ModelConfig& config, const f
     r.source_sha256 = sha256_file(from);
     r.design = design_key;
     std::map<std::string, std::map<std::string, Derived>> mla_cache;
+    // A design that splits the width into other heads (the tiny eighth of GQA: 8 heads of 8 for
+    // the checkpoint's 4 of 16) has no pretrained head to take its queries, keys or values from.
+    const ModelConfig pretrained = checkpoint_config(from);
+    const bool regrouped = config.heads != pretrained.heads;
+    const std::string regrouped_note =
+        "new: the design has " + std::to_string(config.heads) + " heads of " +
+        std::to_string(config.head_dim()) + " dims, the checkpoint " +
+        std::to_string(pretrained.heads) + " of " + std::to_string(pretrained.head_dim()) +
+        ": no pretrained head to copy or pool";
     torch::NoGradGuard no_grad;
     for (auto& item : model.named_parameters()) {
         const std::string& name = item.key();
         torch::Tensor& p = item.value();
         TensorOrigin o{name, TensorOrigin::Kind::fresh, "new: the design's own initialisation"};
-        if (const auto d = derive(source, name, p, config, mla_cache)) {
+        const auto a = attention_name(name);
+        if (regrouped && a && a->module != "dense" &&
+            config.layer_width() == pretrained.layer_width()) {
+            o.how = regrouped_note;
+        } else if (const auto d = derive(source, name, p, config, mla_cache)) {
             p.copy_(d->value.to(p.dtype()).to(p.device()));
             o = {name, TensorOrigin::Kind::derived, d->how};
         } else if (const auto s = source_name(source, name);

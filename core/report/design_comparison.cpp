@@ -38,13 +38,17 @@ MemberRuns member_runs(store::RunStore& store, std::int64_t experiment_id) {
     MemberRuns m;
     for (const store::RunRow& r : store.runs(experiment_id)) {
         const bool trained = r.phase == store::Phase::phase2;
-        const bool policy = r.phase == store::Phase::evaluation && !r.cache_policy.empty();
-        if (!trained && !policy) continue;
+        const bool evaluation = r.phase == store::Phase::evaluation;
+        if (!trained && !evaluation) continue;
+        RunValues values = load_run_values(store, r.id);
         DesignColumn col;
         col.design = r.model;
         col.policy = r.cache_policy;
+        col.pretrained_as_is = evaluation && r.cache_policy.empty() &&
+                               lookup(values.results, names::pretrained_as_is).value_or(0) == 1;
+        if (evaluation && r.cache_policy.empty() && !col.pretrained_as_is) continue;  // anatomy
         if (!m.runs.count(col.key())) m.order.push_back(col);
-        m.runs[col.key()] = load_run_values(store, r.id);
+        m.runs[col.key()] = std::move(values);
     }
     return m;
 }
@@ -237,7 +241,8 @@ void build_kv_checks(DesignComparison& c, const std::vector<Used>& used) {
     const auto base_it = first.runs.find(c.columns[*c.baseline].key());
     for (std::size_t k = 0; k < c.columns.size(); ++k) {
         // A policy column has no formula (its bytes are measured, KV_METHODS.md part B).
-        if (k == *c.baseline || !c.columns[k].policy.empty()) continue;
+        if (k == *c.baseline || !c.columns[k].policy.empty() || c.columns[k].pretrained_as_is)
+            continue;
         KvCheck check;
         check.design = c.columns[k].design;
         const model::KvClaim& claim = model::design_entry(check.design).claim;
@@ -284,11 +289,13 @@ std::string problem_of(const MemberRuns& m, const std::vector<DesignColumn>& col
 }  // namespace
 
 std::string DesignColumn::key() const {
-    return std::string(model::design_key(design)) + (policy.empty() ? "" : "+" + policy);
+    return std::string(model::design_key(design)) + (pretrained_as_is ? "@pretrained" : "") +
+           (policy.empty() ? "" : "+" + policy);
 }
 
 std::string DesignColumn::heading() const {
     std::string s = model::design_display_name(design);
+    if (pretrained_as_is) s += " pretrained, no training";
     if (!policy.empty()) {
         try {
             s += " + " + model::parse_policy(policy).label();
@@ -366,7 +373,8 @@ std::string DesignComparison::reference_key() const {
 std::optional<std::size_t> DesignComparison::column_of(model::Design d,
                                                         const std::string& policy) const {
     for (std::size_t k = 0; k < columns.size(); ++k)
-        if (columns[k].design == d && columns[k].policy == policy) return k;
+        if (columns[k].design == d && columns[k].policy == policy && !columns[k].pretrained_as_is)
+            return k;
     return std::nullopt;
 }
 

@@ -33,12 +33,16 @@ struct GroupMember {
 struct DesignColumn {
     model::Design design = model::Design::pythia;
     std::string policy;              // the cache policy's text; empty for the trained design
+    // The pretrained checkpoint of a run --init-from, evaluated as it is (no training): its own
+    // column beside Pythia fine-tuned from it (#27).
+    bool pretrained_as_is = false;
     std::vector<std::int64_t> runs;  // its run in each used seed, in seed order
     store::RunStatus status = store::RunStatus::finished;  // of the first seed's run
     std::optional<std::int64_t> phase1_run;                 // the first seed's block provenance
     std::optional<store::RunStatus> phase1_status;
     std::string heading() const;  // "Context-Pythia", "Pythia-GQA (failed)", "Pythia + int8"
-    std::string key() const;      // "pythia", "pythia+int8:group=32,residual=32"
+    // "pythia", "pythia+int8:group=32,residual=32", "pythia@pretrained"
+    std::string key() const;
 };
 
 struct DesignCell {

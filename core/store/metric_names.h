@@ -93,6 +93,9 @@ inline constexpr const char* bigram_lambda = "bigram_lambda";
 inline constexpr const char* init_copied_parameters = "init_copied_parameters";
 inline constexpr const char* init_derived_parameters = "init_derived_parameters";
 inline constexpr const char* init_new_parameters = "init_new_parameters";
+// 1 on the run that evaluated the pretrained checkpoint as it is, without training (#27): the
+// comparison's "pretrained, no training" column.
+inline constexpr const char* pretrained_as_is = "pretrained_as_is";
 inline constexpr const char* unigram_val_ppl = "unigram_val_ppl";
 inline constexpr const char* bigram_val_ppl = "bigram_val_ppl";
 // What the test chunks span: drawn evenly across the held-out stream (data/test_chunks.h), the

@@ -569,6 +569,8 @@ void Experiment::record_init(const model::ConversionRecord& r, model::Design des
 void Experiment::run_step(const PlanStep& step, Execution& x) {
     if (step.phase == store::Phase::phase1)
         run_phase1_step(step, x);
+    else if (step.phase == store::Phase::evaluation)
+        run_pretrained_step(step, x);
     else
         run_phase2_step(step, x);
 }
@@ -696,6 +698,33 @@ void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
     s.run_id = recorded.run_id;
     x.summary.models.push_back(s);
     if (s.status != store::RunStatus::finished) x.summary.status = s.status;
+}
+
+// The pretrained checkpoint evaluated as it is, on the chunks every design is evaluated on: what
+// the fine-tuning and the conversions are measured from. Not a design's summary (no training).
+void Experiment::run_pretrained_step(const PlanStep& step, Execution& x) {
+    auto net = model::make_model(params_.model_config(step.design), params_.seed);
+    const std::optional<model::ConversionRecord> init = initialise(*net, step.design);
+    if (!init) throw Error("internal error: a pretrained step without init_from");
+    net->to(x.device);
+    net->eval();
+    ModelSummary s;
+    s.model = step.design;
+    s.parameters = model::count_parameters(*net);
+    const store::NewRun run{x.summary.experiment_id, step.design, store::Phase::evaluation,
+                            x.summary.device, init_label(*init) + ", as it is (no training)",
+                            std::nullopt};
+    const auto recorded = x.recorder.record(run, [&](RunLogger& log) {
+        record_init(*init, step.design, "-as-is", log, x);
+        log.result(names::pretrained_as_is, 1);
+        log.result(names::parameters_total, static_cast<double>(s.parameters.total));
+        log.result(names::tokens_trained, 0);
+        evaluate_step(step, *net, x, s, log);
+        log.result(names::wall_seconds, log.elapsed_seconds());
+        return RunOutcome{s.status, s.status == store::RunStatus::stopped ? "stopped by the user" : ""};
+    });
+    if (recorded.outcome.status != store::RunStatus::finished)
+        x.summary.status = recorded.outcome.status;
 }
 
 void Experiment::save_diversity(model::ContextBlockModel& net, const std::string& checkpoint,

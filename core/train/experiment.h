@@ -137,6 +137,7 @@ class Experiment {
     void run_step(const PlanStep& step, Execution& x);
     void run_phase1_step(const PlanStep& step, Execution& x);
     void run_phase2_step(const PlanStep& step, Execution& x);
+    void run_pretrained_step(const PlanStep& step, Execution& x);
     // From init_from (#27): the design's conversion applied to `net`, nothing without one; its
     // run label and its record (a file in the run's folder, parameter counts as results).
     std::optional<model::ConversionRecord> initialise(model::CausalLm& net,

@@ -31,6 +31,8 @@ std::string BlockSource::label() const {
 std::string PlanStep::describe() const {
     const std::string who = model::design_display_name(design);
     if (phase == store::Phase::phase1) return "Phase 1 (OACD) of " + who + "'s ContextBlock";
+    if (phase == store::Phase::evaluation)
+        return "Evaluation of the pretrained checkpoint as it is (no training)";
     std::string s = "Phase 2 of " + who;
     if (block) {
         switch (block->kind) {
@@ -318,6 +320,12 @@ ExperimentPlan plan_for(const ExperimentParams& p, LaunchMode mode, store::RunSt
             !p.ablation_untrained_context_block && !stored_block_read)
             throw_unread_block(p, store);
     }
+    // From a pretrained checkpoint, the comparison's first column is that checkpoint as it is, on
+    // the same held-out text (#27); Pythia fine-tuned from it is the control beside it.
+    if (!p.init_from.empty() && mode == LaunchMode::full_comparison && !p.skip_evaluation &&
+        !resuming)
+        plan.steps.insert(plan.steps.begin(),
+                          PlanStep{store::Phase::evaluation, model::Design::pythia, {}, true});
     for (model::Design d : p.models) {
         PlanStep step{store::Phase::phase2, d, {}, !p.skip_evaluation};
         if (model::design_entry(d).needs_context_block) step.block = blocks.at(model::block_design(d));

@@ -34,7 +34,9 @@ struct BlockSource {
 };
 
 struct PlanStep {
-    store::Phase phase = store::Phase::phase2;  // phase1, phase2 (evaluation follows a phase2)
+    // phase1, phase2 (evaluation follows a phase2), or evaluation alone: the pretrained checkpoint
+    // (init_from) as it is, without training.
+    store::Phase phase = store::Phase::phase2;
     model::Design design = model::Design::pythia;
     std::optional<BlockSource> block;  // Phase 2 of a design that needs a ContextBlock
     bool evaluate = false;             // evaluate the Phase 2 run's best checkpoint after it

@@ -913,6 +913,53 @@ TEST(Conversion, ContextKvReplacesLayerZerosKeysAndValuesAndKeepsTheRest) {
     EXPECT_EQ(rc.count(K::derived), 0);
 }
 
+// The designs below half convert by the same rules (#27 item 2), each at its own cache share, with
+// expectations from the tiny presets worked by hand (hidden 64, 4 heads of 16, rotary 4 dims):
+// GQA at a quarter pools all 4 heads into 1; the GQA eighth runs 8 heads of 8, so no pretrained
+// head fits its queries, keys or values (new, said so) while the output projection is copied;
+// MLA's latent is 2 x 64 / share - 4 (28, 12) of the stacked K/V's rank 64; the narrow and
+// context-width designs copy the 64-wide embedding where they keep it and derive nothing.
+TEST(Conversion, TheDesignsBelowHalfConvertAtTheirOwnShares) {
+    cp::test::TempDir dir;
+    const fs::path from = write_pythia(dir.path(), [](CausalLm&) {});
+    using K = TensorOrigin::Kind;
+    const auto how = [](const ConversionRecord& r, const std::string& name) {
+        return origin(r, name).how;
+    };
+    auto [gqa2, r_gqa2] = convert(from, Design::pythia_gqa_2, dir / "gqa-2.safetensors");
+    EXPECT_NE(how(r_gqa2, "gpt_neox.layers.0.attention.k_proj.weight").find("mean of each group's 4 pretrained K heads"),
+              std::string::npos);
+    auto [gqa1, r_gqa1] = convert(from, Design::pythia_gqa_1, dir / "gqa-1.safetensors");
+    for (const char* name : {"gpt_neox.layers.0.attention.q_proj.weight",
+                             "gpt_neox.layers.1.attention.v_proj.bias"}) {
+        EXPECT_EQ(origin(r_gqa1, name).kind, K::fresh) << name;
+        EXPECT_NE(how(r_gqa1, name).find("8 heads of 8 dims, the checkpoint 4 of 16"),
+                  std::string::npos) << how(r_gqa1, name);
+    }
+    EXPECT_EQ(origin(r_gqa1, "gpt_neox.layers.0.attention.dense.weight").kind, K::copied);
+    EXPECT_EQ(r_gqa1.count(K::derived), 0);
+    auto [mla240, r_240] = convert(from, Design::pythia_mla_240, dir / "mla-240.safetensors");
+    EXPECT_NE(how(r_240, "gpt_neox.layers.0.attention.kv_down.weight").find("rank 28 of 64"),
+              std::string::npos) << how(r_240, "gpt_neox.layers.0.attention.kv_down.weight");
+    auto [mla112, r_112] = convert(from, Design::pythia_mla_112, dir / "mla-112.safetensors");
+    EXPECT_NE(how(r_112, "gpt_neox.layers.1.attention.v_up.weight").find("rank 12 of 64"),
+              std::string::npos) << how(r_112, "gpt_neox.layers.1.attention.v_up.weight");
+    // A smaller latent keeps less of the original: further from its logits.
+    const auto original = load_checkpoint(from);
+    EXPECT_GT(max_logit_difference(*mla112, *original), max_logit_difference(*mla240, *original));
+    auto [narrow, r_128] = convert(from, Design::pythia_128, dir / "pythia-128.safetensors");
+    EXPECT_EQ(origin(r_128, "gpt_neox.embed_in.weight").kind, K::fresh);  // 16 wide, not 64
+    EXPECT_EQ(r_128.count(K::derived), 0);
+    for (Design d : {Design::context_pythia_128, Design::context_pythia_64, Design::projection_128,
+                     Design::projection_64}) {
+        auto [model, r] = convert(from, d, dir / (std::string(design_key(d)) + ".safetensors"));
+        EXPECT_EQ(origin(r, "embed_in.weight").kind, K::copied) << design_key(d);
+        EXPECT_EQ(r.count(K::derived), 0) << design_key(d);
+        EXPECT_TRUE(torch::isfinite(model->forward(batch(real_ids(16)))).all().item<bool>())
+            << design_key(d);
+    }
+}
+
 // A checkpoint that is not Pythia at the size asked is refused naming both shapes and --size.
 TEST(Conversion, ACheckpointOfAnotherSizeIsRefusedByName) {
     cp::test::TempDir dir;

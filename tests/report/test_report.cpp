@@ -1658,8 +1658,10 @@ TEST_F(Report, ConvertWritesTheDesignItsRecordAndTheCheckpointsTokenizer) {
 // unchanged): Pythia from it is the checkpoint itself, so its first training loss is far below a
 // Pythia from scratch on the same chunks (run 2 of the suite, which the checkpoint is); GQA
 // derives its K/V; Context-Pythia's Phase 1 reads the pretrained embedding. Each run names the
-// checkpoint by file and sha256 and records the conversion. Bad input is refused before anything
-// is stored.
+// checkpoint by file and sha256 and records the conversion. The comparison's first column is the
+// checkpoint as it is, no training: on the suite's data terms it reads the suite's test chunks,
+// so its perplexity is the one the suite measured for run 2 after training it. Bad input is
+// refused before anything is stored.
 TEST_F(Report, RunInitFromStartsEveryDesignFromItsConversion) {
     cp::test::TempDir dir;
     const fs::path hf = dir / "pythia-hf";
@@ -1670,8 +1672,8 @@ TEST_F(Report, RunInitFromStartsEveryDesignFromItsConversion) {
     const std::string db = (dir / "init.db").string();
     const std::vector<std::string> base = {"run", "--samples", "64", "--seq-length", "16",
                                            "--epochs", "1", "--p1-max-iterations", "5",
-                                           "--eval-test-chunks", "2", "--eval-last-word-passages",
-                                           "2", "--eval-kv-lengths", "32", "--db", db, "--quiet"};
+                                           "--eval-test-chunks", "8", "--eval-last-word-passages",
+                                           "8", "--eval-kv-lengths", "32", "--db", db, "--quiet"};
     const auto with = [&](std::vector<std::string> extra) {
         std::vector<std::string> a = base;
         a.insert(a.end(), extra.begin(), extra.end());
@@ -1696,13 +1698,38 @@ TEST_F(Report, RunInitFromStartsEveryDesignFromItsConversion) {
     std::map<std::string, std::map<std::string, double>> results;
     for (const auto& run : store.runs()) {
         const std::string key = std::string(cp::model::design_key(run.model)) +
-                                (run.phase == cp::store::Phase::phase1 ? "/phase1" : "");
+                                (run.phase == cp::store::Phase::phase1       ? "/phase1"
+                                 : run.phase == cp::store::Phase::evaluation ? "/as-is"
+                                                                             : "");
         for (const auto& [k, v] : store.results(run.id)) results[key][k] = v;
         EXPECT_NE(run.name.find("from pretrained model.safetensors (sha256 "), std::string::npos)
             << key << ": " << run.name;
         EXPECT_TRUE(store.run_file(run.id, "init-record").has_value()) << key;
     }
-    ASSERT_EQ(results.size(), 4u);
+    ASSERT_EQ(results.size(), 5u);
+    // The checkpoint as it is: all copied, nothing trained, and the suite's own measurement of
+    // the model it was written from, on the same chunks and passages.
+    std::map<std::string, double> suite_pythia;
+    for (const auto& [k, v] : suite.results(2)) suite_pythia[k] = v;
+    auto& as_is = results["pythia/as-is"];
+    EXPECT_EQ(as_is["pretrained_as_is"], 1);
+    EXPECT_EQ(as_is["tokens_trained"], 0);
+    EXPECT_EQ(as_is["init_copied_parameters"], as_is["parameters_total"]);
+    ASSERT_GT(suite_pythia["test_ppl"], 0);
+    EXPECT_NEAR(as_is["test_ppl"], suite_pythia["test_ppl"], 1e-4 * suite_pythia["test_ppl"]);
+    EXPECT_EQ(as_is["last_word_accuracy"], suite_pythia["last_word_accuracy"]);
+    // Fine-tuning on the new chunks moves it: the control is another model.
+    EXPECT_NE(results["pythia"]["test_ppl"], as_is["test_ppl"]);
+    const auto c = cp::report::compare_designs(store, 1);
+    ASSERT_GE(c.columns.size(), 4u);
+    EXPECT_EQ(c.columns[0].key(), "pythia@pretrained");
+    EXPECT_EQ(c.columns[0].heading(), "Pythia pretrained, no training");
+    ASSERT_TRUE(c.baseline.has_value());
+    EXPECT_EQ(c.columns[*c.baseline].key(), "pythia");  // the ratios are to the fine-tuned control
+    EXPECT_EQ(c.kv_checks.size(), c.columns.size() - 2);  // neither Pythia checks itself
+    const auto& ppl = c.row("test_ppl").cells;
+    ASSERT_TRUE(ppl[0].estimate.has_value());
+    EXPECT_NEAR(ppl[0].estimate->mean, as_is["test_ppl"], 1e-9 * as_is["test_ppl"]);
     // Pythia: every parameter copied, none new; its first step starts from the checkpoint.
     EXPECT_GT(results["pythia"]["init_copied_parameters"], 0);
     EXPECT_EQ(results["pythia"]["init_derived_parameters"], 0);
