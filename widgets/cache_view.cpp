@@ -55,7 +55,7 @@ CacheView::CacheView(QWidget* parent) : QWidget(parent) {
     auto* layout = new QHBoxLayout(this);
     auto* left = new QWidget(this);
     auto* form = new QVBoxLayout(left);
-    left->setMaximumWidth(430);
+    left->setMaximumWidth(360);
     run_ = new QComboBox(left);
     run_->setObjectName("cacheRun");
     run_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);

@@ -66,6 +66,8 @@ ParameterForm::ParameterForm(QWidget* parent) : QWidget(parent) {
 
     preset_ = new QComboBox(this);
     preset_->setObjectName("preset");
+    preset_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    preset_->setMinimumContentsLength(12);
     for (const Preset& p : kPresets) preset_->addItem(QString::fromUtf8(p.label));
     connect(preset_, qOverload<int>(&QComboBox::activated), this, &ParameterForm::applyPreset);
     layout->addWidget(preset_);
@@ -82,6 +84,9 @@ ParameterForm::ParameterForm(QWidget* parent) : QWidget(parent) {
     advanced_->setChecked(false);
     auto* inner = new QWidget(advanced_);
     auto* advanced_form = new QFormLayout(inner);
+    // In a narrow dock a label goes above its field instead of pushing the field out of sight.
+    for (QFormLayout* f : {required_form, basic_form, advanced_form})
+        f->setRowWrapPolicy(QFormLayout::WrapLongRows);
     std::optional<train::ParamGroup> section;
     for (const train::ParamSpec& spec : train::param_schema()) {
         if (!spec.in_gui) continue;
@@ -145,6 +150,8 @@ QWidget* ParameterForm::makeField(const train::ParamSpec& spec) {
                 QString::fromStdString(i < spec.choice_labels.size() ? spec.choice_labels[i]
                                                                      : spec.choices[i]),
                 QString::fromStdString(spec.choices[i]));
+        f.combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        f.combo->setMinimumContentsLength(8);  // long choice labels must not widen the dock
         const int d = f.combo->findData(QString::fromStdString(spec.default_text()));
         f.combo->setCurrentIndex(std::max(0, d));
         connect(f.combo, qOverload<int>(&QComboBox::activated), this,

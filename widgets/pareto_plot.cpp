@@ -38,11 +38,16 @@ ParetoPlot::ParetoPlot(QWidget* parent) : QWidget(parent) {
         measure_->addItem(m.label, QString(m.key));
     length_ = new QComboBox(this);
     length_->setObjectName("paretoLength");
+    // Long measure names must not push the view past a 1280-wide window: the list shows them.
+    for (QComboBox* c : {measure_, length_})
+        c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    measure_->setMinimumContentsLength(12);
+    length_->setMinimumContentsLength(9);
     auto* csv = new QPushButton("Export data CSV…", this);
     csv->setObjectName("paretoCsv");
     top->addWidget(new QLabel("y:", this));
     top->addWidget(measure_, 1);
-    top->addWidget(new QLabel("x: KV bytes per token", this));
+    top->addWidget(new QLabel("x: KV bytes/token at", this));
     top->addWidget(length_);
     top->addWidget(csv);
     layout->addLayout(top);

@@ -94,7 +94,7 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     scroll->setWidget(left);
     scroll->setWidgetResizable(true);
     scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    scroll->setMinimumWidth(320);
+    scroll->setMinimumWidth(330);
     auto* dock = new QDockWidget("Experiment", this);
     dock->setObjectName("parametersDock");
     dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
@@ -493,8 +493,12 @@ QWidget* MainWindow::buildLaunchPanel() {
     phase2_model_->setObjectName("phase2Model");
     for (const model::DesignEntry& d : model::design_registry())  // every registered design
         phase2_model_->addItem(widgets::display_name(d.design), static_cast<int>(d.design));
-    ablation_ = new QCheckBox("Ablation: untrained ContextBlock (no Phase 1)");
+    // Narrow: the dock is about 340 px at 1280 x 800; the names say the rest in tool tips.
+    phase2_model_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    phase2_model_->setMinimumContentsLength(10);
+    ablation_ = new QCheckBox("Ablation: untrained block");
     ablation_->setObjectName("ablation");
+    ablation_->setToolTip("Phase 2 on an untrained ContextBlock (no Phase 1): the ablation");
     // The designs a full comparison trains on the same chunks, from the registry.
     auto* designs = new QGroupBox("Designs in a full comparison");
     auto* designs_layout = new QGridLayout(designs);
@@ -511,7 +515,7 @@ QWidget* MainWindow::buildLaunchPanel() {
                                           d.design) != defaults.models.end()
                               : saved.contains(key));
         const int i = static_cast<int>(designs_.size());
-        designs_layout->addWidget(check, i / 2, i % 2);
+        designs_layout->addWidget(check, i, 0);  // one column: the names fit the dock
         designs_.emplace_back(d.design, check);
     }
     stop_ = new QPushButton("Stop");
@@ -831,6 +835,7 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     QDir().mkpath(dir);
     QStringList files;
     qint64 experiment = -1, diversity_run = -1, compressed_run = -1;
+    QString init_from;  // the showcase experiment's pretrained checkpoint, when it had one
     try {
         store::RunStore store(database_.toStdString());
         // Core chooses what to show.
@@ -840,10 +845,12 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
         if (experiment >= 0) {
             const auto params =
                 nlohmann::json::parse(store.experiment(experiment).params_json, nullptr, false);
-            if (params.is_object())
+            if (params.is_object()) {
                 form_->setRequired(QString::number(params.value("samples", 0)),
                                    QString::number(params.value("seq_length", 0)),
                                    QString::number(params.value("epochs", 0)));
+                init_from = QString::fromStdString(params.value("init_from", std::string()));
+            }
         }
     } catch (const Error&) {
     }
@@ -900,6 +907,19 @@ QStringList MainWindow::saveScreenshots(const QString& dir) {
     shoot(cache_, "cache-compression.png");
     sweeps_->refreshChoices();
     shoot(sweeps_, "sweeps.png");
+    // The form with the experiment's pretrained checkpoint chosen: what the file is, below it.
+    if (!init_from.isEmpty()) {
+        if (auto* advanced = form_->findChild<QGroupBox*>("advanced")) advanced->setChecked(true);
+        form_->setValue("init_from", init_from);
+        QApplication::processEvents();
+        if (auto* field = form_->findChild<QWidget*>("initFromAbout"))
+            for (QWidget* w = field->parentWidget(); w; w = w->parentWidget())
+                if (auto* scroll = qobject_cast<QScrollArea*>(w)) {
+                    scroll->ensureWidgetVisible(field, 0, 80);
+                    break;
+                }
+        shoot(live_, "start-from-checkpoint.png");
+    }
     // The About box, as a user opens it from Help.
     QMessageBox about(QMessageBox::Information, "About", aboutText(), QMessageBox::Ok, this);
     about.show();

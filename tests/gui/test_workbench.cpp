@@ -8,6 +8,8 @@
 #include <QClipboard>
 #include <QGuiApplication>
 #include <QComboBox>
+#include <QDockWidget>
+#include <QScrollArea>
 #include <QRegularExpression>
 #include <QElapsedTimer>
 #include <QGroupBox>
@@ -940,4 +942,71 @@ int main(int argc, char** argv) {
     QApplication::setOrganizationName("context-pythia-tests");
     ::testing::InitGoogleTest(&argc, argv);
     return RUN_ALL_TESTS();
+}
+
+// #29 item 5: opened at 1280 x 800 as a newcomer would, with the required fields filled and the
+// advanced parameters open, nothing needs horizontal scrolling: the window stays 1280 wide, every
+// label, field and check box of the experiment panel lies wholly inside its dock, and every view
+// (the Comparison after an experiment of four designs included) fits its tab, buttons and all.
+TEST_F(Workbench, EveryViewFitsTheWindowAt1280By800) {
+    ASSERT_EQ(cp::test::run_cli({"run", "--models", "pythia,context-pythia,pythia-gqa,pythia-mla",
+                                 "--samples", "40", "--seq-length", "16", "--epochs", "1",
+                                 "--p1-max-iterations", "5", "--eval-test-chunks", "4",
+                                 "--eval-last-word-passages", "4", "--db", db_, "--quiet"})
+                  .exit_code,
+              0);
+    MainWindow w(db());
+    w.resize(1280, 800);
+    w.show();
+    fill_tiny(w, "200", "32", "2");
+    QApplication::processEvents();
+    EXPECT_LE(w.width(), 1280) << [&] {
+        std::string s = "the views' minimum widths:";
+        for (int i = 0; i < w.tabs()->count(); ++i)
+            s += " " + w.tabs()->tabText(i).toStdString() + " " +
+                 std::to_string(w.tabs()->widget(i)->minimumSizeHint().width());
+        return s;
+    }();
+    EXPECT_LE(w.height(), 800);
+    auto* scroll = qobject_cast<QScrollArea*>(child<QDockWidget>(&w, "parametersDock")->widget());
+    ASSERT_NE(scroll, nullptr);
+    const int visible = scroll->viewport()->width();
+    std::vector<std::string> cut;
+    for (QWidget* c : scroll->widget()->findChildren<QWidget*>()) {
+        if (!c->isVisibleTo(scroll->widget()) || qobject_cast<QLineEdit*>(c->parentWidget()) ||
+            !(qobject_cast<QLabel*>(c) || qobject_cast<QLineEdit*>(c) ||
+              qobject_cast<QAbstractButton*>(c) || qobject_cast<QComboBox*>(c)))
+            continue;
+        const QRect r(c->mapTo(scroll->widget(), QPoint(0, 0)), c->size());
+        const int needed = qobject_cast<QLabel*>(c) && !qobject_cast<QLabel*>(c)->wordWrap()
+                               ? c->sizeHint().width()
+                               : c->minimumSizeHint().width();
+        if (r.left() < 0 || r.right() >= visible || r.width() < needed)
+            cut.push_back(c->metaObject()->className() + std::string(" '") +
+                          c->objectName().toStdString() + "' " +
+                          (qobject_cast<QLabel*>(c) ? qobject_cast<QLabel*>(c)->text().toStdString()
+                                                    : "") +
+                          " at x " + std::to_string(r.left()) + ".." + std::to_string(r.right()) +
+                          ", needs " + std::to_string(needed));
+    }
+    EXPECT_TRUE(cut.empty()) << "cut in a panel " << visible << " px wide:\n  "
+                             << [&] {
+                                    std::string s;
+                                    for (const auto& x : cut) s += x + "\n  ";
+                                    return s;
+                                }();
+    ASSERT_EQ(w.comparisonView()->showExperiment(1), "");
+    for (int i = 0; i < w.tabs()->count(); ++i) {
+        w.tabs()->setCurrentIndex(i);
+        QApplication::processEvents();
+        QWidget* tab = w.tabs()->currentWidget();
+        EXPECT_LE(tab->minimumSizeHint().width(), tab->width())
+            << w.tabs()->tabText(i).toStdString() << " needs " << tab->minimumSizeHint().width()
+            << " px, has " << tab->width();
+        for (QAbstractButton* b : tab->findChildren<QAbstractButton*>())
+            if (b->isVisibleTo(tab))
+                EXPECT_LE(b->mapTo(tab, QPoint(b->width(), 0)).x(), tab->width())
+                    << w.tabs()->tabText(i).toStdString() << ": '" << b->text().toStdString()
+                    << "' past the right edge";
+    }
 }
