@@ -8,6 +8,7 @@
 
 #include "train/experiment_params.h"
 #include "workbench/main_window.h"
+#include "workbench/screenshots.h"
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
     if (parser.isSet(shots)) {
         window.resize(1280, 800);
         window.show();
-        const QStringList files = window.saveScreenshots(parser.value(shots));
+        const QStringList files = cp::workbench::save_screenshots(window, parser.value(shots));
         for (const QString& f : files) std::cout << f.toStdString() << "\n";
         return files.isEmpty() ? 1 : 0;
     }

@@ -89,8 +89,6 @@ class MainWindow : public QMainWindow {
 
     // Shows a stored experiment's curves in the live view (as after a run).
     void showExperimentCurves(qint64 experiment_id);
-    // Saves one PNG per main view into `dir`, on the latest experiment; returns the files.
-    QStringList saveScreenshots(const QString& dir);
 
   public slots:
     void stop();
