@@ -1,49 +1,90 @@
 #!/usr/bin/env python3
-"""Lists the C++ function bodies longer than a limit (default 60 lines), longest first: the check
-of issue #13 that no function in core/train is longer than about 60 lines. A brace-matching scan
-from each line that opens a definition at namespace or class level, enough for this code base's
-clang-format style.
+"""The function-length gate (#29): every function body in core/ at most 60 lines, in app/ and
+widgets/ at most 80, measured by Universal Ctags (its `end:` field: wrapped signatures, macros and
+lambdas counted as anyone running ctags would count them; a lambda counts inside its function).
 
-    scripts/check-function-length.py core/train/*.cpp [--limit 60]
+A function still over its limit is named in scripts/function-length-allowances.txt with the length
+it may not exceed; the file may only shrink: a listed function that grew fails, and one now within
+its limit (or gone) must be taken off the list. Run from the repository root:
 
-Exits 1 when any function is over the limit.
+    scripts/check-function-length.py              # the gate: exit 1 on any excess or stale line
+    scripts/check-function-length.py --list       # every function over its limit, longest first
+
+Needs `ctags` (Debian's universal-ctags, installed by scripts/setup.sh).
 """
 import argparse
-import re
+import os
+import subprocess
 import sys
 
+LIMITS = (("core/", 60), ("app/", 80), ("widgets/", 80))
+ALLOWANCES = "scripts/function-length-allowances.txt"
 
-def lengths(path):
-    lines = open(path, encoding="utf-8").read().split("\n")
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        opens = re.match(r"^(\s{0,4})[A-Za-z].*\)\s*(const)?\s*(override)?\s*\{\s*$", line)
-        if opens and not re.match(r"^\s*(if|for|while|switch|else|catch|namespace|struct|class)\b",
-                                  line):
-            depth, j = 0, i
-            while j < len(lines):
-                depth += lines[j].count("{") - lines[j].count("}")
-                if depth == 0:
-                    break
-                j += 1
-            yield j - i + 1, "%s:%d %s" % (path, i + 1, line.strip()[:80])
-            i = j
-        i += 1
+
+def limit_of(path):
+    for prefix, limit in LIMITS:
+        if path.startswith(prefix):
+            return limit
+    return None
+
+
+def functions(root):
+    """(path, name, first line, length) of every function definition ctags finds."""
+    files = []
+    for folder, _ in LIMITS:
+        for base, _, names in os.walk(os.path.join(root, folder)):
+            files += [os.path.relpath(os.path.join(base, n), root) for n in names
+                      if n.endswith((".cpp", ".h"))]
+    out = subprocess.run(["ctags", "--languages=C++", "--kinds-C++=f", "--fields=+ne",
+                          "-o", "-"] + sorted(files),
+                         cwd=root, capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        cols = line.split("\t")
+        fields = dict(c.split(":", 1) for c in cols[3:] if ":" in c)
+        if "end" not in fields or cols[0].startswith("__anon"):  # a lambda: inside its function
+            continue
+        yield cols[1], cols[0], int(fields["line"]), int(fields["end"]) - int(fields["line"]) + 1
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("files", nargs="+")
-    ap.add_argument("--limit", type=int, default=60)
+    ap.add_argument("--list", action="store_true", help="list every function over its limit")
+    ap.add_argument("--root", default=os.getcwd())
     a = ap.parse_args()
-    found = sorted((n, where) for f in a.files for n, where in lengths(f))
-    longest = found[-1] if found else (0, "(no functions)")
-    over = [(n, w) for n, w in found if n > a.limit]
-    for n, where in reversed(over):
-        print("%4d %s" % (n, where))
-    print("longest: %d lines (%s); limit %d" % (longest[0], longest[1], a.limit))
-    return 1 if over else 0
+    over = sorted(((length, path, name, line) for path, name, line, length in
+                   functions(a.root) if length > limit_of(path)), reverse=True)
+    if a.list:
+        for length, path, name, line in over:
+            print("%4d %s:%d %s (limit %d)" % (length, path, line, name, limit_of(path)))
+        return 0
+    allowed = {}
+    with open(os.path.join(a.root, ALLOWANCES), encoding="utf-8") as f:
+        for raw in f:
+            raw = raw.split("#", 1)[0].strip()
+            if raw:
+                path, name, most = raw.split()
+                allowed[(path, name)] = int(most)
+    problems = []
+    for length, path, name, line in over:
+        most = allowed.pop((path, name), None)
+        if most is None:
+            problems.append("%s:%d %s is %d lines, over the limit of %d: split it"
+                            % (path, line, name, length, limit_of(path)))
+        elif length > most:
+            problems.append("%s:%d %s grew to %d lines (allowed %d while it is split): split it"
+                            % (path, line, name, length, most))
+        elif length < most:
+            problems.append("%s %s is now %d lines: lower its allowance in %s from %d to %d"
+                            % (path, name, length, ALLOWANCES, most, length))
+    for (path, name), most in allowed.items():
+        problems.append("%s %s is within its limit now (or gone): take it off %s"
+                        % (path, name, ALLOWANCES))
+    for p in problems:
+        print(p)
+    print("%d functions over their limits (core 60, app and widgets 80); %d allowed while they "
+          "are split; %d problems" % (len(over), len(over) - sum(1 for p in problems if "split it" in p),
+                                      len(problems)))
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

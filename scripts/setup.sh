@@ -43,6 +43,7 @@ packages=(
     locales   # localedef: the CSV test writes numbers under a decimal-comma locale
     xvfb xauth openssl ca-certificates python3 python3-numpy   # numpy: the independent reference model in tests
     poppler-utils   # pdftotext: the report test reads the PDF back
+    universal-ctags   # the function-length gate (scripts/check-function-length.py)
     libgloo-dev   # the Gloo headers c10d's process group needs (data-parallel runs)
     slurm-wlm munge   # a real single-node Slurm for the sweep test (tests/cluster)
 )
