@@ -23,6 +23,7 @@
 #include "report/csv.h"
 #include "report/design_comparison.h"
 #include "store/run_store.h"
+#include "workspace/workspace.h"
 #include "widgets/kinds_meta.h"
 #include "widgets/pareto_plot.h"
 #include "widgets/position_plot.h"
@@ -165,20 +166,18 @@ CacheView::CacheView(QWidget* parent) : QWidget(parent) {
     });
 }
 
-void CacheView::setDatabase(const QString& path) {
-    database_ = path;
+void CacheView::setWorkspace(workspace::Workspace* workspace) {
+    workspace_ = workspace;
     refreshChoices();
 }
 
 void CacheView::refreshChoices() {
     const QVariant chosen = run_->currentData();
     run_->clear();
-    if (database_.isEmpty() || !QFileInfo::exists(database_)) return;
+    if (!workspace_) return;
     try {
-        store::RunStore store(database_.toStdString());
-        for (const store::RunRow& r : store.runs())
-            if (r.phase == store::Phase::phase2 && r.status == store::RunStatus::finished)
-                run_->addItem(QString("run %1: %2 (experiment %3)")
+        for (const store::RunRow& r : workspace_->cache_eval_runs())
+            run_->addItem(QString("run %1: %2 (experiment %3)")
                                   .arg(r.id)
                                   .arg(display_name(r.model))
                                   .arg(r.experiment_id),
@@ -204,7 +203,7 @@ QLineEdit* CacheView::policyParameters(model::PolicyKind kind) const {
 
 std::optional<train::CacheEvalParams> CacheView::request(QString* problem) const {
     train::CacheEvalParams p;
-    p.db = database_.toStdString();
+    p.db = workspace_ ? workspace_->database() : "";
     const auto fail = [&](const QString& why) {
         if (problem) *problem = why;
         return std::optional<train::CacheEvalParams>();
@@ -231,13 +230,8 @@ std::optional<train::CacheEvalParams> CacheView::request(QString* problem) const
         p.prefill = number(prefill_, "uncompressed prompt", p.prefill);
         p.budgets = train::parse_budgets(budgets_->text().toStdString());
         // Each policy against the model the run trained: core's checks, before any work.
-        store::RunStore store(database_.toStdString());
-        const store::RunRow r = store.run(p.runs.front());
-        const auto params = train::ExperimentParams::from_json(
-            nlohmann::json::parse(store.experiment(r.experiment_id).params_json));
-        std::vector<std::string> problems = p.problems();
-        for (const std::string& x : train::policy_problems(params, r.model, p.policies))
-            problems.push_back(x);
+        const std::vector<std::string> problems =
+            workspace_ ? workspace_->cache_eval_problems(p) : p.problems();
         if (!problems.empty()) {
             QString text;
             for (const std::string& x : problems) text += (text.isEmpty() ? "" : "\n") + QString::fromStdString(x);
@@ -260,23 +254,17 @@ QString CacheView::showRun(qint64 run_id) {
 void CacheView::refreshResults() {
     anatomy_.reset();
     spectra_->clear();
-    if (run_->currentIndex() < 0) {
+    if (run_->currentIndex() < 0 || !workspace_) {
         pareto_->clear();
         return;
     }
     const qint64 run_id = run_->currentData().toLongLong();
     try {
-        store::RunStore store(database_.toStdString());
-        const store::RunRow r = store.run(run_id);
-        message_->setText(r.checkpoint_origin == store::FileOrigin::unverified
-                              ? QString::fromStdString(
-                                    "Warning: " +
-                                    store::unverified_note(*store.run_file(run_id, store::file_role::checkpoint)))
-                              : QString());
-        const auto params = nlohmann::json::parse(store.experiment(r.experiment_id).params_json,
-                                                  nullptr, false);
-        if (params.is_object() && params["seq_length"].is_number_integer()) {
-            const std::int64_t seq = params["seq_length"].get<std::int64_t>();
+        const store::RunRow r = workspace_->run(run_id);
+        message_->setText(QString::fromStdString(workspace_->checkpoint_warning(run_id)));
+        const auto params = workspace_->experiment_params(r.experiment_id);
+        if (params && params->seq_length) {
+            const std::int64_t seq = *params->seq_length;
             if (seq != seq_length_) {  // suggestions that evict within this run's chunks
                 seq_length_ = seq;
                 for (const auto& [k, widgets] : policies_)
@@ -284,12 +272,12 @@ void CacheView::refreshResults() {
                         widgets.second->setText(QString::fromStdString(train::suggested_parameters(k, seq)));
             }
         }
-        const report::DesignComparison comparison = report::compare_designs(store, r.experiment_id, true);
+        const report::DesignComparison comparison =
+            workspace_->compare_designs(r.experiment_id, true);
         pareto_->setComparison(comparison);
-        position_series_ = report::loss_by_position(store, comparison);
+        position_series_ = workspace_->loss_by_position(comparison);
         draw_loss_by_position(*positions_, position_series_);
-        if (const auto a = report::latest_anatomy_of_run(store, run_id)) {
-            anatomy_ = report::load_anatomy(store, *a);
+        if ((anatomy_ = workspace_->latest_anatomy(run_id))) {
             int color = 0;
             for (const report::LayerSpectrum& l : anatomy_->layers) {
                 const QColor c = series_color(color++);

@@ -22,6 +22,10 @@ class QLineEdit;
 class QProgressBar;
 class QPushButton;
 
+namespace cp::workspace {
+class Workspace;
+}
+
 namespace cp::widgets {
 
 class ParetoPlot;
@@ -31,7 +35,8 @@ class CacheView : public QWidget {
     Q_OBJECT
   public:
     explicit CacheView(QWidget* parent = nullptr);
-    void setDatabase(const QString& path);
+    // The open database it reads (MainWindow owns it); null: nothing to show.
+    void setWorkspace(workspace::Workspace* workspace);
     // The evaluation the form asks for, checked by core; or why it cannot start (then empty).
     std::optional<train::CacheEvalParams> request(QString* problem) const;
     // Selects a trained run (by id) and shows what is recorded of it.
@@ -59,7 +64,7 @@ class CacheView : public QWidget {
     void stopRequested();
 
   private:
-    QString database_;
+    workspace::Workspace* workspace_ = nullptr;
     QComboBox* run_;
     std::vector<std::pair<model::PolicyKind, std::pair<QCheckBox*, QLineEdit*>>> policies_;
     QLineEdit *calibration_, *test_chunks_, *budgets_, *prefill_chunk_, *prefill_;

@@ -20,6 +20,7 @@
 #include "report/csv.h"
 #include "store/metric_names.h"
 #include "store/run_store.h"
+#include "workspace/workspace.h"
 #include "widgets/pareto_plot.h"
 #include "widgets/position_plot.h"
 #include "widgets/plot_panel.h"
@@ -136,8 +137,8 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     connect(export_button, &QPushButton::clicked, this, &ComparisonView::exportDialog);
 }
 
-void ComparisonView::setDatabase(const QString& path) {
-    database_ = path;
+void ComparisonView::setWorkspace(workspace::Workspace* workspace) {
+    workspace_ = workspace;
     refreshChoices();
 }
 
@@ -146,15 +147,14 @@ void ComparisonView::refreshChoices() {
     experiment_->clear();
     run_a_->clear();
     run_b_->clear();
-    if (database_.isEmpty() || !QFileInfo::exists(database_)) return;
+    if (!workspace_) return;
     try {
-        store::RunStore store(database_.toStdString());
-        const auto experiments = store.experiments();
+        const auto experiments = workspace_->experiments();
         for (auto it = experiments.rbegin(); it != experiments.rend(); ++it)
             experiment_->addItem(
                 QString("%1 — %2").arg(it->id).arg(QString::fromStdString(it->name)),
                 static_cast<qlonglong>(it->id));
-        for (const store::RunRow& r : store.runs()) {
+        for (const store::RunRow& r : workspace_->runs()) {
             const QString label = QString("run %1: %2 %3 (%4)")
                                       .arg(r.id)
                                       .arg(QString::fromUtf8(model::design_key(r.model)))
@@ -179,13 +179,13 @@ void ComparisonView::compareChosen() {
 }
 
 QString ComparisonView::showExperiment(qint64 id) {
+    if (!workspace_) return "no database is open";
     try {
-        store::RunStore store(database_.toStdString());
         // The chosen reference holds for the experiment it was chosen on; another starts at Pythia.
         const std::string reference = shown_experiment_ == id && reference_->currentIndex() >= 0
                                           ? reference_->currentData().toString().toStdString()
                                           : "";
-        const report::DesignComparison c = report::compare_designs(store, id, false, reference);
+        const report::DesignComparison c = workspace_->compare_designs(id, false, reference);
         shown_experiment_ = id;
         reference_->clear();
         for (const report::DesignColumn& col : c.columns)
@@ -202,9 +202,9 @@ QString ComparisonView::showExperiment(qint64 id) {
 }
 
 QString ComparisonView::showRuns(qint64 a, qint64 b) {
+    if (!workspace_) return "no database is open";
     try {
-        store::RunStore store(database_.toStdString());
-        show(report::compare_runs(store, a, b));
+        show(workspace_->compare_runs(a, b));
         return {};
     } catch (const Error& e) {
         return e.what();
@@ -289,8 +289,7 @@ void ComparisonView::showDesigns(const report::DesignComparison& c) {
     pareto_->setComparison(c);
     drawDesignCurves(c);
     try {
-        store::RunStore store(database_.toStdString());
-        position_series_ = report::loss_by_position(store, c);
+        position_series_ = workspace_->loss_by_position(c);
     } catch (const Error&) {
         position_series_.clear();
     }
@@ -302,12 +301,11 @@ void ComparisonView::drawDesignCurves(const report::DesignComparison& c) {
     curves_->clear();
     curves_->setLegendColumns(2);
     try {
-        store::RunStore store(database_.toStdString());
         for (const report::DesignColumn& col : c.columns) {
             const QColor color = model_color(col.design);
             const QString who = QString::fromStdString(col.heading());
             for (const char* name : {names::train_loss, names::val_loss}) {
-                const report::MeanCurve m = report::mean_curve(store, col.runs, name);
+                const report::MeanCurve m = workspace_->mean_curve(col.runs, name);
                 if (m.step.empty()) continue;
                 const bool validation = std::string(name) == names::val_loss;
                 QVector<double> x(m.step.begin(), m.step.end()), y(m.mean.begin(), m.mean.end());
@@ -355,7 +353,6 @@ void ComparisonView::show(const report::Comparison& c) {
     // Both runs' loss curves, overlaid.
     curves_->clear();
     try {
-        store::RunStore store(database_.toStdString());
         int color = 0;
         for (const report::ComparisonSide* side : {&c.a, &c.b}) {
             const QString who =
@@ -363,7 +360,7 @@ void ComparisonView::show(const report::Comparison& c) {
                                      QString::fromUtf8(model::design_display_name(side->model)));
             for (const char* name : {names::train_loss, names::val_loss}) {
                 QVector<double> x, y;
-                for (const store::MetricPoint& p : store.metrics(side->run_id, name)) {
+                for (const store::MetricPoint& p : workspace_->metrics(side->run_id, name)) {
                     x.push_back(static_cast<double>(p.step));
                     y.push_back(p.value);
                 }

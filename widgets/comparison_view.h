@@ -19,6 +19,10 @@ class QSplitter;
 class QTabWidget;
 class QTableView;
 
+namespace cp::workspace {
+class Workspace;
+}
+
 namespace cp::widgets {
 
 class ComparisonTableModel;
@@ -30,7 +34,8 @@ class ComparisonView : public QWidget {
     Q_OBJECT
   public:
     explicit ComparisonView(QWidget* parent = nullptr);
-    void setDatabase(const QString& path);
+    // The open database it reads (MainWindow owns it); null: nothing to show.
+    void setWorkspace(workspace::Workspace* workspace);
     // Returns an error message, or "" when the table now shows the comparison.
     QString showExperiment(qint64 experiment_id);
     QString showRuns(qint64 run_a, qint64 run_b);
@@ -63,7 +68,7 @@ class ComparisonView : public QWidget {
     void drawDesignCurves(const report::DesignComparison& c);
     void showVerdict(const std::vector<std::string>& not_learned,
                      const std::vector<std::string>& barely_learned = {});
-    QString database_;
+    workspace::Workspace* workspace_ = nullptr;
     QComboBox *mode_, *experiment_, *run_a_, *run_b_;
     // The column the ratios and paired differences are to (its key as data); Pythia by default,
     // and again whenever another experiment is shown.

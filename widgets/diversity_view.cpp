@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "store/metric_names.h"
 #include "store/run_store.h"
+#include "workspace/workspace.h"
 #include "widgets/kinds_meta.h"
 #include "widgets/plot_panel.h"
 
@@ -68,8 +69,8 @@ DiversityView::DiversityView(QWidget* parent) : QWidget(parent) {
             [this](QMouseEvent* e) { hover(e->position().x(), e->position().y()); });
 }
 
-void DiversityView::setDatabase(const QString& path) {
-    database_ = path;
+void DiversityView::setWorkspace(workspace::Workspace* workspace) {
+    workspace_ = workspace;
     refreshChoices();
 }
 
@@ -80,22 +81,15 @@ int DiversityView::choiceCount() const {
 void DiversityView::refreshChoices() {
     const QVariant chosen = run_->currentData();
     run_->clear();
-    if (database_.isEmpty() || !QFileInfo::exists(database_)) return;
+    if (!workspace_) return;
     try {
-        store::RunStore store(database_.toStdString());
-        const auto runs = store.runs();
-        for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
-            if (it->checkpoint_path.empty() ||
-                !QFileInfo::exists(
-                    QString::fromStdString(train::diversity_path(it->checkpoint_path).string())))
-                continue;
+        for (const store::RunRow& r : workspace_->diversity_runs())
             run_->addItem(
                 QString("run %1: %2 — %3")
-                    .arg(it->id)
-                    .arg(display_name(it->model))
-                    .arg(it->phase == store::Phase::phase1 ? "after Phase 1" : "after Phase 2"),
-                static_cast<qlonglong>(it->id));
-        }
+                    .arg(r.id)
+                    .arg(display_name(r.model))
+                    .arg(r.phase == store::Phase::phase1 ? "after Phase 1" : "after Phase 2"),
+                static_cast<qlonglong>(r.id));
     } catch (const Error& e) {
         summary_->setText(QString("Cannot read the database: ") + e.what());
     }
@@ -103,10 +97,9 @@ void DiversityView::refreshChoices() {
 }
 
 QString DiversityView::showRun(qint64 run_id) {
+    if (!workspace_) return "no database is open";
     try {
-        store::RunStore store(database_.toStdString());
-        const store::RunRow run = store.run(run_id);
-        data_ = train::read_context_diversity(train::diversity_path(run.checkpoint_path));
+        data_ = workspace_->context_diversity(run_id);
         if (const int i = run_->findData(static_cast<qlonglong>(run_id)); i >= 0)
             run_->setCurrentIndex(i);
         summary_->setText(QString("<b>%1</b> — %2 context vectors of width %3 (the recurrence over "
@@ -144,9 +137,7 @@ QString DiversityView::showRun(qint64 run_id) {
         // Effective rank over Phase 1: this run's, or the Phase 1 its ContextBlock came from (the
         // run's provenance, whichever experiment ran it).
         rank_->clear();
-        const std::optional<std::int64_t> phase1 = run.phase == store::Phase::phase1
-                                                       ? std::optional<std::int64_t>(run.id)
-                                                       : run.context_block_run_id;
+        const std::optional<std::int64_t> phase1 = workspace_->phase1_of(run_id);
         if (phase1) {
             // The contexts Phase 2 reads (context rank), and the noisy iterate the loss sees;
             // runs from before the two were told apart logged the iterate's rank only.
@@ -157,7 +148,7 @@ QString DiversityView::showRun(qint64 run_id) {
             int colour = 5;
             for (const auto& [metric, label] : series) {
                 QVector<double> ix, iy;
-                for (const store::MetricPoint& p : store.metrics(*phase1, metric)) {
+                for (const store::MetricPoint& p : workspace_->metrics(*phase1, metric)) {
                     ix.push_back(static_cast<double>(p.step));
                     iy.push_back(p.value);
                 }

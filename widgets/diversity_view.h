@@ -11,6 +11,10 @@
 class QComboBox;
 class QLabel;
 
+namespace cp::workspace {
+class Workspace;
+}
+
 namespace cp::widgets {
 
 class PlotPanel;
@@ -19,7 +23,8 @@ class DiversityView : public QWidget {
     Q_OBJECT
   public:
     explicit DiversityView(QWidget* parent = nullptr);
-    void setDatabase(const QString& path);
+    // The open database it reads (MainWindow owns it); null: nothing to show.
+    void setWorkspace(workspace::Workspace* workspace);
     QString showRun(qint64 run_id);  // error message or ""
     PlotPanel* histogramPlot() const { return histogram_; }
     PlotPanel* rankPlot() const { return rank_; }  // effective rank over Phase 1
@@ -31,7 +36,7 @@ class DiversityView : public QWidget {
   private:
     void drawScatter();
     void hover(double px, double py);
-    QString database_;
+    workspace::Workspace* workspace_ = nullptr;
     QComboBox *run_, *colour_;
     QLabel *summary_, *hover_;
     PlotPanel *scatter_, *histogram_, *rank_;

@@ -10,6 +10,7 @@
 
 #include "store/metric_names.h"
 #include "store/run_store.h"
+#include "workspace/workspace.h"
 #include "widgets/plot_panel.h"
 
 #include <qcustomplot.h>
@@ -97,8 +98,8 @@ void LiveView::redrawLoss() {
     loss_->resetView();
 }
 
-void LiveView::addStoredRun(store::RunStore& store, const store::RunRow& run) {
-    store.for_each_metric(run.id, [&](const store::MetricPoint& m) {
+void LiveView::addStoredRun(workspace::Workspace& workspace, const store::RunRow& run) {
+    workspace.for_each_metric(run.id, [&](const store::MetricPoint& m) {
         addMetric(run.id, run.model, run.phase, QString::fromStdString(m.name), m.step, m.epoch,
                   m.value);
     });

@@ -17,9 +17,11 @@ class QComboBox;
 class QSlider;
 
 namespace cp::store {
-class RunStore;
 struct RunRow;
 }  // namespace cp::store
+namespace cp::workspace {
+class Workspace;
+}
 
 namespace cp::widgets {
 
@@ -42,7 +44,7 @@ class LiveView : public QWidget {
     int pointsReceived() const { return points_; }
 
     // Every stored point of a run, as if it arrived live.
-    void addStoredRun(store::RunStore& store, const store::RunRow& run);
+    void addStoredRun(workspace::Workspace& workspace, const store::RunRow& run);
     // A line above the plots saying what they show, or what to do next when they are empty
     // ("" hides it).
     void setCaption(const QString& text);

@@ -19,6 +19,7 @@
 #include "report/exports.h"
 #include "report/stamp.h"
 #include "store/run_store.h"
+#include "workspace/workspace.h"
 #include "widgets/table_models.h"
 
 namespace cp::widgets {
@@ -99,21 +100,20 @@ RunBrowser::RunBrowser(QWidget* parent)
     connect(refresh_button, &QPushButton::clicked, this, &RunBrowser::refresh);
 }
 
-void RunBrowser::setDatabase(const QString& path) {
-    database_ = path;
+void RunBrowser::setWorkspace(workspace::Workspace* workspace) {
+    workspace_ = workspace;
     refresh();
 }
 
 void RunBrowser::refresh() {
     const qint64 selected = selectedRun();
     error_->clear();
-    if (database_.isEmpty() || !QFileInfo::exists(database_)) {
+    if (!workspace_) {
         model_->setRuns({});
         return;
     }
     try {
-        store::RunStore store(database_.toStdString());
-        model_->setRuns(report::list_runs(store));  // core's listing, adapted
+        model_->setRuns(workspace_->run_listing());  // core's listing, adapted
     } catch (const Error& e) {
         model_->setRuns({});
         error_->setText(QString("Cannot read the database: ") + e.what());
@@ -156,9 +156,9 @@ void RunBrowser::renameSelected() {
     bool ok = false;
     const QString name = QInputDialog::getText(
         this, "Rename run", "Name of run " + QString::number(id), QLineEdit::Normal, {}, &ok);
-    if (!ok) return;
+    if (!ok || !workspace_) return;
     try {
-        store::RunStore(database_.toStdString()).set_text(id, "name", name.toStdString());
+        workspace_->rename_run(id, name.toStdString());
     } catch (const Error& e) {
         QMessageBox::warning(this, "Rename failed", e.what());
     }
@@ -167,14 +167,13 @@ void RunBrowser::renameSelected() {
 
 void RunBrowser::editNotesSelected() {
     const qint64 id = selectedRun();
-    if (id < 0) return;
+    if (id < 0 || !workspace_) return;
     try {
-        store::RunStore store(database_.toStdString());
         bool ok = false;
         const QString notes =
             QInputDialog::getMultiLineText(this, "Notes", "Notes on run " + QString::number(id),
-                                           QString::fromStdString(store.run(id).notes), &ok);
-        if (ok) store.set_text(id, "notes", notes.toStdString());
+                                           QString::fromStdString(workspace_->run(id).notes), &ok);
+        if (ok) workspace_->set_notes(id, notes.toStdString());
     } catch (const Error& e) {
         QMessageBox::warning(this, "Notes not saved", e.what());
     }
@@ -183,8 +182,8 @@ void RunBrowser::editNotesSelected() {
 
 bool RunBrowser::deleteRun(qint64 run_id, QString* error) {
     try {
-        store::RunStore store(database_.toStdString());
-        store.delete_run(run_id);  // the store refuses a running run
+        if (!workspace_) throw Error("no database is open");
+        workspace_->delete_run(run_id);  // the store refuses a running run
     } catch (const Error& e) {
         if (error) *error = e.what();
         return false;
@@ -211,10 +210,9 @@ QString RunBrowser::stampText() const {
 
 QString RunBrowser::reproducingCommand() const {
     const qint64 run = selectedRun();
-    if (run < 0 || database_.isEmpty()) return {};
+    if (run < 0 || !workspace_) return {};
     try {
-        store::RunStore store(database_.toStdString());
-        return QString::fromStdString(report::stamp_of(store, store.run(run).experiment_id).command);
+        return QString::fromStdString(workspace_->reproducing_command(run));
     } catch (const Error&) {
         return {};
     }
@@ -228,19 +226,12 @@ QString RunBrowser::copyCommand() {
 
 void RunBrowser::showStamp() {
     const qint64 run = selectedRun();
-    if (run < 0 || database_.isEmpty()) {
+    if (run < 0 || !workspace_) {
         stamp_->setText("Select a run to see how its experiment can be reproduced.");
         return;
     }
     try {
-        store::RunStore store(database_.toStdString());
-        const auto experiment = store.run(run).experiment_id;
-        const std::string files = report::run_files_text(store, run);
-        stamp_->setText(QString("Experiment %1, reproducibility stamp:\n").arg(experiment) +
-                        QString::fromStdString(report::stamp_text(report::stamp_of(store, experiment))) +
-                        (files.empty() ? QString()
-                                       : QString("\nRun %1's files:\n").arg(run) +
-                                             QString::fromStdString(files)));
+        stamp_->setText(QString::fromStdString(workspace_->stamp_and_files_text(run)));
     } catch (const Error& e) {
         stamp_->setText(e.what());
     }

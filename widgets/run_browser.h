@@ -9,6 +9,10 @@ class QLineEdit;
 class QSortFilterProxyModel;
 class QTableView;
 
+namespace cp::workspace {
+class Workspace;
+}
+
 namespace cp::widgets {
 
 class RunTableModel;
@@ -17,7 +21,8 @@ class RunBrowser : public QWidget {
     Q_OBJECT
   public:
     explicit RunBrowser(QWidget* parent = nullptr);
-    void setDatabase(const QString& path);
+    // The open database it reads (MainWindow owns it); null: nothing to show.
+    void setWorkspace(workspace::Workspace* workspace);
     int rowCount() const;
     QList<qint64> runIds() const;
     QString statusOf(qint64 run_id) const;  // the stored status key: "finished", ...
@@ -45,7 +50,7 @@ class RunBrowser : public QWidget {
     void deleteSelected();
 
   private:
-    QString database_;
+    workspace::Workspace* workspace_ = nullptr;
     RunTableModel* model_;  // core's run listing, adapted
     QSortFilterProxyModel* proxy_;
     QTableView* table_;

@@ -24,6 +24,7 @@
 #include "report/csv.h"
 #include "report/exports.h"
 #include "store/run_store.h"
+#include "workspace/workspace.h"
 #include "widgets/plot_panel.h"
 #include "widgets/point_labels.h"
 #include "widgets/table_models.h"
@@ -174,22 +175,21 @@ SweepView::SweepView(QWidget* parent) : QWidget(parent) {
     });
 }
 
-void SweepView::setDatabase(const QString& path) {
-    database_ = path;
+void SweepView::setWorkspace(workspace::Workspace* workspace) {
+    workspace_ = workspace;
     refreshChoices();
 }
 
 void SweepView::refreshChoices() {
     const QVariant chosen = sweep_->currentData();
     sweep_->clear();
-    if (database_.isEmpty() || !QFileInfo::exists(database_)) {
+    if (!workspace_ || !workspace_->exists()) {
         note_->setText("No sweeps yet: write a grid above and press Run here, or run "
                        "'context-pythia sweep --grid KEY=V1,V2 --local' (or --slurm, then 'sweep collect').");
         return;
     }
     try {
-        store::RunStore store(database_.toStdString());
-        for (const report::SweepListing& s : report::list_sweeps(store))
+        for (const report::SweepListing& s : workspace_->sweeps())
             sweep_->addItem(QString("%1 — %2 cells (%3)")
                                 .arg(QString::fromStdString(s.name))
                                 .arg(s.cells)
@@ -211,8 +211,8 @@ void SweepView::refreshChoices() {
 
 QString SweepView::showSweep(const QString& uid) {
     try {
-        store::RunStore store(database_.toStdString());
-        summary_ = report::sweep_summary(store, uid.toStdString());
+        if (!workspace_) throw Error("no database is open");
+        summary_ = workspace_->sweep_summary(uid.toStdString());
     } catch (const Error& e) {
         summary_.reset();
         note_->setText(e.what());
@@ -312,10 +312,8 @@ void SweepView::redraw() {
 QString SweepView::exportCsv(const QString& path) const {
     if (!summary_) return "choose a sweep first";
     try {
-        store::RunStore store(database_.toStdString());
-        report::CsvFile file(path.toStdString());
-        report::write_sweep_summary_csv(store, file.stream(), summary_->uid);
-        file.commit();
+        if (!workspace_) throw Error("no database is open");
+        workspace_->export_sweep_csv(summary_->uid, path.toStdString());
         return {};
     } catch (const Error& e) {
         return e.what();

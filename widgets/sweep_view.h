@@ -20,6 +20,10 @@ class QPlainTextEdit;
 class QPushButton;
 class QTableView;
 
+namespace cp::workspace {
+class Workspace;
+}
+
 namespace cp::widgets {
 
 class PlotPanel;
@@ -30,7 +34,8 @@ class SweepView : public QWidget {
     Q_OBJECT
   public:
     explicit SweepView(QWidget* parent = nullptr);
-    void setDatabase(const QString& path);
+    // The open database it reads (MainWindow owns it); null: nothing to show.
+    void setWorkspace(workspace::Workspace* workspace);
     QString showSweep(const QString& uid);  // error or ""
     const std::optional<report::SweepSummary>& summary() const { return summary_; }
     QComboBox* groupChoice() const { return group_; }
@@ -64,7 +69,7 @@ class SweepView : public QWidget {
     QLineEdit *name_, *folder_, *sbatch_;
     QPushButton *run_here_, *stop_, *write_slurm_;
     QLabel* request_note_;
-    QString database_;
+    workspace::Workspace* workspace_ = nullptr;
     QComboBox *sweep_, *group_;
     QLabel* note_;
     QTableView* table_;

@@ -51,6 +51,7 @@
 #include "widgets/parameter_form.h"
 #include "widgets/run_browser.h"
 #include "workbench/experiment_worker.h"
+#include "workspace/workspace.h"
 
 namespace cp::workbench {
 namespace {
@@ -320,7 +321,7 @@ void MainWindow::rebuildRecentMenu() {
 QString MainWindow::openDatabase(const QString& path, bool ask) {
     if (!QFileInfo::exists(path)) return "no database at '" + path + "'";
     try {
-        store::RunStore check(path.toStdString());  // a workbench database, not newer than ours
+        workspace::Workspace::check_database(path.toStdString());  // ours, not newer
     } catch (const Error& e) {
         return QString::fromUtf8(e.what());
     }
@@ -342,7 +343,7 @@ QString MainWindow::openDatabase(const QString& path, bool ask) {
 QString MainWindow::newDatabase(const QString& path) {
     if (QFileInfo::exists(path)) return "'" + path + "' exists: open it instead";
     try {
-        store::RunStore create(path.toStdString());
+        workspace::Workspace::create_database(path.toStdString());
     } catch (const Error& e) {
         return QString::fromUtf8(e.what());
     }
@@ -352,8 +353,7 @@ QString MainWindow::newDatabase(const QString& path) {
 QString MainWindow::importDatabase(const QString& path, bool* ok) {
     if (ok) *ok = false;
     try {
-        store::RunStore store(database_.toStdString());
-        const store::ImportCounts c = store.import_database(path.toStdString());
+        const store::ImportCounts c = workspace_->import_database(path.toStdString());
         if (ok) *ok = true;
         browser_->refresh();
         comparison_->refreshChoices();
@@ -372,8 +372,7 @@ QString MainWindow::importDatabase(const QString& path, bool* ok) {
 
 QString MainWindow::exportReport(qint64 experiment_id, const QString& path) {
     try {
-        store::RunStore store(database_.toStdString());
-        const report::ExperimentReport r = report::build_report(store, experiment_id);
+        const report::ExperimentReport r = workspace_->build_report(experiment_id);
         if (path.endsWith(".pdf", Qt::CaseInsensitive)) return reportpdf::write_report_pdf(r, path);
         write_file_atomic(path.toStdString(), report::report_html(r));
         return {};
@@ -384,10 +383,7 @@ QString MainWindow::exportReport(qint64 experiment_id, const QString& path) {
 
 QString MainWindow::exportMetrics(qint64 run_id, const QString& path) {
     try {
-        store::RunStore store(database_.toStdString());
-        report::CsvFile file(path.toStdString());
-        report::write_metrics_csv(store, run_id, file.stream());
-        file.commit();
+        workspace_->export_metrics_csv(run_id, path.toStdString());
         return {};
     } catch (const Error& e) {
         return QString::fromUtf8(e.what());
@@ -397,8 +393,7 @@ QString MainWindow::exportMetrics(qint64 run_id, const QString& path) {
 qint64 MainWindow::currentExperiment() const {
     if (comparison_->designs()) return comparison_->designs()->members.front().experiment_id;
     try {
-        store::RunStore store(database_.toStdString());
-        return report::showcase_experiment(store).value_or(-1);
+        return workspace_->showcase_experiment().value_or(-1);
     } catch (const Error&) {
         return -1;
     }
@@ -406,12 +401,16 @@ qint64 MainWindow::currentExperiment() const {
 
 // Every view that reads the store reads database_.
 void MainWindow::pointViewsAtDatabase() {
-    browser_->setDatabase(database_);
-    comparison_->setDatabase(database_);
-    diversity_->setDatabase(database_);
-    cache_->setDatabase(database_);
+    // The old workspace lives until every view has let go of it: a view's refresh signals others
+    // that are still pointed at it.
+    const std::unique_ptr<workspace::Workspace> previous = std::move(workspace_);
+    workspace_ = std::make_unique<workspace::Workspace>(database_.toStdString());
+    browser_->setWorkspace(workspace_.get());
+    comparison_->setWorkspace(workspace_.get());
+    diversity_->setWorkspace(workspace_.get());
+    cache_->setWorkspace(workspace_.get());
     cache_->refreshResults();
-    sweeps_->setDatabase(database_);
+    sweeps_->setWorkspace(workspace_.get());
 }
 
 void MainWindow::showDeviceAndDatabase() {
@@ -449,10 +448,7 @@ void MainWindow::switchTo(const QString& path) {
 void MainWindow::showStartup() {
     std::optional<std::int64_t> experiment;
     try {
-        if (QFileInfo::exists(database_)) {
-            store::RunStore store(database_.toStdString());
-            experiment = report::showcase_experiment(store);
-        }
+        experiment = workspace_->showcase_experiment();
     } catch (const Error&) {
     }
     if (!experiment) {
@@ -584,8 +580,7 @@ QString MainWindow::launch(LaunchMode mode) {
     train::LaunchRequest request;
     try {
         // Core decides the plan (and which stored Phase 1 a Phase 2 trains on).
-        store::RunStore store(database_.toStdString());
-        request = train::resolve_launch(form, mode, design, store);
+        request = workspace_->resolve_launch(form, mode, design);
     } catch (const Error& e) {
         launch_message_->setText(QString::fromUtf8(e.what()));
         return QString::fromUtf8(e.what());
@@ -800,14 +795,12 @@ void MainWindow::onFinished(store::RunStatus status, QString error, qint64 exper
 void MainWindow::showExperimentCurves(qint64 experiment_id) {
     live_->clear();
     try {
-        store::RunStore store(database_.toStdString());
-        const auto params =
-            nlohmann::json::parse(store.experiment(experiment_id).params_json, nullptr, false);
-        if (params.is_object() && params.contains("phase2") && params["seq_length"].is_number())
-            live_->setTokensPerStep(params["phase2"].value("batch_size", 32.0) *
-                                    params["seq_length"].get<double>());
-        for (const store::RunRow& r : report::trained_runs(store, experiment_id))
-            live_->addStoredRun(store, r);
+        if (const auto params = workspace_->experiment_params(experiment_id);
+            params && params->seq_length)
+            live_->setTokensPerStep(static_cast<double>(params->phase2.batch_size) *
+                                    static_cast<double>(*params->seq_length));
+        for (const store::RunRow& r : workspace_->trained_runs(experiment_id))
+            live_->addStoredRun(*workspace_, r);
     } catch (const Error& e) {
         statusBar()->showMessage(e.what(), 10000);
     }
@@ -815,10 +808,9 @@ void MainWindow::showExperimentCurves(qint64 experiment_id) {
 
 void MainWindow::openRun(qint64 run_id) {
     try {
-        store::RunStore store(database_.toStdString());
-        const store::RunRow r = store.run(run_id);
+        const store::RunRow r = workspace_->run(run_id);
         live_->clear();
-        live_->addStoredRun(store, r);
+        live_->addStoredRun(*workspace_, r);
         tabs_->setCurrentWidget(live_);
         statusBar()->showMessage(
             QString("Showing run %1 (%2 %3, %4)")

@@ -7,6 +7,7 @@
 
 #include <QElapsedTimer>
 #include <QMainWindow>
+#include <memory>
 #include <QThread>
 #include <optional>
 
@@ -30,6 +31,10 @@ class QLabel;
 class QProgressBar;
 class QPushButton;
 class QTabWidget;
+
+namespace cp::workspace {
+class Workspace;
+}
 
 namespace cp::workbench {
 
@@ -80,6 +85,8 @@ class MainWindow : public QMainWindow {
     QString exportReport(qint64 experiment_id, const QString& path);
     QString exportMetrics(qint64 run_id, const QString& path);
     const QString& database() const { return database_; }
+    // The open database's owner: every read and change of the window's views goes through it.
+    workspace::Workspace& workspace() const { return *workspace_; }
     QStringList recentDatabases() const;
     // What a new window shows: the latest experiment's curves and comparison, or, for an empty
     // database, what to do next.
@@ -124,6 +131,7 @@ class MainWindow : public QMainWindow {
     QString pending_database_;  // to open once the running job has stopped
 
     QString database_;
+    std::unique_ptr<workspace::Workspace> workspace_;
     widgets::ParameterForm* form_;
     widgets::LiveView* live_;
     widgets::RunBrowser* browser_;

@@ -7,11 +7,9 @@
 #include <QMessageBox>
 #include <QScrollArea>
 #include <QTabWidget>
-#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "report/design_comparison.h"
-#include "report/selection.h"
 #include "store/run_store.h"
 #include "widgets/cache_view.h"
 #include "widgets/comparison_view.h"
@@ -23,6 +21,7 @@
 #include "widgets/run_browser.h"
 #include "widgets/sweep_view.h"
 #include "workbench/main_window.h"
+#include "workspace/workspace.h"
 
 namespace cp::workbench {
 namespace {
@@ -34,21 +33,19 @@ struct Showcase {
     QString init_from;  // the experiment's pretrained checkpoint, when it had one
 };
 
-Showcase choose(const QString& database) {
+Showcase choose(workspace::Workspace& workspace) {
     Showcase s;
     try {
-        store::RunStore store(database.toStdString());
-        s.experiment = report::showcase_experiment(store).value_or(-1);
-        s.diversity_run = report::latest_diversity_run(store).value_or(-1);
-        s.compressed_run = report::latest_compressed_run(store).value_or(-1);
+        s.experiment = workspace.showcase_experiment().value_or(-1);
+        s.diversity_run = workspace.latest_diversity_run().value_or(-1);
+        s.compressed_run = workspace.latest_compressed_run().value_or(-1);
         if (s.experiment < 0) return s;
-        const auto params =
-            nlohmann::json::parse(store.experiment(s.experiment).params_json, nullptr, false);
-        if (!params.is_object()) return s;
-        s.samples = QString::number(params.value("samples", 0));
-        s.seq_length = QString::number(params.value("seq_length", 0));
-        s.epochs = QString::number(params.value("epochs", 0));
-        s.init_from = QString::fromStdString(params.value("init_from", std::string()));
+        const auto params = workspace.experiment_params(s.experiment);
+        if (!params) return s;
+        s.samples = QString::number(params->samples.value_or(0));
+        s.seq_length = QString::number(params->seq_length.value_or(0));
+        s.epochs = QString::number(params->epochs.value_or(0));
+        s.init_from = QString::fromStdString(params->init_from);
     } catch (const Error&) {
     }
     return s;
@@ -154,7 +151,7 @@ void shoot_about(Camera& camera, MainWindow& w) {
 
 QStringList save_screenshots(MainWindow& w, const QString& dir) {
     Camera camera(w, dir);
-    const Showcase s = choose(w.database());
+    const Showcase s = choose(w.workspace());
     if (s.experiment >= 0) {
         w.form()->setRequired(s.samples, s.seq_length, s.epochs);
         w.showExperimentCurves(s.experiment);

@@ -611,7 +611,7 @@ CacheEval::CacheEval(CacheEvalParams params, const std::atomic<bool>* stop)
         t->trained = store->run(id);  // names an unknown id
         const store::RunRow& r = *t->trained;
         t->what = "run " + std::to_string(id) + " (" + model::design_key(r.model) + ")";
-        if (r.phase != store::Phase::phase2 || r.status != store::RunStatus::finished)
+        if (!cache_eval_reads(r))
             problems.push_back(t->what + " is not a finished Phase 2 run (" +
                                store::phase_key(r.phase) + ", " + store::status_key(r.status) + ")");
         else

@@ -34,6 +34,10 @@ std::vector<std::string> CacheEvalParams::problems() const {
     return p;
 }
 
+bool cache_eval_reads(const store::RunRow& run) {
+    return run.phase == store::Phase::phase2 && run.status == store::RunStatus::finished;
+}
+
 std::vector<double> parse_budgets(const std::string& text) {
     std::vector<double> out;
     for (std::string part : split_skipping_empty(text, ',')) {

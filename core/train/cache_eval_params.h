@@ -10,6 +10,7 @@
 
 #include "model/cache_policy.h"
 #include "model/design.h"
+#include "store/run_store.h"
 #include "train/experiment_params.h"
 
 namespace cp::train {
@@ -61,6 +62,10 @@ std::vector<model::CachePolicy> parse_policy_sets(model::PolicyKind kind, const 
 // evicting policies keep about half the chunk (so they evict within it), low rank half a head of
 // the tiny presets; the rest their defaults (KV_METHODS.md).
 std::string suggested_parameters(model::PolicyKind kind, std::int64_t seq_length);
+
+// Whether cache-eval can evaluate a stored run: a finished Phase 2 run (its best checkpoint). The
+// one rule for the CLI's refusal and the workbench's list of runs to choose from.
+bool cache_eval_reads(const store::RunRow& run);
 
 // Each policy's problems for the model `design` trains as in an experiment with `params` (a rank
 // above its head width, a group that does not divide its cached width); empty when they fit.

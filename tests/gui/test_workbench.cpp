@@ -43,6 +43,7 @@
 #include "widgets/sweep_view.h"
 #include "widgets/table_models.h"
 #include "workbench/main_window.h"
+#include "workspace/workspace.h"
 
 using cp::workbench::LaunchMode;
 using cp::workbench::MainWindow;
@@ -927,8 +928,9 @@ TEST(Widgets, DiversityViewDrawsAStoredSampleOnceHoweverOftenShown) {
             store.add_metric({run, "context_rank_pct", it, -1, 60.0, 0});
         store.finish_run(run, cp::store::RunStatus::finished);
     }
+    cp::workspace::Workspace workspace(db);
     cp::widgets::DiversityView view;
-    view.setDatabase(QString::fromStdString(db));
+    view.setWorkspace(&workspace);
     EXPECT_EQ(view.choiceCount(), 1);
     for (int i = 0; i < 3; ++i) ASSERT_EQ(view.showRun(run), "");
     EXPECT_EQ(view.histogramPlot()->plot()->plottableCount(), 1);  // bars replaced, not stacked
@@ -1003,10 +1005,11 @@ TEST_F(Workbench, EveryViewFitsTheWindowAt1280By800) {
         EXPECT_LE(tab->minimumSizeHint().width(), tab->width())
             << w.tabs()->tabText(i).toStdString() << " needs " << tab->minimumSizeHint().width()
             << " px, has " << tab->width();
-        for (QAbstractButton* b : tab->findChildren<QAbstractButton*>())
-            if (b->isVisibleTo(tab))
-                EXPECT_LE(b->mapTo(tab, QPoint(b->width(), 0)).x(), tab->width())
-                    << w.tabs()->tabText(i).toStdString() << ": '" << b->text().toStdString()
-                    << "' past the right edge";
+        for (QAbstractButton* b : tab->findChildren<QAbstractButton*>()) {
+            if (!b->isVisibleTo(tab)) continue;
+            EXPECT_LE(b->mapTo(tab, QPoint(b->width(), 0)).x(), tab->width())
+                << w.tabs()->tabText(i).toStdString() << ": '" << b->text().toStdString()
+                << "' past the right edge";
+        }
     }
 }
