@@ -8,6 +8,7 @@
 #include <QSlider>
 #include <QVBoxLayout>
 
+#include "model/model_registry.h"
 #include "store/metric_names.h"
 #include "store/run_store.h"
 #include "workspace/workspace.h"
@@ -76,6 +77,21 @@ void LiveView::clear() {
     for (PlotPanel* p : {loss_, oacd_, convergence_, kv_}) p->clear();
     loss_points_.clear();
     points_ = 0;
+    pythia_kv_x_.clear();
+    pythia_kv_y_.clear();
+    seen_.clear();
+}
+
+void LiveView::drawClaims() {
+    std::set<double> shares;
+    for (model::Design d : seen_)
+        if (const double r = model::design_entry(d).claim.ratio; r > 0) shares.insert(r);
+    for (double share : shares) {
+        QVector<double> y;
+        for (double v : pythia_kv_y_) y.push_back(v * share);
+        kv_->setSeries(QString("%1% of Pythia").arg(100 * share, 0, 'g', 3), pythia_kv_x_, y,
+                       {QColor(120, 120, 120), true});
+    }
 }
 
 void LiveView::addLossPoint(const QString& series, const SeriesStyle& style, double step,
@@ -109,14 +125,18 @@ void LiveView::addMetric(qint64, model::Design model, store::Phase phase, const 
                          qint64 step, qint64, double value) {
     ++points_;
     const QString who = display_name(model);
+    const bool first_sight = seen_.insert(model).second;
     if (name == names::kv_bytes) {  // logged by the evaluation of either model
         kv_->addPoint(who + " (measured)", static_cast<double>(step), value,
                       {model_color(model), false, true});
-        if (model == model::Design::pythia)
-            kv_->addPoint("50% of Pythia", static_cast<double>(step), value / 2,
-                          {QColor(120, 120, 120), true});
+        if (model == model::Design::pythia) {
+            pythia_kv_x_.push_back(static_cast<double>(step));
+            pythia_kv_y_.push_back(value);
+        }
+        if (model == model::Design::pythia || first_sight) drawClaims();
         return;
     }
+    if (first_sight && !pythia_kv_x_.isEmpty()) drawClaims();
     if (phase == store::Phase::phase2) {
         const QColor color = model_color(model);
         if (name == names::train_loss) addLossPoint(who + " training", {color}, step, value);

@@ -8,6 +8,7 @@
 #include <QPointF>
 #include <QVector>
 #include <QWidget>
+#include <set>
 
 #include "widgets/kinds_meta.h"
 
@@ -57,6 +58,9 @@ class LiveView : public QWidget {
   private:
     void addLossPoint(const QString& series, const SeriesStyle& style, double step, double value);
     void redrawLoss();
+    // The registry's claim of each design seen here, as a share of Pythia's measured cache: one
+    // dashed line per claimed share ("50% of Pythia").
+    void drawClaims();
 
     PlotPanel *loss_, *oacd_, *convergence_, *kv_;
     QLabel* caption_;
@@ -66,6 +70,8 @@ class LiveView : public QWidget {
     QHash<QString, QVector<QPointF>> loss_points_;  // in steps; shown in steps or tokens
     double tokens_per_step_ = 1;
     int points_ = 0;
+    QVector<double> pythia_kv_x_, pythia_kv_y_;  // Pythia's measured cache
+    std::set<model::Design> seen_;               // the designs whose metrics arrived
 };
 
 }  // namespace cp::widgets
