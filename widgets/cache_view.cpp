@@ -63,7 +63,26 @@ CacheView::CacheView(QWidget* parent) : QWidget(parent) {
     run_->setMinimumContentsLength(20);
     form->addWidget(new QLabel("<b>Trained run</b> (finished Phase 2)", left));
     form->addWidget(run_);
-    auto* box = new QGroupBox("Policies (several parameter sets: separate with ';')", left);
+    form->addWidget(buildPolicies(left));
+    form->addLayout(buildOptions(left));
+    buildLaunch(left, form);
+    layout->addWidget(left);
+    layout->addWidget(buildResults(), 1);
+    connect(run_button_, &QPushButton::clicked, this, &CacheView::runRequested);
+    connect(stop_button_, &QPushButton::clicked, this, &CacheView::stopRequested);
+    connect(run_, qOverload<int>(&QComboBox::activated), this, &CacheView::refreshResults);
+    connect(spectra_csv_, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, "Export the K/V spectra as CSV",
+                                                          "kv-spectra.csv", "CSV (*.csv)");
+        if (path.isEmpty()) return;
+        if (const QString e = exportSpectraCsv(path); !e.isEmpty())
+            QMessageBox::warning(this, "Export failed", e);
+    });
+}
+
+// One row per policy kind: tick it, and its parameter sets (suggested for the run's chunks).
+QGroupBox* CacheView::buildPolicies(QWidget* parent) {
+    auto* box = new QGroupBox("Policies (several parameter sets: separate with ';')", parent);
     auto* grid = new QGridLayout(box);
     int row = 0;
     for (model::PolicyKind k : kKinds) {
@@ -81,48 +100,51 @@ CacheView::CacheView(QWidget* parent) : QWidget(parent) {
         ++row;
         policies_.push_back({k, {check, params}});
     }
-    form->addWidget(box);
-    auto* options = new QFormLayout;
-    calibration_ = new QLineEdit(left);
-    calibration_->setObjectName("calibrationTokens");
-    calibration_->setPlaceholderText("16384 (lowrank's PCA and the K/V anatomy)");
-    test_chunks_ = new QLineEdit(left);
-    test_chunks_->setObjectName("cacheTestChunks");
-    test_chunks_->setPlaceholderText("the run's own evaluation's");
-    budgets_ = new QLineEdit(left);
-    budgets_->setObjectName("cacheBudgets");
-    budgets_->setPlaceholderText("none: each policy's own knobs (e.g. 0.5, 0.25, 0.125)");
+    return box;
+}
+
+QFormLayout* CacheView::buildOptions(QWidget* parent) {
+    const auto field = [parent](const char* name, const char* placeholder) {
+        auto* line = new QLineEdit(parent);
+        line->setObjectName(name);
+        line->setPlaceholderText(placeholder);
+        return line;
+    };
+    calibration_ = field("calibrationTokens", "16384 (lowrank's PCA and the K/V anatomy)");
+    test_chunks_ = field("cacheTestChunks", "the run's own evaluation's");
+    budgets_ = field("cacheBudgets", "none: each policy's own knobs (e.g. 0.5, 0.25, 0.125)");
     budgets_->setToolTip("Fractions of the full cache's bytes at the scored length: every ticked "
                          "policy but full is solved to fit each one, so it is drawn as a curve.");
-    prefill_chunk_ = new QLineEdit(left);
-    prefill_chunk_->setObjectName("cachePrefillChunk");
-    prefill_chunk_->setPlaceholderText("1 (token by token: every scored token under the policy)");
-    prefill_ = new QLineEdit(left);
-    prefill_->setObjectName("cachePrefill");
-    prefill_->setPlaceholderText("0 (labelled mode: tokens read uncompressed first)");
+    prefill_chunk_ =
+        field("cachePrefillChunk", "1 (token by token: every scored token under the policy)");
+    prefill_ = field("cachePrefill", "0 (labelled mode: tokens read uncompressed first)");
     prefill_->setToolTip("The papers' 'uncompressed prompt' mode: this many tokens attend to each "
                          "other uncompressed before the policy acts. Labelled on every result.");
+    auto* options = new QFormLayout;
     options->addRow("Calibration tokens", calibration_);
     options->addRow("Held-out chunks", test_chunks_);
     options->addRow("Budgets", budgets_);
     options->addRow("Tokens per step", prefill_chunk_);
     options->addRow("Uncompressed prompt", prefill_);
-    form->addLayout(options);
+    return options;
+}
+
+void CacheView::buildLaunch(QWidget* parent, QVBoxLayout* form) {
     auto* buttons = new QHBoxLayout;
-    run_button_ = new QPushButton("Evaluate policies", left);
+    run_button_ = new QPushButton("Evaluate policies", parent);
     run_button_->setObjectName("cacheEvaluate");
-    stop_button_ = new QPushButton("Stop", left);
+    stop_button_ = new QPushButton("Stop", parent);
     stop_button_->setObjectName("cacheStop");
     stop_button_->setEnabled(false);
     buttons->addWidget(run_button_);
     buttons->addWidget(stop_button_);
     form->addLayout(buttons);
-    progress_ = new QProgressBar(left);
+    progress_ = new QProgressBar(parent);
     progress_->setRange(0, 1);
     progress_->setValue(0);
-    status_ = new QLabel("Idle", left);
+    status_ = new QLabel("Idle", parent);
     status_->setWordWrap(true);
-    message_ = new QLabel(left);
+    message_ = new QLabel(parent);
     message_->setObjectName("cacheMessage");
     message_->setWordWrap(true);
     message_->setStyleSheet("color: #b00020;");
@@ -130,8 +152,10 @@ CacheView::CacheView(QWidget* parent) : QWidget(parent) {
     form->addWidget(status_);
     form->addWidget(message_);
     form->addStretch();
-    layout->addWidget(left);
+}
 
+// The Pareto plane above; below it the loss by position and the K/V anatomy.
+QWidget* CacheView::buildResults() {
     auto* split = new QSplitter(Qt::Vertical, this);
     pareto_ = new ParetoPlot(split);
     auto* spectra_box = new QWidget(split);
@@ -152,18 +176,7 @@ CacheView::CacheView(QWidget* parent) : QWidget(parent) {
     below->addTab(spectra_box, "K/V anatomy");
     split->addWidget(pareto_);
     split->addWidget(below);
-    layout->addWidget(split, 1);
-
-    connect(run_button_, &QPushButton::clicked, this, &CacheView::runRequested);
-    connect(stop_button_, &QPushButton::clicked, this, &CacheView::stopRequested);
-    connect(run_, qOverload<int>(&QComboBox::activated), this, &CacheView::refreshResults);
-    connect(spectra_csv_, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, "Export the K/V spectra as CSV",
-                                                          "kv-spectra.csv", "CSV (*.csv)");
-        if (path.isEmpty()) return;
-        if (const QString e = exportSpectraCsv(path); !e.isEmpty())
-            QMessageBox::warning(this, "Export failed", e);
-    });
+    return split;
 }
 
 void CacheView::setWorkspace(workspace::Workspace* workspace) {

@@ -17,6 +17,9 @@
 
 class QCheckBox;
 class QComboBox;
+class QFormLayout;
+class QGroupBox;
+class QVBoxLayout;
 class QLabel;
 class QLineEdit;
 class QProgressBar;
@@ -64,6 +67,11 @@ class CacheView : public QWidget {
     void stopRequested();
 
   private:
+    QGroupBox* buildPolicies(QWidget* parent);
+    QFormLayout* buildOptions(QWidget* parent);
+    void buildLaunch(QWidget* parent, QVBoxLayout* form);
+    QWidget* buildResults();
+
     workspace::Workspace* workspace_ = nullptr;
     QComboBox* run_;
     std::vector<std::pair<model::PolicyKind, std::pair<QCheckBox*, QLineEdit*>>> policies_;

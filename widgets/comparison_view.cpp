@@ -30,55 +30,7 @@ namespace cp::widgets {
 
 ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
-    auto* top = new QHBoxLayout;
-    mode_ = new QComboBox(this);
-    mode_->addItem("An experiment's designs");
-    mode_->addItem("Any two runs");
-    experiment_ = new QComboBox(this);
-    experiment_->setObjectName("compareExperiment");
-    run_a_ = new QComboBox(this);
-    run_b_ = new QComboBox(this);
-    for (QComboBox* c : {mode_, experiment_, run_a_, run_b_}) {
-        // Long experiment names must not widen the window beyond 1280 px.
-        c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-        c->setMinimumContentsLength(14);
-    }
-    mode_->setMinimumContentsLength(22);
-    reference_ = new QComboBox(this);
-    reference_->setObjectName("compareReference");
-    reference_->setToolTip(
-        "The column the ratios and paired differences are to (the KV check stays against Pythia)");
-    reference_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    reference_->setMinimumContentsLength(12);
-    reference_label_ = new QLabel("relative to", this);
-    auto* compare = new QPushButton("Compare", this);
-    auto* export_button = new QPushButton("Export CSV…", this);
-    export_button->setObjectName("exportCsv");
-    top->addWidget(mode_);
-    top->addWidget(experiment_, 1);
-    auto* label_a = new QLabel("A", this);
-    auto* label_b = new QLabel("B", this);
-    top->addWidget(label_a);
-    top->addWidget(run_a_, 1);
-    top->addWidget(label_b);
-    top->addWidget(run_b_, 1);
-    top->addWidget(reference_label_);
-    top->addWidget(reference_);
-    top->addWidget(compare);
-    top->addWidget(export_button);
-    layout->addLayout(top);
-    const auto update_mode = [this, label_a, label_b] {
-        const bool runs = mode_->currentIndex() == 1;
-        experiment_->setVisible(!runs);
-        for (QWidget* w : {static_cast<QWidget*>(run_a_), static_cast<QWidget*>(run_b_),
-                           static_cast<QWidget*>(label_a), static_cast<QWidget*>(label_b)})
-            w->setVisible(runs);
-        reference_->setVisible(!runs);
-        reference_label_->setVisible(!runs);
-    };
-    update_mode();
-    connect(mode_, qOverload<int>(&QComboBox::currentIndexChanged), this, update_mode);
-
+    layout->addLayout(buildChoices());
     verdict_ = new QLabel(this);
     verdict_->setObjectName("verdict");
     verdict_->setWordWrap(true);
@@ -90,6 +42,65 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     heading_->setWordWrap(true);
     heading_->setObjectName("comparisonHeading");
     layout->addWidget(heading_);
+    layout->addWidget(buildTables(), 1);
+    differences_ = new QLabel(this);
+    differences_->setWordWrap(true);
+    layout->addWidget(differences_);
+}
+
+// What to compare (an experiment's designs, relative to a column; or two runs), Compare, Export.
+QHBoxLayout* ComparisonView::buildChoices() {
+    auto* top = new QHBoxLayout;
+    mode_ = new QComboBox(this);
+    mode_->addItem("An experiment's designs");
+    mode_->addItem("Any two runs");
+    experiment_ = new QComboBox(this);
+    experiment_->setObjectName("compareExperiment");
+    run_a_ = new QComboBox(this);
+    run_b_ = new QComboBox(this);
+    reference_ = new QComboBox(this);
+    reference_->setObjectName("compareReference");
+    reference_->setToolTip(
+        "The column the ratios and paired differences are to (the KV check stays against Pythia)");
+    for (QComboBox* c : {mode_, experiment_, run_a_, run_b_, reference_}) {
+        // Long experiment names must not widen the window beyond 1280 px.
+        c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        c->setMinimumContentsLength(14);
+    }
+    mode_->setMinimumContentsLength(22);
+    reference_->setMinimumContentsLength(12);
+    reference_label_ = new QLabel("relative to", this);
+    auto* compare = new QPushButton("Compare", this);
+    auto* export_button = new QPushButton("Export CSV…", this);
+    export_button->setObjectName("exportCsv");
+    auto* label_a = new QLabel("A", this);
+    auto* label_b = new QLabel("B", this);
+    for (QWidget* w : std::initializer_list<QWidget*>{mode_, experiment_, label_a, run_a_, label_b,
+                                                       run_b_, reference_label_, reference_,
+                                                       compare, export_button})
+        top->addWidget(w, w == experiment_ || w == run_a_ || w == run_b_ ? 1 : 0);
+    const auto update_mode = [this, label_a, label_b] {
+        const bool runs = mode_->currentIndex() == 1;
+        experiment_->setVisible(!runs);
+        for (QWidget* w : std::initializer_list<QWidget*>{run_a_, run_b_, label_a, label_b})
+            w->setVisible(runs);
+        reference_->setVisible(!runs);
+        reference_label_->setVisible(!runs);
+    };
+    update_mode();
+    connect(mode_, qOverload<int>(&QComboBox::currentIndexChanged), this, update_mode);
+    connect(compare, &QPushButton::clicked, this, &ComparisonView::compareChosen);
+    connect(experiment_, qOverload<int>(&QComboBox::activated), this,
+            &ComparisonView::compareChosen);
+    connect(reference_, qOverload<int>(&QComboBox::activated), this,
+            &ComparisonView::compareChosen);
+    connect(export_button, &QPushButton::clicked, this, &ComparisonView::exportDialog);
+    return top;
+}
+
+// The table above; below it the Pareto plane, the curves, the loss by position, the paired
+// differences and the KV check.
+QWidget* ComparisonView::buildTables() {
     split_ = new QSplitter(Qt::Vertical, this);
     const auto make_table = [this](const char* name) {
         auto* t = new QTableView(this);
@@ -124,17 +135,7 @@ ComparisonView::ComparisonView(QWidget* parent) : QWidget(parent) {
     split_->addWidget(details_);
     split_->setStretchFactor(0, 1);
     split_->setStretchFactor(1, 1);
-    layout->addWidget(split_, 1);
-    differences_ = new QLabel(this);
-    differences_->setWordWrap(true);
-    layout->addWidget(differences_);
-
-    connect(compare, &QPushButton::clicked, this, &ComparisonView::compareChosen);
-    connect(experiment_, qOverload<int>(&QComboBox::activated), this,
-            &ComparisonView::compareChosen);
-    connect(reference_, qOverload<int>(&QComboBox::activated), this,
-            &ComparisonView::compareChosen);
-    connect(export_button, &QPushButton::clicked, this, &ComparisonView::exportDialog);
+    return split_;
 }
 
 void ComparisonView::setWorkspace(workspace::Workspace* workspace) {

@@ -14,6 +14,7 @@
 #include "report/design_comparison.h"
 
 class QComboBox;
+class QHBoxLayout;
 class QLabel;
 class QSplitter;
 class QTabWidget;
@@ -63,6 +64,8 @@ class ComparisonView : public QWidget {
     void compareChosen();
 
   private:
+    QHBoxLayout* buildChoices();
+    QWidget* buildTables();
     void show(const report::Comparison& c);
     void showDesigns(const report::DesignComparison& c);
     void drawDesignCurves(const report::DesignComparison& c);

@@ -183,18 +183,21 @@ QWidget* ParameterForm::makeField(const train::ParamSpec& spec) {
     widget->setToolTip(tip);
     fields_.push_back(f);
     if (!spec.is_file) return widget;
-    // A file's field: a picker beside it and, where core can describe the file, what it is.
+    return makeFileField(spec, f.line);
+}
+
+// A file's field: a picker beside it and, where core can describe the file, what it is.
+QWidget* ParameterForm::makeFileField(const train::ParamSpec& spec, QLineEdit* line) {
     auto* box = new QWidget(this);
     auto* column = new QVBoxLayout(box);
     column->setContentsMargins(0, 0, 0, 0);
     auto* row = new QHBoxLayout;
-    row->addWidget(f.line, 1);
+    row->addWidget(line, 1);
     auto* choose = new QToolButton(box);
     choose->setText("Choose…");
     choose->setObjectName(object_name(spec.cli) + "Choose");
     row->addWidget(choose);
     column->addLayout(row);
-    QLineEdit* line = f.line;
     connect(choose, &QToolButton::clicked, this, [this, line, key = spec.key] {
         const QString file = QFileDialog::getOpenFileName(this, "Choose a file", line->text());
         if (file.isEmpty()) return;

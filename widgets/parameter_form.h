@@ -69,6 +69,7 @@ class ParameterForm : public QWidget {
         QCheckBox* check = nullptr;
     };
     QWidget* makeField(const train::ParamSpec& spec);
+    QWidget* makeFileField(const train::ParamSpec& spec, QLineEdit* line);
     // Reads the form into params; a field core cannot read becomes a problem.
     train::ExperimentParams read(std::vector<train::ExperimentParams::Problem>* problems) const;
 

@@ -85,6 +85,81 @@ void ParetoPlot::clear() {
     panel_->plot()->replot();
 }
 
+namespace {
+
+// What the points span, error bars included: the axes' ranges.
+struct Bounds {
+    double x_low = std::numeric_limits<double>::max(), x_high = -x_low;
+    double y_low = x_low, y_high = -x_low;
+    void add(double x, double y_lo, double y_hi) {
+        x_low = std::min(x_low, x);
+        x_high = std::max(x_high, x);
+        y_low = std::min(y_low, y_lo);
+        y_high = std::max(y_high, y_hi);
+    }
+};
+
+// One graph per point: its colour, its legend entry, its error bar; returns its colour.
+QColor add_point(QCustomPlot* plot, const report::ParetoPoint& p, Bounds& bounds) {
+    QCPGraph* g = plot->addGraph();
+    g->setName(QString::fromStdString(p.label) + (p.on_front ? "  (on the front)" : "") +
+               (p.greyed.empty() ? "" : "  (not scored here)"));
+    // Greyed: its quality was scored at another length, so these bytes are not its cost.
+    const QColor color = p.greyed.empty() ? model_color(p.design) : QColor(185, 185, 185);
+    g->setPen(QPen(color, 1.5));
+    g->setLineStyle(QCPGraph::lsNone);
+    // The shape says what kind of point it is; filled: on the front.
+    const QCPScatterStyle::ScatterShape shape = marker_shape(p.policy);
+    g->setScatterStyle(QCPScatterStyle(shape, color, p.on_front ? color : QColor(Qt::white), 10));
+    g->setData(QVector<double>{p.x}, QVector<double>{p.y});
+    double lo = p.y, hi = p.y;
+    if (p.y_interval) {
+        auto* bars = new QCPErrorBars(plot->xAxis, plot->yAxis);
+        bars->setDataPlottable(g);
+        bars->setPen(QPen(color, 1.3));
+        bars->setData(QVector<double>{p.y - p.y_interval->low},
+                      QVector<double>{p.y_interval->high - p.y});
+        bars->removeFromLegend();
+        lo = p.y_interval->low;
+        hi = p.y_interval->high;
+    }
+    bounds.add(p.x, lo, hi);
+    return color;
+}
+
+// Each design family (a design, its quarter and eighth) and each policy at several budgets: a
+// thin line through its points, left to right; then the front as a staircase through its points.
+void add_lines(QCustomPlot* plot, const report::ParetoView& v) {
+    for (const auto& curve : v.curves()) {
+        QVector<double> cx, cy;
+        for (std::size_t i : curve) {
+            cx.push_back(v.points[i].x);
+            cy.push_back(v.points[i].y);
+        }
+        QCPGraph* line = plot->addGraph();
+        QColor color = model_color(v.points[curve.front()].design);
+        color.setAlpha(150);
+        line->setPen(QPen(color, 1.2));
+        line->setLineStyle(QCPGraph::lsLine);
+        line->setData(cx, cy, true);
+        line->removeFromLegend();
+    }
+    QVector<double> fx, fy;
+    for (std::size_t i : v.front()) {
+        fx.push_back(v.points[i].x);
+        fy.push_back(v.points[i].y);
+    }
+    if (fx.size() > 1) {
+        QCPGraph* front = plot->addGraph();
+        front->setName("Pareto front");
+        front->setPen(QPen(QColor(60, 60, 60), 1.2, Qt::DashLine));
+        front->setLineStyle(QCPGraph::lsStepLeft);
+        front->setData(fx, fy, true);
+    }
+}
+
+}  // namespace
+
 void ParetoPlot::redraw() {
     labels_->forget();  // their items go with the plot's
     panel_->clear();
@@ -106,91 +181,36 @@ void ParetoPlot::redraw() {
     const report::ParetoView& v = *view_;
     plot->yAxis->setLabel(QString::fromStdString(v.y_label));
     plot->xAxis->setLabel(QString::fromStdString(v.x_label));
-    double y_low = std::numeric_limits<double>::max(), y_high = -y_low;
-    double x_low = y_low, x_high = -y_low;
-    for (const report::ParetoPoint& p : v.points) {
-        // One graph per design: its colour, its legend entry, its error bar.
-        QCPGraph* g = plot->addGraph();
-        g->setName(QString::fromStdString(p.label) + (p.on_front ? "  (on the front)" : "") +
-                   (p.greyed.empty() ? "" : "  (not scored here)"));
-        // Greyed: its quality was scored at another length, so these bytes are not its cost.
-        const QColor color = p.greyed.empty() ? model_color(p.design) : QColor(185, 185, 185);
-        g->setPen(QPen(color, 1.5));
-        g->setLineStyle(QCPGraph::lsNone);
-        // The shape says what kind of point it is; filled: on the front.
-        const QCPScatterStyle::ScatterShape shape = marker_shape(p.policy);
-        g->setScatterStyle(QCPScatterStyle(shape, color, p.on_front ? color : QColor(Qt::white), 10));
-        g->setData(QVector<double>{p.x}, QVector<double>{p.y});
-        double lo = p.y, hi = p.y;
-        if (p.y_interval) {
-            auto* bars = new QCPErrorBars(plot->xAxis, plot->yAxis);
-            bars->setDataPlottable(g);
-            bars->setPen(QPen(color, 1.3));
-            bars->setData(QVector<double>{p.y - p.y_interval->low},
-                          QVector<double>{p.y_interval->high - p.y});
-            bars->removeFromLegend();
-            lo = p.y_interval->low;
-            hi = p.y_interval->high;
-        }
-        labels_->add(p.x, p.y, QString::fromStdString(p.label), color);
-        y_low = std::min(y_low, lo);
-        y_high = std::max(y_high, hi);
-        x_low = std::min(x_low, p.x);
-        x_high = std::max(x_high, p.x);
-    }
-    // Each design family (a design, its quarter and eighth) and each policy at several budgets:
-    // a thin line through its points, left to right.
-    for (const auto& curve : v.curves()) {
-        QVector<double> cx, cy;
-        for (std::size_t i : curve) {
-            cx.push_back(v.points[i].x);
-            cy.push_back(v.points[i].y);
-        }
-        QCPGraph* line = plot->addGraph();
-        QColor color = model_color(v.points[curve.front()].design);
-        color.setAlpha(150);
-        line->setPen(QPen(color, 1.2));
-        line->setLineStyle(QCPGraph::lsLine);
-        line->setData(cx, cy, true);
-        line->removeFromLegend();
-    }
-    // The front as a staircase through its points, left to right.
-    QVector<double> fx, fy;
-    for (std::size_t i : v.front()) {
-        fx.push_back(v.points[i].x);
-        fy.push_back(v.points[i].y);
-    }
-    if (fx.size() > 1) {
-        QCPGraph* front = plot->addGraph();
-        front->setName("Pareto front");
-        QPen pen(QColor(60, 60, 60), 1.2, Qt::DashLine);
-        front->setPen(pen);
-        front->setLineStyle(QCPGraph::lsStepLeft);
-        front->setData(fx, fy, true);
-    }
-    const double xr = std::max(x_high - x_low, 0.1 * std::max(1.0, x_high));
-    const double yr = std::max(y_high - y_low, 0.1 * std::max(1e-3, std::fabs(y_high)));
-    plot->xAxis->setRange(std::max(0.0, x_low - 0.15 * xr), x_high + 0.35 * xr);
-    plot->yAxis->setRange(y_low - 0.12 * yr, y_high + 0.18 * yr);
+    Bounds b;
+    for (const report::ParetoPoint& p : v.points)
+        labels_->add(p.x, p.y, QString::fromStdString(p.label), add_point(plot, p, b));
+    add_lines(plot, v);
+    const double xr = std::max(b.x_high - b.x_low, 0.1 * std::max(1.0, b.x_high));
+    const double yr = std::max(b.y_high - b.y_low, 0.1 * std::max(1e-3, std::fabs(b.y_high)));
+    plot->xAxis->setRange(std::max(0.0, b.x_low - 0.15 * xr), b.x_high + 0.35 * xr);
+    plot->yAxis->setRange(b.y_low - 0.12 * yr, b.y_high + 0.18 * yr);
     plot->yAxis->setRangeUpper(std::max(plot->yAxis->range().upper, labels_->headroom()));
     panel_->holdView();
     // Every point is labelled; a legend of many entries would only cover the points.
     panel_->setLegendWanted(v.points.size() <= 6);
+    note_->setText(describe(v));
+    plot->replot();
+}
+
+QString ParetoPlot::describe(const report::ParetoView& v) const {
     QString greyed;
     for (const report::ParetoPoint& p : v.points)
         if (!p.greyed.empty())
             greyed += QString(" Grey: %1 — %2.")
                           .arg(QString::fromStdString(p.label), QString::fromStdString(p.greyed));
-    note_->setText(QString("%1 points; %2. Filled: on the Pareto front (nothing else has a smaller "
-                           "cache and a better %3). ● trained design, ■ quantized, ◆ low rank, ▲ "
-                           "evicting, ✚ full cache.%4%5")
-                       .arg(v.points.size())
-                       .arg(QString::fromStdString(comparison_->seeds_text()))
-                       .arg(QString::fromStdString(v.y_label))
-                       .arg(comparison_->n() > 1 ? " Error bars: 95% t-intervals over the seeds."
-                                                 : "")
-                       .arg(greyed));
-    plot->replot();
+    return QString("%1 points; %2. Filled: on the Pareto front (nothing else has a smaller "
+                   "cache and a better %3). ● trained design, ■ quantized, ◆ low rank, ▲ "
+                   "evicting, ✚ full cache.%4%5")
+        .arg(v.points.size())
+        .arg(QString::fromStdString(comparison_->seeds_text()))
+        .arg(QString::fromStdString(v.y_label))
+        .arg(comparison_->n() > 1 ? " Error bars: 95% t-intervals over the seeds." : "")
+        .arg(greyed);
 }
 
 QString ParetoPlot::exportCsv(const QString& path) const {

@@ -37,6 +37,7 @@ class ParetoPlot : public QWidget {
     void exportCsvDialog();
 
   private:
+    QString describe(const report::ParetoView& v) const;  // the note under the plane
     QComboBox *measure_, *length_;
     QLabel* note_;
     PlotPanel* panel_;

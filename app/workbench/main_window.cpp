@@ -83,7 +83,32 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     register_library("QCustomPlot", widgets::qcustomplot_version().toStdString());
     widgets::register_kind_metatypes();
 
-    // Left: parameters and launch, scrollable so that 800 px of height suffice.
+    QDockWidget* dock = buildExperimentDock();
+    buildViews();
+    buildMenus(dock);
+    // Status bar: device and database, then progress.
+    device_label_ = new QLabel(this);
+    device_label_->setObjectName("deviceLabel");
+    const QString device = QString::fromStdString(train::choose_device("auto"));
+    device_label_->setProperty("device", device == "cuda" ? "CUDA GPU" : "CPU");
+    showDeviceAndDatabase();
+    statusBar()->addWidget(device_label_, 1);
+    connectWorker();
+
+    connect(form_, &widgets::ParameterForm::validityChanged, this,
+            &MainWindow::updateLaunchButtons);
+    QSettings settings;
+    form_->restore(settings);
+    restoreGeometry(settings.value("window/geometry").toByteArray());
+    restoreState(settings.value("window/state").toByteArray());
+    if (!settings.contains("window/geometry")) resize(1280, 800);
+    updateLaunchButtons();
+    rememberRecent(database_);
+    showStartup();
+}
+
+// Left: parameters and launch, scrollable so that 800 px of height suffice.
+QDockWidget* MainWindow::buildExperimentDock() {
     auto* left = new QWidget;
     auto* left_layout = new QVBoxLayout(left);
     form_ = new widgets::ParameterForm(left);
@@ -101,7 +126,11 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     dock->setWidget(scroll);
     addDockWidget(Qt::LeftDockWidgetArea, dock);
+    return dock;
+}
 
+// The views, each on the open database, and what each asks of the window or of the others.
+void MainWindow::buildViews() {
     tabs_ = new QTabWidget(this);
     live_ = new widgets::LiveView;
     browser_ = new widgets::RunBrowser;
@@ -130,18 +159,10 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
             &widgets::ComparisonView::refreshChoices);
     connect(browser_, &widgets::RunBrowser::runsChanged, diversity_,
             &widgets::DiversityView::refreshChoices);
+}
 
-    buildMenus(dock);
-
-    // Status bar: device and database, then progress.
-    device_label_ = new QLabel(this);
-    device_label_->setObjectName("deviceLabel");
-    const QString device = QString::fromStdString(train::choose_device("auto"));
-    device_label_->setProperty("device", device == "cuda" ? "CUDA GPU" : "CPU");
-    showDeviceAndDatabase();
-    statusBar()->addWidget(device_label_, 1);
-
-    // The worker and its thread.
+// The worker and its thread: its metrics go to the live view, its progress and end to the window.
+void MainWindow::connectWorker() {
     worker_->moveToThread(&thread_);
     connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
     connect(worker_, &ExperimentWorker::metric, live_, &widgets::LiveView::addMetric);
@@ -166,22 +187,24 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
             [this](const QString& text) { statusBar()->showMessage(text, 8000); });
     thread_.setObjectName("experiment");
     thread_.start();
-
-    connect(form_, &widgets::ParameterForm::validityChanged, this,
-            &MainWindow::updateLaunchButtons);
-    QSettings settings;
-    form_->restore(settings);
-    restoreGeometry(settings.value("window/geometry").toByteArray());
-    restoreState(settings.value("window/state").toByteArray());
-    if (!settings.contains("window/geometry")) resize(1280, 800);
-    updateLaunchButtons();
-    rememberRecent(database_);
-    showStartup();
 }
 
 void MainWindow::buildMenus(QDockWidget* dock) {
     // The File menu of a desktop program: databases, import, exports, report; standard keys.
     auto* file = menuBar()->addMenu("&File");
+    addDatabaseActions(file);
+    file->addSeparator();
+    addExportActions(file);
+    file->addSeparator();
+    auto* refresh = file->addAction("Re&fresh runs", browser_, &widgets::RunBrowser::refresh);
+    refresh->setShortcut(QKeySequence::Refresh);
+    auto* quit = file->addAction("&Quit", this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+    addRunViewAndHelpMenus(dock);
+}
+
+// New, open, recent, import.
+void MainWindow::addDatabaseActions(QMenu* file) {
     const auto pick_open = [this](const QString& title) {
         return QFileDialog::getOpenFileName(this, title, QFileInfo(database_).absolutePath(),
                                             "Workbench databases (*.db);;All files (*)");
@@ -214,7 +237,13 @@ void MainWindow::buildMenus(QDockWidget* dock) {
         else
             QMessageBox::warning(this, "Import failed", summary);
     });
-    file->addSeparator();
+}
+
+// The comparison's CSV, a run's metric series, an experiment's report.
+void MainWindow::addExportActions(QMenu* file) {
+    const auto warn = [this](const QString& title, const QString& error) {
+        if (!error.isEmpty()) QMessageBox::warning(this, title, error);
+    };
     file->addAction("Export &comparison CSV…", this, [this] {
         tabs_->setCurrentWidget(comparison_);
         comparison_->exportDialog();
@@ -244,12 +273,9 @@ void MainWindow::buildMenus(QDockWidget* dock) {
         if (!path.isEmpty()) warn("Export failed", exportReport(experiment, path));
     });
     report->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
-    file->addSeparator();
-    auto* refresh = file->addAction("Re&fresh runs", browser_, &widgets::RunBrowser::refresh);
-    refresh->setShortcut(QKeySequence::Refresh);
-    auto* quit = file->addAction("&Quit", this, &QWidget::close);
-    quit->setShortcut(QKeySequence::Quit);
+}
 
+void MainWindow::addRunViewAndHelpMenus(QDockWidget* dock) {
     auto* run_menu = menuBar()->addMenu("&Run");
     auto* full = run_menu->addAction("&Full comparison", this,
                                      [this] { launch(LaunchMode::full_comparison); });

@@ -27,7 +27,9 @@ class RunBrowser;
 
 class QCheckBox;
 class QComboBox;
+class QDockWidget;
 class QLabel;
+class QMenu;
 class QProgressBar;
 class QPushButton;
 class QTabWidget;
@@ -114,6 +116,9 @@ class MainWindow : public QMainWindow {
     void openRun(qint64 run_id);
 
   private:
+    QDockWidget* buildExperimentDock();
+    void buildViews();
+    void connectWorker();
     QWidget* buildLaunchPanel();
     // The status bar's device, training threads and database.
     void showDeviceAndDatabase();
@@ -121,13 +126,16 @@ class MainWindow : public QMainWindow {
     void beginWork();
     // Queues the job on the worker thread, the launch buttons updated and Stop armed first.
     void startOnWorker(std::function<void()> job);
-    void buildMenus(class QDockWidget* dock);
+    void buildMenus(QDockWidget* dock);
+    void addDatabaseActions(QMenu* file);
+    void addExportActions(QMenu* file);
+    void addRunViewAndHelpMenus(QDockWidget* dock);
     void pointViewsAtDatabase();
     void switchTo(const QString& path);
     void rememberRecent(const QString& path);
     void rebuildRecentMenu();
     qint64 currentExperiment() const;
-    class QMenu* recent_menu_ = nullptr;
+    QMenu* recent_menu_ = nullptr;
     QString pending_database_;  // to open once the running job has stopped
 
     QString database_;

@@ -628,6 +628,25 @@ void Experiment::run_phase1_step(const PlanStep& step, Execution& x) {
         x.summary.status = store::RunStatus::stopped;
 }
 
+// The ContextBlock a Phase 2 step reads, put into `net`: the Phase 1 checkpoint holds the trained
+// block and the embedding it read; the ablation keeps the block as initialised. Returns the
+// Phase 1 run it came from, when the store knows it.
+std::optional<std::int64_t> Experiment::load_block(const PlanStep& step, model::CausalLm& net,
+                                                   Execution& x) {
+    const BlockSource& b = *step.block;
+    const bool this_plan = b.kind == BlockSource::Kind::this_plan;
+    const model::Design block_design = model::block_design(step.design);
+    std::optional<std::int64_t> block_run = b.run_id;
+    if (this_plan)
+        block_run = x.phase1_runs.count(block_design)
+                        ? std::optional<std::int64_t>(x.phase1_runs.at(block_design))
+                        : std::nullopt;
+    if (b.kind != BlockSource::Kind::untrained_ablation)
+        model::load_context_block(net,
+                                  this_plan ? x.phase1_checkpoints.at(block_design) : b.checkpoint);
+    return block_run;
+}
+
 void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
     const ExperimentParams& p = params_;
     auto net =
@@ -639,19 +658,8 @@ void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
     std::optional<std::int64_t> block_run;
     std::string label = p.phase2.resume_from.empty() ? "" : "resumed from " + p.phase2.resume_from;
     if (step.block) {
-        const BlockSource& b = *step.block;
-        const bool this_plan = b.kind == BlockSource::Kind::this_plan;
-        const model::Design block_design = model::block_design(step.design);
-        if (this_plan && x.phase1_runs.count(block_design))
-            block_run = x.phase1_runs.at(block_design);
-        else if (!this_plan)
-            block_run = b.run_id;
-        label = b.label();
-        // The Phase 1 checkpoint holds the trained ContextBlock and the embedding it read; the
-        // ablation keeps the block as initialised.
-        if (b.kind != BlockSource::Kind::untrained_ablation)
-            model::load_context_block(
-                *net, this_plan ? x.phase1_checkpoints.at(block_design) : b.checkpoint);
+        label = step.block->label();
+        block_run = load_block(step, *net, x);
     }
     // Phase 2 trains the language model only, whichever way the block came to be (a resumed
     // run's block is in its checkpoint).
@@ -768,9 +776,17 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
     s.last_word_accuracy_high = e.last_word_accuracy_high;
     s.generation_tokens_per_second = e.generation_tokens_per_second;
     s.kv = e.kv;
-    // What the model must beat to have learned anything: the same test targets under the
-    // unigram distribution of the training tokens, and under the uniform distribution.
-    const std::int64_t vocab = net.config().vocab_rows;
+    record_baselines(net.config().vocab_rows, x, s, log);
+    log.result(names::test_documents, static_cast<double>(chunks.distinct_documents));
+    log.result(names::test_genres, static_cast<double>(chunks.distinct_genres));
+    log.result(names::uniform_ppl, s.uniform_ppl);
+    if (x.stop.load()) s.status = store::RunStatus::stopped;
+}
+
+// What the model must beat to have learned anything: the same test targets under the unigram
+// distribution of the training tokens, and under the uniform distribution.
+void Experiment::record_baselines(std::int64_t vocab, Execution& x, ModelSummary& s,
+                                  RunLogger& log) {
     // Their smoothing is chosen on the validation chunks, never on the test chunks.
     if (!x.baselines) {
         const auto as_chunks = [](const torch::Tensor& t) {
@@ -791,10 +807,6 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
     log.result(names::bigram_lambda, x.baselines->bigram_lambda);
     log.result(names::unigram_val_ppl, x.baselines->unigram_val_ppl);
     log.result(names::bigram_val_ppl, x.baselines->bigram_val_ppl);
-    log.result(names::test_documents, static_cast<double>(chunks.distinct_documents));
-    log.result(names::test_genres, static_cast<double>(chunks.distinct_genres));
-    log.result(names::uniform_ppl, s.uniform_ppl);
-    if (x.stop.load()) s.status = store::RunStatus::stopped;
 }
 
 }  // namespace cp::train

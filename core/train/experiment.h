@@ -138,6 +138,8 @@ class Experiment {
     void run_phase1_step(const PlanStep& step, Execution& x);
     void run_phase2_step(const PlanStep& step, Execution& x);
     void run_pretrained_step(const PlanStep& step, Execution& x);
+    std::optional<std::int64_t> load_block(const PlanStep& step, model::CausalLm& net,
+                                           Execution& x);
     // From init_from (#27): the design's conversion applied to `net`, nothing without one; its
     // run label and its record (a file in the run's folder, parameter counts as results).
     std::optional<model::ConversionRecord> initialise(model::CausalLm& net,
@@ -147,6 +149,7 @@ class Experiment {
                      const std::string& suffix, RunLogger& log, Execution& x);
     void evaluate_step(const PlanStep& step, model::CausalLm& net, Execution& x, ModelSummary& s,
                        RunLogger& log);
+    void record_baselines(std::int64_t vocab, Execution& x, ModelSummary& s, RunLogger& log);
     // Context vectors of held-out text for the workbench's diversity view, beside the checkpoint.
     void save_diversity(model::ContextBlockModel& net, const std::string& checkpoint,
                         const std::string& stage);

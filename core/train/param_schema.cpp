@@ -595,7 +595,7 @@ void add_phase2(std::vector<ParamSpec>& s) {
     s.back().in_gui = false;
 }
 
-void add_evaluation_and_storage(std::vector<ParamSpec>& s) {
+void add_evaluation(std::vector<ParamSpec>& s) {
     s.push_back(integer(
         "eval.max_test_chunks", "eval-test-chunks", "N", "held-out chunks evaluated at most",
         ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.max_test_chunks; },
@@ -653,7 +653,9 @@ void add_evaluation_and_storage(std::vector<ParamSpec>& s) {
         };
         s.push_back(k);
     }
-    // ---- storage ----
+}
+
+void add_storage(std::vector<ParamSpec>& s) {
     s.push_back(text(
         "db", "db", "FILE", "database (default: $CP_DB or the workbench's)", ParamGroup::storage,
         [](P & p) -> auto& { return p.db; }));
@@ -749,7 +751,8 @@ std::vector<ParamSpec> make_schema() {
     add_step_choices(s);
     add_phase1(s);
     add_phase2(s);
-    add_evaluation_and_storage(s);
+    add_evaluation(s);
+    add_storage(s);
     mark_bookkeeping(s);
     lay_out_form(s);
     return s;
