@@ -29,6 +29,7 @@ data::BpeTokenizer load_checkpoint_tokenizer(const Args& args, const std::string
     data::BpeTokenizer tokenizer =
         data::BpeTokenizer::load(model::checkpoint_tokenizer(checkpoint, given));
     model::check_checkpoint_tokenizer(checkpoint, tokenizer.fingerprint(), tokenizer.description());
+    model::check_tokenizer_fits(checkpoint, tokenizer.vocab_size(), tokenizer.description());
     for (const std::string& w : tokenizer.warnings()) std::cerr << "warning: " << w << "\n";
     return tokenizer;
 }

@@ -27,6 +27,23 @@ std::filesystem::path checkpoint_tokenizer(const std::filesystem::path& checkpoi
                 "--tokenizer PATH");
 }
 
+void check_tokenizer_fits(const std::filesystem::path& checkpoint, std::uint32_t vocab_size,
+                          const std::string& description) {
+    const SafetensorsFile file(checkpoint);
+    for (const char* name : {"gpt_neox.embed_in.weight", "embed_in.weight"}) {
+        if (!file.contains(name)) continue;
+        const auto& shape = file.at(name).shape;
+        if (!shape.empty() && static_cast<std::int64_t>(vocab_size) > shape[0])
+            throw Error("the tokenizer (" + description + ") has " + std::to_string(vocab_size) +
+                        " tokens but '" + checkpoint.string() + "' has " +
+                        std::to_string(shape[0]) + " embedding rows: ids from " +
+                        std::to_string(shape[0]) +
+                        " on have no row. Give the tokenizer the checkpoint was trained with "
+                        "(--tokenizer, or its tokenizer.json beside it)");
+        return;
+    }
+}
+
 void check_checkpoint_tokenizer(const std::filesystem::path& checkpoint, std::uint64_t fingerprint,
                                 const std::string& description) {
     const SafetensorsFile file(checkpoint);

@@ -29,4 +29,9 @@ inline constexpr const char* kConversionMetadataKey = "cp_conversion";
 void check_checkpoint_tokenizer(const std::filesystem::path& checkpoint, std::uint64_t fingerprint,
                                 const std::string& description);
 
+// Refuses a tokenizer with more tokens than the checkpoint has embedding rows (its ids from the
+// row count on would index past the embedding), naming both counts and the way out.
+void check_tokenizer_fits(const std::filesystem::path& checkpoint, std::uint32_t vocab_size,
+                          const std::string& description);
+
 }  // namespace cp::model

@@ -41,6 +41,16 @@ std::vector<std::string> ModelConfig::problems() const {
         p.push_back("pythia-mla needs rotary dims within a head (got " +
                     std::to_string(rotary_dims()) + " of head_dim " + std::to_string(head_dim()) +
                     ")");
+    // The latent replaces the heads' non-rotary keys and their values: wider than those it
+    // caches more than it compresses (and a conversion's SVD has nothing to fill it with).
+    if (architecture == Architecture::pythia_mla && heads > 0 && layer_width() % heads == 0 &&
+        kv_latent > 2 * layer_width() - heads * rotary_dims())
+        p.push_back("kv_latent " + std::to_string(kv_latent) +
+                    " is wider than the keys and values it compresses (2 x " +
+                    std::to_string(layer_width()) + " - " + std::to_string(heads) + " heads x " +
+                    std::to_string(rotary_dims()) + " rotary dims = " +
+                    std::to_string(2 * layer_width() - heads * rotary_dims()) +
+                    "): give at most that");
     if (architecture != Architecture::pythia_mla && kv_latent != 0)
         p.push_back("kv_latent is for pythia-mla alone (got " + std::to_string(kv_latent) + ")");
     if (architecture != Architecture::pythia_gqa && kv_heads != 0)

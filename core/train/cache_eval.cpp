@@ -17,6 +17,7 @@
 #include "common/sha256.h"
 #include "model/kv_calibration.h"
 #include "model/checkpoint.h"
+#include "data/bpe_tokenizer.h"
 #include "model/checkpoint_tokenizer.h"
 #include "model/models.h"
 #include "model/safetensors.h"
@@ -672,6 +673,11 @@ CacheEval::CacheEval(CacheEvalParams params, const std::atomic<bool>* stop)
         p.models = {model::Design::pythia};
         // The held-out text in the checkpoint's own ids (#27).
         p.tokenizer = model::checkpoint_tokenizer(params_.checkpoint, params_.tokenizer).string();
+        {
+            const data::BpeTokenizer tokenizer = data::BpeTokenizer::load(p.tokenizer);
+            model::check_tokenizer_fits(params_.checkpoint, tokenizer.vocab_size(),
+                                        tokenizer.description());
+        }
         const Experiment source(data_params(params_, p), LaunchMode::full_comparison, stop);
         t->data = source.held_out_data();
         t->eval = source.params().eval;

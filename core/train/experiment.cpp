@@ -293,9 +293,12 @@ Experiment::Experiment(ExperimentParams params, LaunchMode mode, const std::atom
     data::BpeTokenizer tokenizer = load_tokenizer(params_, config);
     data_->tokenizer_description = tokenizer.description();
     data_->tokenizer_fingerprint = tokenizer.fingerprint();
-    if (!params_.init_from.empty())  // a checkpoint of ours recorded its tokenizer
+    if (!params_.init_from.empty()) {  // the tokenizer a checkpoint of ours recorded; its rows
         model::check_checkpoint_tokenizer(params_.init_from, data_->tokenizer_fingerprint,
                                           tokenizer.description());
+        model::check_tokenizer_fits(params_.init_from, tokenizer.vocab_size(),
+                                    tokenizer.description());
+    }
     data_->tokenizer_vocab = tokenizer.vocab_size();
     load_corpora(tokenizer, config, stopped);
     choose_diversity_sample(tokenizer);

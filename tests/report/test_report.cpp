@@ -1599,6 +1599,8 @@ TEST_F(Report, ConvertWritesTheDesignItsRecordAndTheCheckpointsTokenizer) {
     const fs::path hf = dir / "pythia-hf";
     write_hf_pythia(cp::store::RunStore(db_).run(2).checkpoint_path, hf);
     write_hf_tokenizer(hf / "tokenizer.json", [](std::int64_t id) { return 50256 - id; });
+    fs::create_directories(dir / "wide");
+    write_hf_tokenizer(dir / "wide" / "tokenizer.json", [](std::int64_t id) { return id + 100; });
     const std::string from = (hf / "model.safetensors").string();
     const fs::path out_dir = dir / "converted";
     fs::create_directories(out_dir);
@@ -1608,7 +1610,14 @@ TEST_F(Report, ConvertWritesTheDesignItsRecordAndTheCheckpointsTokenizer) {
              {{"--design", "pythia-xl"}, "--design: unknown design 'pythia-xl'"},
              {{"--design", "pythia", "--size", "70m"}, "is not Pythia at the --size given"},
              {{"--design", "pythia-gqa", "--kv-heads", "-1"}, "kv_heads must be"},
-             {{"--design", "pythia", "--from", (dir / "none.safetensors").string()}, "is not a file"}}) {
+             // 2 x 64 wide K and V, less 4 heads' 4 rotary key dims (worked by hand): 112
+             {{"--design", "pythia-mla", "--kv-latent", "113"},
+              "kv_latent 113 is wider than the keys and values it compresses (2 x 64 - 4 heads x 4 "
+              "rotary dims = 112)"},
+             {{"--design", "pythia", "--from", (dir / "none.safetensors").string()}, "is not a file"},
+             // GPT-2's ids moved up by 100: 50,357 tokens for the 50,304 rows of the embedding
+             {{"--design", "pythia", "--tokenizer", (dir / "wide" / "tokenizer.json").string()},
+              "has 50357 tokens but '" + from + "' has 50304 embedding rows"}}) {
         std::vector<std::string> a = {"convert", "--out", out};
         if (std::find(extra.begin(), extra.end(), "--from") == extra.end())
             a.insert(a.end(), {"--from", from});
