@@ -5,30 +5,9 @@
 
 namespace cp::model {
 
-std::vector<std::string> ModelConfig::problems() const {
+// The cache-shaping options: GQA's K/V heads, MLA's latent and rotary key, each for its design.
+std::vector<std::string> ModelConfig::cache_problems() const {
     std::vector<std::string> p;
-    const auto positive = [&](const char* field, std::int64_t v) {
-        if (v <= 0)
-            p.push_back(std::string(field) + " must be positive (got " + std::to_string(v) + ")");
-    };
-    positive("vocab_rows", vocab_rows);
-    positive("embed_dim", embed_dim);
-    positive("layers", layers);
-    positive("heads", heads);
-    positive("intermediate", intermediate);
-    positive("max_positions", max_positions);
-    if (!layers_at_embed_width() || has_context_block()) positive("context_dim", context_dim);
-    if (architecture == Architecture::context_kv) {
-        positive("context_interval", context_interval);
-        positive("max_contexts", max_contexts);
-        if (layers < 2)
-            p.push_back("context-kv needs at least 2 layers: layer 0 reads contexts, the rest "
-                        "are Pythia's (got " + std::to_string(layers) + ")");
-    } else if (context_interval != 0 || max_contexts != 0) {
-        p.push_back("context_interval and max_contexts are for context-kv alone (got " +
-                    std::to_string(context_interval) + " and " + std::to_string(max_contexts) +
-                    " for " + design_key(architecture) + ")");
-    }
     if (architecture == Architecture::pythia_gqa &&
         (kv_heads < 1 || heads < 1 || heads % kv_heads != 0))
         p.push_back("kv_heads " + std::to_string(kv_heads) + " must divide heads " +
@@ -56,6 +35,34 @@ std::vector<std::string> ModelConfig::problems() const {
     if (architecture != Architecture::pythia_gqa && kv_heads != 0)
         p.push_back("kv_heads is for pythia-gqa alone (got " + std::to_string(kv_heads) + " for " +
                     design_key(architecture) + ")");
+    return p;
+}
+
+std::vector<std::string> ModelConfig::problems() const {
+    std::vector<std::string> p;
+    const auto positive = [&](const char* field, std::int64_t v) {
+        if (v <= 0)
+            p.push_back(std::string(field) + " must be positive (got " + std::to_string(v) + ")");
+    };
+    positive("vocab_rows", vocab_rows);
+    positive("embed_dim", embed_dim);
+    positive("layers", layers);
+    positive("heads", heads);
+    positive("intermediate", intermediate);
+    positive("max_positions", max_positions);
+    if (!layers_at_embed_width() || has_context_block()) positive("context_dim", context_dim);
+    if (architecture == Architecture::context_kv) {
+        positive("context_interval", context_interval);
+        positive("max_contexts", max_contexts);
+        if (layers < 2)
+            p.push_back("context-kv needs at least 2 layers: layer 0 reads contexts, the rest "
+                        "are Pythia's (got " + std::to_string(layers) + ")");
+    } else if (context_interval != 0 || max_contexts != 0) {
+        p.push_back("context_interval and max_contexts are for context-kv alone (got " +
+                    std::to_string(context_interval) + " and " + std::to_string(max_contexts) +
+                    " for " + design_key(architecture) + ")");
+    }
+    for (std::string& x : cache_problems()) p.push_back(std::move(x));
     if (heads > 0 && layer_width() > 0 && layer_width() % heads != 0)
         p.push_back((layers_at_embed_width() ? "embed_dim " : "context_dim ") +
                     std::to_string(layer_width()) + " is not divisible by heads " +

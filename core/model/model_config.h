@@ -82,6 +82,7 @@ struct ModelConfig {
     std::int64_t rotary_dims() const { return static_cast<std::int64_t>(head_dim() * rotary_pct); }
 
     // Every problem, each naming its field and what would be valid; empty when valid.
+    std::vector<std::string> cache_problems() const;  // part of problems()
     std::vector<std::string> problems() const;
     // Throws cp::Error listing problems() when there are any.
     void validate() const;

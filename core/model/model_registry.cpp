@@ -167,10 +167,10 @@ ModelConfig projection_256_preset(ModelSize size) {
     return c;
 }
 
-}  // namespace
-
-const std::vector<DesignEntry>& design_registry() {
-    static const std::vector<DesignEntry> registry = {
+// Pythia, Context-Pythia and the comparators at half its cache, the seed's context-kv, the exact
+// input cache and the ablation.
+std::vector<DesignEntry> designs_at_half() {
+    return {
         {Design::context_pythia,
          "Pythia's layers on a 256-wide context stream from a frozen recurrent ContextBlock",
          /*needs_context_block=*/true,
@@ -217,6 +217,12 @@ const std::vector<DesignEntry>& design_registry() {
          &context_pythia_preset,
          {},
          /*untrained_block=*/true},
+    };
+}
+
+// The comparators at a quarter and an eighth (KV_METHODS.md §D), each of its family.
+std::vector<DesignEntry> designs_below_half() {
+    return {
         {Design::pythia_128, "Pythia at a quarter of its width (128): its cache at a quarter",
          false, "K and V of width 128 per layer", &pythia_128_preset,
          {0.25, "KV_METHODS.md §D: a quarter by construction"}, false, Design::pythia_256},
@@ -256,6 +262,16 @@ const std::vector<DesignEntry>& design_registry() {
          &pythia_mla_112_preset, {0.125, "KV_METHODS.md §D: an eighth by construction"}, false,
          Design::pythia_mla},
     };
+}
+
+}  // namespace
+
+const std::vector<DesignEntry>& design_registry() {
+    static const std::vector<DesignEntry> registry = [] {
+        std::vector<DesignEntry> all = designs_at_half();
+        for (DesignEntry& e : designs_below_half()) all.push_back(std::move(e));
+        return all;
+    }();
     return registry;
 }
 

@@ -384,6 +384,13 @@ std::optional<std::string> seed_group_of(store::RunStore& store, std::int64_t ex
     return uid;
 }
 
+namespace {
+void settle_columns(DesignComparison& c, const std::vector<Used>& used);
+void choose_reference(DesignComparison& c, const std::string& reference,
+                      std::int64_t experiment_id);
+void add_verdicts(DesignComparison& c, const std::vector<Used>& used);
+}  // namespace
+
 DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment_id,
                                  bool this_seed_only, const std::string& reference) {
     DesignComparison c;
@@ -417,7 +424,20 @@ DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment
     if (used.empty())
         throw Error("no seed of group '" + c.group_uid +
                     "' finished every design, so there is nothing to compare: " + c.seeds_text());
-    // A policy column of a group stands only where every used seed was evaluated under it.
+    settle_columns(c, used);
+    choose_reference(c, reference, experiment_id);
+    build_rows(c, used);
+    add_document_intervals(c, store);
+    build_kv_checks(c, used);
+    add_verdicts(c, used);
+    return c;
+}
+
+namespace {
+
+// A policy column of a group stands only where every used seed was evaluated under it; each
+// column gets its run in every used seed, and the first seed's status and provenance.
+void settle_columns(DesignComparison& c, const std::vector<Used>& used) {
     std::vector<DesignColumn> kept;
     for (const DesignColumn& col : c.columns) {
         const bool everywhere = std::all_of(used.begin(), used.end(), [&](const Used& u) {
@@ -441,6 +461,10 @@ DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment
             col.phase1_status = it->second.phase1_status;
         }
     }
+}
+
+void choose_reference(DesignComparison& c, const std::string& reference,
+                      std::int64_t experiment_id) {
     // Pythia as trained; a checkpoint's evaluation has Pythia under the full cache instead.
     c.baseline = c.column_of(model::Design::pythia);
     if (!c.baseline) c.baseline = c.column_of(model::Design::pythia, "full");
@@ -457,10 +481,10 @@ DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment
                         std::to_string(experiment_id) + " (its columns: " + keys +
                         "): choose one of them, or leave --reference out for Pythia");
     }
-    build_rows(c, used);
-    add_document_intervals(c, store);
-    build_kv_checks(c, used);
-    // The verdict is the trained model's: a policy column shares its trained run's.
+}
+
+// The verdict is the trained model's: a policy column shares its trained run's.
+void add_verdicts(DesignComparison& c, const std::vector<Used>& used) {
     for (const Used& u : used)
         for (const DesignColumn& col : c.columns)
             if (const auto it = u.runs.runs.find(col.key());
@@ -471,8 +495,9 @@ DesignComparison compare_designs(store::RunStore& store, std::int64_t experiment
                 if (const std::string why = barely_learned_reason(it->second); !why.empty())
                     c.barely_learned.push_back(seeds_prefix(c, u.seed) + why);
             }
-    return c;
 }
+
+}  // namespace
 
 std::vector<std::vector<std::string>> design_table_cells(const DesignComparison& c) {
     const bool group = c.n() > 1;
@@ -653,6 +678,29 @@ std::string design_comparison_text(const DesignComparison& c) {
     return s.str();
 }
 
+namespace {
+
+// A KV check as one line of the CSV's notes, at full precision.
+std::string kv_check_note(const KvCheck& k) {
+    std::ostringstream s;
+    s.imbue(std::locale::classic());
+    s << "KV check " << model::design_key(k.design) << ":";
+    if (k.claimed) s << " claimed " << *k.claimed << " (" << k.claim_source << ");";
+    for (std::size_t i = 0; i < k.lengths.size(); ++i) {
+        s << " at " << k.lengths[i] << " measured ";
+        if (k.measured[i]) s << std::setprecision(17) << *k.measured[i];
+        else s << "-";
+        s << " formula ";
+        if (k.formula[i]) s << std::setprecision(17) << *k.formula[i];
+        else s << "-";
+        s << ";";
+    }
+    s << (k.disagrees() ? " MEASURED DIFFERS FROM THE FORMULA" : " measured = formula");
+    return s.str();
+}
+
+}  // namespace
+
 void write_design_csv(const DesignComparison& c, std::ostream& out) {
     CsvWriter csv(out);
     // The reference is named in the headers: "/ pythia", "- projection-256, paired: mean".
@@ -702,23 +750,7 @@ void write_design_csv(const DesignComparison& c, std::ostream& out) {
         for (std::size_t i = 1; i < width; ++i) csv.empty();
         csv.end_row();
     };
-    for (const KvCheck& k : c.kv_checks) {
-        std::ostringstream s;
-        s.imbue(std::locale::classic());
-        s << "KV check " << model::design_key(k.design) << ":";
-        if (k.claimed) s << " claimed " << *k.claimed << " (" << k.claim_source << ");";
-        for (std::size_t i = 0; i < k.lengths.size(); ++i) {
-            s << " at " << k.lengths[i] << " measured ";
-            if (k.measured[i]) s << std::setprecision(17) << *k.measured[i];
-            else s << "-";
-            s << " formula ";
-            if (k.formula[i]) s << std::setprecision(17) << *k.formula[i];
-            else s << "-";
-            s << ";";
-        }
-        s << (k.disagrees() ? " MEASURED DIFFERS FROM THE FORMULA" : " measured = formula");
-        note(s.str());
-    }
+    for (const KvCheck& k : c.kv_checks) note(kv_check_note(k));
     note("designs: " + [&] {
         std::string s;
         for (const DesignColumn& col : c.columns)

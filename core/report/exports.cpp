@@ -149,31 +149,40 @@ std::int64_t write_metrics_csv(store::RunStore& store, std::int64_t run_id, std:
     return rows;
 }
 
-void write_sweep_summary_csv(store::RunStore& store, std::ostream& out, const std::string& sweep_uid) {
-    struct Line {
-        store::ExperimentRow experiment;
-        std::map<std::string, nlohmann::json> params;
-        store::RunRow run;
-        std::map<std::string, double> results, phase1;
-    };
-    std::vector<Line> lines;
-    std::set<std::string> param_columns;
+namespace {
+
+struct SweepLine {
+    store::ExperimentRow experiment;
+    std::map<std::string, nlohmann::json> params;
+    store::RunRow run;
+    std::map<std::string, double> results, phase1;
+};
+
+// Of the reproducibility stamp, what tells sweep cells apart: the commit, the device and the
+// command (library versions and data hashes stay in runs show and the report).
+void drop_stamp_details(std::map<std::string, nlohmann::json>& params) {
+    for (auto it = params.begin(); it != params.end();)
+        if (it->first.rfind("stamp.", 0) == 0 && it->first != "stamp.workbench.commit" &&
+            it->first != "stamp.device" && it->first != "stamp.command")
+            it = params.erase(it);
+        else
+            ++it;
+}
+
+// One line per experiment and design (its latest Phase 2 run, or the Phase 1 of an experiment
+// that trained nothing else), in the order the runs ran; the parameters seen, as columns.
+std::vector<SweepLine> sweep_lines(store::RunStore& store, const std::string& sweep_uid,
+                                   std::set<std::string>& param_columns) {
+    std::vector<SweepLine> lines;
     auto results = store.all_results();
     // A sweep's table has each cell once (its chosen experiment).
     std::set<std::int64_t> cell_experiments;
     if (!sweep_uid.empty())
         for (const auto& [cell, id] : chosen_cell_experiments(store, sweep_uid)) cell_experiments.insert(id);
     for (const store::ExperimentRow& e : store.experiments()) {
-        std::map<std::string, nlohmann::json> params = flatten_params(e.params_json);
         if (!sweep_uid.empty() && !cell_experiments.count(e.id)) continue;
-        // Of the reproducibility stamp, what tells sweep cells apart: the commit, the device and
-        // the command (library versions and data hashes stay in runs show and the report).
-        for (auto it = params.begin(); it != params.end();)
-            if (it->first.rfind("stamp.", 0) == 0 && it->first != "stamp.workbench.commit" &&
-                it->first != "stamp.device" && it->first != "stamp.command")
-                it = params.erase(it);
-            else
-                ++it;
+        std::map<std::string, nlohmann::json> params = flatten_params(e.params_json);
+        drop_stamp_details(params);
         for (const auto& [k, v] : params) param_columns.insert(k);
         std::map<model::Design, store::RunRow> by_model;  // latest Phase 2 run per model
         std::optional<store::RunRow> phase1;
@@ -182,13 +191,12 @@ void write_sweep_summary_csv(store::RunStore& store, std::ostream& out, const st
             if (r.phase == store::Phase::phase1) phase1 = r;
         }
         if (by_model.empty() && phase1) by_model[phase1->model] = *phase1;
-        // In the order the runs ran.
         std::vector<store::RunRow> chosen;
         for (const auto& [design, run] : by_model) chosen.push_back(run);
         std::sort(chosen.begin(), chosen.end(),
                   [](const store::RunRow& a, const store::RunRow& b) { return a.id < b.id; });
         for (const store::RunRow& run : chosen) {
-            Line line{e, params, run, results[run.id], {}};
+            SweepLine line{e, params, run, results[run.id], {}};
             // The Phase 1 its ContextBlock came from (provenance, schema 3).
             if (run.phase == store::Phase::phase1)
                 line.phase1 = results[run.id];
@@ -197,6 +205,28 @@ void write_sweep_summary_csv(store::RunStore& store, std::ostream& out, const st
             lines.push_back(std::move(line));
         }
     }
+    return lines;
+}
+
+void write_param_cells(CsvWriter& csv, const SweepLine& l, const std::set<std::string>& columns) {
+    for (const std::string& p : columns) {
+        const auto it = l.params.find(p);
+        if (it == l.params.end() || it->second.is_null())
+            csv.empty();
+        else if (it->second.is_number())
+            csv.number(it->second.get<double>());
+        else if (it->second.is_string())
+            csv.text(it->second.get<std::string>());
+        else
+            csv.text(it->second.dump());
+    }
+}
+
+}  // namespace
+
+void write_sweep_summary_csv(store::RunStore& store, std::ostream& out, const std::string& sweep_uid) {
+    std::set<std::string> param_columns;
+    const std::vector<SweepLine> lines = sweep_lines(store, sweep_uid, param_columns);
     CsvWriter csv(out);
     csv.text("experiment").text("experiment_name").text("created_at").text("model").text("run");
     csv.text("phase").text("status");
@@ -209,23 +239,13 @@ void write_sweep_summary_csv(store::RunStore& store, std::ostream& out, const st
         const auto it = m.find(k);
         return it == m.end() ? std::optional<double>() : std::optional<double>(it->second);
     };
-    for (const Line& l : lines) {
+    for (const SweepLine& l : lines) {
         csv.integer(l.experiment.id).text(l.experiment.name).text(l.experiment.created_at);
         csv.text(model::design_key(l.run.model))
             .integer(l.run.id)
             .text(store::phase_key(l.run.phase))
             .text(store::status_key(l.run.status));
-        for (const std::string& p : param_columns) {
-            const auto it = l.params.find(p);
-            if (it == l.params.end() || it->second.is_null())
-                csv.empty();
-            else if (it->second.is_number())
-                csv.number(it->second.get<double>());
-            else if (it->second.is_string())
-                csv.text(it->second.get<std::string>());
-            else
-                csv.text(it->second.dump());
-        }
+        write_param_cells(csv, l, param_columns);
         csv.number(value(l.results, names::parameters_total));
         for (const auto& [key, label] : key_results()) {
             const std::string k = key;

@@ -648,7 +648,6 @@ CacheEval::CacheEval(CacheEvalParams params, const std::atomic<bool>* stop)
     }
     // The text each model is evaluated on, prepared as its own evaluation prepared it.
     for (auto& t : targets_) {
-        ExperimentParams p;
         if (t->trained) {
             const std::int64_t e = t->trained->experiment_id;
             if (!text_of.count(e)) {
@@ -665,31 +664,37 @@ CacheEval::CacheEval(CacheEvalParams params, const std::atomic<bool>* stop)
             t->seq_length = t->data.chunk_width - 1;
             continue;
         }
-        p.samples = 10;
-        p.seq_length = params_.seq_length;
-        p.epochs = 1;
-        p.size = "70m";
-        p.corpora = params_.corpora;
-        p.models = {model::Design::pythia};
-        // The held-out text in the checkpoint's own ids (#27).
-        p.tokenizer = model::checkpoint_tokenizer(params_.checkpoint, params_.tokenizer).string();
-        {
-            const data::BpeTokenizer tokenizer = data::BpeTokenizer::load(p.tokenizer);
-            model::check_tokenizer_fits(params_.checkpoint, tokenizer.vocab_size(),
-                                        tokenizer.description());
-        }
-        const Experiment source(data_params(params_, p), LaunchMode::full_comparison, stop);
-        t->data = source.held_out_data();
-        t->eval = source.params().eval;
-        t->seq_length = *params_.seq_length;
-        t->record = {{"cache_eval_of", params_.checkpoint},
-                     {"tokenizer", p.tokenizer},
-                     {"seq_length", t->seq_length},
-                     {"corpora", params_.corpora},
-                     {"eval", source.params().to_json()["eval"]}};
+        prepare_checkpoint_text(*t, stop);
     }
     // Budgets solved on each target's scored chunk: an unreachable one refused before any work.
     for (auto& t : targets_) t->policies = policies_for(*t, params_);
+}
+
+// A checkpoint file's held-out text: the corpora's held-out documents in the checkpoint's own
+// ids (#27), in chunks of the --seq-length given.
+void CacheEval::prepare_checkpoint_text(Target& t, const std::atomic<bool>* stop) {
+    ExperimentParams p;
+    p.samples = 10;
+    p.seq_length = params_.seq_length;
+    p.epochs = 1;
+    p.size = "70m";
+    p.corpora = params_.corpora;
+    p.models = {model::Design::pythia};
+    p.tokenizer = model::checkpoint_tokenizer(params_.checkpoint, params_.tokenizer).string();
+    {
+        const data::BpeTokenizer tokenizer = data::BpeTokenizer::load(p.tokenizer);
+        model::check_tokenizer_fits(params_.checkpoint, tokenizer.vocab_size(),
+                                    tokenizer.description());
+    }
+    const Experiment source(data_params(params_, p), LaunchMode::full_comparison, stop);
+    t.data = source.held_out_data();
+    t.eval = source.params().eval;
+    t.seq_length = *params_.seq_length;
+    t.record = {{"cache_eval_of", params_.checkpoint},
+                {"tokenizer", p.tokenizer},
+                {"seq_length", t.seq_length},
+                {"corpora", params_.corpora},
+                {"eval", source.params().to_json()["eval"]}};
 }
 
 CacheEval::~CacheEval() = default;

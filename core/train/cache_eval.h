@@ -68,6 +68,7 @@ class CacheEval {
     struct Target;  // a model to evaluate and its text
 
   private:
+    void prepare_checkpoint_text(Target& t, const std::atomic<bool>* stop);
     CacheEvalParams params_;
     std::vector<std::unique_ptr<Target>> targets_;
     // Checkpoints that cannot be verified (recorded before they were hashed): said before work.
