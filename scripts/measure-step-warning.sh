@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measurement (not a test) behind the "too few steps" warning (train/plan.h kFewestStepsToLearn),
+# Measurement (not a test) behind the "too few steps" warning (experiment/plan.h kFewestStepsToLearn),
 # derived on validation only (#26): Pythia and Context-Pythia at the tiny presets' learning rate,
 # 64-token chunks, 2 epochs, seed 0, over sample counts that give 14 to 85 Phase 2 optimizer
 # steps. A cell learned when each design's best validation perplexity is below the unigram

@@ -3,7 +3,7 @@
 // ';'), run on the worker thread with progress and Stop; see bytes per token against perplexity
 // on the shared Pareto plot (the run's experiment: trained designs and policies side by side) and
 // each layer's K and V eigenvalue spectra. The request, its checks and every number come from
-// core (train/cache_eval_params.h, report/design_comparison.h, report/kv_anatomy.h).
+// core (experiment/cache_eval_params.h, report/design_comparison.h, report/kv_anatomy.h).
 #pragma once
 
 #include <QWidget>
@@ -13,7 +13,7 @@
 #include "model/cache_policy.h"
 #include "report/design_comparison.h"
 #include "report/kv_anatomy.h"
-#include "train/cache_eval_params.h"
+#include "experiment/cache_eval_params.h"
 
 class QCheckBox;
 class QComboBox;

@@ -6,7 +6,7 @@
 #include <QWidget>
 #include <optional>
 
-#include "train/context_diversity.h"
+#include "experiment/context_diversity.h"
 
 class QComboBox;
 class QLabel;

@@ -15,8 +15,8 @@
 #include <QVBoxLayout>
 
 #include "common/error.h"
-#include "train/param_schema.h"
-#include "train/plan.h"
+#include "experiment/param_schema.h"
+#include "experiment/plan.h"
 
 namespace cp::widgets {
 namespace {

@@ -1,5 +1,5 @@
 // The experiment's parameters as a form, made from core's parameter schema
-// (train/param_schema.h): one field per parameter, grouped as the schema groups them. Samples,
+// (experiment/param_schema.h): one field per parameter, grouped as the schema groups them. Samples,
 // sequence length and epochs start empty (they have no default anywhere); presets fill the form
 // only when the user picks one; advanced parameters are folded away. Every change is checked by
 // core's validator and the problems are shown inline, field by field.
@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "train/experiment_params.h"
+#include "experiment/experiment_params.h"
 
 class QCheckBox;
 class QComboBox;

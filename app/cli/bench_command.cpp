@@ -6,7 +6,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "train/benchmark.h"
-#include "train/param_schema.h"
+#include "experiment/param_schema.h"
 
 namespace cp::cli {
 

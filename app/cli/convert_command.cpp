@@ -14,7 +14,7 @@
 #include "model/checkpoint_tokenizer.h"
 #include "model/conversion.h"
 #include "model/model_registry.h"
-#include "train/param_schema.h"
+#include "experiment/param_schema.h"
 
 namespace cp::cli {
 namespace fs = std::filesystem;

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "train/experiment_params.h"
+#include "experiment/experiment_params.h"
 
 namespace cp::cli {
 

@@ -23,7 +23,7 @@
 #include "train/distributed.h"
 #include "train/experiment.h"
 #include "train/seed_group.h"
-#include "train/param_schema.h"
+#include "experiment/param_schema.h"
 
 namespace cp::cli {
 using nlohmann::json;

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train/param_schema.h"
+#include "experiment/param_schema.h"
 
 namespace cp::cli {
 using nlohmann::json;

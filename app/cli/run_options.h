@@ -1,11 +1,11 @@
-// `run`'s options, made from core's parameter schema (train/param_schema.h), and reading them
+// `run`'s options, made from core's parameter schema (experiment/param_schema.h), and reading them
 // back into parameters: shared by `run` and `sweep`, which passes them on to every cell.
 #pragma once
 
 #include <vector>
 
 #include "cli/args.h"
-#include "train/experiment_params.h"
+#include "experiment/experiment_params.h"
 
 namespace cp::cli {
 

@@ -21,7 +21,7 @@
 #include "report/csv.h"
 #include "report/exports.h"
 #include "store/run_store.h"
-#include "train/experiment_params.h"
+#include "experiment/experiment_params.h"
 
 namespace cp::cli {
 using nlohmann::json;

@@ -1,4 +1,4 @@
-// `context-pythia sweep`: a grid of experiments (core/train/sweep.h) run one after another here
+// `context-pythia sweep`: a grid of experiments (core/experiment/sweep.h) run one after another here
 // (--local, resumable) or as a Slurm job array (--slurm: the script is written, submitted with
 // sbatch or printed with --dry-run), each cell a `context-pythia run`; `sweep collect` merges
 // the Slurm tasks' database shards with db import and says which cells are missing or failed.
@@ -20,8 +20,8 @@
 #include "report/sweep_table.h"
 #include "report/tables.h"
 #include "store/run_store.h"
-#include "train/param_schema.h"
-#include "train/sweep.h"
+#include "experiment/param_schema.h"
+#include "experiment/sweep.h"
 
 namespace cp::cli {
 namespace fs = std::filesystem;

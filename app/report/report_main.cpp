@@ -12,7 +12,7 @@
 #include "report/experiment_report.h"
 #include "report/report_pdf.h"
 #include "store/run_store.h"
-#include "train/experiment_params.h"
+#include "experiment/experiment_params.h"
 
 int main(int argc, char** argv) {
     if (!std::getenv("DISPLAY") && !std::getenv("QT_QPA_PLATFORM"))

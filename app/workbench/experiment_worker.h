@@ -8,10 +8,10 @@
 #include <QString>
 #include <atomic>
 
-#include "train/cache_eval_params.h"
-#include "train/experiment_params.h"
-#include "train/plan.h"
-#include "train/sweep.h"
+#include "experiment/cache_eval_params.h"
+#include "experiment/experiment_params.h"
+#include "experiment/plan.h"
+#include "experiment/sweep.h"
 #include "widgets/kinds_meta.h"
 
 namespace cp::workbench {

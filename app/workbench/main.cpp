@@ -6,7 +6,7 @@
 #include <QTimer>
 #include <iostream>
 
-#include "train/experiment_params.h"
+#include "experiment/experiment_params.h"
 #include "workbench/main_window.h"
 #include "workbench/screenshots.h"
 

@@ -11,8 +11,8 @@
 #include <QThread>
 #include <optional>
 
-#include "train/plan.h"
-#include "train/sweep.h"
+#include "experiment/plan.h"
+#include "experiment/sweep.h"
 #include "widgets/kinds_meta.h"
 
 namespace cp::widgets {
@@ -42,7 +42,7 @@ namespace cp::workbench {
 
 class ExperimentWorker;
 
-// The launch modes are core's (train/plan.h): the plan of each is decided and tested there.
+// The launch modes are core's (experiment/plan.h): the plan of each is decided and tested there.
 using LaunchMode = cp::train::LaunchMode;
 
 class MainWindow : public QMainWindow {

@@ -14,8 +14,8 @@
 #include "report/stamp.h"
 #include "report/svg_plot.h"
 #include "store/metric_names.h"
-#include "train/context_diversity.h"
-#include "train/param_schema.h"
+#include "experiment/context_diversity.h"
+#include "experiment/param_schema.h"
 
 namespace cp::report {
 namespace {

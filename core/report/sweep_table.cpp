@@ -10,7 +10,7 @@
 #include "report/run_values.h"
 #include "report/tables.h"
 #include "store/metric_names.h"
-#include "train/sweep.h"
+#include "experiment/sweep.h"
 
 namespace cp::report {
 namespace {

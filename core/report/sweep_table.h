@@ -1,4 +1,4 @@
-// A sweep as one table (train/sweep.h): each cell's experiment (the latest that completed) and
+// A sweep as one table (experiment/sweep.h): each cell's experiment (the latest that completed) and
 // each of its designs, the parameters that vary across the cells as columns, then the key
 // results; and the same rows as points on the Pareto plane (measured KV bytes per token against
 // test perplexity), grouped by a chosen parameter. Read from the store alone, for the GUI's

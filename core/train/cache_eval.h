@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "store/run_kinds.h"
-#include "train/cache_eval_params.h"
-#include "train/progress.h"
+#include "experiment/cache_eval_params.h"
+#include "experiment/progress.h"
 
 namespace cp::train {
 

@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "train/distributed_env.h"
+#include "experiment/distributed_env.h"
 
 namespace c10d {
 class Store;

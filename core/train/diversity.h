@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "model/models.h"
-#include "train/context_diversity.h"
+#include "experiment/context_diversity.h"
 
 namespace cp::train {
 

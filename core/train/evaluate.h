@@ -8,8 +8,8 @@
 #include "model/inference.h"
 #include "model/cache_layers.h"
 #include "model/models.h"
-#include "train/experiment_params.h"
-#include "train/progress.h"
+#include "experiment/experiment_params.h"
+#include "experiment/progress.h"
 
 namespace cp::train {
 

@@ -30,7 +30,7 @@
 #include "store/run_store.h"
 #include "train/distributed.h"
 #include "train/evaluate.h"
-#include "train/param_schema.h"
+#include "experiment/param_schema.h"
 #include "train/phase1.h"
 #include "train/phase2.h"
 #include "train/recorder.h"

@@ -15,9 +15,9 @@
 #include "data/test_chunks.h"
 #include "model/conversion.h"
 #include "model/inference.h"
-#include "train/experiment_params.h"
-#include "train/plan.h"
-#include "train/progress.h"
+#include "experiment/experiment_params.h"
+#include "experiment/plan.h"
+#include "experiment/progress.h"
 
 namespace cp::data {
 class BpeTokenizer;

@@ -5,8 +5,8 @@
 #include <atomic>
 
 #include "model/models.h"
-#include "train/experiment_params.h"
-#include "train/progress.h"
+#include "experiment/experiment_params.h"
+#include "experiment/progress.h"
 
 namespace cp::train {
 

@@ -14,7 +14,7 @@
 #include "store/metric_names.h"
 #include "store/run_store.h"
 #include "train/distributed.h"
-#include "train/plan.h"
+#include "experiment/plan.h"
 
 namespace cp::train {
 namespace F = torch::nn::functional;

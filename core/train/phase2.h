@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "model/models.h"
-#include "train/experiment_params.h"
-#include "train/progress.h"
+#include "experiment/experiment_params.h"
+#include "experiment/progress.h"
 
 namespace cp::train {
 

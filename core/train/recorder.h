@@ -8,7 +8,7 @@
 #include <string>
 
 #include "store/run_store.h"
-#include "train/progress.h"
+#include "experiment/progress.h"
 
 namespace cp::train {
 

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "store/run_kinds.h"
-#include "train/progress.h"
-#include "train/sweep.h"
+#include "experiment/progress.h"
+#include "experiment/sweep.h"
 
 namespace cp::train {
 

@@ -19,10 +19,10 @@
 #include "report/kv_anatomy.h"
 #include "report/sweep_table.h"
 #include "store/run_store.h"
-#include "train/cache_eval_params.h"
-#include "train/context_diversity.h"
-#include "train/experiment_params.h"
-#include "train/plan.h"
+#include "experiment/cache_eval_params.h"
+#include "experiment/context_diversity.h"
+#include "experiment/experiment_params.h"
+#include "experiment/plan.h"
 
 namespace cp::workspace {
 

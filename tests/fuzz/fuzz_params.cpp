@@ -5,7 +5,7 @@
 
 #include "common/error.h"
 #include "fuzz_support.h"
-#include "train/experiment_params.h"
+#include "experiment/experiment_params.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const nlohmann::json j =

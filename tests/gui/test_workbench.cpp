@@ -31,7 +31,7 @@
 #include "report/design_comparison.h"
 #include "store/run_store.h"
 #include "test_support.h"
-#include "train/context_diversity.h"
+#include "experiment/context_diversity.h"
 #include "widgets/cache_view.h"
 #include "widgets/comparison_view.h"
 #include "widgets/pareto_plot.h"

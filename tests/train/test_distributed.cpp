@@ -16,7 +16,7 @@
 #include "common/error.h"
 #include "store/run_store.h"
 #include "test_support.h"
-#include "train/distributed_env.h"
+#include "experiment/distributed_env.h"
 
 namespace {
 

@@ -9,9 +9,9 @@
 #include "common/error.h"
 #include "store/run_store.h"
 #include "test_support.h"
-#include "train/param_schema.h"
-#include "train/plan.h"
-#include "train/sweep.h"
+#include "experiment/param_schema.h"
+#include "experiment/plan.h"
+#include "experiment/sweep.h"
 
 using cp::model::Design;
 using cp::store::Phase;

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "store/run_store.h"
-#include "train/experiment_params.h"
+#include "experiment/experiment_params.h"
 
 namespace cp::train {
 

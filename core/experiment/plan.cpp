@@ -1,4 +1,4 @@
-#include "train/plan.h"
+#include "experiment/plan.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -8,7 +8,7 @@
 #include "common/error.h"
 #include "data/splits.h"
 #include "model/model_registry.h"
-#include "train/param_schema.h"
+#include "experiment/param_schema.h"
 
 #include <nlohmann/json.hpp>
 

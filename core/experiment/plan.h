@@ -12,7 +12,7 @@
 #include "model/design.h"
 #include "store/run_kinds.h"
 #include "store/run_store.h"
-#include "train/experiment_params.h"
+#include "experiment/experiment_params.h"
 
 namespace cp::train {
 

@@ -1,4 +1,4 @@
-#include "train/distributed_env.h"
+#include "experiment/distributed_env.h"
 
 #include <cstdlib>
 

@@ -1,4 +1,4 @@
-#include "train/progress.h"
+#include "experiment/progress.h"
 
 #include <chrono>
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "train/experiment_params.h"
+#include "experiment/experiment_params.h"
 
 namespace cp::train {
 

@@ -117,7 +117,7 @@ struct ExperimentParams {
     // A stored experiment to add the runs to (its non-bookkeeping parameters must equal these);
     // 0: a new experiment.
     std::int64_t experiment = 0;
-    // A sweep's cell this experiment is ("<sweep uid>:<cell>"; train/sweep.h); empty otherwise.
+    // A sweep's cell this experiment is ("<sweep uid>:<cell>"; experiment/sweep.h); empty otherwise.
     std::string sweep_cell;
     std::string db;              // empty: the workbench's default database
     std::string checkpoint_dir;  // empty: the database's own folder, <db>.files
@@ -130,7 +130,7 @@ struct ExperimentParams {
         std::string field, message;
     };
     // Checks that need no data (ranges, required fields); every problem, each naming its field.
-    // Single-field rules come from the parameter schema (train/param_schema.h).
+    // Single-field rules come from the parameter schema (experiment/param_schema.h).
     std::vector<Problem> problems() const;
     // Throws cp::Error listing problems() when there are any.
     void validate() const;

@@ -1,4 +1,4 @@
-#include "train/param_schema.h"
+#include "experiment/param_schema.h"
 
 #include <filesystem>
 

@@ -1,4 +1,4 @@
-#include "train/sweep.h"
+#include "experiment/sweep.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -11,7 +11,7 @@
 #include "common/text.h"
 #include "data/data_paths.h"
 #include "data/hash.h"
-#include "train/param_schema.h"
+#include "experiment/param_schema.h"
 
 namespace cp::train {
 namespace fs = std::filesystem;

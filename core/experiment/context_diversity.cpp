@@ -1,4 +1,4 @@
-#include "train/context_diversity.h"
+#include "experiment/context_diversity.h"
 
 #include <fstream>
 #include <nlohmann/json.hpp>

@@ -11,7 +11,7 @@
 #include "model/cache_policy.h"
 #include "model/design.h"
 #include "store/run_store.h"
-#include "train/experiment_params.h"
+#include "experiment/experiment_params.h"
 
 namespace cp::train {
 

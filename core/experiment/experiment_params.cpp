@@ -1,4 +1,4 @@
-#include "train/experiment_params.h"
+#include "experiment/experiment_params.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "model/model_registry.h"
-#include "train/param_schema.h"
+#include "experiment/param_schema.h"
 
 namespace cp::train {
 using nlohmann::json;

@@ -1,4 +1,4 @@
-#include "train/cache_eval_params.h"
+#include "experiment/cache_eval_params.h"
 
 #include <algorithm>
 #include <sstream>
