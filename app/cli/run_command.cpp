@@ -19,6 +19,7 @@
 #include "cli/run_options.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/numbers.h"
 #include "report/design_comparison.h"
 #include "train/distributed.h"
 #include "train/experiment.h"
@@ -49,17 +50,6 @@ std::atomic<bool> g_stop{false};
 void on_interrupt(int) {
     g_stop.store(true);
 }  // first Ctrl-C: finish the step, mark the run stopped
-
-std::string clock_text(double seconds) {
-    if (seconds < 0) return "--:--";
-    const long s = std::lround(seconds);
-    char text[32];
-    if (s >= 3600)
-        std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-    else
-        std::snprintf(text, sizeof text, "%ld:%02ld", s / 60, s % 60);
-    return text;
-}
 
 // Prints one progress line: rewritten in place on a terminal, every few seconds otherwise.
 class ProgressPrinter : public train::ExperimentObserver {

@@ -50,21 +50,12 @@
 #include "widgets/live_view.h"
 #include "widgets/parameter_form.h"
 #include "widgets/run_browser.h"
+#include "widgets/launch_panel.h"
 #include "workbench/experiment_worker.h"
 #include "workspace/workspace.h"
 
 namespace cp::workbench {
 namespace {
-
-QString clock_text(double seconds) {
-    if (seconds < 0) return "--:--";
-    const long s = static_cast<long>(seconds + 0.5);
-    return s >= 3600 ? QString("%1:%2:%3")
-                           .arg(s / 3600)
-                           .arg((s / 60) % 60, 2, 10, QChar('0'))
-                           .arg(s % 60, 2, 10, QChar('0'))
-                     : QString("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QChar('0'));
-}
 
 // Torch's intra-op threads when the user chose none: every core but one, which the GUI keeps.
 int training_threads() { return std::max(1, QThread::idealThreadCount() - 1); }
@@ -72,7 +63,7 @@ int training_threads() { return std::max(1, QThread::idealThreadCount() - 1); }
 }  // namespace
 
 MainWindow::MainWindow(const QString& database, QWidget* parent)
-    : QMainWindow(parent), database_(database), worker_(new ExperimentWorker) {
+    : QMainWindow(parent), database_(database), jobs_(new JobController(this)) {
     setWindowTitle("Context-Pythia Workbench");
     setWindowIcon(QIcon(":/icons/context-pythia.svg"));
     qRegisterMetaType<cp::train::ExperimentParams>();
@@ -93,7 +84,7 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     device_label_->setProperty("device", device == "cuda" ? "CUDA GPU" : "CPU");
     showDeviceAndDatabase();
     statusBar()->addWidget(device_label_, 1);
-    connectWorker();
+    connectJobs();
 
     connect(form_, &widgets::ParameterForm::validityChanged, this,
             &MainWindow::updateLaunchButtons);
@@ -114,7 +105,13 @@ QDockWidget* MainWindow::buildExperimentDock() {
     form_ = new widgets::ParameterForm(left);
     form_->setDatabase(database_);
     left_layout->addWidget(form_);
-    left_layout->addWidget(buildLaunchPanel());
+    launch_panel_ = new widgets::LaunchPanel(left);
+    left_layout->addWidget(launch_panel_);
+    connect(launch_panel_, &widgets::LaunchPanel::launchRequested, this,
+            [this](LaunchMode mode) { launch(mode); });
+    connect(launch_panel_, &widgets::LaunchPanel::stopRequested, this, &MainWindow::stop);
+    connect(launch_panel_, &widgets::LaunchPanel::choicesChanged, this,
+            &MainWindow::updateLaunchButtons);
     left_layout->addStretch();
     auto* scroll = new QScrollArea;
     scroll->setWidget(left);
@@ -161,32 +158,24 @@ void MainWindow::buildViews() {
             &widgets::DiversityView::refreshChoices);
 }
 
-// The worker and its thread: its metrics go to the live view, its progress and end to the window.
-void MainWindow::connectWorker() {
-    worker_->moveToThread(&thread_);
-    connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
-    connect(worker_, &ExperimentWorker::metric, live_, &widgets::LiveView::addMetric);
-    connect(worker_, &ExperimentWorker::progress, this, &MainWindow::onProgress);
-    connect(worker_, &ExperimentWorker::finished, this, &MainWindow::onFinished);
-    // Each seed of a group gets fresh live plots; the group's mean and band are in Compare.
-    connect(worker_, &ExperimentWorker::seedStarted, this,
-            [this](qint64 seed, qint64 index, qint64 count) {
-                if (index > 0) live_->clear();
-                seed_text_ = QString("Seed %1 (%2 of %3) · ").arg(seed).arg(index + 1).arg(count);
+// The job's metrics go to the live view, its progress to the launch panel (or the cache view),
+// its end to the views that show what it stored.
+void MainWindow::connectJobs() {
+    ExperimentWorker* worker = jobs_->worker();
+    connect(worker, &ExperimentWorker::metric, live_, &widgets::LiveView::addMetric);
+    connect(jobs_, &JobController::progressed, this,
+            [this](qint64 step, qint64 total, const QString& text) {
+                if (jobs_->current() == JobController::Job::cache_eval)
+                    cache_->setProgress(step, total, text);
+                else
+                    launch_panel_->showProgress(step, total, text);
             });
-    connect(worker_, &ExperimentWorker::sweepCellStarted, this,
-            [this](qint64 index, qint64 count, const QString& label) {
-                live_->clear();
-                // A cell may itself be a seed group: the cell stays named, the seed follows it.
-                cell_text_ = QString("Sweep cell %1 of %2 (%3) · ").arg(index + 1).arg(count).arg(label);
-                seed_text_.clear();
-            });
-    connect(worker_, &ExperimentWorker::runStarted, this, [this] { browser_->refresh(); });
-    connect(worker_, &ExperimentWorker::runFinished, this, [this] { browser_->refresh(); });
-    connect(worker_, &ExperimentWorker::message, this,
+    connect(jobs_, &JobController::freshPlots, live_, &widgets::LiveView::clear);
+    connect(jobs_, &JobController::finished, this, &MainWindow::onFinished);
+    connect(worker, &ExperimentWorker::runStarted, this, [this] { browser_->refresh(); });
+    connect(worker, &ExperimentWorker::runFinished, this, [this] { browser_->refresh(); });
+    connect(worker, &ExperimentWorker::message, this,
             [this](const QString& text) { statusBar()->showMessage(text, 8000); });
-    thread_.setObjectName("experiment");
-    thread_.start();
 }
 
 void MainWindow::buildMenus(QDockWidget* dock) {
@@ -351,7 +340,7 @@ QString MainWindow::openDatabase(const QString& path, bool ask) {
     } catch (const Error& e) {
         return QString::fromUtf8(e.what());
     }
-    if (running_) {
+    if (jobs_->running()) {
         if (ask && QMessageBox::question(
                        this, "Switch database",
                        "An experiment is running. Stop it (it is kept, marked stopped) and open '" +
@@ -447,18 +436,11 @@ void MainWindow::showDeviceAndDatabase() {
             .arg(database_));
 }
 
-void MainWindow::beginWork() {
-    running_ = true;
+void MainWindow::startJob(JobController::Job job, std::function<void(ExperimentWorker*)> work) {
     last_status_.reset();
     last_error_.clear();
-    seed_text_.clear();
-    cell_text_.clear();
-}
-
-void MainWindow::startOnWorker(std::function<void()> job) {
+    jobs_->start(job, std::move(work));
     updateLaunchButtons();
-    worker_->arm();  // from here on a Stop counts, even before the worker starts
-    QMetaObject::invokeMethod(worker_, std::move(job), Qt::QueuedConnection);
 }
 
 void MainWindow::switchTo(const QString& path) {
@@ -492,154 +474,57 @@ void MainWindow::showStartup() {
     comparison_->showExperiment(*experiment);
 }
 
-MainWindow::~MainWindow() {
-    worker_->requestStop();
-    thread_.quit();
-    thread_.wait();
-}
-
-QWidget* MainWindow::buildLaunchPanel() {
-    auto* box = new QGroupBox("Launch");
-    auto* layout = new QVBoxLayout(box);
-    launch_full_ = new QPushButton("Full comparison");
-    launch_full_->setObjectName("launchFull");
-    launch_full_->setToolTip(
-        "Phase 1 (when Context-Pythia is checked), Phase 2 of each checked design on the same "
-        "chunks, evaluation (Ctrl+Enter)");
-    launch_phase1_ = new QPushButton("Phase 1");
-    launch_phase1_->setObjectName("launchPhase1");
-    launch_phase1_->setToolTip("Train the ContextBlock alone for diversity (OACD)");
-    launch_phase2_ = new QPushButton("Phase 2");
-    launch_phase2_->setObjectName("launchPhase2");
-    phase2_model_ = new QComboBox;
-    phase2_model_->setObjectName("phase2Model");
-    for (const model::DesignEntry& d : model::design_registry())  // every registered design
-        phase2_model_->addItem(widgets::display_name(d.design), static_cast<int>(d.design));
-    // Narrow: the dock is about 340 px at 1280 x 800; the names say the rest in tool tips.
-    phase2_model_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    phase2_model_->setMinimumContentsLength(10);
-    ablation_ = new QCheckBox("Ablation: untrained block");
-    ablation_->setObjectName("ablation");
-    ablation_->setToolTip("Phase 2 on an untrained ContextBlock (no Phase 1): the ablation");
-    // The designs a full comparison trains on the same chunks, from the registry.
-    auto* designs = new QGroupBox("Designs in a full comparison");
-    auto* designs_layout = new QGridLayout(designs);
-    const train::ExperimentParams defaults;
-    QSettings settings;
-    const QStringList saved = settings.value("launch/designs").toStringList();
-    for (const model::DesignEntry& d : model::design_registry()) {
-        auto* check = new QCheckBox(widgets::display_name(d.design));
-        const QString key = QString::fromUtf8(model::design_key(d.design));
-        check->setObjectName("design-" + key);
-        check->setToolTip(QString::fromUtf8(d.summary));
-        check->setChecked(saved.isEmpty()
-                              ? std::find(defaults.models.begin(), defaults.models.end(),
-                                          d.design) != defaults.models.end()
-                              : saved.contains(key));
-        const int i = static_cast<int>(designs_.size());
-        designs_layout->addWidget(check, i, 0);  // one column: the names fit the dock
-        designs_.emplace_back(d.design, check);
-    }
-    stop_ = new QPushButton("Stop");
-    stop_->setObjectName("stop");
-    stop_->setToolTip(
-        "Finish the current step, keep everything so far, mark the run stopped (Esc)");
-    layout->addWidget(designs);
-    layout->addWidget(launch_full_);
-    layout->addWidget(launch_phase1_);
-    auto* p2 = new QHBoxLayout;
-    p2->addWidget(launch_phase2_);
-    p2->addWidget(phase2_model_, 1);
-    layout->addLayout(p2);
-    layout->addWidget(ablation_);
-    layout->addWidget(stop_);
-    progress_ = new QProgressBar;
-    progress_->setObjectName("progress");
-    progress_->setTextVisible(true);
-    progress_->setRange(0, 1);
-    progress_->setValue(0);
-    progress_label_ = new QLabel("Idle");
-    progress_label_->setObjectName("progressLabel");
-    progress_label_->setWordWrap(true);
-    launch_message_ = new QLabel;
-    launch_message_->setObjectName("launchMessage");
-    launch_message_->setWordWrap(true);
-    launch_message_->setStyleSheet("color: #b00020;");
-    layout->addWidget(progress_);
-    layout->addWidget(progress_label_);
-    layout->addWidget(launch_message_);
-    connect(launch_full_, &QPushButton::clicked, this,
-            [this] { launch(LaunchMode::full_comparison); });
-    connect(launch_phase1_, &QPushButton::clicked, this, [this] { launch(LaunchMode::phase1); });
-    connect(launch_phase2_, &QPushButton::clicked, this, [this] { launch(LaunchMode::phase2); });
-    connect(stop_, &QPushButton::clicked, this, &MainWindow::stop);
-    connect(phase2_model_, qOverload<int>(&QComboBox::currentIndexChanged), this,
-            &MainWindow::updateLaunchButtons);
-    connect(ablation_, &QCheckBox::toggled, this, &MainWindow::updateLaunchButtons);
-    return box;
-}
+MainWindow::~MainWindow() = default;  // the job controller stops and joins its thread
 
 void MainWindow::updateLaunchButtons() {
-    const bool valid = form_->isValid();
-    launch_full_->setEnabled(!running_ && valid);
-    launch_phase1_->setEnabled(!running_ && valid);
-    launch_phase2_->setEnabled(!running_ && valid);
-    stop_->setEnabled(running_);
-    for (QWidget* w : {static_cast<QWidget*>(phase2_model_), static_cast<QWidget*>(ablation_)})
-        w->setEnabled(!running_);
-    for (const auto& [d, check] : designs_) check->setEnabled(!running_);
+    launch_panel_->setState(form_->isValid(), jobs_->running());
+}
+
+bool MainWindow::isRunning() const {
+    return jobs_->running();
 }
 
 QString MainWindow::launch(LaunchMode mode) {
-    if (running_) return "an experiment is already running";
+    if (jobs_->running()) return "an experiment is already running";
     if (!form_->isValid()) {
         form_->revealProblems();  // a launch was tried: every problem is shown now
         const QString why = form_->shownProblems();
-        launch_message_->setText("Fix the fields above first.");
+        launch_panel_->setMessage("Fix the fields above first.");
         return why.isEmpty() ? QString("the form is not valid") : why;
     }
     const train::ExperimentParams form = launchParams(mode);
     const std::optional<model::Design> design =
-        mode == LaunchMode::phase2 ? std::optional<model::Design>(static_cast<model::Design>(
-                                         phase2_model_->currentData().toInt()))
+        mode == LaunchMode::phase2 ? std::optional<model::Design>(launch_panel_->phase2Design())
                                    : std::nullopt;
     train::LaunchRequest request;
     try {
         // Core decides the plan (and which stored Phase 1 a Phase 2 trains on).
         request = workspace_->resolve_launch(form, mode, design);
     } catch (const Error& e) {
-        launch_message_->setText(QString::fromUtf8(e.what()));
+        launch_panel_->setMessage(QString::fromUtf8(e.what()));
         return QString::fromUtf8(e.what());
     }
-    launch_message_->clear();
+    launch_panel_->setMessage("");
     live_->setCaption("");
     QSettings settings;
     form_->save(settings);
-    QStringList checked;
-    for (const auto& [d, check] : designs_)
-        if (check->isChecked()) checked << QString::fromUtf8(model::design_key(d));
-    settings.setValue("launch/designs", checked);
+    launch_panel_->saveDesigns(settings);
     live_->clear();
     const train::ExperimentParams& p = request.params;
     live_->setTokensPerStep(static_cast<double>(p.phase2.batch_size * *p.seq_length));
     mode_ = mode;
-    beginWork();
-    progress_->setRange(0, 0);  // busy until the first progress report
-    progress_label_->setText("Preparing data (tokenizing or reading the token cache)…");
+    launch_panel_->showBusy("Preparing data (tokenizing or reading the token cache)…");
     tabs_->setCurrentWidget(live_);
-    startOnWorker([w = worker_, p, mode] { w->run(p, mode); });
+    startJob(JobController::Job::experiment, [p, mode](ExperimentWorker* w) { w->run(p, mode); });
     return {};
 }
 
 train::ExperimentParams MainWindow::launchParams(LaunchMode mode) const {
     train::ExperimentParams form = form_->params();
-    if (mode != LaunchMode::phase1 && ablation_->isChecked())
+    if (mode != LaunchMode::phase1 && launch_panel_->ablation())
         form.ablation_untrained_context_block = true;
-    if (mode == LaunchMode::full_comparison) {
-        form.models.clear();  // none checked: core refuses "choose at least one design"
-        for (const auto& [d, check] : designs_)
-            if (check->isChecked()) form.models.push_back(d);
-    }
+    // None checked: core refuses "choose at least one design".
+    if (mode == LaunchMode::full_comparison) form.models = launch_panel_->checkedDesigns();
     if (form.threads == 0) form.threads = training_threads();
     return form;
 }
@@ -659,21 +544,18 @@ std::optional<train::Sweep> MainWindow::sweepRequest(QString* problem) {
 }
 
 QString MainWindow::launchSweep() {
-    if (running_) return "an experiment or evaluation is already running";
+    if (jobs_->running()) return "an experiment or evaluation is already running";
     QString problem;
     const std::optional<train::Sweep> sweep = sweepRequest(&problem);
     if (!sweep) return problem;
-    beginWork();
-    sweep_ = true;
     mode_ = LaunchMode::full_comparison;
     live_->clear();
     sweeps_->setRunning(true);
     sweeps_->setMessage(QString("Sweep %1: %2 cells; the live plots show the cell that runs.")
                             .arg(QString::fromStdString(sweep->uid))
                             .arg(sweep->cells.size()));
-    progress_->setRange(0, 0);
-    progress_label_->setText("Sweep: preparing the first cell…");
-    startOnWorker([w = worker_, s = *sweep] { w->runSweep(s); });
+    launch_panel_->showBusy("Sweep: preparing the first cell…");
+    startJob(JobController::Job::sweep, [s = *sweep](ExperimentWorker* w) { w->runSweep(s); });
     return {};
 }
 
@@ -707,7 +589,7 @@ QString MainWindow::writeSlurmSweep() {
 }
 
 QString MainWindow::launchCacheEval() {
-    if (running_) return "an experiment or evaluation is already running";
+    if (jobs_->running()) return "an experiment or evaluation is already running";
     QString problem;
     std::optional<train::CacheEvalParams> p = cache_->request(&problem);  // core's checks
     if (!p) {
@@ -715,89 +597,64 @@ QString MainWindow::launchCacheEval() {
         return problem;
     }
     if (p->threads == 0) p->threads = training_threads();
-    beginWork();
-    cache_eval_ = true;
     cache_->setRunning(true);
-    startOnWorker([w = worker_, params = *p] { w->runCacheEval(params); });
+    startJob(JobController::Job::cache_eval,
+             [params = *p](ExperimentWorker* w) { w->runCacheEval(params); });
     return {};
 }
 
 void MainWindow::stop() {
-    if (!running_) return;
-    worker_->requestStop();
-    progress_label_->setText("Stopping after the current step…");
+    if (!jobs_->running()) return;
+    jobs_->stop();
+    launch_panel_->showText("Stopping after the current step…");
 }
 
-void MainWindow::onProgress(model::Design model, store::Phase phase, qint64 step, qint64 total,
-                            qint64 epoch, double loss, double eta_seconds) {
-    if (cache_eval_) {
-        cache_->setProgress(step, total,
-                            QString("%1 · held-out chunk %2/%3 · loss %4")
-                                .arg(widgets::display_name(model))
-                                .arg(step)
-                                .arg(total)
-                                .arg(loss, 0, 'f', 4));
-        return;
-    }
-    progress_->setRange(0, static_cast<int>(std::max<qint64>(total, 1)));
-    progress_->setValue(static_cast<int>(std::min(step, total)));
-    QString text = cell_text_ + seed_text_ + QString("%1 · %2").arg(widgets::display_name(model),
-                                                       widgets::display_name(phase));
-    if (epoch >= 0) text += QString(" · epoch %1").arg(epoch);
-    text += QString(" · %1 %2/%3")
-                .arg(phase == store::Phase::phase1 ? "iteration" : "step")
-                .arg(step)
-                .arg(total);
-    if (phase != store::Phase::evaluation) text += QString(" · loss %1").arg(loss, 0, 'f', 4);
-    text += " · ETA " + clock_text(eta_seconds);
-    progress_label_->setText(text);
-}
-
-void MainWindow::onFinished(store::RunStatus status, QString error, qint64 experiment_id) {
-    running_ = false;
-    // A database switch asked for while this ran happens now.
-    const auto switch_pending = [this] {
-        if (pending_database_.isEmpty()) return;
-        const QString path = pending_database_;
-        pending_database_.clear();
-        switchTo(path);
-    };
-    struct AtEnd {
-        std::function<void()> f;
-        ~AtEnd() { f(); }
-    } at_end{switch_pending};
+void MainWindow::onFinished(JobController::Job job, store::RunStatus status, QString error,
+                            qint64 experiment_id) {
     last_status_ = status;
     last_error_ = error;
     last_experiment_ = experiment_id;
-    if (cache_eval_) {
-        cache_eval_ = false;
-        cache_->setRunning(false);
-        cache_->setMessage(error);
-        browser_->refresh();
-        comparison_->refreshChoices();
-        cache_->refreshResults();
-        updateLaunchButtons();
-        statusBar()->showMessage(QString("Cache evaluation: %1").arg(widgets::display_name(status)), 10000);
-        emit experimentFinished(QString::fromUtf8(store::status_key(status)));
-        if (close_when_stopped_) {
-            setEnabled(true);
-            close();
-        }
+    if (job == JobController::Job::cache_eval)
+        endCacheEval(status, error);
+    else
+        endExperimentOrSweep(job == JobController::Job::sweep, status, error, experiment_id);
+    updateLaunchButtons();
+    emit experimentFinished(QString::fromUtf8(store::status_key(status)));
+    if (close_when_stopped_) {
+        setEnabled(true);
+        close();
         return;
     }
-    if (sweep_) {
-        sweep_ = false;
+    // A database switch asked for while this ran happens now.
+    if (!pending_database_.isEmpty()) {
+        const QString path = pending_database_;
+        pending_database_.clear();
+        switchTo(path);
+    }
+}
+
+void MainWindow::endCacheEval(store::RunStatus status, const QString& error) {
+    cache_->setRunning(false);
+    cache_->setMessage(error);
+    browser_->refresh();
+    comparison_->refreshChoices();
+    cache_->refreshResults();
+    statusBar()->showMessage(QString("Cache evaluation: %1").arg(widgets::display_name(status)),
+                             10000);
+}
+
+void MainWindow::endExperimentOrSweep(bool sweep, store::RunStatus status, QString error,
+                                      qint64 experiment_id) {
+    if (sweep) {
         sweeps_->setRunning(false);
         sweeps_->setMessage(QString("Sweep %1: %2").arg(widgets::display_name(status), error));
         sweeps_->refreshChoices();
         error.clear();  // the counts, not a failure, unless a cell failed (said in the view)
     }
     const bool finished = status == store::RunStatus::finished;
-    progress_->setRange(0, 1);
-    progress_->setValue(finished ? 1 : 0);
-    progress_label_->setText(finished ? "Finished."
-                                      : "Ended: " + widgets::display_name(status) + ".");
-    if (!error.isEmpty()) launch_message_->setText(error);
+    launch_panel_->showEnd(finished, finished ? "Finished."
+                                              : "Ended: " + widgets::display_name(status) + ".");
+    if (!error.isEmpty()) launch_panel_->setMessage(error);
     browser_->refresh();
     comparison_->refreshChoices();
     diversity_->refreshChoices();
@@ -805,17 +662,11 @@ void MainWindow::onFinished(store::RunStatus status, QString error, qint64 exper
     if (experiment_id >= 0 && mode_ == LaunchMode::full_comparison &&
         status != store::RunStatus::stopped)
         comparison_->showExperiment(experiment_id);
-    updateLaunchButtons();
     statusBar()->showMessage(
         experiment_id >= 0
             ? QString("Experiment %1: %2").arg(experiment_id).arg(widgets::display_name(status))
             : "Nothing was run: " + error,
         10000);
-    emit experimentFinished(QString::fromUtf8(store::status_key(status)));
-    if (close_when_stopped_) {
-        setEnabled(true);
-        close();
-    }
 }
 
 void MainWindow::showExperimentCurves(qint64 experiment_id) {
@@ -850,22 +701,21 @@ void MainWindow::openRun(qint64 run_id) {
 }
 
 void MainWindow::closeWithoutAsking() {
-    if (!running_) {
+    if (!jobs_->running()) {
         close();
         return;
     }
     // Stop first, with feedback; onFinished closes the window once the worker has ended (data
     // preparation and training both read the stop flag).
     close_when_stopped_ = true;
-    worker_->requestStop();
-    progress_->setRange(0, 0);
-    progress_label_->setText("Stopping after the current step; the window closes when it ends…");
+    jobs_->stop();
+    launch_panel_->showBusy("Stopping after the current step; the window closes when it ends…");
     statusBar()->showMessage("Stopping the experiment before closing…");
     setEnabled(false);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-    if (running_) {
+    if (jobs_->running()) {
         event->ignore();
         if (close_when_stopped_) return;  // already stopping
         const auto answer = QMessageBox::question(

@@ -14,6 +14,7 @@
 #include "experiment/plan.h"
 #include "experiment/sweep.h"
 #include "widgets/kinds_meta.h"
+#include "workbench/job_controller.h"
 
 namespace cp::widgets {
 class CacheView;
@@ -21,6 +22,7 @@ class SweepView;
 class ComparisonView;
 class DiversityView;
 class LiveView;
+class LaunchPanel;
 class ParameterForm;
 class RunBrowser;
 }  // namespace cp::widgets
@@ -59,7 +61,7 @@ class MainWindow : public QMainWindow {
     // as a Slurm job array. Each returns "" or why nothing was done (core's message).
     QString launchSweep();
     QString writeSlurmSweep();
-    bool isRunning() const { return running_; }
+    bool isRunning() const;
     std::optional<cp::store::RunStatus> lastStatus() const { return last_status_; }
     QString lastError() const { return last_error_; }
     qint64 lastExperiment() const { return last_experiment_; }
@@ -110,22 +112,22 @@ class MainWindow : public QMainWindow {
 
   private slots:
     void updateLaunchButtons();
-    void onProgress(cp::model::Design model, cp::store::Phase phase, qint64 step, qint64 total,
-                    qint64 epoch, double loss, double eta_seconds);
-    void onFinished(cp::store::RunStatus status, QString error, qint64 experiment_id);
+    void onFinished(cp::workbench::JobController::Job job, cp::store::RunStatus status,
+                    QString error, qint64 experiment_id);
     void openRun(qint64 run_id);
 
   private:
     QDockWidget* buildExperimentDock();
     void buildViews();
-    void connectWorker();
-    QWidget* buildLaunchPanel();
+    void connectJobs();
     // The status bar's device, training threads and database.
     void showDeviceAndDatabase();
-    // The state every launch starts from: running, no outcome yet, no seed or cell named.
-    void beginWork();
-    // Queues the job on the worker thread, the launch buttons updated and Stop armed first.
-    void startOnWorker(std::function<void()> job);
+    // A job starts: no outcome yet, the launch buttons updated, queued on the worker.
+    void startJob(JobController::Job job, std::function<void(ExperimentWorker*)> work);
+    // What the views show once a job ended.
+    void endCacheEval(store::RunStatus status, const QString& error);
+    void endExperimentOrSweep(bool sweep, store::RunStatus status, QString error,
+                              qint64 experiment_id);
     void buildMenus(QDockWidget* dock);
     void addDatabaseActions(QMenu* file);
     void addExportActions(QMenu* file);
@@ -148,18 +150,9 @@ class MainWindow : public QMainWindow {
     widgets::CacheView* cache_;
     widgets::SweepView* sweeps_;
     QTabWidget* tabs_;
-    QPushButton *launch_full_, *launch_phase1_, *launch_phase2_, *stop_;
-    QComboBox* phase2_model_;
-    QCheckBox* ablation_;
-    // One per registered design: what "Full comparison" trains (checked: the default models).
-    std::vector<std::pair<model::Design, QCheckBox*>> designs_;
-    QProgressBar* progress_;
-    QLabel *progress_label_, *launch_message_, *device_label_;
-    QThread thread_;
-    ExperimentWorker* worker_;
-    bool running_ = false;
-    bool cache_eval_ = false;  // the running job is the Cache compression view's
-    bool sweep_ = false;       // the running job is the Sweeps view's
+    widgets::LaunchPanel* launch_panel_;
+    QLabel* device_label_;
+    JobController* jobs_;
     // The sweep the Sweeps view asks for, built by core from the form and the grid.
     std::optional<train::Sweep> sweepRequest(QString* problem);
     // The form's parameters as a launch of `mode` uses them: the design checklist, the
@@ -168,8 +161,6 @@ class MainWindow : public QMainWindow {
     LaunchMode mode_ = LaunchMode::full_comparison;
     std::optional<cp::store::RunStatus> last_status_;
     QString last_error_;
-    QString seed_text_;  // "Seed 1 (2 of 3) · " while a seed group runs
-    QString cell_text_;  // "Sweep cell 2 of 4 (context_dim=64) · " while a sweep runs
     qint64 last_experiment_ = -1;
     bool close_when_stopped_ = false;  // the user closed the window while a run was going
 };

@@ -1,6 +1,6 @@
 // Numbers typed by a user (command line, form fields): the whole text must be the number, read
 // in the classic locale whatever the user's, so "3.5" is never a whole number and "1,5" never a
-// number. Shared by the parameter schema and the CLI's other options.
+// number. Shared by the parameter schema and the CLI's other options. And the one clock format.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +38,16 @@ inline std::string short_number(double v) {
     out.imbue(std::locale::classic());
     out << v;
     return out.str();
+}
+
+// A duration as a clock, "4:05" or "1:02:03" ("--:--" when unknown, negative): the ETA and wall
+// times of the CLI and the workbench alike.
+inline std::string clock_text(double seconds) {
+    if (seconds < 0) return "--:--";
+    const long s = static_cast<long>(seconds + 0.5);
+    const auto two = [](long v) { return (v < 10 ? "0" : "") + std::to_string(v); };
+    return s >= 3600 ? std::to_string(s / 3600) + ":" + two((s / 60) % 60) + ":" + two(s % 60)
+                     : std::to_string(s / 60) + ":" + two(s % 60);
 }
 
 }  // namespace cp
