@@ -52,6 +52,7 @@
 #include "widgets/run_browser.h"
 #include "widgets/launch_panel.h"
 #include "workbench/experiment_worker.h"
+#include "workbench/menus.h"
 #include "workspace/workspace.h"
 
 namespace cp::workbench {
@@ -76,7 +77,8 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
 
     QDockWidget* dock = buildExperimentDock();
     buildViews();
-    buildMenus(dock);
+    recent_menu_ = build_menus(*this, dock);
+    rebuildRecentMenu();
     // Status bar: device and database, then progress.
     device_label_ = new QLabel(this);
     device_label_->setObjectName("deviceLabel");
@@ -178,134 +180,12 @@ void MainWindow::connectJobs() {
             [this](const QString& text) { statusBar()->showMessage(text, 8000); });
 }
 
-void MainWindow::buildMenus(QDockWidget* dock) {
-    // The File menu of a desktop program: databases, import, exports, report; standard keys.
-    auto* file = menuBar()->addMenu("&File");
-    addDatabaseActions(file);
-    file->addSeparator();
-    addExportActions(file);
-    file->addSeparator();
-    auto* refresh = file->addAction("Re&fresh runs", browser_, &widgets::RunBrowser::refresh);
-    refresh->setShortcut(QKeySequence::Refresh);
-    auto* quit = file->addAction("&Quit", this, &QWidget::close);
-    quit->setShortcut(QKeySequence::Quit);
-    addRunViewAndHelpMenus(dock);
-}
-
-// New, open, recent, import.
-void MainWindow::addDatabaseActions(QMenu* file) {
-    const auto pick_open = [this](const QString& title) {
-        return QFileDialog::getOpenFileName(this, title, QFileInfo(database_).absolutePath(),
-                                            "Workbench databases (*.db);;All files (*)");
-    };
-    const auto warn = [this](const QString& title, const QString& error) {
-        if (!error.isEmpty()) QMessageBox::warning(this, title, error);
-    };
-    auto* new_db = file->addAction("&New database…", this, [this, warn] {
-        const QString path = QFileDialog::getSaveFileName(
-            this, "New database", QFileInfo(database_).absolutePath() + "/experiments.db",
-            "Workbench databases (*.db)");
-        if (!path.isEmpty()) warn("New database", newDatabase(path));
-    });
-    new_db->setShortcut(QKeySequence::New);
-    auto* open_db = file->addAction("&Open database…", this, [this, pick_open, warn] {
-        const QString path = pick_open("Open database");
-        if (!path.isEmpty()) warn("Open database", openDatabase(path));
-    });
-    open_db->setShortcut(QKeySequence::Open);
-    recent_menu_ = file->addMenu("Open &recent");
-    rebuildRecentMenu();
-    file->addSeparator();
-    file->addAction("&Import runs from another database…", this, [this, pick_open] {
-        const QString path = pick_open("Import runs from another database");
-        if (path.isEmpty()) return;
-        bool ok = false;
-        const QString summary = importDatabase(path, &ok);
-        if (ok)
-            QMessageBox::information(this, "Import", summary);
-        else
-            QMessageBox::warning(this, "Import failed", summary);
-    });
-}
-
-// The comparison's CSV, a run's metric series, an experiment's report.
-void MainWindow::addExportActions(QMenu* file) {
-    const auto warn = [this](const QString& title, const QString& error) {
-        if (!error.isEmpty()) QMessageBox::warning(this, title, error);
-    };
-    file->addAction("Export &comparison CSV…", this, [this] {
-        tabs_->setCurrentWidget(comparison_);
-        comparison_->exportDialog();
-    });
-    file->addAction("Export &metric series CSV…", this, [this, warn] {
-        qint64 run = browser_->selectedRun();
-        if (run < 0 && !browser_->runIds().isEmpty()) run = browser_->runIds().front();
-        if (run < 0) {
-            QMessageBox::information(this, "Export metric series", "There is no run yet.");
-            return;
-        }
-        const QString path = QFileDialog::getSaveFileName(
-            this, QString("Export the metric series of run %1").arg(run),
-            QString("run%1-metrics.csv").arg(run), "CSV (*.csv)");
-        if (!path.isEmpty()) warn("Export failed", exportMetrics(run, path));
-    });
-    auto* report = file->addAction("Export &report…", this, [this, warn] {
-        const qint64 experiment = currentExperiment();
-        if (experiment < 0) {
-            QMessageBox::information(this, "Export report", "There is no experiment to report yet.");
-            return;
-        }
-        const QString path = QFileDialog::getSaveFileName(
-            this, QString("Export the report of experiment %1").arg(experiment),
-            QString("experiment%1-report.html").arg(experiment),
-            "HTML, opens in any browser (*.html);;PDF (*.pdf)");
-        if (!path.isEmpty()) warn("Export failed", exportReport(experiment, path));
-    });
-    report->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
-}
-
-void MainWindow::addRunViewAndHelpMenus(QDockWidget* dock) {
-    auto* run_menu = menuBar()->addMenu("&Run");
-    auto* full = run_menu->addAction("&Full comparison", this,
-                                     [this] { launch(LaunchMode::full_comparison); });
-    full->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
-    auto* stop_action = run_menu->addAction("&Stop", this, &MainWindow::stop);
-    stop_action->setShortcut(QKeySequence(Qt::Key_Escape));
-    auto* view = menuBar()->addMenu("&View");
-    for (int i = 0; i < tabs_->count(); ++i) {
-        auto* a =
-            view->addAction(tabs_->tabText(i), this, [this, i] { tabs_->setCurrentIndex(i); });
-        a->setShortcut(QKeySequence(Qt::ALT | static_cast<Qt::Key>(Qt::Key_1 + i)));
-    }
-    view->addAction(dock->toggleViewAction());
-    auto* help = menuBar()->addMenu("&Help");
-    help->addAction("&Keyboard shortcuts", this, [this] {
-        QMessageBox::information(this, "Keyboard shortcuts", shortcutsText());
-    })->setShortcut(QKeySequence::HelpContents);
-    help->addAction("&About Context-Pythia Workbench", this,
-                    [this] { QMessageBox::about(this, "About", aboutText()); });
-}
-
 QString MainWindow::aboutText() const {
-    return QString("<h3>Context-Pythia Workbench %1</h3>"
-                   "<p>commit %2</p>"
-                   "<p>What Context-Pythia's halved KV cache costs against Pythia, and against the "
-                   "other ways to save the same memory: trained side by side on real text, "
-                   "measured from the tensors each cache stores.</p>"
-                   "<p><b>Libraries</b><br>Qt %3<br>libtorch %4<br>SQLite %5<br>QCustomPlot %6</p>"
-                   "<p><b>Device</b><br>%8</p><p><b>Database</b><br>%9</p>")
-        .arg(workbench_version(), workbench_commit(), qVersion(),
-             QString::fromStdString(train::libtorch_version()),
-             QString::fromStdString(store::sqlite_version()), widgets::qcustomplot_version(),
-             QString::fromStdString(device_description(train::choose_device("auto"))),
-             database_.toHtmlEscaped());
+    return about_text(database_);
 }
 
 QString MainWindow::shortcutsText() const {
-    return "Ctrl+N   new database\nCtrl+O   open database\nCtrl+E   export the report\n"
-           "Ctrl+Q   quit\nF5       refresh runs\nCtrl+Enter   launch a full comparison\n"
-           "Esc      stop after the current step\nAlt+1…6  live plots, runs, comparison, "
-           "context diversity, cache compression, sweeps\nF1       this list";
+    return shortcuts_text();
 }
 
 QStringList MainWindow::recentDatabases() const {

@@ -96,6 +96,8 @@ class MainWindow : public QMainWindow {
     // database, what to do next.
     void showStartup();
     QString aboutText() const;
+    // The experiment the comparison shows, else core's showcase; -1 when there is none.
+    qint64 currentExperiment() const;
     QString shortcutsText() const;
 
     // Shows a stored experiment's curves in the live view (as after a run).
@@ -128,15 +130,10 @@ class MainWindow : public QMainWindow {
     void endCacheEval(store::RunStatus status, const QString& error);
     void endExperimentOrSweep(bool sweep, store::RunStatus status, QString error,
                               qint64 experiment_id);
-    void buildMenus(QDockWidget* dock);
-    void addDatabaseActions(QMenu* file);
-    void addExportActions(QMenu* file);
-    void addRunViewAndHelpMenus(QDockWidget* dock);
     void pointViewsAtDatabase();
     void switchTo(const QString& path);
     void rememberRecent(const QString& path);
     void rebuildRecentMenu();
-    qint64 currentExperiment() const;
     QMenu* recent_menu_ = nullptr;
     QString pending_database_;  // to open once the running job has stopped
 
