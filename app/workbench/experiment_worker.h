@@ -56,7 +56,3 @@ class ExperimentWorker : public QObject {
 };
 
 }  // namespace cp::workbench
-
-Q_DECLARE_METATYPE(cp::train::ExperimentParams)
-Q_DECLARE_METATYPE(cp::train::LaunchMode)
-Q_DECLARE_METATYPE(cp::train::CacheEvalParams)

@@ -67,9 +67,6 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     : QMainWindow(parent), database_(database), jobs_(new JobController(this)) {
     setWindowTitle("Context-Pythia Workbench");
     setWindowIcon(QIcon(":/icons/context-pythia.svg"));
-    qRegisterMetaType<cp::train::ExperimentParams>();
-    qRegisterMetaType<cp::train::LaunchMode>();
-    qRegisterMetaType<cp::train::CacheEvalParams>();
     // The libraries this front end adds, for the stamp of every experiment it launches.
     register_library("Qt", qVersion());
     register_library("QCustomPlot", widgets::qcustomplot_version().toStdString());

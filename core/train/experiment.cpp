@@ -45,7 +45,6 @@ struct Experiment::Data {
     std::vector<std::int64_t> prompt;  // real text for the cache measurement
     std::string tokenizer_description;
     std::uint64_t tokenizer_fingerprint = 0;  // recorded in every checkpoint (#27)
-    std::int64_t tokenizer_vocab = 0;
     // The held-out tokens whose context vectors the diversity view shows, with each token's
     // text (the hover) and its share of the training tokens (a colouring).
     std::vector<std::int64_t> diversity_ids;
@@ -68,8 +67,6 @@ std::string choose_device(const std::string& requested) {
 }
 
 namespace {
-
-using StopCheck = std::function<void()>;
 
 data::BpeTokenizer load_tokenizer(const ExperimentParams& p, const model::ModelConfig& config) {
     data::BpeTokenizer tokenizer = data::BpeTokenizer::load(
@@ -299,7 +296,6 @@ Experiment::Experiment(ExperimentParams params, LaunchMode mode, const std::atom
         model::check_tokenizer_fits(params_.init_from, tokenizer.vocab_size(),
                                     tokenizer.description());
     }
-    data_->tokenizer_vocab = tokenizer.vocab_size();
     load_corpora(tokenizer, config, stopped);
     choose_diversity_sample(tokenizer);
     check_budget();
