@@ -232,6 +232,54 @@ std::vector<std::string> CachePolicy::problems_for(const ModelConfig& c) const {
     return p;
 }
 
+namespace {
+
+// budget=: a fraction of the full cache's bytes ("0.25"); for h2o and snapkv a whole number stays
+// their token budget.
+void set_budget(CachePolicy& p, const std::string& name, const std::string& value) {
+    const bool tokens = (p.kind == PolicyKind::h2o || p.kind == PolicyKind::snapkv) &&
+                        value.find('.') == std::string::npos;
+    if (tokens) {
+        p.budget = whole(name, "budget", value);
+        return;
+    }
+    const auto f = parse_number(value);
+    if (!f) throw Error("policy '" + name + "': budget must be a number (got '" + value + "')");
+    p.fraction = *f;
+    if (p.fraction == 0)
+        throw Error("policy '" + name + "': budget 0 is outside (0, 1]: a budget "
+                    "is a fraction of the full cache's bytes (e.g. budget=0.25)");
+}
+
+// One key=value of a policy the kind takes.
+void set_parameter(CachePolicy& p, const std::string& name, const std::string& key,
+                   const std::string& value) {
+    if (key == "group") p.group = whole(name, key, value);
+    else if (key == "residual") p.residual = whole(name, key, value);
+    else if (key == "rank") p.rank = whole(name, key, value);
+    else if (key == "sinks") p.sinks = whole(name, key, value);
+    else if (key == "window") p.window = whole(name, key, value);
+    else if (key == "budget") set_budget(p, name, value);
+    else if (key == "observation") p.observation = whole(name, key, value);
+    else if (key == "kernel") p.kernel = whole(name, key, value);
+    else if (key == "seed") {
+        const std::int64_t s = whole(name, key, value);
+        if (s < 0) throw Error("policy '" + name + "': seed must be 0 or more");
+        p.basis_seed = static_cast<std::uint64_t>(s);
+    } else if (key == "target") {
+        if (value == "k") p.target = LowRankTarget::k;
+        else if (value == "v") p.target = LowRankTarget::v;
+        else if (value == "kv") p.target = LowRankTarget::kv;
+        else throw Error("policy '" + name + "': target must be k, v or kv (got '" + value + "')");
+    } else if (key == "basis") {
+        if (value == "pca") p.basis = LowRankBasis::pca;
+        else if (value == "random") p.basis = LowRankBasis::random;
+        else throw Error("policy '" + name + "': basis must be pca or random (got '" + value + "')");
+    }
+}
+
+}  // namespace
+
 CachePolicy parse_policy(const std::string& text) {
     const auto colon = text.find(':');
     const std::string name = text.substr(0, colon);
@@ -257,45 +305,7 @@ CachePolicy parse_policy(const std::string& text) {
                 throw Error("policy '" + name + "' has no parameter '" + key + "' (it takes: " +
                             (*name_of(p.kind).parameters ? name_of(p.kind).parameters : "none") +
                             ")");
-            if (key == "group") p.group = whole(name, key, value);
-            else if (key == "residual") p.residual = whole(name, key, value);
-            else if (key == "rank") p.rank = whole(name, key, value);
-            else if (key == "sinks") p.sinks = whole(name, key, value);
-            else if (key == "window") p.window = whole(name, key, value);
-            else if (key == "budget") {
-                // A fraction of the full cache's bytes ("0.25"); for h2o and snapkv a whole
-                // number stays their token budget.
-                const bool tokens = (p.kind == PolicyKind::h2o || p.kind == PolicyKind::snapkv) &&
-                                    value.find('.') == std::string::npos;
-                if (tokens) {
-                    p.budget = whole(name, key, value);
-                } else {
-                    const auto f = parse_number(value);
-                    if (!f)
-                        throw Error("policy '" + name + "': budget must be a number (got '" +
-                                    value + "')");
-                    p.fraction = *f;
-                    if (p.fraction == 0)
-                        throw Error("policy '" + name + "': budget 0 is outside (0, 1]: a budget "
-                                    "is a fraction of the full cache's bytes (e.g. budget=0.25)");
-                }
-            }
-            else if (key == "observation") p.observation = whole(name, key, value);
-            else if (key == "kernel") p.kernel = whole(name, key, value);
-            else if (key == "seed") {
-                const std::int64_t s = whole(name, key, value);
-                if (s < 0) throw Error("policy '" + name + "': seed must be 0 or more");
-                p.basis_seed = static_cast<std::uint64_t>(s);
-            } else if (key == "target") {
-                if (value == "k") p.target = LowRankTarget::k;
-                else if (value == "v") p.target = LowRankTarget::v;
-                else if (value == "kv") p.target = LowRankTarget::kv;
-                else throw Error("policy '" + name + "': target must be k, v or kv (got '" + value + "')");
-            } else if (key == "basis") {
-                if (value == "pca") p.basis = LowRankBasis::pca;
-                else if (value == "random") p.basis = LowRankBasis::random;
-                else throw Error("policy '" + name + "': basis must be pca or random (got '" + value + "')");
-            }
+            set_parameter(p, name, key, value);
         }
     }
     check(p);

@@ -701,9 +701,11 @@ std::string kv_check_note(const KvCheck& k) {
 
 }  // namespace
 
-void write_design_csv(const DesignComparison& c, std::ostream& out) {
-    CsvWriter csv(out);
-    // The reference is named in the headers: "/ pythia", "- projection-256, paired: mean".
+namespace {
+
+// The header row; returns the number of columns. The reference is named in the headers:
+// "/ pythia", "- projection-256, paired: mean".
+std::size_t write_design_csv_header(const DesignComparison& c, CsvWriter& csv) {
     const std::string ref = c.reference ? c.reference_key() : "pythia";
     const std::vector<std::string> per_design = {
         "mean",           "sd",
@@ -717,7 +719,14 @@ void write_design_csv(const DesignComparison& c, std::ostream& out) {
         for (const std::string& what : per_design)
             csv.text(col.key() + " " + what);
     csv.end_row();
-    const std::size_t width = 3 + c.columns.size() * per_design.size();
+    return 3 + c.columns.size() * per_design.size();
+}
+
+}  // namespace
+
+void write_design_csv(const DesignComparison& c, std::ostream& out) {
+    CsvWriter csv(out);
+    const std::size_t width = write_design_csv_header(c, csv);
     for (const DesignRow& r : c.rows) {
         std::int64_t n = 0;
         for (const DesignCell& cell : r.cells)

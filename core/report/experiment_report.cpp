@@ -322,6 +322,40 @@ const ReportBlock* ExperimentReport::find(const std::string& id) const {
     return nullptr;
 }
 
+namespace {
+
+// The KV memory at each measured length, and the Pareto plane by each quality measure there is.
+void kv_and_pareto_blocks(const DesignComparison& c, std::vector<ReportBlock>& b) {
+    b.push_back(heading("KV memory"));
+    b.push_back(plot(kv_plot(c), "bytes per token at each measured length"));
+    b.push_back(heading("Pareto view"));
+    for (const char* measure : {"test_ppl", "kl_to_full", "last_word_accuracy"}) {
+        try {
+            const SvgPlot pareto = pareto_plot(c, measure);
+            if (pareto.series.empty()) continue;  // no column has this measure
+            b.push_back(plot(pareto,
+                             "KV bytes per token the cache held while the quality was scored "
+                             "(measured); filled points are on the front" +
+                                 std::string(c.n() > 1 ? "; error bars: 95% t-intervals" : "")));
+        } catch (const Error& err) {
+            b.push_back(paragraph(err.what()));
+        }
+    }
+}
+
+void reproducibility_blocks(const Stamp& s, std::vector<ReportBlock>& b) {
+    b.push_back(heading("Reproducibility"));
+    b.push_back(table("stamp", "What ran it, on what and on which data", stamp_cells(s)));
+    if (s.recorded) {
+        ReportBlock command = paragraph(s.command, Kind::code);
+        command.id = "command";
+        b.push_back(paragraph("The command that reproduces it:"));
+        b.push_back(command);
+    }
+}
+
+}  // namespace
+
 ExperimentReport build_report(store::RunStore& store, std::int64_t experiment_id) {
     const DesignComparison c = compare_designs(store, experiment_id);
     const store::ExperimentRow e = store.experiment(experiment_id);
@@ -356,38 +390,14 @@ ExperimentReport build_report(store::RunStore& store, std::int64_t experiment_id
     for (const std::string& note : c.notes) b.push_back(paragraph("Note: " + note));
     b.push_back(heading("Loss curves"));
     b.push_back(plot(loss_plot(store, c), "Phase 2 of each design"));
-    if (!c.kv_lengths.empty()) {
-        b.push_back(heading("KV memory"));
-        b.push_back(plot(kv_plot(c), "bytes per token at each measured length"));
-        b.push_back(heading("Pareto view"));
-        for (const char* measure : {"test_ppl", "kl_to_full", "last_word_accuracy"}) {
-            try {
-                const SvgPlot pareto = pareto_plot(c, measure);
-                if (pareto.series.empty()) continue;  // no column has this measure
-                b.push_back(plot(pareto,
-                                 "KV bytes per token the cache held while the quality was scored "
-                                 "(measured); filled points are on the front" +
-                                     std::string(c.n() > 1 ? "; error bars: 95% t-intervals" : "")));
-            } catch (const Error& err) {
-                b.push_back(paragraph(err.what()));
-            }
-        }
-    }
+    if (!c.kv_lengths.empty()) kv_and_pareto_blocks(c, b);
     if (const SvgPlot positions = position_plot(store, c); !positions.series.empty()) {
         b.push_back(heading("Loss by position"));
         b.push_back(plot(positions, "mean loss at each position of the scored test chunks "
                                     "(past 64, buckets); dashed: under a cache policy"));
     }
     diversity_blocks(store, c, b);
-    b.push_back(heading("Reproducibility"));
-    const Stamp s = stamp_of(store, e.id);
-    b.push_back(table("stamp", "What ran it, on what and on which data", stamp_cells(s)));
-    if (s.recorded) {
-        ReportBlock command = paragraph(s.command, Kind::code);
-        command.id = "command";
-        b.push_back(paragraph("The command that reproduces it:"));
-        b.push_back(command);
-    }
+    reproducibility_blocks(stamp_of(store, e.id), b);
     b.push_back(paragraph("Written by the Context-Pythia Workbench " + std::string(workbench_version()) +
                           " (commit " + workbench_commit() + ") on " + now_utc() + "."));
     return r;

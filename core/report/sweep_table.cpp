@@ -78,6 +78,30 @@ std::map<std::int64_t, std::int64_t> chosen_cell_experiments(store::RunStore& st
     return chosen;
 }
 
+namespace {
+
+// The parameters that vary across the cells: what the grid set (names and bookkeeping aside).
+std::vector<std::string> varying_parameters(const std::map<std::int64_t, Cell>& cells) {
+    static const std::set<std::string> ignored = {"name", "sweep_cell", "db", "checkpoint_dir",
+                                                  "threads", "device_used"};
+    std::set<std::string> keys;
+    for (const auto& [i, c] : cells)
+        for (const auto& [k, v] : c.params) keys.insert(k);
+    std::vector<std::string> varying;
+    for (const std::string& k : keys) {
+        if (ignored.count(k) || k.rfind("stamp.", 0) == 0 || k.rfind("preset_values", 0) == 0) continue;
+        std::set<std::string> seen;
+        for (const auto& [i, c] : cells) {
+            const auto it = c.params.find(k);
+            seen.insert(it == c.params.end() ? "(absent)" : value_text(it->second));
+        }
+        if (seen.size() > 1) varying.push_back(k);
+    }
+    return varying;
+}
+
+}  // namespace
+
 SweepSummary sweep_summary(store::RunStore& store, const std::string& uid) {
     SweepSummary s;
     s.uid = uid;
@@ -90,21 +114,7 @@ SweepSummary sweep_summary(store::RunStore& store, const std::string& uid) {
     if (cells.empty())
         throw Error("the database holds no cell of sweep '" + uid +
                     "' (merge the shards with 'context-pythia sweep collect')");
-    // The parameters that vary: what the grid set (names and bookkeeping aside).
-    static const std::set<std::string> ignored = {"name", "sweep_cell", "db", "checkpoint_dir",
-                                                  "threads", "device_used"};
-    std::set<std::string> keys;
-    for (const auto& [i, c] : cells)
-        for (const auto& [k, v] : c.params) keys.insert(k);
-    for (const std::string& k : keys) {
-        if (ignored.count(k) || k.rfind("stamp.", 0) == 0 || k.rfind("preset_values", 0) == 0) continue;
-        std::set<std::string> seen;
-        for (const auto& [i, c] : cells) {
-            const auto it = c.params.find(k);
-            seen.insert(it == c.params.end() ? "(absent)" : value_text(it->second));
-        }
-        if (seen.size() > 1) s.varying.push_back(k);
-    }
+    s.varying = varying_parameters(cells);
     // Rows: each cell's Phase 2 runs (the latest per design).
     std::set<std::int64_t> lengths_everywhere;
     std::vector<Results> results_of_row;  // beside s.rows, for the KV bytes once the length is known
