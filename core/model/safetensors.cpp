@@ -83,6 +83,55 @@ std::int64_t TensorEntry::numel() const {
     return n;
 }
 
+namespace {
+
+// One tensor's entry of the header, every field checked (dtype, a shape that cannot overflow,
+// offsets inside the data that hold exactly the shape's bytes).
+TensorEntry parse_entry(const std::string& what, const std::string& name, const json& value,
+                        std::uint64_t data_size) {
+    if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") ||
+        !value.contains("data_offsets"))
+        throw Error(what + " lacks dtype, shape or data_offsets");
+    TensorEntry e;
+    e.name = name;
+    if (!value["dtype"].is_string() ||
+        !parse_dtype(value["dtype"].get<std::string>(), &e.dtype))
+        throw Error(what + " has unknown dtype " + value["dtype"].dump());
+    const json& shape = value["shape"];
+    if (!shape.is_array()) throw Error(what + ": shape is not an array");
+    // Element count with overflow checks: a hostile shape must not wrap around to a small size.
+    std::uint64_t numel = 1;
+    for (const json& s : shape) {
+        if (!s.is_number_unsigned())
+            throw Error(what + ": shape has a negative or non-integer size");
+        const std::uint64_t dim = s.get<std::uint64_t>();
+        if (dim > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
+            (dim != 0 && numel > std::numeric_limits<std::uint64_t>::max() / dim))
+            throw Error(what + ": shape is too large");
+        numel *= dim;
+        e.shape.push_back(static_cast<std::int64_t>(dim));
+    }
+    const json& offsets = value["data_offsets"];
+    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+        !offsets[1].is_number_unsigned())
+        throw Error(what + ": data_offsets must be two non-negative integers");
+    e.begin = offsets[0].get<std::uint64_t>();
+    e.end = offsets[1].get<std::uint64_t>();
+    if (e.begin > e.end || e.end > data_size)
+        throw Error(what + ": data_offsets [" + std::to_string(e.begin) + ", " +
+                    std::to_string(e.end) + "] fall outside the " + std::to_string(data_size) +
+                    " data bytes of the file (truncated?)");
+    const std::uint64_t bytes = e.end - e.begin;
+    if (numel > std::numeric_limits<std::uint64_t>::max() / dtype_bytes(e.dtype) ||
+        numel * dtype_bytes(e.dtype) != bytes)
+        throw Error(what + ": shape " + shape.dump() + " of " + to_string(e.dtype) + " needs " +
+                    std::to_string(numel * dtype_bytes(e.dtype)) +
+                    " bytes but its offsets hold " + std::to_string(bytes));
+    return e;
+}
+
+}  // namespace
+
 SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path) {
     const std::string where = "safetensors file '" + path.string() + "'";
     file_ = data::MappedFile(path);
@@ -122,46 +171,7 @@ SafetensorsFile::SafetensorsFile(const std::filesystem::path& path) : path_(path
             }
             continue;
         }
-        const std::string what = where + ": tensor '" + name + "'";
-        if (!value.is_object() || !value.contains("dtype") || !value.contains("shape") ||
-            !value.contains("data_offsets"))
-            throw Error(what + " lacks dtype, shape or data_offsets");
-        TensorEntry e;
-        e.name = name;
-        if (!value["dtype"].is_string() ||
-            !parse_dtype(value["dtype"].get<std::string>(), &e.dtype))
-            throw Error(what + " has unknown dtype " + value["dtype"].dump());
-        const json& shape = value["shape"];
-        if (!shape.is_array()) throw Error(what + ": shape is not an array");
-        // Element count with overflow checks: a hostile shape must not wrap around to a small size.
-        std::uint64_t numel = 1;
-        for (const json& s : shape) {
-            if (!s.is_number_unsigned())
-                throw Error(what + ": shape has a negative or non-integer size");
-            const std::uint64_t dim = s.get<std::uint64_t>();
-            if (dim > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
-                (dim != 0 && numel > std::numeric_limits<std::uint64_t>::max() / dim))
-                throw Error(what + ": shape is too large");
-            numel *= dim;
-            e.shape.push_back(static_cast<std::int64_t>(dim));
-        }
-        const json& offsets = value["data_offsets"];
-        if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-            !offsets[1].is_number_unsigned())
-            throw Error(what + ": data_offsets must be two non-negative integers");
-        e.begin = offsets[0].get<std::uint64_t>();
-        e.end = offsets[1].get<std::uint64_t>();
-        if (e.begin > e.end || e.end > data_size)
-            throw Error(what + ": data_offsets [" + std::to_string(e.begin) + ", " +
-                        std::to_string(e.end) + "] fall outside the " + std::to_string(data_size) +
-                        " data bytes of the file (truncated?)");
-        const std::uint64_t bytes = e.end - e.begin;
-        if (numel > std::numeric_limits<std::uint64_t>::max() / dtype_bytes(e.dtype) ||
-            numel * dtype_bytes(e.dtype) != bytes)
-            throw Error(what + ": shape " + shape.dump() + " of " + to_string(e.dtype) + " needs " +
-                        std::to_string(numel * dtype_bytes(e.dtype)) +
-                        " bytes but its offsets hold " + std::to_string(bytes));
-        tensors_[name] = std::move(e);
+        tensors_[name] = parse_entry(where + ": tensor '" + name + "'", name, value, data_size);
     }
     for (const auto& [name, e] : tensors_) by_offset.push_back(&e);
     std::sort(by_offset.begin(), by_offset.end(),

@@ -319,13 +319,35 @@ void RunStore::import_files(const std::string& other_path, ImportFiles mode,
 // and, for Phase 2, its metadata's validation perplexity is the run's best: it is then copied
 // into this database's folder and hashed, with the side files written beside it. Any other is
 // kept where it is, marked unverified. Nothing is deleted.
+namespace {
+
+// A file a run recorded before files were hashed (schema 6), with what tells whether that run
+// wrote it.
+struct LegacyFile {
+    std::int64_t run_id;
+    std::string path, phase, started, finished, uid;
+    std::optional<double> best_val_ppl;
+};
+
+// Written while its run ran (to the second either side) and, for a Phase 2 checkpoint, holding
+// the best validation perplexity its run recorded.
+bool written_by_its_run(const LegacyFile& l, const fs::path& file,
+                        const std::map<std::string, std::string>& meta, std::int64_t started,
+                        std::int64_t finished) {
+    const std::int64_t written = modified_at(file);
+    if (!(written >= 0 && started >= 0 && written >= started - 1 && written <= finished + 2))
+        return false;
+    if (l.phase != "phase2" || !l.best_val_ppl) return true;
+    const auto ppl = meta.find("cp_val_ppl");
+    return ppl != meta.end() &&
+           std::abs(std::strtod(ppl->second.c_str(), nullptr) - *l.best_val_ppl) <=
+               1e-6 * std::abs(*l.best_val_ppl) + 1e-6;
+}
+
+}  // namespace
+
 void RunStore::adopt_legacy_files() {
-    struct Legacy {
-        std::int64_t run_id;
-        std::string path, phase, started, finished, uid;
-        std::optional<double> best_val_ppl;
-    };
-    std::vector<Legacy> legacy;
+    std::vector<LegacyFile> legacy;
     {
         Statement q(db_, R"(
             SELECT f.run_id, f.path, r.phase, r.started_at, r.finished_at, r.uid,
@@ -335,20 +357,12 @@ void RunStore::adopt_legacy_files() {
             legacy.push_back({q.integer(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5),
                               q.null(6) ? std::nullopt : std::optional<double>(q.real(6))});
     }
-    for (const Legacy& l : legacy) {
+    for (const LegacyFile& l : legacy) {
         const fs::path file(l.path);
-        const std::int64_t written = modified_at(file);
         const std::int64_t started = parse_utc(l.started);
         const std::int64_t finished = l.finished.empty() ? std::time(nullptr) : parse_utc(l.finished);
-        bool attributed = written >= 0 && started >= 0 && written >= started - 1 &&
-                          written <= finished + 2;
         const auto meta = safetensors_metadata(file);
-        if (attributed && l.phase == "phase2" && l.best_val_ppl) {
-            const auto ppl = meta.find("cp_val_ppl");
-            attributed = ppl != meta.end() &&
-                         std::abs(std::strtod(ppl->second.c_str(), nullptr) - *l.best_val_ppl) <=
-                             1e-6 * std::abs(*l.best_val_ppl) + 1e-6;
-        }
+        const bool attributed = written_by_its_run(l, file, meta, started, finished);
         std::vector<std::pair<std::string, fs::path>> owned;
         if (attributed) {
             const fs::path folder = files_folder() / l.uid;

@@ -513,6 +513,79 @@ void RunStore::delete_run(std::int64_t run_id) {
     exec("COMMIT");
 }
 
+// The imported runs' metric points, results and files.
+void RunStore::insert_attached_series(ImportCounts& counts) {
+    const auto changes = [this] { return static_cast<std::int64_t>(sqlite3_changes(db_)); };
+    exec(R"(
+        INSERT INTO main.metrics(run_id, name, step, epoch, value, wall_time)
+            SELECT mr.id, m.name, m.step, m.epoch, m.value, m.wall_time
+            FROM temp.import_runs ir
+            JOIN main.runs mr ON mr.uid = ir.uid
+            JOIN src.metrics m ON m.run_id = ir.src_id
+            ORDER BY m.rowid;
+    )");
+    counts.metric_points = changes();
+    exec(R"(
+        INSERT INTO main.results(run_id, name, value)
+            SELECT mr.id, x.name, x.value
+            FROM temp.import_runs ir
+            JOIN main.runs mr ON mr.uid = ir.uid
+            JOIN src.results x ON x.run_id = ir.src_id;
+    )");
+    counts.results = changes();
+    exec(R"(
+        INSERT INTO main.run_files(run_id, role, path, size, sha256, origin)
+            SELECT mr.id, f.role, f.path, f.size, f.sha256, f.origin
+            FROM temp.import_file_rows f JOIN main.runs mr ON mr.uid = f.uid
+            WHERE mr.uid IN (SELECT uid FROM temp.import_runs);
+    )");
+}
+
+// Inside the import's transaction: the source's experiments and runs this store lacks (by uid),
+// their provenance remapped, their metrics, results and files.
+void RunStore::insert_attached_rows(ImportCounts& counts) {
+    const auto changes = [this] { return static_cast<std::int64_t>(sqlite3_changes(db_)); };
+    exec(R"(
+        CREATE TEMP TABLE import_runs AS
+            SELECT id AS src_id, uid FROM src.runs
+            WHERE uid NOT IN (SELECT uid FROM main.runs);
+    )");
+    exec(R"(
+        INSERT INTO main.experiments(name, created_at, params_json, notes, uid, group_uid)
+            SELECT name, created_at, params_json, notes, uid, group_uid
+            FROM src.experiments
+            WHERE uid NOT IN (SELECT uid FROM main.experiments) ORDER BY id;
+    )");
+    counts.experiments = changes();
+    exec(R"(
+        INSERT INTO main.runs(experiment_id, model, phase, status, started_at, finished_at,
+                              device, error, checkpoint_path, name, notes, owner_pid, uid,
+                              cache_policy)
+            SELECT e.id, r.model, r.phase,
+                   CASE r.status WHEN 'running' THEN 'interrupted' ELSE r.status END,
+                   r.started_at, r.finished_at, r.device,
+                   CASE r.status WHEN 'running'
+                       THEN 'imported while it was still running elsewhere' ELSE r.error END,
+                   r.checkpoint_path, r.name, r.notes, 0, r.uid, r.cache_policy
+            FROM src.runs r
+            JOIN src.experiments se ON se.id = r.experiment_id
+            JOIN main.experiments e ON e.uid = se.uid
+            WHERE r.id IN (SELECT src_id FROM temp.import_runs) ORDER BY r.id;
+    )");
+    counts.runs = changes();
+    // Provenance (the Phase 1 a run read, the run an evaluation evaluated) points at the
+    // source's run ids: map them through the uids.
+    for (const std::string column : {"context_block_run_id", "evaluates_run_id"}) {
+        const std::string remap =
+            "UPDATE main.runs SET " + column +
+            " = (SELECT mp.id FROM src.runs r JOIN src.runs p ON p.id = r." + column +
+            " JOIN main.runs mp ON mp.uid = p.uid WHERE r.uid = main.runs.uid)"
+            " WHERE uid IN (SELECT uid FROM temp.import_runs);";
+        exec(remap.c_str());
+    }
+    insert_attached_series(counts);
+}
+
 ImportCounts RunStore::import_database(const std::string& other_path, ImportFiles files) {
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -533,74 +606,13 @@ ImportCounts RunStore::import_database(const std::string& other_path, ImportFile
         attach.bind(1, other_path).step();
     }
     ImportCounts counts;
-    const auto changes = [this] { return static_cast<std::int64_t>(sqlite3_changes(db_)); };
     try {
         // The files first (copied or checked where they are), into temp.import_file_rows; the
         // rows that name them go in with the runs, in the one transaction below.
         import_files(other_path, files, counts);
         exec("BEGIN IMMEDIATE");
         try {
-            exec(R"(
-                CREATE TEMP TABLE import_runs AS
-                    SELECT id AS src_id, uid FROM src.runs
-                    WHERE uid NOT IN (SELECT uid FROM main.runs);
-            )");
-            exec(R"(
-                INSERT INTO main.experiments(name, created_at, params_json, notes, uid, group_uid)
-                    SELECT name, created_at, params_json, notes, uid, group_uid
-                    FROM src.experiments
-                    WHERE uid NOT IN (SELECT uid FROM main.experiments) ORDER BY id;
-            )");
-            counts.experiments = changes();
-            exec(R"(
-                INSERT INTO main.runs(experiment_id, model, phase, status, started_at, finished_at,
-                                      device, error, checkpoint_path, name, notes, owner_pid, uid,
-                                      cache_policy)
-                    SELECT e.id, r.model, r.phase,
-                           CASE r.status WHEN 'running' THEN 'interrupted' ELSE r.status END,
-                           r.started_at, r.finished_at, r.device,
-                           CASE r.status WHEN 'running'
-                               THEN 'imported while it was still running elsewhere' ELSE r.error END,
-                           r.checkpoint_path, r.name, r.notes, 0, r.uid, r.cache_policy
-                    FROM src.runs r
-                    JOIN src.experiments se ON se.id = r.experiment_id
-                    JOIN main.experiments e ON e.uid = se.uid
-                    WHERE r.id IN (SELECT src_id FROM temp.import_runs) ORDER BY r.id;
-            )");
-            counts.runs = changes();
-            // Provenance (the Phase 1 a run read, the run an evaluation evaluated) points at the
-            // source's run ids: map them through the uids.
-            for (const std::string column : {"context_block_run_id", "evaluates_run_id"}) {
-                const std::string remap =
-                    "UPDATE main.runs SET " + column +
-                    " = (SELECT mp.id FROM src.runs r JOIN src.runs p ON p.id = r." + column +
-                    " JOIN main.runs mp ON mp.uid = p.uid WHERE r.uid = main.runs.uid)"
-                    " WHERE uid IN (SELECT uid FROM temp.import_runs);";
-                exec(remap.c_str());
-            }
-            exec(R"(
-                INSERT INTO main.metrics(run_id, name, step, epoch, value, wall_time)
-                    SELECT mr.id, m.name, m.step, m.epoch, m.value, m.wall_time
-                    FROM temp.import_runs ir
-                    JOIN main.runs mr ON mr.uid = ir.uid
-                    JOIN src.metrics m ON m.run_id = ir.src_id
-                    ORDER BY m.rowid;
-            )");
-            counts.metric_points = changes();
-            exec(R"(
-                INSERT INTO main.results(run_id, name, value)
-                    SELECT mr.id, x.name, x.value
-                    FROM temp.import_runs ir
-                    JOIN main.runs mr ON mr.uid = ir.uid
-                    JOIN src.results x ON x.run_id = ir.src_id;
-            )");
-            counts.results = changes();
-            exec(R"(
-                INSERT INTO main.run_files(run_id, role, path, size, sha256, origin)
-                    SELECT mr.id, f.role, f.path, f.size, f.sha256, f.origin
-                    FROM temp.import_file_rows f JOIN main.runs mr ON mr.uid = f.uid
-                    WHERE mr.uid IN (SELECT uid FROM temp.import_runs);
-            )");
+            insert_attached_rows(counts);
             exec("DROP TABLE temp.import_runs");
             exec("DROP TABLE temp.import_file_rows");
             exec("COMMIT");

@@ -219,6 +219,8 @@ class RunStore {
     void insert_file(std::int64_t run_id, const std::string& role, const std::string& stored,
                      std::int64_t size, const std::string& sha256, FileOrigin origin);
     void import_files(const std::string& other_path, ImportFiles mode, ImportCounts& counts);
+    void insert_attached_rows(ImportCounts& counts);
+    void insert_attached_series(ImportCounts& counts);
 
     sqlite3* db_ = nullptr;
     std::string path_;

@@ -600,33 +600,12 @@ CacheEval::CacheEval(CacheEvalParams params, const std::atomic<bool>* stop)
     choose_device(params_.device);
     const std::string db = params_.db.empty() ? default_database_path() : params_.db;
     std::vector<std::string> problems;
-    std::map<std::int64_t, HeldOutData> text_of;  // by experiment: runs of one share it
-    std::map<std::int64_t, EvalParams> eval_of;
     if (!params_.runs.empty() && !fs::exists(db))
         throw Error("the database '" + db + "' does not exist, so it holds no run to evaluate "
                     "(choose it with --db)");
     std::optional<store::RunStore> store;
     if (!params_.runs.empty()) store.emplace(db);
-    for (const std::int64_t id : params_.runs) {
-        auto t = std::make_unique<Target>();
-        t->trained = store->run(id);  // names an unknown id
-        const store::RunRow& r = *t->trained;
-        t->what = "run " + std::to_string(id) + " (" + model::design_key(r.model) + ")";
-        if (!cache_eval_reads(r))
-            problems.push_back(t->what + " is not a finished Phase 2 run (" +
-                               store::phase_key(r.phase) + ", " + store::status_key(r.status) + ")");
-        else
-            try {
-                // Checked against the size and SHA-256 recorded when it was written.
-                const store::RunFile f = store->verified_file(id, store::file_role::checkpoint);
-                if (f.origin == store::FileOrigin::unverified) warnings_.push_back(store::unverified_note(f));
-                t->checkpoint = f.path.string();
-                t->config = model::checkpoint_config(t->checkpoint);
-            } catch (const Error& e) {
-                problems.push_back(e.what());
-            }
-        targets_.push_back(std::move(t));
-    }
+    if (store) add_run_targets(*store, problems);
     if (!params_.checkpoint.empty()) {
         auto t = std::make_unique<Target>();
         t->what = "checkpoint " + params_.checkpoint;
@@ -646,28 +625,58 @@ CacheEval::CacheEval(CacheEvalParams params, const std::atomic<bool>* stop)
         for (const std::string& p : problems) m += "\n  - " + p;
         throw Error(m);
     }
-    // The text each model is evaluated on, prepared as its own evaluation prepared it.
-    for (auto& t : targets_) {
-        if (t->trained) {
-            const std::int64_t e = t->trained->experiment_id;
-            if (!text_of.count(e)) {
-                const Experiment source(
-                    data_params(params_, ExperimentParams::from_json(
-                                             json::parse(store->experiment(e).params_json))),
-                    LaunchMode::full_comparison, stop);
-                text_of[e] = source.held_out_data();
-                eval_of[e] = source.params().eval;
-                t->seq_length = *source.params().seq_length;
-            }
-            t->data = text_of[e];
-            t->eval = eval_of[e];
-            t->seq_length = t->data.chunk_width - 1;
-            continue;
-        }
-        prepare_checkpoint_text(*t, stop);
-    }
+    prepare_texts(store ? &*store : nullptr, stop);
     // Budgets solved on each target's scored chunk: an unreachable one refused before any work.
     for (auto& t : targets_) t->policies = policies_for(*t, params_);
+}
+
+// Each stored run to evaluate, checked: a finished Phase 2 run whose checkpoint is the file its
+// run recorded (size and SHA-256).
+void CacheEval::add_run_targets(store::RunStore& store, std::vector<std::string>& problems) {
+    for (const std::int64_t id : params_.runs) {
+        auto t = std::make_unique<Target>();
+        t->trained = store.run(id);  // names an unknown id
+        const store::RunRow& r = *t->trained;
+        t->what = "run " + std::to_string(id) + " (" + model::design_key(r.model) + ")";
+        if (!cache_eval_reads(r))
+            problems.push_back(t->what + " is not a finished Phase 2 run (" +
+                               store::phase_key(r.phase) + ", " + store::status_key(r.status) + ")");
+        else
+            try {
+                const store::RunFile f = store.verified_file(id, store::file_role::checkpoint);
+                if (f.origin == store::FileOrigin::unverified) warnings_.push_back(store::unverified_note(f));
+                t->checkpoint = f.path.string();
+                t->config = model::checkpoint_config(t->checkpoint);
+            } catch (const Error& e) {
+                problems.push_back(e.what());
+            }
+        targets_.push_back(std::move(t));
+    }
+}
+
+// The text each model is evaluated on, prepared as its own evaluation prepared it; the runs of
+// one experiment share it.
+void CacheEval::prepare_texts(store::RunStore* store, const std::atomic<bool>* stop) {
+    std::map<std::int64_t, HeldOutData> text_of;
+    std::map<std::int64_t, EvalParams> eval_of;
+    for (auto& t : targets_) {
+        if (!t->trained) {
+            prepare_checkpoint_text(*t, stop);
+            continue;
+        }
+        const std::int64_t e = t->trained->experiment_id;
+        if (!text_of.count(e)) {
+            const Experiment source(
+                data_params(params_, ExperimentParams::from_json(
+                                         json::parse(store->experiment(e).params_json))),
+                LaunchMode::full_comparison, stop);
+            text_of[e] = source.held_out_data();
+            eval_of[e] = source.params().eval;
+        }
+        t->data = text_of[e];
+        t->eval = eval_of[e];
+        t->seq_length = t->data.chunk_width - 1;
+    }
 }
 
 // A checkpoint file's held-out text: the corpora's held-out documents in the checkpoint's own

@@ -68,6 +68,8 @@ class CacheEval {
     struct Target;  // a model to evaluate and its text
 
   private:
+    void add_run_targets(store::RunStore& store, std::vector<std::string>& problems);
+    void prepare_texts(store::RunStore* store, const std::atomic<bool>* stop);
     void prepare_checkpoint_text(Target& t, const std::atomic<bool>* stop);
     CacheEvalParams params_;
     std::vector<std::unique_ptr<Target>> targets_;

@@ -162,36 +162,13 @@ StridedPerplexity strided_perplexity(model::CausalLm& model,
     return r;
 }
 
-EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chunks,
-                          const std::vector<LastWordItem>& last_words,
-                          const std::vector<std::int64_t>& prompt, const EvalParams& params,
-                          std::int64_t batch_size, RunLogger& log, const std::atomic<bool>& stop) {
-    EvalResult r;
-    const torch::Device device = model.parameters().front().device();
-    // 1. Held-out documents: perplexity exp(mean CE) and token accuracy.
-    const LossAndAccuracy test = evaluate_chunks(model, test_chunks, batch_size);
-    r.test_loss = test.loss;
-    r.test_ppl = std::exp(test.loss);
-    r.test_accuracy = test.accuracy;
-    r.test_tokens = test.tokens;
-    log.result(names::test_loss, r.test_loss);
-    log.result(names::test_ppl, r.test_ppl);
-    log.result(names::test_accuracy, r.test_accuracy);
-    log.result(names::test_tokens, static_cast<double>(r.test_tokens));
+namespace {
 
-    torch::NoGradGuard no_grad;
-    model.eval();
-    // The loss at each position, and the bytes a full cache holds over the same chunks.
-    const PositionLosses positions = position_losses(model, test_chunks, batch_size);
-    record_loss_by_position(positions, log);
-    r.chunk_loss = positions.chunk_loss;
-    r.chunk_accuracy = positions.chunk_accuracy;
-    if (test_chunks.size(0) > 0)
-        record_scored_bytes(
-            scored_kv_bytes(model, test_chunks.narrow(0, 0, 1).narrow(1, 0, test_chunks.size(1) - 1).to(device),
-                            model::CachePolicy{}, nullptr, 0, 1),
-            log);
-    // 2. Last word: correct iff greedy prediction reproduces every token of " " + word.
+// Last-word accuracy (greedy prediction reproduces every token of " " + word), its Wilson
+// interval, the target perplexity and each passage's outcome.
+void evaluate_last_words(model::CausalLm& model, const std::vector<LastWordItem>& last_words,
+                         const torch::Device& device, RunLogger& log,
+                         const std::atomic<bool>& stop, EvalResult& r) {
     std::int64_t correct = 0, target_tokens = 0;
     double target_nll = 0;
     PassageOutcomes outcomes;
@@ -242,7 +219,13 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
     log.result(names::last_word_passages, static_cast<double>(r.last_word_passages));
     record_passage_outcomes(outcomes, log);
 
-    // 3. KV cache bytes from the cache tensors, and cached generation speed.
+}
+
+// The KV cache's bytes from its tensors at each length, beside the config's formula, and the
+// cached generation speed.
+void record_kv_trace(model::CausalLm& model, const std::vector<std::int64_t>& prompt,
+                     const EvalParams& params, RunLogger& log, const std::atomic<bool>& stop,
+                     EvalResult& r) {
     const model::KvTrace trace = model::measure_kv_cache(model, prompt, params.kv_lengths, &stop);
     for (const model::KvMeasurement& m : trace.measurements) {
         log.result(names::kv_bytes_per_token_at(m.tokens), m.kv_bytes_per_token());
@@ -258,6 +241,43 @@ EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chun
         r.generation_tokens_per_second =
             static_cast<double>(trace.decoded_tokens) / trace.decode_seconds;
     log.result(names::generation_tokens_per_second, r.generation_tokens_per_second);
+}
+
+}  // namespace
+
+EvalResult evaluate_model(model::CausalLm& model, const torch::Tensor& test_chunks,
+                          const std::vector<LastWordItem>& last_words,
+                          const std::vector<std::int64_t>& prompt, const EvalParams& params,
+                          std::int64_t batch_size, RunLogger& log, const std::atomic<bool>& stop) {
+    EvalResult r;
+    const torch::Device device = model.parameters().front().device();
+    // 1. Held-out documents: perplexity exp(mean CE) and token accuracy.
+    const LossAndAccuracy test = evaluate_chunks(model, test_chunks, batch_size);
+    r.test_loss = test.loss;
+    r.test_ppl = std::exp(test.loss);
+    r.test_accuracy = test.accuracy;
+    r.test_tokens = test.tokens;
+    log.result(names::test_loss, r.test_loss);
+    log.result(names::test_ppl, r.test_ppl);
+    log.result(names::test_accuracy, r.test_accuracy);
+    log.result(names::test_tokens, static_cast<double>(r.test_tokens));
+
+    torch::NoGradGuard no_grad;
+    model.eval();
+    // The loss at each position, and the bytes a full cache holds over the same chunks.
+    const PositionLosses positions = position_losses(model, test_chunks, batch_size);
+    record_loss_by_position(positions, log);
+    r.chunk_loss = positions.chunk_loss;
+    r.chunk_accuracy = positions.chunk_accuracy;
+    if (test_chunks.size(0) > 0)
+        record_scored_bytes(
+            scored_kv_bytes(model, test_chunks.narrow(0, 0, 1).narrow(1, 0, test_chunks.size(1) - 1).to(device),
+                            model::CachePolicy{}, nullptr, 0, 1),
+            log);
+    // 2. Last word: correct iff greedy prediction reproduces every token of " " + word.
+    evaluate_last_words(model, last_words, device, log, stop, r);
+    // 3. KV cache bytes from the cache tensors, and cached generation speed.
+    record_kv_trace(model, prompt, params, log, stop, r);
     model.train();
     return r;
 }

@@ -85,6 +85,60 @@ void sum_over_ranks(ProcessGroup& group, model::ContextBlock& block, torch::Tens
 
 }  // namespace
 
+namespace {
+
+// One iteration's contexts from the previous ones, batch by batch, and one Adam step. With
+// ranks, each fills its batches' rows and the sum over the ranks fills them all.
+IterationTotals oacd_iteration(model::ContextBlock& block, torch::optim::Adam& optimizer,
+                               const torch::Tensor& previous, const torch::Tensor& embeds,
+                               const Phase1Params& params, torch::Tensor& current,
+                               Phase1Result& result) {
+    const std::int64_t n = previous.size(0), d = previous.size(1);
+    optimizer.zero_grad();
+    ProcessGroup* group = process_group();
+    current = group ? torch::zeros({n, d}, previous.options())
+                    : torch::empty({n, d}, previous.options());
+    IterationTotals t = oacd_pass(block, previous, embeds, params, current, group);
+    if (group) sum_over_ranks(*group, block, current, t);
+    if (params.clip_grad_norm > 0)
+        torch::nn::utils::clip_grad_norm_(block->parameters(), params.clip_grad_norm);
+    if (t.used > 0) {
+        optimizer.step();  // one Adam step per iteration
+        ++result.adam_steps;
+    }
+    result.skipped_batches += t.skipped;
+    return t;
+}
+
+// The iteration's loss and its terms, convergence, the iterate's rank, dispersion and cosine;
+// returns the iterate's effective rank.
+double log_iteration(RunLogger& log, std::int64_t it, const IterationTotals& t, double rate,
+                     const torch::Tensor& current, const Phase1Params& params, double width) {
+    const torch::Tensor ranked = sample_rows(current, params.rank_sample);
+    const double iterate = effective_rank(ranked);
+    const double used = static_cast<double>(std::max<std::int64_t>(1, t.used));
+    log.metric(names::oacd_loss, it, -1, t.loss / used);
+    log.metric(names::dispersion_term, it, -1, t.dispersion / used);
+    log.metric(names::centroid_term, it, -1, t.centroid / used);
+    log.metric(names::convergence_rate, it, -1, rate);
+    log.metric(names::iterate_rank, it, -1, iterate);
+    log.metric(names::iterate_rank_pct, it, -1, 100.0 * iterate / width);
+    log.metric(names::mean_pairwise_cosine, it, -1,
+               mean_pairwise_cosine(sample_rows(current, params.cosine_sample)));
+    log.metric(names::dispersion, it, -1, dispersion(ranked));
+    if (t.skipped > 0) log.metric(names::skipped_batches, it, -1, static_cast<double>(t.skipped));
+    return iterate;
+}
+
+// Token embeddings E = embed_norm(embed_in(ids)) over the stream, once, without gradient.
+torch::Tensor stream_embeddings(model::ContextPythiaModel& model, const torch::Tensor& stream) {
+    torch::NoGradGuard no_grad;
+    const std::int64_t n = stream.size(0);
+    return model.embed(stream.view({1, n})).view({n, -1});
+}
+
+}  // namespace
+
 Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& stream,
                         const Phase1Params& params, std::uint64_t seed, RunLogger& log,
                         const std::atomic<bool>& stop, const torch::Tensor& held_out) {
@@ -94,12 +148,7 @@ Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& s
     const torch::Device device = model.embed_in->weight.device();
     const std::int64_t d = model.config().context_dim, n = stream.size(0);
     const double width = static_cast<double>(d);
-    // Token embeddings E = embed_norm(embed_in(ids)) over the stream, once, without gradient.
-    torch::Tensor embeds;
-    {
-        torch::NoGradGuard no_grad;
-        embeds = model.embed(stream.to(device).view({1, n})).view({n, -1});  // (N, embed_dim)
-    }
+    const torch::Tensor embeds = stream_embeddings(model, stream.to(device));  // (N, embed_dim)
     auto block = model.context_block;
     for (auto& p : block->parameters()) p.set_requires_grad(true);
     torch::optim::Adam optimizer(block->parameters(),
@@ -118,42 +167,16 @@ Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& s
     result.context_rank_initial = result.context_rank = log_context_rank(0);
     result.iterations = 1;
     for (std::int64_t it = 1; it < params.max_iterations; ++it) {
-        if (stop.load()) {
-            result.stopped = true;
-            break;
-        }
+        if ((result.stopped = stop.load())) break;
         const auto iteration_start = clock::now();
-        optimizer.zero_grad();
-        ProcessGroup* group = process_group();
-        // With ranks, each fills its batches' rows and the sum over the ranks fills them all.
-        torch::Tensor current = group ? torch::zeros({n, d}, previous.options())
-                                      : torch::empty({n, d}, previous.options());
-        IterationTotals t = oacd_pass(block, previous, embeds, params, current, group);
-        if (group) sum_over_ranks(*group, block, current, t);
-        if (params.clip_grad_norm > 0)
-            torch::nn::utils::clip_grad_norm_(block->parameters(), params.clip_grad_norm);
-        if (t.used > 0) {
-            optimizer.step();  // one Adam step per iteration
-            ++result.adam_steps;
-        }
-        result.skipped_batches += t.skipped;
+        torch::Tensor current;
+        const IterationTotals t = oacd_iteration(block, optimizer, previous, embeds, params,
+                                                 current, result);
         // Convergence: share of tokens whose context moved less than the threshold.
         const double rate = convergence_rate(current, previous, params.convergence_threshold);
         previous = current;  // P <- C (detached)
-        const torch::Tensor ranked = sample_rows(current, params.rank_sample);
-        const double iterate = effective_rank(ranked);
+        const double iterate = log_iteration(log, it, t, rate, current, params, width);
         const double used = static_cast<double>(std::max<std::int64_t>(1, t.used));
-        log.metric(names::oacd_loss, it, -1, t.loss / used);
-        log.metric(names::dispersion_term, it, -1, t.dispersion / used);
-        log.metric(names::centroid_term, it, -1, t.centroid / used);
-        log.metric(names::convergence_rate, it, -1, rate);
-        log.metric(names::iterate_rank, it, -1, iterate);
-        log.metric(names::iterate_rank_pct, it, -1, 100.0 * iterate / width);
-        log.metric(names::mean_pairwise_cosine, it, -1,
-                   mean_pairwise_cosine(sample_rows(current, params.cosine_sample)));
-        log.metric(names::dispersion, it, -1, dispersion(ranked));
-        if (t.skipped > 0)
-            log.metric(names::skipped_batches, it, -1, static_cast<double>(t.skipped));
         result.context_rank = log_context_rank(it);
         log.metric(names::seconds, it, -1,
                    std::chrono::duration<double>(clock::now() - iteration_start).count());
