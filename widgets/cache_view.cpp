@@ -1,4 +1,5 @@
 #include "widgets/cache_view.h"
+#include "widgets/narrow_combo.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -59,8 +60,7 @@ CacheView::CacheView(QWidget* parent) : QWidget(parent) {
     left->setMaximumWidth(360);
     run_ = new QComboBox(left);
     run_->setObjectName("cacheRun");
-    run_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    run_->setMinimumContentsLength(20);
+    make_narrow(run_, 20);
     form->addWidget(new QLabel("<b>Trained run</b> (finished Phase 2)", left));
     form->addWidget(run_);
     form->addWidget(buildPolicies(left));

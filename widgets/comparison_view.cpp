@@ -1,4 +1,5 @@
 #include "widgets/comparison_view.h"
+#include "widgets/narrow_combo.h"
 
 #include <QComboBox>
 #include <QFileDialog>
@@ -62,13 +63,10 @@ QHBoxLayout* ComparisonView::buildChoices() {
     reference_->setObjectName("compareReference");
     reference_->setToolTip(
         "The column the ratios and paired differences are to (the KV check stays against Pythia)");
-    for (QComboBox* c : {mode_, experiment_, run_a_, run_b_, reference_}) {
-        // Long experiment names must not widen the window beyond 1280 px.
-        c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-        c->setMinimumContentsLength(14);
-    }
-    mode_->setMinimumContentsLength(22);
-    reference_->setMinimumContentsLength(12);
+    // Long experiment names must not widen the window beyond 1280 px.
+    for (QComboBox* c : {experiment_, run_a_, run_b_}) make_narrow(c, 14);
+    make_narrow(mode_, 22);
+    make_narrow(reference_, 12);
     reference_label_ = new QLabel("relative to", this);
     auto* compare = new QPushButton("Compare", this);
     auto* export_button = new QPushButton("Export CSV…", this);

@@ -1,4 +1,5 @@
 #include "widgets/diversity_view.h"
+#include "widgets/narrow_combo.h"
 
 #include <qcustomplot.h>
 
@@ -29,13 +30,11 @@ DiversityView::DiversityView(QWidget* parent) : QWidget(parent) {
     top->addWidget(new QLabel("Context vectors of", this));
     run_ = new QComboBox(this);
     run_->setObjectName("diversityRun");
-    run_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    run_->setMinimumContentsLength(20);
+    make_narrow(run_, 20);
     top->addWidget(run_, 1);
     top->addWidget(new QLabel("colour by", this));
     colour_ = new QComboBox(this);
-    colour_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    colour_->setMinimumContentsLength(12);
+    make_narrow(colour_, 12);
     colour_->addItem("position in the text");
     colour_->addItem("token frequency (training split)");
     top->addWidget(colour_);

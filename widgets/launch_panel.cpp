@@ -1,4 +1,5 @@
 #include "widgets/launch_panel.h"
+#include "widgets/narrow_combo.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -41,8 +42,7 @@ LaunchPanel::LaunchPanel(QWidget* parent) : QGroupBox("Launch", parent) {
     for (const model::DesignEntry& d : model::design_registry())  // every registered design
         phase2_model_->addItem(display_name(d.design), static_cast<int>(d.design));
     // Narrow: the dock is about 340 px at 1280 x 800; the names say the rest in tool tips.
-    phase2_model_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    phase2_model_->setMinimumContentsLength(10);
+    make_narrow(phase2_model_, 10);
     ablation_ = new QCheckBox("Ablation: untrained block");
     ablation_->setObjectName("ablation");
     ablation_->setToolTip("Phase 2 on an untrained ContextBlock (no Phase 1): the ablation");

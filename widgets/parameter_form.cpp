@@ -1,4 +1,5 @@
 #include "widgets/parameter_form.h"
+#include "widgets/narrow_combo.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -66,8 +67,7 @@ ParameterForm::ParameterForm(QWidget* parent) : QWidget(parent) {
 
     preset_ = new QComboBox(this);
     preset_->setObjectName("preset");
-    preset_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    preset_->setMinimumContentsLength(12);
+    make_narrow(preset_, 12);
     for (const Preset& p : kPresets) preset_->addItem(QString::fromUtf8(p.label));
     connect(preset_, qOverload<int>(&QComboBox::activated), this, &ParameterForm::applyPreset);
     layout->addWidget(preset_);
@@ -150,8 +150,7 @@ QWidget* ParameterForm::makeField(const train::ParamSpec& spec) {
                 QString::fromStdString(i < spec.choice_labels.size() ? spec.choice_labels[i]
                                                                      : spec.choices[i]),
                 QString::fromStdString(spec.choices[i]));
-        f.combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-        f.combo->setMinimumContentsLength(8);  // long choice labels must not widen the dock
+        make_narrow(f.combo, 8);  // long choice labels must not widen the dock
         const int d = f.combo->findData(QString::fromStdString(spec.default_text()));
         f.combo->setCurrentIndex(std::max(0, d));
         connect(f.combo, qOverload<int>(&QComboBox::activated), this,

@@ -1,4 +1,5 @@
 #include "widgets/pareto_plot.h"
+#include "widgets/narrow_combo.h"
 
 #include <qcustomplot.h>
 
@@ -39,10 +40,8 @@ ParetoPlot::ParetoPlot(QWidget* parent) : QWidget(parent) {
     length_ = new QComboBox(this);
     length_->setObjectName("paretoLength");
     // Long measure names must not push the view past a 1280-wide window: the list shows them.
-    for (QComboBox* c : {measure_, length_})
-        c->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    measure_->setMinimumContentsLength(12);
-    length_->setMinimumContentsLength(9);
+    make_narrow(measure_, 12);
+    make_narrow(length_, 9);
     auto* csv = new QPushButton("Export data CSV…", this);
     csv->setObjectName("paretoCsv");
     top->addWidget(new QLabel("y:", this));

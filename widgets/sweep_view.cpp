@@ -1,4 +1,5 @@
 #include "widgets/sweep_view.h"
+#include "widgets/narrow_combo.h"
 
 #include <qcustomplot.h>
 
@@ -113,8 +114,7 @@ SweepView::SweepView(QWidget* parent) : QWidget(parent) {
     auto* top = new QHBoxLayout;
     sweep_ = new QComboBox(this);
     sweep_->setObjectName("sweepChoice");
-    sweep_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
-    sweep_->setMinimumContentsLength(24);
+    make_narrow(sweep_, 24);
     group_ = new QComboBox(this);
     group_->setObjectName("sweepGroup");
     auto* csv = new QPushButton("Export CSV…", this);
