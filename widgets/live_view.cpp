@@ -121,6 +121,14 @@ void LiveView::addStoredRun(workspace::Workspace& workspace, const store::RunRow
     });
 }
 
+void LiveView::showExperiment(workspace::Workspace& workspace, qint64 experiment_id) {
+    clear();
+    if (const auto params = workspace.experiment_params(experiment_id); params && params->seq_length)
+        setTokensPerStep(static_cast<double>(params->phase2.batch_size) *
+                         static_cast<double>(*params->seq_length));
+    for (const store::RunRow& r : workspace.trained_runs(experiment_id)) addStoredRun(workspace, r);
+}
+
 void LiveView::addMetric(qint64, model::Design model, store::Phase phase, const QString& name,
                          qint64 step, qint64, double value) {
     ++points_;

@@ -46,6 +46,9 @@ class LiveView : public QWidget {
 
     // Every stored point of a run, as if it arrived live.
     void addStoredRun(workspace::Workspace& workspace, const store::RunRow& run);
+    // An experiment's stored curves, every trained run's, in place of what is shown (throws
+    // cp::Error when the database cannot be read).
+    void showExperiment(workspace::Workspace& workspace, qint64 experiment_id);
     // A line above the plots saying what they show, or what to do next when they are empty
     // ("" hides it).
     void setCaption(const QString& text);

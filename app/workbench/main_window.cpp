@@ -1,67 +1,36 @@
 #include "workbench/main_window.h"
 
-#include <QAction>
-#include <QApplication>
-#include <QCheckBox>
 #include <QCloseEvent>
-#include <QComboBox>
-#include <QDir>
 #include <QDockWidget>
-#include <QFileDialog>
 #include <QFileInfo>
-#include <QMenu>
-#include <functional>
-#include <QGridLayout>
-#include <QGroupBox>
-#include <QHBoxLayout>
-#include <QKeySequence>
 #include <QLabel>
-#include <QMenuBar>
+#include <QMenu>
 #include <QMessageBox>
-#include <QProgressBar>
-#include <QPushButton>
 #include <QScrollArea>
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
-#include <QThread>
 #include <QVBoxLayout>
-#include <algorithm>
-#include <nlohmann/json.hpp>
 
-#include "common/error.h"
-#include "model/model_registry.h"
-#include "report/selection.h"
-#include "store/run_store.h"
-#include "train/experiment.h"
 #include "common/build_info.h"
-#include "common/files.h"
-#include "report/csv.h"
-#include "report/experiment_report.h"
-#include "report/exports.h"
-#include "report/report_pdf.h"
+#include "common/error.h"
+#include "train/experiment.h"
 #include "widgets/cache_view.h"
-#include "widgets/sweep_view.h"
-#include "widgets/plot_panel.h"
 #include "widgets/comparison_view.h"
-#include "widgets/pareto_plot.h"
-#include <QTabWidget>
 #include "widgets/diversity_view.h"
+#include "widgets/launch_panel.h"
 #include "widgets/live_view.h"
 #include "widgets/parameter_form.h"
+#include "widgets/plot_panel.h"
 #include "widgets/run_browser.h"
-#include "widgets/launch_panel.h"
+#include "widgets/sweep_view.h"
+#include "workbench/database_files.h"
 #include "workbench/experiment_worker.h"
+#include "workbench/launcher.h"
 #include "workbench/menus.h"
 #include "workspace/workspace.h"
 
 namespace cp::workbench {
-namespace {
-
-// Torch's intra-op threads when the user chose none: every core but one, which the GUI keeps.
-int training_threads() { return std::max(1, QThread::idealThreadCount() - 1); }
-
-}  // namespace
 
 MainWindow::MainWindow(const QString& database, QWidget* parent)
     : QMainWindow(parent), database_(database), jobs_(new JobController(this)) {
@@ -141,6 +110,9 @@ void MainWindow::buildViews() {
     tabs_->addTab(cache_, "Cache compression");
     tabs_->addTab(sweeps_, "Sweeps");
     setCentralWidget(tabs_);
+    launcher_ = new Launcher({form_, launch_panel_, live_, browser_, comparison_, diversity_, cache_,
+                              sweeps_, tabs_, statusBar()},
+                             jobs_, this);
     pointViewsAtDatabase();
     connect(browser_, &widgets::RunBrowser::runsChanged, sweeps_, &widgets::SweepView::refreshChoices);
     connect(cache_, &widgets::CacheView::runRequested, this, [this] { launchCacheEval(); });
@@ -170,7 +142,7 @@ void MainWindow::connectJobs() {
                     launch_panel_->showProgress(step, total, text);
             });
     connect(jobs_, &JobController::freshPlots, live_, &widgets::LiveView::clear);
-    connect(jobs_, &JobController::finished, this, &MainWindow::onFinished);
+    connect(launcher_, &Launcher::ended, this, &MainWindow::onJobEnded);
     connect(worker, &ExperimentWorker::runStarted, this, [this] { browser_->refresh(); });
     connect(worker, &ExperimentWorker::runFinished, this, [this] { browser_->refresh(); });
     connect(worker, &ExperimentWorker::message, this,
@@ -185,17 +157,10 @@ QString MainWindow::shortcutsText() const {
     return shortcuts_text();
 }
 
-QStringList MainWindow::recentDatabases() const {
-    return QSettings().value("recent/databases").toStringList();
-}
+QStringList MainWindow::recentDatabases() const { return recent_databases(); }
 
 void MainWindow::rememberRecent(const QString& path) {
-    QStringList recent = recentDatabases();
-    const QString absolute = QFileInfo(path).absoluteFilePath();
-    recent.removeAll(absolute);
-    recent.prepend(absolute);
-    while (recent.size() > 8) recent.removeLast();
-    QSettings().setValue("recent/databases", recent);
+    remember_recent_database(path);
     rebuildRecentMenu();
 }
 
@@ -243,43 +208,17 @@ QString MainWindow::newDatabase(const QString& path) {
 }
 
 QString MainWindow::importDatabase(const QString& path, bool* ok) {
-    if (ok) *ok = false;
-    try {
-        const store::ImportCounts c = workspace_->import_database(path.toStdString());
-        if (ok) *ok = true;
-        browser_->refresh();
-        comparison_->refreshChoices();
-        diversity_->refreshChoices();
-        cache_->refreshChoices();
-        return QString("Imported %1 experiments, %2 runs, %3 metric points and %4 results from '%5'.")
-            .arg(c.experiments)
-            .arg(c.runs)
-            .arg(c.metric_points)
-            .arg(c.results)
-            .arg(path);
-    } catch (const Error& e) {
-        return QString::fromUtf8(e.what());
-    }
+    const QString summary = import_database(*workspace_, path, ok);
+    if (ok && *ok) browser_->refresh();  // the browser's runsChanged refreshes the other views
+    return summary;
 }
 
 QString MainWindow::exportReport(qint64 experiment_id, const QString& path) {
-    try {
-        const report::ExperimentReport r = workspace_->build_report(experiment_id);
-        if (path.endsWith(".pdf", Qt::CaseInsensitive)) return reportpdf::write_report_pdf(r, path);
-        write_file_atomic(path.toStdString(), report::report_html(r));
-        return {};
-    } catch (const Error& e) {
-        return QString::fromUtf8(e.what());
-    }
+    return export_report(*workspace_, experiment_id, path);
 }
 
 QString MainWindow::exportMetrics(qint64 run_id, const QString& path) {
-    try {
-        workspace_->export_metrics_csv(run_id, path.toStdString());
-        return {};
-    } catch (const Error& e) {
-        return QString::fromUtf8(e.what());
-    }
+    return export_metrics(*workspace_, run_id, path);
 }
 
 qint64 MainWindow::currentExperiment() const {
@@ -303,6 +242,7 @@ void MainWindow::pointViewsAtDatabase() {
     cache_->setWorkspace(workspace_.get());
     cache_->refreshResults();
     sweeps_->setWorkspace(workspace_.get());
+    launcher_->setWorkspace(workspace_.get());
 }
 
 void MainWindow::showDeviceAndDatabase() {
@@ -311,13 +251,6 @@ void MainWindow::showDeviceAndDatabase() {
             .arg(device_label_->property("device").toString())
             .arg(training_threads())
             .arg(database_));
-}
-
-void MainWindow::startJob(JobController::Job job, std::function<void(ExperimentWorker*)> work) {
-    last_status_.reset();
-    last_error_.clear();
-    jobs_->start(job, std::move(work));
-    updateLaunchButtons();
 }
 
 void MainWindow::switchTo(const QString& path) {
@@ -357,144 +290,25 @@ void MainWindow::updateLaunchButtons() {
     launch_panel_->setState(form_->isValid(), jobs_->running());
 }
 
+std::optional<store::RunStatus> MainWindow::lastStatus() const { return launcher_->lastStatus(); }
+QString MainWindow::lastError() const { return launcher_->lastError(); }
+qint64 MainWindow::lastExperiment() const { return launcher_->lastExperiment(); }
+
 bool MainWindow::isRunning() const {
     return jobs_->running();
 }
 
-QString MainWindow::launch(LaunchMode mode) {
-    if (jobs_->running()) return "an experiment is already running";
-    if (!form_->isValid()) {
-        form_->revealProblems();  // a launch was tried: every problem is shown now
-        const QString why = form_->shownProblems();
-        launch_panel_->setMessage("Fix the fields above first.");
-        return why.isEmpty() ? QString("the form is not valid") : why;
-    }
-    const train::ExperimentParams form = launchParams(mode);
-    const std::optional<model::Design> design =
-        mode == LaunchMode::phase2 ? std::optional<model::Design>(launch_panel_->phase2Design())
-                                   : std::nullopt;
-    train::LaunchRequest request;
-    try {
-        // Core decides the plan (and which stored Phase 1 a Phase 2 trains on).
-        request = workspace_->resolve_launch(form, mode, design);
-    } catch (const Error& e) {
-        launch_panel_->setMessage(QString::fromUtf8(e.what()));
-        return QString::fromUtf8(e.what());
-    }
-    launch_panel_->setMessage("");
-    live_->setCaption("");
-    QSettings settings;
-    form_->save(settings);
-    launch_panel_->saveDesigns(settings);
-    live_->clear();
-    const train::ExperimentParams& p = request.params;
-    live_->setTokensPerStep(static_cast<double>(p.phase2.batch_size * *p.seq_length));
-    mode_ = mode;
-    launch_panel_->showBusy("Preparing data (tokenizing or reading the token cache)…");
-    tabs_->setCurrentWidget(live_);
-    startJob(JobController::Job::experiment, [p, mode](ExperimentWorker* w) { w->run(p, mode); });
-    return {};
-}
+QString MainWindow::launch(LaunchMode mode) { return launcher_->launch(mode); }
 
-train::ExperimentParams MainWindow::launchParams(LaunchMode mode) const {
-    train::ExperimentParams form = form_->params();
-    if (mode != LaunchMode::phase1 && launch_panel_->ablation())
-        form.ablation_untrained_context_block = true;
-    // None checked: core refuses "choose at least one design".
-    if (mode == LaunchMode::full_comparison) form.models = launch_panel_->checkedDesigns();
-    if (form.threads == 0) form.threads = training_threads();
-    return form;
-}
+QString MainWindow::launchSweep() { return launcher_->launchSweep(); }
 
-std::optional<train::Sweep> MainWindow::sweepRequest(QString* problem) {
-    try {
-        train::ExperimentParams base = launchParams(LaunchMode::full_comparison);
-        base.db = database_.toStdString();
-        // Core parses the grid and checks every cell, naming the first that cannot run.
-        return train::make_sweep(base, train::parse_grid_lines(sweeps_->gridText().toStdString()),
-                                 sweeps_->sweepName().toStdString());
-    } catch (const Error& e) {
-        *problem = QString::fromUtf8(e.what());
-        sweeps_->setMessage(*problem);
-        return std::nullopt;
-    }
-}
+QString MainWindow::writeSlurmSweep() { return launcher_->writeSlurmSweep(); }
 
-QString MainWindow::launchSweep() {
-    if (jobs_->running()) return "an experiment or evaluation is already running";
-    QString problem;
-    const std::optional<train::Sweep> sweep = sweepRequest(&problem);
-    if (!sweep) return problem;
-    mode_ = LaunchMode::full_comparison;
-    live_->clear();
-    sweeps_->setRunning(true);
-    sweeps_->setMessage(QString("Sweep %1: %2 cells; the live plots show the cell that runs.")
-                            .arg(QString::fromStdString(sweep->uid))
-                            .arg(sweep->cells.size()));
-    launch_panel_->showBusy("Sweep: preparing the first cell…");
-    startJob(JobController::Job::sweep, [s = *sweep](ExperimentWorker* w) { w->runSweep(s); });
-    return {};
-}
+QString MainWindow::launchCacheEval() { return launcher_->launchCacheEval(); }
 
-QString MainWindow::writeSlurmSweep() {
-    QString problem;
-    const std::optional<train::Sweep> sweep = sweepRequest(&problem);
-    if (!sweep) return problem;
-    const std::filesystem::path folder = sweeps_->folder().isEmpty()
-                                             ? train::default_sweep_folder(*sweep)
-                                             : std::filesystem::path(sweeps_->folder().toStdString());
-    const std::filesystem::path cli =
-        std::filesystem::path(QCoreApplication::applicationDirPath().toStdString()) / "context-pythia";
-    std::vector<std::string> flags;
-    for (const QString& f : sweeps_->sbatchFlags().split(' ', Qt::SkipEmptyParts))
-        flags.push_back(f.toStdString());
-    try {
-        const std::filesystem::path script = train::write_slurm_job(*sweep, folder, cli, flags);
-        const QString dir = QString::fromStdString(std::filesystem::absolute(folder).string());
-        sweeps_->setMessage(
-            QString("Wrote %1: %2 array tasks, one per cell. Submit it with\n  sbatch %1\nand when "
-                    "the tasks are done, merge their shards into this database with\n  %3 sweep "
-                    "collect --sweep-dir %4 --db %5")
-                .arg(QString::fromStdString(script.string()))
-                .arg(sweep->cells.size())
-                .arg(QString::fromStdString(cli.string()), dir, database_));
-        return {};
-    } catch (const Error& e) {
-        sweeps_->setMessage(QString::fromUtf8(e.what()));
-        return QString::fromUtf8(e.what());
-    }
-}
+void MainWindow::stop() { launcher_->stop(); }
 
-QString MainWindow::launchCacheEval() {
-    if (jobs_->running()) return "an experiment or evaluation is already running";
-    QString problem;
-    std::optional<train::CacheEvalParams> p = cache_->request(&problem);  // core's checks
-    if (!p) {
-        cache_->setMessage(problem);
-        return problem;
-    }
-    if (p->threads == 0) p->threads = training_threads();
-    cache_->setRunning(true);
-    startJob(JobController::Job::cache_eval,
-             [params = *p](ExperimentWorker* w) { w->runCacheEval(params); });
-    return {};
-}
-
-void MainWindow::stop() {
-    if (!jobs_->running()) return;
-    jobs_->stop();
-    launch_panel_->showText("Stopping after the current step…");
-}
-
-void MainWindow::onFinished(JobController::Job job, store::RunStatus status, QString error,
-                            qint64 experiment_id) {
-    last_status_ = status;
-    last_error_ = error;
-    last_experiment_ = experiment_id;
-    if (job == JobController::Job::cache_eval)
-        endCacheEval(status, error);
-    else
-        endExperimentOrSweep(job == JobController::Job::sweep, status, error, experiment_id);
+void MainWindow::onJobEnded(store::RunStatus status) {
     updateLaunchButtons();
     emit experimentFinished(QString::fromUtf8(store::status_key(status)));
     if (close_when_stopped_) {
@@ -510,51 +324,9 @@ void MainWindow::onFinished(JobController::Job job, store::RunStatus status, QSt
     }
 }
 
-void MainWindow::endCacheEval(store::RunStatus status, const QString& error) {
-    cache_->setRunning(false);
-    cache_->setMessage(error);
-    browser_->refresh();
-    comparison_->refreshChoices();
-    cache_->refreshResults();
-    statusBar()->showMessage(QString("Cache evaluation: %1").arg(widgets::display_name(status)),
-                             10000);
-}
-
-void MainWindow::endExperimentOrSweep(bool sweep, store::RunStatus status, QString error,
-                                      qint64 experiment_id) {
-    if (sweep) {
-        sweeps_->setRunning(false);
-        sweeps_->setMessage(QString("Sweep %1: %2").arg(widgets::display_name(status), error));
-        sweeps_->refreshChoices();
-        error.clear();  // the counts, not a failure, unless a cell failed (said in the view)
-    }
-    const bool finished = status == store::RunStatus::finished;
-    launch_panel_->showEnd(finished, finished ? "Finished."
-                                              : "Ended: " + widgets::display_name(status) + ".");
-    if (!error.isEmpty()) launch_panel_->setMessage(error);
-    browser_->refresh();
-    comparison_->refreshChoices();
-    diversity_->refreshChoices();
-    // A seed group with a failed seed still compares the seeds that finished (and says which).
-    if (experiment_id >= 0 && mode_ == LaunchMode::full_comparison &&
-        status != store::RunStatus::stopped)
-        comparison_->showExperiment(experiment_id);
-    statusBar()->showMessage(
-        experiment_id >= 0
-            ? QString("Experiment %1: %2").arg(experiment_id).arg(widgets::display_name(status))
-            : "Nothing was run: " + error,
-        10000);
-}
-
 void MainWindow::showExperimentCurves(qint64 experiment_id) {
-    live_->clear();
     try {
-        if (const auto params = workspace_->experiment_params(experiment_id);
-            params && params->seq_length)
-            live_->setTokensPerStep(static_cast<double>(params->phase2.batch_size) *
-                                    static_cast<double>(*params->seq_length));
-        for (const store::RunRow& r : workspace_->trained_runs(experiment_id))
-            live_->addStoredRun(*workspace_, r);
+        live_->showExperiment(*workspace_, experiment_id);
     } catch (const Error& e) {
         statusBar()->showMessage(e.what(), 10000);
     }

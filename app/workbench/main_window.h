@@ -12,7 +12,6 @@
 #include <optional>
 
 #include "experiment/plan.h"
-#include "experiment/sweep.h"
 #include "widgets/kinds_meta.h"
 #include "workbench/job_controller.h"
 
@@ -43,6 +42,7 @@ class Workspace;
 namespace cp::workbench {
 
 class ExperimentWorker;
+class Launcher;
 
 // The launch modes are core's (experiment/plan.h): the plan of each is decided and tested there.
 using LaunchMode = cp::train::LaunchMode;
@@ -62,9 +62,9 @@ class MainWindow : public QMainWindow {
     QString launchSweep();
     QString writeSlurmSweep();
     bool isRunning() const;
-    std::optional<cp::store::RunStatus> lastStatus() const { return last_status_; }
-    QString lastError() const { return last_error_; }
-    qint64 lastExperiment() const { return last_experiment_; }
+    std::optional<cp::store::RunStatus> lastStatus() const;
+    QString lastError() const;
+    qint64 lastExperiment() const;
 
     widgets::ParameterForm* form() const { return form_; }
     widgets::LiveView* liveView() const { return live_; }
@@ -114,8 +114,8 @@ class MainWindow : public QMainWindow {
 
   private slots:
     void updateLaunchButtons();
-    void onFinished(cp::workbench::JobController::Job job, cp::store::RunStatus status,
-                    QString error, qint64 experiment_id);
+    // After the launcher has shown the job's end: a close or database switch asked for meanwhile.
+    void onJobEnded(cp::store::RunStatus status);
     void openRun(qint64 run_id);
 
   private:
@@ -124,12 +124,6 @@ class MainWindow : public QMainWindow {
     void connectJobs();
     // The status bar's device, training threads and database.
     void showDeviceAndDatabase();
-    // A job starts: no outcome yet, the launch buttons updated, queued on the worker.
-    void startJob(JobController::Job job, std::function<void(ExperimentWorker*)> work);
-    // What the views show once a job ended.
-    void endCacheEval(store::RunStatus status, const QString& error);
-    void endExperimentOrSweep(bool sweep, store::RunStatus status, QString error,
-                              qint64 experiment_id);
     void pointViewsAtDatabase();
     void switchTo(const QString& path);
     void rememberRecent(const QString& path);
@@ -150,15 +144,7 @@ class MainWindow : public QMainWindow {
     widgets::LaunchPanel* launch_panel_;
     QLabel* device_label_;
     JobController* jobs_;
-    // The sweep the Sweeps view asks for, built by core from the form and the grid.
-    std::optional<train::Sweep> sweepRequest(QString* problem);
-    // The form's parameters as a launch of `mode` uses them: the design checklist, the
-    // ablation, torch's threads leaving the GUI a core.
-    train::ExperimentParams launchParams(LaunchMode mode) const;
-    LaunchMode mode_ = LaunchMode::full_comparison;
-    std::optional<cp::store::RunStatus> last_status_;
-    QString last_error_;
-    qint64 last_experiment_ = -1;
+    Launcher* launcher_ = nullptr;
     bool close_when_stopped_ = false;  // the user closed the window while a run was going
 };
 
