@@ -170,23 +170,11 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const fs::path& encoder_json,
     return tok;
 }
 
-// A function-try-block: a value of the wrong JSON type anywhere below (model.type as an array,
-// found by fuzz_tokenizer_files) is refused by name, never a terminate.
-BpeTokenizer BpeTokenizer::from_hf_tokenizer_json(const fs::path& tokenizer_json) try {
-    const std::string where = "tokenizer file '" + tokenizer_json.string() + "'";
-    const json root = parse_json_file(tokenizer_json, "tokenizer file");
-    BpeTokenizer tok;
-    if (!root.is_object() || !root.contains("model") || !root["model"].is_object())
-        throw Error(where + " has no \"model\" object: is it a Hugging Face tokenizer.json?");
-    const json& model = root["model"];
-    const std::string type = model.value("type", "");
-    if (type != "BPE")
-        throw Error(where + ": model type '" + type + "' is not supported (byte-level BPE only)");
-    for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
-        if (model.contains(key) && model[key].is_string() && !model[key].get<std::string>().empty())
-            throw Error(where + ": BPE with a " + key + " is not supported (byte-level BPE only)");
+namespace {
 
-    // The pre-tokenizer must be byte-level with GPT-2's pattern, alone or inside a Sequence.
+// The pre-tokenizer must be byte-level with GPT-2's pattern, alone or inside a Sequence; the
+// normalizer none or NFC. Throws naming what is not supported; returns the warnings.
+std::vector<std::string> check_hf_text_handling(const json& root, const std::string& where) {
     bool byte_level = false;
     const auto check_pre = [&](const json& p) {
         if (p.is_object() && p.value("type", "") == "ByteLevel") {
@@ -205,16 +193,56 @@ BpeTokenizer BpeTokenizer::from_hf_tokenizer_json(const fs::path& tokenizer_json
         throw Error(where +
                     ": the pre-tokenizer is not ByteLevel (only GPT-2-style byte-level "
                     "BPE tokenizers such as GPT-2's and Pythia's are supported)");
+    std::vector<std::string> warnings;
     if (root.contains("normalizer") && !root["normalizer"].is_null()) {
         const std::string norm = root["normalizer"].value("type", "?");
         if (norm != "NFC")
             throw Error(where + ": normalizer '" + norm + "' is not supported (none or NFC)");
         // Pythia's GPT-NeoX-20B tokenizer declares NFC. Text that is already NFC (nearly all
         // corpus text) encodes identically; text in other forms is encoded as it is.
-        tok.warnings_.push_back(where +
-                                " declares an NFC normalizer, which is not applied: "
-                                "text is encoded as given");
+        warnings.push_back(where +
+                           " declares an NFC normalizer, which is not applied: "
+                           "text is encoded as given");
     }
+    return warnings;
+}
+
+// One entry of model.merges: "a b" (older files) or ["a", "b"] (newer files).
+std::pair<std::string, std::string> hf_merge_pair(const json& merge, const std::string& where,
+                                                  std::uint32_t rank) {
+    if (merge.is_string()) {
+        const std::string m = merge.get<std::string>();
+        const std::size_t space = m.find(' ');
+        if (space == std::string::npos)
+            throw Error(where + ": merge " + std::to_string(rank) + " '" + m +
+                        "' is not two symbols separated by a space");
+        return {m.substr(0, space), m.substr(space + 1)};
+    }
+    if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string())
+        return {merge[0].get<std::string>(), merge[1].get<std::string>()};
+    throw Error(where + ": merge " + std::to_string(rank) + " is neither \"a b\" nor [a, b]");
+}
+
+}  // namespace
+
+// A function-try-block: a value of the wrong JSON type anywhere below (model.type as an array,
+// found by fuzz_tokenizer_files) is refused by name, never a terminate.
+BpeTokenizer BpeTokenizer::from_hf_tokenizer_json(const fs::path& tokenizer_json) try {
+    const std::string where = "tokenizer file '" + tokenizer_json.string() + "'";
+    const json root = parse_json_file(tokenizer_json, "tokenizer file");
+    BpeTokenizer tok;
+    if (!root.is_object() || !root.contains("model") || !root["model"].is_object())
+        throw Error(where + " has no \"model\" object: is it a Hugging Face tokenizer.json?");
+    const json& model = root["model"];
+    const std::string type = model.value("type", "");
+    if (type != "BPE")
+        throw Error(where + ": model type '" + type + "' is not supported (byte-level BPE only)");
+    for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
+        if (model.contains(key) && model[key].is_string() && !model[key].get<std::string>().empty())
+            throw Error(where + ": BPE with a " + key + " is not supported (byte-level BPE only)");
+
+    for (std::string& w : check_hf_text_handling(root, where))
+        tok.warnings_.push_back(std::move(w));
 
     if (!model.contains("vocab") || !model["vocab"].is_object())
         throw Error(where + ": model.vocab must be an object of token -> id");
@@ -227,23 +255,7 @@ BpeTokenizer BpeTokenizer::from_hf_tokenizer_json(const fs::path& tokenizer_json
         throw Error(where + ": model.merges must be an array");
     std::uint32_t rank = 0;
     for (const json& merge : model["merges"]) {
-        std::string first, second;
-        if (merge.is_string()) {  // "a b" (older files)
-            const std::string m = merge.get<std::string>();
-            const std::size_t space = m.find(' ');
-            if (space == std::string::npos)
-                throw Error(where + ": merge " + std::to_string(rank) + " '" + m +
-                            "' is not two symbols separated by a space");
-            first = m.substr(0, space);
-            second = m.substr(space + 1);
-        } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() &&
-                   merge[1].is_string()) {  // ["a", "b"] (newer files)
-            first = merge[0].get<std::string>();
-            second = merge[1].get<std::string>();
-        } else {
-            throw Error(where + ": merge " + std::to_string(rank) +
-                        " is neither \"a b\" nor [a, b]");
-        }
+        const auto [first, second] = hf_merge_pair(merge, where, rank);
         tok.add_merge(first, second, rank++);
     }
     if (root.contains("added_tokens") && root["added_tokens"].is_array()) {

@@ -53,6 +53,86 @@ std::string stale_reason(const fs::path& sidecar, const fs::path& tokens, const 
     return "";
 }
 
+// The token file: a header (magic, id width, format, count), then every document's ids,
+// little-endian, in order; `docs` gets each document's place and split.
+std::string encode_tokens(const Corpus& corpus, BpeTokenizer& tokenizer, std::uint32_t width,
+                          json& docs, std::uint64_t& count) {
+    std::string body(kHeaderBytes, '\0');
+    count = 0;
+    std::vector<TokenId> ids;
+    for (std::size_t d = 0; d < corpus.documents.size(); ++d) {
+        const Document& doc = corpus.documents[d];
+        ids.clear();
+        tokenizer.encode_append(doc.text, ids);
+        for (TokenId id : ids) {  // little-endian ids, as the header says
+            for (std::uint32_t b = 0; b < width; ++b)
+                body += static_cast<char>((id >> (8 * b)) & 0xFF);
+        }
+        docs.push_back({{"name", doc.name},
+                        {"split", to_string(split_of_document(d))},
+                        {"offset", count},
+                        {"tokens", ids.size()},
+                        {"words", count_words(doc.text)},
+                        {"bytes", doc.text.size()}});
+        count += ids.size();
+    }
+    std::memcpy(&body[0], kMagic, 8);
+    for (int b = 0; b < 4; ++b) body[8 + b] = static_cast<char>((width >> (8 * b)) & 0xFF);
+    for (int b = 0; b < 4; ++b)
+        body[12 + b] = static_cast<char>((kFormatVersion >> (8 * b)) & 0xFF);
+    for (int b = 0; b < 8; ++b) body[16 + b] = static_cast<char>((count >> (8 * b)) & 0xFF);
+    return body;
+}
+
+// Tokenizes the corpus and writes the token file and its sidecar; returns the sidecar.
+json rebuild_cache(const fs::path& corpus_path, CorpusKind kind, const std::string& root_key,
+                   const json& source_list, BpeTokenizer& tokenizer, const PrepareOptions& options,
+                   PrepareReport& rep) {
+    const Corpus corpus = read_corpus(corpus_path, options.bad_lines);  // throws before writing
+    rep.invalid_utf8_replaced = corpus.invalid_utf8_replaced;
+    rep.skipped_lines = corpus.skipped_lines;
+    rep.empty_documents = corpus.empty_documents;
+    if (tokenizer.vocab_size() > (1u << 24))
+        throw Error("tokenizer vocabulary is too large for the token cache");
+    const std::uint32_t width = tokenizer.vocab_size() <= 65536 ? 2 : 4;
+    json docs = json::array();
+    std::uint64_t count = 0;
+    const std::string body = encode_tokens(corpus, tokenizer, width, docs, count);
+    json meta = {{"format", kFormatVersion},
+                 {"corpus", root_key},
+                 {"kind", to_string(kind)},
+                 {"tokenizer", tokenizer.description()},
+                 {"tokenizer_fingerprint", hex64(tokenizer.fingerprint())},
+                 {"token_width", width},
+                 {"total_tokens", count},
+                 {"tokens_file_bytes", body.size()},
+                 {"invalid_utf8_replaced", corpus.invalid_utf8_replaced},
+                 {"skipped_lines", corpus.skipped_lines},
+                 {"sources", source_list},
+                 {"documents", docs}};
+    std::error_code ec;
+    fs::create_directories(options.cache_dir, ec);
+    if (ec)
+        throw Error("cannot create the cache folder '" + options.cache_dir.string() +
+                    "': " + ec.message() + " (choose another with --cache-dir)");
+    // Token file first, sidecar last: a crash in between leaves a sidecar that does not
+    // match the token file, which the next run rebuilds.
+    write_file_atomic(rep.tokens_path, body);
+    write_file_atomic(rep.sidecar_path, meta.dump(1));
+    return meta;
+}
+
+TokenizedDocument document_of(const json& d) {
+    TokenizedDocument doc;
+    doc.name = d["name"].get<std::string>();
+    doc.split = d["split"].get<std::string>() == "test" ? Split::test : Split::train;
+    doc.offset = d["offset"].get<std::uint64_t>();
+    doc.tokens = d["tokens"].get<std::uint64_t>();
+    doc.words = d["words"].get<std::uint64_t>();
+    doc.bytes = d["bytes"].get<std::uint64_t>();
+    return doc;
+}
+
 }  // namespace
 
 TokenizedCorpus TokenizedCorpus::prepare(const fs::path& corpus_path, BpeTokenizer& tokenizer,
@@ -73,62 +153,8 @@ TokenizedCorpus TokenizedCorpus::prepare(const fs::path& corpus_path, BpeTokeniz
     json meta;
     rep.reason = stale_reason(rep.sidecar_path, rep.tokens_path, source_list, tokenizer, &meta);
     rep.rebuilt = !rep.reason.empty();
-    if (rep.rebuilt) {
-        const Corpus corpus = read_corpus(corpus_path, options.bad_lines);  // throws before writing
-        rep.invalid_utf8_replaced = corpus.invalid_utf8_replaced;
-        rep.skipped_lines = corpus.skipped_lines;
-        rep.empty_documents = corpus.empty_documents;
-        if (tokenizer.vocab_size() > (1u << 24))
-            throw Error("tokenizer vocabulary is too large for the token cache");
-        const std::uint32_t width = tokenizer.vocab_size() <= 65536 ? 2 : 4;
-
-        std::string body(kHeaderBytes, '\0');
-        json docs = json::array();
-        std::uint64_t count = 0;
-        std::vector<TokenId> ids;
-        for (std::size_t d = 0; d < corpus.documents.size(); ++d) {
-            const Document& doc = corpus.documents[d];
-            ids.clear();
-            tokenizer.encode_append(doc.text, ids);
-            for (TokenId id : ids) {  // little-endian ids, as the header says
-                for (std::uint32_t b = 0; b < width; ++b)
-                    body += static_cast<char>((id >> (8 * b)) & 0xFF);
-            }
-            docs.push_back({{"name", doc.name},
-                            {"split", to_string(split_of_document(d))},
-                            {"offset", count},
-                            {"tokens", ids.size()},
-                            {"words", count_words(doc.text)},
-                            {"bytes", doc.text.size()}});
-            count += ids.size();
-        }
-        std::memcpy(&body[0], kMagic, 8);
-        for (int b = 0; b < 4; ++b) body[8 + b] = static_cast<char>((width >> (8 * b)) & 0xFF);
-        for (int b = 0; b < 4; ++b)
-            body[12 + b] = static_cast<char>((kFormatVersion >> (8 * b)) & 0xFF);
-        for (int b = 0; b < 8; ++b) body[16 + b] = static_cast<char>((count >> (8 * b)) & 0xFF);
-
-        meta = {{"format", kFormatVersion},
-                {"corpus", root_key},
-                {"kind", to_string(kind)},
-                {"tokenizer", tokenizer.description()},
-                {"tokenizer_fingerprint", hex64(tokenizer.fingerprint())},
-                {"token_width", width},
-                {"total_tokens", count},
-                {"tokens_file_bytes", body.size()},
-                {"invalid_utf8_replaced", corpus.invalid_utf8_replaced},
-                {"skipped_lines", corpus.skipped_lines},
-                {"sources", source_list},
-                {"documents", docs}};
-        fs::create_directories(options.cache_dir, ec);
-        if (ec)
-            throw Error("cannot create the cache folder '" + options.cache_dir.string() +
-                        "': " + ec.message() + " (choose another with --cache-dir)");
-        // Token file first, sidecar last: a crash in between leaves a sidecar that does not
-        // match the token file, which the next run rebuilds.
-        write_file_atomic(rep.tokens_path, body);
-        write_file_atomic(rep.sidecar_path, meta.dump(1));
-    }
+    if (rep.rebuilt)
+        meta = rebuild_cache(corpus_path, kind, root_key, source_list, tokenizer, options, rep);
 
     TokenizedCorpus out;
     out.kind_ = kind;
@@ -141,13 +167,7 @@ TokenizedCorpus TokenizedCorpus::prepare(const fs::path& corpus_path, BpeTokeniz
         throw Error("token cache '" + rep.tokens_path.string() +
                     "' is damaged: delete it and run again");
     for (const json& d : meta["documents"]) {
-        TokenizedDocument doc;
-        doc.name = d["name"].get<std::string>();
-        doc.split = d["split"].get<std::string>() == "test" ? Split::test : Split::train;
-        doc.offset = d["offset"].get<std::uint64_t>();
-        doc.tokens = d["tokens"].get<std::uint64_t>();
-        doc.words = d["words"].get<std::uint64_t>();
-        doc.bytes = d["bytes"].get<std::uint64_t>();
+        TokenizedDocument doc = document_of(d);
         if (doc.offset + doc.tokens > out.count_)
             throw Error("token cache sidecar '" + rep.sidecar_path.string() +
                         "' is damaged: delete it and run again");

@@ -130,19 +130,17 @@ double training_flops_per_token(model::CausalLm& net, std::int64_t seq_length) {
 
 namespace {
 
-json bench_model(const std::string& preset, const torch::Device& device, const BenchOptions& o,
-                 const std::vector<std::int64_t>& text, const std::vector<std::int64_t>& prompt,
-                 const Peak& peak) {
-    auto net = model::make_model(model::preset(preset), 0);
-    net->to(device);
-    // Phase 2 as the experiment runs it: a ContextBlock is frozen.
-    if (auto* reader = dynamic_cast<model::ContextBlockModel*>(net.get()))
-        reader->freeze_context_block();
-    const std::vector<torch::Tensor> trainable = trainable_parameters(*net);
-    torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(1e-4));
-    const model::ParameterCounts counts = model::count_parameters(*net);
+struct TrainTiming {
+    double seconds = 0, last_loss = 0;
+};
 
-    // Consecutive chunks of real text, wrapping around the stream.
+// Phase 2's own training steps on consecutive chunks of real text (wrapping around the stream):
+// warm-up steps first, then `o.steps` timed (and profiled apart when asked).
+TrainTiming time_training(model::CausalLm& net, const torch::Device& device,
+                          const BenchOptions& o, const std::vector<std::int64_t>& text,
+                          const std::string& preset) {
+    const std::vector<torch::Tensor> trainable = trainable_parameters(net);
+    torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(1e-4));
     const std::int64_t width = o.seq_length + 1, per_batch = o.batch * width;
     std::int64_t offset = 0;
     const auto next_batch = [&] {
@@ -153,85 +151,96 @@ json bench_model(const std::string& preset, const torch::Device& device, const B
         }
         return batch_to_device(torch::tensor(ids, torch::kInt64).view({o.batch, width}), device);
     };
-    net->train();
+    net.train();
     torch::Tensor loss;
     const auto step = [&] {  // Phase 2's own step, no gradient clipping (its default)
         const torch::Tensor batch = next_batch();
         const model::AutocastScope autocast(device, o.precision);
-        loss = train_step(*net, optimizer, batch, trainable, 0.0).loss;
+        loss = train_step(net, optimizer, batch, trainable, 0.0).loss;
     };
     for (std::int64_t i = 0; i < o.warmup_steps; ++i) step();
     synchronize(device);
-    double train_seconds = 0, last_loss = 0;
-    {
-        // The profiler's own cost is in these seconds when it is on: profile and time apart.
-        std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
-        if (!o.profile_dir.empty()) {
-            std::filesystem::create_directories(o.profile_dir);
-            profile = std::make_unique<torch::autograd::profiler::RecordProfile>(
-                (std::filesystem::path(o.profile_dir) / (preset + "-trace.json")).string());
-        }
-        const auto t0 = clock_type::now();
-        for (std::int64_t i = 0; i < o.steps; ++i) step();
-        last_loss = loss.item<double>();  // waits for the device
-        synchronize(device);
-        train_seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    // The profiler's own cost is in these seconds when it is on: profile and time apart.
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+    if (!o.profile_dir.empty()) {
+        std::filesystem::create_directories(o.profile_dir);
+        profile = std::make_unique<torch::autograd::profiler::RecordProfile>(
+            (std::filesystem::path(o.profile_dir) / (preset + "-trace.json")).string());
     }
+    TrainTiming t;
+    const auto t0 = clock_type::now();
+    for (std::int64_t i = 0; i < o.steps; ++i) step();
+    t.last_loss = loss.item<double>();  // waits for the device
+    synchronize(device);
+    t.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    profile.reset();  // the trace ends with the timed steps
+    optimizer.zero_grad();
+    return t;
+}
+
+// Cached greedy generation: prefill a real prompt, then one token at a time to the length; the
+// cache's bytes as its tensors hold them and, on CUDA, as the allocator saw them.
+json time_generation(model::CausalLm& net, const torch::Device& device, const BenchOptions& o,
+                     const std::vector<std::int64_t>& prompt) {
+    net.eval();
+    torch::NoGradGuard no_grad;
+    const model::AutocastScope autocast(device, o.precision);
+    const std::int64_t before = allocated_bytes(device);
+    model::KvCache cache = net.make_cache();
+    const torch::Tensor prompt_ids = torch::tensor(prompt, torch::kInt64).view({1, -1}).to(device);
+    std::int64_t next = net.forward(prompt_ids, &cache)[0][-1].argmax().item<std::int64_t>();
+    const std::int64_t decode_start = cache.length;
+    const auto g0 = clock_type::now();
+    while (cache.length < o.generate_tokens) {
+        const torch::Tensor logits =
+            net.forward(torch::tensor({next}, torch::kInt64).view({1, 1}).to(device), &cache);
+        next = logits[0][0].argmax().item<std::int64_t>();  // waits for the device
+    }
+    const double decode_seconds = std::chrono::duration<double>(clock_type::now() - g0).count();
+    const std::int64_t after = allocated_bytes(device);
+    const double length = static_cast<double>(cache.length);
+    json generation = {
+        {"tokens_per_second", static_cast<double>(cache.length - decode_start) / decode_seconds},
+        {"cache_tokens", cache.length},
+        {"cache_dtype",
+         std::string(c10::toString(cache.layers.back()->stored().at(0).scalar_type()))},
+        {"kv_bytes_per_token_tensors", static_cast<double>(cache.kv_bytes()) / length},
+        {"kv_allocated_bytes_tensors", cache.kv_allocated_bytes()},
+        {"context_state_bytes", cache.state_bytes()},
+        {"kv_bytes_per_token_allocator",
+         before >= 0 ? json(static_cast<double>(after - before) / length) : json(nullptr)},
+    };
+    generation["allocator_note"] =
+        before < 0 ? "the caching allocator's statistics exist on CUDA only"
+                   : "allocated bytes while the cache is alive minus before it (cache capacity "
+                     "equals its length at a power of two; includes the context state)";
+    return generation;
+}
+
+json bench_model(const std::string& preset, const torch::Device& device, const BenchOptions& o,
+                 const std::vector<std::int64_t>& text, const std::vector<std::int64_t>& prompt,
+                 const Peak& peak) {
+    auto net = model::make_model(model::preset(preset), 0);
+    net->to(device);
+    // Phase 2 as the experiment runs it: a ContextBlock is frozen.
+    if (auto* reader = dynamic_cast<model::ContextBlockModel*>(net.get()))
+        reader->freeze_context_block();
+    const model::ParameterCounts counts = model::count_parameters(*net);
+    const TrainTiming train = time_training(*net, device, o, text, preset);
     const double tokens = static_cast<double>(o.steps * o.batch * o.seq_length);
-    const double tokens_per_second = tokens / train_seconds;
+    const double tokens_per_second = tokens / train.seconds;
     const double flops_per_token = training_flops_per_token(*net, o.seq_length);
     const double flops_per_second = flops_per_token * tokens_per_second;
-
-    // Cached greedy generation: prefill a real prompt, then one token at a time to the length.
-    optimizer.zero_grad();
-    net->eval();
-    json generation;
-    {
-        torch::NoGradGuard no_grad;
-        const model::AutocastScope autocast(device, o.precision);
-        const std::int64_t before = allocated_bytes(device);
-        model::KvCache cache = net->make_cache();
-        const torch::Tensor prompt_ids =
-            torch::tensor(prompt, torch::kInt64).view({1, -1}).to(device);
-        std::int64_t next = net->forward(prompt_ids, &cache)[0][-1].argmax().item<std::int64_t>();
-        const std::int64_t decode_start = cache.length;
-        const auto g0 = clock_type::now();
-        while (cache.length < o.generate_tokens) {
-            const torch::Tensor logits =
-                net->forward(torch::tensor({next}, torch::kInt64).view({1, 1}).to(device), &cache);
-            next = logits[0][0].argmax().item<std::int64_t>();  // waits for the device
-        }
-        const double decode_seconds = std::chrono::duration<double>(clock_type::now() - g0).count();
-        const std::int64_t after = allocated_bytes(device);
-        const double length = static_cast<double>(cache.length);
-        generation = {
-            {"tokens_per_second",
-             static_cast<double>(cache.length - decode_start) / decode_seconds},
-            {"cache_tokens", cache.length},
-            {"cache_dtype", std::string(c10::toString(cache.layers.back()->stored().at(0).scalar_type()))},
-            {"kv_bytes_per_token_tensors", static_cast<double>(cache.kv_bytes()) / length},
-            {"kv_allocated_bytes_tensors", cache.kv_allocated_bytes()},
-            {"context_state_bytes", cache.state_bytes()},
-            {"kv_bytes_per_token_allocator",
-             before >= 0 ? json(static_cast<double>(after - before) / length) : json(nullptr)},
-        };
-        if (before < 0)
-            generation["allocator_note"] = "the caching allocator's statistics exist on CUDA only";
-        else
-            generation["allocator_note"] =
-                "allocated bytes while the cache is alive minus before it (cache capacity equals "
-                "its length at a power of two; includes the context state)";
-    }
-    json out = {{"parameters_total", counts.total},
-                {"parameters_trainable", counts.trainable},
-                {"train_tokens_per_second", tokens_per_second},
-                {"seconds_per_step", train_seconds / static_cast<double>(o.steps)},
-                {"last_loss", last_loss},
-                {"flops_per_token", flops_per_token},
-                {"model_flops_per_second", flops_per_second},
-                {"mfu", peak.flops > 0 ? json(flops_per_second / peak.flops) : json(nullptr)},
-                {"generation", generation}};
-    return out;
+    const json generation = time_generation(*net, device, o, prompt);
+    return {{"parameters_total", counts.total},
+            {"parameters_trainable", counts.trainable},
+            {"train_tokens_per_second", tokens_per_second},
+            {"seconds_per_step", train.seconds / static_cast<double>(o.steps)},
+            {"last_loss", train.last_loss},
+            {"flops_per_token", flops_per_token},
+            {"model_flops_per_second", flops_per_second},
+            {"mfu", peak.flops > 0 ? json(flops_per_second / peak.flops) : json(nullptr)},
+            {"generation", generation}};
 }
 
 // Each design against Pythia: "<design>_over_pythia_..." ("context_over_pythia_..." for
