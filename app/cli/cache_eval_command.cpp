@@ -42,12 +42,7 @@ class PrintingObserver : public train::ExperimentObserver {
     std::chrono::steady_clock::time_point last_{};
 };
 
-std::string fixed(double v, int digits) {
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
-    s << std::fixed << std::setprecision(digits) << v;
-    return s.str();
-}
+std::string fixed(double v, int digits) { return fixed_text(v, digits); }
 
 void print(const train::CacheEvalSummary& s) {
     for (const train::TrainedOutcome& t : s.trained) {

@@ -32,13 +32,37 @@ inline std::optional<double> parse_number(const std::string& text) {
     return v;
 }
 
-// Up to 6 significant digits in the classic locale, no trailing zeros: "0.25", "0.125", "1".
-inline std::string short_number(double v) {
+// The one place numbers become text: always in the classic locale ("0.25" under a German locale
+// too), in three notations.
+// `digits` significant digits, no trailing zeros: significant_text(0.125, 6) is "0.125".
+inline std::string significant_text(double v, int digits) {
     std::ostringstream out;
     out.imbue(std::locale::classic());
+    out.precision(digits);
     out << v;
     return out.str();
 }
+// `digits` after the point: fixed_text(2.5, 2) is "2.50".
+inline std::string fixed_text(double v, int digits) {
+    std::ostringstream out;
+    out.imbue(std::locale::classic());
+    out.setf(std::ios::fixed, std::ios::floatfield);
+    out.precision(digits);
+    out << v;
+    return out.str();
+}
+// `digits` after the point of the mantissa: scientific_text(12345, 2) is "1.23e+04".
+inline std::string scientific_text(double v, int digits) {
+    std::ostringstream out;
+    out.imbue(std::locale::classic());
+    out.setf(std::ios::scientific, std::ios::floatfield);
+    out.precision(digits);
+    out << v;
+    return out.str();
+}
+
+// Up to 6 significant digits, no trailing zeros: "0.25", "0.125", "1".
+inline std::string short_number(double v) { return significant_text(v, 6); }
 
 // A duration as a clock, "4:05" or "1:02:03" ("--:--" when unknown, negative): the ETA and wall
 // times of the CLI and the workbench alike.

@@ -44,12 +44,7 @@ template <typename T>
 using Ref = T& (*)(P&);
 using Check = std::function<std::string(const P&)>;
 
-std::string number_text(double v) {
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
-    s << v;
-    return s.str();
-}
+std::string number_text(double v) { return short_number(v); }
 
 // A whole number from JSON, refused by name when it is not one or does not fit 64 bits (a float
 // like 3e75 would otherwise be converted with undefined behaviour: found by fuzz_params).

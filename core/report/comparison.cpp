@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/numbers.h"
 #include "common/error.h"
 #include "report/csv.h"
 #include "report/run_values.h"
@@ -81,16 +82,9 @@ Comparison build(const RunValues& a, const RunValues& b) {
 
 std::string cell(std::optional<double> v) {
     if (!v) return "-";
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
     const double x = *v;
-    if (x != 0 && (std::fabs(x) >= 1e7 || std::fabs(x) < 1e-3))
-        s << std::setprecision(4) << std::scientific << x;
-    else if (std::fabs(x - std::round(x)) < 1e-9)
-        s << std::fixed << std::setprecision(0) << x;
-    else
-        s << std::fixed << std::setprecision(4) << x;
-    return s.str();
+    if (x != 0 && (std::fabs(x) >= 1e7 || std::fabs(x) < 1e-3)) return scientific_text(x, 4);
+    return fixed_text(x, std::fabs(x - std::round(x)) < 1e-9 ? 0 : 4);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/numbers.h"
 #include "common/error.h"
 #include "model/cache_policy.h"
 #include "model/model_registry.h"
@@ -61,24 +62,13 @@ std::optional<SeedEstimate> estimate_of(const std::vector<std::optional<double>>
 }
 
 std::string number(double x) {
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
     const double ax = std::fabs(x);
-    if (x != 0 && (ax >= 1e7 || ax < 1e-3))
-        s << std::setprecision(3) << std::scientific << x;
-    else if (ax >= 1000 || std::fabs(x - std::round(x)) < 1e-9)
-        s << std::fixed << std::setprecision(0) << x;
-    else
-        s << std::fixed << std::setprecision(ax >= 10 ? 2 : 4) << x;
-    return s.str();
+    if (x != 0 && (ax >= 1e7 || ax < 1e-3)) return scientific_text(x, 3);
+    if (ax >= 1000 || std::fabs(x - std::round(x)) < 1e-9) return fixed_text(x, 0);
+    return fixed_text(x, ax >= 10 ? 2 : 4);
 }
 
-std::string ratio_text(double r) {
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
-    s << "×" << std::fixed << std::setprecision(r >= 100 ? 0 : 3) << r;
-    return s.str();
-}
+std::string ratio_text(double r) { return "×" + fixed_text(r, r >= 100 ? 0 : 3); }
 
 // "1585", "1585 ± 61.60 [1432, 1738]"; a seed-independent measure (sd 0) shows "± 0" alone.
 std::string estimate_text(const std::optional<SeedEstimate>& e) {
@@ -564,11 +554,7 @@ std::vector<std::vector<std::string>> kv_check_cells(const DesignComparison& c) 
     header.push_back("verdict");
     std::vector<std::vector<std::string>> t = {header};
     const auto fraction = [](const std::optional<double>& v) {
-        if (!v) return std::string("-");
-        std::ostringstream s;
-        s.imbue(std::locale::classic());
-        s << std::fixed << std::setprecision(3) << *v;
-        return s.str();
+        return v ? fixed_text(*v, 3) : std::string("-");
     };
     for (const KvCheck& k : c.kv_checks) {
         std::vector<std::string> line = {model::design_display_name(k.design),
@@ -682,21 +668,15 @@ namespace {
 
 // A KV check as one line of the CSV's notes, at full precision.
 std::string kv_check_note(const KvCheck& k) {
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
-    s << "KV check " << model::design_key(k.design) << ":";
-    if (k.claimed) s << " claimed " << *k.claimed << " (" << k.claim_source << ");";
-    for (std::size_t i = 0; i < k.lengths.size(); ++i) {
-        s << " at " << k.lengths[i] << " measured ";
-        if (k.measured[i]) s << std::setprecision(17) << *k.measured[i];
-        else s << "-";
-        s << " formula ";
-        if (k.formula[i]) s << std::setprecision(17) << *k.formula[i];
-        else s << "-";
-        s << ";";
-    }
-    s << (k.disagrees() ? " MEASURED DIFFERS FROM THE FORMULA" : " measured = formula");
-    return s.str();
+    const auto full = [](const std::optional<double>& v) {
+        return v ? significant_text(*v, 17) : std::string("-");
+    };
+    std::string s = "KV check " + std::string(model::design_key(k.design)) + ":";
+    if (k.claimed) s += " claimed " + short_number(*k.claimed) + " (" + k.claim_source + ");";
+    for (std::size_t i = 0; i < k.lengths.size(); ++i)
+        s += " at " + std::to_string(k.lengths[i]) + " measured " + full(k.measured[i]) +
+             " formula " + full(k.formula[i]) + ";";
+    return s + (k.disagrees() ? " MEASURED DIFFERS FROM THE FORMULA" : " measured = formula");
 }
 
 }  // namespace

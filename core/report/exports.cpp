@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/numbers.h"
 #include "report/csv.h"
 #include "report/sweep_table.h"
 #include "report/tables.h"
@@ -28,14 +29,9 @@ const std::vector<std::pair<const char*, const char*>>& key_results() {
     return k;
 }
 
-std::string short_number(double v) {
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
-    if (std::abs(v) >= 1000)
-        s << std::fixed << std::setprecision(0) << v;
-    else
-        s << std::setprecision(4) << v;
-    return s.str();
+// Whole above 1000, else 4 significant digits.
+std::string result_number(double v) {
+    return std::abs(v) >= 1000 ? fixed_text(v, 0) : significant_text(v, 4);
 }
 
 }  // namespace
@@ -95,7 +91,7 @@ std::string runs_text(const std::vector<RunListing>& runs) {
                                         store::status_key(l.run.status)};
         for (const auto& [key, label] : key_results()) {
             const auto it = l.results.find(key);
-            row.push_back(it == l.results.end() ? "-" : short_number(it->second));
+            row.push_back(it == l.results.end() ? "-" : result_number(it->second));
         }
         table.push_back(row);
     }

@@ -3,6 +3,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "common/numbers.h"
 #include "common/error.h"
 #include "report/csv.h"
 #include "report/tables.h"
@@ -25,12 +26,7 @@ bool is_anatomy(store::RunStore& store, const store::RunRow& r) {
     return false;
 }
 
-std::string fixed(double v, int digits) {
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
-    s << std::fixed << std::setprecision(digits) << v;
-    return s.str();
-}
+std::string fixed(double v, int digits) { return fixed_text(v, digits); }
 
 }  // namespace
 

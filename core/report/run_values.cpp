@@ -4,6 +4,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "common/numbers.h"
 #include "report/tables.h"
 #include "store/metric_names.h"
 
@@ -178,19 +179,24 @@ std::optional<double> beyond_bigram(const Results& r) {
     return *ppl < *bigram ? 1.0 : 0.0;
 }
 
+namespace {
+// "context-pythia under window:64 (run 7)"
+std::string who_ran(const RunValues& v) {
+    return std::string(model::design_key(v.run.model)) +
+           (v.run.cache_policy.empty() ? "" : " under " + v.run.cache_policy) + " (run " +
+           std::to_string(v.run.id) + ")";
+}
+}  // namespace
+
 std::string barely_learned_reason(const RunValues& v) {
     const auto is_learned = learned(v.results);
     const auto beyond = beyond_bigram(v.results);
     if (!is_learned || *is_learned != 1.0 || !beyond || *beyond == 1.0) return "";
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
-    s << std::fixed << std::setprecision(1) << model::design_key(v.run.model)
-      << (v.run.cache_policy.empty() ? "" : " under " + v.run.cache_policy) << " (run "
-      << v.run.id << "): test perplexity " << v.results.at(names::test_ppl)
-      << " is below the unigram baseline (" << v.results.at(names::unigram_test_ppl)
-      << ") but not below the bigram baseline of its training tokens ("
-      << v.results.at(names::bigram_test_ppl) << ")";
-    return s.str();
+    return who_ran(v) + ": test perplexity " + fixed_text(v.results.at(names::test_ppl), 1) +
+           " is below the unigram baseline (" +
+           fixed_text(v.results.at(names::unigram_test_ppl), 1) +
+           ") but not below the bigram baseline of its training tokens (" +
+           fixed_text(v.results.at(names::bigram_test_ppl), 1) + ")";
 }
 
 std::string not_learned_reason(const RunValues& v) {
@@ -198,16 +204,13 @@ std::string not_learned_reason(const RunValues& v) {
     if (!is_learned || *is_learned == 1.0) return "";
     const double ppl = v.results.at(names::test_ppl);
     const double unigram = v.results.at(names::unigram_test_ppl);
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
-    s << std::fixed << std::setprecision(1) << model::design_key(v.run.model)
-      << (v.run.cache_policy.empty() ? "" : " under " + v.run.cache_policy) << " (run "
-      << v.run.id << "): test perplexity " << ppl
-      << " is not below the unigram baseline of its training tokens (" << unigram << ")";
+    std::string s = who_ran(v) + ": test perplexity " + fixed_text(ppl, 1) +
+                    " is not below the unigram baseline of its training tokens (" +
+                    fixed_text(unigram, 1) + ")";
     if (const auto uniform = lookup(v.results, names::uniform_ppl))
-        s << (ppl < *uniform ? ", though below" : " nor below") << " the uniform distribution's "
-          << *uniform;
-    return s.str();
+        s += std::string(ppl < *uniform ? ", though below" : " nor below") +
+             " the uniform distribution's " + fixed_text(*uniform, 1);
+    return s;
 }
 
 }  // namespace cp::report

@@ -6,28 +6,18 @@
 #include <limits>
 #include <sstream>
 
+#include "common/numbers.h"
 #include "report/label_layout.h"
 
 namespace cp::report {
 namespace {
 
-std::string num(double v) {
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
-    s << std::fixed << std::setprecision(2) << v;
-    return s.str();
-}
+std::string num(double v) { return fixed_text(v, 2); }
 
 // A tick label: plain for round numbers, scientific for very large or small ones.
 std::string tick_text(double v) {
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
     const double a = std::fabs(v);
-    if (v != 0 && (a >= 1e6 || a < 1e-3))
-        s << std::setprecision(2) << std::scientific << v;
-    else
-        s << std::setprecision(6) << v;
-    return s.str();
+    return v != 0 && (a >= 1e6 || a < 1e-3) ? scientific_text(v, 2) : significant_text(v, 6);
 }
 
 struct Axis {
@@ -144,109 +134,115 @@ void draw_labels(std::ostringstream& s, const std::vector<PointLabel>& labels) {
     }
 }
 
-}  // namespace
+// Where the plot area lies in the picture and how data map into it.
+struct Frame {
+    double left = 78, right = 18, top = 34, bottom = 52;
+    double pw = 0, ph = 0;
+    Axis ax, ay;
+    double px(double x) const {
+        return left + (ax.transform(x) - ax.transform(ax.low)) /
+                          (ax.transform(ax.high) - ax.transform(ax.low)) * pw;
+    }
+    double py(double y) const {
+        return top + ph - (ay.transform(y) - ay.transform(ay.low)) /
+                              (ay.transform(ay.high) - ay.transform(ay.low)) * ph;
+    }
+};
 
-std::string SvgPlot::render() const {
-    const double left = 78, right = 18, top = 34, bottom = 52;
-    // The legend sits under the plot, as many rows as it needs.
-    std::vector<const SvgSeries*> named;
-    for (const SvgSeries& s : series)
-        if (!s.name.empty()) named.push_back(&s);
-    const int columns = std::max(1, static_cast<int>((width - left) / 240));
-    const int legend_rows = static_cast<int>((named.size() + columns - 1) / columns);
-    const double total_height = height + legend_rows * 18.0;
-    const double pw = width - left - right, ph = height - top - bottom;
+Frame frame_of(const SvgPlot& plot) {
+    Frame f;
+    f.pw = plot.width - f.left - f.right;
+    f.ph = plot.height - f.top - f.bottom;
     std::vector<const std::vector<double>*> xs, ys;
     bool bars = false;
-    for (const SvgSeries& s : series) {
+    for (const SvgSeries& s : plot.series) {
         xs.push_back(&s.x);
         ys.push_back(&s.y);
         if (!s.band_low.empty()) ys.push_back(&s.band_low), ys.push_back(&s.band_high);
         if (!s.error_low.empty()) ys.push_back(&s.error_low), ys.push_back(&s.error_high);
         bars = bars || s.kind == SvgSeries::Kind::bars;
     }
-    const Axis ax = axis_of(xs, log_x, false), ay = axis_of(ys, log_y, bars);
-    const auto px = [&](double x) {
-        return left + (ax.transform(x) - ax.transform(ax.low)) /
-                          (ax.transform(ax.high) - ax.transform(ax.low)) * pw;
-    };
-    const auto py = [&](double y) {
-        return top + ph - (ay.transform(y) - ay.transform(ay.low)) /
-                              (ay.transform(ay.high) - ay.transform(ay.low)) * ph;
-    };
-    std::ostringstream s;
-    s << "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"" << xml_escape(id) << "\" width=\""
-      << width << "\" height=\"" << num(total_height) << "\" viewBox=\"0 0 " << width << " "
-      << num(total_height) << "\" font-family=\"sans-serif\" font-size=\"11\">";
-    s << "<rect x=\"0\" y=\"0\" width=\"" << width << "\" height=\"" << num(total_height)
-      << "\" fill=\"white\"/>";
-    s << "<text x=\"" << num(width / 2.0) << "\" y=\"18\" text-anchor=\"middle\" font-weight=\"bold\" "
-         "font-size=\"13\">"
-      << xml_escape(title) << "</text>";
-    // Grid and ticks.
-    for (double t : x_ticks.empty() ? ax.ticks() : x_ticks) {
-        const double x = px(t);
-        s << "<line x1=\"" << num(x) << "\" y1=\"" << num(top) << "\" x2=\"" << num(x) << "\" y2=\""
-          << num(top + ph) << "\" stroke=\"#e4e4e4\"/>";
-        s << "<text x=\"" << num(x) << "\" y=\"" << num(top + ph + 15) << "\" text-anchor=\"middle\">"
-          << xml_escape(tick_text(t)) << "</text>";
+    f.ax = axis_of(xs, plot.log_x, false);
+    f.ay = axis_of(ys, plot.log_y, bars);
+    return f;
+}
+
+// The grid, the ticks and their numbers, the frame and the axis labels.
+void draw_axes(std::ostringstream& s, const SvgPlot& plot, const Frame& f) {
+    for (double t : plot.x_ticks.empty() ? f.ax.ticks() : plot.x_ticks) {
+        const double x = f.px(t);
+        s << "<line x1=\"" << num(x) << "\" y1=\"" << num(f.top) << "\" x2=\"" << num(x)
+          << "\" y2=\"" << num(f.top + f.ph) << "\" stroke=\"#e4e4e4\"/>";
+        s << "<text x=\"" << num(x) << "\" y=\"" << num(f.top + f.ph + 15)
+          << "\" text-anchor=\"middle\">" << xml_escape(tick_text(t)) << "</text>";
     }
-    for (double t : ay.ticks()) {
-        const double y = py(t);
-        s << "<line x1=\"" << num(left) << "\" y1=\"" << num(y) << "\" x2=\"" << num(left + pw)
-          << "\" y2=\"" << num(y) << "\" stroke=\"#e4e4e4\"/>";
-        s << "<text x=\"" << num(left - 6) << "\" y=\"" << num(y + 4) << "\" text-anchor=\"end\">"
-          << xml_escape(tick_text(t)) << "</text>";
+    for (double t : f.ay.ticks()) {
+        const double y = f.py(t);
+        s << "<line x1=\"" << num(f.left) << "\" y1=\"" << num(y) << "\" x2=\""
+          << num(f.left + f.pw) << "\" y2=\"" << num(y) << "\" stroke=\"#e4e4e4\"/>";
+        s << "<text x=\"" << num(f.left - 6) << "\" y=\"" << num(y + 4)
+          << "\" text-anchor=\"end\">" << xml_escape(tick_text(t)) << "</text>";
     }
-    s << "<rect x=\"" << num(left) << "\" y=\"" << num(top) << "\" width=\"" << num(pw)
-      << "\" height=\"" << num(ph) << "\" fill=\"none\" stroke=\"#555\"/>";
-    s << "<text x=\"" << num(left + pw / 2) << "\" y=\"" << num(top + ph + 36)
-      << "\" text-anchor=\"middle\">" << xml_escape(x_label) << "</text>";
-    s << "<text transform=\"translate(16," << num(top + ph / 2) << ") rotate(-90)\" text-anchor=\"middle\">"
-      << xml_escape(y_label) << "</text>";
-    std::vector<PointLabel> labels;  // drawn last, apart (label_layout.h)
-    // Bands first, then bars, lines and points on top.
-    for (const SvgSeries& r : series) {
-        if (r.band_low.empty() || r.x.empty()) continue;
-        s << "<polygon fill=\"" << r.color << "\" fill-opacity=\"0.2\" stroke=\"none\" points=\"";
-        for (std::size_t i = 0; i < r.x.size(); ++i) s << num(px(r.x[i])) << "," << num(py(r.band_high[i])) << " ";
-        for (std::size_t i = r.x.size(); i-- > 0;) s << num(px(r.x[i])) << "," << num(py(r.band_low[i])) << " ";
+    s << "<rect x=\"" << num(f.left) << "\" y=\"" << num(f.top) << "\" width=\"" << num(f.pw)
+      << "\" height=\"" << num(f.ph) << "\" fill=\"none\" stroke=\"#555\"/>";
+    s << "<text x=\"" << num(f.left + f.pw / 2) << "\" y=\"" << num(f.top + f.ph + 36)
+      << "\" text-anchor=\"middle\">" << xml_escape(plot.x_label) << "</text>";
+    s << "<text transform=\"translate(16," << num(f.top + f.ph / 2)
+      << ") rotate(-90)\" text-anchor=\"middle\">" << xml_escape(plot.y_label) << "</text>";
+}
+
+void draw_band(std::ostringstream& s, const SvgSeries& r, const Frame& f) {
+    if (r.band_low.empty() || r.x.empty()) return;
+    s << "<polygon fill=\"" << r.color << "\" fill-opacity=\"0.2\" stroke=\"none\" points=\"";
+    for (std::size_t i = 0; i < r.x.size(); ++i)
+        s << num(f.px(r.x[i])) << "," << num(f.py(r.band_high[i])) << " ";
+    for (std::size_t i = r.x.size(); i-- > 0;)
+        s << num(f.px(r.x[i])) << "," << num(f.py(r.band_low[i])) << " ";
+    s << "\"/>";
+}
+
+void draw_bars_or_line(std::ostringstream& s, const SvgSeries& r, const Frame& f, bool log_y) {
+    if (r.kind == SvgSeries::Kind::bars) {
+        for (std::size_t i = 0; i < r.x.size(); ++i) {
+            const double x0 = f.px(r.x[i] - r.bar_width / 2), x1 = f.px(r.x[i] + r.bar_width / 2);
+            const double y0 = f.py(std::max(f.ay.low, 0.0)), y1 = f.py(r.y[i]);
+            s << "<rect x=\"" << num(x0) << "\" y=\"" << num(std::min(y0, y1)) << "\" width=\""
+              << num(std::max(0.5, x1 - x0)) << "\" height=\"" << num(std::fabs(y0 - y1))
+              << "\" fill=\"" << r.color << "\"/>";
+        }
+    } else if (r.kind == SvgSeries::Kind::line && r.x.size() > 1) {
+        s << "<polyline fill=\"none\" stroke=\"" << r.color << "\" stroke-width=\"1.6\""
+          << (r.dashed ? " stroke-dasharray=\"6,3\"" : "") << " points=\"";
+        for (std::size_t i = 0; i < r.x.size(); ++i)
+            if (std::isfinite(r.y[i]) && (!log_y || r.y[i] > 0))
+                s << num(f.px(r.x[i])) << "," << num(f.py(r.y[i])) << " ";
         s << "\"/>";
     }
-    for (const SvgSeries& r : series) {
-        if (r.kind == SvgSeries::Kind::bars) {
-            for (std::size_t i = 0; i < r.x.size(); ++i) {
-                const double x0 = px(r.x[i] - r.bar_width / 2), x1 = px(r.x[i] + r.bar_width / 2);
-                const double y0 = py(std::max(ay.low, 0.0)), y1 = py(r.y[i]);
-                s << "<rect x=\"" << num(x0) << "\" y=\"" << num(std::min(y0, y1)) << "\" width=\""
-                  << num(std::max(0.5, x1 - x0)) << "\" height=\"" << num(std::fabs(y0 - y1))
-                  << "\" fill=\"" << r.color << "\"/>";
-            }
-        } else if (r.kind == SvgSeries::Kind::line && r.x.size() > 1) {
-            s << "<polyline fill=\"none\" stroke=\"" << r.color << "\" stroke-width=\"1.6\""
-              << (r.dashed ? " stroke-dasharray=\"6,3\"" : "") << " points=\"";
-            for (std::size_t i = 0; i < r.x.size(); ++i)
-                if (std::isfinite(r.y[i]) && (!log_y || r.y[i] > 0)) s << num(px(r.x[i])) << "," << num(py(r.y[i])) << " ";
-            s << "\"/>";
-        }
-        if (r.kind == SvgSeries::Kind::points || (r.kind == SvgSeries::Kind::line && r.markers)) {
-            for (std::size_t i = 0; i < r.x.size(); ++i) {
-                if (!std::isfinite(r.y[i])) continue;
-                const double x = px(r.x[i]), y = py(r.y[i]);
-                if (!r.error_low.empty())
-                    s << "<line x1=\"" << num(x) << "\" y1=\"" << num(py(r.error_low[i])) << "\" x2=\""
-                      << num(x) << "\" y2=\"" << num(py(r.error_high[i])) << "\" stroke=\"" << r.color
-                      << "\" stroke-width=\"1.3\"/>";
-                s << "<circle cx=\"" << num(x) << "\" cy=\"" << num(y) << "\" r=\"4\" fill=\""
-                  << (r.filled ? r.color : std::string("white")) << "\" stroke=\"" << r.color
-                  << "\" stroke-width=\"1.5\"/>";
-                if (i < r.labels.size() && !r.labels[i].empty())
-                    labels.push_back({{x, y, text_width(r.labels[i])}, r.labels[i], r.color});
-            }
-        }
+}
+
+// Markers with their error bars; their labels are collected to be placed apart, last.
+void draw_markers(std::ostringstream& s, const SvgSeries& r, const Frame& f,
+                  std::vector<PointLabel>& labels) {
+    if (r.kind != SvgSeries::Kind::points && !(r.kind == SvgSeries::Kind::line && r.markers))
+        return;
+    for (std::size_t i = 0; i < r.x.size(); ++i) {
+        if (!std::isfinite(r.y[i])) continue;
+        const double x = f.px(r.x[i]), y = f.py(r.y[i]);
+        if (!r.error_low.empty())
+            s << "<line x1=\"" << num(x) << "\" y1=\"" << num(f.py(r.error_low[i])) << "\" x2=\""
+              << num(x) << "\" y2=\"" << num(f.py(r.error_high[i])) << "\" stroke=\"" << r.color
+              << "\" stroke-width=\"1.3\"/>";
+        s << "<circle cx=\"" << num(x) << "\" cy=\"" << num(y) << "\" r=\"4\" fill=\""
+          << (r.filled ? r.color : std::string("white")) << "\" stroke=\"" << r.color
+          << "\" stroke-width=\"1.5\"/>";
+        if (i < r.labels.size() && !r.labels[i].empty())
+            labels.push_back({{x, y, text_width(r.labels[i])}, r.labels[i], r.color});
     }
-    draw_labels(s, labels);
-    // Legend.
+}
+
+// The legend under the plot, `columns` entries a row.
+void draw_legend(std::ostringstream& s, const std::vector<const SvgSeries*>& named, int columns,
+                 double left, double height) {
     for (std::size_t i = 0; i < named.size(); ++i) {
         const double x = left + static_cast<double>(i % columns) * 240;
         const double y = height + 4 + static_cast<double>(i / columns) * 18;
@@ -256,6 +252,38 @@ std::string SvgPlot::render() const {
         s << "<text x=\"" << num(x + 28) << "\" y=\"" << num(y + 4) << "\">"
           << xml_escape(named[i]->name) << "</text>";
     }
+}
+
+}  // namespace
+
+std::string SvgPlot::render() const {
+    const Frame f = frame_of(*this);
+    // The legend sits under the plot, as many rows as it needs.
+    std::vector<const SvgSeries*> named;
+    for (const SvgSeries& s : series)
+        if (!s.name.empty()) named.push_back(&s);
+    const int columns = std::max(1, static_cast<int>((width - f.left) / 240));
+    const int legend_rows = static_cast<int>((named.size() + columns - 1) / columns);
+    const double total_height = height + legend_rows * 18.0;
+    std::ostringstream s;
+    s << "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"" << xml_escape(id) << "\" width=\""
+      << width << "\" height=\"" << num(total_height) << "\" viewBox=\"0 0 " << width << " "
+      << num(total_height) << "\" font-family=\"sans-serif\" font-size=\"11\">";
+    s << "<rect x=\"0\" y=\"0\" width=\"" << width << "\" height=\"" << num(total_height)
+      << "\" fill=\"white\"/>";
+    s << "<text x=\"" << num(width / 2.0)
+      << "\" y=\"18\" text-anchor=\"middle\" font-weight=\"bold\" font-size=\"13\">"
+      << xml_escape(title) << "</text>";
+    draw_axes(s, *this, f);
+    // Bands first, then bars, lines and points on top; the labels last, apart (label_layout.h).
+    for (const SvgSeries& r : series) draw_band(s, r, f);
+    std::vector<PointLabel> labels;
+    for (const SvgSeries& r : series) {
+        draw_bars_or_line(s, r, f, log_y);
+        draw_markers(s, r, f, labels);
+    }
+    draw_labels(s, labels);
+    draw_legend(s, named, columns, f.left, height);
     s << "</svg>";
     return s.str();
 }

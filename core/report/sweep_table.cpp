@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/numbers.h"
 #include "common/error.h"
 #include "report/run_values.h"
 #include "report/tables.h"
@@ -39,11 +40,7 @@ std::string value_text(const nlohmann::json& v) {
 }
 
 std::string number(const std::optional<double>& v, int digits) {
-    if (!v) return "-";
-    std::ostringstream s;
-    s.imbue(std::locale::classic());
-    s << std::fixed << std::setprecision(digits) << *v;
-    return s.str();
+    return v ? fixed_text(*v, digits) : "-";
 }
 
 }  // namespace
