@@ -185,7 +185,10 @@ bool uses_latest_phase1(const ExperimentParams& p, LaunchMode mode) {
 }
 
 LaunchMode launch_mode_of(const ExperimentParams& params) {
-    return params.phase1_only ? LaunchMode::phase1 : LaunchMode::full_comparison;
+    if (params.phase1_only) return LaunchMode::phase1;
+    if (params.context_block_run > 0 || !params.context_block_from.empty())
+        return LaunchMode::phase2;
+    return LaunchMode::full_comparison;
 }
 
 namespace {

@@ -121,8 +121,10 @@ inline constexpr std::int64_t kFewestContexts = 4;
 // Absent until samples, seq_length and epochs are set (the form shows nothing yet).
 std::optional<TrainingBudget> training_budget(const ExperimentParams& params, LaunchMode mode);
 
-// The mode a CLI invocation means: Phase 1 alone with --phase1-only, else the full comparison
-// of the chosen designs.
+// The mode a CLI invocation means: Phase 1 alone with --phase1-only; Phase 2 of the chosen
+// designs on a stored ContextBlock (--context-block-run or --context-block-from), the workbench's
+// "Phase 2" step, which resolve_launch joins to the experiment of that Phase 1; else the full
+// comparison of the chosen designs.
 LaunchMode launch_mode_of(const ExperimentParams& params);
 
 }  // namespace cp::train

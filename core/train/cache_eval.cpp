@@ -18,6 +18,9 @@
 #include "model/kv_calibration.h"
 #include "model/checkpoint.h"
 #include "data/bpe_tokenizer.h"
+#include "data/data_paths.h"
+#include "data/experiment_text.h"
+#include "data/splits.h"
 #include "model/checkpoint_tokenizer.h"
 #include "model/models.h"
 #include "model/safetensors.h"
@@ -354,6 +357,14 @@ AnatomyOutcome record_anatomy(const model::KvBases& b, RunLogger& log) {
     return a;
 }
 
+// The corpora's text as an experiment with `p` reads it; the stop flag ends the reading.
+data::ExperimentText read_text(const ExperimentParams& p, data::BpeTokenizer& tokenizer,
+                               const std::atomic<bool>* stop) {
+    return data::read_experiment_text(text_spec_of(p), tokenizer, [stop] {
+        if (stop && stop->load()) throw StoppedBeforeStart();
+    });
+}
+
 ExperimentParams data_params(const CacheEvalParams& c, ExperimentParams p) {
     // The text of the run's own evaluation: its corpora, lengths and samples; the block sources
     // and joins that trained it do not matter here.
@@ -666,12 +677,15 @@ void CacheEval::prepare_texts(store::RunStore* store, const std::atomic<bool>* s
         }
         const std::int64_t e = t->trained->experiment_id;
         if (!text_of.count(e)) {
-            const Experiment source(
-                data_params(params_, ExperimentParams::from_json(
-                                         json::parse(store->experiment(e).params_json))),
-                LaunchMode::full_comparison, stop);
-            text_of[e] = source.held_out_data();
-            eval_of[e] = source.params().eval;
+            const ExperimentParams p = data_params(
+                params_, ExperimentParams::from_json(json::parse(store->experiment(e).params_json)));
+            data::BpeTokenizer tokenizer = data::BpeTokenizer::load(
+                p.tokenizer.empty() ? data::default_tokenizer_path() : fs::path(p.tokenizer));
+            const data::ChunkSplit split =
+                data::chunk_split(*p.samples, *p.seq_length, p.phase2.validation_fraction);
+            text_of[e] = data::held_out_data(read_text(p, tokenizer, stop), *p.seq_length,
+                                             p.eval.max_test_chunks, split.train_chunks);
+            eval_of[e] = p.eval;
         }
         t->data = text_of[e];
         t->eval = eval_of[e];
@@ -682,28 +696,31 @@ void CacheEval::prepare_texts(store::RunStore* store, const std::atomic<bool>* s
 // A checkpoint file's held-out text: the corpora's held-out documents in the checkpoint's own
 // ids (#27), in chunks of the --seq-length given.
 void CacheEval::prepare_checkpoint_text(Target& t, const std::atomic<bool>* stop) {
-    ExperimentParams p;
-    p.samples = 10;
+    ExperimentParams p;  // the evaluation's text settings only: the defaults and cache-eval's
     p.seq_length = params_.seq_length;
-    p.epochs = 1;
-    p.size = "70m";
     p.corpora = params_.corpora;
-    p.models = {model::Design::pythia};
-    p.tokenizer = model::checkpoint_tokenizer(params_.checkpoint, params_.tokenizer).string();
-    {
-        const data::BpeTokenizer tokenizer = data::BpeTokenizer::load(p.tokenizer);
-        model::check_tokenizer_fits(params_.checkpoint, tokenizer.vocab_size(),
-                                    tokenizer.description());
-    }
-    const Experiment source(data_params(params_, p), LaunchMode::full_comparison, stop);
-    t.data = source.held_out_data();
-    t.eval = source.params().eval;
+    p = data_params(params_, p);
+    const std::string tokenizer_path =
+        model::checkpoint_tokenizer(params_.checkpoint, params_.tokenizer).string();
+    data::BpeTokenizer tokenizer = data::BpeTokenizer::load(tokenizer_path);
+    model::check_tokenizer_fits(params_.checkpoint, tokenizer.vocab_size(), tokenizer.description());
+    const data::ExperimentText text = read_text(p, tokenizer, stop);
+    const std::int64_t width = *p.seq_length + 1;
+    if (static_cast<std::int64_t>(text.test_stream.size()) < width)
+        throw Error("the held-out documents hold " + std::to_string(text.test_stream.size()) +
+                    " tokens, fewer than one test chunk of " + std::to_string(width) +
+                    " (choose a shorter --seq-length or another --corpus)");
+    // Nothing of these corpora trained the checkpoint here: the calibration reads their training
+    // documents, as many whole chunks as it asks for.
+    t.data = data::held_out_data(text, *p.seq_length, p.eval.max_test_chunks,
+                                 static_cast<std::int64_t>(text.train_stream.size()) / width);
+    t.eval = p.eval;
     t.seq_length = *params_.seq_length;
     t.record = {{"cache_eval_of", params_.checkpoint},
-                {"tokenizer", p.tokenizer},
+                {"tokenizer", tokenizer_path},
                 {"seq_length", t.seq_length},
                 {"corpora", params_.corpora},
-                {"eval", source.params().to_json()["eval"]}};
+                {"eval", p.to_json()["eval"]}};
 }
 
 CacheEval::~CacheEval() = default;

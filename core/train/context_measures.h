@@ -1,8 +1,16 @@
 // Measures of context vectors: the OACD loss (Phase 1's objective), the convergence rate of
-// the fixed-point iteration, effective rank, dispersion and mean pairwise cosine similarity.
+// the fixed-point iteration, effective rank, dispersion and mean pairwise cosine similarity; and
+// a Context-Pythia model's context diversity (experiment/context_diversity.h) measured with them.
 #pragma once
 
 #include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "experiment/context_diversity.h"
+#include "model/models.h"
 
 namespace cp::train {
 
@@ -27,5 +35,14 @@ double mean_pairwise_cosine(const torch::Tensor& contexts);
 
 // At most `count` rows, evenly spaced (deterministic).
 torch::Tensor sample_rows(const torch::Tensor& x, std::int64_t count);
+
+// The ContextBlock of `model` run over real held-out text `ids`: the PCA points, the cosine
+// histogram and the effective rank. `tokens` and `frequencies` go with `ids` one to one: each
+// token's text (the hover) and its share of the training tokens (a colouring).
+ContextDiversity measure_context_diversity(model::ContextBlockModel& model,
+                                           const std::vector<std::int64_t>& ids,
+                                           const std::vector<std::string>& tokens,
+                                           const std::vector<double>& frequencies,
+                                           const std::string& stage, int histogram_bins = 40);
 
 }  // namespace cp::train

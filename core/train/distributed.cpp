@@ -14,11 +14,6 @@
 namespace cp::train {
 namespace {
 
-std::unique_ptr<ProcessGroup>& the_group() {
-    static std::unique_ptr<ProcessGroup> g;
-    return g;
-}
-
 std::string heartbeat_key(std::int64_t rank) {
     return "cp/heartbeat/" + std::to_string(rank);
 }
@@ -36,17 +31,10 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const DistributedEnv& env
 
 }  // namespace
 
-ProcessGroup* process_group() {
-    return the_group().get();
-}
-
-void join_process_group(const DistributedEnv& env, std::chrono::seconds timeout, bool cuda) {
-    if (!env.distributed()) return;
-    the_group() = std::make_unique<ProcessGroup>(env, timeout, cuda);
-}
-
-void leave_process_group() {
-    the_group().reset();
+std::unique_ptr<ProcessGroup> join_process_group(const DistributedEnv& env,
+                                                 std::chrono::seconds timeout, bool cuda) {
+    if (!env.distributed()) return nullptr;
+    return std::make_unique<ProcessGroup>(env, timeout, cuda);
 }
 
 // The collectives over `store`: NCCL for CUDA tensors where the build has it (UNTESTED here: no

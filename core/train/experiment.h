@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "data/experiment_text.h"
 #include "data/last_word.h"
 #include "data/test_chunks.h"
 #include "model/conversion.h"
@@ -73,19 +74,14 @@ struct DataBudget {
     std::int64_t max_samples = 0;  // for the given seq_length
 };
 
-// What the evaluation of an experiment reads, as plain ids, for evaluating a trained model again
-// under a cache policy (train/cache_eval.h) on exactly the text its own evaluation read.
-struct HeldOutData {
-    std::vector<std::int64_t> test_tokens;  // test_chunks x chunk_width, row by row
-    std::int64_t test_chunks = 0, chunk_width = 0;
-    std::size_t test_documents = 0, test_genres = 0;  // the held-out documents and genres they span
-    std::vector<std::size_t> test_chunk_documents;    // the document each test chunk begins in
-    std::vector<data::LastWordItem> last_words;
-    std::vector<std::int64_t> prompt;           // real text for the cache measurement
-    std::vector<std::int64_t> training_tokens;  // the training chunks' tokens (calibration)
-};
+using HeldOutData = data::HeldOutData;  // data/experiment_text.h
+
+// The text an experiment with `p` reads: its corpora, its length, its evaluation's passages.
+data::TextSpec text_spec_of(const ExperimentParams& p);
 
 // Data preparation saw the stop flag: nothing was run or stored.
+class ProcessGroup;  // train/distributed.h
+
 struct StoppedBeforeStart : Error {
     StoppedBeforeStart() : Error("stopped before the experiment started: nothing was stored") {}
 };
@@ -111,12 +107,13 @@ class Experiment {
     // Makes the next run() one member of a seed group: the same data and parameters under
     // another seed, recorded as a new experiment carrying the group's uid (train/seed_group.h).
     void become_group_member(const std::string& group_uid, std::uint64_t seed);
+    // Trains as one rank of `group` (data parallel; null: one process): Phase 1 and Phase 2 sum
+    // over its ranks, and a CUDA rank trains on its node's GPU LOCAL_RANK. Not owned.
+    void train_in(ProcessGroup* group) { group_ = group; }
 
   private:
     struct Data;
     struct Execution;
-    void load_corpora(data::BpeTokenizer& tokenizer, const model::ModelConfig& config,
-                      const std::function<void()>& stopped);
     void choose_diversity_sample(data::BpeTokenizer& tokenizer);
     void check_budget();
     void check_plan();
@@ -130,10 +127,11 @@ class Experiment {
     nlohmann::json stamp(const std::string& device) const;
     void make_tensors(Execution& x);
     // Held-out chunks evaluated: at most eval.max_test_chunks, as many as the text holds; drawn
-    // evenly across the held-out stream (data/test_chunks.h), their tokens row by row.
-    std::int64_t test_chunk_count() const;
+    // evenly across the held-out stream (data/experiment_text.h).
     data::TestChunkChoice test_chunk_choice() const;
-    std::vector<std::int64_t> test_chunk_tokens() const;
+    // Each corpus read: its name as given, where it was read from, the npm data package it came
+    // in and the token cache file that holds its ids (the stamp's data).
+    nlohmann::json corpora_read() const;
     void run_step(const PlanStep& step, Execution& x);
     void run_phase1_step(const PlanStep& step, Execution& x);
     void run_phase2_step(const PlanStep& step, Execution& x);
@@ -155,14 +153,11 @@ class Experiment {
                         const std::string& stage);
 
     ExperimentParams params_;
-    std::int64_t lambada_passages_ = 0;  // lines of the LAMBADA file, when one is given
     // The parameters as given, before the size presets filled anything in: what the stamp's
     // command reproduces (a seed group's command, with its first seed).
     ExperimentParams given_;
-    // Each corpus read: its name as given, where it was read from, the npm data package it came
-    // in and the token cache file that holds its ids (the stamp's data).
-    nlohmann::json corpora_read_ = nlohmann::json::array();
     std::string group_uid_;  // empty: an experiment on its own
+    ProcessGroup* group_ = nullptr;
     std::vector<std::string> preset_values_;  // "key: value (from the tiny preset: ...)"
     LaunchMode mode_;
     DataBudget budget_;

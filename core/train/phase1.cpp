@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "store/metric_names.h"
-#include "train/context_metrics.h"
+#include "train/context_measures.h"
 #include "train/distributed.h"
 
 namespace cp::train {
@@ -91,11 +91,10 @@ namespace {
 // ranks, each fills its batches' rows and the sum over the ranks fills them all.
 IterationTotals oacd_iteration(model::ContextBlock& block, torch::optim::Adam& optimizer,
                                const torch::Tensor& previous, const torch::Tensor& embeds,
-                               const Phase1Params& params, torch::Tensor& current,
-                               Phase1Result& result) {
+                               const Phase1Params& params, ProcessGroup* group,
+                               torch::Tensor& current, Phase1Result& result) {
     const std::int64_t n = previous.size(0), d = previous.size(1);
     optimizer.zero_grad();
-    ProcessGroup* group = process_group();
     current = group ? torch::zeros({n, d}, previous.options())
                     : torch::empty({n, d}, previous.options());
     IterationTotals t = oacd_pass(block, previous, embeds, params, current, group);
@@ -141,7 +140,8 @@ torch::Tensor stream_embeddings(model::ContextPythiaModel& model, const torch::T
 
 Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& stream,
                         const Phase1Params& params, std::uint64_t seed, RunLogger& log,
-                        const std::atomic<bool>& stop, const torch::Tensor& held_out) {
+                        const std::atomic<bool>& stop, const torch::Tensor& held_out,
+                        ProcessGroup* group) {
     using clock = std::chrono::steady_clock;
     const auto started = clock::now();
     torch::manual_seed(seed);
@@ -171,7 +171,7 @@ Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& s
         const auto iteration_start = clock::now();
         torch::Tensor current;
         const IterationTotals t = oacd_iteration(block, optimizer, previous, embeds, params,
-                                                 current, result);
+                                                 group, current, result);
         // Convergence: share of tokens whose context moved less than the threshold.
         const double rate = convergence_rate(current, previous, params.convergence_threshold);
         previous = current;  // P <- C (detached)

@@ -10,6 +10,8 @@
 
 namespace cp::train {
 
+class ProcessGroup;  // train/distributed.h
+
 struct Phase1Result {
     std::int64_t iterations = 0;       // including iteration 0, which only initialises
     std::int64_t adam_steps = 0;       // one per iteration after 0
@@ -27,10 +29,12 @@ struct Phase1Result {
 // Trains model.context_block on `stream` (N token ids, int64, real text: the Phase 2 training
 // chunks) in place, following the reference algorithm of MODEL_SPEC.md §3. `held_out` (token
 // ids of held-out text, 1-D) is the fixed sample on which context_rank is measured each
-// iteration; empty: not measured.
+// iteration; empty: not measured. With a process group, each rank fills its batches' rows and
+// the sum over the ranks fills them all.
 Phase1Result run_phase1(model::ContextPythiaModel& model, const torch::Tensor& stream,
                         const Phase1Params& params, std::uint64_t seed, RunLogger& log,
-                        const std::atomic<bool>& stop, const torch::Tensor& held_out = {});
+                        const std::atomic<bool>& stop, const torch::Tensor& held_out = {},
+                        ProcessGroup* group = nullptr);
 
 // The effective rank of the contexts Phase 2 reads: the block run as a recurrence (c_0 = 0, no
 // noise) over `ids` (1-D, held-out text).

@@ -173,7 +173,8 @@ class Phase2Run {
   public:
     Phase2Run(model::CausalLm& model, const torch::Tensor& train_chunks,
               const torch::Tensor& val_chunks, const Phase2Params& params, std::int64_t epochs,
-              const std::string& checkpoint_path, RunLogger& log, const std::atomic<bool>& stop)
+              const std::string& checkpoint_path, RunLogger& log, const std::atomic<bool>& stop,
+              ProcessGroup* group)
         : model_(model),
           train_(train_chunks),
           val_(val_chunks),
@@ -192,7 +193,7 @@ class Phase2Run {
           // read-back waits for the queue to drain, leaving it idle between steps.
           readback_(params.readback_every > 0 ? params.readback_every
                                               : (device_.is_cuda() ? 25 : 1)),
-          group_(process_group()) {
+          group_(group) {
         // Every rank starts from rank 0's weights (the same seed gives the same, but a rank
         // that loaded another file must not drift apart).
         if (group_) group_->broadcast_from_rank0(trainable_);
@@ -435,9 +436,10 @@ class Phase2Run {
 Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunks,
                         const torch::Tensor& val_chunks, const Phase2Params& params,
                         std::int64_t epochs, std::uint64_t seed, const std::string& checkpoint_path,
-                        RunLogger& log, const std::atomic<bool>& stop) {
+                        RunLogger& log, const std::atomic<bool>& stop, ProcessGroup* group) {
     torch::manual_seed(seed);
-    return Phase2Run(model, train_chunks, val_chunks, params, epochs, checkpoint_path, log, stop)
+    return Phase2Run(model, train_chunks, val_chunks, params, epochs, checkpoint_path, log, stop,
+                     group)
         .run();
 }
 

@@ -12,6 +12,8 @@
 
 namespace cp::train {
 
+class ProcessGroup;  // train/distributed.h
+
 struct Phase2Result {
     store::RunStatus status = store::RunStatus::finished;  // finished, stopped, diverged
     std::string message;                                   // why, for stopped/diverged
@@ -34,7 +36,8 @@ struct Phase2Result {
 Phase2Result run_phase2(model::CausalLm& model, const torch::Tensor& train_chunks,
                         const torch::Tensor& val_chunks, const Phase2Params& params,
                         std::int64_t epochs, std::uint64_t seed, const std::string& checkpoint_path,
-                        RunLogger& log, const std::atomic<bool>& stop);
+                        RunLogger& log, const std::atomic<bool>& stop,
+                        ProcessGroup* group = nullptr);
 
 // The parameters that still train (Context-Pythia's frozen ContextBlock excluded).
 std::vector<torch::Tensor> trainable_parameters(model::CausalLm& model);
@@ -42,8 +45,6 @@ std::vector<torch::Tensor> trainable_parameters(model::CausalLm& model);
 // A (B, seq + 1) batch of token ids on `device`; on CUDA copied from pinned memory without
 // blocking, so the copy overlaps the kernels already queued.
 torch::Tensor batch_to_device(const torch::Tensor& batch, const torch::Device& device);
-
-class ProcessGroup;
 
 struct StepOutput {
     torch::Tensor loss;    // float32 cross-entropy, 0-dim, on the device (not read back)

@@ -36,6 +36,8 @@ class SeedGroup {
     SeedGroup(ExperimentParams params, LaunchMode mode, const std::atomic<bool>* stop = nullptr);
 
     const Experiment& experiment() const { return experiment_; }
+    // Every seed trains as one rank of `group` (Experiment::train_in).
+    void train_in(ProcessGroup* group) { experiment_.train_in(group); }
 
     // Runs the seeds in order into one group. A seed that fails is recorded (its runs marked
     // failed in the store) and the next seed runs; a stop ends the group after the current run.

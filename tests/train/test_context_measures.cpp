@@ -1,7 +1,7 @@
 // OACD loss, convergence rate, effective rank and cosine against values computed by hand.
 #include <gtest/gtest.h>
 
-#include "train/context_metrics.h"
+#include "train/context_measures.h"
 
 using namespace cp::train;
 

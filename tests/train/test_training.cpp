@@ -14,7 +14,7 @@
 #include "store/run_store.h"
 #include "test_support.h"
 #include "train/benchmark.h"
-#include "train/context_metrics.h"
+#include "train/context_measures.h"
 #include "train/experiment.h"
 #include "train/phase1.h"
 #include "train/recorder.h"
