@@ -21,12 +21,15 @@
 #include "common/error.h"
 #include "common/numbers.h"
 #include "report/design_comparison.h"
+#include "store/run_store.h"
 #include "train/distributed.h"
 #include "train/experiment.h"
 #include "train/seed_group.h"
 #include "experiment/param_schema.h"
+#include "experiment/plan.h"
 
 namespace cp::cli {
+namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
@@ -228,16 +231,27 @@ int run_command(int argc, char** argv, int first) {
         }
     }
 
+    // A Phase 2 on a stored Phase 1 resolves as the workbench's does (experiment/plan.h): it
+    // joins that Phase 1's experiment, or the latest one trained on the same terms.
+    const train::LaunchMode mode = train::launch_mode_of(p);
+    const std::string db = p.db.empty() ? train::default_database_path() : p.db;
+    if (mode == train::LaunchMode::phase2 && p.experiment == 0 && fs::exists(db)) {
+        store::RunStore store(db);
+        p = train::resolve_launch(p, mode, std::nullopt, store).params;
+        if (p.experiment > 0 && !args.has("quiet"))
+            std::cerr << "Phase 2 joins experiment " << p.experiment
+                      << " (trained on the same terms)\n";
+    }
     // Validates everything, resolves the plan and checks the data, before any write.
-    train::SeedGroup group(p, train::launch_mode_of(p));
-    if (env.distributed()) {
-        train::join_process_group(env, std::chrono::seconds(p.dist_timeout),
-                                  train::choose_device(p.device) == "cuda");
+    train::SeedGroup group(p, mode);
+    const std::unique_ptr<train::ProcessGroup> ranks = train::join_process_group(
+        env, std::chrono::seconds(p.dist_timeout), train::choose_device(p.device) == "cuda");
+    if (ranks) {
+        group.train_in(ranks.get());
         std::cerr << "data-parallel: " << env.describe() << "\n";
     }
     // How much each phase will train, and a warning when it is too little to learn.
-    if (const auto budget = train::training_budget(group.experiment().params(),
-                                                   train::launch_mode_of(p))) {
+    if (const auto budget = train::training_budget(group.experiment().params(), mode)) {
         if (!args.has("quiet"))
             std::cerr << budget->describe();
         else

@@ -272,6 +272,43 @@ TEST_F(Report, ComparingRunsOfDifferentExperimentsNamesTheParametersThatDiffer) 
         << "the name is not a training parameter";
 }
 
+// #29: the CLI resolves a Phase 2 on a stored Phase 1 as the workbench does: on the same terms it
+// joins the experiment that Phase 1 belongs to (experiment 1, the suite's), so the comparison
+// finds it there; on other terms (one epoch instead of two) it starts a new experiment.
+TEST_F(Report, CliPhase2OnAStoredPhase1JoinsItsExperimentOnTheSameTerms) {
+    cp::test::TempDir dir;
+    const std::string db = copy_db(dir);
+    std::int64_t phase1 = 0;
+    {
+        cp::store::RunStore store(db);
+        for (const auto& run : store.runs(1))
+            if (run.phase == cp::store::Phase::phase1) phase1 = run.id;
+    }
+    ASSERT_GT(phase1, 0);
+    const auto phase2 = [&](const std::string& epochs) {
+        return run_cli({"run", "--models", "context-pythia", "--samples", "64", "--seq-length",
+                        "16", "--epochs", epochs, "--patience", "5", "--eval-test-chunks", "8",
+                        "--eval-last-word-passages", "8", "--p1-max-iterations", "20",
+                        "--context-block-run", std::to_string(phase1), "--skip-evaluation",
+                        "--db", db, "--checkpoint-dir", (dir / "ckpt").string()});
+    };
+    const auto same = phase2("2");
+    ASSERT_EQ(same.exit_code, 0) << same.err;
+    EXPECT_NE(same.err.find("Phase 2 joins experiment 1"), std::string::npos) << same.err;
+    const auto other = phase2("1");
+    ASSERT_EQ(other.exit_code, 0) << other.err;
+    EXPECT_EQ(other.err.find("joins experiment"), std::string::npos) << other.err;
+    cp::store::RunStore store(db);
+    const auto runs = store.runs();
+    const auto& joined = runs[runs.size() - 2];
+    const auto& separate = runs.back();
+    EXPECT_EQ(joined.experiment_id, 1);
+    EXPECT_EQ(joined.model, cp::model::Design::context_pythia);
+    EXPECT_EQ(joined.phase, cp::store::Phase::phase2);
+    EXPECT_GT(separate.experiment_id, 1);
+    EXPECT_EQ(separate.phase, cp::store::Phase::phase2);
+}
+
 // #26: the 8 test chunks are drawn evenly across Brown's 50 held-out documents, which lie in
 // genre order (every 10th of the 500 sorted files; the genres' shares of them, from Brown's
 // document counts: a 8.8%, b 5.4%, ... r 1.8%): at 0, 1/8, ..., 7/8 of the held-out stream the
