@@ -4,10 +4,7 @@
 #include <map>
 
 #include "common/allocator.h"
-#include "common/error.h"
-#include "train/cache_eval.h"
-#include "train/seed_group.h"
-#include "train/sweep_runner.h"
+#include "train/job.h"
 
 namespace cp::workbench {
 namespace {
@@ -64,76 +61,13 @@ struct ReleaseMemoryWhenDone {
 
 }  // namespace
 
-void ExperimentWorker::run(const cp::train::ExperimentParams& params, cp::train::LaunchMode mode) {
+void ExperimentWorker::runJob(std::shared_ptr<cp::train::Job> job) {
     const ReleaseMemoryWhenDone release;
     // The stop flag is not reset here: arm() did that on the GUI thread before queuing, so a
     // Stop pressed in between is honoured.
     SignalObserver observer(*this);
-    try {
-        // Validates and prepares data (reading the stop flag between stages): nothing stored yet.
-        // One experiment, or one per seed with "Repeat with N seeds" (a seed group).
-        train::SeedGroup group(params, mode, &stop_);
-        const train::GroupSummary g = group.run(&observer, stop_);
-        std::int64_t last = -1;
-        QString failed;
-        for (const train::SeedOutcome& s : g.seeds) {
-            if (s.summary) last = s.summary->experiment_id;
-            if (!s.finished())
-                failed += QString("seed %1: %2\n")
-                              .arg(s.seed)
-                              .arg(QString::fromStdString(
-                                  s.summary ? store::status_display_name(s.summary->status)
-                                            : s.error));
-        }
-        emit finished(g.status, failed.trimmed(), last);
-    } catch (const train::StoppedBeforeStart& e) {
-        emit finished(store::RunStatus::stopped, QString::fromUtf8(e.what()), -1);
-    } catch (const Error& e) {
-        emit finished(store::RunStatus::failed, QString::fromUtf8(e.what()), -1);
-    } catch (const std::exception& e) {
-        emit finished(store::RunStatus::failed, QString("internal error: ") + e.what(), -1);
-    }
-}
-
-void ExperimentWorker::runCacheEval(const cp::train::CacheEvalParams& params) {
-    const ReleaseMemoryWhenDone release;
-    SignalObserver observer(*this);
-    try {
-        train::CacheEval eval(params, &stop_);  // checks and prepares the text: nothing stored yet
-        const train::CacheEvalSummary s = eval.run(&observer, stop_);
-        QString failed;
-        for (const auto& t : s.trained)
-            for (const auto& o : t.policies)
-                if (o.status != store::RunStatus::finished)
-                    failed += QString("%1: %2 %3\n")
-                                  .arg(QString::fromStdString(o.policy),
-                                       QString::fromUtf8(store::status_display_name(o.status)),
-                                       QString::fromStdString(o.message));
-        emit finished(s.status, failed.trimmed(),
-                      s.trained.empty() ? -1 : s.trained.front().experiment_id);
-    } catch (const Error& e) {
-        emit finished(store::RunStatus::failed, QString::fromUtf8(e.what()), -1);
-    } catch (const std::exception& e) {
-        emit finished(store::RunStatus::failed, QString("internal error: ") + e.what(), -1);
-    }
-}
-
-void ExperimentWorker::runSweep(const cp::train::Sweep& sweep) {
-    const ReleaseMemoryWhenDone release;
-    SignalObserver observer(*this);
-    try {
-        const train::SweepOutcome out = train::run_sweep(sweep, &observer, stop_);
-        QString summary = QString("%1 cells run, %2 skipped (finished before), %3 failed")
-                              .arg(out.ran)
-                              .arg(out.skipped)
-                              .arg(out.failed);
-        if (!out.errors.empty()) summary += "\n" + QString::fromStdString(out.errors).trimmed();
-        emit finished(out.status, summary, out.experiments.empty() ? -1 : out.experiments.back());
-    } catch (const Error& e) {
-        emit finished(store::RunStatus::failed, QString::fromUtf8(e.what()), -1);
-    } catch (const std::exception& e) {
-        emit finished(store::RunStatus::failed, QString("internal error: ") + e.what(), -1);
-    }
+    const train::JobOutcome out = job->run(&observer, stop_);
+    emit finished(out.status, QString::fromStdString(out.message), out.experiment_id);
 }
 
 }  // namespace cp::workbench

@@ -1,4 +1,4 @@
-// Runs one experiment on its own QThread. core's observer callbacks arrive on that thread and
+// Runs one job (train/job.h) on its own QThread. core's observer callbacks arrive on that thread and
 // leave it as queued Qt signals carrying plain numbers and strings: no tensor ever reaches the
 // GUI thread, and the GUI never waits on training. Stop sets an atomic flag that the training
 // loop reads between steps.
@@ -8,11 +8,13 @@
 #include <QString>
 #include <atomic>
 
-#include "experiment/cache_eval_params.h"
-#include "experiment/experiment_params.h"
-#include "experiment/plan.h"
-#include "experiment/sweep.h"
+#include <memory>
+
 #include "widgets/kinds_meta.h"
+
+namespace cp::train {
+class Job;
+}
 
 namespace cp::workbench {
 
@@ -27,14 +29,9 @@ class ExperimentWorker : public QObject {
     bool stopRequested() const { return stop_.load(); }
 
   public slots:
-    // Runs on the worker's thread (invoked queued).
-    void run(const cp::train::ExperimentParams& params, cp::train::LaunchMode mode);
-    // A trained run evaluated under cache policies (train/cache_eval.h), on the same thread and
-    // with the same signals; finished() carries the trained run's experiment.
-    void runCacheEval(const cp::train::CacheEvalParams& params);
-    // A sweep's cells one after another in this process (train/sweep_runner.h); finished()
-    // carries the last experiment stored.
-    void runSweep(const cp::train::Sweep& sweep);
+    // Runs `job` (an experiment or seed group, a sweep, a cache evaluation: train/job.h) on the
+    // worker's thread (invoked queued); finished() carries its outcome.
+    void runJob(std::shared_ptr<cp::train::Job> job);
 
   signals:
     void runStarted(qint64 run_id, cp::model::Design model, cp::store::Phase phase);

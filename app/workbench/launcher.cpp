@@ -16,6 +16,7 @@
 #include "widgets/parameter_form.h"
 #include "widgets/run_browser.h"
 #include "widgets/sweep_view.h"
+#include "train/job.h"
 #include "workbench/experiment_worker.h"
 #include "workspace/workspace.h"
 
@@ -62,7 +63,7 @@ QString Launcher::launch(train::LaunchMode mode) {
     mode_ = mode;
     v_.panel->showBusy("Preparing data (tokenizing or reading the token cache)…");
     v_.tabs->setCurrentWidget(v_.live);
-    start(JobController::Job::experiment, [p, mode](ExperimentWorker* w) { w->run(p, mode); });
+    start(JobController::Job::experiment, train::experiment_job(p, mode));
     return {};
 }
 
@@ -102,7 +103,7 @@ QString Launcher::launchSweep() {
                               .arg(QString::fromStdString(sweep->uid))
                               .arg(sweep->cells.size()));
     v_.panel->showBusy("Sweep: preparing the first cell…");
-    start(JobController::Job::sweep, [s = *sweep](ExperimentWorker* w) { w->runSweep(s); });
+    start(JobController::Job::sweep, train::sweep_job(*sweep));
     return {};
 }
 
@@ -145,15 +146,15 @@ QString Launcher::launchCacheEval() {
     }
     if (p->threads == 0) p->threads = training_threads();
     v_.cache->setRunning(true);
-    start(JobController::Job::cache_eval,
-          [params = *p](ExperimentWorker* w) { w->runCacheEval(params); });
+    start(JobController::Job::cache_eval, train::cache_eval_job(*p));
     return {};
 }
 
-void Launcher::start(JobController::Job job, std::function<void(ExperimentWorker*)> work) {
+void Launcher::start(JobController::Job kind, std::unique_ptr<train::Job> job) {
     last_status_.reset();
     last_error_.clear();
-    jobs_->start(job, std::move(work));
+    std::shared_ptr<train::Job> shared = std::move(job);
+    jobs_->start(kind, [shared](ExperimentWorker* w) { w->runJob(shared); });
     v_.panel->setState(v_.form->isValid(), true);
 }
 

@@ -7,6 +7,7 @@
 #include <QObject>
 #include <QString>
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include "experiment/plan.h"
@@ -26,6 +27,10 @@ class ParameterForm;
 class RunBrowser;
 class SweepView;
 }  // namespace cp::widgets
+
+namespace cp::train {
+class Job;
+}
 
 namespace cp::workspace {
 class Workspace;
@@ -74,7 +79,8 @@ class Launcher : public QObject {
     void ended(cp::store::RunStatus status);
 
   private:
-    void start(JobController::Job job, std::function<void(ExperimentWorker*)> work);
+    // The job queued on the worker; no outcome until it ends.
+    void start(JobController::Job kind, std::unique_ptr<train::Job> job);
     void onFinished(JobController::Job job, store::RunStatus status, QString error,
                     qint64 experiment_id);
     void endCacheEval(store::RunStatus status, const QString& error);

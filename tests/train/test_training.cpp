@@ -16,6 +16,9 @@
 #include "train/benchmark.h"
 #include "train/context_measures.h"
 #include "train/experiment.h"
+#include "train/job.h"
+#include "train/seed_group.h"
+#include "train/sweep_runner.h"
 #include "train/phase1.h"
 #include "train/recorder.h"
 
@@ -554,4 +557,49 @@ TEST(Experiment, Phase1ReadsTheTrainingChunksOnly) {
     const auto params = nlohmann::json::parse(store.experiment(s.experiment_id).params_json);
     EXPECT_NE(params["reference_notes"]["phase1.batch_size"].get<std::string>().find("5000"),
               std::string::npos);
+}
+
+// #29: the workbench runs every kind of job through one interface; a refusal is the outcome
+// (failed, naming the problem) and nothing is stored: the database is not even created.
+TEST(Jobs, ARefusedExperimentIsAFailedOutcomeAndStoresNothing) {
+    cp::test::TempDir dir;
+    ExperimentParams p;  // samples, seq_length and epochs left out: no defaults
+    p.db = (dir / "w.db").string();
+    std::atomic<bool> stop{false};
+    const JobOutcome out = experiment_job(p, LaunchMode::full_comparison)->run(nullptr, stop);
+    EXPECT_EQ(out.status, cp::store::RunStatus::failed);
+    EXPECT_NE(out.message.find("samples is required"), std::string::npos) << out.message;
+    EXPECT_EQ(out.experiment_id, -1);
+    EXPECT_FALSE(std::filesystem::exists(p.db));
+}
+
+// What each kind's outcome says, from summaries made by hand: the seeds, cells and policies that
+// did not finish, one line each, and the experiment to show.
+TEST(Jobs, OutcomesNameWhatDidNotFinish) {
+    GroupSummary g;
+    g.status = cp::store::RunStatus::failed;
+    SeedOutcome ok;
+    ok.seed = 1;
+    ok.summary = ExperimentSummary{};
+    ok.summary->experiment_id = 4;
+    SeedOutcome bad;
+    bad.seed = 2;
+    bad.error = "diverged at step 3";
+    g.seeds = {ok, bad};
+    const JobOutcome seeds = outcome_of(g);
+    EXPECT_EQ(seeds.status, cp::store::RunStatus::failed);
+    EXPECT_EQ(seeds.message, "seed 2: diverged at step 3");
+    EXPECT_EQ(seeds.experiment_id, 4);  // the last seed that stored something
+
+    SweepOutcome s;
+    s.status = cp::store::RunStatus::failed;
+    s.ran = 3;
+    s.skipped = 1;
+    s.failed = 1;
+    s.experiments = {7, 9};
+    s.errors = "cell 2 (seed=2): out of memory\n";
+    const JobOutcome sweep = outcome_of(s);
+    EXPECT_EQ(sweep.message,
+              "3 cells run, 1 skipped (finished before), 1 failed\ncell 2 (seed=2): out of memory");
+    EXPECT_EQ(sweep.experiment_id, 9);
 }
