@@ -21,7 +21,10 @@ class QLineEdit;
 class QSettings;
 
 namespace cp::train {
-struct ParamSpec;
+struct ExperimentParams;
+template <class Params>
+struct BasicParamSpec;
+using ParamSpec = BasicParamSpec<ExperimentParams>;
 }
 
 namespace cp::widgets {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli/args.h"
+#include "cli/run_options.h"
 #include "cli/commands.h"
 #include "common/error.h"
 #include "common/numbers.h"
@@ -91,6 +92,8 @@ void print(const train::CacheEvalSummary& s) {
 }  // namespace
 
 int cache_eval_command(int argc, char** argv, int first) {
+    std::vector<Option> options = options_of(train::cache_eval_schema());
+    options.push_back({"quiet", "", "no progress on stderr"});
     Args args(
         "context-pythia cache-eval (--run ID ... | --checkpoint FILE --seq-length L) "
         "--policy NAME[:k=v,...] [--policy ...] [options]",
@@ -101,63 +104,10 @@ int cache_eval_command(int argc, char** argv, int first) {
         "evaluation run linked to the trained run, so 'experiments compare' and the Pareto\n"
         "view show it beside the trained designs. Policies: " +
             model::policy_help() + ".",
-        {{"db", "FILE", "the database (default: $CP_DB or the workbench's)"},
-         {"run", "ID", "a finished Phase 2 run to evaluate", true},
-         {"checkpoint", "FILE", "or a checkpoint file (ours, or a Hugging Face GPT-NeoX model.safetensors)"},
-         {"seq-length", "L", "with --checkpoint: the held-out chunks' length (required, no default)"},
-         {"corpus", "NAME|PATH", "with --checkpoint: its held-out text (default: brown)", true},
-         {"tokenizer", "PATH",
-          "with --checkpoint: the tokenizer of its ids (default: a Hugging Face checkpoint's "
-          "tokenizer.json beside it, required; ours: the installed GPT-2 one)"},
-         {"policy", "NAME[:k=v,...]",
-          "a cache policy (at least one); budget=F (a fraction of the full cache's bytes) "
-          "instead of its knobs",
-          true},
-         {"budgets", "F,F,...",
-          "evaluate every policy but full at each of these fractions of the full cache's "
-          "scored bytes (e.g. 0.5,0.25,0.125)"},
-         {"calibration-tokens", "N", "training tokens for lowrank's PCA and the K/V anatomy (default: 16384)"},
-         {"prefill-chunk", "N",
-          "tokens fed per step, each step attending to the compressed cache of the ones before "
-          "(default: 1, token by token)"},
-         {"prefill", "N",
-          "the labelled 'uncompressed prompt' mode: N tokens of each chunk at once first, "
-          "uncompressed among themselves (-1: half the chunk; default: 0, none)"},
-         {"test-chunks", "N", "held-out chunks (default: the run's own evaluation's)"},
-         {"last-word-passages", "N", "last-word passages (default: the run's own evaluation's)"},
-         {"kv-lengths", "L,L,...", "cache lengths measured (default: the run's own evaluation's)"},
-         {"batch", "B", "held-out chunks decoded side by side (default: 16)"},
-         {"no-anatomy", "", "do not record the K/V spectra"},
-         {"device", "auto|cpu|cuda", "(default: auto)"},
-         {"threads", "N", "torch CPU threads (default: torch's choice)"},
-         {"quiet", "", "no progress on stderr"}});
+        options);
     if (args.parse_and_print_help(argc, argv, first)) return 0;
-    train::CacheEvalParams p;
-    p.db = args.get("db");
-    for (const std::string& r : args.all("run")) p.runs.push_back(parse_int_option("run", r));
-    p.checkpoint = args.get("checkpoint");
-    p.tokenizer = args.get("tokenizer");
-    if (args.has("seq-length")) p.seq_length = parse_int_option("seq-length", args.get("seq-length"));
-    if (args.has("corpus")) p.corpora = args.all("corpus");
-    for (const std::string& text : args.all("policy")) p.policies.push_back(model::parse_policy(text));
-    const auto integer = [&](const char* name, std::int64_t fallback) {
-        return args.has(name) ? parse_int_option(name, args.get(name)) : fallback;
-    };
-    p.calibration_tokens = integer("calibration-tokens", p.calibration_tokens);
-    p.prefill = integer("prefill", p.prefill);
-    p.prefill_chunk = integer("prefill-chunk", p.prefill_chunk);
-    p.max_test_chunks = integer("test-chunks", 0);
-    p.max_last_word_passages = integer("last-word-passages", 0);
-    p.batch = integer("batch", p.batch);
-    p.threads = integer("threads", 0);
-    p.device = args.get("device", "auto");
-    p.anatomy = !args.has("no-anatomy");
-    if (args.has("budgets")) p.budgets = train::parse_budgets(args.get("budgets"));
-    if (args.has("kv-lengths")) {
-        std::stringstream in(args.get("kv-lengths"));
-        std::string part;
-        while (std::getline(in, part, ',')) p.kv_lengths.push_back(parse_int_option("kv-lengths", part));
-    }
+    // Every option read by the schema (experiment/cache_eval_params.h), all named at once.
+    const train::CacheEvalParams p = params_from(args, train::cache_eval_schema());
     std::atomic<bool> stop{false};
     train::CacheEval eval(p, &stop);  // every check before any work
     PrintingObserver observer(args.has("quiet"));

@@ -12,6 +12,7 @@
 #include "model/design.h"
 #include "store/run_store.h"
 #include "experiment/experiment_params.h"
+#include "experiment/param_schema.h"
 
 namespace cp::train {
 
@@ -48,6 +49,10 @@ struct CacheEvalParams {
     // Every problem of these parameters alone (no model, no store), each naming the option.
     std::vector<std::string> problems() const;
 };
+
+// cache-eval's parameter schema: its options, their help and defaults, read with the same entry
+// makers as the experiment's (experiment/param_builders.h); the checks are problems()'.
+const std::vector<BasicParamSpec<CacheEvalParams>>& cache_eval_schema();
 
 // The policies of one line of parameter sets, "rank=8,target=k; rank=8,target=v" for `kind`
 // (the GUI's field per policy): one policy each, parsed as "kind:params". Throws cp::Error as

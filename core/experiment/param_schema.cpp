@@ -1,4 +1,5 @@
 #include "experiment/param_schema.h"
+#include "experiment/param_builders.h"
 
 #include <filesystem>
 
@@ -40,210 +41,15 @@ const char* group_title(ParamGroup g) {
 
 namespace {
 
+using B = ParamBuilder<P>;
 template <typename T>
-using Ref = T& (*)(P&);
-using Check = std::function<std::string(const P&)>;
+using Ref = B::Ref<T>;
+using Check = B::Check;
 
 std::string number_text(double v) { return short_number(v); }
 
-// A whole number from JSON, refused by name when it is not one or does not fit 64 bits (a float
-// like 3e75 would otherwise be converted with undefined behaviour: found by fuzz_params).
-std::int64_t whole_number(const json& v, const std::string& key) {
-    if (v.is_number_unsigned() &&
-        v.get<std::uint64_t>() >
-            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-        throw Error("experiment parameters: " + key + " is too large");
-    if (v.is_number_integer()) return v.get<std::int64_t>();
-    if (v.is_number_float()) {
-        const double d = v.get<double>();
-        if (std::trunc(d) == d && std::abs(d) < 9.2e18) return static_cast<std::int64_t>(d);
-    }
-    throw Error("experiment parameters: " + key + " must be a whole number (got " + v.dump() + ")");
-}
-
-double real_number(const json& v, const std::string& key) {
-    if (!v.is_number())
-        throw Error("experiment parameters: " + key + " must be a number (got " + v.dump() + ")");
-    return v.get<double>();
-}
-
-std::string text_value(const json& v, const std::string& key) {
-    if (!v.is_string())
-        throw Error("experiment parameters: " + key + " must be text (got " + v.dump() + ")");
-    return v.get<std::string>();
-}
-
-// ---- entry makers: one per type, each binding the member through a reference function ----
-
-ParamSpec base(const char* key, const char* cli, ParamType type, const char* value_name,
-               const char* help, ParamGroup group) {
-    ParamSpec s;
-    s.key = key;
-    s.cli = cli;
-    s.type = type;
-    s.value_name = value_name;
-    s.help = help;
-    s.group = group;
-    return s;
-}
-
-ParamSpec required_integer(const char* key, const char* cli, const char* help,
-                           Ref<std::optional<std::int64_t>> ref) {
-    ParamSpec s = base(key, cli, ParamType::required_integer, "N", help, ParamGroup::required);
-    s.get = [ref](const P& p) {
-        const auto& v = ref(const_cast<P&>(p));
-        return v ? json(*v) : json(nullptr);
-    };
-    s.set = [ref, k = s.key](P& p, const json& v) {
-        ref(p) = v.is_null() ? std::nullopt : std::optional<std::int64_t>(whole_number(v, k));
-    };
-    s.check = [ref, k = s.key](const P& p) -> std::string {
-        const auto& v = ref(const_cast<P&>(p));
-        if (!v) return k + " is required (it has no default: choose it for this experiment)";
-        if (*v <= 0) return k + " must be positive (got " + std::to_string(*v) + ")";
-        return "";
-    };
-    return s;
-}
-
-Check positive_integer(Ref<std::int64_t> ref, std::string key) {
-    return [ref, key](const P& p) -> std::string {
-        const std::int64_t v = ref(const_cast<P&>(p));
-        return v > 0 ? "" : key + " must be positive (got " + std::to_string(v) + ")";
-    };
-}
-Check non_negative_integer(Ref<std::int64_t> ref, std::string key, std::string zero_means = "") {
-    return [ref, key, zero_means](const P& p) -> std::string {
-        const std::int64_t v = ref(const_cast<P&>(p));
-        return v >= 0
-                   ? ""
-                   : key + " must be " + (zero_means.empty() ? "zero" : "0 (" + zero_means + ")") +
-                         " or positive (got " + std::to_string(v) + ")";
-    };
-}
-
-ParamSpec integer(const char* key, const char* cli, const char* value_name, const char* help,
-                  ParamGroup group, Ref<std::int64_t> ref, Check check) {
-    ParamSpec s = base(key, cli, ParamType::integer, value_name, help, group);
-    s.get = [ref](const P& p) { return json(ref(const_cast<P&>(p))); };
-    s.set = [ref, k = s.key](P& p, const json& v) { ref(p) = whole_number(v, k); };
-    s.check = std::move(check);
-    return s;
-}
-
-enum class RealRule { positive, non_negative, fraction_open, fraction_half_open };
-
-// The single-field rule of a real parameter: a problem message, or "".
-std::string real_problem(double v, const std::string& k, RealRule rule, bool float32) {
-    const std::string got = " (got " + number_text(v) + ")";
-    switch (rule) {
-        case RealRule::positive:
-            if (!(v > 0)) return k + " must be positive" + got;
-            break;
-        case RealRule::non_negative:
-            if (!(v >= 0)) return k + " must be zero or positive" + got;
-            break;
-        case RealRule::fraction_open:
-            if (!(v > 0 && v < 1)) return k + " must be between 0 and 1" + got;
-            break;
-        case RealRule::fraction_half_open:
-            if (!(v > 0 && v <= 1)) return k + " must be in (0, 1]" + got;
-            break;
-    }
-    // The optimizers hold their hyper-parameters as float32.
-    if (float32 && std::isfinite(v) && std::abs(v) > std::numeric_limits<float>::max())
-        return k + " " + number_text(v) + " is beyond float32's range (3.4e38)";
-    return "";
-}
-
-ParamSpec real(const char* key, const char* cli, const char* value_name, const char* help,
-               ParamGroup group, Ref<double> ref, RealRule rule, bool float32 = false) {
-    ParamSpec s = base(key, cli, ParamType::real, value_name, help, group);
-    s.get = [ref](const P& p) { return json(ref(const_cast<P&>(p))); };
-    s.set = [ref, k = s.key](P& p, const json& v) { ref(p) = real_number(v, k); };
-    s.check = [ref, k = s.key, rule, float32](const P& p) {
-        return real_problem(ref(const_cast<P&>(p)), k, rule, float32);
-    };
-    return s;
-}
-
-// A real whose default comes from the size preset (model_registry.h): unset (null) until the
-// experiment fills it in, so that the record can say where the value came from.
-ParamSpec preset_real(const char* key, const char* cli, const char* value_name, const char* help,
-                      ParamGroup group, Ref<std::optional<double>> ref, RealRule rule) {
-    ParamSpec s = base(key, cli, ParamType::real, value_name, help, group);
-    s.get = [ref](const P& p) {
-        const auto& v = ref(const_cast<P&>(p));
-        return v ? json(*v) : json(nullptr);
-    };
-    s.set = [ref, k = s.key](P& p, const json& v) {
-        ref(p) = v.is_null() ? std::nullopt : std::optional<double>(real_number(v, k));
-    };
-    s.check = [ref, k = s.key, rule](const P& p) -> std::string {
-        const auto& v = ref(const_cast<P&>(p));
-        return v ? real_problem(*v, k, rule, true) : "";
-    };
-    return s;
-}
-
-ParamSpec text(const char* key, const char* cli, const char* value_name, const char* help,
-               ParamGroup group, Ref<std::string> ref) {
-    ParamSpec s = base(key, cli, ParamType::text, value_name, help, group);
-    s.get = [ref](const P& p) { return json(ref(const_cast<P&>(p))); };
-    s.set = [ref, k = s.key](P& p, const json& v) { ref(p) = text_value(v, k); };
-    return s;
-}
-
-// "a, b or c": the valid values in a message.
-std::string or_list(const std::vector<std::string>& choices) {
-    std::string t;
-    for (std::size_t i = 0; i < choices.size(); ++i)
-        t += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
-    return t;
-}
-
-ParamSpec choice(const char* key, const char* cli, const char* help, ParamGroup group,
-                 Ref<std::string> ref, std::vector<std::string> choices) {
-    std::string value_name;
-    for (const auto& c : choices) value_name += (value_name.empty() ? "" : "|") + c;
-    ParamSpec s = base(key, cli, ParamType::choice, "", help, group);
-    s.value_name = value_name;
-    s.choices = choices;
-    s.get = [ref](const P& p) { return json(ref(const_cast<P&>(p))); };
-    const auto valid = [choices, k = s.key](const std::string& v) {
-        for (const auto& c : choices)
-            if (c == v) return;
-        throw Error(k + " must be " + or_list(choices) + " (got '" + v + "')");
-    };
-    s.set = [ref, k = s.key, valid](P& p, const json& v) {
-        const std::string t = text_value(v, k);
-        valid(t);
-        ref(p) = t;
-    };
-    s.check = [ref, choices, k = s.key](const P& p) -> std::string {
-        const std::string& v = ref(const_cast<P&>(p));
-        for (const auto& c : choices)
-            if (c == v) return "";
-        return k + " must be " + or_list(choices) + " (got '" + v + "')";
-    };
-    return s;
-}
-
-ParamSpec flag(const char* key, const char* cli, const char* help, ParamGroup group,
-               Ref<bool> ref) {
-    ParamSpec s = base(key, cli, ParamType::flag, "", help, group);
-    s.get = [ref](const P& p) { return json(ref(const_cast<P&>(p))); };
-    s.set = [ref, k = s.key](P& p, const json& v) {
-        if (!v.is_boolean())
-            throw Error("experiment parameters: " + k + " must be true or false (got " + v.dump() +
-                        ")");
-        ref(p) = v.get<bool>();
-    };
-    return s;
-}
-
 ParamSpec models_param() {
-    ParamSpec m = base("models", "models", ParamType::design_list, "", "", ParamGroup::run);
+    ParamSpec m = B::base("models", "models", ParamType::design_list, "", "", ParamGroup::run);
     m.value_name = "DESIGN,...";
     m.help = "the designs to train (" + model::design_keys_text() +
              "; 'all': every design and the untrained-block ablation)";
@@ -298,7 +104,7 @@ ParamSpec models_param() {
 }
 
 ParamSpec corpora_param() {
-    ParamSpec c = base("corpora", "corpus", ParamType::text_list, "NAME|PATH",
+    ParamSpec c = B::base("corpora", "corpus", ParamType::text_list, "NAME|PATH",
                        "brown, nlp, or your own text", ParamGroup::run);
     c.choices = {"brown", "nlp", "brown,nlp"};  // what the GUI offers; a path is valid too
     c.get = [](const P& p) { return json(p.corpora); };
@@ -319,7 +125,7 @@ ParamSpec corpora_param() {
 }
 
 ParamSpec seed_param() {
-    ParamSpec seed = base("seed", "seed", ParamType::seed, "S",
+    ParamSpec seed = B::base("seed", "seed", ParamType::seed, "S",
                           "seed of initialisation, noise and shuffling", ParamGroup::run);
     seed.get = [](const P& p) { return json(p.seed); };
     seed.set = [](P& p, const json& v) {
@@ -332,7 +138,7 @@ ParamSpec seed_param() {
 
 // Repeats and the comparators' own model parameters.
 void add_seeds_and_model_parameters(std::vector<ParamSpec>& s) {
-    s.push_back(integer(
+    s.push_back(B::integer(
         "seeds", "seeds", "N",
         "repeat the whole experiment with seeds S, S+1, ..., S+N-1 as one group (every seed "
         "trains on the same chunks); the comparison reports mean, sd and 95% t-intervals",
@@ -346,79 +152,79 @@ void add_seeds_and_model_parameters(std::vector<ParamSpec>& s) {
                        " (each seed is a whole experiment): split it into groups with --seed";
             return "";
         }));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "kv_heads", "kv-heads", "N",
         "pythia-gqa: K/V heads shared by the query heads, 1 = multi-query (0: the preset's, 4 "
         "at 70m, 2 at tiny)",
         ParamGroup::run, [](P & p) -> auto& { return p.kv_heads; },
-        non_negative_integer([](P & p) -> auto& { return p.kv_heads; }, "kv_heads",
+        B::non_negative_integer([](P & p) -> auto& { return p.kv_heads; }, "kv_heads",
                              "the preset's")));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "kv_latent", "kv-latent", "N",
         "pythia-mla: width of the cached latent (0: the preset's, 496 at 70m, 60 at tiny: half "
         "of Pythia's cache with the shared rotary key)",
         ParamGroup::run, [](P & p) -> auto& { return p.kv_latent; },
-        non_negative_integer([](P & p) -> auto& { return p.kv_latent; }, "kv_latent",
+        B::non_negative_integer([](P & p) -> auto& { return p.kv_latent; }, "kv_latent",
                              "the preset's")));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "context_interval", "context-interval", "N",
         "context-kv: layer 0 reads the contexts every N positions back (0: the preset's: the "
         "reference 32 at 70m, seq-length / 8 at tiny)",
         ParamGroup::run, [](P & p) -> auto& { return p.context_interval; },
-        non_negative_integer([](P & p) -> auto& { return p.context_interval; },
+        B::non_negative_integer([](P & p) -> auto& { return p.context_interval; },
                              "context_interval", "the preset's")));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "context_dim", "context-dim", "N",
         "width of the context stream of Context-Pythia, projection-256, context-kv and their "
         "Phase 1 (0: the preset's, 256 at 70m, 32 at tiny)",
         ParamGroup::run, [](P & p) -> auto& { return p.context_dim; },
-        non_negative_integer([](P & p) -> auto& { return p.context_dim; }, "context_dim",
+        B::non_negative_integer([](P & p) -> auto& { return p.context_dim; }, "context_dim",
                              "the preset's")));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "max_contexts", "max-contexts", "N",
         "context-kv: the most contexts layer 0 reads (0: the preset's, the reference 32)",
         ParamGroup::run, [](P & p) -> auto& { return p.max_contexts; },
-        non_negative_integer([](P & p) -> auto& { return p.max_contexts; }, "max_contexts",
+        B::non_negative_integer([](P & p) -> auto& { return p.max_contexts; }, "max_contexts",
                              "the preset's")));
 }
 
 void add_required_and_run(std::vector<ParamSpec>& s) {
     // ---- required: no default anywhere ----
-    s.push_back(required_integer(
+    s.push_back(B::required_integer(
         "samples", "samples", "training + validation chunks of seq-length + 1 tokens",
         [](P & p) -> auto& { return p.samples; }));
-    s.push_back(required_integer(
+    s.push_back(B::required_integer(
         "seq_length", "seq-length", "tokens per chunk",
         [](P & p) -> auto& { return p.seq_length; }));
     s.back().unit = "tokens";
-    s.push_back(required_integer(
+    s.push_back(B::required_integer(
         "epochs", "epochs", "Phase 2 epochs at most", [](P & p) -> auto& { return p.epochs; }));
     // ---- run ----
-    s.push_back(choice("size", "size", "every design's preset widths", ParamGroup::run,
+    s.push_back(B::choice("size", "size", "every design's preset widths", ParamGroup::run,
                        [](P & p) -> auto& { return p.size; }, {"tiny", "70m"}));
     s.push_back(models_param());
     s.push_back(corpora_param());
     s.push_back(seed_param());
     add_seeds_and_model_parameters(s);
-    s.push_back(text(
+    s.push_back(B::text(
         "name", "name", "TEXT", "experiment name (default: size, samples x length, seed)",
         ParamGroup::run, [](P & p) -> auto& { return p.name; }));
-    s.push_back(choice("device", "device", "where to train (auto: CUDA when available)",
+    s.push_back(B::choice("device", "device", "where to train (auto: CUDA when available)",
                        ParamGroup::run, [](P & p) -> auto& { return p.device; },
                        {"auto", "cpu", "cuda"}));
-    s.push_back(choice(
+    s.push_back(B::choice(
         "precision", "precision", "bf16: Phase 2 and evaluation under bf16 autocast, weights fp32",
         ParamGroup::run, [](P & p) -> auto& { return p.precision; }, {"fp32", "bf16"}));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "threads", "threads", "N", "torch CPU threads (0: torch's choice)", ParamGroup::run,
         [](P & p) -> auto& { return p.threads; },
-        non_negative_integer(
+        B::non_negative_integer(
             [](P & p) -> auto& { return p.threads; }, "threads", "torch's choice")));
-    s.push_back(text("sweep_cell", "sweep-cell", "UID:CELL",
+    s.push_back(B::text("sweep_cell", "sweep-cell", "UID:CELL",
                      "the sweep cell this experiment is (set by 'context-pythia sweep')",
                      ParamGroup::run, [](P & p) -> auto& { return p.sweep_cell; }));
     s.back().in_gui = false;
-    s.push_back(integer(
+    s.push_back(B::integer(
         "dist_timeout", "dist-timeout", "S",
         "data-parallel runs (torchrun, srun): seconds a rank waits for the others before the job "
         "ends, naming the rank that stopped",
@@ -429,7 +235,7 @@ void add_required_and_run(std::vector<ParamSpec>& s) {
                                       : "";
         }));
     s.back().in_gui = false;
-    s.push_back(text(
+    s.push_back(B::text(
         "tokenizer", "tokenizer", "PATH",
         "tokenizer folder or tokenizer.json (empty: the installed GPT-2)", ParamGroup::run,
         [](P & p) -> auto& { return p.tokenizer; }));
@@ -439,25 +245,25 @@ void add_required_and_run(std::vector<ParamSpec>& s) {
 // Which steps run and where a Phase 2's ContextBlock comes from (bookkeeping: not part of what
 // is trained on what).
 void add_step_choices(std::vector<ParamSpec>& s) {
-    s.push_back(flag(
+    s.push_back(B::flag(
         "ablation_untrained_context_block", "ablation-untrained-context-block",
         "ablation: Phase 2 of a ContextBlock design without Phase 1 (labelled)", ParamGroup::run,
         [](P & p) -> auto& { return p.ablation_untrained_context_block; }));
     s.back().in_gui = false;
-    s.push_back(flag(
+    s.push_back(B::flag(
         "skip_evaluation", "skip-evaluation", "train only", ParamGroup::run,
         [](P & p) -> auto& { return p.skip_evaluation; }));
     s.back().in_gui = false;
-    s.push_back(flag(
+    s.push_back(B::flag(
         "phase1_only", "phase1-only", "Phase 1 of the ContextBlock only", ParamGroup::run,
         [](P & p) -> auto& { return p.phase1_only; }));
     s.back().in_gui = false;
-    s.push_back(text(
+    s.push_back(B::text(
         "context_block_from", "context-block-from", "FILE",
         "Phase 2 on the ContextBlock of this Phase 1 checkpoint", ParamGroup::run,
         [](P & p) -> auto& { return p.context_block_from; }));
     s.back().in_gui = false;
-    s.push_back(text(
+    s.push_back(B::text(
         "init_from", "init-from", "CHECKPOINT",
         "start every design from this pretrained GPT-NeoX checkpoint (Hugging Face's "
         "model.safetensors or a workbench Pythia): each design's conversion, as 'convert' writes "
@@ -484,106 +290,106 @@ void add_step_choices(std::vector<ParamSpec>& s) {
         }
         return "";
     };
-    s.push_back(integer(
+    s.push_back(B::integer(
         "context_block_run", "context-block-run", "ID",
         "Phase 2 on the ContextBlock of this stored Phase 1 run (0: none)", ParamGroup::run,
         [](P & p) -> auto& { return p.context_block_run; },
-        non_negative_integer(
+        B::non_negative_integer(
             [](P & p) -> auto& { return p.context_block_run; }, "context_block_run", "none")));
     s.back().in_gui = false;
 }
 
 void add_phase1(std::vector<ParamSpec>& s) {
-    s.push_back(real(
+    s.push_back(B::real(
         "phase1.centroid_weight", "p1-centroid-weight", "W", "OACD centroid weight",
         ParamGroup::phase1, [](P & p) -> auto& { return p.phase1.centroid_weight; },
         RealRule::non_negative));
-    s.push_back(real(
+    s.push_back(B::real(
         "phase1.noise_std", "p1-noise", "S", "context noise std", ParamGroup::phase1,
         [](P & p) -> auto& { return p.phase1.noise_std; }, RealRule::non_negative));
-    s.push_back(real(
+    s.push_back(B::real(
         "phase1.learning_rate", "p1-lr", "LR", "Phase 1 Adam learning rate", ParamGroup::phase1,
         [](P & p) -> auto& { return p.phase1.learning_rate; }, RealRule::positive, true));
-    s.push_back(real(
+    s.push_back(B::real(
         "phase1.clip_grad_norm", "p1-clip", "C", "Phase 1 gradient-norm clip", ParamGroup::phase1,
         [](P & p) -> auto& { return p.phase1.clip_grad_norm; }, RealRule::non_negative));
-    s.push_back(real(
+    s.push_back(B::real(
         "phase1.convergence_threshold", "p1-convergence-threshold", "T",
         "per-token mean squared change that counts as converged", ParamGroup::phase1,
         [](P & p) -> auto& { return p.phase1.convergence_threshold; }, RealRule::positive));
-    s.push_back(real(
+    s.push_back(B::real(
         "phase1.convergence_target", "p1-convergence-target", "F",
         "stop when this share of tokens has converged", ParamGroup::phase1,
         [](P & p) -> auto& { return p.phase1.convergence_target; }, RealRule::fraction_half_open));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "phase1.max_iterations", "p1-max-iterations", "N", "Phase 1 iterations at most",
         ParamGroup::phase1, [](P & p) -> auto& { return p.phase1.max_iterations; },
-        positive_integer(
+        B::positive_integer(
             [](P & p) -> auto& { return p.phase1.max_iterations; }, "phase1.max_iterations")));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "phase1.batch_size", "p1-batch-size", "N", "tokens per OACD batch", ParamGroup::phase1,
         [](P & p) -> auto& { return p.phase1.batch_size; },
-        positive_integer(
+        B::positive_integer(
             [](P & p) -> auto& { return p.phase1.batch_size; }, "phase1.batch_size")));
     s.back().unit = "tokens";
     s.back().reference_note = "workbench default; reference: 5000";
-    s.push_back(integer(
+    s.push_back(B::integer(
         "phase1.rank_sample", "p1-rank-sample", "N", "contexts used for the effective rank",
         ParamGroup::phase1, [](P & p) -> auto& { return p.phase1.rank_sample; },
-        positive_integer(
+        B::positive_integer(
             [](P & p) -> auto& { return p.phase1.rank_sample; }, "phase1.rank_sample")));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "phase1.cosine_sample", "p1-cosine-sample", "N",
         "contexts used for the mean pairwise cosine", ParamGroup::phase1,
         [](P & p) -> auto& { return p.phase1.cosine_sample; },
         [](const P& p) -> std::string {
             return p.phase1.cosine_sample >= 2 ? "" : "phase1.cosine_sample must be at least 2";
         }));
-    s.push_back(real(
+    s.push_back(B::real(
         "phase1.init_scale", "p1-init-scale", "S", "iteration 0: previous contexts N(0, 1) x this",
         ParamGroup::phase1, [](P & p) -> auto& { return p.phase1.init_scale; },
         RealRule::positive));
 }
 
 void add_phase2(std::vector<ParamSpec>& s) {
-    s.push_back(preset_real(
+    s.push_back(B::preset_real(
         "phase2.learning_rate", "lr", "LR",
         "Phase 2 AdamW learning rate (default: the size preset's, tiny 3e-3, 70m 1e-4)",
         ParamGroup::phase2, [](P & p) -> auto& { return p.phase2.learning_rate; },
         RealRule::positive));
     s.back().reference_note = "reference: 1e-4";
-    s.push_back(real(
+    s.push_back(B::real(
         "phase2.weight_decay", "weight-decay", "WD", "Phase 2 AdamW weight decay",
         ParamGroup::phase2, [](P & p) -> auto& { return p.phase2.weight_decay; },
         RealRule::non_negative));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "phase2.batch_size", "batch-size", "B", "Phase 2 batch size", ParamGroup::phase2,
         [](P & p) -> auto& { return p.phase2.batch_size; },
-        positive_integer(
+        B::positive_integer(
             [](P & p) -> auto& { return p.phase2.batch_size; }, "phase2.batch_size")));
     s.back().unit = "chunks";
-    s.push_back(integer(
+    s.push_back(B::integer(
         "phase2.patience", "patience", "P",
         "epochs without a better validation perplexity before stopping", ParamGroup::phase2,
         [](P & p) -> auto& { return p.phase2.patience; },
-        non_negative_integer(
+        B::non_negative_integer(
             [](P & p) -> auto& { return p.phase2.patience; }, "phase2.patience")));
-    s.push_back(real(
+    s.push_back(B::real(
         "phase2.validation_fraction", "val-fraction", "F", "share of chunks that validate",
         ParamGroup::phase2, [](P & p) -> auto& { return p.phase2.validation_fraction; },
         RealRule::fraction_open));
-    s.push_back(real(
+    s.push_back(B::real(
         "phase2.clip_grad_norm", "clip-grad-norm", "C", "Phase 2 gradient-norm clip, 0 = off",
         ParamGroup::phase2, [](P & p) -> auto& { return p.phase2.clip_grad_norm; },
         RealRule::non_negative));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "phase2.readback_every", "readback-every", "N",
         "read losses back every N steps (0: 1 on CPU, 25 on CUDA)", ParamGroup::phase2,
         [](P & p) -> auto& { return p.phase2.readback_every; },
-        non_negative_integer(
+        B::non_negative_integer(
             [](P & p) -> auto& { return p.phase2.readback_every; }, "readback_every",
             "automatic")));
-    s.push_back(text(
+    s.push_back(B::text(
         "phase2.resume_from", "resume-from", "FILE",
         "continue one model's Phase 2 from its checkpoint (with --models)", ParamGroup::phase2,
         [](P & p) -> auto& { return p.phase2.resume_from; }));
@@ -591,24 +397,24 @@ void add_phase2(std::vector<ParamSpec>& s) {
 }
 
 void add_evaluation(std::vector<ParamSpec>& s) {
-    s.push_back(integer(
+    s.push_back(B::integer(
         "eval.max_test_chunks", "eval-test-chunks", "N", "held-out chunks evaluated at most",
         ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.max_test_chunks; },
-        positive_integer(
+        B::positive_integer(
             [](P & p) -> auto& { return p.eval.max_test_chunks; }, "eval.max_test_chunks")));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "eval.max_lambada_passages", "eval-last-word-passages", "N", "last-word passages at most",
         ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.max_lambada_passages; },
-        non_negative_integer(
+        B::non_negative_integer(
             [](P & p) -> auto& { return p.eval.max_lambada_passages; },
             "eval.max_lambada_passages")));
-    s.push_back(integer(
+    s.push_back(B::integer(
         "eval.stride", "eval-stride", "S",
         "also a sliding-window test perplexity: windows of seq-length tokens moved S at a time over "
         "held-out spans of four windows, every token scored once with up to seq-length - 1 tokens "
         "of context (Hugging Face's perplexity guide); 0: off",
         ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.stride; },
-        non_negative_integer([](P & p) -> auto& { return p.eval.stride; }, "eval.stride")));
+        B::non_negative_integer([](P & p) -> auto& { return p.eval.stride; }, "eval.stride")));
     s.back().zero_when_typed = "leave --eval-stride out for no sliding-window perplexity";
     s.back().check = [](const P& p) -> std::string {
         if (p.eval.stride < 0) return "eval.stride must be 0 (off) or positive";
@@ -618,7 +424,7 @@ void add_evaluation(std::vector<ParamSpec>& s) {
                    ": windows would skip tokens (give at most --seq-length)";
         return "";
     };
-    s.push_back(text("eval.lambada_file", "lambada", "FILE",
+    s.push_back(B::text("eval.lambada_file", "lambada", "FILE",
                      "last-word passages from a LAMBADA file (lambada_openai JSONL or one passage "
                      "per line), every line, instead of the held-out corpus's",
                      ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.lambada_file; }));
@@ -630,7 +436,7 @@ void add_evaluation(std::vector<ParamSpec>& s) {
     };
     {
         ParamSpec k =
-            base("eval.kv_lengths", "eval-kv-lengths", ParamType::integer_list, "L1,L2,...",
+            B::base("eval.kv_lengths", "eval-kv-lengths", ParamType::integer_list, "L1,L2,...",
                  "cache lengths at which KV bytes are measured", ParamGroup::evaluation);
         k.unit = "tokens";
         k.get = [](const P& p) { return json(p.eval.kv_lengths); };
@@ -651,21 +457,21 @@ void add_evaluation(std::vector<ParamSpec>& s) {
 }
 
 void add_storage(std::vector<ParamSpec>& s) {
-    s.push_back(text(
+    s.push_back(B::text(
         "db", "db", "FILE", "database (default: $CP_DB or the workbench's)", ParamGroup::storage,
         [](P & p) -> auto& { return p.db; }));
     s.back().in_gui = false;
-    s.push_back(text(
+    s.push_back(B::text(
         "checkpoint_dir", "checkpoint-dir", "DIR",
         "where runs' checkpoints go, a folder per run (default: the database's own, FILE.files)",
         ParamGroup::storage, [](P & p) -> auto& { return p.checkpoint_dir; }));
     s.back().in_gui = false;
-    s.push_back(integer(
+    s.push_back(B::integer(
         "experiment", "experiment", "ID",
         "add the runs to this stored experiment (its parameters must match) "
         "instead of a new one (0: new)",
         ParamGroup::storage, [](P & p) -> auto& { return p.experiment; },
-        non_negative_integer(
+        B::non_negative_integer(
             [](P & p) -> auto& { return p.experiment; }, "experiment", "a new one")));
     s.back().in_gui = false;
 }
@@ -755,12 +561,7 @@ std::vector<ParamSpec> make_schema() {
 
 }  // namespace
 
-std::string ParamSpec::default_text() const {
-    if (type == ParamType::required_integer) return "";
-    return to_text(ExperimentParams{});
-}
-
-json ParamSpec::parse_text(const std::string& raw) const {
+json ParamInfo::parse_text(const std::string& raw) const {
     const std::string option = "--" + cli;
     const auto whole = [&](const std::string& t) {
         const auto v = parse_whole_number(t);
@@ -801,8 +602,7 @@ json ParamSpec::parse_text(const std::string& raw) const {
     return raw;
 }
 
-std::string ParamSpec::to_text(const ExperimentParams& p) const {
-    const json v = get(p);
+std::string ParamInfo::text_of(const json& v) {
     if (v.is_null()) return "";
     if (v.is_string()) return v.get<std::string>();
     if (v.is_boolean()) return v.get<bool>() ? "true" : "false";

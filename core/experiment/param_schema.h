@@ -1,4 +1,5 @@
-// Every experiment parameter, declared once: its JSON key, command-line name, type, help, unit,
+// Every experiment parameter, declared once (and, with the same machinery, every cache-eval and
+// bench option: experiment/cache_eval_params.h, experiment/bench_options.h): its JSON key, command-line name, type, help, unit,
 // group, reference value and single-field validation. The CLI's options and --help, JSON
 // read/write, the GUI's fields and QSettings are all made from this list; the default is the
 // ExperimentParams member's initialiser. Adding a parameter: a member in experiment_params.h,
@@ -32,7 +33,9 @@ enum class ParamType {
 enum class ParamGroup { required, run, phase1, phase2, evaluation, storage };
 const char* group_title(ParamGroup g);
 
-struct ParamSpec {
+// What a parameter is, whichever command's parameters hold it: its names, type, help and the
+// form's layout. BasicParamSpec binds it to a member.
+struct ParamInfo {
     std::string key;  // JSON path with dots: "phase2.learning_rate"
     std::string cli;  // --lr
     ParamType type = ParamType::text;
@@ -56,24 +59,40 @@ struct ParamSpec {
     std::string zero_when_typed;
     // A file's parameter: the form offers a file picker beside the field.
     bool is_file = false;
+    // Given several times on the command line, each adds (text lists always do).
+    bool repeated = false;
+    // What the default means when its value says little ("the run's own evaluation's" for 0).
+    std::string default_note;
     // What the value names, in one line for the form to show under the field ("Hugging Face
     // GPT-NeoX: hidden 512, ..."); throws cp::Error when it names nothing readable. Empty: none.
     std::function<std::string(const std::string&)> describe;
 
-    // The member's value as JSON, and setting it from JSON (throws cp::Error naming the key).
-    std::function<nlohmann::json(const ExperimentParams&)> get;
-    std::function<void(ExperimentParams&, const nlohmann::json&)> set;
-    // Single-field validation: a problem message, or "" when fine.
-    std::function<std::string(const ExperimentParams&)> check;
-
-    // The value the GUI and --help show as default ("" for required ones).
-    std::string default_text() const;
     // A value typed by a user (CLI or GUI field) as JSON of this type; throws cp::Error naming
     // --cli and what is expected.
     nlohmann::json parse_text(const std::string& text) const;
-    // The value as a user would type it back: the inverse of parse_text.
-    std::string to_text(const ExperimentParams& p) const;
+    // A value as a user would type it back ("" for none): the inverse of parse_text.
+    static std::string text_of(const nlohmann::json& value);
 };
+
+// A parameter bound to its member of `Params` (ExperimentParams, CacheEvalParams, BenchOptions):
+// the default is the member's initialiser.
+template <class Params>
+struct BasicParamSpec : ParamInfo {
+    // The member's value as JSON, and setting it from JSON (throws cp::Error naming the key).
+    std::function<nlohmann::json(const Params&)> get;
+    std::function<void(Params&, const nlohmann::json&)> set;
+    // Single-field validation: a problem message, or "" when fine.
+    std::function<std::string(const Params&)> check;
+
+    // The value the GUI and --help show as default ("" for required ones).
+    std::string default_text() const {
+        return type == ParamType::required_integer ? "" : text_of(get(Params{}));
+    }
+    // The value as a user would type it back: the inverse of parse_text.
+    std::string to_text(const Params& p) const { return text_of(get(p)); }
+};
+
+using ParamSpec = BasicParamSpec<ExperimentParams>;
 
 const std::vector<ParamSpec>& param_schema();
 

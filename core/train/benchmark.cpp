@@ -29,29 +29,6 @@ namespace F = torch::nn::functional;
 using nlohmann::json;
 using clock_type = std::chrono::steady_clock;
 
-void BenchOptions::validate() const {
-    std::string problems;
-    const auto problem = [&](const std::string& m) { problems += "\n  " + m; };
-    if (size != "tiny" && size != "70m") problem("--size must be tiny or 70m (got '" + size + "')");
-    if (device != "auto" && device != "cpu" && device != "cuda")
-        problem("--device must be auto, cpu or cuda (got '" + device + "')");
-    if (precision != "fp32" && precision != "bf16")
-        problem("--dtype must be fp32 or bf16 (got '" + precision + "')");
-    if (batch < 1) problem("--batch must be at least 1");
-    if (seq_length < 2) problem("--seq-length must be at least 2");
-    if (size == "70m" && seq_length > 2048) problem("--seq-length: the 70m presets hold 2048");
-    if (steps < 1) problem("--steps must be at least 1");
-    if (warmup_steps < 0) problem("--warmup must be 0 or more");
-    if (generate_tokens < 80) problem("--generate-tokens must be at least 80 (a 64-token prompt)");
-    if (size == "70m" && generate_tokens > 2048)
-        problem("--generate-tokens: the 70m presets hold 2048 positions");
-    if (peak_tflops < 0) problem("--peak-tflops must be positive (or 0 for the default)");
-    if (threads < 0) problem("--threads must be 0 (torch's choice) or positive");
-    if (models.empty()) problem("--models: choose at least one design");
-    if (attention != "fused" && attention != "explicit")
-        problem("--attention must be fused or explicit (got '" + attention + "')");
-    if (!problems.empty()) throw Error("bench: bad options:" + problems);
-}
 
 namespace {
 

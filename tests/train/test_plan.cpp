@@ -9,6 +9,8 @@
 #include "common/error.h"
 #include "store/run_store.h"
 #include "test_support.h"
+#include "experiment/bench_options.h"
+#include "experiment/cache_eval_params.h"
 #include "experiment/param_schema.h"
 #include "experiment/plan.h"
 #include "experiment/sweep.h"
@@ -592,4 +594,110 @@ TEST(Sweep, GridLinesAndTheSlurmJobAsTheWorkbenchWritesThem) {
     EXPECT_NE(text.find("#SBATCH --time=00:10:00\n"), std::string::npos) << text;
     EXPECT_EQ(read_manifest(dir / "job").uid, s.uid);
     EXPECT_EQ(read_manifest(dir / "job").cells.size(), 4u);
+}
+
+namespace {
+
+// Sets `p` from option texts as the command line gives them (each value parsed by its spec's
+// type, a repeated option's values collected), as the CLI's params_from does.
+template <class P>
+P from_options(const std::vector<BasicParamSpec<P>>& schema,
+               const std::vector<std::pair<std::string, std::vector<std::string>>>& given) {
+    P p;
+    for (const auto& [cli, values] : given) {
+        const auto it = std::find_if(schema.begin(), schema.end(),
+                                     [&](const auto& s) { return s.cli == cli; });
+        if (it == schema.end()) throw cp::Error("no option --" + cli);
+        if (!it->repeated && it->type != ParamType::text_list) {
+            it->set(p, it->parse_text(values.front()));
+            continue;
+        }
+        nlohmann::json all = nlohmann::json::array();
+        for (const std::string& v : values) {
+            const nlohmann::json item = it->parse_text(v);
+            if (item.is_array())
+                for (const auto& x : item) all.push_back(x);
+            else
+                all.push_back(item);
+        }
+        it->set(p, all);
+    }
+    return p;
+}
+
+template <class P>
+void expect_unique_names(const std::vector<BasicParamSpec<P>>& schema) {
+    std::set<std::string> keys, clis;
+    for (const auto& s : schema) {
+        EXPECT_TRUE(keys.insert(s.key).second) << s.key;
+        EXPECT_TRUE(clis.insert(s.cli).second) << s.cli;
+        EXPECT_TRUE(s.get && s.set) << s.key;
+    }
+}
+
+}  // namespace
+
+// #29: cache-eval's and bench's options come from parameter schemas made like the experiment's:
+// each option reaches its own member (values chosen by hand, every one unlike its default).
+TEST(OtherSchemas, CacheEvalOptionsReachTheirMembers) {
+    expect_unique_names(cache_eval_schema());
+    const CacheEvalParams p = from_options(
+        cache_eval_schema(),
+        {{"run", {"3", "5"}}, {"seq-length", {"48"}}, {"corpus", {"brown", "nlp"}},
+         {"policy", {"full", "int8"}}, {"budgets", {"0.5,0.25"}}, {"calibration-tokens", {"999"}},
+         {"prefill-chunk", {"4"}}, {"prefill", {"-1"}}, {"test-chunks", {"7"}},
+         {"last-word-passages", {"9"}}, {"kv-lengths", {"16,32"}}, {"batch", {"3"}},
+         {"no-anatomy", {"x"}}, {"device", {"cpu"}}, {"threads", {"2"}}, {"db", {"a.db"}}});
+    EXPECT_EQ(p.runs, (std::vector<std::int64_t>{3, 5}));
+    EXPECT_EQ(p.seq_length, 48);
+    EXPECT_EQ(p.corpora, (std::vector<std::string>{"brown", "nlp"}));
+    ASSERT_EQ(p.policies.size(), 2u);
+    EXPECT_EQ(p.policies[0].kind, cp::model::PolicyKind::full);
+    EXPECT_EQ(p.policies[1].kind, cp::model::PolicyKind::int8);
+    EXPECT_EQ(p.budgets, (std::vector<double>{0.5, 0.25}));
+    EXPECT_EQ(p.calibration_tokens, 999);
+    EXPECT_EQ(p.prefill_chunk, 4);
+    EXPECT_EQ(p.prefill, -1);
+    EXPECT_EQ(p.max_test_chunks, 7);
+    EXPECT_EQ(p.max_last_word_passages, 9);
+    EXPECT_EQ(p.kv_lengths, (std::vector<std::int64_t>{16, 32}));
+    EXPECT_EQ(p.batch, 3);
+    EXPECT_FALSE(p.anatomy);
+    EXPECT_EQ(p.device, "cpu");
+    EXPECT_EQ(p.threads, 2);
+    EXPECT_EQ(p.db, "a.db");
+    // The defaults the help shows are the members' initialisers.
+    for (const auto& s : cache_eval_schema())
+        if (s.cli == "batch") EXPECT_EQ(s.default_text(), "16");
+}
+
+TEST(OtherSchemas, BenchOptionsReachTheirMembersAndEachCheckNamesItsOption) {
+    expect_unique_names(bench_schema());
+    const BenchOptions o = from_options(
+        bench_schema(),
+        {{"size", {"70m"}}, {"models", {"pythia,pythia-gqa"}}, {"device", {"cpu"}},
+         {"dtype", {"bf16"}}, {"batch", {"3"}}, {"seq-length", {"64"}}, {"steps", {"4"}},
+         {"warmup", {"0"}}, {"generate-tokens", {"100"}}, {"peak-tflops", {"1.5"}},
+         {"threads", {"2"}}, {"attention", {"explicit"}}, {"profile", {"traces"}}});
+    EXPECT_EQ(o.size, "70m");
+    EXPECT_EQ(o.models, (std::vector<Design>{Design::pythia, Design::pythia_gqa}));
+    EXPECT_EQ(o.device, "cpu");
+    EXPECT_EQ(o.precision, "bf16");
+    EXPECT_EQ(o.batch, 3);
+    EXPECT_EQ(o.seq_length, 64);
+    EXPECT_EQ(o.steps, 4);
+    EXPECT_EQ(o.warmup_steps, 0);
+    EXPECT_EQ(o.generate_tokens, 100);
+    EXPECT_EQ(o.peak_tflops, 1.5);
+    EXPECT_EQ(o.threads, 2);
+    EXPECT_EQ(o.attention, "explicit");
+    EXPECT_EQ(o.profile_dir, "traces");
+    EXPECT_NO_THROW(o.validate());
+    BenchOptions bad;
+    bad.steps = 0;
+    bad.generate_tokens = 79;
+    const std::string why = error_of([&] { bad.validate(); });
+    EXPECT_NE(why.find("--steps must be at least 1"), std::string::npos) << why;
+    EXPECT_NE(why.find("--generate-tokens must be at least 80"), std::string::npos) << why;
+    EXPECT_EQ(why.find("--batch"), std::string::npos) << why;
 }
