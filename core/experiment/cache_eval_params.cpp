@@ -192,11 +192,11 @@ void add_policies(std::vector<B::Spec>& s) {
 
 // How much of the run's own evaluation is read again, and how the work runs.
 void add_evaluation_and_run(std::vector<B::Spec>& s) {
-    s.push_back(B::integer("max_test_chunks", "test-chunks", "N", "held-out chunks",
+    s.push_back(B::integer("max_test_chunks", "eval-test-chunks", "N", "held-out chunks",
                            ParamGroup::evaluation, [](C & c) -> auto& { return c.max_test_chunks; },
                            nullptr));
     s.back().default_note = "the run's own evaluation's";
-    s.push_back(B::integer("max_last_word_passages", "last-word-passages", "N",
+    s.push_back(B::integer("max_last_word_passages", "eval-last-word-passages", "N",
                            "last-word passages", ParamGroup::evaluation,
                            [](C & c) -> auto& { return c.max_last_word_passages; }, nullptr));
     s.back().default_note = "the run's own evaluation's";

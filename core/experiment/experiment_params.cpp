@@ -169,7 +169,10 @@ ExperimentParams ExperimentParams::from_json(const json& j) {
     try {
         for (const ParamSpec& spec : param_schema()) {
             const auto at = pointer(spec.key);
-            if (j.contains(at)) spec.set(p, j.at(at));
+            if (j.contains(at))
+                spec.set(p, j.at(at));
+            else if (!spec.legacy_key.empty() && j.contains(pointer(spec.legacy_key)))
+                spec.set(p, j.at(pointer(spec.legacy_key)));
         }
     } catch (const json::exception& e) {
         throw Error(std::string("experiment parameters are mistyped: ") + e.what());

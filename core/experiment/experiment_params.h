@@ -50,7 +50,7 @@ struct Phase2Params {
 
 struct EvalParams {
     std::int64_t max_test_chunks = 256;  // seq_length-token chunks of the held-out documents
-    std::int64_t max_lambada_passages = 200;
+    std::int64_t max_last_word_passages = 200;
     // LAMBADA's own passages (lambada_openai JSONL or plain text, one per line) instead of the
     // held-out corpus's: every line evaluated, never trained on. Empty: the corpus's passages.
     std::string lambada_file;

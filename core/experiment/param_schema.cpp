@@ -403,11 +403,12 @@ void add_evaluation(std::vector<ParamSpec>& s) {
         B::positive_integer(
             [](P & p) -> auto& { return p.eval.max_test_chunks; }, "eval.max_test_chunks")));
     s.push_back(B::integer(
-        "eval.max_lambada_passages", "eval-last-word-passages", "N", "last-word passages at most",
-        ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.max_lambada_passages; },
+        "eval.max_last_word_passages", "eval-last-word-passages", "N", "last-word passages at most",
+        ParamGroup::evaluation, [](P & p) -> auto& { return p.eval.max_last_word_passages; },
         B::non_negative_integer(
-            [](P & p) -> auto& { return p.eval.max_lambada_passages; },
-            "eval.max_lambada_passages")));
+            [](P & p) -> auto& { return p.eval.max_last_word_passages; },
+            "eval.max_last_word_passages")));
+    s.back().legacy_key = "eval.max_lambada_passages";  // records before #29
     s.push_back(B::integer(
         "eval.stride", "eval-stride", "S",
         "also a sliding-window test perplexity: windows of seq-length tokens moved S at a time over "
@@ -535,7 +536,7 @@ void lay_out_form(std::vector<ParamSpec>& s) {
     gui("phase2.clip_grad_norm", "Gradient clip (Phase 2)");
     gui("phase2.readback_every", "Loss read-back every")->placeholder = "auto (1 CPU, 25 CUDA)";
     gui("eval.max_test_chunks", "Test chunks evaluated");
-    gui("eval.max_lambada_passages", "Last-word passages");
+    gui("eval.max_last_word_passages", "Last-word passages");
     gui("eval.stride", "Sliding-window stride")->placeholder = "0 (off)";
     gui("eval.lambada_file", "LAMBADA file")->placeholder = "none: the held-out corpus's passages";
     gui("init_from", "Start from checkpoint")->placeholder =

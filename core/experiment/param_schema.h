@@ -59,6 +59,9 @@ struct ParamInfo {
     std::string zero_when_typed;
     // A file's parameter: the form offers a file picker beside the field.
     bool is_file = false;
+    // The key records written before it was renamed store it under ("" when never renamed):
+    // read from there when the record has no value under `key`.
+    std::string legacy_key;
     // Given several times on the command line, each adds (text lists always do).
     bool repeated = false;
     // What the default means when its value says little ("the run's own evaluation's" for 0).

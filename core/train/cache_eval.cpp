@@ -377,7 +377,7 @@ ExperimentParams data_params(const CacheEvalParams& c, ExperimentParams p) {
     p.seeds = 1;
     p.db = c.db;
     if (c.max_test_chunks > 0) p.eval.max_test_chunks = c.max_test_chunks;
-    if (c.max_last_word_passages > 0) p.eval.max_lambada_passages = c.max_last_word_passages;
+    if (c.max_last_word_passages > 0) p.eval.max_last_word_passages = c.max_last_word_passages;
     if (!c.kv_lengths.empty()) p.eval.kv_lengths = c.kv_lengths;
     return p;
 }

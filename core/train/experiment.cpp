@@ -396,7 +396,7 @@ void Experiment::make_tensors(Execution& x) {
 }
 
 data::TextSpec text_spec_of(const ExperimentParams& p) {
-    return {p.corpora, *p.seq_length, p.eval.max_lambada_passages, p.eval.lambada_file};
+    return {p.corpora, *p.seq_length, p.eval.max_last_word_passages, p.eval.lambada_file};
 }
 
 data::TestChunkChoice Experiment::test_chunk_choice() const {

@@ -1399,7 +1399,7 @@ TEST(CacheBudgets, EveryPolicyIsSolvedToItsBudgetAndMeasuredAgainstTheFullCache)
     r = run_cli({"cache-eval", "--db", db, "--run", run_id, "--policy", "full", "--policy",
                  "streaming:sinks=4,window=8", "--policy", "h2o", "--policy",
                  "lowrank:rank=1,target=kv", "--budgets", "0.5,0.25", "--policy",
-                 "streaming:budget=0.125", "--calibration-tokens", "1024", "--test-chunks", "8",
+                 "streaming:budget=0.125", "--calibration-tokens", "1024", "--eval-test-chunks", "8",
                  "--no-anatomy", "--quiet"});
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
     cp::store::RunStore store(db);
@@ -1544,7 +1544,7 @@ TEST_F(Report, CacheEvalOfAHuggingFaceCheckpointFileEvaluatesItLikeAStoredRun) {
     write_hf_tokenizer(hf / "tokenizer.json", [](std::int64_t id) { return id; });
     ASSERT_EQ(cp::model::SafetensorsFile(hf / "model.safetensors").metadata().count("cp_config"), 0u);
     const auto r = run_cli({"cache-eval", "--db", db, "--checkpoint", (hf / "model.safetensors").string(),
-                            "--seq-length", "16", "--test-chunks", "8", "--last-word-passages", "8",
+                            "--seq-length", "16", "--eval-test-chunks", "8", "--eval-last-word-passages", "8",
                             "--policy", "full", "--policy", "int8:group=16,residual=4",
                             "--kv-lengths", "128", "--calibration-tokens", "128", "--quiet"});
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;

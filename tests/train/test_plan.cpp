@@ -645,8 +645,8 @@ TEST(OtherSchemas, CacheEvalOptionsReachTheirMembers) {
         cache_eval_schema(),
         {{"run", {"3", "5"}}, {"seq-length", {"48"}}, {"corpus", {"brown", "nlp"}},
          {"policy", {"full", "int8"}}, {"budgets", {"0.5,0.25"}}, {"calibration-tokens", {"999"}},
-         {"prefill-chunk", {"4"}}, {"prefill", {"-1"}}, {"test-chunks", {"7"}},
-         {"last-word-passages", {"9"}}, {"kv-lengths", {"16,32"}}, {"batch", {"3"}},
+         {"prefill-chunk", {"4"}}, {"prefill", {"-1"}}, {"eval-test-chunks", {"7"}},
+         {"eval-last-word-passages", {"9"}}, {"kv-lengths", {"16,32"}}, {"batch", {"3"}},
          {"no-anatomy", {"x"}}, {"device", {"cpu"}}, {"threads", {"2"}}, {"db", {"a.db"}}});
     EXPECT_EQ(p.runs, (std::vector<std::int64_t>{3, 5}));
     EXPECT_EQ(p.seq_length, 48);
@@ -700,4 +700,27 @@ TEST(OtherSchemas, BenchOptionsReachTheirMembersAndEachCheckNamesItsOption) {
     EXPECT_NE(why.find("--steps must be at least 1"), std::string::npos) << why;
     EXPECT_NE(why.find("--generate-tokens must be at least 80"), std::string::npos) << why;
     EXPECT_EQ(why.find("--batch"), std::string::npos) << why;
+}
+
+// #29: one name per setting: the last-word passages are eval.max_last_word_passages everywhere
+// (run's and cache-eval's --eval-last-word-passages); a record written before the rename, under
+// eval.max_lambada_passages, still reads back, so an old database's experiments still join and
+// compare.
+TEST(OtherSchemas, ARecordWithTheOldNameOfASettingReadsBack) {
+    const ExperimentParams old = ExperimentParams::from_json(
+        nlohmann::json::parse(R"({"samples": 10, "seq_length": 16, "epochs": 1,
+                                  "eval": {"max_lambada_passages": 7}})"));
+    EXPECT_EQ(old.eval.max_last_word_passages, 7);
+    ExperimentParams now;
+    now.samples = 10;
+    now.seq_length = 16;
+    now.epochs = 1;
+    now.eval.max_last_word_passages = 7;
+    EXPECT_TRUE(experiment_differences(old, now).empty());
+    EXPECT_EQ(now.to_json()["eval"].count("max_lambada_passages"), 0u);
+    EXPECT_EQ(now.to_json()["eval"]["max_last_word_passages"], 7);
+    // The new name wins over the old when a record has both.
+    const ExperimentParams both = ExperimentParams::from_json(nlohmann::json::parse(
+        R"({"eval": {"max_lambada_passages": 7, "max_last_word_passages": 9}})"));
+    EXPECT_EQ(both.eval.max_last_word_passages, 9);
 }

@@ -406,7 +406,7 @@ TEST(Experiment, Bf16AutocastTrainsIsRecordedAndHalvesTheMeasuredCache) {
     p.precision = "bf16";
     p.skip_evaluation = false;
     p.eval.max_test_chunks = 4;
-    p.eval.max_lambada_passages = 4;
+    p.eval.max_last_word_passages = 4;
     p.eval.kv_lengths = {64};
     Experiment e(p);
     std::atomic<bool> stop{false};
