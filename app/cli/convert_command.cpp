@@ -45,7 +45,7 @@ std::vector<model::ConversionTarget> targets_of(const Args& args, model::Design 
     }
     std::vector<model::ConversionTarget> targets;
     for (const std::string& size : sizes) {
-        p.size = size;
+        p.size = *model::size_from_key(size);
         targets.push_back({size, p.model_config(model::Design::pythia), p.model_config(design)});
     }
     return targets;

@@ -48,7 +48,7 @@ MainWindow::MainWindow(const QString& database, QWidget* parent)
     // Status bar: device and database, then progress.
     device_label_ = new QLabel(this);
     device_label_->setObjectName("deviceLabel");
-    const QString device = QString::fromStdString(train::choose_device("auto"));
+    const QString device = QString::fromStdString(train::choose_device(train::DeviceChoice::automatic));
     device_label_->setProperty("device", device == "cuda" ? "CUDA GPU" : "CPU");
     showDeviceAndDatabase();
     statusBar()->addWidget(device_label_, 1);

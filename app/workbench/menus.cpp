@@ -143,7 +143,7 @@ QString about_text(const QString& database) {
         .arg(workbench_version(), workbench_commit(), qVersion(),
              QString::fromStdString(train::libtorch_version()),
              QString::fromStdString(store::sqlite_version()), widgets::qcustomplot_version(),
-             QString::fromStdString(device_description(train::choose_device("auto"))),
+             QString::fromStdString(device_description(train::choose_device(train::DeviceChoice::automatic))),
              database.toHtmlEscaped());
 }
 

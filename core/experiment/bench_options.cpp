@@ -18,17 +18,6 @@ B::Check at_least(B::Ref<std::int64_t> ref, const char* option, std::int64_t low
     };
 }
 
-B::Spec choice(const char* key, const char* cli, const char* help, B::Ref<std::string> ref,
-               std::vector<std::string> choices) {
-    B::Spec s = B::choice(key, cli, help, ParamGroup::run, ref, std::move(choices));
-    s.check = [ref, cli, c = s.choices](const O& o) -> std::string {
-        const std::string& v = ref(const_cast<O&>(o));
-        for (const std::string& x : c)
-            if (x == v) return "";
-        return std::string("--") + cli + " must be " + or_list(c) + " (got '" + v + "')";
-    };
-    return s;
-}
 
 B::Spec models_spec() {
     // The experiment's reading of design lists (keys, 'all'), so both commands agree.
@@ -54,13 +43,14 @@ B::Spec models_spec() {
 
 std::vector<B::Spec> make_bench_schema() {
     std::vector<B::Spec> s;
-    s.push_back(choice("size", "size", "every design's presets",
-                       [](O & o) -> auto& { return o.size; }, {"tiny", "70m"}));
+    s.push_back(B::enum_choice("size", "size", "every design's presets", ParamGroup::run,
+                               [](O & o) -> auto& { return o.size; }, size_keys()));
     s.push_back(models_spec());
-    s.push_back(choice("device", "device", "auto: cuda when available",
-                       [](O & o) -> auto& { return o.device; }, {"auto", "cpu", "cuda"}));
-    s.push_back(choice("precision", "dtype", "bf16: autocast, weights fp32",
-                       [](O & o) -> auto& { return o.precision; }, {"fp32", "bf16"}));
+    s.push_back(B::enum_choice("device", "device", "auto: cuda when available", ParamGroup::run,
+                               [](O & o) -> auto& { return o.device; }, device_keys()));
+    s.push_back(B::enum_choice("precision", "dtype", "bf16: autocast, weights fp32",
+                               ParamGroup::run, [](O & o) -> auto& { return o.precision; },
+                               precision_keys()));
     s.push_back(B::integer("batch", "batch", "B", "sequences per step", ParamGroup::run,
                            [](O & o) -> auto& { return o.batch; },
                            at_least([](O & o) -> auto& { return o.batch; }, "batch", 1)));
@@ -89,10 +79,11 @@ std::vector<B::Spec> make_bench_schema() {
                            at_least([](O & o) -> auto& { return o.threads; }, "threads", 0,
                                     " (0: torch's choice)")));
     s.back().default_note = "torch's choice";
-    s.push_back(choice("attention", "attention",
-                       "fused: libtorch 2.x's scaled-dot-product attention kernel; explicit: "
-                       "softmax(QK^T)V (libtorch 1.13 always runs explicit)",
-                       [](O & o) -> auto& { return o.attention; }, {"fused", "explicit"}));
+    s.push_back(B::choice("attention", "attention",
+                          "fused: libtorch 2.x's scaled-dot-product attention kernel; explicit: "
+                          "softmax(QK^T)V (libtorch 1.13 always runs explicit)",
+                          ParamGroup::run, [](O & o) -> auto& { return o.attention; },
+                          {"fused", "explicit"}));
     s.push_back(B::text("profile_dir", "profile", "DIR",
                         "trace each model's timed steps with libtorch's profiler into DIR "
                         "(slows them)",
@@ -114,8 +105,8 @@ void BenchOptions::validate() const {
     for (const auto& spec : bench_schema())
         if (spec.check)
             if (const std::string p = spec.check(*this); !p.empty()) problem(p);
-    if (size == "70m" && seq_length > 2048) problem("--seq-length: the 70m presets hold 2048");
-    if (size == "70m" && generate_tokens > 2048)
+    if (size == model::ModelSize::m70 && seq_length > 2048) problem("--seq-length: the 70m presets hold 2048");
+    if (size == model::ModelSize::m70 && generate_tokens > 2048)
         problem("--generate-tokens: the 70m presets hold 2048 positions");
     if (!problems.empty()) throw Error("bench: bad options:" + problems);
 }

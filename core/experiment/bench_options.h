@@ -8,16 +8,17 @@
 #include <vector>
 
 #include "experiment/param_schema.h"
+#include "experiment/experiment_params.h"
 #include "model/design.h"
 
 namespace cp::train {
 
 struct BenchOptions {
-    std::string size = "tiny";  // tiny | 70m
+    model::ModelSize size = model::ModelSize::tiny;
     // The designs measured side by side (Pythia always, first: the ratios are to it).
     std::vector<model::Design> models = {model::Design::pythia, model::Design::context_pythia};
-    std::string device = "auto";     // auto | cpu | cuda
-    std::string precision = "fp32";  // fp32 | bf16 (autocast)
+    DeviceChoice device = DeviceChoice::automatic;
+    model::Precision precision = model::Precision::fp32;  // bf16: autocast
     std::int64_t batch = 8;
     std::int64_t seq_length = 128;
     std::int64_t steps = 10;             // timed training steps per model

@@ -216,8 +216,8 @@ void add_evaluation_and_run(std::vector<B::Spec>& s) {
     no_anatomy.get = [](const C& c) { return json(!c.anatomy); };
     no_anatomy.set = [](C& c, const json& v) { c.anatomy = !v.get<bool>(); };
     s.push_back(no_anatomy);
-    s.push_back(B::choice("device", "device", "where the models run", ParamGroup::run,
-                          [](C & c) -> auto& { return c.device; }, {"auto", "cpu", "cuda"}));
+    s.push_back(B::enum_choice("device", "device", "where the models run", ParamGroup::run,
+                               [](C & c) -> auto& { return c.device; }, device_keys()));
     s.push_back(B::integer("threads", "threads", "N", "torch CPU threads", ParamGroup::run,
                            [](C & c) -> auto& { return c.threads; }, nullptr));
     s.back().default_note = "torch's choice";

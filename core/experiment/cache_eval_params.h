@@ -43,7 +43,7 @@ struct CacheEvalParams {
     std::vector<std::int64_t> kv_lengths;     // empty: the run's own evaluation's
     std::int64_t batch = 16;                  // held-out chunks decoded side by side
     bool anatomy = true;                      // record the K/V spectra
-    std::string device = "auto";
+    DeviceChoice device = DeviceChoice::automatic;
     std::int64_t threads = 0;
 
     // Every problem of these parameters alone (no model, no store), each naming the option.

@@ -11,13 +11,6 @@
 namespace cp::train {
 using nlohmann::json;
 
-namespace {
-// An unknown size is validate()'s to refuse; presets are filled in for the tiny one meanwhile.
-std::string size_key_or_tiny(const std::string& size) {
-    return model::size_from_key(size) ? size : "tiny";
-}
-}  // namespace
-
 bool ExperimentParams::needs_context_block() const {
     for (model::Design d : models)
         if (model::design_entry(d).needs_context_block) return true;
@@ -30,21 +23,21 @@ namespace {
 // context widths the heads cannot split, then each design's own config problems (an odd number
 // of rotary dims, ...); the latter only when nothing else is wrong, so each is named once.
 void add_model_problems(const ExperimentParams& e, std::vector<ExperimentParams::Problem>& p) {
-    if (e.kv_heads > 0 && model::size_from_key(e.size)) {
+    if (e.kv_heads > 0) {
         const std::int64_t heads = e.model_config(model::Design::pythia).heads;
         if (heads % e.kv_heads != 0)
             p.push_back({"kv_heads", "kv_heads " + std::to_string(e.kv_heads) + " must divide the " +
-                                         std::to_string(heads) + " query heads of the " + e.size +
+                                         std::to_string(heads) + " query heads of the " + model::size_key(e.size) +
                                          " presets (1 is multi-query attention)"});
     }
-    if (e.context_dim > 0 && model::size_from_key(e.size)) {
+    if (e.context_dim > 0) {
         const std::int64_t heads = e.model_config(model::Design::context_pythia).heads;
         if (e.context_dim % heads != 0)
             p.push_back({"context_dim", "context_dim " + std::to_string(e.context_dim) +
                                             " must be a multiple of the " + std::to_string(heads) +
-                                            " heads of the " + e.size + " presets"});
+                                            " heads of the " + model::size_key(e.size) + " presets"});
     }
-    if (model::size_from_key(e.size) && p.empty())
+    if (p.empty())
         for (model::Design d : e.models)
             for (const std::string& problem : e.model_config(d).problems())
                 p.push_back({"models", std::string(model::design_key(d)) + " as configured here: " +
@@ -63,7 +56,7 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
         p.push_back(
             {"samples", "samples must be at least 10, so that the last 10% can validate (got " +
                             std::to_string(*samples) + ")"});
-    if (seq_length && *seq_length > 0 && size == "70m" && *seq_length > 2048)
+    if (seq_length && *seq_length > 0 && size == model::ModelSize::m70 && *seq_length > 2048)
         p.push_back({"seq_length", "seq_length " + std::to_string(*seq_length) +
                                        " exceeds the 2048 positions of the 70m presets"});
     const bool one_model = models.size() == 1;
@@ -104,13 +97,13 @@ std::vector<ExperimentParams::Problem> ExperimentParams::problems() const {
 
 model::ModelConfig ExperimentParams::model_config(model::Design design) const {
     model::ModelConfig c =
-        model::design_preset(design, *model::size_from_key(size_key_or_tiny(size)));
+        model::design_preset(design, size);
     if (design == model::Design::pythia_gqa && kv_heads > 0) c.kv_heads = kv_heads;
     if (design == model::Design::pythia_mla && kv_latent > 0) c.kv_latent = kv_latent;
     // The tiny preset spaces context-kv's contexts by the trained length: eight of them at its
     // end (interval seq_length / 8), instead of the 70M reference's fixed 32 that leaves a 32-token
     // chunk one (#26). Given --context-interval wins.
-    if (design == model::Design::context_kv && size_key_or_tiny(size) == "tiny" && seq_length &&
+    if (design == model::Design::context_kv && size == model::ModelSize::tiny && seq_length &&
         *seq_length > 0)
         c.context_interval = std::max<std::int64_t>(1, *seq_length / 8);
     if (design == model::Design::context_kv && context_interval > 0)
@@ -131,12 +124,12 @@ model::ModelConfig ExperimentParams::model_config(model::Design design) const {
 ExperimentParams ExperimentParams::with_presets(std::vector<std::string>* filled) const {
     ExperimentParams p = *this;
     const model::TrainingPreset& preset =
-        model::training_preset(*model::size_from_key(size_key_or_tiny(p.size)));
+        model::training_preset(p.size);
     if (!p.phase2.learning_rate) {
         p.phase2.learning_rate = preset.phase2_learning_rate;
         if (filled)
             filled->push_back("phase2.learning_rate: " + param("phase2.learning_rate").to_text(p) +
-                              " (from the " + p.size + " preset: " + preset.source + ")");
+                              " (from the " + std::string(model::size_key(p.size)) + " preset: " + preset.source + ")");
     }
     return p;
 }

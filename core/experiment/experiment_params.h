@@ -13,8 +13,16 @@
 #include "model/design.h"
 #include "model/model_config.h"
 #include "model/model_registry.h"
+#include "model/precision.h"
 
 namespace cp::train {
+
+// Where a run trains: auto (a CUDA GPU when this libtorch sees one, else the CPU), the CPU, or
+// CUDA (refused before any work when there is none: train::choose_device).
+enum class DeviceChoice { automatic, cpu, cuda };
+inline const char* device_key(DeviceChoice d) {
+    return d == DeviceChoice::cpu ? "cpu" : d == DeviceChoice::cuda ? "cuda" : "auto";
+}
 
 struct Phase1Params {
     double centroid_weight = 0.1;  // w in dispersion + w x centroid
@@ -71,18 +79,18 @@ struct ExperimentParams {
     std::optional<std::int64_t> epochs;      // Phase 2 epochs at most
 
     std::string name;                              // free text; a default is made from the rest
-    std::string size = "tiny";                     // tiny | 70m: both models' presets
+    model::ModelSize size = model::ModelSize::tiny;  // both models' presets
     std::vector<std::string> corpora = {"brown"};  // names or paths
     std::string tokenizer;                         // empty: the installed GPT-2 tokenizer
     std::uint64_t seed = 0;
     // Repeat the whole experiment with seeds seed, seed + 1, ...: one experiment per seed, kept
     // together as a seed group; every seed trains on the same chunks.
     std::int64_t seeds = 1;
-    std::string device = "auto";  // auto | cpu | cuda
+    DeviceChoice device = DeviceChoice::automatic;
     std::int64_t threads = 0;     // torch intra-op threads; 0: torch's choice
     // fp32 | bf16: bf16 runs Phase 2 and evaluation under bf16 autocast (weights and optimizer
     // stay float32; losses in float32). Phase 1 always runs in float32.
-    std::string precision = "fp32";
+    model::Precision precision = model::Precision::fp32;
     // pythia-gqa's K/V heads, shared by its query heads (1: multi-query attention); 0: the
     // preset's (4 of 8 at 70m, 2 of 4 at tiny).
     std::int64_t kv_heads = 0;

@@ -7,6 +7,8 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <type_traits>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,21 @@ enum class RealRule { positive, non_negative, fraction_open, fraction_half_open 
 std::string real_problem(double v, const std::string& k, RealRule rule, bool float32);
 // "a, b or c": the valid values in a message.
 std::string or_list(const std::vector<std::string>& choices);
+
+// The keys of the enums every command shares, in the order --help lists them.
+inline std::vector<std::pair<model::ModelSize, std::string>> size_keys() {
+    return {{model::ModelSize::tiny, model::size_key(model::ModelSize::tiny)},
+            {model::ModelSize::m70, model::size_key(model::ModelSize::m70)}};
+}
+inline std::vector<std::pair<DeviceChoice, std::string>> device_keys() {
+    return {{DeviceChoice::automatic, device_key(DeviceChoice::automatic)},
+            {DeviceChoice::cpu, device_key(DeviceChoice::cpu)},
+            {DeviceChoice::cuda, device_key(DeviceChoice::cuda)}};
+}
+inline std::vector<std::pair<model::Precision, std::string>> precision_keys() {
+    return {{model::Precision::fp32, model::precision_key(model::Precision::fp32)},
+            {model::Precision::bf16, model::precision_key(model::Precision::bf16)}};
+}
 
 // The entry makers of a parameter schema, one per type, each binding the member of `P` through
 // a reference function (a capture-less lambda): [](P& p) -> auto& { return p.batch; }.
@@ -156,6 +173,35 @@ struct ParamBuilder {
             for (const auto& c : choices)
                 if (c == v) return "";
             return k + " must be " + or_list(choices) + " (got '" + v + "')";
+        };
+        return s;
+    }
+
+    // One of an enum's values, stored and typed as its key: `table` pairs each value with it
+    // (E is deduced from the table alone: the member's reference is a capture-less lambda).
+    template <class E>
+    static Spec enum_choice(const char* key, const char* cli, const char* help, ParamGroup group,
+                            Ref<typename std::common_type<E>::type> ref,
+                            std::vector<std::pair<E, std::string>> table) {
+        Spec s = base(key, cli, ParamType::choice, "", help, group);
+        for (const auto& entry : table) {
+            s.value_name += (s.value_name.empty() ? "" : "|") + entry.second;
+            s.choices.push_back(entry.second);
+        }
+        s.get = [ref, table](const P& p) {
+            const E v = ref(const_cast<P&>(p));
+            for (const auto& [value, name] : table)
+                if (value == v) return json(name);
+            return json(nullptr);
+        };
+        s.set = [ref, table, k = s.key, choices = s.choices](P& p, const json& v) {
+            const std::string t = text_value(v, k);
+            for (const auto& [value, name] : table)
+                if (name == t) {
+                    ref(p) = value;
+                    return;
+                }
+            throw Error(k + " must be " + or_list(choices) + " (got '" + t + "')");
         };
         return s;
     }

@@ -200,8 +200,8 @@ void add_required_and_run(std::vector<ParamSpec>& s) {
     s.push_back(B::required_integer(
         "epochs", "epochs", "Phase 2 epochs at most", [](P & p) -> auto& { return p.epochs; }));
     // ---- run ----
-    s.push_back(B::choice("size", "size", "every design's preset widths", ParamGroup::run,
-                       [](P & p) -> auto& { return p.size; }, {"tiny", "70m"}));
+    s.push_back(B::enum_choice("size", "size", "every design's preset widths", ParamGroup::run,
+                               [](P & p) -> auto& { return p.size; }, size_keys()));
     s.push_back(models_param());
     s.push_back(corpora_param());
     s.push_back(seed_param());
@@ -209,12 +209,12 @@ void add_required_and_run(std::vector<ParamSpec>& s) {
     s.push_back(B::text(
         "name", "name", "TEXT", "experiment name (default: size, samples x length, seed)",
         ParamGroup::run, [](P & p) -> auto& { return p.name; }));
-    s.push_back(B::choice("device", "device", "where to train (auto: CUDA when available)",
-                       ParamGroup::run, [](P & p) -> auto& { return p.device; },
-                       {"auto", "cpu", "cuda"}));
-    s.push_back(B::choice(
+    s.push_back(B::enum_choice("device", "device", "where to train (auto: CUDA when available)",
+                               ParamGroup::run, [](P & p) -> auto& { return p.device; },
+                               device_keys()));
+    s.push_back(B::enum_choice(
         "precision", "precision", "bf16: Phase 2 and evaluation under bf16 autocast, weights fp32",
-        ParamGroup::run, [](P & p) -> auto& { return p.precision; }, {"fp32", "bf16"}));
+        ParamGroup::run, [](P & p) -> auto& { return p.precision; }, precision_keys()));
     s.push_back(B::integer(
         "threads", "threads", "N", "torch CPU threads (0: torch's choice)", ParamGroup::run,
         [](P & p) -> auto& { return p.threads; },

@@ -389,8 +389,8 @@ std::optional<TrainingBudget> training_budget(const ExperimentParams& p, LaunchM
     }
     // context-kv's layer 0 reads one context per context_interval positions back: at the trained
     // length it must have a few to show its mechanism (#26).
-    if (b.phase2 && std::find(p.models.begin(), p.models.end(), model::Design::context_kv) !=
-                        p.models.end() && model::size_from_key(p.size)) {
+    if (b.phase2 &&
+        std::find(p.models.begin(), p.models.end(), model::Design::context_kv) != p.models.end()) {
         const model::ModelConfig c = p.model_config(model::Design::context_kv);
         const std::int64_t contexts =
             std::min(c.max_contexts, *p.seq_length / std::max<std::int64_t>(1, c.context_interval));

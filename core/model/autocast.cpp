@@ -49,11 +49,9 @@ void set(c10::DeviceType type, bool on, c10::ScalarType scalar) {
 
 }  // namespace
 
-AutocastScope::AutocastScope(c10::Device device, const std::string& precision)
+AutocastScope::AutocastScope(c10::Device device, Precision precision)
     : device_type_(device.type()) {
-    if (precision == "fp32") return;
-    if (precision != "bf16")
-        throw Error("precision must be fp32 or bf16 (got '" + precision + "')");
+    if (precision == Precision::fp32) return;
     if (device_type_ != c10::DeviceType::CUDA && device_type_ != c10::DeviceType::CPU)
         throw Error("bf16 autocast is supported on CPU and CUDA only");
     previous_enabled_ = enabled(device_type_);

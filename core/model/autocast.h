@@ -7,12 +7,14 @@
 
 #include <string>
 
+#include "model/precision.h"
+
 namespace cp::model {
 
 class AutocastScope {
   public:
-    // precision: "fp32" (nothing changes) or "bf16".
-    AutocastScope(c10::Device device, const std::string& precision);
+    // fp32: nothing changes; bf16: autocast on the device's type.
+    AutocastScope(c10::Device device, Precision precision);
     ~AutocastScope();
     AutocastScope(const AutocastScope&) = delete;
     AutocastScope& operator=(const AutocastScope&) = delete;

@@ -50,11 +50,11 @@ struct Peak {
 };
 
 // Dense tensor-core peaks from NVIDIA's data sheets (SXM parts); elsewhere a measured matmul.
-Peak peak_for(const torch::Device& device, const std::string& name, const std::string& precision,
+Peak peak_for(const torch::Device& device, const std::string& name, model::Precision precision,
               double user_tflops) {
     if (user_tflops > 0) return {user_tflops * 1e12, "given with --peak-tflops"};
     if (device.is_cuda()) {
-        const bool bf16 = precision == "bf16";
+        const bool bf16 = precision == model::Precision::bf16;
         for (const char* part : {"H100", "H200"})
             if (name.find(part) != std::string::npos)
                 return {bf16 ? 989.4e12 : 66.9e12,
@@ -63,7 +63,7 @@ Peak peak_for(const torch::Device& device, const std::string& name, const std::s
         return {0, "unknown GPU: pass --peak-tflops for MFU"};
     }
     // CPU: the best of a few large matmuls in the bench's dtype is the attainable peak here.
-    const auto dtype = precision == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+    const auto dtype = precision == model::Precision::bf16 ? torch::kBFloat16 : torch::kFloat32;
     const std::int64_t n = 2048;
     const torch::Tensor a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
     double best = 0;
@@ -75,7 +75,7 @@ Peak peak_for(const torch::Device& device, const std::string& name, const std::s
         (void)c;
     }
     return {best, "measured: best of 3 " + std::to_string(n) + "x" + std::to_string(n) + " " +
-                      precision + " matmuls on this CPU (" +
+                      model::precision_key(precision) + " matmuls on this CPU (" +
                       std::to_string(torch::get_num_threads()) + " threads)"};
 }
 
@@ -279,15 +279,15 @@ json run_benchmark(const BenchOptions& o) {
         if (std::find(designs.begin(), designs.end(), d) == designs.end()) designs.push_back(d);
     json models = json::object();
     for (model::Design d : designs)
-        models[model::design_key(d)] = bench_model(std::string(model::design_key(d)) + "-" + o.size,
+        models[model::design_key(d)] = bench_model(std::string(model::design_key(d)) + "-" + model::size_key(o.size),
                                                    device, o, text, prompt, peak);
     const json ratios = ratios_to_pythia(models, designs);
     return {
         {"command", o.command},
         {"device", {{"type", device_type}, {"name", name}, {"threads", torch::get_num_threads()}}},
         {"libtorch", TORCH_VERSION},
-        {"size", o.size},
-        {"dtype", o.precision},
+        {"size", model::size_key(o.size)},
+        {"dtype", model::precision_key(o.precision)},
         // What ran: the fused kernel exists from libtorch 2.0 on.
         {"attention", o.attention == "fused" && TORCH_VERSION_MAJOR >= 2 ? "fused (SDPA)" : "explicit"},
         {"batch", o.batch},

@@ -55,13 +55,13 @@ std::string libtorch_version() {
     return TORCH_VERSION;
 }
 
-std::string choose_device(const std::string& requested) {
+std::string choose_device(DeviceChoice requested) {
     const bool cuda = torch::cuda::is_available();
-    if (requested == "cuda" && !cuda)
+    if (requested == DeviceChoice::cuda && !cuda)
         throw Error(
             "device 'cuda' was asked for but no CUDA GPU is available to this libtorch (use "
             "--device cpu)");
-    if (requested == "cpu") return "cpu";
+    if (requested == DeviceChoice::cpu) return "cpu";
     return cuda ? "cuda" : "cpu";
 }
 
@@ -101,7 +101,7 @@ void Experiment::check_init_from() const {
     if (params_.init_from.empty()) return;
     const model::ModelConfig source = model::checkpoint_config(params_.init_from);
     for (model::Design d : params_.models)
-        model::converted_config(source, {{params_.size,
+        model::converted_config(source, {{model::size_key(params_.size),
                                           params_.model_config(model::Design::pythia),
                                           params_.model_config(d)}});
 }
@@ -180,7 +180,7 @@ Experiment::Experiment(ExperimentParams params, LaunchMode mode, const std::atom
         if (stop && stop->load()) throw StoppedBeforeStart();
     };
     const model::ModelConfig config =
-        model::design_preset(model::Design::pythia, *model::size_from_key(params_.size));
+        model::design_preset(model::Design::pythia, params_.size);
     choose_device(params_.device);  // a missing GPU is a parameter error, before any work
     check_plan();
     stopped();
@@ -207,7 +207,7 @@ std::string Experiment::experiment_name() const {
     const ExperimentParams& p = params_;
     const std::string seed_text = "seed " + std::to_string(p.seed);
     if (p.name.empty())
-        return p.size + " " + std::to_string(*p.samples) + "x" + std::to_string(*p.seq_length) +
+        return model::size_key(p.size) + std::string(" ") + std::to_string(*p.samples) + "x" + std::to_string(*p.seq_length) +
                " " + seed_text;
     return group_uid_.empty() ? p.name : p.name + " (" + seed_text + ")";
 }
@@ -390,7 +390,7 @@ void Experiment::make_tensors(Execution& x) {
                       torch::kInt64);
     // Ids enter the models here: checked once, not on every forward pass.
     const model::ModelConfig any =
-        model::design_preset(p.models.front(), *model::size_from_key(p.size));
+        model::design_preset(p.models.front(), p.size);
     model::check_token_ids(chunks, any);
     model::check_token_ids(x.test_chunks, any);
 }
@@ -425,7 +425,7 @@ std::optional<model::ConversionRecord> Experiment::initialise(model::CausalLm& n
     if (params_.init_from.empty()) return std::nullopt;
     return model::initialise_from(net, model::design_key(design), params_.init_from,
                                   params_.model_config(model::Design::pythia),
-                                  params_.size);
+                                  model::size_key(params_.size));
 }
 
 std::string Experiment::init_label(const model::ConversionRecord& r) {

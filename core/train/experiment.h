@@ -168,6 +168,6 @@ class Experiment {
 std::string libtorch_version();
 
 // "cuda" when asked or available (auto), else "cpu"; throws when cuda is asked but absent.
-std::string choose_device(const std::string& requested);
+std::string choose_device(DeviceChoice requested);
 
 }  // namespace cp::train

@@ -194,7 +194,7 @@ TEST(Presets, LearningRateComesFromTheSizePresetUnlessGiven) {
     EXPECT_NE(filled[0].find("phase2.learning_rate: 0.003 (from the tiny preset"),
               std::string::npos)
         << filled[0];
-    p.size = "70m";
+    p.size = cp::model::ModelSize::m70;
     EXPECT_EQ(p.with_presets().phase2.learning_rate, std::optional<double>(1e-4));
     p.phase2.learning_rate = 0.02;
     filled.clear();
@@ -503,7 +503,7 @@ TEST(Seeds, BadSeedCountsAreRefusedByName) {
 TEST(Params, KvHeadsReachOnlyTheGroupedQueryDesign) {
     ExperimentParams p = tiny();
     EXPECT_EQ(p.model_config(Design::pythia_gqa).kv_heads, 2);
-    p.size = "70m";
+    p.size = cp::model::ModelSize::m70;
     EXPECT_EQ(p.model_config(Design::pythia_gqa).kv_heads, 4);
     p.kv_heads = 1;
     EXPECT_EQ(p.model_config(Design::pythia_gqa).kv_heads, 1);
@@ -663,7 +663,7 @@ TEST(OtherSchemas, CacheEvalOptionsReachTheirMembers) {
     EXPECT_EQ(p.kv_lengths, (std::vector<std::int64_t>{16, 32}));
     EXPECT_EQ(p.batch, 3);
     EXPECT_FALSE(p.anatomy);
-    EXPECT_EQ(p.device, "cpu");
+    EXPECT_EQ(p.device, DeviceChoice::cpu);
     EXPECT_EQ(p.threads, 2);
     EXPECT_EQ(p.db, "a.db");
     // The defaults the help shows are the members' initialisers.
@@ -679,10 +679,10 @@ TEST(OtherSchemas, BenchOptionsReachTheirMembersAndEachCheckNamesItsOption) {
          {"dtype", {"bf16"}}, {"batch", {"3"}}, {"seq-length", {"64"}}, {"steps", {"4"}},
          {"warmup", {"0"}}, {"generate-tokens", {"100"}}, {"peak-tflops", {"1.5"}},
          {"threads", {"2"}}, {"attention", {"explicit"}}, {"profile", {"traces"}}});
-    EXPECT_EQ(o.size, "70m");
+    EXPECT_EQ(o.size, cp::model::ModelSize::m70);
     EXPECT_EQ(o.models, (std::vector<Design>{Design::pythia, Design::pythia_gqa}));
-    EXPECT_EQ(o.device, "cpu");
-    EXPECT_EQ(o.precision, "bf16");
+    EXPECT_EQ(o.device, DeviceChoice::cpu);
+    EXPECT_EQ(o.precision, cp::model::Precision::bf16);
     EXPECT_EQ(o.batch, 3);
     EXPECT_EQ(o.seq_length, 64);
     EXPECT_EQ(o.steps, 4);

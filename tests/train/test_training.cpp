@@ -280,12 +280,19 @@ TEST(Experiment, EachInvalidParameterIsRefusedByNameAndNothingIsWritten) {
     refused([](auto& p) { p.epochs.reset(); }, "epochs is required");
     refused([](auto& p) { p.epochs = 0; }, "epochs must be positive");
     refused([](auto& p) { p.samples = 10'000'000; }, "samples: the corpus (");
-    refused([](auto& p) { p.size = "7b"; }, "size must be tiny or 70m (got '7b')");
-    refused([](auto& p) { p.device = "tpu"; }, "device must be auto, cpu or cuda");
+    // Size, device and precision are enums: a value outside them cannot be held, and is refused
+    // where text becomes parameters (a record, the CLI, the form), naming the choices.
+    for (const auto& [record, expected] : std::vector<std::pair<const char*, const char*>>{
+             {R"({"size": "7b"})", "size must be tiny or 70m (got '7b')"},
+             {R"({"device": "tpu"})", "device must be auto, cpu or cuda"},
+             {R"({"precision": "fp8"})", "precision must be fp32 or bf16 (got 'fp8')"}}) {
+        const std::string why = cp::test::error_of(
+            [&] { ExperimentParams::from_json(nlohmann::json::parse(record)); });
+        EXPECT_NE(why.find(expected), std::string::npos) << why;
+    }
     refused([](auto& p) { p.phase2.learning_rate = -1; }, "phase2.learning_rate must be positive");
     refused([](auto& p) { p.phase2.learning_rate = 1e39; },
             "phase2.learning_rate 1e+39 is beyond float32's range");
-    refused([](auto& p) { p.precision = "fp8"; }, "precision must be fp32 or bf16 (got 'fp8')");
     refused([](auto& p) { p.phase2.readback_every = -1; }, "readback_every must be 0");
     refused([](auto& p) { p.phase1.convergence_target = 1.5; },
             "phase1.convergence_target must be in (0, 1]");
@@ -403,7 +410,7 @@ TEST(Experiment, Bf16AutocastTrainsIsRecordedAndHalvesTheMeasuredCache) {
     cp::test::TempDir dir;
     ExperimentParams p = tiny_params(dir);
     p.models = {cp::model::Design::pythia};
-    p.precision = "bf16";
+    p.precision = cp::model::Precision::bf16;
     p.skip_evaluation = false;
     p.eval.max_test_chunks = 4;
     p.eval.max_last_word_passages = 4;
@@ -433,7 +440,7 @@ TEST(Experiment, Bf16AutocastTrainsIsRecordedAndHalvesTheMeasuredCache) {
     // the same steps in float32 reach a best validation loss within 0.05 nats of bf16's.
     cp::test::TempDir dir32;
     ExperimentParams p32 = p;
-    p32.precision = "fp32";
+    p32.precision = cp::model::Precision::fp32;
     p32.db = (dir32 / "w.db").string();
     p32.checkpoint_dir = (dir32 / "runs").string();
     Experiment e32(p32);
@@ -452,8 +459,8 @@ TEST(Experiment, Bf16TrainsLikeFp32_CUDA) {
         cp::test::TempDir dir;
         ExperimentParams p = tiny_params(dir);
         p.models = {cp::model::Design::pythia};
-        p.device = "cuda";
-        p.precision = precision;
+        p.device = DeviceChoice::cuda;
+        p.precision = *cp::model::precision_from_key(precision);
         const ExperimentSummary s = Experiment(p).run(nullptr, stop);
         ASSERT_EQ(s.status, cp::store::RunStatus::finished) << precision;
         best[precision] = std::log(s.models.at(0).best_val_ppl);
@@ -467,7 +474,7 @@ TEST(Experiment, Bf16TrainsLikeFp32_CUDA) {
 TEST(Bench, KvBytesFromTheTensorsMatchTheAllocator_CUDA) {
     if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
     cp::train::BenchOptions o;
-    o.device = "cuda";
+    o.device = DeviceChoice::cuda;
     o.models = {cp::model::Design::pythia};
     o.batch = 2;
     o.seq_length = 32;
