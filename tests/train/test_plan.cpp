@@ -604,7 +604,10 @@ template <class P>
 P from_options(const std::vector<BasicParamSpec<P>>& schema,
                const std::vector<std::pair<std::string, std::vector<std::string>>>& given) {
     P p;
-    for (const auto& [cli, values] : given) {
+    for (const auto& option : given) {
+        // Not a structured binding: C++17 lambdas cannot capture one (clang refuses).
+        const std::string& cli = option.first;
+        const std::vector<std::string>& values = option.second;
         const auto it = std::find_if(schema.begin(), schema.end(),
                                      [&](const auto& s) { return s.cli == cli; });
         if (it == schema.end()) throw cp::Error("no option --" + cli);

@@ -282,13 +282,13 @@ TEST(Experiment, EachInvalidParameterIsRefusedByNameAndNothingIsWritten) {
     refused([](auto& p) { p.samples = 10'000'000; }, "samples: the corpus (");
     // Size, device and precision are enums: a value outside them cannot be held, and is refused
     // where text becomes parameters (a record, the CLI, the form), naming the choices.
-    for (const auto& [record, expected] : std::vector<std::pair<const char*, const char*>>{
+    for (const auto& refusal : std::vector<std::pair<const char*, const char*>>{
              {R"({"size": "7b"})", "size must be tiny or 70m (got '7b')"},
              {R"({"device": "tpu"})", "device must be auto, cpu or cuda"},
              {R"({"precision": "fp8"})", "precision must be fp32 or bf16 (got 'fp8')"}}) {
         const std::string why = cp::test::error_of(
-            [&] { ExperimentParams::from_json(nlohmann::json::parse(record)); });
-        EXPECT_NE(why.find(expected), std::string::npos) << why;
+            [&] { ExperimentParams::from_json(nlohmann::json::parse(refusal.first)); });
+        EXPECT_NE(why.find(refusal.second), std::string::npos) << why;
     }
     refused([](auto& p) { p.phase2.learning_rate = -1; }, "phase2.learning_rate must be positive");
     refused([](auto& p) { p.phase2.learning_rate = 1e39; },
